@@ -1,0 +1,120 @@
+"""Parameter values of the purchase and spend models (shared by clv and datasets)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from crmscore.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["BetaGeoParams", "GammaGammaParams"]
+
+
+def _positive_finite(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise InvalidParameterError.for_value(
+            name=attribute.name,
+            owner=type(instance).__name__,
+            allowed="a positive finite number",
+            got=value,
+        )
+
+
+def _to_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _param() -> Any:
+    return attrs.field(converter=_to_float, validator=_positive_finite)
+
+
+@attrs.frozen(kw_only=True)
+class BetaGeoParams:
+    r"""Parameters of the BG/NBD purchase model (Fader, Hardie and Lee, 2005).
+
+    While alive, a customer buys at rate :math:`\lambda \sim \text{Gamma}(r, \alpha)`
+    (shape ``r``, rate ``alpha``, per period); after each repeat purchase the
+    customer drops out with probability :math:`p \sim \text{Beta}(a, b)`.
+
+    Examples
+    --------
+    >>> BetaGeoParams(r=0.243, alpha=4.414, a=0.793, b=2.426).mean_purchase_rate
+    0.05505210693248754
+    """
+
+    r: float = _param()
+    """Shape of the purchase-rate distribution."""
+
+    alpha: float = _param()
+    """Rate (inverse scale, in periods) of the purchase-rate distribution."""
+
+    a: float = _param()
+    """First shape parameter of the dropout-probability distribution."""
+
+    b: float = _param()
+    """Second shape parameter of the dropout-probability distribution."""
+
+    @property
+    def mean_purchase_rate(self) -> float:
+        """Population mean of the purchase rate per period, ``r / alpha``."""
+        return self.r / self.alpha
+
+    @property
+    def mean_dropout(self) -> float:
+        """Population mean of the dropout probability, ``a / (a + b)``."""
+        return self.a / (self.a + self.b)
+
+    def to_dict(self) -> dict[str, float]:
+        """JSON-safe representation."""
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BetaGeoParams:
+        """Inverse of :meth:`to_dict`."""
+        return cls(r=data["r"], alpha=data["alpha"], a=data["a"], b=data["b"])
+
+
+@attrs.frozen(kw_only=True)
+class GammaGammaParams:
+    r"""Parameters of the Gamma-Gamma spend model (Fader, Hardie and Lee, 2005).
+
+    A transaction's value is :math:`z \sim \text{Gamma}(p, \nu)` with a customer's
+    :math:`\nu \sim \text{Gamma}(q, \gamma)` (``v`` here); the customer's mean
+    spend is :math:`p / \nu`.
+
+    Examples
+    --------
+    >>> round(GammaGammaParams(p=6.25, q=3.74, v=15.44).mean_spend, 2)
+    35.22
+    """
+
+    p: float = _param()
+    """Shape of a transaction's value given the customer."""
+
+    q: float = _param()
+    """Shape of the customer's scale distribution."""
+
+    v: float = _param()
+    """Rate of the customer's scale distribution (gamma in the paper)."""
+
+    @property
+    def mean_spend(self) -> float:
+        """Population mean spend per transaction, ``p v / (q - 1)`` (infinite if q <= 1)."""
+        return math.inf if self.q <= 1 else self.p * self.v / (self.q - 1)
+
+    def to_dict(self) -> dict[str, float]:
+        """JSON-safe representation."""
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GammaGammaParams:
+        """Inverse of :meth:`to_dict`."""
+        return cls(p=data["p"], q=data["q"], v=data["v"])

@@ -1,0 +1,178 @@
+"""Input contracts shared by the scorers (private).
+
+Every public function validates its inputs through these helpers, so that the
+same mistake always produces the same message: the column, the number of
+offending customers and the first offending ids.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from crmscore.errors import (
+    ColumnNotFoundError,
+    InvalidDataError,
+    InvalidParameterError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Sequence
+
+__all__ = [
+    "as_float_array",
+    "as_timestamp",
+    "check_choice",
+    "check_frame",
+    "check_unique_index",
+    "first_ids",
+    "timestamp_column",
+]
+
+
+def check_frame(obj: object, *, name: str, owner: str) -> pd.DataFrame:
+    """Return ``obj`` if it is a pandas DataFrame, else raise a typed error."""
+    if not isinstance(obj, pd.DataFrame):
+        raise InvalidParameterError.for_value(
+            name=name, owner=owner, allowed="a pandas DataFrame", got=type(obj).__name__
+        )
+    return obj
+
+
+def check_columns(frame: pd.DataFrame, required: Iterable[str], *, frame_name: str) -> None:
+    """Raise :class:`ColumnNotFoundError` listing every missing required column."""
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ColumnNotFoundError.from_missing_and_available(
+            missing, frame.columns, frame=frame_name
+        )
+
+
+def check_choice(value: object, *, name: str, owner: str, choices: Collection[str]) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise the standard message."""
+    if not isinstance(value, str) or value not in choices:
+        allowed = "one of {" + ", ".join(repr(c) for c in choices) + "}"
+        raise InvalidParameterError.for_value(name=name, owner=owner, allowed=allowed, got=value)
+    return value
+
+
+def first_ids(
+    ids: Sequence[Any] | pd.Index[Any] | pd.Series[Any] | npt.NDArray[Any],
+    mask: npt.NDArray[np.bool_],
+) -> tuple[list[Any], int]:
+    """Return the first distinct ids where ``mask`` holds, and how many there are."""
+    offending = pd.unique(np.asarray(ids, dtype=object)[np.asarray(mask, dtype=bool)])
+    return list(offending[:5]), len(offending)
+
+
+def as_timestamp(value: object, *, name: str, owner: str) -> pd.Timestamp:
+    """Convert a date-like parameter to :class:`pandas.Timestamp`, rejecting nulls."""
+    try:
+        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError.for_value(
+            name=name, owner=owner, allowed="a date or timestamp", got=value
+        ) from exc
+    if pd.isna(ts):
+        raise InvalidParameterError.for_value(
+            name=name, owner=owner, allowed="a date or timestamp, not null", got=value
+        )
+    return ts
+
+
+def timestamp_column(
+    frame: pd.DataFrame,
+    column: str,
+    *,
+    ids: pd.Series[Any],
+    as_of: pd.Timestamp,
+    frame_name: str,
+) -> tuple[npt.NDArray[np.datetime64], np.datetime64]:
+    """Validate a timestamp column; return wall-clock values and ``as_of`` alike.
+
+    The column must have a ``datetime64`` dtype, naive or time-zone aware, and no
+    nulls. Aware timestamps are turned into wall-clock time of their own zone
+    (periods such as days are calendar days where the customer bought). A naive
+    ``as_of`` is read in that zone; an aware one is converted to it.
+    """
+    series = frame[column]
+    if not isinstance(series.dtype, pd.DatetimeTZDtype) and not pd.api.types.is_datetime64_dtype(
+        series.dtype
+    ):
+        raise InvalidDataError(
+            f"Column {column!r} of {frame_name} must have a datetime64 dtype; got "
+            f"{series.dtype}. Convert it first, e.g. with pd.to_datetime(df[{column!r}]).",
+            column=column,
+        )
+    null = series.isna().to_numpy()
+    if null.any():
+        bad, total = first_ids(ids, null)
+        raise InvalidDataError.for_ids(
+            column=column,
+            problem="has null timestamps",
+            ids=bad,
+            n_offending=total,
+            hint="Drop or repair those rows first.",
+        )
+    tz = getattr(series.dtype, "tz", None)
+    if tz is not None:
+        series = series.dt.tz_localize(None)
+        as_of = as_of.tz_localize(tz) if as_of.tzinfo is None else as_of.tz_convert(tz)
+        as_of = as_of.tz_localize(None)
+    elif as_of.tzinfo is not None:
+        raise InvalidParameterError(
+            f"as_of ({as_of}) is time-zone aware but column {column!r} of {frame_name} is "
+            "naive. Pass a naive as_of, or localise the column."
+        )
+    return series.to_numpy(), as_of.to_datetime64()
+
+
+def as_float_array(
+    frame: pd.DataFrame,
+    column: str,
+    *,
+    ids: Sequence[Any] | pd.Index[Any] | pd.Series[Any],
+    frame_name: str,
+) -> npt.NDArray[np.float64]:
+    """Validate a numeric column (no nulls, finite) and return it as float64."""
+    series = frame[column]
+    if pd.api.types.is_bool_dtype(series.dtype) or not pd.api.types.is_numeric_dtype(series.dtype):
+        raise InvalidDataError(
+            f"Column {column!r} of {frame_name} must be numeric; got dtype {series.dtype}.",
+            column=column,
+        )
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        offending, total = first_ids(np.asarray(ids), bad)
+        raise InvalidDataError.for_ids(
+            column=column,
+            problem="has NaN or infinite values",
+            ids=offending,
+            n_offending=total,
+            hint="Drop or impute them first.",
+        )
+    return values
+
+
+def check_unique_index(frame: pd.DataFrame | pd.Series[Any], *, frame_name: str) -> None:
+    """Per-customer frames are indexed by a unique customer id."""
+    index = frame.index
+    if not index.is_unique:
+        dup = index.duplicated(keep=False)
+        offending, total = first_ids(index, dup)
+        raise InvalidDataError.for_ids(
+            column=index.name if isinstance(index.name, str) else None,
+            problem=f"(the index of {frame_name}) repeats ids",
+            ids=offending,
+            n_offending=total,
+            hint="A per-customer frame needs one row per customer.",
+        )
+    null = index.isna()
+    if null.any():
+        raise InvalidDataError(
+            f"The index of {frame_name} has {int(np.sum(null))} null customer id(s).",
+        )

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import hyp2f1
+
+from crmscore import BetaGeoParams, GammaGammaParams, InvalidParameterError, make_transactions
+from crmscore.datasets import DEFAULT_PURCHASE, DEFAULT_SPEND
+
+
+def bgnbd_expected_repeats(params: BetaGeoParams, t: np.ndarray) -> np.ndarray:
+    """E[X(t)] of a new customer, Fader, Hardie and Lee (2005), eq. 9."""
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    z = t / (alpha + t)
+    return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, z))
+
+
+def test_same_seed_same_book_and_different_seed_different_book() -> None:
+    one = make_transactions(500, seed=3)
+    two = make_transactions(500, seed=np.random.default_rng(3))
+    pd.testing.assert_frame_equal(one.transactions, two.transactions)
+    pd.testing.assert_frame_equal(one.customers, two.customers)
+    other = make_transactions(500, seed=4)
+    assert not other.transactions["amount"].equals(one.transactions["amount"])
+
+
+def test_log_shape_and_truth_are_consistent() -> None:
+    book = make_transactions(5_000, seed=9, start="2023-03-01", observation_days=400)
+    tx, truth = book.transactions, book.customers
+    assert list(tx.columns) == ["customer_id", "timestamp", "amount"]
+    assert tx["timestamp"].is_monotonic_increasing
+    assert (tx["amount"] > 0).all()
+    assert tx["timestamp"].min() >= pd.Timestamp("2023-03-01")
+    assert tx["timestamp"].max() < book.as_of + pd.Timedelta(days=1)
+    assert book.as_of == pd.Timestamp("2023-03-01") + pd.Timedelta(days=399)
+    counts = tx.groupby("customer_id").size()
+    pd.testing.assert_series_equal(
+        counts, truth["n_repeat"] + 1, check_names=False, check_dtype=False
+    )
+    first = tx.groupby("customer_id")["timestamp"].min()
+    pd.testing.assert_series_equal(first, truth["first_purchase"], check_names=False)
+    dropped = truth["dropout_at"].notna()
+    last = tx.groupby("customer_id")["timestamp"].max()
+    pd.testing.assert_series_equal(
+        last[dropped], truth.loc[dropped, "dropout_at"], check_names=False
+    )
+    assert (truth.loc[dropped, "n_repeat"] >= 1).all()
+    assert book.purchase == DEFAULT_PURCHASE
+    assert book.spend == DEFAULT_SPEND
+
+
+def test_repeat_purchases_follow_the_bgnbd_expectation() -> None:
+    # Oracle: the closed form of E[X(t)] for a new customer, averaged over the
+    # simulated observation lengths; the mean of 200k customers must agree within
+    # four standard errors.
+    params = BetaGeoParams(r=0.8, alpha=30.0, a=1.4, b=5.0)
+    book = make_transactions(
+        200_000, seed=21, purchase=params, acquisition_days=300, observation_days=500
+    )
+    truth = book.customers
+    start = pd.Timestamp("2024-01-01")
+    birth_days = (truth["first_purchase"] - start) / pd.Timedelta(days=1)
+    horizon = 500 - birth_days.to_numpy()
+    expected = bgnbd_expected_repeats(params, horizon).mean()
+    observed = truth["n_repeat"].to_numpy()
+    standard_error = observed.std() / np.sqrt(observed.size)
+    assert abs(observed.mean() - expected) < 4 * standard_error
+
+
+def test_spend_follows_the_gamma_gamma_mean() -> None:
+    spend = GammaGammaParams(p=5.0, q=6.0, v=100.0)
+    book = make_transactions(100_000, seed=5, spend=spend)
+    mean_spend = book.customers["mean_spend"].to_numpy()
+    standard_error = mean_spend.std() / np.sqrt(mean_spend.size)
+    assert abs(mean_spend.mean() - spend.mean_spend) < 4 * standard_error
+    # Each transaction is Gamma(p, nu): the amounts' grand mean matches too.
+    amounts = book.transactions["amount"].to_numpy()
+    assert abs(amounts.mean() / spend.mean_spend - 1) < 0.02
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_customers": 0}, "'n_customers' parameter of make_transactions"),
+        ({"n_customers": 2.5}, "'n_customers'"),
+        ({"acquisition_days": 800}, "at most observation_days"),
+        ({"start": "never"}, "'start'"),
+    ],
+)
+def test_bad_parameters(kwargs: dict[str, object], match: str) -> None:
+    arguments: dict[str, object] = {"n_customers": 10, "seed": 1, **kwargs}
+    with pytest.raises(InvalidParameterError, match=match):
+        make_transactions(**arguments)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf"), "x"])
+def test_params_reject_non_positive_values(value: object) -> None:
+    with pytest.raises(InvalidParameterError, match="'alpha' parameter of BetaGeoParams"):
+        BetaGeoParams(r=1.0, alpha=value, a=1.0, b=1.0)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="'q' parameter of GammaGammaParams"):
+        GammaGammaParams(p=1.0, q=value, v=1.0)  # type: ignore[arg-type]
+
+
+def test_params_round_trip() -> None:
+    params = BetaGeoParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
+    assert BetaGeoParams.from_dict(params.to_dict()) == params
+    spend = GammaGammaParams(p=6.25, q=3.74, v=15.44)
+    assert GammaGammaParams.from_dict(spend.to_dict()) == spend

@@ -1,0 +1,642 @@
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from lifetimes.utils import summary_data_from_transaction_data
+
+from crmscore import (
+    CLASSIC_SEGMENTS,
+    VALUE_MATRIX_SEGMENTS,
+    ColumnNotFoundError,
+    FittedRFMScorer,
+    FixedBins,
+    InvalidDataError,
+    InvalidParameterError,
+    QuantileBins,
+    RFMScorer,
+    ScoreDimension,
+    Segment,
+    SegmentMap,
+    ValidationError,
+    make_transactions,
+    rfm_segments,
+    rfm_table,
+)
+from tests.strategies import as_of_within, transaction_logs
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from crmscore.rfm import TimeUnit
+
+BGNBD = ["frequency", "recency", "T"]
+
+
+def tx(rows: list[tuple[Any, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "timestamp": pd.to_datetime([r[1] for r in rows], format="ISO8601"),
+            "amount": [r[2] for r in rows],
+        }
+    )
+
+
+def lifetimes_summary(log: pd.DataFrame, as_of: Any, freq: str) -> pd.DataFrame:
+    summary: pd.DataFrame = summary_data_from_transaction_data(
+        log,
+        "customer_id",
+        "timestamp",
+        monetary_value_col="amount",
+        observation_period_end=as_of,
+        freq=freq,
+    )
+    return summary
+
+
+def assert_matches_lifetimes(ours: pd.DataFrame, ref: pd.DataFrame) -> None:
+    assert ours.index.equals(ref.index)
+    for column in BGNBD:
+        np.testing.assert_array_equal(ours[column].to_numpy(np.float64), ref[column].to_numpy())
+    np.testing.assert_allclose(
+        ours["monetary_value"].to_numpy(), ref["monetary_value"].to_numpy(), rtol=1e-9, atol=0
+    )
+
+
+# --- the table: oracles ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("freq", ["D", "W"])
+@pytest.mark.parametrize("as_of", ["1997-04-02", "1997-09-30", "1998-06-30"])
+def test_cdnow_matches_lifetimes(
+    cdnow_transactions: pd.DataFrame, freq: TimeUnit, as_of: str
+) -> None:
+    ours = rfm_table(cdnow_transactions, as_of=as_of, time_unit=freq)
+    assert_matches_lifetimes(ours, lifetimes_summary(cdnow_transactions, as_of, freq))
+    assert ours.attrs == {"as_of": pd.Timestamp(as_of), "time_unit": freq}
+
+
+@given(data=st.data(), freq=st.sampled_from(["D", "W"]))
+def test_generated_logs_match_lifetimes(data: st.DataObject, freq: TimeUnit) -> None:
+    log = data.draw(transaction_logs())
+    as_of = data.draw(as_of_within(log))
+    ours = rfm_table(log, as_of=as_of, time_unit=freq)
+    assert_matches_lifetimes(ours, lifetimes_summary(log, as_of, freq))
+
+
+def test_hand_computed_daily_table() -> None:
+    log = tx(
+        [
+            ("a", "2024-01-01 09:00", 10.0),
+            ("a", "2024-01-01 18:00", 5.0),  # same day: one period, amounts summed
+            ("a", "2024-01-11", 30.0),
+            ("a", "2024-01-21", 50.0),
+            ("b", "2024-01-05", 8.0),
+            ("c", "2024-02-03", 99.0),  # after as_of: left out entirely
+        ]
+    )
+    table = rfm_table(log, as_of="2024-01-31")
+    assert list(table.index) == ["a", "b"]
+    assert table.index.name == "customer_id"
+    a, b = table.loc["a"], table.loc["b"]
+    assert (a["frequency"], a["recency"], a["T"]) == (2, 20.0, 30.0)
+    assert a["monetary_value"] == 40.0  # (30 + 50) / 2 repeat periods
+    assert (a["time_since_last"], a["n_purchases"], a["total_spend"]) == (10.0, 4, 95.0)
+    assert a["average_spend"] == 95.0 / 4
+    assert a["first_purchase"] == pd.Timestamp("2024-01-01 09:00")
+    assert a["last_purchase"] == pd.Timestamp("2024-01-21")
+    assert (b["frequency"], b["recency"], b["T"], b["monetary_value"]) == (0, 0.0, 26.0, 0.0)
+
+
+def test_weeks_run_monday_to_sunday() -> None:
+    # 2024-01-07 is a Sunday, 2024-01-08 a Monday.
+    log = tx([("a", "2024-01-01", 1.0), ("a", "2024-01-07", 2.0), ("a", "2024-01-08", 4.0)])
+    table = rfm_table(log, as_of="2024-01-14", time_unit="W")
+    assert (table.loc["a", "frequency"], table.loc["a", "recency"], table.loc["a", "T"]) == (
+        1,
+        1.0,
+        1.0,
+    )
+    assert table.loc["a", "monetary_value"] == 4.0
+
+
+def test_as_of_period_includes_the_whole_period() -> None:
+    # lifetimes' convention: transactions in the period containing as_of count.
+    log = tx([("a", "2024-01-01", 1.0), ("a", "2024-01-10 23:59", 2.0)])
+    daily = rfm_table(log, as_of="2024-01-10")
+    assert daily.loc["a", "frequency"] == 1
+    weekly = rfm_table(log, as_of="2024-01-08", time_unit="W")  # Monday of that week
+    assert weekly.loc["a", "frequency"] == 1
+    assert weekly.loc["a", "T"] == 1.0
+
+
+def test_calendar_months() -> None:
+    log = tx([("a", "2024-01-31", 1.0), ("a", "2024-02-01", 2.0), ("a", "2024-04-15", 3.0)])
+    table = rfm_table(log, as_of="2024-06-30", time_unit="M")
+    assert (table.loc["a", "frequency"], table.loc["a", "recency"], table.loc["a", "T"]) == (
+        2,
+        3.0,
+        5.0,
+    )
+    assert table.loc["a", "monetary_value"] == 2.5
+
+
+def test_time_zone_aware_timestamps_use_local_days() -> None:
+    log = tx([("a", "2024-01-01 23:30", 1.0), ("a", "2024-01-02 00:30", 2.0)])
+    log["timestamp"] = log["timestamp"].dt.tz_localize("Asia/Shanghai")
+    table = rfm_table(log, as_of="2024-01-05")
+    assert (table.loc["a", "frequency"], table.loc["a", "recency"], table.loc["a", "T"]) == (
+        1,
+        1.0,
+        4.0,
+    )
+    aware = rfm_table(log, as_of=pd.Timestamp("2024-01-04 17:00", tz="UTC"))  # 01:00 on the 5th
+    assert aware.loc["a", "T"] == 4.0
+
+
+def test_naive_column_with_aware_as_of_is_rejected() -> None:
+    log = tx([("a", "2024-01-01", 1.0)])
+    with pytest.raises(InvalidParameterError, match="time-zone aware"):
+        rfm_table(log, as_of=pd.Timestamp("2024-01-05", tz="UTC"))
+
+
+def test_custom_column_names_and_id_dtype_kept() -> None:
+    log = tx([(7, "2024-01-01", 1.0), (3, "2024-01-02", 2.0)]).rename(
+        columns={"customer_id": "cid", "timestamp": "at", "amount": "value"}
+    )
+    log["cid"] = log["cid"].astype("int32")
+    table = rfm_table(
+        log, as_of="2024-01-03", customer_col="cid", timestamp_col="at", amount_col="value"
+    )
+    assert table.index.name == "cid"
+    assert table.index.dtype == np.dtype("int32")
+    assert list(table.index) == [3, 7]
+
+
+def test_sparse_integer_ids_take_the_hashing_path() -> None:
+    log = tx([(10**15, "2024-01-01", 1.0), (1, "2024-01-02", 2.0), (10**15, "2024-01-03", 4.0)])
+    table = rfm_table(log, as_of="2024-01-03")
+    assert list(table.index) == [1, 10**15]
+    assert table.loc[10**15, "frequency"] == 1
+
+
+# --- refunds --------------------------------------------------------------------------
+
+
+def test_negative_amounts_are_an_error_by_default() -> None:
+    log = tx([("a", "2024-01-01", 10.0), ("b", "2024-01-02", -3.0), ("b", "2024-01-01", 5.0)])
+    with pytest.raises(InvalidDataError, match=r"negative amounts .* first \['b'\]") as info:
+        rfm_table(log, as_of="2024-01-05")
+    assert info.value.column == "amount"
+    assert info.value.ids == ("b",)
+
+
+def test_refunds_are_netted_into_the_latest_purchase_period() -> None:
+    log = tx(
+        [
+            ("a", "2024-01-01", 100.0),
+            ("a", "2024-01-03", -20.0),  # no purchase that day: nets into Jan 1
+            ("a", "2024-01-05", 50.0),
+            ("a", "2024-01-05", -10.0),  # same day as a purchase
+            ("a", "2024-01-08", -5.0),  # nets into Jan 5
+        ]
+    )
+    table = rfm_table(log, as_of="2024-01-10", negative_amounts="net")
+    row = table.loc["a"]
+    assert (row["frequency"], row["recency"], row["T"]) == (
+        1,
+        4.0,
+        9.0,
+    )  # refund days add no period
+    assert row["monetary_value"] == 35.0  # 50 - 10 - 5
+    assert row["total_spend"] == 115.0
+    assert row["n_purchases"] == 2
+
+
+def test_refund_before_first_purchase_is_an_error() -> None:
+    log = tx([("a", "2024-01-01", 10.0), ("b", "2024-01-02", -3.0), ("b", "2024-01-04", 5.0)])
+    with pytest.raises(InvalidDataError, match=r"refunds before .* first \['b'\]"):
+        rfm_table(log, as_of="2024-01-05", negative_amounts="net")
+    only_refund = tx([("a", "2024-01-01", 10.0), ("z", "2024-01-02", -3.0)])
+    with pytest.raises(InvalidDataError, match=r"first \['z'\]"):
+        rfm_table(only_refund, as_of="2024-01-05", negative_amounts="net")
+
+
+# --- bad input ------------------------------------------------------------------------
+
+
+def test_missing_columns_are_listed_sorted() -> None:
+    log = tx([("a", "2024-01-01", 1.0)]).drop(columns=["timestamp", "amount"])
+    with pytest.raises(ColumnNotFoundError, match=r"\['amount', 'timestamp'\]"):
+        rfm_table(log, as_of="2024-01-05")
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "error", "match"),
+    [
+        ("customer_id", None, InvalidDataError, "null customer id"),
+        ("timestamp", pd.NaT, InvalidDataError, r"null timestamps .* first \['b'\]"),
+        ("amount", np.nan, InvalidDataError, r"NaN or infinite .* first \['b'\]"),
+        ("amount", np.inf, InvalidDataError, r"NaN or infinite .* first \['b'\]"),
+    ],
+)
+def test_null_and_non_finite_values_name_the_column_and_ids(
+    column: str, value: object, error: type[Exception], match: str
+) -> None:
+    log = tx([("a", "2024-01-01", 1.0), ("b", "2024-01-02", 2.0)])
+    log[column] = log[column].astype(object if column == "customer_id" else log[column].dtype)
+    log.loc[1, column] = value  # type: ignore[call-overload]  # a null of any kind
+    with pytest.raises(error, match=match) as info:
+        rfm_table(log, as_of="2024-01-05")
+    assert getattr(info.value, "column", None) == column
+
+
+def test_string_timestamps_are_rejected_with_a_fix() -> None:
+    log = tx([("a", "2024-01-01", 1.0)])
+    log["timestamp"] = log["timestamp"].astype(str)
+    with pytest.raises(InvalidDataError, match=r"datetime64 dtype.*pd.to_datetime"):
+        rfm_table(log, as_of="2024-01-05")
+
+
+def test_non_numeric_amounts_are_rejected() -> None:
+    log = tx([("a", "2024-01-01", 1.0)])
+    log["amount"] = ["12.5"]
+    with pytest.raises(InvalidDataError, match="must be numeric"):
+        rfm_table(log, as_of="2024-01-05")
+
+
+def test_as_of_before_everyone_is_an_error() -> None:
+    log = tx([("a", "2024-01-10", 1.0)])
+    with pytest.raises(InvalidDataError, match="before the first purchase of every customer"):
+        rfm_table(log, as_of="2024-01-09")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (
+            {"time_unit": "days"},
+            r"'time_unit' parameter of rfm_table must be one of \{'D', 'W', 'M'\}. Got 'days'",
+        ),
+        ({"negative_amounts": "drop"}, "'negative_amounts' parameter"),
+        ({"as_of": "not a date"}, "'as_of' parameter"),
+        ({"as_of": None}, "'as_of' parameter"),
+    ],
+)
+def test_bad_parameters(kwargs: dict[str, Any], match: str) -> None:
+    log = tx([("a", "2024-01-01", 1.0)])
+    arguments: dict[str, Any] = {"as_of": "2024-01-05", **kwargs}
+    with pytest.raises(InvalidParameterError, match=match):
+        rfm_table(log, **arguments)
+
+
+def test_not_a_frame() -> None:
+    with pytest.raises(InvalidParameterError, match="pandas DataFrame"):
+        rfm_table([1, 2, 3], as_of="2024-01-01")  # type: ignore[arg-type]
+
+
+def test_errors_are_value_errors() -> None:
+    assert issubclass(InvalidDataError, ValueError)
+    assert issubclass(ColumnNotFoundError, ValidationError)
+
+
+# --- table properties -----------------------------------------------------------------
+
+
+@given(data=st.data(), freq=st.sampled_from(["D", "W", "M"]))
+def test_row_order_does_not_matter_and_input_is_untouched(
+    data: st.DataObject, freq: TimeUnit
+) -> None:
+    log = data.draw(transaction_logs())
+    as_of = data.draw(as_of_within(log))
+    before = log.copy(deep=True)
+    table = rfm_table(log, as_of=as_of, time_unit=freq)
+    pd.testing.assert_frame_equal(log, before)
+    permutation = data.draw(st.permutations(range(len(log))))
+    shuffled = log.iloc[list(permutation)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        rfm_table(shuffled, as_of=as_of, time_unit=freq), table, check_exact=False, rtol=1e-12
+    )
+
+
+@given(data=st.data(), freq=st.sampled_from(["D", "W", "M"]))
+def test_table_invariants(data: st.DataObject, freq: TimeUnit) -> None:
+    log = data.draw(transaction_logs())
+    as_of = data.draw(as_of_within(log))
+    table = rfm_table(log, as_of=as_of, time_unit=freq)
+    assert table.index.is_unique
+    assert table.index.is_monotonic_increasing
+    assert (table["recency"] <= table["T"]).all()
+    assert (table["recency"][table["frequency"] == 0] == 0).all()
+    assert (table["frequency"] >= 0).all()
+    assert (table["frequency"] < table["n_purchases"] + 1).all()
+    assert (table["frequency"] <= table["recency"]).all()
+    assert (table["time_since_last"] >= 0).all()
+    assert (table["first_purchase"] <= table["last_purchase"]).all()
+    np.testing.assert_allclose(
+        table["monetary_value"] * table["frequency"] <= table["total_spend"] + 1e-9, True
+    )
+    kept = log[log["customer_id"].isin(table.index)]
+    assert table["n_purchases"].sum() <= len(kept)
+    assert not table.isna().any().any()
+
+
+def test_synthetic_book_matches_lifetimes() -> None:
+    book = make_transactions(3_000, seed=11)
+    as_of = book.as_of - pd.Timedelta(days=90)
+    units: tuple[TimeUnit, ...] = ("D", "W")
+    for freq in units:
+        ours = rfm_table(book.transactions, as_of=as_of, time_unit=freq)
+        assert_matches_lifetimes(ours, lifetimes_summary(book.transactions, as_of, freq))
+
+
+# --- scores ---------------------------------------------------------------------------
+
+
+def per_customer(values: Mapping[str, Sequence[float]]) -> pd.DataFrame:
+    n = len(next(iter(values.values())))
+    return pd.DataFrame(values, index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
+
+
+def test_quantile_scores_hand_computed() -> None:
+    table = per_customer(
+        {
+            "time_since_last": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+            "n_purchases": [10, 9, 8, 7, 6, 5, 4, 3, 2, 1],
+            "total_spend": [5, 5, 5, 5, 5, 5, 5, 5, 5, 50],
+        }
+    )
+    scores = RFMScorer().fit(table).score(table)
+    assert scores["r_score"].tolist() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
+    assert scores["f_score"].tolist() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
+    # Nine tied customers take the score of the worst placed; the top one scores 5.
+    assert scores["m_score"].tolist() == [1] * 9 + [5]
+    assert (
+        scores["rfm_score"].tolist()
+        == (scores["r_score"] + scores["f_score"] + scores["m_score"]).tolist()
+    )
+
+
+def test_heavy_ties_do_not_raise_and_identical_customers_score_alike() -> None:
+    # pd.qcut raises on these ties; rank(method="first") would split them by row order.
+    table = per_customer(
+        {
+            "time_since_last": [0.0] * 7 + [3.0] * 3,
+            "n_purchases": [1] * 8 + [2, 9],
+            "total_spend": [1.0] * 10,
+        }
+    )
+    scores = RFMScorer().fit(table).score(table)
+    assert scores["f_score"].tolist() == [1] * 8 + [5, 5]
+    # Worst to best, R's edges sit at positions 2, 4, 6, 8 of (3, 3, 3, 0, ..., 0): the
+    # block of seven zeros starts at position 4, so it beats one edge and scores 2.
+    assert scores["r_score"].tolist() == [2] * 7 + [1] * 3
+    assert (scores["m_score"] == 1).all()
+
+
+def test_fixed_thresholds_express_the_practice_guide_rule() -> None:
+    # "purchased within the last 30 days, about 3 purchases a month, average order above 500"
+    table = per_customer(
+        {
+            "time_since_last": [30, 31, 5, 10],
+            "purchases_per_month": [3.0, 4.0, 2.9, 3.5],
+            "average_spend": [501.0, 900.0, 800.0, 500.0],
+        }
+    )
+    scorer = RFMScorer(
+        recency=ScoreDimension(
+            column="time_since_last",
+            higher_is_better=False,
+            bins=FixedBins(edges=(30,), at_edge="higher"),
+        ),
+        frequency=ScoreDimension(
+            column="purchases_per_month",
+            higher_is_better=True,
+            bins=FixedBins(edges=(3,), at_edge="higher"),
+        ),
+        monetary=ScoreDimension(
+            column="average_spend",
+            higher_is_better=True,
+            bins=FixedBins(edges=(500,), at_edge="lower"),
+        ),
+    )
+    scores = scorer.fit(table).score(table)
+    high_value = (scores[["r_score", "f_score", "m_score"]] == 2).all(axis=1)
+    assert high_value.tolist() == [True, False, False, False]
+
+
+@pytest.mark.parametrize(
+    ("higher", "at_edge", "expected"),
+    [
+        (True, "lower", [1, 1, 2, 2, 3]),
+        (True, "higher", [1, 2, 2, 3, 3]),
+        (False, "lower", [3, 2, 2, 1, 1]),
+        (False, "higher", [3, 3, 2, 2, 1]),
+    ],
+)
+def test_fixed_bins_edge_rule(
+    higher: bool, at_edge: Literal["lower", "higher"], expected: list[int]
+) -> None:
+    table = per_customer({"x": [0.0, 10.0, 15.0, 20.0, 30.0]})
+    dimension = ScoreDimension(
+        column="x", higher_is_better=higher, bins=FixedBins(edges=(10, 20), at_edge=at_edge)
+    )
+    scorer = RFMScorer(recency=dimension, frequency=dimension, monetary=dimension)
+    assert scorer.fit(table).score(table)["r_score"].tolist() == expected
+
+
+rfm_like = st.lists(
+    st.tuples(st.integers(0, 40), st.integers(1, 12), st.integers(0, 10_000)),
+    min_size=1,
+    max_size=60,
+)
+
+
+def frame_from(rows: list[tuple[int, int, int]]) -> pd.DataFrame:
+    return per_customer(
+        {
+            "time_since_last": [float(r[0]) for r in rows],
+            "n_purchases": [float(r[1]) for r in rows],
+            "total_spend": [r[2] / 10 for r in rows],
+        }
+    )
+
+
+@given(rows=rfm_like, n_bins=st.integers(2, 9))
+def test_quantile_score_properties(rows: list[tuple[int, int, int]], n_bins: int) -> None:
+    table = frame_from(rows)
+    bins = QuantileBins(n_bins=n_bins)
+    scorer = RFMScorer(
+        recency=ScoreDimension(column="time_since_last", higher_is_better=False, bins=bins),
+        frequency=ScoreDimension(column="n_purchases", higher_is_better=True, bins=bins),
+        monetary=ScoreDimension(column="total_spend", higher_is_better=True, bins=bins),
+    )
+    before = table.copy(deep=True)
+    scores = scorer.fit(table).score(table)
+    pd.testing.assert_frame_equal(table, before)
+    assert scores.index.equals(table.index)
+    for column in ("r_score", "f_score", "m_score"):
+        assert scores[column].between(1, n_bins).all()
+    # Monotone: more recent never scores lower on R; more purchases never lower on F.
+    for source, score, sign in (("time_since_last", "r_score", -1), ("n_purchases", "f_score", 1)):
+        order = np.argsort(sign * table[source].to_numpy(), kind="stable")
+        assert (np.diff(scores[score].to_numpy()[order]) >= 0).all()
+    # Identical customers, identical scores.
+    combined = pd.concat([table, scores], axis=1)
+    groups = combined.groupby(["time_since_last", "n_purchases", "total_spend"])["rfm_score"]
+    assert (groups.max() == groups.min()).all()
+
+
+@given(rows=rfm_like, data=st.data())
+def test_scores_do_not_depend_on_row_order(
+    rows: list[tuple[int, int, int]], data: st.DataObject
+) -> None:
+    table = frame_from(rows)
+    shuffled = table.iloc[list(data.draw(st.permutations(range(len(table)))))]
+    scores = RFMScorer().fit(table).score(table)
+    again = RFMScorer().fit(shuffled).score(shuffled).loc[table.index]
+    pd.testing.assert_frame_equal(scores, again)
+
+
+def test_fitted_edges_score_new_customers_without_shifting_anyone() -> None:
+    table = frame_from([(i, i % 7 + 1, i * 13) for i in range(50)])
+    fitted = RFMScorer().fit(table)
+    newcomer = frame_from([(3, 2, 99)]).rename(index={"c0": "new"})
+    before = fitted.score(table)
+    fitted.score(pd.concat([table, newcomer]))
+    pd.testing.assert_frame_equal(fitted.score(table), before)
+
+
+def test_scorer_rejects_duplicated_index_and_missing_columns() -> None:
+    table = frame_from([(1, 1, 1), (2, 2, 2)])
+    duplicated = pd.concat([table, table.iloc[:1]])
+    with pytest.raises(InvalidDataError, match=r"repeats ids .* first \['c0'\]"):
+        RFMScorer().fit(duplicated)
+    with pytest.raises(ColumnNotFoundError, match="total_spend"):
+        RFMScorer().fit(table.drop(columns="total_spend"))
+    with pytest.raises(InvalidDataError, match="empty"):
+        RFMScorer().fit(table.iloc[:0])
+
+
+def test_bins_validation() -> None:
+    with pytest.raises(InvalidParameterError, match="'n_bins' parameter of QuantileBins"):
+        QuantileBins(n_bins=1)
+    with pytest.raises(InvalidParameterError, match="non-decreasing"):
+        FixedBins(edges=(3, 1))
+    with pytest.raises(InvalidParameterError, match="non-empty"):
+        FixedBins(edges=())
+
+
+def test_scorer_json_round_trip() -> None:
+    table = frame_from([(i, i % 5 + 1, i * 7) for i in range(30)])
+    for scorer in (RFMScorer(), RFMScorer.value_matrix(statistic="median")):
+        assert RFMScorer.from_dict(json.loads(json.dumps(scorer.to_dict()))) == scorer
+        fitted = scorer.fit(table)
+        again = FittedRFMScorer.from_dict(json.loads(json.dumps(fitted.to_dict())))
+        assert again == fitted
+        pd.testing.assert_frame_equal(again.score(table), fitted.score(table))
+
+
+# --- segments -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("segment_map", [CLASSIC_SEGMENTS, VALUE_MATRIX_SEGMENTS])
+def test_builtin_maps_partition_their_grid_and_reach_every_segment(segment_map: SegmentMap) -> None:
+    cells = segment_map.cell_table()
+    assert len(cells) == int(np.prod(segment_map.n_scores))
+    assert set(cells["key"]) == {s.key for s in segment_map.segments}
+    assert SegmentMap.from_dict(json.loads(json.dumps(segment_map.to_dict()))) == segment_map
+
+
+def test_classic_map_has_the_eleven_named_segments() -> None:
+    assert CLASSIC_SEGMENTS.labels() == [
+        "Champions",
+        "Loyal",
+        "Potential Loyalist",
+        "New",
+        "Promising",
+        "Need Attention",
+        "About to Sleep",
+        "At Risk",
+        "Can't Lose Them",
+        "Hibernating",
+        "Lost",
+    ]
+    scores = pd.DataFrame({"r_score": [5, 1, 1, 5], "f_score": [5, 1, 5, 1]})
+    assert CLASSIC_SEGMENTS.assign(scores).tolist() == [
+        "Champions",
+        "Lost",
+        "Can't Lose Them",
+        "New",
+    ]
+
+
+def test_value_matrix_high_recency_means_recent() -> None:
+    # The common swap bug: treating a large days-since-last-purchase as "high R".
+    table = per_customer(
+        {
+            "time_since_last": [2.0, 300.0, 5.0, 280.0],
+            "n_purchases": [30.0, 30.0, 1.0, 1.0],
+            "total_spend": [9000.0, 9000.0, 10.0, 10.0],
+        }
+    )
+    segments = rfm_segments(table, segment_map=VALUE_MATRIX_SEGMENTS, language="zh")
+    assert segments["segment"].tolist() == [
+        "重要价值客户",
+        "重要保持客户",
+        "一般发展客户",
+        "一般挽留客户",
+    ]
+    english = rfm_segments(table, segment_map=VALUE_MATRIX_SEGMENTS)
+    assert english.loc["c0", "segment"] == "Important value"
+
+
+def test_overlapping_or_incomplete_maps_are_rejected() -> None:
+    low = Segment(key="low", label_en="Low", label_zh="低", ranges=[(1, 2)])
+    high = Segment(key="high", label_en="High", label_zh="高", ranges=[(2, 3)])
+    with pytest.raises(
+        InvalidParameterError, match=r"'low' and 'high' overlap at score cells \[\(2,\)\]"
+    ):
+        SegmentMap(name="bad", dimensions=["r_score"], n_scores=[3], segments=[low, high])
+    with pytest.raises(InvalidParameterError, match=r"belong to no segment, first \[\(3,\)\]"):
+        SegmentMap(name="bad", dimensions=["r_score"], n_scores=[3], segments=[low])
+    with pytest.raises(InvalidParameterError, match="outside"):
+        SegmentMap(
+            name="bad",
+            dimensions=["r_score"],
+            n_scores=[3],
+            segments=[Segment(key="x", label_en="X", label_zh="X", ranges=[(0, 3)])],
+        )
+
+
+def test_map_and_scorer_must_agree() -> None:
+    table = frame_from([(i, i % 5 + 1, i * 7) for i in range(30)])
+    with pytest.raises(InvalidParameterError, match="expects 5 scores on 'r_score'"):
+        rfm_segments(table, segment_map=CLASSIC_SEGMENTS, scorer=RFMScorer.value_matrix())
+    out_of_grid = pd.DataFrame({"r_score": [6], "f_score": [1]}, index=pd.Index(["z"]))
+    with pytest.raises(InvalidDataError, match=r"outside 1..5, .* first \['z'\]"):
+        CLASSIC_SEGMENTS.assign(out_of_grid)
+
+
+@given(rows=rfm_like)
+def test_every_customer_gets_exactly_one_segment(rows: list[tuple[int, int, int]]) -> None:
+    table = frame_from(rows)
+    for segment_map in (CLASSIC_SEGMENTS, VALUE_MATRIX_SEGMENTS):
+        result = rfm_segments(table, segment_map=segment_map)
+        assert result.index.equals(table.index)
+        assert result["segment"].notna().all()
+        assert set(result["segment"]) <= set(segment_map.labels())
+
+
+def test_segments_on_a_synthetic_book_reach_every_classic_segment() -> None:
+    book = make_transactions(20_000, seed=5)
+    table = rfm_table(book.transactions, as_of=book.as_of)
+    counts = rfm_segments(table)["segment"].value_counts()
+    assert (counts > 0).all()
+    assert counts.sum() == len(table)
