@@ -115,9 +115,9 @@ def _factorize_sorted(ids: pd.Series[Any], *, column: str) -> tuple[IntArray, pd
             offset = (values - low).astype(np.intp)
             present = np.zeros(span, dtype=bool)
             present[offset] = True
-            rank = np.cumsum(present, dtype=np.int64) - 1
+            rank = np.cumsum(present, dtype=_compact(span)) - 1
             uniques = (np.flatnonzero(present) + low).astype(values.dtype)
-            return rank[offset], pd.Index(uniques, name=column)
+            return rank[offset].astype(np.int64), pd.Index(uniques, name=column)
     try:
         codes, uniques = pd.factorize(ids, sort=True)
     except TypeError as exc:
@@ -321,6 +321,30 @@ class _Summary:
     refund_orphans: npt.NDArray[np.bool_] | None = None
 
 
+def _compact(limit: int) -> type[np.signedinteger[Any]]:
+    """Return the narrowest signed integer type (int32 or int64) that holds ``limit``.
+
+    Sorting and gathering int32 values is two to three times faster than int64.
+    """
+    return np.int32 if limit < np.iinfo(np.int32).max else np.int64
+
+
+def _extreme(
+    ufunc: np.ufunc,
+    stamps: npt.NDArray[np.datetime64],
+    codes: IntArray,
+    rows: npt.NDArray[np.bool_],
+    n_customers: int,
+) -> npt.NDArray[np.datetime64]:
+    """Per-customer minimum or maximum timestamp over the selected rows."""
+    raw = stamps.view(np.int64)
+    info = np.iinfo(np.int64)
+    out = np.full(n_customers, info.max if ufunc is np.minimum else info.min, dtype=np.int64)
+    selected = np.flatnonzero(rows)
+    ufunc.at(out, codes[selected], raw[selected])
+    return out.view(stamps.dtype)
+
+
 def _summarise(
     *,
     codes: IntArray,
@@ -334,16 +358,24 @@ def _summarise(
     """Compute the columns of :func:`rfm_table` from validated arrays."""
     purchase = ~refund
     has_refunds = bool(refund.any())
-    p_codes, p_periods = (codes[purchase], periods[purchase]) if has_refunds else (codes, periods)
 
-    # One packed key per purchase: customer in the high part, period in the low.
-    origin = int(p_periods.min())
+    def purchases(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return values[purchase] if has_refunds else values
+
+    p_codes = purchases(codes)
+    origin = int(purchases(periods).min())
     width = as_of_period - origin + 1
-    keys = np.sort(p_codes * width + (p_periods - origin))
+    row_period = (periods - origin).astype(_compact(width))
+
+    # One packed key per purchase, customer in the high part and period in the low;
+    # sorted, then deduplicated: one key per (customer, purchase period).
+    key_type = _compact(n_customers * width)
+    keys = np.sort(p_codes.astype(key_type) * key_type(width) + purchases(row_period))
     distinct = np.empty(keys.size, dtype=bool)
     distinct[0] = True
     np.not_equal(keys[1:], keys[:-1], out=distinct[1:])
-    keys = keys[distinct]  # one key per (customer, purchase period), sorted
+    first_row = np.flatnonzero(distinct)  # where each distinct key starts among the rows
+    keys = keys[distinct]
     owner = keys // width
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     ends = np.r_[starts[1:] - 1, keys.size - 1]
@@ -352,59 +384,54 @@ def _summarise(
         orphan_customers = np.ones(n_customers, dtype=bool)
         orphan_customers[owner[starts]] = False
         return _Summary(columns={}, refund_orphans=orphan_customers[codes])
+    period_of_key = keys - owner * width
+    first_period = period_of_key[starts].astype(row_period.dtype)
+    last_period = period_of_key[ends].astype(row_period.dtype)
 
-    first_period = keys[starts] - owner[starts] * width
-    last_period = keys[ends] - owner[ends] * width
-    n_periods = ends - starts + 1
-
-    # The period whose spend a row counts towards: its own for a purchase, the
-    # latest purchase period at or before it for a refund.
-    row_period = periods - origin
     if has_refunds:
-        r_keys = codes[refund] * width + row_period[refund]
-        position = np.searchsorted(keys, r_keys, side="right") - 1
+        # A refund counts towards the latest purchase period at or before it.
+        r_codes = codes[refund]
+        position = np.searchsorted(keys, r_codes * width + row_period[refund], side="right") - 1
         valid = position >= 0
-        valid[valid] = owner[position[valid]] == codes[refund][valid]
+        valid[valid] = owner[position[valid]] == r_codes[valid]
         if not valid.all():
             orphans = np.zeros(codes.size, dtype=bool)
             orphans[np.flatnonzero(refund)[~valid]] = True
             return _Summary(columns={}, refund_orphans=orphans)
         row_period = row_period.copy()
-        row_period[refund] = keys[position] - owner[position] * width
+        row_period[refund] = period_of_key[position]
+
     # One pass sums both: bin 2c holds customer c's repeat spend, bin 2c + 1 the first period's.
     in_first = row_period == first_period[codes]
     spend = np.bincount(2 * codes + in_first, weights=amounts, minlength=2 * n_customers)
     repeat_spend, first_spend = spend[0::2], spend[1::2]
-
-    frequency = n_periods - 1
     total_spend = first_spend + repeat_spend
-    n_purchases = np.bincount(p_codes, minlength=n_customers)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(frequency > 0, repeat_spend / np.maximum(frequency, 1), 0.0)
+    n_purchases = np.diff(np.r_[first_row[starts], p_codes.size])  # rows between customers
+    frequency = (ends - starts).astype(np.int64)
+    monetary = repeat_spend / np.maximum(frequency, 1)  # 0 when frequency is 0
 
-    p_stamps = stamps[purchase] if has_refunds else stamps
-    unit = np.datetime_data(p_stamps.dtype)[0]
-    raw = p_stamps.view(np.int64)
-    first_seen = np.full(n_customers, np.iinfo(np.int64).max, dtype=np.int64)
-    last_seen = np.full(n_customers, np.iinfo(np.int64).min, dtype=np.int64)
-    np.minimum.at(first_seen, p_codes, raw)
-    np.maximum.at(last_seen, p_codes, raw)
+    # The first purchase lies in the first period and the last in the last period,
+    # so the min and max only need the (few) rows of those periods.
+    in_last = row_period == last_period[codes]
+    if has_refunds:
+        in_first, in_last = in_first & purchase, in_last & purchase
+    first_seen = _extreme(np.minimum, stamps, codes, in_first, n_customers)
+    last_seen = _extreme(np.maximum, stamps, codes, in_last, n_customers)
 
-    observation = float(as_of_period - origin)
     recency = (last_period - first_period).astype(np.float64)
-    age = observation - first_period
+    age = (width - 1) - first_period.astype(np.float64)
     return _Summary(
         columns={
-            "frequency": frequency.astype(np.int64),
+            "frequency": frequency,
             "recency": recency,
-            "T": age.astype(np.float64),
+            "T": age,
             "monetary_value": monetary,
             "time_since_last": age - recency,
             "n_purchases": n_purchases.astype(np.int64),
             "total_spend": total_spend,
             "average_spend": total_spend / n_purchases,
-            "first_purchase": first_seen.view(f"datetime64[{unit}]"),
-            "last_purchase": last_seen.view(f"datetime64[{unit}]"),
+            "first_purchase": first_seen,
+            "last_purchase": last_seen,
         }
     )
 
