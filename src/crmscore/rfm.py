@@ -292,17 +292,16 @@ def rfm_table(
             negative[keep],
         )
     codes, index = _factorize_sorted(ids, column=customer_col)
-    summary = _summarise(
+    aggregates = aggregate_purchases(
         codes=codes,
         periods=periods,
         amounts=amounts,
         refund=negative,
         stamps=stamps,
-        as_of_period=as_of_period,
         n_customers=len(index),
     )
-    if summary.refund_orphans is not None:
-        bad, total = first_ids(ids, summary.refund_orphans)
+    if not isinstance(aggregates, PurchaseAggregates):
+        bad, total = first_ids(ids, aggregates)
         raise InvalidDataError.for_ids(
             column=amount_col,
             problem="has refunds before the customer's first purchase",
@@ -310,15 +309,47 @@ def rfm_table(
             n_offending=total,
             hint="A refund is netted into an earlier purchase period; drop refunds that have none.",
         )
-    table = pd.DataFrame(summary.columns, index=index)
+    table = pd.DataFrame(rfm_columns(aggregates, as_of_period), index=index)
     table.attrs = {"as_of": as_of_ts, "time_unit": time_unit}
     return table
 
 
-@attrs.frozen
-class _Summary:
-    columns: dict[str, Any]
-    refund_orphans: npt.NDArray[np.bool_] | None = None
+@attrs.frozen(kw_only=True, eq=False)
+class PurchaseAggregates:
+    """Per-customer running aggregates from which the RFM table follows (private).
+
+    Periods are absolute ordinals (see :func:`to_periods`), so aggregates computed
+    at different times can be merged; the rescoring engine keeps them as its state.
+    """
+
+    first_period: IntArray
+    last_period: IntArray
+    n_periods: IntArray  # distinct purchase periods
+    first_spend: FloatArray  # net spend of the first purchase period
+    repeat_spend: FloatArray  # net spend of all later periods
+    n_purchases: IntArray
+    first_purchase: npt.NDArray[np.datetime64]
+    last_purchase: npt.NDArray[np.datetime64]
+
+
+def rfm_columns(aggregates: PurchaseAggregates, as_of_period: int) -> dict[str, Any]:
+    """Derive the columns of :func:`rfm_table` from purchase aggregates."""
+    frequency = aggregates.n_periods - 1
+    recency = (aggregates.last_period - aggregates.first_period).astype(np.float64)
+    age = (as_of_period - aggregates.first_period).astype(np.float64)
+    total_spend = aggregates.first_spend + aggregates.repeat_spend
+    return {
+        "frequency": frequency.astype(np.int64),
+        "recency": recency,
+        "T": age,
+        "monetary_value": aggregates.repeat_spend / np.maximum(frequency, 1),  # 0 if no repeat
+        "time_since_last": age - recency,
+        "n_purchases": aggregates.n_purchases.astype(np.int64),
+        "total_spend": total_spend,
+        "average_spend": total_spend / aggregates.n_purchases,
+        "first_purchase": aggregates.first_purchase,
+        "last_purchase": aggregates.last_purchase,
+    }
 
 
 def _compact(limit: int) -> type[np.signedinteger[Any]]:
@@ -345,17 +376,20 @@ def _extreme(
     return out.view(stamps.dtype)
 
 
-def _summarise(
+def aggregate_purchases(
     *,
     codes: IntArray,
     periods: IntArray,
     amounts: FloatArray,
     refund: npt.NDArray[np.bool_],
     stamps: npt.NDArray[np.datetime64],
-    as_of_period: int,
     n_customers: int,
-) -> _Summary:
-    """Compute the columns of :func:`rfm_table` from validated arrays."""
+) -> PurchaseAggregates | npt.NDArray[np.bool_]:
+    """Aggregate validated transaction arrays per customer code ``0..n_customers-1``.
+
+    Returns the aggregates, or a boolean mask of the refund rows that have no
+    purchase period at or before them (the caller turns it into an error).
+    """
     purchase = ~refund
     has_refunds = bool(refund.any())
 
@@ -364,7 +398,7 @@ def _summarise(
 
     p_codes = purchases(codes)
     origin = int(purchases(periods).min())
-    width = as_of_period - origin + 1
+    width = int(periods.max()) - origin + 1
     row_period = (periods - origin).astype(_compact(width))
 
     # One packed key per purchase, customer in the high part and period in the low;
@@ -383,7 +417,7 @@ def _summarise(
         # Customers whose only rows are refunds.
         orphan_customers = np.ones(n_customers, dtype=bool)
         orphan_customers[owner[starts]] = False
-        return _Summary(columns={}, refund_orphans=orphan_customers[codes])
+        return orphan_customers[codes]
     period_of_key = keys - owner * width
     first_period = period_of_key[starts].astype(row_period.dtype)
     last_period = period_of_key[ends].astype(row_period.dtype)
@@ -397,42 +431,29 @@ def _summarise(
         if not valid.all():
             orphans = np.zeros(codes.size, dtype=bool)
             orphans[np.flatnonzero(refund)[~valid]] = True
-            return _Summary(columns={}, refund_orphans=orphans)
+            return orphans
         row_period = row_period.copy()
         row_period[refund] = period_of_key[position]
 
     # One pass sums both: bin 2c holds customer c's repeat spend, bin 2c + 1 the first period's.
     in_first = row_period == first_period[codes]
-    spend = np.bincount(2 * codes + in_first, weights=amounts, minlength=2 * n_customers)
-    repeat_spend, first_spend = spend[0::2], spend[1::2]
-    total_spend = first_spend + repeat_spend
-    n_purchases = np.diff(np.r_[first_row[starts], p_codes.size])  # rows between customers
-    frequency = (ends - starts).astype(np.int64)
-    monetary = repeat_spend / np.maximum(frequency, 1)  # 0 when frequency is 0
+    bins = np.bincount(2 * codes + in_first, weights=amounts, minlength=2 * n_customers)
+    spend = bins.astype(np.float64, copy=False)  # already float64; the stubs say intp
 
     # The first purchase lies in the first period and the last in the last period,
     # so the min and max only need the (few) rows of those periods.
     in_last = row_period == last_period[codes]
     if has_refunds:
         in_first, in_last = in_first & purchase, in_last & purchase
-    first_seen = _extreme(np.minimum, stamps, codes, in_first, n_customers)
-    last_seen = _extreme(np.maximum, stamps, codes, in_last, n_customers)
-
-    recency = (last_period - first_period).astype(np.float64)
-    age = (width - 1) - first_period.astype(np.float64)
-    return _Summary(
-        columns={
-            "frequency": frequency,
-            "recency": recency,
-            "T": age,
-            "monetary_value": monetary,
-            "time_since_last": age - recency,
-            "n_purchases": n_purchases.astype(np.int64),
-            "total_spend": total_spend,
-            "average_spend": total_spend / n_purchases,
-            "first_purchase": first_seen,
-            "last_purchase": last_seen,
-        }
+    return PurchaseAggregates(
+        first_period=first_period.astype(np.int64) + origin,
+        last_period=last_period.astype(np.int64) + origin,
+        n_periods=(ends - starts + 1).astype(np.int64),
+        first_spend=spend[1::2],
+        repeat_spend=spend[0::2],
+        n_purchases=np.diff(np.r_[first_row[starts], p_codes.size]),  # rows per customer
+        first_purchase=_extreme(np.minimum, stamps, codes, in_first, n_customers),
+        last_purchase=_extreme(np.maximum, stamps, codes, in_last, n_customers),
     )
 
 
