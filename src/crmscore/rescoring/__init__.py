@@ -1,0 +1,1 @@
+"""Dynamic rescoring engine (in progress: only private building blocks so far)."""
