@@ -297,8 +297,8 @@ def test_bad_parameters(kwargs: dict[str, Any], match: str) -> None:
 
 
 def test_not_a_frame() -> None:
-    with pytest.raises(InvalidParameterError, match="pandas DataFrame"):
-        rfm_table([1, 2, 3], as_of="2024-01-01")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="a pandas or dask DataFrame"):
+        rfm_table([1, 2, 3], as_of="2024-01-01")  # type: ignore[call-overload]
 
 
 def test_errors_are_value_errors() -> None:

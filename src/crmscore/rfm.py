@@ -19,7 +19,7 @@ Three steps, each a pure function or a frozen value:
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import attrs
 import numpy as np
@@ -40,6 +40,8 @@ from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+    import dask.dataframe as dd
 
 __all__ = [
     "CLASSIC_SEGMENTS",
@@ -129,8 +131,34 @@ def _factorize_sorted(ids: pd.Series[Any], *, column: str) -> tuple[IntArray, pd
     return codes.astype(np.int64, copy=False), pd.Index(uniques, name=column)
 
 
+@overload
 def rfm_table(
     transactions: pd.DataFrame,
+    *,
+    as_of: Any,
+    time_unit: TimeUnit = ...,
+    customer_col: str = ...,
+    timestamp_col: str = ...,
+    amount_col: str = ...,
+    negative_amounts: Literal["error", "net"] = ...,
+) -> pd.DataFrame: ...
+
+
+@overload
+def rfm_table(
+    transactions: dd.DataFrame,
+    *,
+    as_of: Any,
+    time_unit: TimeUnit = ...,
+    customer_col: str = ...,
+    timestamp_col: str = ...,
+    amount_col: str = ...,
+    negative_amounts: Literal["error", "net"] = ...,
+) -> dd.DataFrame: ...
+
+
+def rfm_table(
+    transactions: pd.DataFrame | dd.DataFrame,
     *,
     as_of: Any,
     time_unit: TimeUnit = "D",
@@ -138,14 +166,15 @@ def rfm_table(
     timestamp_col: str = "timestamp",
     amount_col: str = "amount",
     negative_amounts: Literal["error", "net"] = "error",
-) -> pd.DataFrame:
+) -> pd.DataFrame | dd.DataFrame:
     r"""Summarise a transaction log into one row per customer.
 
     Parameters
     ----------
-    transactions : pandas.DataFrame
+    transactions : pandas.DataFrame or dask.dataframe.DataFrame
         One row per purchase, with a customer id, a ``datetime64`` timestamp (naive
-        or time-zone aware) and a numeric amount. Not modified.
+        or time-zone aware) and a numeric amount. Not modified. A Dask frame gives a
+        lazy Dask frame back (see :func:`crmscore.scaleout.rfm_table_dask`).
     as_of : date-like
         End of the observation period. Time is measured in whole periods of
         ``time_unit``: every transaction in the period that contains ``as_of``
@@ -241,6 +270,79 @@ def rfm_table(
     a                       20.0            3         45.0
     b                       26.0            1          8.0
     """
+    if isinstance(transactions, pd.DataFrame):
+        return summarise_transactions(
+            transactions,
+            as_of=as_of,
+            time_unit=time_unit,
+            customer_col=customer_col,
+            timestamp_col=timestamp_col,
+            amount_col=amount_col,
+            negative_amounts=negative_amounts,
+            allow_empty=False,
+        )
+    if is_dask_frame(transactions):
+        from crmscore.scaleout import rfm_table_dask  # noqa: PLC0415  (optional extra)
+
+        return rfm_table_dask(
+            transactions,
+            as_of=as_of,
+            time_unit=time_unit,
+            customer_col=customer_col,
+            timestamp_col=timestamp_col,
+            amount_col=amount_col,
+            negative_amounts=negative_amounts,
+        )
+    raise InvalidParameterError.for_value(
+        name="transactions",
+        owner="rfm_table",
+        allowed="a pandas or dask DataFrame",
+        got=type(transactions).__name__,
+    )
+
+
+def is_dask_frame(obj: object) -> bool:
+    """Tell a Dask DataFrame from a pandas one without importing Dask."""
+    return type(obj).__module__.startswith("dask") and hasattr(obj, "map_partitions")
+
+
+def empty_rfm_table(
+    *, id_dtype: Any, stamp_dtype: np.dtype[Any], customer_col: str
+) -> pd.DataFrame:
+    """Build the table of no customers, with the dtypes :func:`rfm_table` gives."""
+    integer, real = np.empty(0, np.int64), np.empty(0, np.float64)
+    stamp = np.empty(0, stamp_dtype)
+    columns: dict[str, Any] = {
+        "frequency": integer,
+        "recency": real,
+        "T": real,
+        "monetary_value": real,
+        "time_since_last": real,
+        "n_purchases": integer,
+        "total_spend": real,
+        "average_spend": real,
+        "first_purchase": stamp,
+        "last_purchase": stamp,
+    }
+    return pd.DataFrame(columns, index=pd.Index([], dtype=id_dtype, name=customer_col))
+
+
+def summarise_transactions(
+    transactions: pd.DataFrame,
+    *,
+    as_of: Any,
+    time_unit: TimeUnit,
+    customer_col: str,
+    timestamp_col: str,
+    amount_col: str,
+    negative_amounts: Literal["error", "net"],
+    allow_empty: bool,
+) -> pd.DataFrame:
+    """Do the work of :func:`rfm_table` on pandas; optionally allow no customers.
+
+    A partition of a distributed log may hold no purchase at or before ``as_of``
+    (``allow_empty=True`` then gives an empty table); a whole log may not.
+    """
     owner = "rfm_table"
     check_frame(transactions, name="transactions", owner=owner)
     check_choice(time_unit, name="time_unit", owner=owner, choices=TIME_UNITS)
@@ -278,6 +380,12 @@ def rfm_table(
     as_of_period = int(to_periods(np.array([as_of64]), time_unit)[0])
     keep = periods <= as_of_period
     if not keep[~negative].any():
+        if allow_empty:
+            empty = empty_rfm_table(
+                id_dtype=ids.dtype, stamp_dtype=stamps.dtype, customer_col=customer_col
+            )
+            empty.attrs = {"as_of": as_of_ts, "time_unit": time_unit}
+            return empty
         raise InvalidDataError(
             f"as_of ({as_of_ts}) is before the first purchase of every customer: no "
             "customer can be summarised. Pass a later as_of.",
