@@ -17,7 +17,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from crmscore.churn.signals import SIGNAL_GROUPS
+from crmscore.churn.signals import SIGNAL_GROUPS, instance_of, one_of
 from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -102,16 +102,6 @@ def _identifier(instance: object, attribute: attrs.Attribute[str], value: object
         )
 
 
-def _group_name(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if value not in SIGNAL_GROUPS:
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed=f"one of {set(SIGNAL_GROUPS)}",
-            got=value,
-        )
-
-
 def _to_conditions(values: Sequence[Condition]) -> tuple[Condition, ...]:
     return tuple(values)
 
@@ -176,7 +166,7 @@ class Group(Condition):
 
     op: ClassVar[str] = "group"
 
-    name: str = attrs.field(validator=_group_name)
+    name: str = attrs.field(validator=one_of(SIGNAL_GROUPS))
     """The group: ``behaviour``, ``emotion``, ``value`` or ``model``."""
 
     def count(
@@ -300,7 +290,7 @@ class Not(Condition):
 
     op: ClassVar[str] = "not"
 
-    of: Condition = attrs.field(validator=attrs.validators.instance_of(Condition))
+    of: Condition = attrs.field(validator=instance_of(Condition, "a condition"))
     """The negated condition."""
 
     def holds(
@@ -372,13 +362,13 @@ class Rule:
     name: str = attrs.field(validator=_identifier)
     """Name reported as the rule that set a customer's level."""
 
-    level: Level = attrs.field(validator=attrs.validators.in_(LEVELS[1:]))
+    level: Level = attrs.field(validator=one_of(LEVELS[1:]))
     """The level set when the condition holds: ``blue``, ``yellow`` or ``red``."""
 
-    when: Condition = attrs.field(validator=attrs.validators.instance_of(Condition))
+    when: Condition = attrs.field(validator=instance_of(Condition, "a condition"))
     """The condition."""
 
-    description: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+    description: str = attrs.field(default="", validator=instance_of(str, "a string"))
     """Why the rule exists, in words."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -405,18 +395,28 @@ _BEHAVIOUR = Group(name="behaviour")
 _EMOTION = Group(name="emotion")
 _VALUE = Group(name="value")
 
-_ANY = (_BEHAVIOUR, _EMOTION, _VALUE)
+#: Independent pieces of evidence: purchase frequency and spend are measured on the
+#: same purchases and count once together; the emotion group counts each signal.
+_EVIDENCE = (
+    Fired(name="purchase_frequency_drop") | Fired(name="spend_drop"),
+    Fired(name="interaction_stop"),
+    Fired(name="review_drop"),
+    Fired(name="account_anomaly"),
+    Fired(name="cart_abandonment"),
+    _EMOTION,
+)
 
 #: The default rules (see the churn guide for the justification): warnings need
-#: corroboration, because single policy signals fire for many loyal customers.
+#: independent corroboration, because single policy signals fire for many loyal
+#: customers.
 DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(
         name="distress_confirmed",
         level="red",
-        when=_EMOTION & AtLeast(n=3, of=_ANY),
+        when=_EMOTION & AtLeast(n=3, of=_EVIDENCE),
         description=(
             "Urgent: the customer voices dissatisfaction (complaints or negative reviews) "
-            "and at least two further signals agree."
+            "and at least two further independent signals agree."
         ),
     ),
     Rule(
@@ -434,13 +434,13 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(
         name="three_signals",
         level="yellow",
-        when=AtLeast(n=3, of=_ANY),
-        description="Watch closely: three policy signals fired together.",
+        when=AtLeast(n=3, of=_EVIDENCE),
+        description="Watch closely: three independent signals fired together.",
     ),
     Rule(
         name="two_signals",
         level="blue",
-        when=AtLeast(n=2, of=_ANY),
-        description="Potential risk: two policy signals fired.",
+        when=AtLeast(n=2, of=_EVIDENCE),
+        description="Potential risk: two independent signals fired.",
     ),
 )

@@ -104,6 +104,33 @@ def _optional_days(instance: object, attribute: attrs.Attribute[Any], value: obj
         _int_at_least(1)(instance, attribute, value)
 
 
+def one_of(choices: Sequence[str]) -> Any:
+    """Build a validator: the value must be one of ``choices`` (InvalidParameterError)."""
+
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, str) or value not in choices:
+            raise InvalidParameterError.for_value(
+                name=attribute.name,
+                owner=type(instance).__name__,
+                allowed="one of {" + ", ".join(repr(c) for c in choices) + "}",
+                got=value,
+            )
+
+    return check
+
+
+def instance_of(cls: type | tuple[type, ...], allowed: str) -> Any:
+    """Build a validator: the value must be a ``cls`` (InvalidParameterError)."""
+
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, cls):
+            raise InvalidParameterError.for_value(
+                name=attribute.name, owner=type(instance).__name__, allowed=allowed, got=value
+            )
+
+    return check
+
+
 def _to_float(value: Any) -> float:
     try:
         return float(value)
@@ -717,7 +744,7 @@ class PAliveBelow(ChurnSignal):
     threshold: float = attrs.field(default=0.5, converter=_to_float, validator=_fraction)
     """P(alive) strictly below this fires the signal."""
 
-    time_unit: TimeUnit = attrs.field(default="D", validator=attrs.validators.in_(TIME_UNITS))
+    time_unit: TimeUnit = attrs.field(default="D", validator=one_of(TIME_UNITS))
     """Time unit of the RFM table the model expects."""
 
     def compute(self, context: EventContext) -> SignalResult:

@@ -18,6 +18,7 @@ from crmscore.churn.signals import (
     SIGNAL_GROUPS,
     AliveModel,
     ChurnSignal,
+    instance_of,
     signal_from_dict,
 )
 from crmscore.errors import InvalidDataError, InvalidParameterError
@@ -391,7 +392,7 @@ class ActionMap:
     """``(tier, level, label)`` triples; a mapping ``{(tier, level): label}`` is accepted."""
 
     fallback: str | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
+        default=None, validator=instance_of((str, type(None)), "None or a string")
     )
     """Label for a warned customer whose (tier, level) is not listed (None: no label)."""
 
