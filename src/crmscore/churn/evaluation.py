@@ -180,8 +180,9 @@ def evaluate_warnings(
             after ``as_of``: how many were warned that far ahead, and which share.
         ``median_lead_days``, ``mean_lead_days``
             Days from ``as_of`` to the churn day, over the true positives.
-        ``customers``, ``churners``
-            The scored population and its churners within the horizon.
+        ``customers``, ``churners``, ``churners_after_lead``
+            The scored population, its churners within the horizon, and those of
+            them whose churn day is at least ``min_lead_days`` away.
 
     Raises
     ------
@@ -261,6 +262,7 @@ def evaluate_warnings(
             "mean_lead_days": float(np.mean(leads)) if leads.size else np.nan,
             "customers": int(level.size),
             "churners": int(churner.sum()),
+            "churners_after_lead": int(late.sum()),
         }
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "level"
