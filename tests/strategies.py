@@ -44,3 +44,46 @@ def as_of_within(log: pd.DataFrame) -> st.SearchStrategy[pd.Timestamp]:
     first = log["timestamp"].min().normalize()
     span = (log["timestamp"].max().normalize() - first).days + 30
     return st.integers(0, span).map(lambda d: first + pd.Timedelta(days=d))
+
+
+EVENTS_AS_OF = pd.Timestamp("2024-06-30")
+SIMULATED_KINDS = (
+    "purchase",
+    "interaction",
+    "review",
+    "complaint",
+    "cart_abandoned",
+    "cart_paid",
+    "account_change",
+)
+
+
+@st.composite
+def event_logs(
+    draw: st.DrawFn, *, max_customers: int = 6, max_rows: int = 60, max_age: int = 400
+) -> pd.DataFrame:
+    """Small event logs around EVENTS_AS_OF (some events after it), any row order.
+
+    Purchases carry an amount and reviews a rating 1-5; other kinds have no value.
+    """
+    n_rows = draw(st.integers(min_value=1, max_value=max_rows))
+    n_customers = draw(st.integers(min_value=1, max_value=max_customers))
+    customer = draw(st.lists(st.integers(0, n_customers - 1), min_size=n_rows, max_size=n_rows))
+    # Mostly in the past; a few after as_of, which are left out.
+    age = draw(st.lists(st.integers(-5, max_age), min_size=n_rows, max_size=n_rows))
+    second = draw(st.lists(st.integers(0, 86_399), min_size=n_rows, max_size=n_rows))
+    kind = draw(st.lists(st.sampled_from(SIMULATED_KINDS), min_size=n_rows, max_size=n_rows))
+    number = draw(st.lists(st.integers(1, 50_000), min_size=n_rows, max_size=n_rows))
+    value = [
+        n / 100 if k == "purchase" else float(n % 5 + 1) if k == "review" else np.nan
+        for k, n in zip(kind, number, strict=True)
+    ]
+    stamps = EVENTS_AS_OF - pd.to_timedelta(np.asarray(age) * 86_400 - np.asarray(second), unit="s")
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{c}" for c in customer],
+            "timestamp": stamps,
+            "kind": kind,
+            "value": value,
+        }
+    )

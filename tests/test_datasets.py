@@ -5,7 +5,15 @@ import pandas as pd
 import pytest
 from scipy.special import hyp2f1
 
-from crmscore import BetaGeoParams, GammaGammaParams, InvalidParameterError, make_transactions
+from crmscore import (
+    EVENT_KINDS,
+    BetaGeoParams,
+    GammaGammaParams,
+    InvalidParameterError,
+    make_events,
+    make_transactions,
+)
+from crmscore._events import validate_events
 from crmscore.datasets import DEFAULT_PURCHASE, DEFAULT_SPEND
 
 
@@ -107,3 +115,101 @@ def test_params_round_trip() -> None:
     assert BetaGeoParams.from_dict(params.to_dict()) == params
     spend = GammaGammaParams(p=6.25, q=3.74, v=15.44)
     assert GammaGammaParams.from_dict(spend.to_dict()) == spend
+
+
+# --- make_events ------------------------------------------------------------------------
+
+
+def test_events_same_seed_same_log() -> None:
+    one = make_events(400, seed=5)
+    two = make_events(400, seed=np.random.default_rng(5))
+    pd.testing.assert_frame_equal(one.events, two.events)
+    pd.testing.assert_frame_equal(one.customers, two.customers)
+    assert not make_events(400, seed=6).events["timestamp"].equals(one.events["timestamp"])
+
+
+def test_events_follow_the_contract_and_the_truth() -> None:
+    book = make_events(3_000, seed=2, start="2023-01-01", observation_days=500)
+    events, truth = book.events, book.customers
+    assert list(events.columns) == ["customer_id", "timestamp", "kind", "value", "event_id"]
+    assert list(events["kind"].cat.categories) == list(EVENT_KINDS)
+    assert events["timestamp"].is_monotonic_increasing
+    assert events["event_id"].is_unique
+    assert book.as_of == pd.Timestamp("2023-01-01") + pd.Timedelta(days=499)
+    assert events["timestamp"].max() < book.as_of + pd.Timedelta(days=1)
+    validate_events(events, as_of=book.as_of, owner="test", future="error")
+    kind = events["kind"]
+    assert (events.loc[kind == "purchase", "value"] > 0).all()
+    assert events.loc[kind == "review", "value"].isin([1.0, 2.0, 3.0, 4.0, 5.0]).all()
+    assert events.loc[~kind.isin(["purchase", "review"]), "value"].isna().all()
+    # Every customer joins with a first purchase; nobody has an event after leaving.
+    first = events.groupby("customer_id")["timestamp"].min()
+    pd.testing.assert_series_equal(first, truth["first_event"], check_names=False)
+    last = events.groupby("customer_id")["timestamp"].max()
+    churned = truth["churn_date"].notna()
+    assert (last[churned] <= truth.loc[churned, "churn_date"]).all()
+    assert (truth.loc[churned, "churn_date"] <= book.as_of + pd.Timedelta(days=1)).all()
+    declining = truth["decline_start"].notna()
+    assert (declining <= churned).all()
+    assert (truth.loc[declining, "decline_start"] <= truth.loc[declining, "churn_date"]).all()
+    assert truth.loc[declining, "decline_style"].notna().all()
+    assert truth.loc[~declining, "decline_intensity"].eq(0).all()
+
+
+def test_decliners_change_behaviour_before_leaving() -> None:
+    # Per style, the documented direction of change, measured as event rates per
+    # day inside the decline against the same customers' rates before it.
+    book = make_events(40_000, seed=3, abrupt_share=0.0, decline_days=(60, 60))
+    truth = book.customers
+    events = book.events.join(truth, on="customer_id")
+    decliners = truth[
+        truth["decline_start"].notna()
+        & (truth["decline_start"] > truth["first_event"] + pd.Timedelta(days=200))
+    ]
+    events = events[events["customer_id"].isin(decliners.index)]
+    during = events["timestamp"] >= events["decline_start"]
+    calm_days = (
+        ((decliners["decline_start"] - decliners["first_event"]).dt.days)
+        .groupby(decliners["decline_style"], observed=True)
+        .sum()
+    )
+    decline_days = (
+        ((decliners["churn_date"] - decliners["decline_start"]).dt.days)
+        .groupby(decliners["decline_style"], observed=True)
+        .sum()
+    )
+
+    def rate(kind: str, in_decline: bool) -> pd.Series:
+        chosen = events[(events["kind"] == kind) & (during == in_decline)]
+        counts = chosen.groupby("decline_style", observed=True).size()
+        return counts / (decline_days if in_decline else calm_days)
+
+    ratio = {
+        kind: rate(kind, True) / rate(kind, False)
+        for kind in ("purchase", "interaction", "complaint", "cart_abandoned", "account_change")
+    }
+    assert ratio["interaction"]["fading"] < 0.5
+    assert ratio["purchase"]["fading"] < 0.6
+    assert ratio["complaint"]["unhappy"] > 3
+    assert ratio["cart_abandoned"]["shopping"] > 1.5
+    assert ratio["account_change"]["shopping"] > 3
+    negative = events[
+        (events["kind"] == "review") & during & (events["decline_style"] == "unhappy")
+    ]
+    assert (negative["value"] <= 2).mean() > 0.2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_customers": 0}, "'n_customers' parameter of make_events"),
+        ({"abrupt_share": 1.5}, "'abrupt_share'"),
+        ({"decline_days": (30, 10)}, "'decline_days'"),
+        ({"mean_lifetime_days": 0}, "'mean_lifetime_days'"),
+        ({"interactions_per_month": float("nan")}, "'interactions_per_month'"),
+    ],
+)
+def test_make_events_bad_parameters(kwargs: dict[str, object], match: str) -> None:
+    arguments: dict[str, object] = {"n_customers": 10, "seed": 1, **kwargs}
+    with pytest.raises(InvalidParameterError, match=match):
+        make_events(**arguments)  # type: ignore[arg-type]

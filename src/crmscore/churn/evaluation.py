@@ -1,0 +1,358 @@
+"""Scoring warnings against what happened after ``as_of``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from crmscore._events import validate_events
+from crmscore._validation import as_timestamp, check_columns, check_frame, check_unique_index
+from crmscore.churn.rules import LEVELS
+from crmscore.churn.warning import EarlyWarning
+from crmscore.errors import InvalidDataError, InvalidParameterError
+from crmscore.rfm import to_periods
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+
+__all__ = ["backtest", "evaluate_warnings", "observed_churn_dates"]
+
+_OWNER = "evaluate_warnings"
+
+
+def _positive_int(value: object, *, name: str, owner: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InvalidParameterError.for_value(
+            name=name, owner=owner, allowed=f"an integer >= {minimum}", got=value
+        )
+    return int(value)
+
+
+def observed_churn_dates(
+    events: pd.DataFrame,
+    *,
+    end: Any,
+    inactive_days: int = 90,
+    customer_col: str = "customer_id",
+    timestamp_col: str = "timestamp",
+    kind_col: str = "kind",
+    value_col: str = "value",
+    event_id_col: str = "event_id",
+    extra_kinds: Collection[str] = (),
+) -> pd.Series[Any]:
+    """Churn dates by the criterion "no purchase in ``inactive_days`` days".
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        The event log, covering the time after the evaluation dates (up to ``end``).
+    end : date-like
+        Last day the log covers; events after it are left out.
+    inactive_days : int, default 90
+        Days without a purchase that make a customer churned.
+    customer_col, timestamp_col, kind_col, value_col, event_id_col : str
+        Column names.
+    extra_kinds : collection of str, default ()
+        Event kinds accepted besides the known ones.
+
+    Returns
+    -------
+    pandas.Series
+        ``churn_date`` per customer with an event up to ``end``: the day on which
+        ``inactive_days`` days have passed since the customer's last purchase
+        (last purchase day + ``inactive_days``), if that day is not after ``end``;
+        NaT for customers still buying, and for customers who never purchased.
+
+    Notes
+    -----
+    The churn date is the day the criterion is met, not the last purchase: a
+    warning's lead time is then how long before that day it came. At an ``as_of``
+    date, customers whose churn date is on or before ``as_of`` had already churned
+    and are not scored by :func:`evaluate_warnings`; those whose churn date falls
+    in the following ``horizon_days`` are exactly the customers who bought within
+    ``inactive_days`` before ``as_of`` and do not buy again in the next
+    ``horizon_days`` (when ``horizon_days == inactive_days``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> events = pd.DataFrame({
+    ...     "customer_id": ["a", "a", "b"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-02-10", "2024-06-01"]),
+    ...     "kind": "purchase", "value": [10.0, 20.0, 5.0]})
+    >>> observed_churn_dates(events, end="2024-06-30")
+    customer_id
+    a   2024-05-10
+    b          NaT
+    Name: churn_date, dtype: datetime64[ns]
+    """
+    owner = "observed_churn_dates"
+    days_inactive = _positive_int(inactive_days, name="inactive_days", owner=owner)
+    validated = validate_events(
+        events,
+        as_of=end,
+        owner=owner,
+        customer_col=customer_col,
+        timestamp_col=timestamp_col,
+        kind_col=kind_col,
+        value_col=value_col,
+        event_id_col=event_id_col,
+        extra_kinds=extra_kinds,
+    )
+    purchase = validated.kinds == validated.kind_code("purchase")
+    last = np.full(validated.n_customers, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last, validated.codes[purchase], validated.days[purchase])
+    churn_day = last + days_inactive
+    churned = (last > np.iinfo(np.int64).min) & (churn_day <= validated.as_of_day)
+    dates = np.where(churned, churn_day, np.iinfo(np.int64).min).astype("datetime64[D]")
+    return pd.Series(dates.astype("datetime64[ns]"), index=validated.customers, name="churn_date")
+
+
+def _churn_days(churn_dates: pd.Series[Any], index: pd.Index[Any]) -> np.ndarray[Any, Any]:
+    """Churn day (days since 1970-01-01, NaN if none) of each customer of ``index``."""
+    if not isinstance(churn_dates, pd.Series):
+        raise InvalidParameterError.for_value(
+            name="churn_dates",
+            owner=_OWNER,
+            allowed="a pandas Series",
+            got=type(churn_dates).__name__,
+        )
+    dtype = churn_dates.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        churn_dates = churn_dates.dt.tz_localize(None)
+    elif not pd.api.types.is_datetime64_dtype(dtype):
+        raise InvalidDataError(
+            f"churn_dates must have a datetime64 dtype; got {dtype}. Convert it first, e.g. "
+            "with pd.to_datetime.",
+        )
+    check_unique_index(churn_dates, frame_name="churn_dates")
+    aligned = churn_dates.reindex(index)
+    stamps = aligned.to_numpy(dtype="datetime64[ns]")
+    days = to_periods(stamps, "D").astype(np.float64)
+    days[np.isnat(stamps)] = np.nan
+    return days
+
+
+def evaluate_warnings(
+    warnings: pd.DataFrame,
+    churn_dates: pd.Series[Any],
+    *,
+    as_of: Any = None,
+    horizon_days: int = 90,
+    min_lead_days: int = 30,
+) -> pd.DataFrame:
+    """Precision, recall and lead time of warnings, per level.
+
+    Parameters
+    ----------
+    warnings : pandas.DataFrame
+        The result of :meth:`EarlyWarning.evaluate` (a ``level`` column, indexed by
+        customer id).
+    churn_dates : pandas.Series
+        The churn date of each customer who churned (NaT or absent: did not
+        churn), e.g. :func:`observed_churn_dates` or a synthetic book's truth.
+    as_of : date-like, optional
+        The date the warnings were made; defaults to ``warnings.attrs["as_of"]``.
+    horizon_days : int, default 90
+        A warned customer counts as a churner when the churn day is 1 to
+        ``horizon_days`` days after ``as_of``'s day.
+    min_lead_days : int, default 30
+        Lead time of the policy target ("flag churn 30 days before it happens").
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``level`` (``blue``, ``yellow``, ``red``, and ``any`` for all
+        warnings); columns:
+
+        ``warned``
+            Customers at that level.
+        ``churned``
+            Of those, how many churned within the horizon (true positives).
+        ``precision``
+            ``churned / warned``: the share of warnings that proved right.
+        ``recall``
+            ``churned`` over all churners within the horizon.
+        ``churned_after_lead``, ``recall_at_lead``
+            The same for churners whose churn day is at least ``min_lead_days``
+            after ``as_of``: how many were warned that far ahead, and which share.
+        ``median_lead_days``, ``mean_lead_days``
+            Days from ``as_of`` to the churn day, over the true positives.
+        ``customers``, ``churners``, ``churners_after_lead``
+            The scored population, its churners within the horizon, and those of
+            them whose churn day is at least ``min_lead_days`` away.
+
+    Raises
+    ------
+    InvalidDataError
+        ``churn_dates`` is not datetime64 or repeats ids.
+    InvalidParameterError
+        A parameter outside its domain, or no ``as_of``.
+
+    Notes
+    -----
+    Customers who had churned on or before ``as_of``'s day are left out: an
+    early warning can only be right or wrong about customers still there. The
+    policy's "85 % accuracy" is read as precision, the share of warnings that
+    prove right, because plain accuracy is met by warning nobody when churn is
+    rare.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> warnings = pd.DataFrame(
+    ...     {"level": pd.Categorical(["red", "blue", "none", "none"],
+    ...                              categories=["none", "blue", "yellow", "red"], ordered=True)},
+    ...     index=pd.Index(["a", "b", "c", "d"], name="customer_id"))
+    >>> churn = pd.Series(pd.to_datetime(["2024-02-15", "2024-01-10"]), index=["a", "c"])
+    >>> evaluate_warnings(warnings, churn, as_of="2024-01-01")[["warned", "churned", "precision",
+    ...                                                        "recall", "median_lead_days"]]
+            warned  churned  precision  recall  median_lead_days
+    level
+    blue         1        0        0.0     0.0               NaN
+    yellow       0        0        NaN     0.0               NaN
+    red          1        1        1.0     0.5              45.0
+    any          2        1        0.5     0.5              45.0
+    """
+    check_frame(warnings, name="warnings", owner=_OWNER)
+    check_columns(warnings, ["level"], frame_name="warnings")
+    horizon = _positive_int(horizon_days, name="horizon_days", owner=_OWNER)
+    lead_min = _positive_int(min_lead_days, name="min_lead_days", owner=_OWNER, minimum=0)
+    if lead_min > horizon:
+        raise InvalidParameterError.for_value(
+            name="min_lead_days",
+            owner=_OWNER,
+            allowed=f"at most horizon_days ({horizon})",
+            got=lead_min,
+        )
+    if as_of is None:
+        as_of = warnings.attrs.get("as_of")
+    when = as_timestamp(as_of, name="as_of", owner=_OWNER)
+    as_of_day = int(to_periods(np.array([when.tz_localize(None).to_datetime64()]), "D")[0])
+
+    lead = _churn_days(churn_dates, warnings.index) - as_of_day
+    level = warnings["level"].astype(str).to_numpy()
+    unknown = ~np.isin(level, LEVELS)
+    if unknown.any():
+        raise InvalidDataError(
+            f"Column 'level' of warnings has values {sorted(set(level[unknown]))[:5]} outside "
+            f"{list(LEVELS)}.",
+            column="level",
+        )
+    still_there = ~(lead <= 0)  # NaN (never churned) is still there
+    level, lead = level[still_there], lead[still_there]
+    churner = (lead >= 1) & (lead <= horizon)
+    late = churner & (lead >= lead_min)
+    rows = {}
+    for name in (*LEVELS[1:], "any"):
+        warned = level != "none" if name == "any" else level == name
+        hit = warned & churner
+        hit_late = warned & late
+        leads = lead[hit]
+        rows[name] = {
+            "warned": int(warned.sum()),
+            "churned": int(hit.sum()),
+            "precision": hit.sum() / warned.sum() if warned.any() else np.nan,
+            "recall": hit.sum() / churner.sum() if churner.any() else np.nan,
+            "churned_after_lead": int(hit_late.sum()),
+            "recall_at_lead": hit_late.sum() / late.sum() if late.any() else np.nan,
+            "median_lead_days": float(np.median(leads)) if leads.size else np.nan,
+            "mean_lead_days": float(np.mean(leads)) if leads.size else np.nan,
+            "customers": int(level.size),
+            "churners": int(churner.sum()),
+            "churners_after_lead": int(late.sum()),
+        }
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "level"
+    frame.attrs = {"as_of": when, "horizon_days": horizon, "min_lead_days": lead_min}
+    return frame
+
+
+def backtest(
+    events: pd.DataFrame,
+    churn_dates: pd.Series[Any],
+    *,
+    as_of_dates: Sequence[Any],
+    warning: EarlyWarning | None = None,
+    horizon_days: int = 90,
+    min_lead_days: int = 30,
+    customer_col: str = "customer_id",
+    timestamp_col: str = "timestamp",
+    kind_col: str = "kind",
+    value_col: str = "value",
+    event_id_col: str = "event_id",
+    extra_kinds: Collection[str] = (),
+) -> pd.DataFrame:
+    """Evaluate warnings at several past dates on one event log.
+
+    At each date only the events up to it are used (later events are left out),
+    and the warnings are scored with :func:`evaluate_warnings`.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        The full event log.
+    churn_dates : pandas.Series
+        Churn date per customer (see :func:`evaluate_warnings`).
+    as_of_dates : sequence of date-like
+        The evaluation dates.
+    warning : EarlyWarning, optional
+        Signals and rules; the defaults when omitted.
+    horizon_days, min_lead_days : int
+        As in :func:`evaluate_warnings`.
+    customer_col, timestamp_col, kind_col, value_col, event_id_col : str
+        Column names.
+    extra_kinds : collection of str, default ()
+        Event kinds accepted besides the known ones.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of :func:`evaluate_warnings` for every date, indexed by
+        ``(as_of, level)``.
+
+    Examples
+    --------
+    >>> from crmscore.datasets import make_events
+    >>> book = make_events(2_000, seed=3)
+    >>> result = backtest(book.events, book.customers["churn_date"],
+    ...                   as_of_dates=["2025-03-31", "2025-06-30"])
+    >>> result.index.names
+    FrozenList(['as_of', 'level'])
+    >>> bool(result.xs("any", level="level")["warned"].gt(0).all())
+    True
+    """
+    chosen = EarlyWarning() if warning is None else warning
+    if not isinstance(chosen, EarlyWarning):
+        raise InvalidParameterError.for_value(
+            name="warning", owner="backtest", allowed="an EarlyWarning", got=type(chosen).__name__
+        )
+    dates = [as_timestamp(d, name="as_of_dates", owner="backtest") for d in as_of_dates]
+    if not dates:
+        raise InvalidParameterError.for_value(
+            name="as_of_dates", owner="backtest", allowed="a non-empty sequence of dates", got=[]
+        )
+    frames = []
+    for date in dates:
+        warnings = chosen.evaluate(
+            events,
+            as_of=date,
+            customer_col=customer_col,
+            timestamp_col=timestamp_col,
+            kind_col=kind_col,
+            value_col=value_col,
+            event_id_col=event_id_col,
+            extra_kinds=extra_kinds,
+        )
+        frames.append(
+            evaluate_warnings(
+                warnings,
+                churn_dates,
+                as_of=date,
+                horizon_days=horizon_days,
+                min_lead_days=min_lead_days,
+            )
+        )
+    return pd.concat(frames, keys=dates, names=["as_of", "level"])

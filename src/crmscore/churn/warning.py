@@ -1,0 +1,462 @@
+"""The early-warning scorer and the level-dependent response map."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from crmscore._events import validate_events
+from crmscore._validation import check_columns, check_frame
+from crmscore.churn._context import EventContext
+from crmscore.churn.rules import DEFAULT_RULES, LEVELS, Rule
+from crmscore.churn.signals import (
+    DEFAULT_SIGNALS,
+    SIGNAL_GROUPS,
+    AliveModel,
+    ChurnSignal,
+    instance_of,
+    signal_from_dict,
+)
+from crmscore.errors import InvalidDataError, InvalidParameterError
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping, Sequence
+
+    import numpy.typing as npt
+
+__all__ = ["DEFAULT_ACTIONS", "ActionMap", "EarlyWarning"]
+
+
+def _to_signals(values: Sequence[ChurnSignal]) -> tuple[ChurnSignal, ...]:
+    return tuple(values)
+
+
+def _to_rules(values: Sequence[Rule]) -> tuple[Rule, ...]:
+    return tuple(values)
+
+
+def _level_dtype() -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(list(LEVELS), ordered=True)
+
+
+@attrs.frozen(kw_only=True)
+class EarlyWarning:
+    """Churn early warning: signals measured on an event log, rules that set levels.
+
+    The defaults are the eight signals of the policy table with the policy's
+    thresholds (:data:`~crmscore.churn.DEFAULT_SIGNALS`) and the default rules
+    (:data:`~crmscore.churn.DEFAULT_RULES`). Nothing is fitted: a customer's
+    level depends on that customer's events only.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> events = pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b", "b"],
+    ...     "timestamp": pd.to_datetime(
+    ...         ["2024-01-02", "2024-02-20", "2024-02-25", "2024-03-20", "2024-03-25"]),
+    ...     "kind": ["purchase", "cart_abandoned", "cart_abandoned", "purchase", "interaction"],
+    ...     "value": [120.0, None, None, 80.0, None],
+    ... })
+    >>> warnings = EarlyWarning().evaluate(events, as_of="2024-03-31")
+    >>> warnings[["level", "rule", "n_signals"]]
+                  level                      rule  n_signals
+    customer_id
+    a            yellow  disengaged_and_declining          2
+    b              none                       NaN          0
+    >>> print(EarlyWarning().explain(warnings).loc["a"])
+    yellow (rule 'disengaged_and_declining'): no interaction for 35 days; 2 unpaid cart(s) in a row
+    """
+
+    signals: tuple[ChurnSignal, ...] = attrs.field(default=DEFAULT_SIGNALS, converter=_to_signals)
+    """The signals measured, each with its thresholds."""
+
+    rules: tuple[Rule, ...] = attrs.field(default=DEFAULT_RULES, converter=_to_rules)
+    """The rules; the highest level among those that hold is the customer's level."""
+
+    def __attrs_post_init__(self) -> None:
+        owner = "EarlyWarning"
+        if not all(isinstance(s, ChurnSignal) for s in self.signals):
+            raise InvalidParameterError.for_value(
+                name="signals", owner=owner, allowed="a sequence of ChurnSignal", got=self.signals
+            )
+        if not all(isinstance(r, Rule) for r in self.rules):
+            raise InvalidParameterError.for_value(
+                name="rules", owner=owner, allowed="a sequence of Rule", got=self.rules
+            )
+        for field, names in (
+            ("signals", [s.name for s in self.signals]),
+            ("rules", [r.name for r in self.rules]),
+        ):
+            repeated = sorted(k for k, v in Counter(names).items() if v > 1)
+            if repeated:
+                raise InvalidParameterError(f"{owner}: {field} repeat the names {repeated}.")
+        known = {s.name for s in self.signals}
+        for rule in self.rules:
+            missing = sorted(rule.when.signal_names() - known)
+            if missing:
+                raise InvalidParameterError(
+                    f"{owner}: rule {rule.name!r} refers to signals {missing} that are not "
+                    f"among the signals {sorted(known)}."
+                )
+
+    @property
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        """Signal names per group (every group of ``SIGNAL_GROUPS``, maybe empty)."""
+        return {g: tuple(s.name for s in self.signals if s.group == g) for g in SIGNAL_GROUPS}
+
+    def evaluate(
+        self,
+        events: pd.DataFrame,
+        *,
+        as_of: Any,
+        customer_col: str = "customer_id",
+        timestamp_col: str = "timestamp",
+        kind_col: str = "kind",
+        value_col: str = "value",
+        event_id_col: str = "event_id",
+        extra_kinds: Collection[str] = (),
+        future: Literal["drop", "error"] = "drop",
+    ) -> pd.DataFrame:
+        """Measure every signal and set every customer's warning level.
+
+        Parameters
+        ----------
+        events : pandas.DataFrame
+            The event log (see the event contract in the churn guide): customer id,
+            ``datetime64`` timestamp, ``kind``, optional numeric ``value`` (purchase
+            amount, review rating 1-5) and optional ``event_id``. Not modified.
+        as_of : date-like
+            Evaluation date; every event on its calendar day counts.
+        customer_col, timestamp_col, kind_col, value_col, event_id_col : str
+            Column names.
+        extra_kinds : collection of str, default ()
+            Event kinds accepted besides the known ones.
+        future : {"drop", "error"}, default "drop"
+            Events after the day of ``as_of`` are left out, or rejected.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per customer with an event on or before ``as_of``, indexed by
+            customer id (sorted, index name ``customer_col``):
+
+            ``level``
+                Ordered categorical ``none < blue < yellow < red``.
+            ``rule``
+                Categorical: the rule that set the level (NaN when ``none``).
+            ``signals``
+                Categorical: the fired signals, comma-separated ("" when none).
+            ``n_signals``
+                Number of fired signals.
+            ``<signal>``, ``<signal>_value``, ``<signal>_reference``
+                Per signal: whether it fired, the measured value (NaN where the
+                customer cannot be judged) and, for signals that compare with the
+                customer's own baseline, that baseline.
+
+            ``attrs`` holds ``as_of``.
+
+        Raises
+        ------
+        ColumnNotFoundError, InvalidDataError, InvalidParameterError
+            The event log breaks the contract (unknown kinds, null ids or
+            timestamps, missing values where required, conflicting event ids,
+            future events with ``future="error"``), or a parameter is invalid.
+        """
+        validated = validate_events(
+            events,
+            as_of=as_of,
+            owner="EarlyWarning.evaluate",
+            customer_col=customer_col,
+            timestamp_col=timestamp_col,
+            kind_col=kind_col,
+            value_col=value_col,
+            event_id_col=event_id_col,
+            extra_kinds=extra_kinds,
+            future=future,
+        )
+        context = EventContext(validated)
+        columns: dict[str, Any] = {}
+        fired: dict[str, npt.NDArray[np.bool_]] = {}
+        for signal in self.signals:
+            result = signal.compute(context)
+            fired[signal.name] = np.asarray(result.fired, dtype=bool)
+            columns[signal.name] = fired[signal.name]
+            columns[f"{signal.name}_value"] = np.asarray(result.value, dtype=np.float64)
+            if signal.has_reference:
+                columns[f"{signal.name}_reference"] = np.asarray(result.reference, dtype=float)
+        head = self._levels(fired, validated.n_customers)
+        frame = pd.DataFrame({**head, **columns}, index=validated.customers)
+        frame.attrs = {"as_of": validated.as_of}
+        return frame
+
+    def assign_levels(self, fired: pd.DataFrame) -> pd.DataFrame:
+        """Apply the rules to given fired signals (one boolean column per signal).
+
+        Parameters
+        ----------
+        fired : pandas.DataFrame
+            A boolean column named after each signal; other columns are ignored.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``level``, ``rule``, ``signals`` and ``n_signals``, indexed like ``fired``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> names = [s.name for s in EarlyWarning().signals]
+        >>> fired = pd.DataFrame(False, index=["x", "y"], columns=names)
+        >>> fired.loc["y", ["complaint_rise", "interaction_stop", "spend_drop"]] = True
+        >>> EarlyWarning().assign_levels(fired)["level"].tolist()
+        ['none', 'red']
+        """
+        check_frame(fired, name="fired", owner="EarlyWarning.assign_levels")
+        names = [s.name for s in self.signals]
+        check_columns(fired, names, frame_name="fired")
+        arrays = {}
+        for name in names:
+            column = fired[name]
+            if not pd.api.types.is_bool_dtype(column.dtype):
+                raise InvalidDataError(
+                    f"Column {name!r} of fired must be boolean; got dtype {column.dtype}.",
+                    column=name,
+                )
+            arrays[name] = column.to_numpy(dtype=bool)
+        return pd.DataFrame(self._levels(arrays, len(fired)), index=fired.index)
+
+    def _levels(self, fired: Mapping[str, npt.NDArray[np.bool_]], n: int) -> dict[str, Any]:
+        groups = self.groups
+        level = np.zeros(n, dtype=np.int8)
+        rule = np.full(n, -1, dtype=np.int64)
+        for number, r in enumerate(self.rules):
+            code = LEVELS.index(r.level)
+            better = r.when.holds(fired, groups, n) & (code > level)
+            level[better] = code
+            rule[better] = number
+        names = list(fired)
+        mask = np.zeros(n, dtype=np.int64)
+        for bit, name in enumerate(names):
+            mask |= fired[name].astype(np.int64) << bit
+        combos, codes = np.unique(mask, return_inverse=True)
+        labels = [", ".join(nm for b, nm in enumerate(names) if int(c) >> b & 1) for c in combos]
+        signals = pd.Categorical.from_codes(codes.reshape(-1), categories=pd.Index(labels))
+        counts = np.zeros(n, dtype=np.int64)
+        for name in names:
+            counts += fired[name]
+        return {
+            "level": pd.Categorical.from_codes(level, dtype=_level_dtype()),
+            "rule": pd.Categorical.from_codes(
+                rule, categories=pd.Index([r.name for r in self.rules])
+            ),
+            "signals": signals,
+            "n_signals": counts,
+        }
+
+    def explain(
+        self, warnings: pd.DataFrame, customers: Sequence[Any] | None = None
+    ) -> pd.Series[str]:
+        """One line per customer: the level, the rule that set it and each fired signal.
+
+        Parameters
+        ----------
+        warnings : pandas.DataFrame
+            The result of :meth:`evaluate` with these signals and rules.
+        customers : sequence, optional
+            Customer ids to explain; by default every customer with a warning.
+            Meant for a handful of customers (an appeal, a report): it builds one
+            string per customer.
+
+        Returns
+        -------
+        pandas.Series
+            Strings such as ``"red (rule 'x'): no interaction for 41 days; ..."``,
+            indexed by customer id.
+
+        Raises
+        ------
+        ColumnNotFoundError
+            ``warnings`` lacks a column of these signals.
+        InvalidDataError
+            An id in ``customers`` is not in ``warnings``.
+        """
+        check_frame(warnings, name="warnings", owner="EarlyWarning.explain")
+        needed = ["level", "rule"]
+        for s in self.signals:
+            needed += [s.name, f"{s.name}_value"] + ([f"{s.name}_reference"] * s.has_reference)
+        check_columns(warnings, needed, frame_name="warnings")
+        if customers is None:
+            chosen = warnings[warnings["level"] != "none"]
+        else:
+            wanted = pd.Index(list(customers))
+            absent = ~wanted.isin(warnings.index)
+            if absent.any():
+                raise InvalidDataError.for_ids(
+                    column=None,
+                    problem="is not in warnings",
+                    ids=list(wanted[absent][:5]),
+                    n_offending=int(absent.sum()),
+                )
+            chosen = warnings.loc[wanted]
+        lines = []
+        for customer, row in chosen.iterrows():
+            parts = [
+                s.describe(
+                    float(row[f"{s.name}_value"]),
+                    float(row[f"{s.name}_reference"]) if s.has_reference else float("nan"),
+                )
+                for s in self.signals
+                if bool(row[s.name])
+            ]
+            head = str(row["level"]) + ("" if pd.isna(row["rule"]) else f" (rule {row['rule']!r})")
+            lines.append((customer, f"{head}: {'; '.join(parts) or 'no signal fired'}"))
+        return pd.Series(
+            [line for _, line in lines],
+            index=pd.Index([c for c, _ in lines], name=warnings.index.name),
+            name="explanation",
+            dtype=object,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe representation (a P(alive) signal's model is left out)."""
+        return {
+            "signals": [s.to_dict() for s in self.signals],
+            "rules": [r.to_dict() for r in self.rules],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, model: AliveModel | None = None) -> EarlyWarning:
+        """Inverse of :meth:`to_dict`; ``model`` restores a P(alive) signal's model."""
+        return cls(
+            signals=[signal_from_dict(s, model=model) for s in data["signals"]],
+            rules=[Rule.from_dict(r) for r in data["rules"]],
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Responses
+# --------------------------------------------------------------------------------------
+
+
+def _to_entries(values: Any) -> tuple[tuple[str, str, str], ...]:
+    items = values.items() if hasattr(values, "items") else values
+    out = []
+    for item in items:
+        if hasattr(values, "items"):
+            (tier, level), label = item
+        else:
+            tier, level, label = item
+        out.append((tier, level, label))
+    return tuple(out)
+
+
+def _check_entries(
+    instance: object, attribute: attrs.Attribute[tuple[tuple[str, str, str], ...]], value: Any
+) -> None:
+    for tier, level, label in value:
+        if (
+            not all(isinstance(x, str) and x for x in (tier, level, label))
+            or level not in LEVELS[1:]
+        ):
+            raise InvalidParameterError.for_value(
+                name=attribute.name,
+                owner=type(instance).__name__,
+                allowed="(tier, level, label) strings with level in {'blue', 'yellow', 'red'}",
+                got=(tier, level, label),
+            )
+    keys = [(t, lv) for t, lv, _ in value]
+    repeated = sorted(k for k, c in Counter(keys).items() if c > 1)
+    if repeated:
+        raise InvalidParameterError(f"{type(instance).__name__}: entries repeat {repeated}.")
+
+
+@attrs.frozen(kw_only=True)
+class ActionMap:
+    """Recommended action labels by (tier, warning level): data for a service to act on.
+
+    Examples
+    --------
+    >>> actions = ActionMap(entries={("gold", "red"): "retention_call"}, fallback="review")
+    >>> actions.label("gold", "red"), actions.label("silver", "red")
+    ('retention_call', 'review')
+    """
+
+    entries: tuple[tuple[str, str, str], ...] = attrs.field(
+        converter=_to_entries, validator=_check_entries
+    )
+    """``(tier, level, label)`` triples; a mapping ``{(tier, level): label}`` is accepted."""
+
+    fallback: str | None = attrs.field(
+        default=None, validator=instance_of((str, type(None)), "None or a string")
+    )
+    """Label for a warned customer whose (tier, level) is not listed (None: no label)."""
+
+    def label(self, tier: str, level: str) -> str | None:
+        """Return the label of one (tier, level); None for level ``none``."""
+        if level == "none":
+            return None
+        return next((lb for t, lv, lb in self.entries if (t, lv) == (tier, level)), self.fallback)
+
+    def recommend(self, warnings: pd.DataFrame, tiers: pd.Series[Any]) -> pd.Series[Any]:
+        """Recommended action per customer from the warning level and the tier.
+
+        Parameters
+        ----------
+        warnings : pandas.DataFrame
+            With a ``level`` column (from :meth:`EarlyWarning.evaluate`).
+        tiers : pandas.Series
+            Tier label per customer id (e.g. from tiering); customers missing from
+            it get ``fallback``.
+
+        Returns
+        -------
+        pandas.Series
+            ``action`` labels (None where the level is ``none`` or nothing applies),
+            indexed like ``warnings``.
+        """
+        check_columns(warnings, ["level"], frame_name="warnings")
+        level = warnings["level"].astype(str).to_numpy()
+        tier = tiers.reindex(warnings.index).astype(object).to_numpy()
+        table = {(t, lv): lb for t, lv, lb in self.entries}
+        keys = pd.MultiIndex.from_arrays([tier, level])
+        lookup = pd.Series(list(table.values()), index=pd.MultiIndex.from_tuples(list(table)))
+        labels = lookup.reindex(keys).to_numpy(dtype=object)
+        missing = pd.isna(labels) & (level != "none")
+        labels[missing] = self.fallback
+        labels[level == "none"] = None
+        return pd.Series(labels, index=warnings.index, name="action", dtype=object)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe representation."""
+        return {"entries": [list(e) for e in self.entries], "fallback": self.fallback}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ActionMap:
+        """Inverse of :meth:`to_dict`."""
+        return cls(entries=[tuple(e) for e in data["entries"]], fallback=data.get("fallback"))
+
+
+#: Default responses for the four tiers of the grading policy: the closer and more
+#: valuable the relationship, the more personal and earlier the response.
+DEFAULT_ACTIONS = ActionMap(
+    entries={
+        ("diamond", "red"): "account_manager_visit_with_retention_budget",
+        ("diamond", "yellow"): "account_manager_call",
+        ("diamond", "blue"): "account_manager_check_in",
+        ("gold", "red"): "retention_call_with_offer",
+        ("gold", "yellow"): "personalised_offer",
+        ("gold", "blue"): "loyalty_privilege_reminder",
+        ("silver", "red"): "win_back_offer",
+        ("silver", "yellow"): "targeted_coupon",
+        ("silver", "blue"): "engagement_message",
+        ("ordinary", "red"): "automated_win_back_offer",
+        ("ordinary", "yellow"): "automated_coupon",
+        ("ordinary", "blue"): "newsletter",
+    },
+    fallback="manual_review",
+)
