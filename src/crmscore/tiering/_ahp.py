@@ -259,7 +259,7 @@ class PairwiseMatrix:
         for i, j in zip(*np.nonzero(~np.isfinite(matrix) | (matrix <= 0)), strict=True):
             raise InvalidParameterError(
                 f"{owner}: judgment {self.labels[i]!r} over {self.labels[j]!r} is "
-                f"{matrix[i, j]!r}; judgments must be positive (Saaty's scale runs from 1/9 "
+                f"{float(matrix[i, j])!r}; judgments must be positive (Saaty's scale runs from 1/9 "
                 "to 9)."
             )
         outside = (matrix < low * (1 - _SCALE_SLACK)) | (matrix > high * (1 + _SCALE_SLACK))

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtr
 
-from crmscore.errors import InvalidParameterError
+from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -232,10 +232,14 @@ class LearnedScale:
         if self.kind == "z_score":
             if high == 0:
                 return _step(x, low)
-            return 100.0 * ndtr((x - low) / high)
+            with np.errstate(over="ignore"):  # a z of +-inf is right: 0 or 100 points
+                z = (x - low) / high
+            return 100.0 * ndtr(z)
         if high == low:
             return _step(x, low)
-        return np.clip((x - low) * (100.0 / (high - low)), 0.0, 100.0)
+        # Clipped into the range first and halved, so that nothing can overflow.
+        inside = np.clip(x, low, high)
+        return (inside / 2 - low / 2) / (high / 2 - low / 2) * 100.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""
@@ -319,8 +323,17 @@ class Indicator:
             params = (float(values.min()), float(values.max()))
             kind: ScaleKind = "min_max"
         else:
-            params = (float(values.mean()), float(values.std()))
+            # Sorted first, so that the sums (and the fitted value) do not depend on
+            # the order of the rows.
+            ordered = np.sort(values)
+            params = (float(ordered.mean()), float(ordered.std()))
             kind = "z_score"
+        if not np.isfinite(params).all():
+            raise InvalidDataError(
+                f"Indicator column {self.source!r} has values too large to normalise "
+                f"({kind}: the learned parameters {params} overflow). Rescale the column.",
+                column=self.source,
+            )
         return LearnedScale(kind=kind, params=params, clip_low=clip_low, clip_high=clip_high)
 
     def points(self, scale: LearnedScale, values: FloatArray) -> FloatArray:
