@@ -29,15 +29,6 @@ __all__ = [
 WeightMethod: TypeAlias = Literal["eigenvector", "geometric_mean"]
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 
-#: Saaty's random consistency index RI(n): the mean consistency index of random
-#: reciprocal matrices of order n with entries from the 1-9 scale.
-#:
-#: n = 1..10: Saaty (1980), *The Analytic Hierarchy Process*, McGraw-Hill, table 1.7
-#: (0, 0, 0.58, 0.90, 1.12, 1.24, 1.32, 1.41, 1.45, 1.49), the table most
-#: implementations use. n = 11..15: Saaty (2005), *Theory and Applications of the
-#: Analytic Network Process*, RWS Publications, p. 31 (1.52, 1.54, 1.56, 1.58, 1.59),
-#: the largest orders Saaty tabulates. Larger matrices are rejected: split the
-#: elements into a hierarchy, as Saaty advises (seven plus or minus two per matrix).
 RANDOM_INDEX: Mapping[int, float] = MappingProxyType(
     {
         1: 0.0,
@@ -57,12 +48,23 @@ RANDOM_INDEX: Mapping[int, float] = MappingProxyType(
         15: 1.59,
     }
 )
+"""Saaty's random consistency index RI(n), by matrix order n.
 
-#: The largest pairwise matrix accepted (the largest order with a published RI).
+RI(n) is the mean consistency index of random reciprocal matrices of order n with
+entries from the 1-9 scale; the consistency ratio is CI / RI(n). n = 1..10: Saaty
+(1980), *The Analytic Hierarchy Process*, McGraw-Hill (0, 0, 0.58, 0.90, 1.12, 1.24,
+1.32, 1.41, 1.45, 1.49), the table most implementations use. n = 11..15: Saaty (2005),
+*Theory and Applications of the Analytic Network Process*, RWS Publications, p. 31
+(1.52, 1.54, 1.56, 1.58, 1.59), the largest orders Saaty tabulates. Larger matrices
+are rejected: split the elements into a hierarchy, as Saaty advises (about seven
+per matrix).
+"""
+
 MAX_ELEMENTS = 15
+"""The largest pairwise matrix accepted (the largest order with a published RI)."""
 
-#: Saaty's fundamental scale: judgments lie between 1/9 and 9.
 SAATY_SCALE: tuple[float, float] = (1.0 / 9.0, 9.0)
+"""Saaty's fundamental scale: judgments lie between 1/9 and 9."""
 
 #: Relative slack on the ends of the scale, so that 0.111 (for 1/9) is accepted.
 _SCALE_SLACK = 0.01

@@ -223,10 +223,11 @@ class LearnedScale:
             # Knot k sits at level k / (K - 1); tied knots share the middle of their
             # levels (the average rank). Values beyond the knots score 0 or 100.
             levels = (start + (count - 1) / 2.0) / (knots.size - 1)
-            inside = 100.0 * np.interp(x, distinct, levels)
-            result: FloatArray = np.where(
-                x < distinct[0], 0.0, np.where(x > distinct[-1], 100.0, inside)
-            )
+            result: FloatArray = 100.0 * np.interp(x, distinct, levels)
+            if levels[0] > 0:  # a tied minimum: values below it still score 0
+                result[x < distinct[0]] = 0.0
+            if levels[-1] < 1:  # a tied maximum: values above it still score 100
+                result[x > distinct[-1]] = 100.0
             return result
         low, high = self.params  # (mean, std) for z-scores
         if self.kind == "z_score":

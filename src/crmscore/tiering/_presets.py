@@ -19,28 +19,15 @@ if TYPE_CHECKING:
 
 __all__ = ["B2B_CRITERIA", "B2B_INDICATORS", "b2b_scorecard"]
 
-#: The policy's indicator groups and their weights (客户分级管理办法): financial
-#: contribution 财务贡献 50 %, cooperation potential 合作潜力 30 %, risk control
-#: 风险控制 20 %.
 B2B_CRITERIA: Mapping[str, float] = MappingProxyType(
     {"financial": 0.5, "potential": 0.3, "risk": 0.2}
 )
+"""The policy's indicator groups and their weights (客户分级管理办法).
 
-#: The preset's indicators, by group, with their default direction and normalisation.
-#:
-#: ==================  =========  ==========================================================
-#: indicator           direction  default normalisation (units)
-#: ==================  =========  ==========================================================
-#: ``annual_revenue``  benefit    percentile rank (revenue is heavy-tailed)
-#: ``profit_margin``   benefit    fixed range 0-0.40 (a fraction: 40 % margin = 100 points)
-#: ``payment_cycle``   cost       fixed range 0-120 days
-#: ``growth``          benefit    z-score through the normal CDF, clipped at 1 % / 99 %
-#: ``clv``             benefit    percentile rank
-#: ``strategic_fit``   benefit    fixed range 1-5 (account manager's rating)
-#: ``credit_rating``   benefit    fixed range 1-10 (internal rating, 10 best)
-#: ``default_history`` cost       fixed range 0-3 defaults (3 or more: 0 points)
-#: ``legal_disputes``  cost       fixed range 0-3 disputes (3 or more: 0 points)
-#: ==================  =========  ==========================================================
+Financial contribution 财务贡献 50 %, cooperation potential 合作潜力 30 %, risk
+control 风险控制 20 %.
+"""
+
 B2B_INDICATORS: Mapping[str, tuple[Indicator, ...]] = MappingProxyType(
     {
         "financial": (
@@ -74,6 +61,20 @@ B2B_INDICATORS: Mapping[str, tuple[Indicator, ...]] = MappingProxyType(
         ),
     }
 )
+"""The preset's indicators, by group, with their default direction and normalisation.
+
+| indicator | direction | default normalisation (units) |
+|---|---|---|
+| `annual_revenue` | benefit | percentile rank (revenue is heavy-tailed) |
+| `profit_margin` | benefit | fixed range 0-0.40 (a fraction: a 40 % margin scores 100) |
+| `payment_cycle` | cost | fixed range 0-120 days |
+| `growth` | benefit | z-score through the normal CDF, clipped at 1 % / 99 % |
+| `clv` | benefit | percentile rank |
+| `strategic_fit` | benefit | fixed range 1-5 (account manager's rating) |
+| `credit_rating` | benefit | fixed range 1-10 (internal rating, 10 best) |
+| `default_history` | cost | fixed range 0-3 defaults (3 or more: 0 points) |
+| `legal_disputes` | cost | fixed range 0-3 disputes (3 or more: 0 points) |
+"""
 
 
 def b2b_scorecard(

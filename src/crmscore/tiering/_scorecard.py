@@ -336,16 +336,16 @@ class FittedScorecard:
         return dict(zip(self.indicators, self._weights.tolist(), strict=True))
 
     def _points(
-        self, frame: pd.DataFrame, *, owner: str
+        self, frame: pd.DataFrame, *, owner: str, out: FloatArray | None = None
     ) -> tuple[FloatArray, npt.NDArray[np.int64]]:
-        """Normalised points (indicators x customers) and imputed values per customer."""
+        """Normalised points (indicators x customers, into ``out`` if given) and imputations."""
         name = "the frame to score"
         check_frame(frame, name="frame", owner=owner)
         card = self.scorecard
         check_columns(frame, card.columns, frame_name=name)
         check_unique_index(frame, frame_name=name)
         by_name = {i.name: i for i in card.indicators}
-        points = np.empty((len(self.indicators), len(frame)))
+        points = np.empty((len(self.indicators), len(frame))) if out is None else out
         imputed = np.zeros(len(frame), dtype=np.int64)
         for k, (leaf, scale) in enumerate(zip(self.indicators, self.scales, strict=True)):
             indicator = by_name[leaf]
@@ -408,18 +408,19 @@ class FittedScorecard:
             A column is missing or invalid, or the index repeats ids.
         """
         check_choice(language, name="language", owner="FittedScorecard.score", choices=("en", "zh"))
-        points, imputed = self._points(frame, owner="FittedScorecard.score")
         card = self.scorecard
         m, c = len(self.indicators), len(self.criteria)
-        # One float block, one row per output column (pandas keeps it without copying).
+        # One float block, one row per output column (pandas keeps it without copying);
+        # the points are computed in place of the contributions.
         block = np.empty((1 + c + m + (m if normalised else 0), len(frame)))
         contributions = block[1 + c : 1 + c + m]
-        np.multiply(points, self._weights[:, None], out=contributions)
+        _, imputed = self._points(frame, owner="FittedScorecard.score", out=contributions)
+        if normalised:
+            block[1 + c + m :] = contributions
+        contributions *= self._weights[:, None]
         np.sum(contributions, axis=0, out=block[0])
         np.clip(block[0], 0.0, 100.0, out=block[0])
         np.matmul(self._membership.T, contributions, out=block[1 : 1 + c])
-        if normalised:
-            block[1 + c + m :] = points
         names = [
             "score",
             *(f"{name}_points" for name in (*self.criteria, *self.indicators)),

@@ -23,9 +23,12 @@ Language: TypeAlias = Literal["en", "zh"]
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int64]
 
-#: A score this close below a bound counts as reaching it, so that floating-point
-#: noise in a weighted sum (89.99999999999999 for 90) never moves a customer down.
 TIER_TOLERANCE = 1e-9
+"""A score this close below a bound counts as reaching it.
+
+Floating-point noise in a weighted sum (89.99999999999999 for 90) must never move a
+customer down a tier.
+"""
 
 _LANGUAGES: tuple[Language, ...] = ("en", "zh")
 
@@ -176,9 +179,11 @@ class TierScheme:
 
     def codes(self, scores: FloatArray) -> IntArray:
         """Tier positions (0 = lowest) of scores; bounds are inclusive."""
-        bounds = np.asarray(self.bounds)
-        positions = np.searchsorted(bounds, np.asarray(scores) + TIER_TOLERANCE, side="right") - 1
-        return np.maximum(positions, 0).astype(np.int64)
+        shifted = np.asarray(scores, dtype=np.float64) + TIER_TOLERANCE
+        codes = np.zeros(shifted.shape, dtype=np.int64)
+        for bound in self.bounds[1:]:  # a handful of tiers: one pass each beats a search
+            codes += shifted >= bound
+        return codes
 
     def tier_of(self, score: float, *, language: Language = "en") -> str:
         """Return the tier label of one score."""
@@ -228,8 +233,6 @@ def _label_zh(tier: Tier) -> str:
     return tier.label_zh
 
 
-#: The customer-grading policy (客户分级管理办法): Diamond 钻石级 >= 90, Gold 黄金级
-#: 80-89, Silver 白银级 60-79, Ordinary 普通级 < 60, bounds inclusive.
 POLICY_TIERS = TierScheme(
     tiers=[
         Tier(key="ordinary", label_en="Ordinary", label_zh="普通级", lower_bound=0),
@@ -238,6 +241,10 @@ POLICY_TIERS = TierScheme(
         Tier(key="diamond", label_en="Diamond", label_zh="钻石级", lower_bound=90),
     ]
 )
+"""The customer-grading policy's tiers (客户分级管理办法), bounds inclusive.
+
+Diamond 钻石级 >= 90, Gold 黄金级 80-89, Silver 白银级 60-79, Ordinary 普通级 < 60.
+"""
 
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     ">=": operator.ge,
