@@ -12,8 +12,9 @@ from scipy.cluster.vq import ClusterError, kmeans2, vq
 
 from crmscore._validation import check_choice
 from crmscore.errors import ConvergenceError, InvalidDataError, InvalidParameterError
+from crmscore.tiering._checks import integer_at_least
 from crmscore.tiering._scorecard import FittedScorecard
-from crmscore.tiering._tiers import Language, TierRule, apply_rules, tier_reasons
+from crmscore.tiering._tiers import Language, TierRule, apply_rules, tier_reasons, to_rules
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -21,30 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["FittedKMeansTiering", "KMeansTiering"]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
-
-
-def _positive(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="a positive integer",
-            got=value,
-        )
-
-
-def _seed(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="a non-negative integer",
-            got=value,
-        )
-
-
-def _to_rules(values: Sequence[TierRule]) -> tuple[TierRule, ...]:
-    return tuple(values)
 
 
 def _plus_plus(points: FloatArray, k: int, rng: np.random.Generator) -> FloatArray:
@@ -85,16 +62,16 @@ class KMeansTiering:
     True
     """
 
-    seed: int = attrs.field(validator=_seed)
+    seed: int = attrs.field(validator=integer_at_least(0))
     """Seed of the k-means++ initialisation (same data, same seed: same groups)."""
 
-    n_init: int = attrs.field(default=4, validator=_positive)
+    n_init: int = attrs.field(default=4, validator=integer_at_least(1))
     """Initialisations tried; the one with the smallest within-group sum of squares is kept."""
 
-    max_iter: int = attrs.field(default=30, validator=_positive)
+    max_iter: int = attrs.field(default=30, validator=integer_at_least(1))
     """k-means iterations per initialisation."""
 
-    rules: tuple[TierRule, ...] = attrs.field(default=(), converter=_to_rules)
+    rules: tuple[TierRule, ...] = attrs.field(default=(), converter=to_rules)
     """Floors and caps applied to the group's tier, in order."""
 
     def fit(self, frame: pd.DataFrame, *, scorecard: FittedScorecard) -> FittedKMeansTiering:

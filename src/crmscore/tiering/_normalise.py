@@ -11,6 +11,7 @@ import numpy.typing as npt
 from scipy.special import ndtr
 
 from crmscore.errors import InvalidDataError, InvalidParameterError
+from crmscore.tiering._checks import integer_at_least
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -82,16 +83,6 @@ class ZScore:
     """Quantile levels to clip at before standardising, or None."""
 
 
-def _check_knots(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="an integer of at least 2",
-            got=value,
-        )
-
-
 @attrs.frozen(kw_only=True)
 class PercentileRank:
     r"""The customer's percentile in the population: 0 for the lowest, 100 for the highest.
@@ -104,7 +95,7 @@ class PercentileRank:
     (0.1 with the default). Ranks are insensitive to outliers, so there is no clip.
     """
 
-    n_knots: int = attrs.field(default=1001, validator=_check_knots)
+    n_knots: int = attrs.field(default=1001, validator=integer_at_least(2))
     """How many population quantiles are kept to place new customers."""
 
 

@@ -128,27 +128,14 @@ def b2b_scorecard(
     0.2
     """
     overrides = {indicator.name: indicator for indicator in indicators}
-    known = {i.name for group in B2B_INDICATORS.values() for i in group}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise InvalidParameterError(
-            f"b2b_scorecard: unknown indicator(s) {unknown}; the preset's indicators are "
-            f"{sorted(known)}."
-        )
+    known = [i.name for group in B2B_INDICATORS.values() for i in group]
     renamed = dict(columns or {})
-    unknown = sorted(set(renamed) - known)
-    if unknown:
-        raise InvalidParameterError(
-            f"b2b_scorecard: columns names unknown indicator(s) {unknown}; the preset's "
-            f"indicators are {sorted(known)}."
-        )
     chosen_weights = dict(indicator_weights or {})
-    unknown = sorted(set(chosen_weights) - set(B2B_INDICATORS))
-    if unknown:
-        raise InvalidParameterError(
-            f"b2b_scorecard: indicator_weights names unknown group(s) {unknown}; the groups "
-            f"are {list(B2B_INDICATORS)}."
-        )
+    _reject_unknown(overrides, known, what="indicators names unknown indicator(s)")
+    _reject_unknown(renamed, known, what="columns names unknown indicator(s)")
+    _reject_unknown(
+        chosen_weights, list(B2B_INDICATORS), what="indicator_weights names unknown group(s)"
+    )
     groups = []
     specs = []
     for group, defaults in B2B_INDICATORS.items():
@@ -166,3 +153,11 @@ def b2b_scorecard(
     return Scorecard(
         hierarchy=hierarchy, indicators=specs, tiers=tiers, rules=rules, missing=missing
     )
+
+
+def _reject_unknown(given: Mapping[str, object], known: Sequence[str], *, what: str) -> None:
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise InvalidParameterError(
+            f"b2b_scorecard: {what} {unknown}; expected some of {list(known)}."
+        )

@@ -33,6 +33,7 @@ from crmscore.tiering._tiers import (
     TierScheme,
     apply_rules,
     tier_reasons,
+    to_rules,
 )
 
 if TYPE_CHECKING:
@@ -52,10 +53,6 @@ _SCALE_KINDS = {
 
 
 def _to_indicators(values: Sequence[Indicator]) -> tuple[Indicator, ...]:
-    return tuple(values)
-
-
-def _to_rules(values: Sequence[TierRule]) -> tuple[TierRule, ...]:
     return tuple(values)
 
 
@@ -145,7 +142,7 @@ class Scorecard:
     )
     """How scores are cut into tiers (default: the policy's 90 / 80 / 60)."""
 
-    rules: tuple[TierRule, ...] = attrs.field(default=(), converter=_to_rules)
+    rules: tuple[TierRule, ...] = attrs.field(default=(), converter=to_rules)
     """Floors and caps applied to the score's tier, in order."""
 
     missing: MissingPolicy = attrs.field(default="error", validator=attrs.validators.in_(_MISSING))

@@ -315,6 +315,11 @@ class TierRule:
         return cls(**data)
 
 
+def to_rules(values: Sequence[TierRule]) -> tuple[TierRule, ...]:
+    """Convert a sequence of rules to a tuple (the ``rules`` fields' converter)."""
+    return tuple(values)
+
+
 def rule_values(frame: pd.DataFrame, rule: TierRule, *, frame_name: str) -> FloatArray:
     """Read the numeric values a rule reads (NaN allowed: it never meets a condition)."""
     series = frame[rule.column]
