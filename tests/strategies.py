@@ -87,3 +87,53 @@ def event_logs(
             "value": value,
         }
     )
+
+
+# --- tiering ----------------------------------------------------------------------------
+
+#: Saaty's 1-9 scale with reciprocals, the judgments a decision maker can give.
+SAATY_VALUES: tuple[float, ...] = tuple(
+    sorted({float(v) for v in range(1, 10)} | {1.0 / v for v in range(2, 10)})
+)
+
+
+@st.composite
+def reciprocal_judgments(
+    draw: st.DrawFn, *, min_size: int = 1, max_size: int = 9
+) -> tuple[list[str], list[list[float]]]:
+    """Labels and a full reciprocal matrix of judgments from Saaty's scale (any consistency)."""
+    n = draw(st.integers(min_value=min_size, max_value=max_size))
+    labels = [f"c{k}" for k in range(n)]
+    rows = [[1.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            value = draw(st.sampled_from(SAATY_VALUES))
+            rows[i][j], rows[j][i] = value, 1.0 / value
+    return labels, rows
+
+
+@st.composite
+def consistent_weights(draw: st.DrawFn, *, min_size: int = 1, max_size: int = 12) -> list[float]:
+    """Positive weights whose ratios stay on Saaty's scale (1/3 to 3)."""
+    n = draw(st.integers(min_value=min_size, max_value=max_size))
+    return draw(
+        st.lists(
+            st.floats(min_value=1.0, max_value=3.0, allow_nan=False),
+            min_size=n,
+            max_size=n,
+        )
+    )
+
+
+@st.composite
+def indicator_frames(
+    draw: st.DrawFn, *, columns: tuple[str, ...], min_rows: int = 2, max_rows: int = 30
+) -> pd.DataFrame:
+    """Per-customer indicator frames with ties, negatives and a unique string index."""
+    n = draw(st.integers(min_value=min_rows, max_value=max_rows))
+    values = st.one_of(
+        st.integers(min_value=-5, max_value=5).map(float),
+        st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_subnormal=False),
+    )
+    data = {c: draw(st.lists(values, min_size=n, max_size=n)) for c in columns}
+    return pd.DataFrame(data, index=pd.Index([f"k{i:03d}" for i in range(n)], name="customer_id"))

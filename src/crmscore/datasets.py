@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_SPEND",
     "EventBook",
     "SyntheticBook",
+    "make_b2b_indicators",
     "make_events",
     "make_transactions",
 ]
@@ -578,4 +579,74 @@ def make_events(
     )
     return EventBook(
         events=events, customers=customers, as_of=origin + pd.Timedelta(days=window - 1)
+    )
+
+
+def make_b2b_indicators(
+    n_customers: int = 10_000, *, seed: int | np.random.Generator
+) -> pd.DataFrame:
+    """Simulate a B2B customer book with the nine indicators of the grading policy.
+
+    Parameters
+    ----------
+    n_customers : int, default 10000
+        Number of customers.
+    seed : int or numpy.random.Generator
+        Source of randomness; the same seed gives the same book.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``customer_id`` (1..n), columns:
+
+        ``annual_revenue`` (float, CNY, log-normal: median about 800 thousand),
+        ``profit_margin`` (float, a fraction), ``payment_cycle`` (int, days),
+        ``growth`` (float, year-on-year fraction), ``clv`` (float, CNY),
+        ``strategic_fit`` (int, 1-5), ``credit_rating`` (int, 1-10, 10 best),
+        ``default_history`` (int, defaults in three years) and
+        ``legal_disputes`` (int, open disputes).
+
+    Notes
+    -----
+    Each customer has a latent size and a latent quality (independent standard
+    normals). Revenue grows with size; margin, payment discipline, growth, fit,
+    credit rating and fewer defaults and disputes come with quality, each with its
+    own noise, so the indicators are correlated as in a real book without being
+    redundant. CLV is about three years of margin on revenue, with noise.
+
+    Examples
+    --------
+    >>> book = make_b2b_indicators(1_000, seed=3)
+    >>> book.shape
+    (1000, 9)
+    >>> bool((book["credit_rating"].between(1, 10)).all())
+    True
+    """
+    n = _check_count(n_customers, "n_customers", 1, owner="make_b2b_indicators")
+    rng = np.random.default_rng(seed)
+    size = rng.standard_normal(n)
+    quality = rng.standard_normal(n)
+    noise = rng.standard_normal((7, n))
+    revenue = np.round(np.exp(13.6 + 1.1 * size + 0.2 * quality), 2)
+    margin = np.clip(0.16 + 0.06 * quality + 0.05 * noise[0], -0.15, 0.6)
+    cycle = np.clip(np.round(55 - 14 * quality + 18 * noise[1]), 7, 180).astype(np.int64)
+    growth = 0.04 + 0.06 * quality + 0.04 * size + 0.08 * noise[2]
+    clv = np.round(revenue * np.clip(margin, 0.01, None) * 3 * np.exp(0.3 * noise[3]), 2)
+    fit = np.clip(np.round(3 + 0.8 * quality + 0.3 * size + 0.8 * noise[4]), 1, 5)
+    rating = np.clip(np.round(6 + 1.6 * quality + 1.2 * noise[5]), 1, 10)
+    defaults = rng.poisson(np.exp(-1.6 - 0.9 * quality + 0.2 * noise[6]))
+    disputes = rng.poisson(np.exp(-2.2 - 0.6 * quality + 0.3 * size))
+    return pd.DataFrame(
+        {
+            "annual_revenue": revenue,
+            "profit_margin": np.round(margin, 4),
+            "payment_cycle": cycle,
+            "growth": np.round(growth, 4),
+            "clv": clv,
+            "strategic_fit": fit.astype(np.int64),
+            "credit_rating": rating.astype(np.int64),
+            "default_history": defaults.astype(np.int64),
+            "legal_disputes": disputes.astype(np.int64),
+        },
+        index=pd.Index(np.arange(1, n + 1, dtype=np.int64), name="customer_id"),
     )

@@ -12,6 +12,7 @@ The hierarchy::
     │   ├── ColumnNotFoundError
     │   ├── InvalidDataError
     │   └── InvalidParameterError
+    │       └── InconsistentJudgmentsError
     ├── NotFittedError (AttributeError)
     └── ConvergenceError (RuntimeError)
 
@@ -31,6 +32,7 @@ __all__ = [
     "ColumnNotFoundError",
     "ConvergenceError",
     "CrmScoreError",
+    "InconsistentJudgmentsError",
     "InvalidDataError",
     "InvalidParameterError",
     "NotFittedError",
@@ -228,6 +230,34 @@ class InvalidParameterError(ValidationError):
         Got 'days' instead.
         """
         return cls(f"The {name!r} parameter of {owner} must be {allowed}. Got {got!r} instead.")
+
+
+class InconsistentJudgmentsError(InvalidParameterError):
+    """Pairwise judgments are too inconsistent (AHP consistency ratio above the limit).
+
+    Attributes
+    ----------
+    consistency_ratio : float
+        The consistency ratio of the judgments.
+    judgments : tuple of (str, str, float, float)
+        The most inconsistent judgments, worst first: ``(i, j, given, implied)``,
+        where ``given`` is how much more important ``i`` was judged than ``j`` and
+        ``implied`` is the ratio of their derived weights.
+    """
+
+    consistency_ratio: float
+    judgments: tuple[tuple[str, str, float, float], ...]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        consistency_ratio: float,
+        judgments: Sequence[tuple[str, str, float, float]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.consistency_ratio = consistency_ratio
+        self.judgments = tuple(judgments)
 
 
 class NotFittedError(CrmScoreError, AttributeError):

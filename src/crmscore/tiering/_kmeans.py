@@ -1,0 +1,270 @@
+"""Natural groups by k-means over normalised indicators, mapped to tiers, with rules."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy.cluster.vq import ClusterError, kmeans2, vq
+
+from crmscore._validation import check_choice
+from crmscore.errors import ConvergenceError, InvalidDataError, InvalidParameterError
+from crmscore.tiering._checks import integer_at_least
+from crmscore.tiering._scorecard import FittedScorecard
+from crmscore.tiering._tiers import Language, TierRule, apply_rules, tier_reasons, to_rules
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+__all__ = ["FittedKMeansTiering", "KMeansTiering"]
+
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+
+
+def _plus_plus(points: FloatArray, k: int, rng: np.random.Generator) -> FloatArray:
+    """k-means++ seeding (Arthur and Vassilvitskii, 2007): a loop over k, not customers."""
+    centres = np.empty((k, points.shape[1]))
+    centres[0] = points[rng.integers(points.shape[0])]
+    distance = ((points - centres[0]) ** 2).sum(axis=1)
+    for c in range(1, k):
+        total = distance.sum()
+        pick = rng.choice(points.shape[0], p=distance / total)
+        centres[c] = points[pick]
+        distance = np.minimum(distance, ((points - centres[c]) ** 2).sum(axis=1))
+    return centres
+
+
+@attrs.frozen(kw_only=True)
+class KMeansTiering:
+    """Settings for natural groups by k-means, one group per tier.
+
+    The customers' normalised indicator points (0-100 each, more is better, from a
+    fitted scorecard) are clustered into as many groups as the scheme has tiers with
+    ``scipy.cluster.vq.kmeans2``, seeded by k-means++ from ``seed``; the groups are
+    ranked by their members' mean score and the lowest-ranked group takes the
+    lowest tier. ``rules`` then apply, as the policy combines natural groups with
+    manual rules (e.g. a VIP retention floor).
+
+    Examples
+    --------
+    >>> from crmscore.datasets import make_b2b_indicators
+    >>> from crmscore.tiering import b2b_scorecard
+    >>> book = make_b2b_indicators(2_000, seed=7)
+    >>> fitted = b2b_scorecard().fit(book)
+    >>> groups = KMeansTiering(seed=1).fit(book, scorecard=fitted)
+    >>> tiers = groups.assign(book)
+    >>> list(tiers.columns)
+    ['score', 'group', 'group_tier', 'tier', 'tier_reason']
+    >>> bool(tiers.groupby("group_tier", observed=True)["score"].mean().is_monotonic_increasing)
+    True
+    """
+
+    seed: int = attrs.field(validator=integer_at_least(0))
+    """Seed of the k-means++ initialisation (same data, same seed: same groups)."""
+
+    n_init: int = attrs.field(default=4, validator=integer_at_least(1))
+    """Initialisations tried; the one with the smallest within-group sum of squares is kept."""
+
+    max_iter: int = attrs.field(default=30, validator=integer_at_least(1))
+    """k-means iterations per initialisation."""
+
+    rules: tuple[TierRule, ...] = attrs.field(default=(), converter=to_rules)
+    """Floors and caps applied to the group's tier, in order."""
+
+    def fit(self, frame: pd.DataFrame, *, scorecard: FittedScorecard) -> FittedKMeansTiering:
+        """Find the groups in a population and rank them by mean score.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            One row per customer with the scorecard's indicator columns.
+        scorecard : FittedScorecard
+            Provides the normalisation, the weights (for the score) and the tiers.
+
+        Returns
+        -------
+        FittedKMeansTiering
+
+        Raises
+        ------
+        InvalidDataError
+            Fewer distinct customers than tiers.
+        ConvergenceError
+            Every initialisation left a group empty.
+        """
+        if not isinstance(scorecard, FittedScorecard):
+            raise InvalidParameterError.for_value(
+                name="scorecard",
+                owner="KMeansTiering.fit",
+                allowed="a FittedScorecard",
+                got=type(scorecard).__name__,
+            )
+        for rule in self.rules:
+            scorecard.scorecard.tiers.index(rule.tier)
+        points = np.ascontiguousarray(scorecard._points(frame, owner="KMeansTiering.fit")[0].T)
+        k = len(scorecard.scorecard.tiers.tiers)
+        if np.unique(points, axis=0).shape[0] < k:
+            raise InvalidDataError(
+                f"k-means needs at least {k} distinct customers (one per tier); the frame has "
+                f"{np.unique(points, axis=0).shape[0]}."
+            )
+        rng = np.random.default_rng(self.seed)
+        best: tuple[float, FloatArray, npt.NDArray[np.int32]] | None = None
+        for _ in range(self.n_init):
+            start = _plus_plus(points, k, rng)
+            try:
+                centres, groups = kmeans2(
+                    points, start, iter=self.max_iter, minit="matrix", missing="raise"
+                )
+            except ClusterError:
+                continue
+            inertia = float(((points - centres[groups]) ** 2).sum())
+            if best is None or inertia < best[0]:
+                best = (inertia, centres, groups)
+        if best is None:
+            raise ConvergenceError(
+                f"k-means left a group empty in all {self.n_init} initialisations; try another "
+                "seed or more initialisations."
+            )
+        inertia, centres, groups = best
+        score = points @ scorecard._weights
+        means = np.bincount(groups, weights=score, minlength=k) / np.bincount(groups, minlength=k)
+        order = np.argsort(means, kind="stable")
+        return FittedKMeansTiering(
+            settings=self,
+            scorecard=scorecard,
+            centroids=centres[order].tolist(),
+            group_scores=means[order].tolist(),
+            inertia=inertia,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe representation."""
+        return {
+            "seed": self.seed,
+            "n_init": self.n_init,
+            "max_iter": self.max_iter,
+            "rules": [r.to_dict() for r in self.rules],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> KMeansTiering:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            seed=data["seed"],
+            n_init=data["n_init"],
+            max_iter=data["max_iter"],
+            rules=[TierRule.from_dict(r) for r in data["rules"]],
+        )
+
+
+def _to_rows(rows: Sequence[Sequence[float]]) -> tuple[tuple[float, ...], ...]:
+    return tuple(tuple(float(v) for v in row) for row in rows)
+
+
+def _to_floats(values: Sequence[float]) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
+
+
+@attrs.frozen(kw_only=True)
+class FittedKMeansTiering:
+    """Groups found by :meth:`KMeansTiering.fit`: centroids ranked by mean score.
+
+    Group ``g`` (0 = lowest mean score) maps to tier ``g`` of the scorecard's scheme.
+    New customers join the nearest centroid.
+    """
+
+    settings: KMeansTiering = attrs.field(validator=attrs.validators.instance_of(KMeansTiering))
+    """The settings used."""
+
+    scorecard: FittedScorecard = attrs.field(
+        validator=attrs.validators.instance_of(FittedScorecard)
+    )
+    """The fitted scorecard giving normalised points, scores and tiers."""
+
+    centroids: tuple[tuple[float, ...], ...] = attrs.field(converter=_to_rows)
+    """Group centres in normalised points, lowest mean score first."""
+
+    group_scores: tuple[float, ...] = attrs.field(converter=_to_floats)
+    """Mean score of each group's members when fitted, increasing."""
+
+    inertia: float = attrs.field(converter=float)
+    """Within-group sum of squared distances when fitted."""
+
+    def __attrs_post_init__(self) -> None:
+        k = len(self.scorecard.scorecard.tiers.tiers)
+        m = len(self.scorecard.indicators)
+        if len(self.centroids) != k or any(len(c) != m for c in self.centroids):
+            raise InvalidParameterError(
+                f"FittedKMeansTiering needs {k} centroids (one per tier) of {m} coordinates."
+            )
+        if len(self.group_scores) != k:
+            raise InvalidParameterError(
+                f"FittedKMeansTiering needs {k} group scores, got {len(self.group_scores)}."
+            )
+
+    def assign(self, frame: pd.DataFrame, *, language: Language = "en") -> pd.DataFrame:
+        """Place customers in the nearest group and give them its tier, then the rules'.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed like ``frame``: ``score``, ``group`` (0 = lowest-scoring group),
+            ``group_tier`` and ``tier`` (ordered categoricals) and ``tier_reason``.
+        """
+        check_choice(
+            language, name="language", owner="FittedKMeansTiering.assign", choices=("en", "zh")
+        )
+        scheme = self.scorecard.scorecard.tiers
+        points = np.ascontiguousarray(
+            self.scorecard._points(frame, owner="FittedKMeansTiering.assign")[0].T
+        )
+        groups, _ = vq(points, np.asarray(self.centroids))
+        base = groups.astype(np.int64)
+        codes, fired = apply_rules(
+            base, frame, scheme=scheme, rules=self.settings.rules, frame_name="the frame"
+        )
+        reasons = [
+            f"k-means group {g} (mean score {m:.1f})" for g, m in enumerate(self.group_scores)
+        ]
+        return pd.DataFrame(
+            {
+                "score": np.clip(points @ self.scorecard._weights, 0.0, 100.0),
+                "group": base,
+                "group_tier": scheme.categorical(base, language=language),
+                "tier": scheme.categorical(codes, language=language),
+                "tier_reason": tier_reasons(
+                    base,
+                    fired,
+                    scheme=scheme,
+                    rules=self.settings.rules,
+                    base_reasons=reasons,
+                    language=language,
+                ),
+            },
+            index=frame.index,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe representation."""
+        return {
+            "settings": self.settings.to_dict(),
+            "scorecard": self.scorecard.to_dict(),
+            "centroids": [list(c) for c in self.centroids],
+            "group_scores": list(self.group_scores),
+            "inertia": self.inertia,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FittedKMeansTiering:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            settings=KMeansTiering.from_dict(data["settings"]),
+            scorecard=FittedScorecard.from_dict(data["scorecard"]),
+            centroids=data["centroids"],
+            group_scores=data["group_scores"],
+            inertia=data["inertia"],
+        )

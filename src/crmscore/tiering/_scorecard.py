@@ -1,0 +1,478 @@
+"""The weighted scorecard: normalised indicators → 0-100 score, contributions, tier."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from crmscore._validation import (
+    check_choice,
+    check_columns,
+    check_frame,
+    check_unique_index,
+    first_ids,
+)
+from crmscore.errors import InvalidDataError, InvalidParameterError
+from crmscore.tiering._hierarchy import Criterion
+from crmscore.tiering._normalise import (
+    FixedRange,
+    Indicator,
+    LearnedScale,
+    MinMax,
+    PercentileRank,
+    ZScore,
+)
+from crmscore.tiering._tiers import (
+    POLICY_TIERS,
+    Language,
+    TierRule,
+    TierScheme,
+    apply_rules,
+    tier_reasons,
+    to_rules,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+__all__ = ["FittedScorecard", "MissingPolicy", "Scorecard"]
+
+MissingPolicy: TypeAlias = Literal["error", "median", "zero"]
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+_MISSING: tuple[MissingPolicy, ...] = ("error", "median", "zero")
+_SCALE_KINDS = {
+    MinMax: "min_max",
+    ZScore: "z_score",
+    PercentileRank: "percentile_rank",
+    FixedRange: "fixed_range",
+}
+
+
+def _to_indicators(values: Sequence[Indicator]) -> tuple[Indicator, ...]:
+    return tuple(values)
+
+
+def _indicator_values(
+    frame: pd.DataFrame, column: str, *, allow_missing: bool, frame_name: str
+) -> FloatArray:
+    """Read a numeric indicator column as float64; NaN only where the policy allows it."""
+    series = frame[column]
+    if pd.api.types.is_bool_dtype(series.dtype) or not pd.api.types.is_numeric_dtype(series.dtype):
+        raise InvalidDataError(
+            f"Indicator column {column!r} of {frame_name} must be numeric; got dtype "
+            f"{series.dtype}.",
+            column=column,
+        )
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = np.isinf(values) if allow_missing else ~np.isfinite(values)
+    if bad.any():
+        offending, total = first_ids(frame.index, bad)
+        what = "infinite" if allow_missing else "missing (NaN) or infinite"
+        hint = (
+            "Repair them first."
+            if allow_missing
+            else "Impute them, or choose missing='median' or missing='zero' on the Scorecard."
+        )
+        raise InvalidDataError.for_ids(
+            column=column,
+            problem=f"has {what} values",
+            ids=offending,
+            n_offending=total,
+            hint=hint,
+        )
+    return values
+
+
+@attrs.frozen(kw_only=True)
+class Scorecard:
+    r"""Settings of an AHP-weighted scorecard; :meth:`fit` learns the normalisation.
+
+    Every indicator is normalised to 0-100 points (direction applied: more points is
+    always better), weighted by its global weight in ``hierarchy`` and summed, so the
+    score is 0-100; the score is cut into ``tiers`` and ``rules`` adjust the tier.
+
+    Notes
+    -----
+    With global weights :math:`w_k` (:math:`\sum_k w_k = 1`) and points
+    :math:`p_{ik} \in [0, 100]`, customer :math:`i` scores
+    :math:`s_i = \sum_k w_k p_{ik}`. Indicator :math:`k` contributes
+    :math:`w_k p_{ik}` points; a criterion contributes the sum over its indicators.
+    This is the policy's 数据归一化 (normalise away units) then weighted sum
+    (客户分级管理办法).
+
+    **Missing values** follow ``missing``: ``"error"`` (default) rejects them naming
+    the customers; ``"median"`` scores the indicator as if the value were the fitted
+    population's median; ``"zero"`` gives the indicator 0 points. The policy is kept
+    on the fitted scorecard, and each scored frame counts the imputed values per
+    customer (``n_imputed``) and records the policy in ``frame.attrs["missing"]``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> card = Scorecard(
+    ...     hierarchy=Criterion(name="value", weights={"revenue": 0.6, "disputes": 0.4}),
+    ...     indicators=[
+    ...         Indicator(name="revenue", direction="benefit", normaliser=MinMax()),
+    ...         Indicator(name="disputes", direction="cost",
+    ...                   normaliser=FixedRange(low=0, high=4)),
+    ...     ],
+    ... )
+    >>> book = pd.DataFrame({"revenue": [100.0, 300.0, 500.0], "disputes": [0, 2, 1]},
+    ...                     index=pd.Index(["a", "b", "c"], name="customer_id"))
+    >>> card.fit(book).score(book)[["score", "tier", "revenue_points", "disputes_points"]]
+                 score      tier  revenue_points  disputes_points
+    customer_id
+    a             40.0  Ordinary             0.0             40.0
+    b             50.0  Ordinary            30.0             20.0
+    c             90.0   Diamond            60.0             30.0
+    """
+
+    hierarchy: Criterion = attrs.field(validator=attrs.validators.instance_of(Criterion))
+    """The criteria hierarchy; its leaves are the indicators."""
+
+    indicators: tuple[Indicator, ...] = attrs.field(converter=_to_indicators)
+    """One :class:`Indicator` per leaf of ``hierarchy`` (direction and normalisation)."""
+
+    tiers: TierScheme = attrs.field(
+        default=POLICY_TIERS, validator=attrs.validators.instance_of(TierScheme)
+    )
+    """How scores are cut into tiers (default: the policy's 90 / 80 / 60)."""
+
+    rules: tuple[TierRule, ...] = attrs.field(default=(), converter=to_rules)
+    """Floors and caps applied to the score's tier, in order."""
+
+    missing: MissingPolicy = attrs.field(default="error", validator=attrs.validators.in_(_MISSING))
+    """Missing-value policy: ``"error"``, ``"median"`` or ``"zero"``."""
+
+    def __attrs_post_init__(self) -> None:
+        owner = "Scorecard"
+        names = [indicator.name for indicator in self.indicators]
+        if not all(isinstance(i, Indicator) for i in self.indicators):
+            raise InvalidParameterError.for_value(
+                name="indicators", owner=owner, allowed="a sequence of Indicator", got=names
+            )
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise InvalidParameterError(f"{owner}: indicators {repeated} are specified twice.")
+        leaves = self.hierarchy.indicators
+        unknown = sorted(set(names) - set(leaves))
+        if unknown:
+            raise InvalidParameterError(
+                f"{owner}: unknown indicator(s) {unknown}: not leaves of the hierarchy "
+                f"{self.hierarchy.name!r}, whose indicators are {list(leaves)}."
+            )
+        unspecified = [leaf for leaf in leaves if leaf not in names]
+        if unspecified:
+            raise InvalidParameterError(
+                f"{owner}: the hierarchy's indicator(s) {unspecified} have no Indicator (say "
+                "whether each is a benefit or a cost and how to normalise it)."
+            )
+        for rule in self.rules:
+            if not isinstance(rule, TierRule):
+                raise InvalidParameterError.for_value(
+                    name="rules", owner=owner, allowed="a sequence of TierRule", got=rule
+                )
+            self.tiers.index(rule.tier)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Data columns read, one per indicator in hierarchy order."""
+        by_name = {i.name: i for i in self.indicators}
+        return tuple(by_name[leaf].source for leaf in self.hierarchy.indicators)
+
+    def fit(self, indicators_frame: pd.DataFrame) -> FittedScorecard:
+        """Learn each indicator's normalisation from a population.
+
+        Parameters
+        ----------
+        indicators_frame : pandas.DataFrame
+            One row per customer (unique index) with the indicator columns. Not
+            modified. Missing values are ignored while learning unless the policy is
+            ``"error"``.
+
+        Returns
+        -------
+        FittedScorecard
+            The frozen normalisation; score any customers with
+            :meth:`FittedScorecard.score`.
+
+        Raises
+        ------
+        ColumnNotFoundError
+            An indicator column is missing.
+        InvalidDataError
+            A column is not numeric, has infinite values, has missing values under
+            policy ``"error"`` or only missing values; the frame is empty or repeats ids.
+        """
+        name = "the indicators frame"
+        check_frame(indicators_frame, name="indicators_frame", owner="Scorecard.fit")
+        check_columns(indicators_frame, self.columns, frame_name=name)
+        check_unique_index(indicators_frame, frame_name=name)
+        if len(indicators_frame) == 0:
+            raise InvalidDataError("Cannot fit a scorecard on an empty frame.")
+        by_name = {i.name: i for i in self.indicators}
+        scales: list[LearnedScale] = []
+        medians: list[float] = []
+        for leaf in self.hierarchy.indicators:
+            indicator = by_name[leaf]
+            values = _indicator_values(
+                indicators_frame,
+                indicator.source,
+                allow_missing=self.missing != "error",
+                frame_name=name,
+            )
+            present = values[~np.isnan(values)]
+            if present.size == 0:
+                raise InvalidDataError(
+                    f"Indicator column {indicator.source!r} has no values to learn from.",
+                    column=indicator.source,
+                )
+            scales.append(indicator.fit(present))
+            medians.append(float(np.median(present)))
+        return FittedScorecard(
+            scorecard=self, scales=scales, medians=medians, n_customers=len(indicators_frame)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe representation."""
+        return {
+            "hierarchy": self.hierarchy.to_dict(),
+            "indicators": [i.to_dict() for i in self.indicators],
+            "tiers": self.tiers.to_dict(),
+            "rules": [r.to_dict() for r in self.rules],
+            "missing": self.missing,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Scorecard:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            hierarchy=Criterion.from_dict(data["hierarchy"]),
+            indicators=[Indicator.from_dict(i) for i in data["indicators"]],
+            tiers=TierScheme.from_dict(data["tiers"]),
+            rules=[TierRule.from_dict(r) for r in data["rules"]],
+            missing=data["missing"],
+        )
+
+
+def _to_scales(values: Sequence[LearnedScale]) -> tuple[LearnedScale, ...]:
+    return tuple(values)
+
+
+def _to_medians(values: Sequence[float]) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
+
+
+@attrs.frozen(kw_only=True)
+class FittedScorecard:
+    """A scorecard with its normalisation learned; a value, safe to store as JSON.
+
+    Scoring applies the frozen normalisation, so one customer's score depends only
+    on that customer's indicators: adding or rescoring customers never shifts
+    anybody else.
+    """
+
+    scorecard: Scorecard = attrs.field(validator=attrs.validators.instance_of(Scorecard))
+    """The settings the normalisation was learned with."""
+
+    scales: tuple[LearnedScale, ...] = attrs.field(converter=_to_scales)
+    """Learned normalisation per indicator, in hierarchy order."""
+
+    medians: tuple[float, ...] = attrs.field(converter=_to_medians)
+    """Raw population median per indicator (used by ``missing="median"``)."""
+
+    n_customers: int = attrs.field(validator=attrs.validators.instance_of(int))
+    """Number of customers the normalisation was learned on."""
+
+    _weights: FloatArray = attrs.field(init=False, repr=False, eq=False)
+    _membership: FloatArray = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        hierarchy = self.scorecard.hierarchy
+        leaves = hierarchy.indicators
+        if len(self.scales) != len(leaves) or len(self.medians) != len(leaves):
+            raise InvalidParameterError(
+                f"FittedScorecard needs one learned scale and one median per indicator "
+                f"({len(leaves)}); got {len(self.scales)} and {len(self.medians)}."
+            )
+        by_name = {i.name: i for i in self.scorecard.indicators}
+        for leaf, scale in zip(leaves, self.scales, strict=True):
+            expected = _SCALE_KINDS[type(by_name[leaf].normaliser)]
+            if scale.kind != expected:
+                raise InvalidParameterError(
+                    f"FittedScorecard: indicator {leaf!r} uses a {expected} normaliser but its "
+                    f"learned scale is {scale.kind!r}."
+                )
+        global_weights = hierarchy.global_weights()
+        weights = np.array([global_weights[leaf] for leaf in leaves])
+        criteria = self.criteria
+        membership = np.zeros((len(leaves), len(criteria)))
+        for column, name in enumerate(criteria):
+            node = _find(hierarchy, name)
+            membership[[leaves.index(leaf) for leaf in node.indicators], column] = 1.0
+        object.__setattr__(self, "_weights", weights)
+        object.__setattr__(self, "_membership", membership)
+
+    @property
+    def indicators(self) -> tuple[str, ...]:
+        """Indicator names, in hierarchy order."""
+        return self.scorecard.hierarchy.indicators
+
+    @property
+    def criteria(self) -> tuple[str, ...]:
+        """Criterion names below the root, depth first."""
+        return tuple(name for name, _ in _criteria(self.scorecard.hierarchy))
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Global weight of each indicator (they sum to 1)."""
+        return dict(zip(self.indicators, self._weights.tolist(), strict=True))
+
+    def _points(
+        self, frame: pd.DataFrame, *, owner: str, out: FloatArray | None = None
+    ) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+        """Normalised points (indicators x customers, into ``out`` if given) and imputations."""
+        name = "the frame to score"
+        check_frame(frame, name="frame", owner=owner)
+        card = self.scorecard
+        check_columns(frame, card.columns, frame_name=name)
+        check_unique_index(frame, frame_name=name)
+        by_name = {i.name: i for i in card.indicators}
+        points = np.empty((len(self.indicators), len(frame))) if out is None else out
+        imputed = np.zeros(len(frame), dtype=np.int64)
+        for k, (leaf, scale) in enumerate(zip(self.indicators, self.scales, strict=True)):
+            indicator = by_name[leaf]
+            values = _indicator_values(
+                frame, indicator.source, allow_missing=card.missing != "error", frame_name=name
+            )
+            missing = np.isnan(values) if card.missing != "error" else None
+            if missing is not None and card.missing == "median":
+                values = np.where(missing, self.medians[k], values)
+            points[k] = indicator.points(scale, values)
+            if missing is not None:
+                imputed += missing
+                if card.missing == "zero":
+                    points[k, missing] = 0.0
+        return points, imputed
+
+    def normalised(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Each indicator's normalised points (0-100, more is better), indexed like ``frame``."""
+        points, _ = self._points(frame, owner="FittedScorecard.normalised")
+        return pd.DataFrame(points.T, index=frame.index, columns=list(self.indicators), copy=False)
+
+    def score(
+        self, frame: pd.DataFrame, *, language: Language = "en", normalised: bool = False
+    ) -> pd.DataFrame:
+        """Score, explain and tier customers with the frozen normalisation.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            One row per customer with the indicator columns (and any column a tier
+            rule reads). Not modified.
+        language : {"en", "zh"}, default "en"
+            Language of the tier labels.
+        normalised : bool, default False
+            Also return each indicator's normalised points (``<indicator>_normalised``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed like ``frame``:
+
+            ``score`` (float)
+                0-100.
+            ``tier``, ``score_tier`` (ordered categorical, lowest tier first)
+                The tier after the rules, and the tier of the score alone.
+            ``tier_reason`` (categorical)
+                The score range of the tier, or the rule that set it.
+            ``<criterion>_points``, ``<indicator>_points`` (float)
+                Contributions in score points: the indicators' add up to the score,
+                the top-level criteria's (with any indicator directly under the root)
+                too, and each criterion's is the sum of its children's.
+            ``n_imputed`` (int)
+                Indicator values imputed under the missing-value policy.
+
+            ``attrs["missing"]`` records the missing-value policy.
+
+        Raises
+        ------
+        ColumnNotFoundError, InvalidDataError
+            A column is missing or invalid, or the index repeats ids.
+        """
+        check_choice(language, name="language", owner="FittedScorecard.score", choices=("en", "zh"))
+        card = self.scorecard
+        m, c = len(self.indicators), len(self.criteria)
+        # One float block, one row per output column (pandas keeps it without copying);
+        # the points are computed in place of the contributions.
+        block = np.empty((1 + c + m + (m if normalised else 0), len(frame)))
+        contributions = block[1 + c : 1 + c + m]
+        _, imputed = self._points(frame, owner="FittedScorecard.score", out=contributions)
+        if normalised:
+            block[1 + c + m :] = contributions
+        contributions *= self._weights[:, None]
+        np.sum(contributions, axis=0, out=block[0])
+        np.clip(block[0], 0.0, 100.0, out=block[0])
+        np.matmul(self._membership.T, contributions, out=block[1 : 1 + c])
+        names = [
+            "score",
+            *(f"{name}_points" for name in (*self.criteria, *self.indicators)),
+            *(f"{name}_normalised" for name in self.indicators if normalised),
+        ]
+        result = pd.DataFrame(block.T, index=frame.index, columns=names, copy=False)
+        base = card.tiers.codes(block[0])
+        codes, fired = apply_rules(
+            base, frame, scheme=card.tiers, rules=card.rules, frame_name="the frame to score"
+        )
+        reasons = tier_reasons(base, fired, scheme=card.tiers, rules=card.rules, language=language)
+        for position, (column, values) in enumerate(
+            (
+                ("tier", card.tiers.categorical(codes, language=language)),
+                ("score_tier", card.tiers.categorical(base, language=language)),
+                ("tier_reason", reasons),
+            ),
+            start=1,
+        ):
+            result.insert(position, column, pd.Series(values, index=frame.index, copy=False))
+        result["n_imputed"] = imputed
+        result.attrs = {"missing": card.missing}
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe representation."""
+        return {
+            "scorecard": self.scorecard.to_dict(),
+            "scales": [s.to_dict() for s in self.scales],
+            "medians": list(self.medians),
+            "n_customers": self.n_customers,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FittedScorecard:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            scorecard=Scorecard.from_dict(data["scorecard"]),
+            scales=[LearnedScale.from_dict(s) for s in data["scales"]],
+            medians=data["medians"],
+            n_customers=int(data["n_customers"]),
+        )
+
+
+def _criteria(node: Criterion) -> list[tuple[str, Criterion]]:
+    """Every criterion below ``node``, depth first in label order."""
+    out: list[tuple[str, Criterion]] = []
+    children = {c.name: c for c in node.subcriteria}
+    for label in node.weights.labels:
+        child = children.get(label)
+        if child is not None:
+            out.append((label, child))
+            out.extend(_criteria(child))
+    return out
+
+
+def _find(root: Criterion, name: str) -> Criterion:
+    return next(node for label, node in _criteria(root) if label == name)
