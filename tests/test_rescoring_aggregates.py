@@ -77,7 +77,7 @@ def test_prefix_aggregates_equal_aggregating_up_to_the_query(
     log = log.sort_values(["customer_id", "timestamp"], kind="stable").reset_index(drop=True)
     index = pd.Index(np.unique(log["customer_id"]), name="customer_id")
     codes = index.get_indexer(pd.Index(log["customer_id"])).astype(np.int64)
-    stamps = log["timestamp"].to_numpy()
+    stamps = log["timestamp"].to_numpy().astype("datetime64[ns]")
     n_queries = data.draw(st.integers(1, 8))
     query_rows = data.draw(
         st.lists(st.integers(0, len(log) - 1), min_size=n_queries, max_size=n_queries)
@@ -91,7 +91,8 @@ def test_prefix_aggregates_equal_aggregating_up_to_the_query(
         stamps=stamps,
         amounts=log["amount"].to_numpy(np.float64),
         query_codes=query_codes,
-        query_stamps=query_stamps,
+        keys=stamps.view(np.int64),
+        query_keys=query_stamps.view(np.int64),
     )
     for q in range(n_queries):
         customer = index[query_codes[q]]

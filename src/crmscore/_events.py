@@ -112,6 +112,9 @@ class ValidatedEvents:
     as_of_day: int
     """Calendar day of ``as_of``, as days since 1970-01-01."""
 
+    rows: IntArray
+    """Position in the input frame of each kept event (to read other columns)."""
+
     @property
     def n_customers(self) -> int:
         """Number of distinct customers."""
@@ -223,9 +226,10 @@ def validate_events(
             "evaluate. Pass a later as_of.",
             column=timestamp_col,
         )
+    rows = np.arange(len(events), dtype=np.int64)
     if not keep.all():
         ids, stamps, days = ids[keep], stamps[keep], days[keep]
-        kinds, values = kinds[keep], values[keep]
+        kinds, values, rows = kinds[keep], values[keep], rows[keep]
     codes, customers = _factorize_sorted(ids, column=customer_col)
     return ValidatedEvents(
         codes=codes,
@@ -237,6 +241,7 @@ def validate_events(
         values=values,
         as_of=pd.Timestamp(as_of64),
         as_of_day=as_of_day,
+        rows=rows,
     )
 
 

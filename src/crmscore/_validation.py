@@ -171,7 +171,11 @@ def check_unique_index(frame: pd.DataFrame | pd.Series[Any], *, frame_name: str)
             n_offending=total,
             hint="A per-customer frame needs one row per customer.",
         )
-    null = index.isna()
+    null = (
+        index.to_frame().isna().any(axis=1).to_numpy()
+        if isinstance(index, pd.MultiIndex)
+        else index.isna()
+    )
     if null.any():
         raise InvalidDataError(
             f"The index of {frame_name} has {int(np.sum(null))} null customer id(s).",

@@ -440,8 +440,11 @@ class PurchaseAggregates:
     last_purchase: npt.NDArray[np.datetime64]
 
 
-def rfm_columns(aggregates: PurchaseAggregates, as_of_period: int) -> dict[str, Any]:
-    """Derive the columns of :func:`rfm_table` from purchase aggregates."""
+def rfm_columns(aggregates: PurchaseAggregates, as_of_period: int | IntArray) -> dict[str, Any]:
+    """Derive the columns of :func:`rfm_table` from purchase aggregates.
+
+    ``as_of_period`` is one period for everybody, or one per customer.
+    """
     frequency = aggregates.n_periods - 1
     recency = (aggregates.last_period - aggregates.first_period).astype(np.float64)
     age = (as_of_period - aggregates.first_period).astype(np.float64)

@@ -106,20 +106,36 @@ def prefix_at(
     stamps: npt.NDArray[np.datetime64],
     amounts: npt.NDArray[np.float64],
     query_codes: npt.NDArray[np.int64],
-    query_stamps: npt.NDArray[np.datetime64],
+    keys: npt.NDArray[np.int64],
+    query_keys: npt.NDArray[np.int64],
 ) -> tuple[PurchaseAggregates, npt.NDArray[np.bool_]]:
-    """Aggregate each query customer's batch purchases up to the query time.
+    """Aggregate each query customer's batch purchases up to a point.
 
-    ``codes``, ``periods``, ``stamps`` and ``amounts`` describe the batch's
-    purchases sorted by ``(code, stamp)``. For every query ``(code, stamp)`` the
-    result holds the aggregates of that customer's purchases at or before
-    ``stamp``, and a mask of the queries that have at least one such purchase.
-    Everything is computed from running sums: no loop over queries.
+    ``codes``, ``periods``, ``stamps``, ``amounts`` and ``keys`` describe the
+    batch's purchases sorted by ``(code, key)``, where the key orders a customer's
+    purchases (a timestamp, or the position in the stream). For every query
+    ``(code, key)`` the result holds the aggregates of that customer's purchases
+    with a key at or before the query's, and a mask of the queries that have at
+    least one. Everything is computed from running sums: no loop over queries.
     """
     n = codes.size
-    new_customer = np.r_[True, codes[1:] != codes[:-1]] if n else np.zeros(0, dtype=bool)
-    new_period = new_customer | np.r_[True, periods[1:] != periods[:-1]] if n else new_customer
-    group_start = np.maximum.accumulate(np.where(new_customer, np.arange(n), 0)) if n else codes
+    if n == 0:  # no purchase in the batch: nothing found for anybody
+        m = query_codes.size
+        zeros, nat = np.zeros(m, dtype=np.int64), np.full(m, np.datetime64("NaT"), "datetime64[ns]")
+        empty = PurchaseAggregates(
+            first_period=zeros,
+            last_period=zeros,
+            n_periods=zeros,
+            first_spend=np.zeros(m),
+            repeat_spend=np.zeros(m),
+            n_purchases=zeros,
+            first_purchase=nat,
+            last_purchase=nat,
+        )
+        return empty, np.zeros(m, dtype=bool)
+    new_customer = np.r_[True, codes[1:] != codes[:-1]]
+    new_period = new_customer | np.r_[True, periods[1:] != periods[:-1]]
+    group_start = np.maximum.accumulate(np.where(new_customer, np.arange(n), 0))
     first_period = periods[group_start]
     in_first = periods == first_period
 
@@ -135,9 +151,7 @@ def prefix_at(
     cum_count = running(np.ones(n, dtype=np.int64))
 
     # Last batch purchase of the same customer at or before the query time.
-    position = _last_at_or_before(
-        codes, stamps.view(np.int64), query_codes, query_stamps.view(np.int64)
-    )
+    position = _last_at_or_before(codes, keys, query_codes, query_keys)
     found = position >= 0
     at = np.where(found, position, 0)
     aggregates = PurchaseAggregates(

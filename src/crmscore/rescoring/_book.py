@@ -1,0 +1,380 @@
+"""The book: the engine's whole state as one immutable, JSON-safe value."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from crmscore.errors import InvalidDataError, InvalidParameterError
+from crmscore.rescoring._chunks import ChunkedFrame, ChunkedIndex
+from crmscore.rescoring._policy import RescoringPolicy
+from crmscore.tiering import FittedScorecard
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import numpy.typing as npt
+
+__all__ = [
+    "CHANGE_COLUMNS",
+    "CUSTOMER_COLUMNS",
+    "OVERRIDE_KINDS",
+    "SCHEMA_VERSION",
+    "Book",
+    "RescoringResult",
+]
+
+#: Version of the serialised book (``Book.to_dict``) and of its frame export.
+SCHEMA_VERSION = 1
+
+#: Per-customer columns of the book and their numpy dtypes.
+CUSTOMER_COLUMNS: dict[str, str] = {
+    # Purchase aggregates (see crmscore.rfm.PurchaseAggregates).
+    "first_period": "int64",
+    "last_period": "int64",
+    "n_periods": "int64",
+    "first_spend": "float64",
+    "repeat_spend": "float64",
+    "n_purchases": "int64",
+    "first_purchase": "datetime64[ns]",
+    "last_purchase": "datetime64[ns]",
+    # The computed score, when it was computed, and the scorecard's tier for it.
+    "score": "float64",
+    "scored_at": "datetime64[ns]",
+    "score_tier": "int8",
+    # Tiers as positions in the scheme (-1 = not rated yet): base follows the score
+    # with hysteresis; tier is the effective one (an active override, else base).
+    "base_tier": "int8",
+    "tier": "int8",
+    "below_reviews": "int64",
+    # The active override, if any.
+    "override_tier": "int8",
+    "override_kind": "int8",
+    "override_expires": "datetime64[ns]",
+    "override_until_review": "bool",
+    "override_reason": "object",
+    "override_author": "object",
+    # Automation flags, and when the follow-up flag falls due without a purchase.
+    "invited": "bool",
+    "follow_up": "bool",
+    "follow_up_due": "datetime64[ns]",
+}
+
+#: Override kinds stored in ``override_kind`` (0 = none).
+OVERRIDE_KINDS: tuple[str, ...] = ("", "default", "strategic_signing", "manual")
+
+#: Columns of the audit trail (``Book.history``) and of every call's ``changes``.
+CHANGE_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "at",
+    "as_of",
+    "change",
+    "before",
+    "after",
+    "score",
+    "rule",
+    "event_ids",
+    "detail",
+)
+
+NAT = np.datetime64("NaT", "ns")
+
+
+def empty_changes() -> pd.DataFrame:
+    """Return the audit-trail schema with no rows."""
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series([], dtype=object),
+            "at": pd.Series([], dtype="datetime64[ns]"),
+            "as_of": pd.Series([], dtype="datetime64[ns]"),
+            "change": pd.Series([], dtype=object),
+            "before": pd.Series([], dtype=object),
+            "after": pd.Series([], dtype=object),
+            "score": pd.Series([], dtype=np.float64),
+            "rule": pd.Series([], dtype=object),
+            "event_ids": pd.Series([], dtype=object),
+            "detail": pd.Series([], dtype=object),
+        }
+    )
+
+
+def empty_columns() -> dict[str, npt.NDArray[Any]]:
+    """Return the customer columns of a book without customers."""
+    return {name: _frozen(np.empty(0, dtype=dtype)) for name, dtype in CUSTOMER_COLUMNS.items()}
+
+
+def _frozen(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    array.setflags(write=False)
+    return array
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Book:
+    """The customer book: everything the engine knows, as one immutable value.
+
+    Never modify a book: :func:`ingest`, :func:`review` and the override calls
+    return a new one and leave the old one intact, so a service can keep the
+    previous state until the new one is safely stored. ``to_dict()`` gives a
+    JSON-safe form with a schema version; :meth:`to_frame` the per-customer part as
+    one DataFrame (Arrow/Parquet friendly).
+    """
+
+    policy: RescoringPolicy
+    """The configuration the book runs under."""
+
+    as_of: pd.Timestamp | None = None
+    """The ``as_of`` of the latest call (calls must not go back in time)."""
+
+    last_review: pd.Timestamp | None = None
+    """When the book was last reviewed (``None`` before the first review)."""
+
+    scorecard: FittedScorecard | None = None
+    """The scorecard with the normalisation learned at the latest review."""
+
+    ids: ChunkedIndex = attrs.field(factory=ChunkedIndex)
+    """Customer ids, in the order of the columns."""
+
+    columns: Mapping[str, npt.NDArray[Any]] = attrs.field(factory=empty_columns)
+    """Per-customer read-only arrays, one per :data:`CUSTOMER_COLUMNS`."""
+
+    attributes: pd.DataFrame = attrs.field(factory=pd.DataFrame)
+    """Indicator columns supplied by the service, indexed by customer id."""
+
+    event_ids: ChunkedIndex = attrs.field(factory=ChunkedIndex)
+    """Ids of every event applied (or skipped), so a redelivery changes nothing."""
+
+    changes: ChunkedFrame = attrs.field(factory=ChunkedFrame)
+    """The audit trail, in order."""
+
+    schema_version: int = SCHEMA_VERSION
+    """Version of the serialised form."""
+
+    @property
+    def n_customers(self) -> int:
+        """Number of customers in the book."""
+        return len(self.ids)
+
+    @property
+    def tiers(self) -> Any:
+        """The tier scheme (the scorecard's)."""
+        return self.policy.scorecard.tiers
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """Every change so far (the audit trail an appeal needs), oldest first."""
+        return self.changes.to_frame(empty_changes())
+
+    @property
+    def customers(self) -> pd.DataFrame:
+        """The per-customer state with tiers as labels, indexed by customer id.
+
+        Columns: the purchase aggregates, ``score``, ``scored_at``, ``score_tier``,
+        ``base_tier``, ``tier`` (the effective tier), ``below_reviews`` (consecutive
+        reviews below the retention threshold), the active override (``override_tier``,
+        ``override_kind``, ``override_expires``, ``override_until_review``,
+        ``override_reason``, ``override_author``), and the ``invited`` and
+        ``follow_up`` flags.
+        """
+        frame = self.to_frame()
+        labels = np.asarray((*self.tiers.labels(), None), dtype=object)  # -1 -> None
+        for column in ("score_tier", "base_tier", "tier", "override_tier"):
+            frame[column] = labels[frame[column].to_numpy(np.int64)]
+        kinds = np.asarray(OVERRIDE_KINDS, dtype=object)
+        frame["override_kind"] = kinds[frame["override_kind"].to_numpy(np.int64)]
+        return frame
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the per-customer arrays as one DataFrame (tiers as positions, -1 unrated).
+
+        ``attrs["schema_version"]`` holds :data:`SCHEMA_VERSION`; :meth:`from_frame`
+        reads it back.
+        """
+        frame = pd.DataFrame(
+            {name: np.array(values) for name, values in self.columns.items()},
+            index=self.ids.to_index(name="customer_id"),
+        )
+        frame.attrs["schema_version"] = self.schema_version
+        return frame
+
+    def due_for_review(self, as_of: Any) -> bool:
+        """Whether a periodic review is due at ``as_of`` (always, before the first)."""
+        if self.last_review is None:
+            return True
+        due = self.last_review + pd.DateOffset(months=self.policy.review_months)
+        return bool(pd.Timestamp(as_of) >= due)
+
+    # --- serialisation -------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe representation (timestamps as integer nanoseconds)."""
+        frame = self.to_frame()
+        columns: dict[str, list[Any]] = {}
+        for name, dtype in CUSTOMER_COLUMNS.items():
+            values = frame[name].to_numpy()
+            if dtype.startswith("datetime64"):
+                columns[name] = [None if v == _NAT_INT else int(v) for v in values.view(np.int64)]
+            elif dtype == "object":
+                columns[name] = [str(v) for v in values]
+            else:
+                columns[name] = values.tolist()
+        history = self.history
+        return {
+            "schema_version": self.schema_version,
+            "policy": self.policy.to_dict(),
+            "as_of": _stamp_out(self.as_of),
+            "last_review": _stamp_out(self.last_review),
+            "scorecard": None if self.scorecard is None else self.scorecard.to_dict(),
+            "customer_ids": frame.index.tolist(),
+            "customers": columns,
+            "attributes": {
+                "index": self.attributes.index.tolist(),
+                "columns": {c: _floats_out(self.attributes[c]) for c in self.attributes.columns},
+            },
+            "event_ids": self.event_ids.to_index().tolist(),
+            "history": {
+                "customer_id": history["customer_id"].tolist(),
+                "at": [_stamp_out(t) for t in history["at"]],
+                "as_of": [_stamp_out(t) for t in history["as_of"]],
+                "change": history["change"].tolist(),
+                "before": history["before"].tolist(),
+                "after": history["after"].tolist(),
+                "score": _floats_out(history["score"]),
+                "rule": history["rule"].tolist(),
+                "event_ids": history["event_ids"].tolist(),
+                "detail": history["detail"].tolist(),
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Book:
+        """Inverse of :meth:`to_dict`."""
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise InvalidParameterError(
+                f"This book was saved with schema version {version!r}; this crmscore reads "
+                f"version {SCHEMA_VERSION}."
+            )
+        columns: dict[str, npt.NDArray[Any]] = {}
+        for name, dtype in CUSTOMER_COLUMNS.items():
+            values = data["customers"][name]
+            if dtype.startswith("datetime64"):
+                raw = np.array([_NAT_INT if v is None else v for v in values], dtype=np.int64)
+                columns[name] = _frozen(raw.view("datetime64[ns]"))
+            else:
+                columns[name] = _frozen(np.array(values, dtype=dtype))
+        attributes = pd.DataFrame(
+            {c: _floats_in(v) for c, v in data["attributes"]["columns"].items()},
+            index=pd.Index(data["attributes"]["index"], name="customer_id"),
+        )
+        h = data["history"]
+        history = empty_changes()
+        if h["customer_id"]:
+            history = pd.DataFrame(
+                {
+                    "customer_id": pd.Series(h["customer_id"], dtype=object),
+                    "at": _stamps_in(h["at"]),
+                    "as_of": _stamps_in(h["as_of"]),
+                    "change": pd.Series(h["change"], dtype=object),
+                    "before": pd.Series(h["before"], dtype=object),
+                    "after": pd.Series(h["after"], dtype=object),
+                    "score": _floats_in(h["score"]),
+                    "rule": pd.Series(h["rule"], dtype=object),
+                    "event_ids": pd.Series(h["event_ids"], dtype=object),
+                    "detail": pd.Series(h["detail"], dtype=object),
+                }
+            )
+        scorecard = data.get("scorecard")
+        return cls(
+            policy=RescoringPolicy.from_dict(data["policy"]),
+            as_of=_stamp_in(data["as_of"]),
+            last_review=_stamp_in(data["last_review"]),
+            scorecard=None if scorecard is None else FittedScorecard.from_dict(scorecard),
+            ids=ChunkedIndex().add(pd.Index(data["customer_ids"])),
+            columns=columns,
+            attributes=attributes,
+            event_ids=ChunkedIndex().add(pd.Index(data["event_ids"])),
+            changes=ChunkedFrame().add(history),
+        )
+
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        policy: RescoringPolicy,
+        as_of: Any,
+        last_review: Any,
+        scorecard: FittedScorecard | None,
+        event_ids: Any = (),
+        attributes: pd.DataFrame | None = None,
+    ) -> Book:
+        """Rebuild a book from :meth:`to_frame` output and the few scalars beside it."""
+        version = frame.attrs.get("schema_version", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            raise InvalidParameterError(
+                f"This frame has schema version {version!r}; this crmscore reads "
+                f"version {SCHEMA_VERSION}."
+            )
+        missing = [c for c in CUSTOMER_COLUMNS if c not in frame.columns]
+        if missing:
+            raise InvalidDataError(f"The book frame lacks the column(s) {sorted(missing)}.")
+        columns = {
+            name: _frozen(frame[name].to_numpy(dtype=dtype, copy=True))
+            for name, dtype in CUSTOMER_COLUMNS.items()
+        }
+        return cls(
+            policy=policy,
+            as_of=_stamp_in(as_of),
+            last_review=_stamp_in(last_review),
+            scorecard=scorecard,
+            ids=ChunkedIndex().add(pd.Index(frame.index)),
+            columns=columns,
+            attributes=pd.DataFrame() if attributes is None else attributes.copy(),
+            event_ids=ChunkedIndex().add(pd.Index(event_ids)),
+        )
+
+
+_NAT_INT = np.iinfo(np.int64).min
+
+
+def _stamp_out(value: Any) -> int | None:
+    if value is None or pd.isna(value):
+        return None
+    return int(pd.Timestamp(value).value)
+
+
+def _stamp_in(value: Any) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    return pd.Timestamp(value)
+
+
+def _stamps_in(values: list[int | None]) -> pd.Series[Any]:
+    raw = np.array([_NAT_INT if v is None else v for v in values], dtype=np.int64)
+    return pd.Series(raw.view("datetime64[ns]"))
+
+
+def _floats_out(values: pd.Series[Any]) -> list[float | None]:
+    return [None if math.isnan(v) else float(v) for v in values.to_numpy(np.float64)]
+
+
+def _floats_in(values: list[float | None]) -> npt.NDArray[np.float64]:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class RescoringResult:
+    """What one engine call returns: the new book and what changed."""
+
+    book: Book
+    """The new state (the old one is untouched)."""
+
+    changes: pd.DataFrame
+    """The changes this call made, in the audit-trail schema (:data:`CHANGE_COLUMNS`)."""
+
+    skipped: pd.DataFrame
+    """Events not applied, with the reason (``event_id``, ``customer_id``, ``reason``)."""

@@ -1,0 +1,425 @@
+"""Building blocks of the engine: audit rows, scoring, tier transitions (private)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from crmscore._validation import as_timestamp
+from crmscore.errors import InvalidParameterError
+from crmscore.rescoring import _aggregates
+from crmscore.rescoring._book import (
+    CHANGE_COLUMNS,
+    NAT,
+    OVERRIDE_KINDS,
+    Book,
+    empty_changes,
+)
+from crmscore.rfm import PurchaseAggregates, rfm_columns, to_periods
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import numpy.typing as npt
+
+    from crmscore.rescoring._policy import TierAdjustment
+    from crmscore.tiering import FittedScorecard
+
+__all__ = [
+    "Changes",
+    "Columns",
+    "TierState",
+    "Triggers",
+    "add_months",
+    "aggregates_of",
+    "check_as_of",
+    "indicators",
+    "periods_of",
+    "run_timeline",
+    "score_frame",
+    "skipped_frame",
+]
+
+_NEVER = np.iinfo(np.int64).max  # "no time" for minimum searches, in ns
+_MANUAL = OVERRIDE_KINDS.index("manual")
+
+
+def skipped_frame(event_ids: Any = (), customers: Any = (), reasons: Any = ()) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "event_id": pd.Series(list(event_ids), dtype=object),
+            "customer_id": pd.Series(list(customers), dtype=object),
+            "reason": pd.Series(list(reasons), dtype=object),
+        }
+    )
+
+
+def check_as_of(book: Book, as_of: Any, owner: str) -> pd.Timestamp:
+    stamp = as_timestamp(as_of, name="as_of", owner=owner)
+    if stamp.tzinfo is not None:
+        raise InvalidParameterError.for_value(
+            name="as_of", owner=owner, allowed="a naive (wall-clock) timestamp", got=as_of
+        )
+    if book.as_of is not None and stamp < book.as_of:
+        raise InvalidParameterError(
+            f"as_of ({stamp}) is before the book's as_of ({book.as_of}): a book only moves "
+            "forward in time. Pass an as_of at or after it."
+        )
+    return stamp
+
+
+def add_months(stamps: npt.NDArray[np.datetime64], months: int) -> npt.NDArray[np.datetime64]:
+    """Calendar months later (the day clipped to the month's end), NaT kept."""
+    shifted = pd.DatetimeIndex(stamps.astype("datetime64[ns]")) + pd.DateOffset(months=months)
+    return shifted.to_numpy("datetime64[ns]")
+
+
+class Changes:
+    """Collects audit rows column by column, then makes one frame."""
+
+    def __init__(self, tiers: Any, as_of: pd.Timestamp) -> None:
+        self.labels = np.asarray((*tiers.labels(), None), dtype=object)  # -1 -> None
+        self.as_of = as_of
+        self.parts: list[pd.DataFrame] = []
+
+    def add(
+        self,
+        *,
+        customer_id: Any,
+        at: Any,
+        change: str | npt.NDArray[Any],
+        rule: str | npt.NDArray[Any],
+        before: Any = None,
+        after: Any = None,
+        score: Any = np.nan,
+        event_ids: Any = "",
+        detail: Any = "",
+    ) -> None:
+        ids = np.asarray(customer_id, dtype=object)
+        n = ids.size
+        if n == 0:
+            return
+
+        def expand(value: Any, dtype: Any = object) -> npt.NDArray[Any]:
+            array: npt.NDArray[Any] = np.asarray(value, dtype=dtype)
+            return np.broadcast_to(array, (n,)).copy() if array.ndim == 0 else array
+
+        def tier_labels(codes: Any) -> npt.NDArray[Any]:
+            if codes is None:
+                return np.full(n, None, dtype=object)
+            labels: npt.NDArray[Any] = self.labels[expand(codes, np.int64)]
+            return labels
+
+        self.parts.append(
+            pd.DataFrame(
+                {
+                    "customer_id": pd.Series(ids, dtype=object),
+                    "at": expand(at, "datetime64[ns]"),
+                    "as_of": np.full(n, self.as_of.to_datetime64(), dtype="datetime64[ns]"),
+                    "change": pd.Series(expand(change), dtype=object),
+                    "before": pd.Series(tier_labels(before), dtype=object),
+                    "after": pd.Series(tier_labels(after), dtype=object),
+                    "score": expand(score, np.float64),
+                    "rule": pd.Series(expand(rule), dtype=object),
+                    "event_ids": pd.Series(expand(event_ids), dtype=object),
+                    "detail": pd.Series(expand(detail), dtype=object),
+                }
+            )
+        )
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return empty_changes()
+        frame = pd.concat(self.parts, ignore_index=True)
+        order = np.lexsort((np.arange(len(frame)), frame["at"].to_numpy()))
+        return frame.iloc[order].reset_index(drop=True)[list(CHANGE_COLUMNS)]
+
+
+# --------------------------------------------------------------------------------------
+# Scoring
+# --------------------------------------------------------------------------------------
+
+
+def aggregates_of(columns: Mapping[str, npt.NDArray[Any]], rows: Any) -> PurchaseAggregates:
+    return PurchaseAggregates(
+        **{name: columns[name][rows] for name in _aggregates.AGGREGATE_COLUMNS}
+    )
+
+
+def indicators(
+    book: Book, aggregates: PurchaseAggregates, periods: Any, ids: pd.Index[Any]
+) -> pd.DataFrame:
+    """Build the scorecard's input: RFM columns at ``periods`` and the service's attributes."""
+    frame = pd.DataFrame(rfm_columns(aggregates, periods))
+    if len(book.attributes.columns):
+        extra = book.attributes.reindex(ids)
+        for column in extra.columns:
+            if column not in frame.columns:
+                frame[column] = extra[column].to_numpy()
+    return frame
+
+
+def score_frame(
+    scorecard: FittedScorecard, frame: pd.DataFrame
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int8]]:
+    scored = scorecard.score(frame)
+    return (
+        scored["score"].to_numpy(np.float64),
+        scored["tier"].cat.codes.to_numpy().astype(np.int8),
+    )
+
+
+def periods_of(stamps: Any, book: Book) -> npt.NDArray[np.int64]:
+    return to_periods(np.asarray(stamps, dtype="datetime64[ns]"), book.policy.time_unit)
+
+
+# --------------------------------------------------------------------------------------
+# Tier state transitions (vectorised over the customers that move)
+# --------------------------------------------------------------------------------------
+
+
+class TierState:
+    """Mutable working copies of the tier columns of some customers (private)."""
+
+    def __init__(
+        self, columns: Mapping[str, npt.NDArray[Any]], rows: npt.NDArray[np.int64]
+    ) -> None:
+        self.rows = rows
+        self.base = columns["base_tier"][rows].copy()
+        self.kind = columns["override_kind"][rows].copy()
+        self.override = columns["override_tier"][rows].copy()
+        self.expires = columns["override_expires"][rows].copy()
+        self.until_review = columns["override_until_review"][rows].copy()
+        self.reason = columns["override_reason"][rows].copy()
+        self.author = columns["override_author"][rows].copy()
+
+    def effective(self) -> npt.NDArray[np.int8]:
+        return np.where(self.kind > 0, self.override, self.base).astype(np.int8)
+
+    def clear(self, where: npt.NDArray[np.bool_]) -> None:
+        self.kind[where] = 0
+        self.override[where] = -1
+        self.expires[where] = NAT
+        self.until_review[where] = False
+        self.reason[where] = ""
+        self.author[where] = ""
+
+    def write(self, columns: Columns) -> None:
+        """Store the working copies back into the (copy-on-write) columns."""
+        for name, values in (
+            ("base_tier", self.base),
+            ("override_kind", self.kind),
+            ("override_tier", self.override),
+            ("override_expires", self.expires),
+            ("override_until_review", self.until_review),
+            ("override_reason", self.reason),
+            ("override_author", self.author),
+        ):
+            columns.edit(name)[self.rows] = values
+        columns.edit("tier")[self.rows] = self.effective()
+
+
+def _adjust(
+    adjustment: TierAdjustment, reference: npt.NDArray[np.int8], book: Book, *, up: bool
+) -> npt.NDArray[np.int8]:
+    """Return the target tier: a downgrade never raises it, an upgrade never lowers it."""
+    top = len(book.tiers.tiers) - 1
+    if adjustment.to_tier is not None:
+        target = np.full(reference.shape, book.tiers.index(adjustment.to_tier), dtype=np.int64)
+    else:
+        target = np.clip(reference.astype(np.int64) + adjustment.steps, 0, top)
+    bound = np.maximum if up else np.minimum
+    return bound(target, reference).astype(np.int8)
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Triggers:
+    """Trigger events, sorted by (owner, time): who, when, what, and the score then."""
+
+    owner: npt.NDArray[np.int64]
+    """Index into the :class:`TierState` rows."""
+
+    times: npt.NDArray[np.datetime64]
+    kind: npt.NDArray[np.int8]
+    score: npt.NDArray[np.float64]
+    tier: npt.NDArray[np.int8]
+    event_id: npt.NDArray[Any]
+
+    @classmethod
+    def none(cls) -> Triggers:
+        """No triggers."""
+        return cls(
+            owner=np.empty(0, np.int64),
+            times=np.empty(0, "datetime64[ns]"),
+            kind=np.empty(0, np.int8),
+            score=np.empty(0, np.float64),
+            tier=np.empty(0, np.int8),
+            event_id=np.empty(0, object),
+        )
+
+
+LARGE, DEFAULT_EVENT, SIGNING_EVENT = 0, 1, 2
+
+
+def run_timeline(
+    book: Book,
+    state: TierState,
+    ids: npt.NDArray[Any],
+    changes: Changes,
+    triggers: Triggers,
+    *,
+    as_of: pd.Timestamp,
+) -> None:
+    """Apply triggers and override expiries in time order, customer by customer.
+
+    Each round handles, for every customer at once, its earliest pending item: an
+    override that expires (at or before ``as_of``), or the next trigger. There are
+    as many rounds as the most items any one customer has, not one per customer.
+    """
+    n = state.rows.size
+    stop = np.searchsorted(triggers.owner, np.arange(n), side="right")
+    pointer = np.searchsorted(triggers.owner, np.arange(n), side="left")
+    limit = int(np.datetime64(as_of.value, "ns").view(np.int64))
+    at = triggers.times.view(np.int64)
+    while True:
+        pending = pointer < stop
+        next_time = np.full(n, _NEVER, dtype=np.int64)
+        next_time[pending] = at[pointer[pending]]
+        timed = (state.kind > 0) & ~state.until_review & ~np.isnat(state.expires)
+        expiry = np.where(timed, state.expires.view(np.int64), _NEVER)
+        expire = timed & (expiry <= np.minimum(next_time, limit))
+        fire = ~expire & pending
+        if not (expire.any() or fire.any()):
+            return
+        if expire.any():
+            who = np.flatnonzero(expire)
+            before, kinds = state.effective()[who], state.kind[who]
+            state.clear(expire)
+            changes.add(
+                customer_id=ids[who],
+                at=expiry[who].view("datetime64[ns]"),
+                change="tier",
+                before=before,
+                after=state.base[who],
+                rule="override_expired",
+                detail=np.asarray([f"{OVERRIDE_KINDS[k]} override ended" for k in kinds], object),
+            )
+        if fire.any():
+            who = np.flatnonzero(fire)
+            item = pointer[who]
+            pointer[who] += 1
+            _fire(
+                book,
+                state=state,
+                ids=ids,
+                changes=changes,
+                triggers=triggers,
+                who=who,
+                item=item,
+            )
+
+
+def _fire(
+    book: Book,
+    *,
+    state: TierState,
+    ids: npt.NDArray[Any],
+    changes: Changes,
+    triggers: Triggers,
+    who: npt.NDArray[np.int64],
+    item: npt.NDArray[np.int64],
+) -> None:
+    """Apply one trigger to each customer in ``who`` (one item each)."""
+    policy = book.policy
+    kind = triggers.kind[item]
+    before = state.effective()[who]
+    # Large transaction: re-score and re-tier now; upgrades only (downgrades wait
+    # for a review and its retention rule).
+    large = kind == LARGE
+    if large.any():
+        rows, items = who[large], item[large]
+        base = state.base[rows]
+        new = triggers.tier[items]
+        state.base[rows] = np.where(base < 0, new, np.maximum(base, new))
+        after = state.effective()[rows]
+        changes.add(
+            customer_id=ids[rows],
+            at=triggers.times[items],
+            change=np.where(after != before[large], "tier", "rescore").astype(object),
+            before=before[large],
+            after=after,
+            score=triggers.score[items],
+            rule="large_transaction",
+            event_ids=triggers.event_id[items],
+            detail="re-scored at the purchase",
+        )
+    for code, adjustment, name, up in (
+        (DEFAULT_EVENT, policy.default_adjustment, "default", False),
+        (SIGNING_EVENT, policy.signing_adjustment, "strategic_signing", True),
+    ):
+        mask = kind == code
+        if adjustment is None or not mask.any():
+            continue
+        rows, items = who[mask], item[mask]
+        reference = np.where(before[mask] < 0, triggers.tier[items], before[mask]).astype(np.int8)
+        target = _adjust(adjustment, reference, book, up=up)
+        apply = state.kind[rows] != _MANUAL
+        applied, when = rows[apply], triggers.times[items][apply]
+        state.kind[applied] = OVERRIDE_KINDS.index(name)
+        state.override[applied] = target[apply]
+        if adjustment.expires_after_days is None:
+            state.expires[applied] = NAT
+            state.until_review[applied] = True
+        else:
+            state.expires[applied] = when + np.timedelta64(adjustment.expires_after_days, "D")
+            state.until_review[applied] = False
+        state.reason[applied] = name
+        state.author[applied] = "engine"
+        changes.add(
+            customer_id=ids[rows],
+            at=triggers.times[items],
+            change=np.where(apply, "tier", "action").astype(object),
+            before=before[mask],
+            after=np.where(apply, target, before[mask]),
+            score=triggers.score[items],
+            rule=name,
+            event_ids=triggers.event_id[items],
+            detail=np.where(
+                apply, "temporary adjustment", "not applied: a manual override is active"
+            ).astype(object),
+        )
+
+
+class Columns:
+    """The book's arrays, copied only when (and the first time) a call edits them."""
+
+    def __init__(self, base: Mapping[str, npt.NDArray[Any]]) -> None:
+        self.data = dict(base)
+        self.owned: set[str] = set()
+
+    def __getitem__(self, name: str) -> npt.NDArray[Any]:
+        return self.data[name]
+
+    def edit(self, name: str) -> npt.NDArray[Any]:
+        """Return a writable array for ``name`` (copied from the book's the first time)."""
+        if name not in self.owned:
+            self.data[name] = self.data[name].copy()
+            self.owned.add(name)
+        return self.data[name]
+
+    def append(self, rows: Mapping[str, npt.NDArray[Any]]) -> None:
+        """Add rows at the end of every column."""
+        for name, values in rows.items():
+            self.data[name] = np.concatenate(
+                [self.data[name], values.astype(self.data[name].dtype)]
+            )
+            self.owned.add(name)
+
+    def freeze(self) -> dict[str, npt.NDArray[Any]]:
+        """Return the final arrays, made read-only."""
+        for name in self.owned:
+            self.data[name].setflags(write=False)
+        return self.data

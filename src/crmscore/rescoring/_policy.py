@@ -1,0 +1,206 @@
+"""The rescoring policy: a frozen, JSON-safe description of what the engine does."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from crmscore.errors import InvalidParameterError
+from crmscore.rfm import TIME_UNITS, TimeUnit
+from crmscore.tiering import Scorecard
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["RescoringPolicy", "TierAdjustment"]
+
+
+def _optional_non_negative(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise InvalidParameterError.for_value(
+            name=attribute.name,
+            owner=type(instance).__name__,
+            allowed="a finite number >= 0, or None to switch the rule off",
+            got=value,
+        )
+
+
+def _count(minimum: int) -> Any:
+    def check(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise InvalidParameterError.for_value(
+                name=attribute.name,
+                owner=type(instance).__name__,
+                allowed=f"an integer >= {minimum}",
+                got=value,
+            )
+
+    return check
+
+
+def _optional_count(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _count(1)(instance, attribute, value)
+
+
+@attrs.frozen(kw_only=True)
+class TierAdjustment:
+    """An immediate, temporary tier change set off by an event.
+
+    Either ``to_tier`` (a tier key or label) or ``steps`` (tiers up, positive, or
+    down, negative) says where the customer goes. A downgrade never raises the
+    tier and an upgrade never lowers it. The adjustment is an override that lasts
+    ``expires_after_days`` days, or until the next review when that is ``None``.
+
+    Examples
+    --------
+    >>> TierAdjustment(steps=-1)  # a major default: one tier down until the review
+    TierAdjustment(to_tier=None, steps=-1, expires_after_days=None)
+    >>> TierAdjustment(to_tier="gold", expires_after_days=180)  # a strategic signing
+    TierAdjustment(to_tier='gold', steps=0, expires_after_days=180)
+    """
+
+    to_tier: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
+    )
+    """Target tier (key or label), or ``None`` to move by ``steps``."""
+
+    steps: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
+    """Tiers to move when ``to_tier`` is ``None``: negative is down."""
+
+    expires_after_days: int | None = attrs.field(default=None, validator=_optional_count)
+    """Days the adjustment lasts; ``None`` lasts until the next review."""
+
+    def __attrs_post_init__(self) -> None:
+        if (self.to_tier is None) == (self.steps == 0):
+            raise InvalidParameterError(
+                "TierAdjustment needs exactly one of to_tier (a tier) or steps (non-zero); got "
+                f"to_tier={self.to_tier!r}, steps={self.steps}."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe representation."""
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TierAdjustment:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**data)
+
+
+def _optional_adjustment(value: TierAdjustment | Mapping[str, Any] | None) -> TierAdjustment | None:
+    if value is None or isinstance(value, TierAdjustment):
+        return value
+    return TierAdjustment.from_dict(value)
+
+
+@attrs.frozen(kw_only=True)
+class RescoringPolicy:
+    """What the engine computes and which rules move tiers (defaults from the policy texts).
+
+    The scoring chain is RFM → (customer attributes) → the tiering ``scorecard``:
+    the scorecard's indicators may name any column of :func:`crmscore.rfm_table`
+    (``total_spend``, ``time_since_last``, ``frequency`` ...) or an attribute the
+    service supplies with :func:`set_attributes`. Its tier scheme and rules are the
+    book's tiers.
+
+    Examples
+    --------
+    >>> from crmscore.tiering import Criterion, Indicator, MinMax, Scorecard
+    >>> card = Scorecard(
+    ...     hierarchy=Criterion(name="value", weights={"total_spend": 0.7, "time_since_last": 0.3}),
+    ...     indicators=[Indicator(name="total_spend", direction="benefit", normaliser=MinMax()),
+    ...                 Indicator(name="time_since_last", direction="cost", normaliser=MinMax())],
+    ... )
+    >>> policy = RescoringPolicy(scorecard=card)
+    >>> policy.review_months, policy.retention_reviews, policy.large_transaction
+    (3, 2, 10000.0)
+    """
+
+    scorecard: Scorecard = attrs.field(validator=attrs.validators.instance_of(Scorecard))
+    """The tiering scorecard (settings; its normalisation is learned at reviews)."""
+
+    time_unit: TimeUnit = attrs.field(default="D", validator=attrs.validators.in_(TIME_UNITS))
+    """Period of the RFM columns the scorecard reads."""
+
+    review_months: int = attrs.field(default=3, validator=_count(1))
+    """Months between periodic reviews (周期性复审): 3 is quarterly, 1 monthly."""
+
+    refit_on_review: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    """Relearn the scorecard's normalisation on the whole book at every review."""
+
+    large_transaction: float | None = attrs.field(
+        default=10_000.0,
+        converter=attrs.converters.optional(float),
+        validator=_optional_non_negative,
+    )
+    """A purchase of at least this amount re-scores and re-tiers its customer at once."""
+
+    default_adjustment: TierAdjustment | None = attrs.field(
+        default=TierAdjustment(steps=-1), converter=_optional_adjustment
+    )
+    """What a ``default`` event (重大违约) does: one tier down until the next review."""
+
+    signing_adjustment: TierAdjustment | None = attrs.field(
+        default=TierAdjustment(to_tier="gold", expires_after_days=180),
+        converter=_optional_adjustment,
+    )
+    """What a ``strategic_signing`` event (战略合作签约) does: Gold for 180 days."""
+
+    invitation_spend: float | None = attrs.field(
+        default=1000.0, converter=attrs.converters.optional(float), validator=_optional_non_negative
+    )
+    """Cumulative spend that triggers the one-off VIP upgrade invitation action."""
+
+    follow_up_months: int | None = attrs.field(default=6, validator=_optional_count)
+    """Months without a purchase after which a customer is flagged for follow-up."""
+
+    retention_margin: float = attrs.field(
+        default=5.0, converter=float, validator=_optional_non_negative
+    )
+    """Points below a tier's lower bound a score may fall and still keep the tier."""
+
+    retention_reviews: int = attrs.field(default=2, validator=_count(1))
+    """Consecutive reviews below the margin before a customer is moved down."""
+
+    def __attrs_post_init__(self) -> None:
+        tiers = self.scorecard.tiers
+        for adjustment in (self.default_adjustment, self.signing_adjustment):
+            if adjustment is not None and adjustment.to_tier is not None:
+                tiers.index(adjustment.to_tier)  # raises naming the known tiers
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe representation."""
+        return {
+            "scorecard": self.scorecard.to_dict(),
+            "time_unit": self.time_unit,
+            "review_months": self.review_months,
+            "refit_on_review": self.refit_on_review,
+            "large_transaction": self.large_transaction,
+            "default_adjustment": None
+            if self.default_adjustment is None
+            else self.default_adjustment.to_dict(),
+            "signing_adjustment": None
+            if self.signing_adjustment is None
+            else self.signing_adjustment.to_dict(),
+            "invitation_spend": self.invitation_spend,
+            "follow_up_months": self.follow_up_months,
+            "retention_margin": self.retention_margin,
+            "retention_reviews": self.retention_reviews,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RescoringPolicy:
+        """Inverse of :meth:`to_dict`."""
+        fields = dict(data)
+        fields["scorecard"] = Scorecard.from_dict(fields["scorecard"])
+        return cls(**fields)
