@@ -35,6 +35,7 @@ from crmscore.rfm import PurchaseAggregates, aggregate_purchases
 if TYPE_CHECKING:
     import numpy.typing as npt
 
+    from crmscore.rescoring._chunks import ChunkedIndex
     from crmscore.rescoring._policy import RescoringPolicy
     from crmscore.tiering import FittedScorecard
 
@@ -254,7 +255,7 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
         ids, rows, purchases = _merge_purchases(book, batch, columns)
         triggers, late = _triggers(book, batch, rows, purchases, ids)
         skipped.append(late)
-    customer_ids = np.asarray(ids.to_index(), dtype=object)
+    customer_ids = ids
     _invitations(book, columns, changes, customer_ids, purchases)
     _follow_ups(
         book,
@@ -274,7 +275,7 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
     )
     touched = np.unique(rows)
     if book.scorecard is not None and touched.size:
-        touched_ids = pd.Index(customer_ids[touched], name="customer_id")
+        touched_ids = pd.Index(customer_ids.labels_at(touched), name="customer_id")
         frame = indicators(
             book,
             aggregates_of(columns.data, touched),
@@ -312,12 +313,14 @@ def _drop_before_first_purchase(book: Book, batch: _Batch) -> tuple[_Batch, pd.D
     first_buy = np.full(n, _NEVER, dtype=np.int64)
     np.minimum.at(first_buy, batch.codes[buys], stamps[buys])
     early = ~known[batch.codes] & (stamps < first_buy[batch.codes])
+    if not early.any():
+        return batch, skipped_frame()
     report = skipped_frame(
         batch.event_ids[early],
         customers[batch.codes[early]],
         ["the customer has no purchase yet"] * int(early.sum()),
     )
-    return (batch.take(~early) if early.any() else batch), report
+    return batch.take(~early), report
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -419,7 +422,7 @@ def _group_starts(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
 
 
 def _invitations(
-    book: Book, columns: Columns, changes: Changes, ids: npt.NDArray[Any], purchases: _Purchases
+    book: Book, columns: Columns, changes: Changes, ids: ChunkedIndex, purchases: _Purchases
 ) -> None:
     """Invite customers to VIP once, when cumulative spend first reaches the threshold."""
     threshold = book.policy.invitation_spend
@@ -438,7 +441,7 @@ def _invitations(
     rows = purchases.rows[first]
     columns.edit("invited")[rows] = True
     changes.add(
-        customer_id=ids[rows],
+        customer_id=ids.labels_at(rows),
         at=purchases.stamps[first],
         change="action",
         rule="upgrade_invitation",
@@ -452,7 +455,7 @@ def _follow_ups(
     *,
     columns: Columns,
     changes: Changes,
-    ids: npt.NDArray[Any],
+    ids: ChunkedIndex,
     purchases: _Purchases,
     as_of: pd.Timestamp,
 ) -> None:
@@ -493,7 +496,7 @@ def _follow_ups(
         return
     columns.edit("follow_up")[np.flatnonzero(idle)] = True
     changes.add(
-        customer_id=ids[rows],
+        customer_id=ids.labels_at(rows),
         at=np.concatenate(raised_at),
         change="action",
         rule="follow_up",
@@ -506,7 +509,7 @@ def _triggers(
     batch: _Batch,
     rows: npt.NDArray[np.int64],
     purchases: _Purchases,
-    ids: Any,
+    ids: ChunkedIndex,
 ) -> tuple[tuple[npt.NDArray[np.int64], Triggers] | None, pd.DataFrame]:
     """Find the batch's trigger events and score each customer at its time."""
     policy = book.policy
@@ -549,7 +552,7 @@ def _triggers(
             for name in _aggregates.AGGREGATE_COLUMNS
         }
     )
-    customer_ids = pd.Index(np.asarray(ids.to_index(), dtype=object)[t_rows])
+    customer_ids = pd.Index(ids.labels_at(t_rows))
     frame = indicators(book, at_trigger, periods_of(t_stamps, book), customer_ids)
     # One row per trigger: (customer, trigger number) keeps rows unique for scoring.
     frame.index = pd.MultiIndex.from_arrays(
@@ -574,7 +577,7 @@ def _timeline(
     *,
     columns: Columns,
     changes: Changes,
-    ids: npt.NDArray[Any],
+    ids: ChunkedIndex,
     triggers: tuple[npt.NDArray[np.int64], Triggers] | None,
     as_of: pd.Timestamp,
 ) -> None:
@@ -605,7 +608,7 @@ def _timeline(
             tier=t.tier[order],
             event_id=t.event_id[order],
         )
-    run_timeline(book, state, ids[involved], changes, timed, as_of=as_of)
+    run_timeline(book, state, ids.labels_at(involved), changes, timed, as_of=as_of)
     state.write(columns)
 
 
@@ -679,8 +682,6 @@ def review(book: Book, *, as_of: Any) -> RescoringResult:
         as_of=as_of_ts,
         last_review=as_of_ts,
         scorecard=scorecard,
-        ids=book.ids.compact(),
-        event_ids=book.event_ids.compact(),
         columns=columns.freeze(),
         changes=book.changes.add(made),
     )

@@ -5,8 +5,12 @@ audit trail on every small batch would dominate ingestion. These collections kee
 their data in immutable chunks shared between states; appending adds a chunk and
 merges neighbours of similar size (as a log-structured merge tree does), so a
 collection of n items holds O(log n) chunks and each item is copied O(log n)
-times over its life. pandas caches each chunk's hash table, so look-ups only hash
-the query.
+times over its life.
+
+Labels are looked up through 64-bit hashes held in an integer index per chunk
+(pandas caches its hash table, and integer tables build an order of magnitude
+faster than string ones); every hit is then checked against the label itself, so
+a hash collision can never make two different labels look alike.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from pandas.util import hash_array
 
 __all__ = ["ChunkedFrame", "ChunkedIndex"]
 
@@ -27,45 +32,106 @@ def _merge_tail(chunks: list[Any], size: Any, join: Any) -> tuple[Any, ...]:
     return tuple(chunks)
 
 
+def _array(labels: pd.Index[Any] | npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Labels as a numpy array: integers stay integers, anything else is object."""
+    values = labels.to_numpy() if isinstance(labels, pd.Index) else np.asarray(labels)
+    return values if values.dtype.kind in "iu" else values.astype(object)
+
+
+def _hashes(labels: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
+    if labels.size == 0:
+        return np.empty(0, dtype=np.uint64)
+    return hash_array(labels, categorize=False)
+
+
+@attrs.frozen(eq=False)
+class _Chunk:
+    """Labels and their hashes; the hash index is built (and cached) on first use."""
+
+    labels: npt.NDArray[Any]
+    hashes: npt.NDArray[np.uint64]
+    _lookup: pd.Index[Any] | None = attrs.field(default=None, init=False, repr=False)
+
+    def __len__(self) -> int:
+        return self.labels.size
+
+    @property
+    def lookup(self) -> pd.Index[Any]:
+        """Hash index, or the labels themselves if two labels share a hash (rare)."""
+        cached = self._lookup
+        if cached is None:
+            by_hash = pd.Index(self.hashes)
+            cached = by_hash if by_hash.is_unique else pd.Index(self.labels, dtype=object)
+            object.__setattr__(self, "_lookup", cached)
+        return cached
+
+    def find(
+        self, labels: npt.NDArray[Any], hashes: npt.NDArray[np.uint64]
+    ) -> npt.NDArray[np.intp]:
+        lookup = self.lookup
+        if lookup.dtype == object:
+            return lookup.get_indexer(pd.Index(labels, dtype=object))
+        found = lookup.get_indexer(pd.Index(hashes))
+        hit = found >= 0
+        same = self.labels[found[hit]] == labels[hit]
+        found[np.flatnonzero(hit)[~np.asarray(same, dtype=bool)]] = -1
+        return found
+
+
+def _join(a: _Chunk, b: _Chunk) -> _Chunk:
+    return _Chunk(np.concatenate([a.labels, b.labels]), np.concatenate([a.hashes, b.hashes]))
+
+
 @attrs.frozen(eq=False)
 class ChunkedIndex:
     """Unique labels in insertion order, split into immutable chunks."""
 
-    chunks: tuple[pd.Index[Any], ...] = ()
+    chunks: tuple[_Chunk, ...] = ()
 
     def __len__(self) -> int:
         return sum(len(c) for c in self.chunks)
 
-    def add(self, labels: pd.Index[Any]) -> ChunkedIndex:
+    def add(self, labels: pd.Index[Any] | npt.NDArray[Any]) -> ChunkedIndex:
         """Return a new collection with ``labels`` (not already present) appended."""
-        if len(labels) == 0:
+        values = _array(labels)
+        if values.size == 0:
             return self
-        return ChunkedIndex(_merge_tail([*self.chunks, labels], len, lambda a, b: a.append(b)))
+        chunk = _Chunk(values, _hashes(values))
+        return ChunkedIndex(_merge_tail([*self.chunks, chunk], len, _join))
 
     def positions(self, labels: pd.Index[Any] | npt.NDArray[Any]) -> npt.NDArray[np.int64]:
         """Position of each label in insertion order, -1 where absent."""
-        query = labels if isinstance(labels, pd.Index) else pd.Index(labels)
-        result = np.full(len(query), -1, dtype=np.int64)
+        values = _array(labels)
+        hashes = _hashes(values)
+        result = np.full(values.size, -1, dtype=np.int64)
         offset = 0
         for chunk in self.chunks:
-            found = chunk.get_indexer(query)
+            found = chunk.find(values, hashes)
             hit = found >= 0
             result[hit] = found[hit] + offset
             offset += len(chunk)
         return result
 
+    def labels_at(self, positions: npt.NDArray[np.integer[Any]]) -> npt.NDArray[Any]:
+        """Labels at insertion positions, without joining the chunks."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if len(self.chunks) == 1:
+            only: npt.NDArray[Any] = self.chunks[0].labels[positions]
+            return only
+        out = np.empty(positions.size, dtype=object)
+        start = 0
+        for chunk in self.chunks:
+            inside = (positions >= start) & (positions < start + len(chunk))
+            out[inside] = chunk.labels[positions[inside] - start]
+            start += len(chunk)
+        return out
+
     def to_index(self, name: Any = None) -> pd.Index[Any]:
-        """All labels as one index."""
+        """All labels as one index (the labels' own dtype where pandas infers one)."""
         if not self.chunks:
             return pd.Index([], name=name)
-        joined = (
-            self.chunks[0].append(list(self.chunks[1:])) if len(self.chunks) > 1 else self.chunks[0]
-        )
-        return joined.rename(name)
-
-    def compact(self) -> ChunkedIndex:
-        """One chunk holding everything (done at reviews)."""
-        return ChunkedIndex((self.to_index(),)) if len(self.chunks) > 1 else self
+        joined: pd.Index[Any] = pd.Index(np.concatenate([c.labels for c in self.chunks]), name=name)
+        return joined
 
 
 @attrs.frozen(eq=False)

@@ -48,6 +48,7 @@ _MANUAL = OVERRIDE_KINDS.index("manual")
 
 
 def skipped_frame(event_ids: Any = (), customers: Any = (), reasons: Any = ()) -> pd.DataFrame:
+    """Events not applied: ``event_id``, ``customer_id`` and ``reason``."""
     return pd.DataFrame(
         {
             "event_id": pd.Series(list(event_ids), dtype=object),
@@ -83,7 +84,7 @@ class Changes:
     def __init__(self, tiers: Any, as_of: pd.Timestamp) -> None:
         self.labels = np.asarray((*tiers.labels(), None), dtype=object)  # -1 -> None
         self.as_of = as_of
-        self.parts: list[pd.DataFrame] = []
+        self.columns: dict[str, list[npt.NDArray[Any]]] = {c: [] for c in CHANGE_COLUMNS}
 
     def add(
         self,
@@ -98,6 +99,7 @@ class Changes:
         event_ids: Any = "",
         detail: Any = "",
     ) -> None:
+        """Add one row per customer; scalars apply to every row, tiers are positions."""
         ids = np.asarray(customer_id, dtype=object)
         n = ids.size
         if n == 0:
@@ -113,29 +115,34 @@ class Changes:
             labels: npt.NDArray[Any] = self.labels[expand(codes, np.int64)]
             return labels
 
-        self.parts.append(
-            pd.DataFrame(
-                {
-                    "customer_id": pd.Series(ids, dtype=object),
-                    "at": expand(at, "datetime64[ns]"),
-                    "as_of": np.full(n, self.as_of.to_datetime64(), dtype="datetime64[ns]"),
-                    "change": pd.Series(expand(change), dtype=object),
-                    "before": pd.Series(tier_labels(before), dtype=object),
-                    "after": pd.Series(tier_labels(after), dtype=object),
-                    "score": expand(score, np.float64),
-                    "rule": pd.Series(expand(rule), dtype=object),
-                    "event_ids": pd.Series(expand(event_ids), dtype=object),
-                    "detail": pd.Series(expand(detail), dtype=object),
-                }
-            )
-        )
+        for name, values in (
+            ("customer_id", ids),
+            ("at", expand(at, "datetime64[ns]")),
+            ("as_of", np.full(n, self.as_of.to_datetime64(), dtype="datetime64[ns]")),
+            ("change", expand(change)),
+            ("before", tier_labels(before)),
+            ("after", tier_labels(after)),
+            ("score", expand(score, np.float64)),
+            ("rule", expand(rule)),
+            ("event_ids", expand(event_ids)),
+            ("detail", expand(detail)),
+        ):
+            self.columns[name].append(values)
 
     def frame(self) -> pd.DataFrame:
-        if not self.parts:
+        """All rows so far, in time order (ties in the order they were added)."""
+        if not self.columns["customer_id"]:
             return empty_changes()
-        frame = pd.concat(self.parts, ignore_index=True)
-        order = np.lexsort((np.arange(len(frame)), frame["at"].to_numpy()))
-        return frame.iloc[order].reset_index(drop=True)[list(CHANGE_COLUMNS)]
+        data = {name: np.concatenate(parts) for name, parts in self.columns.items()}
+        order = np.lexsort((np.arange(data["at"].size), data["at"].view(np.int64)))
+        return pd.DataFrame(
+            {
+                name: values[order]
+                if name in ("at", "as_of", "score")
+                else pd.Series(values[order], dtype=object)
+                for name, values in data.items()
+            }
+        )
 
 
 # --------------------------------------------------------------------------------------
