@@ -79,7 +79,7 @@ def main() -> None:
         if batch.empty:
             break
         as_of = batch["timestamp"].max()
-        result, seconds = timed(lambda b=batch, a=as_of: ingest(state, b, as_of=a))
+        result, seconds = timed(lambda s=state, b=batch, a=as_of: ingest(s, b, as_of=a))
         state = result.book
         latencies.append(seconds)
     median = float(np.median(latencies))

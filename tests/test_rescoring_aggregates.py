@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crmscore.rescoring import _aggregates
+from crmscore.rescoring._core import add_months
 from crmscore.rfm import (
     PurchaseAggregates,
     TimeUnit,
@@ -107,3 +108,17 @@ def test_prefix_aggregates_equal_aggregating_up_to_the_query(
                 np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
             else:
                 assert got == want, column
+
+
+@given(
+    days=st.lists(st.integers(-30_000, 30_000), min_size=1, max_size=20),
+    seconds=st.integers(0, 86_399),
+    months=st.integers(-30, 30),
+)
+def test_add_months_matches_pandas_date_offset(days: list[int], seconds: int, months: int) -> None:
+    stamps = np.asarray(days, dtype="datetime64[D]").astype("datetime64[ns]") + np.timedelta64(
+        seconds, "s"
+    )
+    stamps = np.r_[stamps, np.datetime64("NaT", "ns")]
+    expected = (pd.DatetimeIndex(stamps) + pd.DateOffset(months=months)).to_numpy()
+    np.testing.assert_array_equal(add_months(stamps, months), expected)

@@ -36,6 +36,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from pandas.util import hash_array
 
 from crmscore._validation import (
     as_timestamp,
@@ -367,7 +368,15 @@ def _first_deliveries(
 ) -> npt.NDArray[np.bool_]:
     """Mask keeping the first row of each ``event_id``; conflicting repeats raise."""
     event_ids = events[column]
-    repeated = event_ids.duplicated(keep=False).to_numpy() & event_ids.notna().to_numpy()
+    present = event_ids.notna().to_numpy()
+    # Hash first (integer duplicate search is an order of magnitude faster than on
+    # strings), then confirm on the ids themselves among the few candidates.
+    hashed = hash_array(event_ids.to_numpy(), categorize=False)
+    candidate = pd.Series(hashed).duplicated(keep=False).to_numpy() & present
+    repeated = np.zeros(len(events), dtype=bool)
+    if candidate.any():
+        rows = np.flatnonzero(candidate)
+        repeated[rows] = event_ids.iloc[rows].duplicated(keep=False).to_numpy()
     keep = np.ones(len(events), dtype=bool)
     if not repeated.any():
         return keep

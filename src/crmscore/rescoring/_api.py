@@ -13,6 +13,7 @@ from crmscore._validation import as_timestamp, check_frame, check_unique_index, 
 from crmscore.errors import ColumnNotFoundError, InvalidDataError, InvalidParameterError
 from crmscore.rescoring import _aggregates
 from crmscore.rescoring._book import NAT, OVERRIDE_KINDS, Book, RescoringResult
+from crmscore.rescoring._chunks import label_hashes
 from crmscore.rescoring._core import (
     DEFAULT_EVENT,
     LARGE,
@@ -70,8 +71,7 @@ def _new_rows(merged: PurchaseAggregates, count: int) -> dict[str, npt.NDArray[A
         override_kind=np.zeros(count, dtype=np.int8),
         override_expires=np.full(count, NAT),
         override_until_review=np.zeros(count, dtype=bool),
-        override_reason=np.full(count, "", dtype=object),
-        override_author=np.full(count, "", dtype=object),
+        override_note=np.full(count, -1, dtype=np.int32),
         invited=np.zeros(count, dtype=bool),
         follow_up=np.zeros(count, dtype=bool),
         follow_up_due=np.full(count, NAT),
@@ -89,6 +89,7 @@ class _Batch:
     kinds: npt.NDArray[Any]
     value: npt.NDArray[np.float64]
     event_ids: npt.NDArray[Any]
+    id_hashes: npt.NDArray[np.uint64]
 
     def take(self, mask: npt.NDArray[np.bool_]) -> _Batch:
         return _Batch(
@@ -98,6 +99,7 @@ class _Batch:
             kinds=self.kinds[mask],
             value=self.value[mask],
             event_ids=self.event_ids[mask],
+            id_hashes=self.id_hashes[mask],
         )
 
 
@@ -125,7 +127,8 @@ def _read_batch(
     valid = validate_events(events, as_of=as_of, owner=owner, future="error", **columns)
     stamps = valid.stamps.astype("datetime64[ns]")
     event_ids = events[event_id_col].to_numpy(dtype=object)[valid.rows]
-    fresh = book.event_ids.positions(pd.Index(event_ids)) < 0
+    id_hashes = label_hashes(event_ids)
+    fresh = book.event_ids.positions(event_ids, id_hashes) < 0
     if not fresh.any():
         return None
     customers = valid.customers[valid.codes]
@@ -151,7 +154,13 @@ def _read_batch(
                 hint=hint,
             )
     codes = valid.codes[fresh]
-    order = np.lexsort((np.arange(codes.size), stamps[fresh].view(np.int64), codes))
+    times = stamps[fresh].view(np.int64)
+    # (customer, time, arrival): logs usually arrive in time order, and then one
+    # stable sort by customer is enough.
+    if times.size and (np.diff(times) >= 0).all():
+        order = np.argsort(codes, kind="stable")
+    else:
+        order = np.lexsort((np.arange(codes.size), times, codes))
     kinds = np.asarray(valid.kind_names, dtype=object)[valid.kinds[fresh]]
     return _Batch(
         customers=valid.customers,
@@ -160,6 +169,7 @@ def _read_batch(
         kinds=kinds[order],
         value=valid.values[fresh][order],  # noqa: PD011  (a numpy array field)
         event_ids=event_ids[fresh][order],
+        id_hashes=id_hashes[fresh][order],
     )
 
 
@@ -249,7 +259,7 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
     purchases = _Purchases.none()
     triggers: tuple[npt.NDArray[np.int64], Triggers] | None = None
     if batch is not None:
-        event_ids = event_ids.add(pd.Index(batch.event_ids))
+        event_ids = event_ids.add(batch.event_ids, batch.id_hashes)
         batch, early = _drop_before_first_purchase(book, batch)
         skipped.append(early)
         ids, rows, purchases = _merge_purchases(book, batch, columns)
@@ -901,8 +911,8 @@ def set_override(
     state.override[:] = target
     state.expires[:] = ends
     state.until_review[:] = until_review
-    state.reason[:] = reason
-    state.author[:] = author
+    notes = (*stepped.book.notes, (reason, author))
+    state.note[:] = len(notes) - 1
     state.write(columns)
     changes.add(
         customer_id=np.asarray([customer_id], dtype=object),
@@ -914,7 +924,7 @@ def set_override(
         rule="override",
         detail=f"{reason} (by {author})",
     )
-    return _finish(stepped, columns, changes)
+    return _finish(stepped, columns, changes, notes)
 
 
 def clear_override(
@@ -948,10 +958,18 @@ def clear_override(
     return _finish(stepped, columns, changes)
 
 
-def _finish(stepped: RescoringResult, columns: Columns, changes: Changes) -> RescoringResult:
+def _finish(
+    stepped: RescoringResult,
+    columns: Columns,
+    changes: Changes,
+    notes: tuple[tuple[str, str], ...] | None = None,
+) -> RescoringResult:
     made = changes.frame()
     book = attrs.evolve(
-        stepped.book, columns=columns.freeze(), changes=stepped.book.changes.add(made)
+        stepped.book,
+        columns=columns.freeze(),
+        changes=stepped.book.changes.add(made),
+        notes=stepped.book.notes if notes is None else notes,
     )
     all_changes = pd.concat([stepped.changes, made], ignore_index=True)
     return RescoringResult(book=book, changes=all_changes, skipped=stepped.skipped)

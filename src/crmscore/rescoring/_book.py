@@ -56,8 +56,7 @@ CUSTOMER_COLUMNS: dict[str, str] = {
     "override_kind": "int8",
     "override_expires": "datetime64[ns]",
     "override_until_review": "bool",
-    "override_reason": "object",
-    "override_author": "object",
+    "override_note": "int32",  # position in Book.notes: (reason, author); -1 none
     # Automation flags, and when the follow-up flag falls due without a purchase.
     "invited": "bool",
     "follow_up": "bool",
@@ -66,6 +65,12 @@ CUSTOMER_COLUMNS: dict[str, str] = {
 
 #: Override kinds stored in ``override_kind`` (0 = none).
 OVERRIDE_KINDS: tuple[str, ...] = ("", "default", "strategic_signing", "manual")
+
+#: The first notes of every book: the engine's own adjustments (note 0 and 1).
+ENGINE_NOTES: tuple[tuple[str, str], ...] = (
+    ("default", "engine"),
+    ("strategic_signing", "engine"),
+)
 
 #: Columns of the audit trail (``Book.history``) and of every call's ``changes``.
 CHANGE_COLUMNS: tuple[str, ...] = (
@@ -150,6 +155,12 @@ class Book:
     changes: ChunkedFrame = attrs.field(factory=ChunkedFrame)
     """The audit trail, in order."""
 
+    notes: tuple[tuple[str, str], ...] = ENGINE_NOTES
+    """(reason, author) of overrides; customers point at them with ``override_note``.
+
+    Overrides are rare, so their texts live here rather than in two string columns
+    that every batch would have to copy."""
+
     schema_version: int = SCHEMA_VERSION
     """Version of the serialised form."""
 
@@ -176,8 +187,8 @@ class Book:
         ``base_tier``, ``tier`` (the effective tier), ``below_reviews`` (consecutive
         reviews below the retention threshold), the active override (``override_tier``,
         ``override_kind``, ``override_expires``, ``override_until_review``,
-        ``override_reason``, ``override_author``), and the ``invited`` and
-        ``follow_up`` flags.
+        ``override_reason``, ``override_author``), and the automation flags
+        (``invited``, ``follow_up``, ``follow_up_due``).
         """
         frame = self.to_frame()
         labels = np.asarray((*self.tiers.labels(), None), dtype=object)  # -1 -> None
@@ -185,6 +196,10 @@ class Book:
             frame[column] = labels[frame[column].to_numpy(np.int64)]
         kinds = np.asarray(OVERRIDE_KINDS, dtype=object)
         frame["override_kind"] = kinds[frame["override_kind"].to_numpy(np.int64)]
+        note = frame.pop("override_note").to_numpy(np.int64)
+        texts = np.asarray([*self.notes, ("", "")], dtype=object)  # -1 -> no text
+        frame["override_reason"] = texts[note, 0]
+        frame["override_author"] = texts[note, 1]
         return frame
 
     def to_frame(self) -> pd.DataFrame:
@@ -217,8 +232,6 @@ class Book:
             values = frame[name].to_numpy()
             if dtype.startswith("datetime64"):
                 columns[name] = [None if v == _NAT_INT else int(v) for v in values.view(np.int64)]
-            elif dtype == "object":
-                columns[name] = [str(v) for v in values]
             else:
                 columns[name] = values.tolist()
         history = self.history
@@ -235,6 +248,7 @@ class Book:
                 "columns": {c: _floats_out(self.attributes[c]) for c in self.attributes.columns},
             },
             "event_ids": self.event_ids.to_index().tolist(),
+            "notes": [list(note) for note in self.notes],
             "history": {
                 "customer_id": history["customer_id"].tolist(),
                 "at": [_stamp_out(t) for t in history["at"]],
@@ -298,6 +312,7 @@ class Book:
             attributes=attributes,
             event_ids=ChunkedIndex().add(pd.Index(data["event_ids"])),
             changes=ChunkedFrame().add(history),
+            notes=tuple((str(r), str(a)) for r, a in data["notes"]),
         )
 
     @classmethod
@@ -311,8 +326,9 @@ class Book:
         scorecard: FittedScorecard | None,
         event_ids: Any = (),
         attributes: pd.DataFrame | None = None,
+        notes: Any = ENGINE_NOTES,
     ) -> Book:
-        """Rebuild a book from :meth:`to_frame` output and the few scalars beside it."""
+        """Rebuild a book from :meth:`to_frame` output and the values kept beside it."""
         version = frame.attrs.get("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
             raise InvalidParameterError(
@@ -335,6 +351,7 @@ class Book:
             columns=columns,
             attributes=pd.DataFrame() if attributes is None else attributes.copy(),
             event_ids=ChunkedIndex().add(pd.Index(event_ids)),
+            notes=tuple((str(r), str(a)) for r, a in notes),
         )
 
 

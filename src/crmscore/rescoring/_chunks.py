@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 from pandas.util import hash_array
 
-__all__ = ["ChunkedFrame", "ChunkedIndex"]
+__all__ = ["ChunkedFrame", "ChunkedIndex", "label_hashes"]
 
 
 def _merge_tail(chunks: list[Any], size: Any, join: Any) -> tuple[Any, ...]:
@@ -36,6 +36,11 @@ def _array(labels: pd.Index[Any] | npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Labels as a numpy array: integers stay integers, anything else is object."""
     values = labels.to_numpy() if isinstance(labels, pd.Index) else np.asarray(labels)
     return values if values.dtype.kind in "iu" else values.astype(object)
+
+
+def label_hashes(labels: pd.Index[Any] | npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
+    """Hash labels as the collections do (compute once, pass to add and positions)."""
+    return _hashes(_array(labels))
 
 
 def _hashes(labels: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
@@ -91,18 +96,31 @@ class ChunkedIndex:
     def __len__(self) -> int:
         return sum(len(c) for c in self.chunks)
 
-    def add(self, labels: pd.Index[Any] | npt.NDArray[Any]) -> ChunkedIndex:
-        """Return a new collection with ``labels`` (not already present) appended."""
+    def add(
+        self,
+        labels: pd.Index[Any] | npt.NDArray[Any],
+        hashes: npt.NDArray[np.uint64] | None = None,
+    ) -> ChunkedIndex:
+        """Return a new collection with ``labels`` (not already present) appended.
+
+        ``hashes`` are :func:`label_hashes` of the labels, when already computed.
+        """
         values = _array(labels)
         if values.size == 0:
             return self
-        chunk = _Chunk(values, _hashes(values))
+        chunk = _Chunk(values, _hashes(values) if hashes is None else hashes)
         return ChunkedIndex(_merge_tail([*self.chunks, chunk], len, _join))
 
-    def positions(self, labels: pd.Index[Any] | npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    def positions(
+        self,
+        labels: pd.Index[Any] | npt.NDArray[Any],
+        hashes: npt.NDArray[np.uint64] | None = None,
+    ) -> npt.NDArray[np.int64]:
         """Position of each label in insertion order, -1 where absent."""
         values = _array(labels)
-        hashes = _hashes(values)
+        if not self.chunks:
+            return np.full(values.size, -1, dtype=np.int64)
+        hashes = _hashes(values) if hashes is None else hashes
         result = np.full(values.size, -1, dtype=np.int64)
         offset = 0
         for chunk in self.chunks:

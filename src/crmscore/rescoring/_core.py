@@ -13,6 +13,7 @@ from crmscore.errors import InvalidParameterError
 from crmscore.rescoring import _aggregates
 from crmscore.rescoring._book import (
     CHANGE_COLUMNS,
+    ENGINE_NOTES,
     NAT,
     OVERRIDE_KINDS,
     Book,
@@ -73,9 +74,25 @@ def check_as_of(book: Book, as_of: Any, owner: str) -> pd.Timestamp:
 
 
 def add_months(stamps: npt.NDArray[np.datetime64], months: int) -> npt.NDArray[np.datetime64]:
-    """Calendar months later (the day clipped to the month's end), NaT kept."""
-    shifted = pd.DatetimeIndex(stamps.astype("datetime64[ns]")) + pd.DateOffset(months=months)
-    return shifted.to_numpy("datetime64[ns]")
+    """Add calendar months as ``pd.DateOffset(months=...)`` does, in pure numpy.
+
+    The day of month is kept, or clipped to the end of a shorter month; the time of
+    day is kept; NaT stays NaT. (pandas' offset arithmetic is ten times slower.)
+    """
+    stamps = np.asarray(stamps, dtype="datetime64[ns]")
+    month = stamps.astype("datetime64[M]")
+    day = stamps.astype("datetime64[D]")
+    day_of_month = day - month.astype("datetime64[D]")
+    time_of_day = stamps - day.astype("datetime64[ns]")
+    target = month + np.timedelta64(months, "M")
+    month_length = (target + np.timedelta64(1, "M")).astype("datetime64[D]") - target.astype(
+        "datetime64[D]"
+    )
+    clipped = np.minimum(day_of_month, month_length - np.timedelta64(1, "D"))
+    result: npt.NDArray[np.datetime64] = (target.astype("datetime64[D]") + clipped).astype(
+        "datetime64[ns]"
+    ) + time_of_day
+    return result
 
 
 class Changes:
@@ -200,8 +217,7 @@ class TierState:
         self.override = columns["override_tier"][rows].copy()
         self.expires = columns["override_expires"][rows].copy()
         self.until_review = columns["override_until_review"][rows].copy()
-        self.reason = columns["override_reason"][rows].copy()
-        self.author = columns["override_author"][rows].copy()
+        self.note = columns["override_note"][rows].copy()
 
     def effective(self) -> npt.NDArray[np.int8]:
         return np.where(self.kind > 0, self.override, self.base).astype(np.int8)
@@ -211,8 +227,7 @@ class TierState:
         self.override[where] = -1
         self.expires[where] = NAT
         self.until_review[where] = False
-        self.reason[where] = ""
-        self.author[where] = ""
+        self.note[where] = -1
 
     def write(self, columns: Columns) -> None:
         """Store the working copies back into the (copy-on-write) columns."""
@@ -222,11 +237,11 @@ class TierState:
             ("override_tier", self.override),
             ("override_expires", self.expires),
             ("override_until_review", self.until_review),
-            ("override_reason", self.reason),
-            ("override_author", self.author),
+            ("override_note", self.note),
+            ("tier", self.effective()),
         ):
-            columns.edit(name)[self.rows] = values
-        columns.edit("tier")[self.rows] = self.effective()
+            if not np.array_equal(columns[name][self.rows], values):  # copy only if needed
+                columns.edit(name)[self.rows] = values
 
 
 def _adjust(
@@ -383,8 +398,7 @@ def _fire(
         else:
             state.expires[applied] = when + np.timedelta64(adjustment.expires_after_days, "D")
             state.until_review[applied] = False
-        state.reason[applied] = name
-        state.author[applied] = "engine"
+        state.note[applied] = ENGINE_NOTES.index((name, "engine"))
         changes.add(
             customer_id=ids[rows],
             at=triggers.times[items],
