@@ -758,3 +758,12 @@ def test_make_b2b_indicators_is_seeded_and_in_range() -> None:
     assert a["profit_margin"].corr(a["credit_rating"]) > 0.3
     with pytest.raises(InvalidParameterError, match="make_b2b_indicators"):
         make_b2b_indicators(0, seed=1)
+
+
+def test_score_and_tier_is_score_without_the_explanations() -> None:
+    book = make_b2b_indicators(500, seed=4)
+    fitted = b2b_scorecard().fit(book)
+    full = fitted.score(book)
+    score, codes = fitted.score_and_tier(book)
+    np.testing.assert_array_equal(score, full["score"].to_numpy())
+    np.testing.assert_array_equal(codes, full["tier"].cat.codes.to_numpy())

@@ -189,11 +189,9 @@ def indicators(
 def score_frame(
     scorecard: FittedScorecard, frame: pd.DataFrame
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int8]]:
-    scored = scorecard.score(frame)
-    return (
-        scored["score"].to_numpy(np.float64),
-        scored["tier"].cat.codes.to_numpy().astype(np.int8),
-    )
+    """Scores and tier positions (after the scorecard's rules) of a frame."""
+    score, codes = scorecard.score_and_tier(frame)
+    return score, codes.astype(np.int8)
 
 
 def periods_of(stamps: Any, book: Book) -> npt.NDArray[np.int64]:

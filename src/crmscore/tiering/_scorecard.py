@@ -43,6 +43,7 @@ __all__ = ["FittedScorecard", "MissingPolicy", "Scorecard"]
 
 MissingPolicy: TypeAlias = Literal["error", "median", "zero"]
 FloatArray: TypeAlias = npt.NDArray[np.float64]
+IntArray: TypeAlias = npt.NDArray[np.int64]
 _MISSING: tuple[MissingPolicy, ...] = ("error", "median", "zero")
 _SCALE_KINDS = {
     MinMax: "min_max",
@@ -441,6 +442,26 @@ class FittedScorecard:
         result["n_imputed"] = imputed
         result.attrs = {"missing": card.missing}
         return result
+
+    def score_and_tier(self, frame: pd.DataFrame) -> tuple[FloatArray, IntArray]:
+        """Return only the scores and the tier positions (after the rules).
+
+        The same arithmetic as :meth:`score`, without the contribution columns,
+        labels and reasons: the fast path for engines that keep tiers as
+        positions (0 = lowest tier of the scheme).
+        """
+        card = self.scorecard
+        points, _ = self._points(frame, owner="FittedScorecard.score_and_tier")
+        points *= self._weights[:, None]
+        score = np.clip(np.sum(points, axis=0), 0.0, 100.0)
+        codes, _ = apply_rules(
+            card.tiers.codes(score),
+            frame,
+            scheme=card.tiers,
+            rules=card.rules,
+            frame_name="the frame to score",
+        )
+        return score, codes
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""
