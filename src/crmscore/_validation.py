@@ -20,7 +20,9 @@ from crmscore.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Sequence
+    from collections.abc import Callable, Collection, Iterable, Sequence
+
+    import attrs
 
 __all__ = [
     "as_float_array",
@@ -29,6 +31,8 @@ __all__ = [
     "check_frame",
     "check_unique_index",
     "first_ids",
+    "integer_at_least",
+    "optional_integer_at_least",
     "timestamp_column",
 ]
 
@@ -180,3 +184,31 @@ def check_unique_index(frame: pd.DataFrame | pd.Series[Any], *, frame_name: str)
         raise InvalidDataError(
             f"The index of {frame_name} has {int(np.sum(null))} null customer id(s).",
         )
+
+
+def integer_at_least(minimum: int) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    """Make an attrs validator: a plain integer (not a bool) of at least ``minimum``."""
+
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise InvalidParameterError.for_value(
+                name=attribute.name,
+                owner=type(instance).__name__,
+                allowed=f"an integer of at least {minimum}",
+                got=value,
+            )
+
+    return check
+
+
+def optional_integer_at_least(
+    minimum: int,
+) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    """Make an attrs validator like :func:`integer_at_least` that also accepts ``None``."""
+    inner = integer_at_least(minimum)
+
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is not None:
+            inner(instance, attribute, value)
+
+    return check

@@ -34,6 +34,7 @@ from crmscore._validation import (
     check_frame,
     check_unique_index,
     first_ids,
+    integer_at_least,
     timestamp_column,
 )
 from crmscore.errors import InvalidDataError, InvalidParameterError
@@ -573,14 +574,7 @@ def aggregate_purchases(
 # --------------------------------------------------------------------------------------
 
 
-def _positive_int(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="an integer of at least 2",
-            got=value,
-        )
+_positive_int = integer_at_least(2)
 
 
 def _to_float_tuple(values: Sequence[float]) -> tuple[float, ...]:

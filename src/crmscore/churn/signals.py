@@ -22,6 +22,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._validation import integer_at_least, optional_integer_at_least
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rfm import TIME_UNITS, TimeUnit, rfm_table
 
@@ -86,22 +87,8 @@ class SignalResult:
 # --------------------------------------------------------------------------------------
 
 
-def _int_at_least(minimum: int) -> Any:
-    def check(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise InvalidParameterError.for_value(
-                name=attribute.name,
-                owner=type(instance).__name__,
-                allowed=f"an integer >= {minimum}",
-                got=value,
-            )
-
-    return check
-
-
-def _optional_days(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _int_at_least(1)(instance, attribute, value)
+_int_at_least = integer_at_least
+_optional_days = optional_integer_at_least(1)
 
 
 def one_of(choices: Sequence[str]) -> Any:

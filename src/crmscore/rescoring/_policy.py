@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from crmscore._validation import integer_at_least, optional_integer_at_least
 from crmscore.errors import InvalidParameterError
 from crmscore.rfm import TIME_UNITS, TimeUnit
 from crmscore.tiering import Scorecard
@@ -34,22 +35,8 @@ def _optional_non_negative(instance: object, attribute: attrs.Attribute[Any], va
         )
 
 
-def _count(minimum: int) -> Any:
-    def check(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise InvalidParameterError.for_value(
-                name=attribute.name,
-                owner=type(instance).__name__,
-                allowed=f"an integer >= {minimum}",
-                got=value,
-            )
-
-    return check
-
-
-def _optional_count(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _count(1)(instance, attribute, value)
+_count = integer_at_least
+_optional_count = optional_integer_at_least(1)
 
 
 @attrs.frozen(kw_only=True)

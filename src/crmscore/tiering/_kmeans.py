@@ -10,9 +10,8 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.cluster.vq import ClusterError, kmeans2, vq
 
-from crmscore._validation import check_choice
+from crmscore._validation import check_choice, integer_at_least
 from crmscore.errors import ConvergenceError, InvalidDataError, InvalidParameterError
-from crmscore.tiering._checks import integer_at_least
 from crmscore.tiering._scorecard import FittedScorecard
 from crmscore.tiering._tiers import Language, TierRule, apply_rules, tier_reasons, to_rules
 

@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtr
 
+from crmscore._validation import integer_at_least
 from crmscore.errors import InvalidDataError, InvalidParameterError
-from crmscore.tiering._checks import integer_at_least
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
