@@ -303,21 +303,35 @@ class EarlyWarning:
                     n_offending=int(absent.sum()),
                 )
             chosen = warnings.loc[wanted]
-        lines = []
-        for customer, row in chosen.iterrows():
-            parts = [
-                s.describe(
-                    float(row[f"{s.name}_value"]),
-                    float(row[f"{s.name}_reference"]) if s.has_reference else float("nan"),
-                )
-                for s in self.signals
-                if bool(row[s.name])
-            ]
-            head = str(row["level"]) + ("" if pd.isna(row["rule"]) else f" (rule {row['rule']!r})")
-            lines.append((customer, f"{head}: {'; '.join(parts) or 'no signal fired'}"))
+        # One pass per signal over the customers it fired for (text is built per
+        # fired value; no row-by-row walk over the frame).
+        parts = np.full(len(chosen), "", dtype=object)
+        for signal in self.signals:
+            fired = chosen[signal.name].to_numpy(dtype=bool)
+            if not fired.any():
+                continue
+            values = chosen[f"{signal.name}_value"].to_numpy(np.float64)[fired]
+            references = (
+                chosen[f"{signal.name}_reference"].to_numpy(np.float64)[fired]
+                if signal.has_reference
+                else np.full(values.size, np.nan)
+            )
+            texts = np.asarray(
+                [signal.describe(v, r) for v, r in zip(values, references, strict=True)],
+                dtype=object,
+            )
+            joined = parts[fired]
+            parts[fired] = np.where(joined == "", texts, joined + "; " + texts)
+        parts[parts == ""] = "no signal fired"
+        rules = chosen["rule"]
+        heads = chosen["level"].astype(str).to_numpy(dtype=object)
+        named = rules.notna().to_numpy()
+        heads[named] = (
+            heads[named] + " (rule " + rules[named].map(repr).to_numpy(dtype=object) + ")"
+        )
         return pd.Series(
-            [line for _, line in lines],
-            index=pd.Index([c for c, _ in lines], name=warnings.index.name),
+            heads + ": " + parts,
+            index=pd.Index(chosen.index, name=warnings.index.name),
             name="explanation",
             dtype=object,
         )
