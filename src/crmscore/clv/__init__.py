@@ -1,0 +1,19 @@
+"""Customer lifetime value: BG/NBD purchases, Gamma-Gamma spend, discounted value.
+
+Fitters hold settings and return frozen fitted models; models predict from an RFM
+table (:func:`crmscore.rfm_table`) and return Series indexed like it.
+"""
+
+from __future__ import annotations
+
+from crmscore.clv._fitting import ConvergenceReport
+from crmscore.clv.bgnbd import BetaGeoFitter, BetaGeoModel
+from crmscore.clv.gamma_gamma import GammaGammaFitter, GammaGammaModel
+
+__all__ = [
+    "BetaGeoFitter",
+    "BetaGeoModel",
+    "ConvergenceReport",
+    "GammaGammaFitter",
+    "GammaGammaModel",
+]

@@ -1,0 +1,413 @@
+"""Shared machinery of the CLV fitters: input checks, compression, the optimiser.
+
+Private: the public classes in :mod:`crmscore.clv.bgnbd` and
+:mod:`crmscore.clv.gamma_gamma` call these helpers and own the documentation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import minimize
+
+from crmscore._validation import as_float_array, check_columns, check_frame, first_ids
+from crmscore.errors import ConvergenceError, InvalidDataError, InvalidParameterError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    import pandas as pd
+
+    from crmscore.clv._kernels import Derivatives
+
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+Matrix: TypeAlias = tuple[tuple[float, ...], ...]
+
+__all__ = ["ConvergenceReport"]
+
+
+# --------------------------------------------------------------------------------------
+# Validators shared by the settings and result classes
+# --------------------------------------------------------------------------------------
+
+
+def non_negative_finite(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    """Validate a float field: finite and >= 0."""
+    if not (math.isfinite(value) and value >= 0):
+        raise InvalidParameterError.for_value(
+            name=attribute.name,
+            owner=type(instance).__name__,
+            allowed="a finite number >= 0",
+            got=value,
+        )
+
+
+def positive_finite(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    """Validate a float field: finite and > 0."""
+    if not (math.isfinite(value) and value > 0):
+        raise InvalidParameterError.for_value(
+            name=attribute.name,
+            owner=type(instance).__name__,
+            allowed="a positive finite number",
+            got=value,
+        )
+
+
+def positive_int(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+    """Validate an int field: an integer >= 1 (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidParameterError.for_value(
+            name=attribute.name,
+            owner=type(instance).__name__,
+            allowed="an integer >= 1",
+            got=value,
+        )
+
+
+def to_float(value: Any) -> float:
+    """Convert to float; anything unconvertible becomes NaN, which validators reject."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def to_matrix(value: Any) -> Matrix | None:
+    """Convert a nested sequence (or array) to a tuple of float tuples; None stays None."""
+    if value is None:
+        return None
+    return tuple(tuple(float(v) for v in row) for row in value)
+
+
+def check_covariance(size: int) -> Callable[[object, attrs.Attribute[Any], Matrix | None], None]:
+    """Build the validator of a covariance field: ``size`` x ``size``, finite, symmetric."""
+
+    def validate(instance: object, attribute: attrs.Attribute[Any], value: Matrix | None) -> None:
+        if value is None:
+            return
+        array = np.asarray(value, dtype=np.float64)
+        if (
+            array.shape != (size, size)
+            or not np.isfinite(array).all()
+            or not np.allclose(array, array.T, rtol=1e-8, atol=0.0)
+            or (np.diag(array) < 0).any()
+        ):
+            raise InvalidParameterError.for_value(
+                name=attribute.name,
+                owner=type(instance).__name__,
+                allowed=f"a symmetric {size}x{size} matrix of finite numbers, or None",
+                got=value,
+            )
+
+    return validate
+
+
+# --------------------------------------------------------------------------------------
+# The convergence report
+# --------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ConvergenceReport:
+    """What the optimiser did: enough to judge a fit, and JSON-safe.
+
+    Examples
+    --------
+    >>> report = ConvergenceReport(converged=True, method="trust-exact", n_iterations=12,
+    ...                            n_evaluations=13, gradient_norm=1e-11, n_rows=2357,
+    ...                            message="ok")
+    >>> ConvergenceReport.from_dict(report.to_dict()) == report
+    True
+    """
+
+    converged: bool = attrs.field(validator=attrs.validators.instance_of(bool))
+    """Whether the optimiser met its tolerance."""
+
+    method: str = attrs.field(validator=attrs.validators.instance_of(str))
+    """The scipy.optimize method."""
+
+    n_iterations: int = attrs.field(validator=attrs.validators.instance_of(int))
+    """Iterations taken."""
+
+    n_evaluations: int = attrs.field(validator=attrs.validators.instance_of(int))
+    """Evaluations of the log-likelihood (each with its gradient and Hessian)."""
+
+    gradient_norm: float = attrs.field(converter=to_float, validator=non_negative_finite)
+    """Largest absolute gradient of the objective (mean log-likelihood per customer,
+    plus the penalty) with respect to the log parameters, at the optimum."""
+
+    n_rows: int = attrs.field(validator=attrs.validators.instance_of(int))
+    """Distinct rows the likelihood was evaluated on (after compression)."""
+
+    message: str = attrs.field(validator=attrs.validators.instance_of(str))
+    """The optimiser's message."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe representation."""
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ConvergenceReport:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{field.name: data[field.name] for field in attrs.fields(cls)})
+
+
+# --------------------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------------------
+
+
+def frame_columns(
+    table: object, columns: Sequence[str], *, owner: str, frame_name: str = "table"
+) -> tuple[pd.DataFrame, list[FloatArray]]:
+    """Check that ``table`` is a non-empty frame with finite numeric ``columns``."""
+    frame = check_frame(table, name=frame_name, owner=owner)
+    check_columns(frame, columns, frame_name=frame_name)
+    if len(frame) == 0:
+        raise InvalidDataError(
+            f"{frame_name} passed to {owner} has no rows: there is nothing to fit or score."
+        )
+    return frame, [
+        as_float_array(frame, column, ids=frame.index, frame_name=frame_name) for column in columns
+    ]
+
+
+def reject(
+    frame: pd.DataFrame, mask: npt.NDArray[np.bool_], *, column: str, problem: str, hint: str
+) -> None:
+    """Raise :class:`InvalidDataError` naming the first ids where ``mask`` holds."""
+    if mask.any():
+        ids, total = first_ids(frame.index, mask)
+        raise InvalidDataError.for_ids(
+            column=column, problem=problem, ids=ids, n_offending=total, hint=hint
+        )
+
+
+def check_frequency(frame: pd.DataFrame, x: FloatArray, *, column: str = "frequency") -> None:
+    """Reject frequencies that are not whole numbers >= 0."""
+    reject(
+        frame,
+        (x < 0) | (x != np.floor(x)),
+        column=column,
+        problem="has values that are not whole numbers >= 0",
+        hint="frequency counts repeat purchase periods; build the table with rfm_table.",
+    )
+
+
+def check_counts(frame: pd.DataFrame, counts: FloatArray, *, column: str) -> None:
+    """Reject counts of customers that are not whole numbers >= 1."""
+    reject(
+        frame,
+        (counts < 1) | (counts != np.floor(counts)),
+        column=column,
+        problem="has values that are not whole numbers >= 1",
+        hint="Each row of aggregated statistics counts the customers that share it.",
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Compression into distinct rows
+# --------------------------------------------------------------------------------------
+
+
+def _codes(values: FloatArray) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """Dense integer codes of ``values`` and the distinct values they index."""
+    low = values.min()
+    span = values.max() - low
+    if span < 1 << 22 and np.array_equal(values, np.floor(values)):
+        # Whole numbers in a modest range (the usual case): no sort needed.
+        return (values - low).astype(np.int64), low + np.arange(span + 1, dtype=np.float64)
+    distinct, codes = np.unique(values, return_inverse=True)
+    return codes.astype(np.int64).ravel(), distinct
+
+
+def aggregate(
+    columns: Sequence[FloatArray], weight: FloatArray | None = None
+) -> tuple[list[FloatArray], FloatArray]:
+    """Distinct rows of ``columns`` (sorted) and the total weight of each.
+
+    The columns are coded densely and packed into one integer key per row, so that
+    one ``np.unique`` finds the distinct rows; rows of equal values always land
+    together, whatever their order.
+    """
+    coded = [_codes(column) for column in columns]
+    sizes = [len(distinct) for _, distinct in coded]
+    if math.prod(sizes) >= 1 << 62:  # cannot pack: fall back to a lexicographic unique
+        stacked = np.column_stack(columns)
+        rows, inverse = np.unique(stacked, axis=0, return_inverse=True)
+        totals = np.bincount(inverse.ravel(), weights=weight, minlength=len(rows))
+        return [rows[:, i].copy() for i in range(rows.shape[1])], totals.astype(np.float64)
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for (codes, _), size in zip(coded, sizes, strict=True):
+        key = key * size + codes
+    if weight is None:
+        keys, counts = np.unique(key, return_counts=True)
+        totals = counts.astype(np.float64)
+    else:
+        keys, inverse = np.unique(key, return_inverse=True)
+        totals = np.bincount(inverse.ravel(), weights=weight, minlength=len(keys))
+    out: list[FloatArray] = []
+    for (_, distinct), size in zip(reversed(coded), reversed(sizes), strict=True):
+        out.append(distinct[keys % size])
+        keys = keys // size
+    return out[::-1], totals
+
+
+# --------------------------------------------------------------------------------------
+# Maximum likelihood on the log scale
+# --------------------------------------------------------------------------------------
+
+
+class _Objective:
+    """Mean negative log-likelihood (plus an L2 penalty) of the log parameters.
+
+    Caches the last evaluation, since scipy asks for value, gradient and Hessian at
+    the same point separately.
+    """
+
+    def __init__(
+        self,
+        derivatives: Callable[[tuple[float, ...]], Derivatives],
+        *,
+        total_weight: float,
+        penalizer: float,
+        penalty_scale: FloatArray,
+    ) -> None:
+        self._derivatives = derivatives
+        self._n = total_weight
+        self._penalizer = penalizer
+        self._scale2 = penalty_scale**2
+        self._last: tuple[bytes, tuple[float, FloatArray, FloatArray]] | None = None
+        self.evaluations = 0
+
+    def _evaluate(self, log_theta: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+        key = log_theta.tobytes()
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        self.evaluations += 1
+        with np.errstate(all="ignore"):
+            theta = np.exp(log_theta)
+            if not np.isfinite(theta).all() or (theta == 0).any():
+                result = (math.inf, np.full_like(theta, np.nan), np.full((theta.size,) * 2, np.nan))
+            else:
+                d = self._derivatives(tuple(float(v) for v in theta))
+                grad_log = theta * d.gradient
+                hess_log = np.outer(theta, theta) * d.hessian + np.diag(grad_log)
+                pen = self._penalizer * self._scale2 * theta**2
+                value = -d.value / self._n + float(pen.sum())
+                result = (
+                    value if math.isfinite(value) else math.inf,
+                    -grad_log / self._n + 2 * pen,
+                    -hess_log / self._n + np.diag(4 * pen),
+                )
+        self._last = (key, result)
+        return result
+
+    def value(self, log_theta: FloatArray) -> float:
+        return self._evaluate(log_theta)[0]
+
+    def gradient(self, log_theta: FloatArray) -> FloatArray:
+        return self._evaluate(log_theta)[1]
+
+    def hessian(self, log_theta: FloatArray) -> FloatArray:
+        return self._evaluate(log_theta)[2]
+
+
+@attrs.frozen(kw_only=True)
+class Optimum:
+    """Result of :func:`maximize`: natural parameters, fit statistics, report."""
+
+    theta: tuple[float, ...]
+    log_likelihood: float
+    covariance: Matrix
+    report: ConvergenceReport
+
+
+def maximize(
+    derivatives: Callable[[tuple[float, ...]], Derivatives],
+    *,
+    start: Sequence[float],
+    total_weight: float,
+    n_rows: int,
+    penalizer: float,
+    penalty_scale: Sequence[float],
+    tol: float,
+    max_iterations: int,
+    owner: str,
+) -> Optimum:
+    """Maximise a log-likelihood over positive parameters, on the log scale.
+
+    Newton's method in a trust region (scipy's ``trust-exact``) with the analytic
+    gradient and Hessian; it converges quadratically near the optimum, so a tight
+    tolerance costs a few iterations. The covariance is the inverse of the observed
+    information (the negative Hessian of the penalised log-likelihood in the natural
+    parameters), which must be positive definite at a maximum.
+
+    Raises
+    ------
+    ConvergenceError
+        The optimiser did not meet ``tol`` within ``max_iterations``, or stopped where
+        the observed information is not positive definite (not a strict maximum).
+    """
+    objective = _Objective(
+        derivatives,
+        total_weight=total_weight,
+        penalizer=penalizer,
+        penalty_scale=np.asarray(penalty_scale, dtype=np.float64),
+    )
+    x0 = np.log(np.asarray(start, dtype=np.float64))
+    result = minimize(
+        objective.value,
+        x0,
+        jac=objective.gradient,
+        hess=objective.hessian,
+        method="trust-exact",
+        options={"gtol": tol, "maxiter": max_iterations},
+    )
+    log_theta = np.asarray(result.x, dtype=np.float64)
+    gradient = objective.gradient(log_theta)
+    gradient_norm = float(np.max(np.abs(gradient)))
+    if not (result.success and math.isfinite(gradient_norm) and gradient_norm <= tol):
+        raise ConvergenceError(
+            f"{owner} did not converge: {result.message} after {result.nit} iterations "
+            f"(largest gradient {gradient_norm:.3g}, tolerance {tol:.3g}, parameters "
+            f"{np.exp(log_theta).tolist()}). Try other initial_params, a larger "
+            "max_iterations or tol, or a small penalizer."
+        )
+    theta = np.exp(log_theta)
+    d = derivatives(tuple(float(v) for v in theta))
+    information = -d.hessian + np.diag(
+        2 * penalizer * total_weight * np.asarray(penalty_scale, dtype=np.float64) ** 2
+    )
+    try:
+        cholesky = np.linalg.cholesky(information)
+    except np.linalg.LinAlgError:
+        cholesky = None
+    if cholesky is None or not np.isfinite(cholesky).all():
+        raise ConvergenceError(
+            f"{owner} stopped at parameters {theta.tolist()} where the observed information "
+            "is not positive definite: the data do not identify the parameters (a "
+            "parameter runs to 0 or infinity). A small penalizer keeps them finite."
+        )
+    inverse = np.linalg.inv(cholesky)
+    covariance = inverse.T @ inverse
+    covariance = (covariance + covariance.T) / 2
+    report = ConvergenceReport(
+        converged=True,
+        method="trust-exact",
+        n_iterations=int(result.nit),
+        n_evaluations=objective.evaluations,
+        gradient_norm=gradient_norm,
+        n_rows=n_rows,
+        message=str(result.message),
+    )
+    return Optimum(
+        theta=tuple(float(v) for v in theta),
+        log_likelihood=d.value,
+        covariance=to_matrix(covariance) or (),
+        report=report,
+    )
