@@ -9,6 +9,16 @@ state.
 from __future__ import annotations
 
 from crmscore._params import BetaGeoParams, GammaGammaParams
+from crmscore.clv import (
+    BetaGeoFitter,
+    BetaGeoModel,
+    ConvergenceReport,
+    GammaGammaFitter,
+    GammaGammaModel,
+    calibration_holdout_split,
+    customer_lifetime_value,
+    holdout_comparison,
+)
 from crmscore.datasets import SyntheticBook, make_transactions
 from crmscore.errors import (
     ColumnNotFoundError,
@@ -39,12 +49,18 @@ __version__ = "0.1.0"
 __all__ = [
     "CLASSIC_SEGMENTS",
     "VALUE_MATRIX_SEGMENTS",
+    # CLV (crmscore.clv)
+    "BetaGeoFitter",
+    "BetaGeoModel",
     "BetaGeoParams",
     "ColumnNotFoundError",
     "ConvergenceError",
+    "ConvergenceReport",
     "CrmScoreError",
     "FittedRFMScorer",
     "FixedBins",
+    "GammaGammaFitter",
+    "GammaGammaModel",
     "GammaGammaParams",
     "InvalidDataError",
     "InvalidParameterError",
@@ -58,6 +74,9 @@ __all__ = [
     "SyntheticBook",
     "ValidationError",
     "__version__",
+    "calibration_holdout_split",
+    "customer_lifetime_value",
+    "holdout_comparison",
     "make_transactions",
     "rfm_segments",
     "rfm_table",

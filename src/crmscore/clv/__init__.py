@@ -9,11 +9,17 @@ from __future__ import annotations
 from crmscore.clv._fitting import ConvergenceReport
 from crmscore.clv.bgnbd import BetaGeoFitter, BetaGeoModel
 from crmscore.clv.gamma_gamma import GammaGammaFitter, GammaGammaModel
+from crmscore.clv.holdout import calibration_holdout_split, holdout_comparison
+from crmscore.clv.value import PERIODS_PER_MONTH, customer_lifetime_value
 
 __all__ = [
+    "PERIODS_PER_MONTH",
     "BetaGeoFitter",
     "BetaGeoModel",
     "ConvergenceReport",
     "GammaGammaFitter",
     "GammaGammaModel",
+    "calibration_holdout_split",
+    "customer_lifetime_value",
+    "holdout_comparison",
 ]

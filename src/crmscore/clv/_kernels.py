@@ -42,9 +42,8 @@ class Derivatives(NamedTuple):
     hessian: FloatArray
 
 
-def _trigamma(values: FloatArray) -> FloatArray:
-    result: FloatArray = polygamma(1, values)
-    return result
+def _trigamma(values: FloatArray | float) -> FloatArray:
+    return np.asarray(polygamma(1, np.asarray(values, dtype=np.float64)), dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------
@@ -147,10 +146,10 @@ def bgnbd_derivatives(
     )
 
     tri_abx = _trigamma(a + b + x)
-    tri_ab = float(_trigamma(np.float64(a + b)))
+    tri_ab = float(_trigamma(a + b))
     shared_ab = weight @ (tri_ab - tri_abx)
     hess = np.empty((4, 4))
-    hess[0, 0] = weight @ (_trigamma(r + x) - float(_trigamma(np.float64(r))))
+    hess[0, 0] = weight @ (_trigamma(r + x) - float(_trigamma(r)))
     hess[0, 1] = weight @ (w1 * T / (alpha * (alpha + T)) + w2 * tx / (alpha * (alpha + tx)))
     # -r / alpha^2 + (r + x) / (alpha + T)^2 over a common denominator (no cancellation).
     hess[1, 1] = weight @ (
@@ -159,9 +158,7 @@ def bgnbd_derivatives(
     )
     hess[2, 2] = shared_ab - weight @ w2 / a**2
     hess[2, 3] = shared_ab
-    hess[3, 3] = (
-        weight @ (_trigamma(b + x) - float(_trigamma(np.float64(b))) + w2 / b_x1**2) + shared_ab
-    )
+    hess[3, 3] = weight @ (_trigamma(b + x) - float(_trigamma(b)) + w2 / b_x1**2) + shared_ab
     hess[0, 2] = hess[0, 3] = hess[1, 2] = hess[1, 3] = 0.0
     # The mixture term, summed as a weighted outer product.
     spread = np.sqrt(weight * w1 * w2)
@@ -251,7 +248,8 @@ def _negligible_remainder(
         return np.zeros(u.shape, dtype=bool)
     with np.errstate(all="ignore"):
         q0 = np.expm1(np.log(1e20) / rho) / u
-        return (q0 < 1.0) & (betainc(eps, beta, np.minimum(q0, 1.0)) < 1e-20)
+        tiny = (q0 < 1.0) & (betainc(eps, beta, np.minimum(q0, 1.0)) < 1e-20)
+    return np.asarray(tiny, dtype=bool)
 
 
 def _purchases_quadrature(rho: FloatArray, beta: FloatArray, a: float, u: FloatArray) -> FloatArray:
@@ -455,7 +453,7 @@ def gg_derivatives(
     hess[0, 0] = weight @ (x**2 * (tri_kq - _trigamma(k)))
     hess[0, 1] = hess[1, 0] = weight @ (x * tri_kq)
     hess[0, 2] = hess[2, 0] = weight @ (-x / (s + v))
-    hess[1, 1] = weight @ (tri_kq - float(_trigamma(np.float64(q))))
+    hess[1, 1] = weight @ (tri_kq - float(_trigamma(q)))
     hess[1, 2] = hess[2, 1] = weight @ (s / (v * (s + v)))
     hess[2, 2] = weight @ ((k * v**2 - q * s * (s + 2 * v)) / (v * (s + v)) ** 2)
     return Derivatives(value=value, gradient=grad, hessian=hess)

@@ -96,8 +96,8 @@ class GammaGammaModel:
     >>> table = pd.DataFrame({"frequency": [0, 1, 6], "monetary_value": [0.0, 20.0, 20.0]})
     >>> model.expected_spend(table).round(2)
     0    35.22
-    1    27.88
-    2    21.62
+    1    24.64
+    2    21.04
     Name: expected_spend, dtype: float64
     """
 
