@@ -19,7 +19,7 @@ from crmscore.clv import (
     customer_lifetime_value,
     holdout_comparison,
 )
-from crmscore.datasets import SyntheticBook, make_transactions
+from crmscore.datasets import SyntheticBook, make_rfm_summary, make_transactions
 from crmscore.errors import (
     ColumnNotFoundError,
     ConvergenceError,
@@ -49,7 +49,6 @@ __version__ = "0.1.0"
 __all__ = [
     "CLASSIC_SEGMENTS",
     "VALUE_MATRIX_SEGMENTS",
-    # CLV (crmscore.clv)
     "BetaGeoFitter",
     "BetaGeoModel",
     "BetaGeoParams",
@@ -77,6 +76,7 @@ __all__ = [
     "calibration_holdout_split",
     "customer_lifetime_value",
     "holdout_comparison",
+    "make_rfm_summary",
     "make_transactions",
     "rfm_segments",
     "rfm_table",

@@ -298,19 +298,21 @@ class _Objective:
         self.evaluations += 1
         with np.errstate(all="ignore"):
             theta = np.exp(log_theta)
+            # Where anything overflows the value is +inf, so scipy rejects the step; the
+            # gradient and Hessian returned there are placeholders it never uses.
+            unusable = (math.inf, np.zeros_like(theta), np.eye(theta.size))
             if not np.isfinite(theta).all() or (theta == 0).any():
-                result = (math.inf, np.full_like(theta, np.nan), np.full((theta.size,) * 2, np.nan))
+                result = unusable
             else:
                 d = self._derivatives(tuple(float(v) for v in theta))
                 grad_log = theta * d.gradient
                 hess_log = np.outer(theta, theta) * d.hessian + np.diag(grad_log)
                 pen = self._penalizer * self._scale2 * theta**2
                 value = -d.value / self._n + float(pen.sum())
-                result = (
-                    value if math.isfinite(value) else math.inf,
-                    -grad_log / self._n + 2 * pen,
-                    -hess_log / self._n + np.diag(4 * pen),
-                )
+                gradient = -grad_log / self._n + 2 * pen
+                hessian = -hess_log / self._n + np.diag(4 * pen)
+                finite = np.isfinite(gradient).all() and np.isfinite(hessian).all()
+                result = (value, gradient, hessian) if finite and math.isfinite(value) else unusable
         self._last = (key, result)
         return result
 
@@ -325,7 +327,7 @@ class _Objective:
 
 
 def _polish(
-    objective: _Objective, log_theta: FloatArray, *, tol: float, max_steps: int = 8
+    objective: _Objective, log_theta: FloatArray, *, tol: float, max_steps: int
 ) -> tuple[FloatArray, float, int]:
     """Take full Newton steps while they shrink the gradient, until it is below ``tol``.
 
@@ -336,7 +338,7 @@ def _polish(
     gradient = objective.gradient(log_theta)
     norm = float(np.max(np.abs(gradient)))
     steps = 0
-    while steps < max_steps and math.isfinite(norm) and norm > tol:
+    while steps < min(max_steps, 8) and math.isfinite(norm) and norm > tol:
         try:
             step = np.linalg.solve(objective.hessian(log_theta), gradient)
         except np.linalg.LinAlgError:
@@ -394,16 +396,29 @@ def maximize(
         penalty_scale=np.asarray(penalty_scale, dtype=np.float64),
     )
     x0 = np.log(np.asarray(start, dtype=np.float64))
-    result = minimize(
-        objective.value,
-        x0,
-        jac=objective.gradient,
-        hess=objective.hessian,
-        method="trust-exact",
-        options={"gtol": tol, "maxiter": max_iterations},
-    )
+    if not math.isfinite(objective.value(x0)):
+        raise ConvergenceError(
+            f"{owner} cannot start: the log-likelihood or its derivatives are not finite at "
+            f"the initial parameters {list(start)}. Pass other initial_params."
+        )
+    try:
+        result = minimize(
+            objective.value,
+            x0,
+            jac=objective.gradient,
+            hess=objective.hessian,
+            method="trust-exact",
+            options={"gtol": tol, "maxiter": max_iterations},
+        )
+    except (ValueError, np.linalg.LinAlgError) as exc:  # a degenerate Hessian on the way
+        raise ConvergenceError(
+            f"{owner} did not converge: the optimiser failed ({exc}). The data may not "
+            "identify the parameters; a small penalizer keeps them finite."
+        ) from exc
     log_theta = np.asarray(result.x, dtype=np.float64)
-    log_theta, gradient_norm, polished = _polish(objective, log_theta, tol=tol)
+    log_theta, gradient_norm, polished = _polish(
+        objective, log_theta, tol=tol, max_steps=max(max_iterations - int(result.nit), 0)
+    )
     if not (math.isfinite(gradient_norm) and gradient_norm <= tol):
         raise ConvergenceError(
             f"{owner} did not converge: {result.message} after {result.nit} iterations "
@@ -411,15 +426,18 @@ def maximize(
             f"{np.exp(log_theta).tolist()}). Try other initial_params, a larger "
             "max_iterations or tol, or a small penalizer."
         )
-    theta = np.exp(log_theta)
-    d = derivatives(tuple(float(v) for v in theta))
-    information = -d.hessian + np.diag(
-        2 * penalizer * total_weight * np.asarray(penalty_scale, dtype=np.float64) ** 2
-    )
-    try:
-        cholesky = np.linalg.cholesky(information)
-    except np.linalg.LinAlgError:
-        cholesky = None
+    with np.errstate(all="ignore"):  # a degenerate optimum is reported below, not warned
+        theta = np.exp(log_theta)
+        d = derivatives(tuple(float(v) for v in theta))
+        information = -d.hessian + np.diag(
+            2 * penalizer * total_weight * np.asarray(penalty_scale, dtype=np.float64) ** 2
+        )
+    cholesky = None
+    if np.isfinite(information).all() and (theta > 0).all() and np.isfinite(theta).all():
+        try:
+            cholesky = np.linalg.cholesky(information)
+        except np.linalg.LinAlgError:
+            cholesky = None
     if cholesky is None or not np.isfinite(cholesky).all():
         raise ConvergenceError(
             f"{owner} stopped at parameters {theta.tolist()} where the observed information "

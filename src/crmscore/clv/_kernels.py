@@ -11,11 +11,14 @@ recency, ``T`` age; BG/NBD parameters ``r, alpha, a, b``; Gamma-Gamma parameters
 
 from __future__ import annotations
 
-from typing import NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1, polygamma
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 #: Model parameters in the paper's order: (r, alpha, a, b) or (p, q, v).
@@ -44,6 +47,22 @@ class Derivatives(NamedTuple):
 
 def _trigamma(values: FloatArray | float) -> FloatArray:
     return np.asarray(polygamma(1, np.asarray(values, dtype=np.float64)), dtype=np.float64)
+
+
+def _on_counts(
+    function: Callable[[FloatArray], FloatArray], x: FloatArray, *, shift: float, scale: float = 1.0
+) -> FloatArray:
+    """``function(shift + scale * x)`` for whole numbers x, once per distinct x.
+
+    Frequencies take few distinct values, and special functions dominate the cost of
+    a likelihood evaluation: evaluating them on 0..max(x) and indexing is much faster
+    whenever max(x) is small next to the number of rows.
+    """
+    top = int(x.max()) if x.size else 0
+    if top < x.size // 4:
+        grid = function(shift + scale * np.arange(top + 1, dtype=np.float64))
+        return np.asarray(grid, dtype=np.float64)[x.astype(np.intp)]
+    return np.asarray(function(shift + scale * x), dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------
@@ -86,6 +105,17 @@ def _terms(
     return _Terms(e1=e1, e2=e2, alive=alive, b_x1=b_x1)
 
 
+def _common_terms(theta: Params, x: FloatArray) -> FloatArray:
+    """Return the log factors both terms share, ln Gamma(r + x) / Gamma(r) B(a, b + x) / B(a, b)."""
+    r, _, a, b = theta
+    return (
+        _on_counts(gammaln, x, shift=r)
+        - gammaln(r)
+        + _on_counts(lambda bv: np.asarray(betaln(a, bv), dtype=np.float64), x, shift=b)
+        - betaln(a, b)
+    )
+
+
 def bgnbd_log_likelihood(
     theta: Params,
     x: FloatArray,
@@ -93,9 +123,8 @@ def bgnbd_log_likelihood(
     T: FloatArray,  # noqa: N803 (the paper's symbol for the age)
 ) -> FloatArray:
     """Per-customer BG/NBD log-likelihood, equation (6) in log space."""
-    r, _, a, b = theta
     terms = _terms(theta, x, tx, T)
-    common = gammaln(r + x) - gammaln(r) + betaln(a, b + x) - betaln(a, b)
+    common = _common_terms(theta, x)
     result: FloatArray = common + np.logaddexp(terms.e1, terms.e2)
     return result
 
@@ -118,38 +147,29 @@ def bgnbd_derivatives(
     w1 = terms.alive
     w2 = 1.0 - w1
     b_x1 = terms.b_x1
-    value = float(
-        weight
-        @ (
-            gammaln(r + x)
-            - gammaln(r)
-            + betaln(a, b + x)
-            - betaln(a, b)
-            + np.logaddexp(terms.e1, terms.e2)
-        )
-    )
+    value = float(weight @ (_common_terms(theta, x) + np.logaddexp(terms.e1, terms.e2)))
 
     # Partial derivatives of e1 and e2 (e2's in a and b are 1/a and -1/(b + x - 1)).
     e1_r = -np.log1p(T / alpha)
     e2_r = -np.log1p(tx / alpha)
     e1_al = (r * T - x * alpha) / (alpha * (alpha + T))
     e2_al = (r * tx - x * alpha) / (alpha * (alpha + tx))
-    psi_abx = digamma(a + b + x)
+    psi_abx = _on_counts(digamma, x, shift=a + b)
     psi_ab = digamma(a + b)
     grad = np.array(
         [
-            weight @ (digamma(r + x) - digamma(r) + w1 * e1_r + w2 * e2_r),
+            weight @ (_on_counts(digamma, x, shift=r) - digamma(r) + w1 * e1_r + w2 * e2_r),
             weight @ (w1 * e1_al + w2 * e2_al),
             weight @ (psi_ab - psi_abx + w2 / a),
-            weight @ (digamma(b + x) - digamma(b) + psi_ab - psi_abx - w2 / b_x1),
+            weight @ (_on_counts(digamma, x, shift=b) - digamma(b) + psi_ab - psi_abx - w2 / b_x1),
         ]
     )
 
-    tri_abx = _trigamma(a + b + x)
+    tri_abx = _on_counts(_trigamma, x, shift=a + b)
     tri_ab = float(_trigamma(a + b))
     shared_ab = weight @ (tri_ab - tri_abx)
     hess = np.empty((4, 4))
-    hess[0, 0] = weight @ (_trigamma(r + x) - float(_trigamma(r)))
+    hess[0, 0] = weight @ (_on_counts(_trigamma, x, shift=r) - float(_trigamma(r)))
     hess[0, 1] = weight @ (w1 * T / (alpha * (alpha + T)) + w2 * tx / (alpha * (alpha + tx)))
     # -r / alpha^2 + (r + x) / (alpha + T)^2 over a common denominator (no cancellation).
     hess[1, 1] = weight @ (
@@ -158,7 +178,10 @@ def bgnbd_derivatives(
     )
     hess[2, 2] = shared_ab - weight @ w2 / a**2
     hess[2, 3] = shared_ab
-    hess[3, 3] = weight @ (_trigamma(b + x) - float(_trigamma(b)) + w2 / b_x1**2) + shared_ab
+    hess[3, 3] = (
+        weight @ (_on_counts(_trigamma, x, shift=b) - float(_trigamma(b)) + w2 / b_x1**2)
+        + shared_ab
+    )
     hess[0, 2] = hess[0, 3] = hess[1, 2] = hess[1, 3] = 0.0
     # The mixture term, summed as a weighted outer product.
     spread = np.sqrt(weight * w1 * w2)
@@ -425,7 +448,10 @@ def gg_log_likelihood(
     p, q, v = theta
     k = p * x
     s = x * m
-    result: FloatArray = -betaln(k, q) - np.log(m) - q * np.log1p(s / v) - k * np.log1p(v / s)
+    lbeta = _on_counts(
+        lambda kv: np.asarray(betaln(kv, q), dtype=np.float64), x, shift=0.0, scale=p
+    )
+    result: FloatArray = -lbeta - np.log(m) - q * np.log1p(s / v) - k * np.log1p(v / s)
     return result
 
 
@@ -440,17 +466,17 @@ def gg_derivatives(
     k = p * x
     s = x * m
     value = float(weight @ gg_log_likelihood(theta, x, m))
-    psi_kq = digamma(k + q)
+    psi_kq = _on_counts(digamma, x, shift=q, scale=p)
     grad = np.array(
         [
-            weight @ (x * (psi_kq - digamma(k) - np.log1p(v / s))),
+            weight @ (x * (psi_kq - _on_counts(digamma, x, shift=0.0, scale=p) - np.log1p(v / s))),
             weight @ (psi_kq - float(digamma(q)) - np.log1p(s / v)),
             weight @ ((q * s - k * v) / (v * (s + v))),
         ]
     )
-    tri_kq = _trigamma(k + q)
+    tri_kq = _on_counts(_trigamma, x, shift=q, scale=p)
     hess = np.empty((3, 3))
-    hess[0, 0] = weight @ (x**2 * (tri_kq - _trigamma(k)))
+    hess[0, 0] = weight @ (x**2 * (tri_kq - _on_counts(_trigamma, x, shift=0.0, scale=p)))
     hess[0, 1] = hess[1, 0] = weight @ (x * tri_kq)
     hess[0, 2] = hess[2, 0] = weight @ (-x / (s + v))
     hess[1, 1] = weight @ (tri_kq - float(_trigamma(q)))
