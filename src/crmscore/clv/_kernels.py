@@ -408,8 +408,8 @@ def bgnbd_probability_of_purchases(
     I_{t / (alpha + t)}(n, r): no loop over j, no overflowing gamma functions.
     """
     r, alpha, a, b = theta
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_share = np.where(n > 0, -n * np.log1p(alpha / t), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf where t = 0
+        log_share = np.where(n > 0, n * (np.log(t) - np.log(alpha + t)), 0.0)
     first = np.exp(
         betaln(a, b + n)
         - betaln(a, b)
