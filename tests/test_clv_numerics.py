@@ -36,10 +36,7 @@ def oracle_expected_purchases(
             alive = 1 / (1 + ratio)
         else:
             alive = mp.mpf(1)
-        if a == 1:
-            a_eff = a + mp.mpf("1e-30")  # the limit, to 30 digits
-        else:
-            a_eff = a
+        a_eff = a + mp.mpf("1e-30") if a == 1 else a  # at a = 1: the limit, to 30 digits
         try:
             c = a_eff + beta - 1
             value = c / (a_eff - 1) * (1 - mp.hyp2f1(rho, a_eff - 1, c, -u, maxterms=10**6))
