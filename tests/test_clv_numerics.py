@@ -224,15 +224,14 @@ def test_bgnbd_is_finite_everywhere(
 
 
 @given(
-    p=WIDE,
-    q=WIDE,
-    v=WIDE,
+    theta=st.tuples(WIDE, WIDE, WIDE),
     x=st.lists(st.integers(1, 100_000), min_size=1, max_size=6),
     m=st.lists(st.floats(1e-2, 1e6), min_size=6, max_size=6),
 )
 def test_gamma_gamma_is_finite_everywhere(
-    p: float, q: float, v: float, x: list[int], m: list[float]
+    theta: tuple[float, float, float], x: list[int], m: list[float]
 ) -> None:
+    p, q, v = theta
     xs = np.array(x, dtype=float)
     ms = np.array(m[: len(x)])
     d = _kernels.gg_derivatives((p, q, v), xs, ms, np.ones_like(xs))
