@@ -201,12 +201,13 @@ def extreme_customers(draw: st.DrawFn) -> tuple[np.ndarray[Any, Any], ...]:
 
 
 @settings(max_examples=150)
-@given(r=WIDE, alpha=WIDE, a=WIDE, b=WIDE, customers=extreme_customers(), t=st.floats(0.0, 1e5))
+@given(
+    theta=st.tuples(WIDE, WIDE, WIDE, WIDE), customers=extreme_customers(), t=st.floats(0.0, 1e5)
+)
 def test_bgnbd_is_finite_everywhere(
-    r: float, alpha: float, a: float, b: float, customers: tuple[Any, ...], t: float
+    theta: tuple[float, float, float, float], customers: tuple[Any, ...], t: float
 ) -> None:
     x, tx, age = customers
-    theta = (r, alpha, a, b)
     assert np.isfinite(_kernels.bgnbd_log_likelihood(theta, x, tx, age)).all()
     d = _kernels.bgnbd_derivatives(theta, x, tx, age, np.ones_like(x))
     assert math.isfinite(d.value)
