@@ -296,7 +296,7 @@ def test_gradient_and_hessian_match_autograd(params: BetaGeoParams, table: pd.Da
             log_params, x, tx, age, weights, 0.0
         ) * len(x)
 
-    d = _kernels.bgnbd_derivatives(tuple(theta), x, tx, age, weights)
+    d = _kernels.bgnbd_derivatives(tuple(theta), _kernels.prepare_bgnbd(x, tx, age, weights))
     g_log = theta * d.gradient
     h_log = np.outer(theta, theta) * d.hessian + np.diag(g_log)
     ref_g = grad(total)(np.log(theta))

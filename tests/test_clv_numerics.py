@@ -123,9 +123,8 @@ def test_log_likelihood_with_large_parameters_is_finite() -> None:
     ours = float(BetaGeoModel.from_params(params).log_likelihood_of(table).iloc[0])
     assert ours == pytest.approx(1e4 * math.log(1e4 / 1.5e4), rel=1e-13)
     assert round(ours, 2) == -4054.65
-    derivatives = _kernels.bgnbd_derivatives(
-        (1e4, 1e4, 1e4, 1e4), np.zeros(1), np.zeros(1), np.full(1, 5000.0), np.ones(1)
-    )
+    data = _kernels.prepare_bgnbd(np.zeros(1), np.zeros(1), np.full(1, 5000.0), np.ones(1))
+    derivatives = _kernels.bgnbd_derivatives((1e4, 1e4, 1e4, 1e4), data)
     assert np.isfinite(derivatives.gradient).all()
     assert np.isfinite(derivatives.hessian).all()
     # lifetimes: the masked second term still enters its log-sum-exp maximum, and
@@ -209,7 +208,7 @@ def test_bgnbd_is_finite_everywhere(
 ) -> None:
     x, tx, age = customers
     assert np.isfinite(_kernels.bgnbd_log_likelihood(theta, x, tx, age)).all()
-    d = _kernels.bgnbd_derivatives(theta, x, tx, age, np.ones_like(x))
+    d = _kernels.bgnbd_derivatives(theta, _kernels.prepare_bgnbd(x, tx, age, np.ones_like(x)))
     assert math.isfinite(d.value)
     assert np.isfinite(d.gradient).all()
     assert np.isfinite(d.hessian).all()

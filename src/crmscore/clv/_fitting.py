@@ -15,6 +15,7 @@ import numpy.typing as npt
 from scipy.optimize import minimize
 
 from crmscore._validation import as_float_array, check_columns, check_frame, first_ids
+from crmscore.clv._kernels import count_rows, group_rows
 from crmscore.errors import ConvergenceError, InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -221,47 +222,15 @@ def check_counts(frame: pd.DataFrame, counts: FloatArray, *, column: str) -> Non
 # --------------------------------------------------------------------------------------
 
 
-def _codes(values: FloatArray) -> tuple[npt.NDArray[np.int64], FloatArray]:
-    """Dense integer codes of ``values`` and the distinct values they index."""
-    low = values.min()
-    span = values.max() - low
-    if span < 1 << 22 and np.array_equal(values, np.floor(values)):
-        # Whole numbers in a modest range (the usual case): no sort needed.
-        return (values - low).astype(np.int64), low + np.arange(span + 1, dtype=np.float64)
-    distinct, codes = np.unique(values, return_inverse=True)
-    return codes.astype(np.int64).ravel(), distinct
-
-
 def aggregate(
     columns: Sequence[FloatArray], weight: FloatArray | None = None
 ) -> tuple[list[FloatArray], FloatArray]:
-    """Distinct rows of ``columns`` (sorted) and the total weight of each.
-
-    The columns are coded densely and packed into one integer key per row, so that
-    one ``np.unique`` finds the distinct rows; rows of equal values always land
-    together, whatever their order.
-    """
-    coded = [_codes(column) for column in columns]
-    sizes = [len(distinct) for _, distinct in coded]
-    if math.prod(sizes) >= 1 << 62:  # cannot pack: fall back to a lexicographic unique
-        stacked = np.column_stack(columns)
-        rows, inverse = np.unique(stacked, axis=0, return_inverse=True)
-        totals = np.bincount(inverse.ravel(), weights=weight, minlength=len(rows))
-        return [rows[:, i].copy() for i in range(rows.shape[1])], totals.astype(np.float64)
-    key = np.zeros(len(columns[0]), dtype=np.int64)
-    for (codes, _), size in zip(coded, sizes, strict=True):
-        key = key * size + codes
+    """Distinct rows of ``columns`` (sorted) and the total weight (or count) of each."""
     if weight is None:
-        keys, counts = np.unique(key, return_counts=True)
-        totals = counts.astype(np.float64)
-    else:
-        keys, inverse = np.unique(key, return_inverse=True)
-        totals = np.bincount(inverse.ravel(), weights=weight, minlength=len(keys))
-    out: list[FloatArray] = []
-    for (_, distinct), size in zip(reversed(coded), reversed(sizes), strict=True):
-        out.append(distinct[keys % size])
-        keys = keys // size
-    return out[::-1], totals.astype(np.float64)
+        return count_rows(list(columns))
+    distinct, inverse = group_rows(list(columns))
+    totals = np.bincount(inverse, weights=weight, minlength=len(distinct[0]))
+    return distinct, totals.astype(np.float64)
 
 
 # --------------------------------------------------------------------------------------
@@ -428,12 +397,15 @@ def maximize(
         )
     with np.errstate(all="ignore"):  # a degenerate optimum is reported below, not warned
         theta = np.exp(log_theta)
-        d = derivatives(tuple(float(v) for v in theta))
-        information = -d.hessian + np.diag(
-            2 * penalizer * total_weight * np.asarray(penalty_scale, dtype=np.float64) ** 2
-        )
+        degenerate = not (np.isfinite(theta).all() and (theta > 0).all())
+        information = np.full((theta.size, theta.size), np.nan)
+        if not degenerate:
+            d = derivatives(tuple(float(v) for v in theta))
+            information = -d.hessian + np.diag(
+                2 * penalizer * total_weight * np.asarray(penalty_scale, dtype=np.float64) ** 2
+            )
     cholesky = None
-    if np.isfinite(information).all() and (theta > 0).all() and np.isfinite(theta).all():
+    if np.isfinite(information).all():
         try:
             cholesky = np.linalg.cholesky(information)
         except np.linalg.LinAlgError:

@@ -11,6 +11,7 @@ recency, ``T`` age; BG/NBD parameters ``r, alpha, a, b``; Gamma-Gamma parameters
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 import numpy as np
@@ -21,19 +22,24 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
+IntArray: TypeAlias = npt.NDArray[np.int64]
 #: Model parameters in the paper's order: (r, alpha, a, b) or (p, q, v).
 Params: TypeAlias = "tuple[float, ...]"
 
 __all__ = [
+    "BGNBDData",
     "Derivatives",
     "bgnbd_derivatives",
     "bgnbd_expected_purchases",
     "bgnbd_log_likelihood",
     "bgnbd_probability_alive",
     "bgnbd_probability_of_purchases",
+    "count_rows",
     "gg_derivatives",
     "gg_expected_spend",
     "gg_log_likelihood",
+    "group_rows",
+    "prepare_bgnbd",
 ]
 
 
@@ -129,67 +135,256 @@ def bgnbd_log_likelihood(
     return result
 
 
-def bgnbd_derivatives(
-    theta: Params,
+class BGNBDData(NamedTuple):
+    """Weighted BG/NBD statistics arranged so that each evaluation is cheap.
+
+    The likelihood's "alive" term depends on a customer's (x, T) only and its
+    "dropped out" term on (x, tx) only, and the common factors on x only: each is
+    evaluated once per distinct pair (or value) and gathered, and the sums over
+    customers become sums over those groups. Built by :func:`prepare_bgnbd`.
+    """
+
+    x: FloatArray
+    """Distinct frequencies."""
+    weight_x: FloatArray
+    """Total weight of each distinct frequency."""
+    x1: FloatArray
+    """Frequencies of the distinct (x, T) pairs."""
+    age1: FloatArray
+    """Ages T of the distinct (x, T) pairs."""
+    weight1: FloatArray
+    """Total weight of each (x, T) pair."""
+    x2: FloatArray
+    """Frequencies of the distinct (x, tx) pairs."""
+    recency2: FloatArray
+    """Recencies of the distinct (x, tx) pairs."""
+    k1: IntArray
+    """Per row: its (x, T) pair."""
+    k2: IntArray
+    """Per row: its (x, tx) pair."""
+    weight: FloatArray
+    """Per row: its weight (number of customers)."""
+
+
+class _Packed(NamedTuple):
+    """Rows of several columns packed into one integer key each (see :func:`_pack`)."""
+
+    key: IntArray
+    distinct: list[FloatArray]
+    sizes: list[int]
+
+    def unpack(self, keys: IntArray) -> list[FloatArray]:
+        """Decode packed ``keys`` into the column values."""
+        out: list[FloatArray] = []
+        for distinct, size in zip(reversed(self.distinct), reversed(self.sizes), strict=True):
+            out.append(distinct[keys % size])
+            keys = keys // size
+        return out[::-1]
+
+
+def _pack(columns: list[FloatArray]) -> _Packed | None:
+    """Code each column densely and pack the codes into one int64 key per row.
+
+    Whole numbers in a modest range (the usual case) are coded by offset, without a
+    sort; other values by ``np.unique``. None if the combinations overflow int64.
+    """
+    codes: list[IntArray] = []
+    distinct: list[FloatArray] = []
+    for values in columns:
+        low = float(values.min())
+        span = float(values.max()) - low
+        if span < 1 << 22 and np.array_equal(values, np.floor(values)):
+            codes.append((values - low).astype(np.int64))
+            distinct.append(low + np.arange(span + 1, dtype=np.float64))
+        else:
+            unique, inverse = np.unique(values, return_inverse=True)
+            codes.append(inverse.astype(np.int64).ravel())
+            distinct.append(unique)
+    sizes = [len(d) for d in distinct]
+    if math.prod(sizes) >= 1 << 62:
+        return None
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for code, size in zip(codes, sizes, strict=True):
+        key = key * size + code
+    return _Packed(key=key, distinct=distinct, sizes=sizes)
+
+
+def group_rows(columns: list[FloatArray]) -> tuple[list[FloatArray], IntArray]:
+    """Distinct rows of ``columns`` (in sorted order) and each row's group.
+
+    Keys in a range up to a few times the number of rows are numbered by direct
+    addressing, which needs no sort; others by ``np.unique``.
+    """
+    packed = _pack(columns)
+    if packed is None:  # too many combinations to pack: sort the rows themselves
+        rows, inverse = np.unique(np.column_stack(columns), axis=0, return_inverse=True)
+        inverse = inverse.ravel().astype(np.int64)
+        return [rows[:, i].copy() for i in range(rows.shape[1])], inverse
+    key = packed.key
+    space = math.prod(packed.sizes)
+    if space <= max(4 * len(key), 1 << 20):
+        present = np.zeros(space, dtype=bool)
+        present[key] = True
+        keys = np.flatnonzero(present)
+        inverse = (np.cumsum(present) - 1)[key]
+    else:
+        keys, inverse = np.unique(key, return_inverse=True)
+    return packed.unpack(keys), inverse.ravel().astype(np.int64)
+
+
+def count_rows(columns: list[FloatArray]) -> tuple[list[FloatArray], FloatArray]:
+    """Distinct rows of ``columns`` (in sorted order) and how many times each occurs.
+
+    Cheaper than :func:`group_rows` plus a count: one sort of the packed keys, no
+    inverse permutation.
+    """
+    packed = _pack(columns)
+    if packed is None:
+        rows, counts = np.unique(np.column_stack(columns), axis=0, return_counts=True)
+        return [rows[:, i].copy() for i in range(rows.shape[1])], counts.astype(np.float64)
+    keys, counts = np.unique(packed.key, return_counts=True)
+    return packed.unpack(keys), counts.astype(np.float64)
+
+
+def prepare_bgnbd(
     x: FloatArray,
     tx: FloatArray,
     T: FloatArray,  # noqa: N803 (the paper's symbol for the age)
     weight: FloatArray,
-) -> Derivatives:
+) -> BGNBDData:
+    """Arrange weighted rows (x whole numbers) for :func:`bgnbd_derivatives`."""
+    (x_values,), kx = group_rows([x])
+    (x1, age1), k1 = group_rows([x, T])
+    (x2, recency2), k2 = group_rows([x, tx])
+    return BGNBDData(
+        x=x_values,
+        weight_x=np.bincount(kx, weights=weight, minlength=len(x_values)).astype(np.float64),
+        x1=x1,
+        age1=age1,
+        weight1=np.bincount(k1, weights=weight, minlength=len(x1)).astype(np.float64),
+        x2=x2,
+        recency2=recency2,
+        k1=k1,
+        k2=k2,
+        weight=weight,
+    )
+
+
+def _shared_derivatives(theta: Params, data: BGNBDData) -> tuple[float, ...]:
+    """Sum the factors both likelihood terms share (functions of x), with derivatives.
+
+    Returns the log-likelihood part, then the derivatives in r, a, b (first order)
+    and in (r, r), (a, a) = (a, b), (b, b) (second order).
+    """
+    r, _, a, b = theta
+    x, n_x = data.x, data.weight_x
+    psi_ab, tri_ab = float(digamma(a + b)), float(_trigamma(a + b))
+    shared = n_x @ (gammaln(r + x) - gammaln(r) + betaln(a, b + x) - betaln(a, b))
+    psi_a = n_x @ (psi_ab - digamma(a + b + x))
+    tri_a = n_x @ (tri_ab - _trigamma(a + b + x))
+    return (
+        float(shared),
+        float(n_x @ (digamma(r + x) - digamma(r))),
+        float(psi_a),
+        float(n_x @ (digamma(b + x) - digamma(b)) + psi_a),
+        float(n_x @ (_trigamma(r + x) - float(_trigamma(r)))),
+        float(tri_a),
+        float(n_x @ (_trigamma(b + x) - float(_trigamma(b))) + tri_a),
+    )
+
+
+def _outer_sums(
+    mixed: FloatArray, d_r: FloatArray, d_al: FloatArray, d_b: FloatArray
+) -> tuple[float, ...]:
+    """Weighted sums of the products of d = (d_r, d_alpha, ., d_b) the Hessian needs."""
+    mixed_r = mixed * d_r
+    mixed_al = mixed * d_al
+    return (
+        float(mixed_r @ d_r),
+        float(mixed_r @ d_al),
+        float(mixed_r @ d_b),
+        float(mixed_al @ d_al),
+        float(mixed_al @ d_b),
+        float(mixed_r.sum()),
+        float(mixed_al.sum()),
+    )
+
+
+def bgnbd_derivatives(theta: Params, data: BGNBDData) -> Derivatives:
     """Weighted log-likelihood, gradient and Hessian with respect to (r, alpha, a, b).
 
     With L = logaddexp(e1, e2) and w1 = P(alive), w2 = 1 - w1, the mixture rule
     gives grad L = w1 grad e1 + w2 grad e2 and
-    hess L = w1 hess e1 + w2 hess e2 + w1 w2 (grad e1 - grad e2)(grad e1 - grad e2)'.
+    hess L = w1 hess e1 + w2 hess e2 + w1 w2 d d' with d = grad e1 - grad e2.
+    e1 and its derivatives are functions of (x, T), e2's of (x, tx): they are
+    evaluated per distinct pair; only the mixture weights are per row.
     """
     r, alpha, a, b = theta
-    terms = _terms(theta, x, tx, T)
-    w1 = terms.alive
-    w2 = 1.0 - w1
-    b_x1 = terms.b_x1
-    value = float(weight @ (_common_terms(theta, x) + np.logaddexp(terms.e1, terms.e2)))
+    shared, psi_r, psi_a, psi_b, tri_r, tri_a, tri_b = _shared_derivatives(theta, data)
 
-    # Partial derivatives of e1 and e2 (e2's in a and b are 1/a and -1/(b + x - 1)).
-    e1_r = -np.log1p(T / alpha)
-    e2_r = -np.log1p(tx / alpha)
-    e1_al = (r * T - x * alpha) / (alpha * (alpha + T))
-    e2_al = (r * tx - x * alpha) / (alpha * (alpha + tx))
-    psi_abx = _on_counts(digamma, x, shift=a + b)
-    psi_ab = digamma(a + b)
+    # The "alive at T" term on the (x, T) pairs.
+    x1, age1 = data.x1, data.age1
+    grow1 = alpha * (alpha + age1)
+    e1 = -r * np.log1p(age1 / alpha) - x1 * np.log(alpha + age1)
+    e1_r = -np.log1p(age1 / alpha)
+    e1_al = (r * age1 - x1 * alpha) / grow1
+    e1_ral = age1 / grow1
+    e1_alal = (x1 * alpha**2 - r * age1 * (2 * alpha + age1)) / grow1**2
+    # The "dropped out after the last purchase" term on the (x, tx) pairs.
+    x2, rec2 = data.x2, data.recency2
+    inv_bx = 1.0 / (b + np.maximum(x2, 1.0) - 1.0)  # 1 / (b + x - 1), unused where x = 0
+    grow2 = alpha * (alpha + rec2)
+    e2 = np.where(
+        x2 > 0,
+        np.log(a) + np.log(inv_bx) - r * np.log1p(rec2 / alpha) - x2 * np.log(alpha + rec2),
+        -np.inf,
+    )
+    e2_r = -np.log1p(rec2 / alpha)
+    e2_al = (r * rec2 - x2 * alpha) / grow2
+    e2_ral = rec2 / grow2
+    e2_alal = (x2 * alpha**2 - r * rec2 * (2 * alpha + rec2)) / grow2**2
+
+    # Mixture weights per row: w2 = 1 - P(alive) (0 where x = 0).
+    k1, k2, n = data.k1, data.k2, data.weight
+    gap = e1[k1] - e2[k2]
+    w2 = expit(-gap)
+    dropped = n * w2  # n w2
+    mixed = dropped * (1.0 - w2)  # n w1 w2
+    value = shared + data.weight1 @ e1 + n @ np.logaddexp(0.0, -gap)
+    dropped1 = np.bincount(k1, weights=dropped, minlength=len(x1))
+    dropped2 = np.bincount(k2, weights=dropped, minlength=len(x2))
+    mixed2 = np.bincount(k2, weights=mixed, minlength=len(x2))
+    alive1 = data.weight1 - dropped1
+    total_dropped = float(dropped.sum())
+
     grad = np.array(
         [
-            weight @ (_on_counts(digamma, x, shift=r) - digamma(r) + w1 * e1_r + w2 * e2_r),
-            weight @ (w1 * e1_al + w2 * e2_al),
-            weight @ (psi_ab - psi_abx + w2 / a),
-            weight @ (_on_counts(digamma, x, shift=b) - digamma(b) + psi_ab - psi_abx - w2 / b_x1),
+            psi_r + alive1 @ e1_r + dropped2 @ e2_r,
+            alive1 @ e1_al + dropped2 @ e2_al,
+            psi_a + total_dropped / a,
+            psi_b - dropped2 @ inv_bx,
         ]
     )
+    s_rr, s_ral, s_rb, s_alal, s_alb, s_r, s_al = _outer_sums(
+        mixed, e1_r[k1] - e2_r[k2], e1_al[k1] - e2_al[k2], inv_bx[k2]
+    )
+    s_total = float(mixed.sum())
+    s_bb = mixed2 @ inv_bx**2
+    s_b = mixed2 @ inv_bx
 
-    tri_abx = _on_counts(_trigamma, x, shift=a + b)
-    tri_ab = float(_trigamma(a + b))
-    shared_ab = weight @ (tri_ab - tri_abx)
     hess = np.empty((4, 4))
-    hess[0, 0] = weight @ (_on_counts(_trigamma, x, shift=r) - float(_trigamma(r)))
-    hess[0, 1] = weight @ (w1 * T / (alpha * (alpha + T)) + w2 * tx / (alpha * (alpha + tx)))
-    # -r / alpha^2 + (r + x) / (alpha + T)^2 over a common denominator (no cancellation).
-    hess[1, 1] = weight @ (
-        w1 * (x * alpha**2 - r * T * (2 * alpha + T)) / (alpha * (alpha + T)) ** 2
-        + w2 * (x * alpha**2 - r * tx * (2 * alpha + tx)) / (alpha * (alpha + tx)) ** 2
-    )
-    hess[2, 2] = shared_ab - weight @ w2 / a**2
-    hess[2, 3] = shared_ab
-    hess[3, 3] = (
-        weight @ (_on_counts(_trigamma, x, shift=b) - float(_trigamma(b)) + w2 / b_x1**2)
-        + shared_ab
-    )
-    hess[0, 2] = hess[0, 3] = hess[1, 2] = hess[1, 3] = 0.0
-    # The mixture term, summed as a weighted outer product.
-    spread = np.sqrt(weight * w1 * w2)
-    diff = np.column_stack((e1_r - e2_r, e1_al - e2_al, np.full_like(x, -1.0 / a), 1.0 / b_x1))
-    diff *= spread[:, None]
-    hess[np.triu_indices(4)] += (diff.T @ diff)[np.triu_indices(4)]
+    hess[0, 0] = tri_r + s_rr
+    hess[0, 1] = alive1 @ e1_ral + dropped2 @ e2_ral + s_ral
+    hess[1, 1] = alive1 @ e1_alal + dropped2 @ e2_alal + s_alal
+    hess[0, 2] = -s_r / a
+    hess[0, 3] = s_rb
+    hess[1, 2] = -s_al / a
+    hess[1, 3] = s_alb
+    hess[2, 2] = tri_a - total_dropped / a**2 + s_total / a**2
+    hess[2, 3] = tri_a - s_b / a
+    hess[3, 3] = tri_b + dropped2 @ inv_bx**2 + s_bb
     hess = np.triu(hess) + np.triu(hess, 1).T
-    return Derivatives(value=value, gradient=grad, hessian=hess)
+    return Derivatives(value=float(value), gradient=grad, hessian=hess)
 
 
 # --------------------------------------------------------------------------------------
@@ -203,8 +398,15 @@ def bgnbd_probability_alive(
     tx: FloatArray,
     T: FloatArray,  # noqa: N803 (the paper's symbol for the age)
 ) -> FloatArray:
-    """P(alive | x, tx, T) (Fader, Hardie and Lee 2005 note 021; equation 13 of the paper)."""
-    return _terms(theta, x, tx, T).alive
+    """P(alive | x, tx, T), from Fader, Hardie and Lee's note on P(alive) in the BG/NBD.
+
+    1 / (1 + a / (b + x - 1) ((alpha + T) / (alpha + tx))^(r + x)) for x > 0, and 1
+    for x = 0; the ratio's log is log1p((T - tx) / (alpha + tx)), exact for T near tx.
+    """
+    r, alpha, a, b = theta
+    log_b_x1 = _on_counts(lambda v: np.log(b + np.maximum(v, 1.0) - 1.0), x, shift=0.0)
+    log_odds = math.log(a) - log_b_x1 + (r + x) * np.log1p((T - tx) / (alpha + tx))
+    return np.where(x > 0, expit(-log_odds), 1.0)
 
 
 #: Below this bound on the ratio of consecutive terms the power series in u is used.
@@ -378,6 +580,11 @@ def bgnbd_expected_purchases(
     """
     r, alpha, a, b = theta
     alive = bgnbd_probability_alive(theta, x, tx, T)
+    if np.ndim(t) == 0:
+        # The expectation depends on (x, T) only: evaluate it once per distinct pair.
+        (x, T), pair = group_rows([x, T])  # noqa: N806
+    else:
+        pair = np.arange(len(x))
     u = t / (alpha + T)
     z = t / (alpha + T + t)
     rho = r + x
@@ -392,7 +599,7 @@ def bgnbd_expected_purchases(
             others = np.delete(nodes, i)
             lagrange = float(np.prod((eps - others) / (node - others)))
             expectation += lagrange * _purchases_at(rho, beta, 1.0 + node, u, z)
-    result: FloatArray = alive * expectation
+    result: FloatArray = alive * expectation[pair]
     return result
 
 

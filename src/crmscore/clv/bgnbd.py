@@ -676,8 +676,9 @@ class BetaGeoFitter:
         else:
             rate = float(counts @ x) / max(float(counts @ age), 1e-12)
             start = (1.0, 1.0 / max(rate, 1e-12), 1.0, 1.0)
+        data = _kernels.prepare_bgnbd(x, tx, age, counts)
         optimum = maximize(
-            lambda theta: _kernels.bgnbd_derivatives(theta, x, tx, age, counts),
+            lambda theta: _kernels.bgnbd_derivatives(theta, data),
             start=start,
             total_weight=n,
             n_rows=len(x),
