@@ -12,7 +12,7 @@ recency, ``T`` age; BG/NBD parameters ``r, alpha, a, b``; Gamma-Gamma parameters
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +53,16 @@ class Derivatives(NamedTuple):
 
 def _trigamma(values: FloatArray | float) -> FloatArray:
     return np.asarray(polygamma(1, np.asarray(values, dtype=np.float64)), dtype=np.float64)
+
+
+def _dot(left: npt.NDArray[Any], right: npt.NDArray[Any] | float) -> float:
+    """Sum of products, without BLAS.
+
+    numpy's ``@`` on vectors calls BLAS ``ddot``, which starts threads; on a busy
+    machine waiting for them costs milliseconds per call, far more than the
+    arithmetic. einsum's own loop does not.
+    """
+    return float(np.einsum("i,i->", left, np.broadcast_to(right, left.shape)))
 
 
 def _on_counts(
@@ -279,17 +289,17 @@ def _shared_derivatives(theta: Params, data: BGNBDData) -> tuple[float, ...]:
     r, _, a, b = theta
     x, n_x = data.x, data.weight_x
     psi_ab, tri_ab = float(digamma(a + b)), float(_trigamma(a + b))
-    shared = n_x @ (gammaln(r + x) - gammaln(r) + betaln(a, b + x) - betaln(a, b))
-    psi_a = n_x @ (psi_ab - digamma(a + b + x))
-    tri_a = n_x @ (tri_ab - _trigamma(a + b + x))
+    shared = _dot(n_x, (gammaln(r + x) - gammaln(r) + betaln(a, b + x) - betaln(a, b)))
+    psi_a = _dot(n_x, (psi_ab - digamma(a + b + x)))
+    tri_a = _dot(n_x, (tri_ab - _trigamma(a + b + x)))
     return (
         float(shared),
-        float(n_x @ (digamma(r + x) - digamma(r))),
+        float(_dot(n_x, (digamma(r + x) - digamma(r)))),
         float(psi_a),
-        float(n_x @ (digamma(b + x) - digamma(b)) + psi_a),
-        float(n_x @ (_trigamma(r + x) - float(_trigamma(r)))),
+        float(_dot(n_x, (digamma(b + x) - digamma(b))) + psi_a),
+        _dot(n_x, _trigamma(r + x) - float(_trigamma(r))),
         float(tri_a),
-        float(n_x @ (_trigamma(b + x) - float(_trigamma(b))) + tri_a),
+        _dot(n_x, _trigamma(b + x) - float(_trigamma(b))) + tri_a,
     )
 
 
@@ -300,11 +310,11 @@ def _outer_sums(
     mixed_r = mixed * d_r
     mixed_al = mixed * d_al
     return (
-        float(mixed_r @ d_r),
-        float(mixed_r @ d_al),
-        float(mixed_r @ d_b),
-        float(mixed_al @ d_al),
-        float(mixed_al @ d_b),
+        float(_dot(mixed_r, d_r)),
+        float(_dot(mixed_r, d_al)),
+        float(_dot(mixed_r, d_b)),
+        float(_dot(mixed_al, d_al)),
+        float(_dot(mixed_al, d_b)),
         float(mixed_r.sum()),
         float(mixed_al.sum()),
     )
@@ -350,7 +360,7 @@ def bgnbd_derivatives(theta: Params, data: BGNBDData) -> Derivatives:
     w2 = expit(-gap)
     dropped = n * w2  # n w2
     mixed = dropped * (1.0 - w2)  # n w1 w2
-    value = shared + data.weight1 @ e1 + n @ np.logaddexp(0.0, -gap)
+    value = shared + _dot(data.weight1, e1) + _dot(n, np.logaddexp(0.0, -gap))
     dropped1 = np.bincount(k1, weights=dropped, minlength=len(x1))
     dropped2 = np.bincount(k2, weights=dropped, minlength=len(x2))
     mixed2 = np.bincount(k2, weights=mixed, minlength=len(x2))
@@ -359,30 +369,30 @@ def bgnbd_derivatives(theta: Params, data: BGNBDData) -> Derivatives:
 
     grad = np.array(
         [
-            psi_r + alive1 @ e1_r + dropped2 @ e2_r,
-            alive1 @ e1_al + dropped2 @ e2_al,
+            psi_r + _dot(alive1, e1_r) + _dot(dropped2, e2_r),
+            _dot(alive1, e1_al) + _dot(dropped2, e2_al),
             psi_a + total_dropped / a,
-            psi_b - dropped2 @ inv_bx,
+            psi_b - _dot(dropped2, inv_bx),
         ]
     )
     s_rr, s_ral, s_rb, s_alal, s_alb, s_r, s_al = _outer_sums(
         mixed, e1_r[k1] - e2_r[k2], e1_al[k1] - e2_al[k2], inv_bx[k2]
     )
     s_total = float(mixed.sum())
-    s_bb = mixed2 @ inv_bx**2
-    s_b = mixed2 @ inv_bx
+    s_bb = _dot(mixed2, inv_bx**2)
+    s_b = _dot(mixed2, inv_bx)
 
     hess = np.empty((4, 4))
     hess[0, 0] = tri_r + s_rr
-    hess[0, 1] = alive1 @ e1_ral + dropped2 @ e2_ral + s_ral
-    hess[1, 1] = alive1 @ e1_alal + dropped2 @ e2_alal + s_alal
+    hess[0, 1] = _dot(alive1, e1_ral) + _dot(dropped2, e2_ral) + s_ral
+    hess[1, 1] = _dot(alive1, e1_alal) + _dot(dropped2, e2_alal) + s_alal
     hess[0, 2] = -s_r / a
     hess[0, 3] = s_rb
     hess[1, 2] = -s_al / a
     hess[1, 3] = s_alb
     hess[2, 2] = tri_a - total_dropped / a**2 + s_total / a**2
     hess[2, 3] = tri_a - s_b / a
-    hess[3, 3] = tri_b + dropped2 @ inv_bx**2 + s_bb
+    hess[3, 3] = tri_b + _dot(dropped2, inv_bx**2) + s_bb
     hess = np.triu(hess) + np.triu(hess, 1).T
     return Derivatives(value=float(value), gradient=grad, hessian=hess)
 
@@ -672,23 +682,25 @@ def gg_derivatives(
     p, q, v = theta
     k = p * x
     s = x * m
-    value = float(weight @ gg_log_likelihood(theta, x, m))
+    value = _dot(weight, gg_log_likelihood(theta, x, m))
     psi_kq = _on_counts(digamma, x, shift=q, scale=p)
     grad = np.array(
         [
-            weight @ (x * (psi_kq - _on_counts(digamma, x, shift=0.0, scale=p) - np.log1p(v / s))),
-            weight @ (psi_kq - float(digamma(q)) - np.log1p(s / v)),
-            weight @ ((q * s - k * v) / (v * (s + v))),
+            _dot(
+                weight, x * (psi_kq - _on_counts(digamma, x, shift=0.0, scale=p) - np.log1p(v / s))
+            ),
+            _dot(weight, psi_kq - float(digamma(q)) - np.log1p(s / v)),
+            _dot(weight, (q * s - k * v) / (v * (s + v))),
         ]
     )
     tri_kq = _on_counts(_trigamma, x, shift=q, scale=p)
     hess = np.empty((3, 3))
-    hess[0, 0] = weight @ (x**2 * (tri_kq - _on_counts(_trigamma, x, shift=0.0, scale=p)))
-    hess[0, 1] = hess[1, 0] = weight @ (x * tri_kq)
-    hess[0, 2] = hess[2, 0] = weight @ (-x / (s + v))
-    hess[1, 1] = weight @ (tri_kq - float(_trigamma(q)))
-    hess[1, 2] = hess[2, 1] = weight @ (s / (v * (s + v)))
-    hess[2, 2] = weight @ ((k * v**2 - q * s * (s + 2 * v)) / (v * (s + v)) ** 2)
+    hess[0, 0] = _dot(weight, x**2 * (tri_kq - _on_counts(_trigamma, x, shift=0.0, scale=p)))
+    hess[0, 1] = hess[1, 0] = _dot(weight, (x * tri_kq))
+    hess[0, 2] = hess[2, 0] = _dot(weight, (-x / (s + v)))
+    hess[1, 1] = _dot(weight, tri_kq - float(_trigamma(q)))
+    hess[1, 2] = hess[2, 1] = _dot(weight, s / (v * (s + v)))
+    hess[2, 2] = _dot(weight, (k * v**2 - q * s * (s + 2 * v)) / (v * (s + v)) ** 2)
     return Derivatives(value=value, gradient=grad, hessian=hess)
 
 

@@ -674,7 +674,7 @@ class BetaGeoFitter:
             p = self.initial_params
             start: tuple[float, ...] = (p.r, p.alpha, p.a, p.b)
         else:
-            rate = float(counts @ x) / max(float(counts @ age), 1e-12)
+            rate = float(np.sum(counts * x)) / max(float(np.sum(counts * age)), 1e-12)
             start = (1.0, 1.0 / max(rate, 1e-12), 1.0, 1.0)
         data = _kernels.prepare_bgnbd(x, tx, age, counts)
         optimum = maximize(

@@ -445,8 +445,8 @@ def _moment_start(m: FloatArray, counts: FloatArray) -> tuple[float, float, floa
     coefficient of variation of the observed means (about 1/p for a Gamma), clipped
     to a sensible range.
     """
-    mean = float(counts @ m) / float(counts.sum())
-    variance = float(counts @ (m - mean) ** 2) / float(counts.sum())
+    mean = float(np.sum(counts * m)) / float(counts.sum())
+    variance = float(np.sum(counts * (m - mean) ** 2)) / float(counts.sum())
     cv2 = variance / mean**2 if mean > 0 else 1.0
     p = float(np.clip(1.0 / max(cv2, 1e-6), 0.5, 50.0))
     q = 3.0
