@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
 
+from crmscore._params import _to_float as to_float
 from crmscore._validation import as_float_array, check_columns, check_frame, first_ids
 from crmscore.clv._kernels import count_rows, group_rows
 from crmscore.errors import ConvergenceError, InvalidDataError, InvalidParameterError
@@ -30,32 +31,33 @@ Matrix: TypeAlias = tuple[tuple[float, ...], ...]
 
 __all__ = ["ConvergenceReport"]
 
+#: Default convergence tolerance: largest gradient of the mean log-likelihood per
+#: customer with respect to the log parameters.
+DEFAULT_TOL = 1e-9
+#: Default bound on optimiser iterations.
+DEFAULT_MAX_ITERATIONS = 200
+
 
 # --------------------------------------------------------------------------------------
 # Validators shared by the settings and result classes
 # --------------------------------------------------------------------------------------
 
 
-def non_negative_finite(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    """Validate a float field: finite and >= 0."""
-    if not (math.isfinite(value) and value >= 0):
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="a finite number >= 0",
-            got=value,
-        )
+def _finite_at_least(*, strict: bool) -> Callable[[object, attrs.Attribute[float], float], None]:
+    allowed = "a positive finite number" if strict else "a finite number >= 0"
+
+    def validate(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+        if not (math.isfinite(value) and (value > 0 if strict else value >= 0)):
+            raise InvalidParameterError.for_value(
+                name=attribute.name, owner=type(instance).__name__, allowed=allowed, got=value
+            )
+
+    return validate
 
 
-def positive_finite(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    """Validate a float field: finite and > 0."""
-    if not (math.isfinite(value) and value > 0):
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="a positive finite number",
-            got=value,
-        )
+#: Validators of float fields: finite and >= 0, or finite and > 0.
+non_negative_finite = _finite_at_least(strict=False)
+positive_finite = _finite_at_least(strict=True)
 
 
 def positive_int(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
@@ -74,14 +76,6 @@ def is_int(value: object, *, minimum: int) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         return False
     return int(value) >= minimum
-
-
-def to_float(value: Any) -> float:
-    """Convert to float; anything unconvertible becomes NaN, which validators reject."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def to_matrix(value: Any) -> Matrix | None:
@@ -162,6 +156,77 @@ class ConvergenceReport:
     def from_dict(cls, data: Mapping[str, Any]) -> ConvergenceReport:
         """Inverse of :meth:`to_dict`."""
         return cls(**{field.name: data[field.name] for field in attrs.fields(cls)})
+
+
+# --------------------------------------------------------------------------------------
+# Pieces shared by the fitted models and the fitters
+# --------------------------------------------------------------------------------------
+
+
+def standard_errors(covariance: Matrix | None, names: Sequence[str]) -> dict[str, float] | None:
+    """Square roots of the covariance's diagonal, by parameter name (None without one)."""
+    if covariance is None:
+        return None
+    return {name: math.sqrt(covariance[i][i]) for i, name in enumerate(names)}
+
+
+def fit_result_to_dict(model: Any) -> dict[str, Any]:
+    """Serialise the fields every fitted model has (parameters, statistics, report)."""
+    return {
+        "params": model.params.to_dict(),
+        "covariance": None if model.covariance is None else [list(r) for r in model.covariance],
+        "log_likelihood": model.log_likelihood,
+        "n_customers": model.n_customers,
+        "convergence": None if model.convergence is None else model.convergence.to_dict(),
+    }
+
+
+def fit_result_from_dict(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for a fitted model, except ``params``, from :func:`fit_result_to_dict`."""
+    convergence = data.get("convergence")
+    return {
+        "covariance": data.get("covariance"),
+        "log_likelihood": data.get("log_likelihood"),
+        "n_customers": data.get("n_customers"),
+        "convergence": None if convergence is None else ConvergenceReport.from_dict(convergence),
+    }
+
+
+def settings_to_dict(fitter: Any) -> dict[str, Any]:
+    """Serialise the settings every fitter has."""
+    initial = fitter.initial_params
+    return {
+        "initial_params": None if initial is None else initial.to_dict(),
+        "penalizer": fitter.penalizer,
+        "tol": fitter.tol,
+        "max_iterations": fitter.max_iterations,
+    }
+
+
+def settings_from_dict(data: Mapping[str, Any], params_type: Any) -> dict[str, Any]:
+    """Keyword arguments for a fitter from :func:`settings_to_dict` (defaults if absent)."""
+    initial = data.get("initial_params")
+    return {
+        "initial_params": None if initial is None else params_type.from_dict(initial),
+        "penalizer": data.get("penalizer", 0.0),
+        "tol": data.get("tol", DEFAULT_TOL),
+        "max_iterations": data.get("max_iterations", DEFAULT_MAX_ITERATIONS),
+    }
+
+
+def lifetimes_params(
+    fitter: Any, names: Sequence[str], *, owner: str, kind: str
+) -> dict[str, float]:
+    """Read the ``params_`` of a fitted lifetimes model, checking it has them."""
+    params = getattr(fitter, "params_", None)
+    if params is None:
+        raise InvalidParameterError.for_value(
+            name="fitter",
+            owner=owner,
+            allowed=f"a fitted lifetimes.{kind} (with params_)",
+            got=type(fitter).__name__,
+        )
+    return {name: float(params[name]) for name in names}
 
 
 # --------------------------------------------------------------------------------------

@@ -15,21 +15,29 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmscore._params import BetaGeoParams
+from crmscore._params import _to_float as to_float
 from crmscore.clv import _kernels
 from crmscore.clv._fitting import (
+    DEFAULT_MAX_ITERATIONS,
+    DEFAULT_TOL,
     ConvergenceReport,
     Matrix,
     aggregate,
     check_counts,
     check_covariance,
     check_frequency,
+    fit_result_from_dict,
+    fit_result_to_dict,
     frame_columns,
+    lifetimes_params,
     maximize,
     non_negative_finite,
     positive_finite,
     positive_int,
     reject,
-    to_float,
+    settings_from_dict,
+    settings_to_dict,
+    standard_errors,
     to_matrix,
 )
 from crmscore.errors import InvalidDataError, InvalidParameterError
@@ -176,9 +184,7 @@ class BetaGeoModel:
     @property
     def standard_errors(self) -> dict[str, float] | None:
         """Standard errors of r, alpha, a, b (None if built from parameters)."""
-        if self.covariance is None:
-            return None
-        return {name: math.sqrt(self.covariance[i][i]) for i, name in enumerate(_NAMES)}
+        return standard_errors(self.covariance, _NAMES)
 
     def summary(self, *, level: float = 0.95) -> pd.DataFrame:
         """Estimates, standard errors and confidence intervals.
@@ -400,25 +406,14 @@ class BetaGeoModel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""
-        return {
-            "params": self.params.to_dict(),
-            "covariance": None if self.covariance is None else [list(r) for r in self.covariance],
-            "log_likelihood": self.log_likelihood,
-            "n_customers": self.n_customers,
-            "convergence": None if self.convergence is None else self.convergence.to_dict(),
-            "time_unit": self.time_unit,
-        }
+        return {**fit_result_to_dict(self), "time_unit": self.time_unit}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaGeoModel:
         """Inverse of :meth:`to_dict`."""
-        convergence = data.get("convergence")
         return cls(
             params=BetaGeoParams.from_dict(data["params"]),
-            covariance=data.get("covariance"),
-            log_likelihood=data.get("log_likelihood"),
-            n_customers=data.get("n_customers"),
-            convergence=None if convergence is None else ConvergenceReport.from_dict(convergence),
+            **fit_result_from_dict(data),
             time_unit=data.get("time_unit"),
         )
 
@@ -455,15 +450,10 @@ class BetaGeoModel:
         -------
         BetaGeoModel
         """
-        params = getattr(fitter, "params_", None)
-        if params is None:
-            raise InvalidParameterError.for_value(
-                name="fitter",
-                owner="BetaGeoModel.from_lifetimes",
-                allowed="a fitted lifetimes.BetaGeoFitter (with params_)",
-                got=type(fitter).__name__,
-            )
-        return cls.from_params({k: float(params[k]) for k in _NAMES}, time_unit=time_unit)
+        params = lifetimes_params(
+            fitter, _NAMES, owner="BetaGeoModel.from_lifetimes", kind="BetaGeoFitter"
+        )
+        return cls.from_params(params, time_unit=time_unit)
 
 
 def parameter_summary(
@@ -538,11 +528,11 @@ class BetaGeoFitter:
     on the mean log-likelihood, as ``penalizer_coef`` in lifetimes (which measures
     alpha in units of the longest customer age). 0 (the default) is maximum likelihood."""
 
-    tol: float = attrs.field(default=1e-9, converter=to_float, validator=positive_finite)
+    tol: float = attrs.field(default=DEFAULT_TOL, converter=to_float, validator=positive_finite)
     """Convergence tolerance on the largest gradient of the mean log-likelihood per
     customer with respect to the log parameters."""
 
-    max_iterations: int = attrs.field(default=200, validator=positive_int)
+    max_iterations: int = attrs.field(default=DEFAULT_MAX_ITERATIONS, validator=positive_int)
     """Most optimiser iterations before :class:`~crmscore.errors.ConvergenceError`."""
 
     def fit(self, table: pd.DataFrame) -> BetaGeoModel:
@@ -699,22 +689,9 @@ class BetaGeoFitter:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""
-        return {
-            "initial_params": None
-            if self.initial_params is None
-            else self.initial_params.to_dict(),
-            "penalizer": self.penalizer,
-            "tol": self.tol,
-            "max_iterations": self.max_iterations,
-        }
+        return settings_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaGeoFitter:
         """Inverse of :meth:`to_dict`."""
-        initial = data.get("initial_params")
-        return cls(
-            initial_params=None if initial is None else BetaGeoParams.from_dict(initial),
-            penalizer=data.get("penalizer", 0.0),
-            tol=data.get("tol", 1e-9),
-            max_iterations=data.get("max_iterations", 200),
-        )
+        return cls(**settings_from_dict(data, BetaGeoParams))

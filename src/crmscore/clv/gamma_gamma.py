@@ -7,7 +7,6 @@ base analysis", Journal of Marketing Research 42(4), 415-430; and Fader and Hard
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -15,25 +14,33 @@ import numpy as np
 import pandas as pd
 
 from crmscore._params import GammaGammaParams
+from crmscore._params import _to_float as to_float
 from crmscore.clv import _kernels
 from crmscore.clv._fitting import (
+    DEFAULT_MAX_ITERATIONS,
+    DEFAULT_TOL,
     ConvergenceReport,
     Matrix,
     aggregate,
     check_counts,
     check_covariance,
     check_frequency,
+    fit_result_from_dict,
+    fit_result_to_dict,
     frame_columns,
+    lifetimes_params,
     maximize,
     non_negative_finite,
     positive_finite,
     positive_int,
     reject,
-    to_float,
+    settings_from_dict,
+    settings_to_dict,
+    standard_errors,
     to_matrix,
 )
 from crmscore.clv.bgnbd import parameter_summary
-from crmscore.errors import InvalidDataError, InvalidParameterError
+from crmscore.errors import InvalidDataError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -145,9 +152,7 @@ class GammaGammaModel:
     @property
     def standard_errors(self) -> dict[str, float] | None:
         """Standard errors of p, q, v (None if built from parameters)."""
-        if self.covariance is None:
-            return None
-        return {name: math.sqrt(self.covariance[i][i]) for i, name in enumerate(_NAMES)}
+        return standard_errors(self.covariance, _NAMES)
 
     def summary(self, *, level: float = 0.95) -> pd.DataFrame:
         """Estimates, standard errors and log-scale Wald confidence intervals.
@@ -219,25 +224,12 @@ class GammaGammaModel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""
-        return {
-            "params": self.params.to_dict(),
-            "covariance": None if self.covariance is None else [list(r) for r in self.covariance],
-            "log_likelihood": self.log_likelihood,
-            "n_customers": self.n_customers,
-            "convergence": None if self.convergence is None else self.convergence.to_dict(),
-        }
+        return fit_result_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GammaGammaModel:
         """Inverse of :meth:`to_dict`."""
-        convergence = data.get("convergence")
-        return cls(
-            params=GammaGammaParams.from_dict(data["params"]),
-            covariance=data.get("covariance"),
-            log_likelihood=data.get("log_likelihood"),
-            n_customers=data.get("n_customers"),
-            convergence=None if convergence is None else ConvergenceReport.from_dict(convergence),
-        )
+        return cls(params=GammaGammaParams.from_dict(data["params"]), **fit_result_from_dict(data))
 
     def to_lifetimes(self) -> Any:
         """Convert to a ``lifetimes.GammaGammaFitter`` with these parameters (needs lifetimes).
@@ -265,15 +257,10 @@ class GammaGammaModel:
         -------
         GammaGammaModel
         """
-        params = getattr(fitter, "params_", None)
-        if params is None:
-            raise InvalidParameterError.for_value(
-                name="fitter",
-                owner="GammaGammaModel.from_lifetimes",
-                allowed="a fitted lifetimes.GammaGammaFitter (with params_)",
-                got=type(fitter).__name__,
-            )
-        return cls.from_params({k: float(params[k]) for k in _NAMES})
+        params = lifetimes_params(
+            fitter, _NAMES, owner="GammaGammaModel.from_lifetimes", kind="GammaGammaFitter"
+        )
+        return cls.from_params(params)
 
 
 @attrs.frozen(kw_only=True)
@@ -306,11 +293,11 @@ class GammaGammaFitter:
     """Coefficient of the L2 penalty ``penalizer * (p^2 + q^2 + v^2)`` on the mean
     log-likelihood, as ``penalizer_coef`` in lifetimes. 0 is maximum likelihood."""
 
-    tol: float = attrs.field(default=1e-9, converter=to_float, validator=positive_finite)
+    tol: float = attrs.field(default=DEFAULT_TOL, converter=to_float, validator=positive_finite)
     """Convergence tolerance on the largest gradient of the mean log-likelihood per
     customer with respect to the log parameters."""
 
-    max_iterations: int = attrs.field(default=200, validator=positive_int)
+    max_iterations: int = attrs.field(default=DEFAULT_MAX_ITERATIONS, validator=positive_int)
     """Most optimiser iterations before :class:`~crmscore.errors.ConvergenceError`."""
 
     def fit(self, table: pd.DataFrame) -> GammaGammaModel:
@@ -417,25 +404,12 @@ class GammaGammaFitter:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""
-        return {
-            "initial_params": None
-            if self.initial_params is None
-            else self.initial_params.to_dict(),
-            "penalizer": self.penalizer,
-            "tol": self.tol,
-            "max_iterations": self.max_iterations,
-        }
+        return settings_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GammaGammaFitter:
         """Inverse of :meth:`to_dict`."""
-        initial = data.get("initial_params")
-        return cls(
-            initial_params=None if initial is None else GammaGammaParams.from_dict(initial),
-            penalizer=data.get("penalizer", 0.0),
-            tol=data.get("tol", 1e-9),
-            max_iterations=data.get("max_iterations", 200),
-        )
+        return cls(**settings_from_dict(data, GammaGammaParams))
 
 
 def _moment_start(m: FloatArray, counts: FloatArray) -> tuple[float, float, float]:
