@@ -148,10 +148,15 @@ class BetaGeoModel:
     )
     """Total log-likelihood of the fitted customers (without penalty); None if unfitted."""
 
-    n_customers: int | None = attrs.field(default=None)
+    n_customers: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(int))
+    )
     """Customers the model was fitted on; None if built from parameters."""
 
-    convergence: ConvergenceReport | None = attrs.field(default=None)
+    convergence: ConvergenceReport | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.instance_of(ConvergenceReport)),
+    )
     """The optimiser's report; None if built from parameters."""
 
     time_unit: str | None = attrs.field(default=None, validator=_optional_time_unit)
@@ -202,6 +207,17 @@ class BetaGeoModel:
         pandas.DataFrame
             Indexed by parameter name: ``estimate``, ``std_error``, ``lower``, ``upper``
             (NaN for the last three when the model was built from parameters).
+
+        Examples
+        --------
+        >>> from crmscore import make_rfm_summary
+        >>> truth = BetaGeoParams(r=0.5, alpha=20.0, a=0.8, b=3.0)
+        >>> model = BetaGeoFitter().fit(make_rfm_summary(50_000, seed=1, purchase=truth))
+        >>> ci = model.summary(level=0.99)
+        >>> list(ci.columns)
+        ['estimate', 'std_error', 'lower', 'upper']
+        >>> bool(((ci["lower"] < ci["estimate"]) & (ci["estimate"] < ci["upper"])).all())
+        True
         """
         return parameter_summary(self.params.to_dict(), self.standard_errors, level=level)
 
@@ -397,6 +413,16 @@ class BetaGeoModel:
         -------
         pandas.Series
             ``log_likelihood``, indexed like ``table``; the sum is the total.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> model = BetaGeoModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793,
+        ...                                   "b": 2.426})
+        >>> table = pd.DataFrame({"frequency": [0, 3], "recency": [0.0, 20.0],
+        ...                       "T": [30.0, 30.0]})
+        >>> model.log_likelihood_of(table).round(4).tolist()
+        [-0.499, -11.7243]
         """
         frame, x, tx, age = rfm_arrays(table, owner="BetaGeoModel.log_likelihood_of")
         values = _kernels.bgnbd_log_likelihood(self._theta, x, tx, age)

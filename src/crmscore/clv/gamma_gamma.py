@@ -121,10 +121,15 @@ class GammaGammaModel:
     )
     """Total log-likelihood of the fitted customers' mean spend (without penalty)."""
 
-    n_customers: int | None = attrs.field(default=None)
+    n_customers: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(int))
+    )
     """Customers with repeat purchases the model was fitted on; None if unfitted."""
 
-    convergence: ConvergenceReport | None = attrs.field(default=None)
+    convergence: ConvergenceReport | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.instance_of(ConvergenceReport)),
+    )
     """The optimiser's report; None if built from parameters."""
 
     @classmethod
