@@ -12,17 +12,15 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import attrs
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from scipy.optimize import minimize
 
 from crmscore._params import _to_float as to_float
-from crmscore._validation import as_float_array, check_columns, check_frame, first_ids
-from crmscore.clv._kernels import count_rows, group_rows
-from crmscore.errors import ConvergenceError, InvalidDataError, InvalidParameterError
+from crmscore.clv._groups import count_rows, group_rows
+from crmscore.errors import ConvergenceError, InvalidParameterError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
-
-    import pandas as pd
 
     from crmscore.clv._kernels import Derivatives
 
@@ -229,56 +227,29 @@ def lifetimes_params(
     return {name: float(params[name]) for name in names}
 
 
-# --------------------------------------------------------------------------------------
-# Input checks
-# --------------------------------------------------------------------------------------
+def parameter_summary(
+    estimates: Mapping[str, float], errors: Mapping[str, float] | None, *, level: object
+) -> pd.DataFrame:
+    """Estimates, standard errors and log-scale Wald intervals."""
+    from scipy.stats import norm  # noqa: PLC0415 (only needed here)
 
-
-def frame_columns(
-    table: object, columns: Sequence[str], *, owner: str, frame_name: str = "table"
-) -> tuple[pd.DataFrame, list[FloatArray]]:
-    """Check that ``table`` is a non-empty frame with finite numeric ``columns``."""
-    frame = check_frame(table, name=frame_name, owner=owner)
-    check_columns(frame, columns, frame_name=frame_name)
-    if len(frame) == 0:
-        raise InvalidDataError(
-            f"{frame_name} passed to {owner} has no rows: there is nothing to fit or score."
+    if isinstance(level, bool) or not (isinstance(level, float | int) and 0 < level < 1):
+        raise InvalidParameterError.for_value(
+            name="level", owner="summary", allowed="a number in (0, 1)", got=level
         )
-    return frame, [
-        as_float_array(frame, column, ids=frame.index, frame_name=frame_name) for column in columns
-    ]
-
-
-def reject(
-    frame: pd.DataFrame, mask: npt.NDArray[np.bool_], *, column: str, problem: str, hint: str
-) -> None:
-    """Raise :class:`InvalidDataError` naming the first ids where ``mask`` holds."""
-    if mask.any():
-        ids, total = first_ids(frame.index, mask)
-        raise InvalidDataError.for_ids(
-            column=column, problem=problem, ids=ids, n_offending=total, hint=hint
-        )
-
-
-def check_frequency(frame: pd.DataFrame, x: FloatArray, *, column: str = "frequency") -> None:
-    """Reject frequencies that are not whole numbers >= 0."""
-    reject(
-        frame,
-        (x < 0) | (x != np.floor(x)),
-        column=column,
-        problem="has values that are not whole numbers >= 0",
-        hint="frequency counts repeat purchase periods; build the table with rfm_table.",
-    )
-
-
-def check_counts(frame: pd.DataFrame, counts: FloatArray, *, column: str) -> None:
-    """Reject counts of customers that are not whole numbers >= 1."""
-    reject(
-        frame,
-        (counts < 1) | (counts != np.floor(counts)),
-        column=column,
-        problem="has values that are not whole numbers >= 1",
-        hint="Each row of aggregated statistics counts the customers that share it.",
+    names = list(estimates)
+    estimate = np.array([estimates[k] for k in names])
+    se = np.array([math.nan if errors is None else errors[k] for k in names])
+    z = float(norm.ppf(0.5 + level / 2))
+    spread = np.exp(z * se / estimate)
+    return pd.DataFrame(
+        {
+            "estimate": estimate,
+            "std_error": se,
+            "lower": estimate / spread,
+            "upper": estimate * spread,
+        },
+        index=pd.Index(names, name="parameter"),
     )
 
 

@@ -6,7 +6,6 @@ alternative to the Pareto/NBD model", Marketing Science 24(2), 275-284.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, overload
 
 import attrs
@@ -17,30 +16,38 @@ import pandas as pd
 from crmscore._params import BetaGeoParams
 from crmscore._params import _to_float as to_float
 from crmscore.clv import _kernels
+from crmscore.clv._expectation import bgnbd_expected_purchases
 from crmscore.clv._fitting import (
     DEFAULT_MAX_ITERATIONS,
     DEFAULT_TOL,
     ConvergenceReport,
     Matrix,
     aggregate,
-    check_counts,
     check_covariance,
-    check_frequency,
     fit_result_from_dict,
     fit_result_to_dict,
-    frame_columns,
     lifetimes_params,
     maximize,
     non_negative_finite,
+    parameter_summary,
     positive_finite,
     positive_int,
-    reject,
     settings_from_dict,
     settings_to_dict,
     standard_errors,
     to_matrix,
 )
-from crmscore.errors import InvalidDataError, InvalidParameterError
+from crmscore.clv._inputs import (
+    check_counts,
+    check_horizon,
+    check_horizons,
+    check_identifiable,
+    check_time_unit,
+    frame_columns,
+    rfm_arrays,
+    table_time_unit,
+)
+from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -50,59 +57,6 @@ if TYPE_CHECKING:
 __all__ = ["BetaGeoFitter", "BetaGeoModel"]
 
 _NAMES = ("r", "alpha", "a", "b")
-_COLUMNS = ("frequency", "recency", "T")
-_TIME_UNITS = ("D", "W", "M")
-
-
-def _optional_time_unit(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and value not in _TIME_UNITS:
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="one of {'D', 'W', 'M'} or None",
-            got=value,
-        )
-
-
-def _table_time_unit(table: pd.DataFrame) -> str | None:
-    unit = table.attrs.get("time_unit")
-    return unit if unit in _TIME_UNITS else None
-
-
-def rfm_arrays(
-    table: object, *, owner: str
-) -> tuple[pd.DataFrame, FloatArray, FloatArray, FloatArray]:
-    """Validate the BG/NBD columns of an RFM table; return the frame and x, t_x, T."""
-    frame, (x, tx, age) = frame_columns(table, _COLUMNS, owner=owner)
-    check_frequency(frame, x)
-    hint = "Build the table with crmscore.rfm_table, or check how it was made."
-    reject(frame, tx < 0, column="recency", problem="has negative values", hint=hint)
-    reject(frame, age < 0, column="T", problem="has negative values", hint=hint)
-    reject(
-        frame,
-        tx > age,
-        column="recency",
-        problem="is larger than T (last purchase after the end of observation)",
-        hint=hint,
-    )
-    reject(
-        frame,
-        (x == 0) & (tx != 0),
-        column="recency",
-        problem="is not 0 where frequency is 0 (no repeat purchase, so no recency)",
-        hint=hint,
-    )
-    return frame, x, tx, age
-
-
-def _check_identifiable(frame: pd.DataFrame, x: FloatArray, *, owner: str) -> None:
-    if not (x > 0).any():
-        raise InvalidDataError(
-            f"No customer in the data passed to {owner} has a repeat purchase (frequency "
-            f"is 0 for all {len(frame)} rows): the BG/NBD parameters are not identified. "
-            "Use a longer observation period or more customers.",
-            column="frequency",
-        )
 
 
 @attrs.frozen(kw_only=True)
@@ -159,7 +113,7 @@ class BetaGeoModel:
     )
     """The optimiser's report; None if built from parameters."""
 
-    time_unit: str | None = attrs.field(default=None, validator=_optional_time_unit)
+    time_unit: str | None = attrs.field(default=None, validator=check_time_unit)
     """Unit of recency, T and t ("D", "W", "M"), taken from the fitted table's
     ``attrs``; None if unknown."""
 
@@ -288,9 +242,9 @@ class BetaGeoModel:
         ``hyp2f1`` fails for large parameters, equivalent transforms of the
         hypergeometric function, or a quadrature of the same expectation, take over.
         """
-        horizon = _check_horizon(t, owner="BetaGeoModel.expected_purchases")
+        horizon = check_horizon(t, owner="BetaGeoModel.expected_purchases")
         frame, x, tx, age = rfm_arrays(table, owner="BetaGeoModel.expected_purchases")
-        values = _kernels.bgnbd_expected_purchases(self._theta, x, tx, age, horizon)
+        values = bgnbd_expected_purchases(self._theta, x, tx, age, horizon)
         return pd.Series(values, index=frame.index, name="expected_purchases")
 
     @overload
@@ -335,10 +289,10 @@ class BetaGeoModel:
         1.4461
         """
         horizons = np.asarray(t, dtype=np.float64)
-        _check_horizons(horizons, owner="BetaGeoModel.expected_purchases_new_customer")
+        check_horizons(horizons, owner="BetaGeoModel.expected_purchases_new_customer")
         flat = horizons.ravel()
         zeros = np.zeros(flat.size)
-        values = _kernels.bgnbd_expected_purchases(self._theta, zeros, zeros, zeros, flat)
+        values = bgnbd_expected_purchases(self._theta, zeros, zeros, zeros, flat)
         values = values.reshape(horizons.shape)
         return float(values) if values.ndim == 0 else values
 
@@ -394,7 +348,7 @@ class BetaGeoModel:
             raise InvalidParameterError.for_value(
                 name="n", owner=owner, allowed="whole numbers >= 0", got=n
             )
-        _check_horizons(horizons, owner=owner)
+        check_horizons(horizons, owner=owner)
         counts, horizons = np.broadcast_arrays(counts, horizons)
         values = _kernels.bgnbd_probability_of_purchases(
             self._theta, counts.ravel(), horizons.ravel()
@@ -482,48 +436,6 @@ class BetaGeoModel:
         return cls.from_params(params, time_unit=time_unit)
 
 
-def parameter_summary(
-    estimates: Mapping[str, float], errors: Mapping[str, float] | None, *, level: object
-) -> pd.DataFrame:
-    """Estimates, standard errors and log-scale Wald intervals."""
-    from scipy.stats import norm  # noqa: PLC0415 (only needed here)
-
-    if isinstance(level, bool) or not (isinstance(level, float | int) and 0 < level < 1):
-        raise InvalidParameterError.for_value(
-            name="level", owner="summary", allowed="a number in (0, 1)", got=level
-        )
-    names = list(estimates)
-    estimate = np.array([estimates[k] for k in names])
-    se = np.array([math.nan if errors is None else errors[k] for k in names])
-    z = float(norm.ppf(0.5 + level / 2))
-    spread = np.exp(z * se / estimate)
-    return pd.DataFrame(
-        {
-            "estimate": estimate,
-            "std_error": se,
-            "lower": estimate / spread,
-            "upper": estimate * spread,
-        },
-        index=pd.Index(names, name="parameter"),
-    )
-
-
-def _check_horizon(t: object, *, owner: str) -> float:
-    value = to_float(t)
-    if isinstance(t, bool) or not (math.isfinite(value) and value >= 0):
-        raise InvalidParameterError.for_value(
-            name="t", owner=owner, allowed="a finite number >= 0", got=t
-        )
-    return value
-
-
-def _check_horizons(values: npt.NDArray[np.float64], *, owner: str) -> None:
-    if not (np.isfinite(values).all() and (values >= 0).all()):
-        raise InvalidParameterError.for_value(
-            name="t", owner=owner, allowed="finite numbers >= 0", got=values.tolist()
-        )
-
-
 @attrs.frozen(kw_only=True)
 class BetaGeoFitter:
     """Settings for fitting the BG/NBD model by maximum likelihood.
@@ -590,9 +502,9 @@ class BetaGeoFitter:
         """
         owner = "BetaGeoFitter.fit"
         frame, x, tx, age = rfm_arrays(table, owner=owner)
-        _check_identifiable(frame, x, owner=owner)
+        check_identifiable(frame, x, owner=owner)
         (x, tx, age), counts = aggregate([x, tx, age])
-        return self._fit(x, tx, age, counts, time_unit=_table_time_unit(frame))
+        return self._fit(x, tx, age, counts, time_unit=table_time_unit(frame))
 
     def fit_aggregated(
         self, stats: pd.DataFrame, *, count_col: str = "count", time_unit: str | None = None
@@ -630,10 +542,10 @@ class BetaGeoFitter:
         frame, x, tx, age = rfm_arrays(stats, owner=owner)
         _, (counts,) = frame_columns(frame, [count_col], owner=owner, frame_name="stats")
         check_counts(frame, counts, column=count_col)
-        _check_identifiable(frame, x, owner=owner)
+        check_identifiable(frame, x, owner=owner)
         if time_unit is not None:
-            _optional_time_unit(self, attrs.fields(BetaGeoModel).time_unit, time_unit)
-        return self._fit(x, tx, age, counts, time_unit=time_unit or _table_time_unit(frame))
+            check_time_unit(self, attrs.fields(BetaGeoModel).time_unit, time_unit)
+        return self._fit(x, tx, age, counts, time_unit=time_unit or table_time_unit(frame))
 
     @staticmethod
     def aggregate(table: pd.DataFrame) -> pd.DataFrame:
@@ -670,7 +582,7 @@ class BetaGeoFitter:
                 "count": counts.astype(np.int64),
             }
         )
-        unit = _table_time_unit(frame)
+        unit = table_time_unit(frame)
         if unit is not None:
             stats.attrs = {"time_unit": unit}
         return stats

@@ -22,25 +22,26 @@ from crmscore.clv._fitting import (
     ConvergenceReport,
     Matrix,
     aggregate,
-    check_counts,
     check_covariance,
-    check_frequency,
     fit_result_from_dict,
     fit_result_to_dict,
-    frame_columns,
     lifetimes_params,
     maximize,
     non_negative_finite,
+    parameter_summary,
     positive_finite,
     positive_int,
-    reject,
     settings_from_dict,
     settings_to_dict,
     standard_errors,
     to_matrix,
 )
-from crmscore.clv.bgnbd import parameter_summary
-from crmscore.errors import InvalidDataError
+from crmscore.clv._inputs import (
+    check_counts,
+    check_repeaters,
+    frame_columns,
+    spend_arrays,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -50,42 +51,6 @@ if TYPE_CHECKING:
 __all__ = ["GammaGammaFitter", "GammaGammaModel"]
 
 _NAMES = ("p", "q", "v")
-_COLUMNS = ("frequency", "monetary_value")
-
-
-def spend_arrays(table: object, *, owner: str) -> tuple[pd.DataFrame, FloatArray, FloatArray]:
-    """Validate ``frequency`` and ``monetary_value``; return the frame, x and m.
-
-    ``monetary_value`` must be positive where ``frequency`` > 0 (a mean of repeat
-    purchase amounts) and is ignored where it is 0.
-    """
-    frame, (x, m) = frame_columns(table, _COLUMNS, owner=owner)
-    check_frequency(frame, x)
-    reject(
-        frame,
-        (x > 0) & (m <= 0),
-        column="monetary_value",
-        problem="is not positive for customers with repeat purchases",
-        hint="The Gamma-Gamma model needs positive spend; drop or fix those customers.",
-    )
-    reject(
-        frame,
-        m < 0,
-        column="monetary_value",
-        problem="has negative values",
-        hint="The Gamma-Gamma model needs positive spend; drop or fix those customers.",
-    )
-    return frame, x, m
-
-
-def _repeaters(frame: pd.DataFrame, x: FloatArray, *, owner: str) -> None:
-    if not (x > 0).any():
-        raise InvalidDataError(
-            f"No customer in the data passed to {owner} has a repeat purchase: the "
-            "Gamma-Gamma model is fitted on the mean spend of repeat purchases, and there "
-            f"is none among the {len(frame)} rows.",
-            column="frequency",
-        )
 
 
 @attrs.frozen(kw_only=True)
@@ -329,7 +294,7 @@ class GammaGammaFitter:
         """
         owner = "GammaGammaFitter.fit"
         frame, x, m = spend_arrays(table, owner=owner)
-        _repeaters(frame, x, owner=owner)
+        check_repeaters(frame, x, owner=owner)
         keep = x > 0
         (x, m), counts = aggregate([x[keep], m[keep]])
         return self._fit(x, m, counts)
@@ -353,7 +318,7 @@ class GammaGammaFitter:
         frame, x, m = spend_arrays(stats, owner=owner)
         _, (counts,) = frame_columns(frame, [count_col], owner=owner, frame_name="stats")
         check_counts(frame, counts, column=count_col)
-        _repeaters(frame, x, owner=owner)
+        check_repeaters(frame, x, owner=owner)
         keep = x > 0
         return self._fit(x[keep], m[keep], counts[keep])
 

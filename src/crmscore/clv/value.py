@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 
 from crmscore.clv import _kernels
+from crmscore.clv._expectation import bgnbd_expected_purchases
 from crmscore.clv._fitting import is_int
-from crmscore.clv.bgnbd import BetaGeoModel, rfm_arrays
-from crmscore.clv.gamma_gamma import GammaGammaModel, spend_arrays
+from crmscore.clv._inputs import rfm_arrays, spend_arrays
+from crmscore.clv.bgnbd import BetaGeoModel
+from crmscore.clv.gamma_gamma import GammaGammaModel
 from crmscore.errors import InvalidParameterError
 
 __all__ = ["PERIODS_PER_MONTH", "customer_lifetime_value"]
@@ -171,7 +173,7 @@ def customer_lifetime_value(
     value = np.zeros(len(frame))
     previous = np.zeros(len(frame))
     for k in range(1, int(horizon) + 1):  # a loop over steps, vectorised over customers
-        cumulative = _kernels.bgnbd_expected_purchases(theta, x, tx, age, k * step)
+        cumulative = bgnbd_expected_purchases(theta, x, tx, age, k * step)
         value += (cumulative - previous) / (1.0 + rate) ** k
         previous = cumulative
     return pd.Series(share * spend * value, index=frame.index, name="clv")
