@@ -142,20 +142,15 @@ def customer_lifetime_value(
     2    133.30
     Name: clv, dtype: float64
     """
-    if not isinstance(purchase_model, BetaGeoModel):
-        raise InvalidParameterError.for_value(
-            name="purchase_model",
-            owner=_OWNER,
-            allowed="a BetaGeoModel",
-            got=type(purchase_model).__name__,
-        )
-    if not isinstance(spend_model, GammaGammaModel):
-        raise InvalidParameterError.for_value(
-            name="spend_model",
-            owner=_OWNER,
-            allowed="a GammaGammaModel",
-            got=type(spend_model).__name__,
-        )
+    models: dict[str, tuple[object, type]] = {
+        "purchase_model": (purchase_model, BetaGeoModel),
+        "spend_model": (spend_model, GammaGammaModel),
+    }
+    for name, (model, expected) in models.items():
+        if not isinstance(model, expected):
+            raise InvalidParameterError.for_value(
+                name=name, owner=_OWNER, allowed=f"a {expected.__name__}", got=type(model).__name__
+            )
     if not is_int(horizon, minimum=1):
         raise InvalidParameterError.for_value(
             name="horizon", owner=_OWNER, allowed="an integer >= 1", got=horizon
