@@ -695,3 +695,13 @@ def test_fits_on_small_generated_tables_converge_or_raise_typed_errors(table: pd
     assert model.convergence is not None
     assert model.convergence.gradient_norm <= 1e-9
     assert model.log_likelihood == pytest.approx(model.log_likelihood_of(table).sum(), rel=1e-12)
+
+
+def test_summary_of_a_model_built_from_parameters() -> None:
+    summary = BetaGeoModel.from_params(LIFETIMES_CDNOW).summary()
+    assert list(summary.index) == ["r", "alpha", "a", "b"]
+    assert summary["estimate"].tolist() == [0.242593, 4.413532, 0.792886, 2.425752]
+    assert summary[["std_error", "lower", "upper"]].isna().all().all()
+    assert BetaGeoModel.from_params(LIFETIMES_CDNOW).standard_errors is None
+    with pytest.raises(InvalidParameterError, match="level"):
+        BetaGeoModel.from_params(LIFETIMES_CDNOW).summary(level=1.5)

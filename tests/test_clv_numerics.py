@@ -246,3 +246,47 @@ def test_gamma_gamma_is_finite_everywhere(
     exists = p * xs + q > 1
     assert np.isfinite(spend[exists]).all()
     assert (spend > 0).all()
+
+
+# --- P(X(t) = n): the negative-binomial tail without cancellation -----------------------
+
+
+def oracle_probability_of_purchases(params: BetaGeoParams, n: int, t: float) -> float:
+    """Equation (8) with its finite sum, in 50-digit arithmetic."""
+    with mp.workdps(50):
+        r, alpha, a, b = (mp.mpf(v) for v in (params.r, params.alpha, params.a, params.b))
+        t_ = mp.mpf(t)
+        share = t_ / (alpha + t_)
+        head = (
+            mp.beta(a, b + n)
+            / mp.beta(a, b)
+            * mp.rf(r, n)
+            / mp.factorial(n)
+            * (alpha / (alpha + t_)) ** r
+            * share**n
+        )
+        if n == 0:
+            return float(head)
+        partial = mp.fsum(mp.rf(r, j) / mp.factorial(j) * share**j for j in range(n))
+        tail = 1 - (alpha / (alpha + t_)) ** r * partial
+        return float(head + mp.beta(a + 1, b + n - 1) / mp.beta(a, b) * tail)
+
+
+@pytest.mark.parametrize("t", [0.5, 1.0, 52.0, 500.0])
+@pytest.mark.parametrize("n", [0, 1, 5, 29, 80])
+def test_probability_of_purchases_matches_the_oracle(n: int, t: float) -> None:
+    params = BetaGeoParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
+    ours = BetaGeoModel.from_params(params).probability_of_purchases(n, t=t)
+    assert ours == pytest.approx(oracle_probability_of_purchases(params, n, t), rel=1e-12)
+
+
+def test_expected_spend_when_the_population_mean_is_infinite() -> None:
+    # q <= 1: the population mean p v / (q - 1) does not exist; a customer's
+    # posterior mean does as soon as p x + q > 1.
+    model = GammaGammaModel.from_params(GammaGammaParams(p=2.0, q=0.8, v=10.0))
+    assert model.mean_spend == math.inf
+    table = pd.DataFrame({"frequency": [0, 1, 3], "monetary_value": [0.0, 20.0, 30.0]})
+    spend = model.expected_spend(table)
+    assert spend.iloc[0] == math.inf
+    assert spend.iloc[1] == pytest.approx(2.0 * (10.0 + 20.0) / (2.0 + 0.8 - 1))
+    assert spend.iloc[2] == pytest.approx(2.0 * (10.0 + 90.0) / (6.0 + 0.8 - 1))
