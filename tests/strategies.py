@@ -137,3 +137,40 @@ def indicator_frames(
     )
     data = {c: draw(st.lists(values, min_size=n, max_size=n)) for c in columns}
     return pd.DataFrame(data, index=pd.Index([f"k{i:03d}" for i in range(n)], name="customer_id"))
+
+
+def log_uniform(low: float, high: float) -> st.SearchStrategy[float]:
+    """Floats spread evenly over orders of magnitude between ``low`` and ``high``."""
+    return st.floats(np.log10(low), np.log10(high)).map(lambda e: float(10.0**e))
+
+
+@st.composite
+def rfm_rows(
+    draw: st.DrawFn,
+    *,
+    max_customers: int = 20,
+    max_frequency: int = 60,
+    max_age: float = 400.0,
+    whole_periods: bool | None = None,
+) -> pd.DataFrame:
+    """Small BG/NBD tables (frequency, recency, T, monetary_value) that keep the contract."""
+    n = draw(st.integers(1, max_customers))
+    whole = draw(st.booleans()) if whole_periods is None else whole_periods
+    ages = draw(st.lists(st.floats(0.0, max_age), min_size=n, max_size=n))
+    shares = draw(st.lists(st.floats(0.0, 1.0), min_size=n, max_size=n))
+    frequency = draw(st.lists(st.integers(0, max_frequency), min_size=n, max_size=n))
+    spend = draw(st.lists(st.floats(0.5, 500.0), min_size=n, max_size=n))
+    age = np.floor(ages) if whole else np.asarray(ages)
+    x = np.asarray(frequency)
+    recency = np.where(x > 0, age * np.asarray(shares), 0.0)
+    if whole:
+        recency = np.floor(recency)
+    return pd.DataFrame(
+        {
+            "frequency": x,
+            "recency": recency,
+            "T": age,
+            "monetary_value": np.where(x > 0, spend, 0.0),
+        },
+        index=pd.Index([f"c{i:03d}" for i in range(n)], name="customer_id"),
+    )

@@ -213,3 +213,39 @@ def test_make_events_bad_parameters(kwargs: dict[str, object], match: str) -> No
     arguments: dict[str, object] = {"n_customers": 10, "seed": 1, **kwargs}
     with pytest.raises(InvalidParameterError, match=match):
         make_events(**arguments)  # type: ignore[arg-type]
+
+
+# --- make_rfm_summary -------------------------------------------------------------------
+
+
+def test_rfm_summary_keeps_the_contract_and_the_seed() -> None:
+    from crmscore import make_rfm_summary  # noqa: PLC0415
+
+    one = make_rfm_summary(20_000, seed=3, min_age=10.0, max_age=50.0)
+    again = make_rfm_summary(20_000, seed=np.random.default_rng(3), min_age=10.0, max_age=50.0)
+    pd.testing.assert_frame_equal(one, again)
+    assert not make_rfm_summary(20_000, seed=4, min_age=10.0, max_age=50.0).equals(one)
+    assert one.index.name == "customer_id"
+    assert ((one["T"] >= 10) & (one["T"] <= 50)).all()
+    assert (one["recency"] <= one["T"]).all()
+    repeat = one["frequency"] > 0
+    assert (one.loc[~repeat, ["recency", "monetary_value"]] == 0).all().all()
+    assert (one.loc[repeat, "monetary_value"] > 0).all()
+    with pytest.raises(InvalidParameterError, match="max_age"):
+        make_rfm_summary(10, seed=1, min_age=5.0, max_age=1.0)
+
+
+def test_rfm_summary_follows_the_bgnbd_and_gamma_gamma_means() -> None:
+    # Oracles: E[X(T)] of a new customer (eq. 9) averaged over the simulated ages, and
+    # the population mean spend p v / (q - 1); within four standard errors.
+    from crmscore import make_rfm_summary  # noqa: PLC0415
+
+    params = BetaGeoParams(r=0.8, alpha=30.0, a=1.4, b=5.0)
+    spend = GammaGammaParams(p=5.0, q=6.0, v=100.0)
+    summary = make_rfm_summary(200_000, seed=8, purchase=params, spend=spend, max_age=500.0)
+    expected = bgnbd_expected_repeats(params, summary["T"].to_numpy()).mean()
+    observed = summary["frequency"].to_numpy()
+    assert abs(observed.mean() - expected) < 4 * observed.std() / np.sqrt(observed.size)
+    # The mean of x spends has mean p v / (q - 1) whatever x: weight customers equally.
+    means = summary.loc[summary["frequency"] > 0, "monetary_value"].to_numpy()
+    assert abs(means.mean() - spend.mean_spend) < 4 * means.std() / np.sqrt(means.size)

@@ -1,0 +1,129 @@
+"""BG/NBD fit and predictions against lifetimes (and pymc-marketing, if installed).
+
+    python benchmarks/bench_clv.py                     # 1M customers, ~10M transactions
+    python benchmarks/bench_clv.py --customers 20000   # a quick run
+
+On the standard synthetic book in daily units: crmscore's BetaGeoFitter.fit against
+lifetimes.BetaGeoFitter.fit (times, ratio, both log-likelihoods), then P(alive) and
+expected purchases for every customer at identical parameters (times, ratios, and a
+check that the values agree). pymc-marketing's BetaGeoModel MAP fit is timed too
+when the package is importable (it is not a dependency).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+from _common import book, machine, parser, row, timed
+from lifetimes import BetaGeoFitter as LifetimesBetaGeoFitter
+
+import crmscore as cs
+
+HORIZON = 30.0  # days
+
+
+def lifetimes_fit(table: Any) -> Any:
+    return LifetimesBetaGeoFitter().fit(table["frequency"], table["recency"], table["T"])
+
+
+def lifetimes_log_likelihood(params: cs.BetaGeoParams, table: Any) -> float:
+    """Total log-likelihood by lifetimes' own formula (its fit reports it on rescaled time)."""
+    x, tx, age = (table[c].to_numpy(np.float64) for c in ("frequency", "recency", "T"))
+    log_params = np.log([params.r, params.alpha, params.a, params.b])
+    mean = LifetimesBetaGeoFitter._negative_log_likelihood(
+        log_params, x, tx, age, np.ones_like(x), 0.0
+    )
+    return -float(mean) * len(x)
+
+
+def pymc_marketing_fit(table: Any) -> tuple[float, float] | None:
+    """MAP fit with pymc-marketing; returns (seconds, log-likelihood) or None."""
+    try:
+        from pymc_marketing.clv import BetaGeoModel as PymcBetaGeoModel  # noqa: PLC0415
+    except ImportError:
+        return None
+    data = table[["frequency", "recency", "T"]].reset_index(names="customer_id")
+    with warnings.catch_warnings():  # pymc's own chatter; never our code's warnings
+        warnings.simplefilter("ignore")
+        fitted, seconds = timed(lambda: PymcBetaGeoModel(data=data).fit(method="map"))
+    posterior = fitted.posterior if hasattr(fitted, "posterior") else fitted
+    params = cs.BetaGeoParams(
+        **{name: float(posterior[name].to_numpy().ravel()[0]) for name in ("r", "alpha", "a", "b")}
+    )
+    return seconds, lifetimes_log_likelihood(params, table)
+
+
+def main() -> None:
+    args = parser(__doc__ or "", customers=1_000_000).parse_args()
+    data, generation = timed(lambda: book(args.customers, args.seed))
+    table, summarising = timed(lambda: cs.rfm_table(data.transactions, as_of=data.as_of))
+    stats = cs.BetaGeoFitter.aggregate(table)
+    print(
+        f"bench_clv: {args.customers:,} customers, {len(stats):,} distinct "
+        f"(frequency, recency, T) rows, daily units ({machine()})"
+    )
+    print(row("make_transactions", generation))
+    print(row("rfm_table", summarising))
+
+    # --- fit ---------------------------------------------------------------------
+    fitter = cs.BetaGeoFitter()
+    model, ours_fit = timed(lambda: fitter.fit(table), repeat=args.repeat)
+    reference, ref_fit = timed(lambda: lifetimes_fit(table))
+    ref_params = cs.BetaGeoParams(
+        **{k: float(reference.params_[k]) for k in ("r", "alpha", "a", "b")}
+    )
+    ours_ll = model.log_likelihood
+    ref_ll = lifetimes_log_likelihood(ref_params, table)
+    assert ours_ll is not None
+    print(row("crmscore BetaGeoFitter.fit", ours_fit))
+    print(row("lifetimes BetaGeoFitter.fit", ref_fit))
+    print(f"  fit: crmscore is {ref_fit / ours_fit:.1f}x faster")
+    print(f"  log-likelihood: crmscore {ours_ll:.6f}, lifetimes {ref_ll:.6f}")
+    print(f"  crmscore {model.params}")
+    print(f"  lifetimes {ref_params}")
+    assert ours_ll >= ref_ll - 1e-6 * abs(ref_ll), "crmscore's optimum is worse than lifetimes'"
+
+    pymc = pymc_marketing_fit(table)
+    if pymc is None:
+        print("  pymc-marketing: not installed (optional comparison skipped)")
+    else:
+        seconds, ll = pymc
+        print(row("pymc-marketing BetaGeoModel.fit(method='map')", seconds))
+        print(f"  fit: crmscore is {seconds / ours_fit:.1f}x faster; pymc-marketing LL {ll:.6f}")
+
+    # --- predictions at identical parameters -------------------------------------------
+    lifetimes_model = model.to_lifetimes()
+    x, tx, age = (table[c] for c in ("frequency", "recency", "T"))
+
+    alive, ours_alive = timed(lambda: model.probability_alive(table), repeat=args.repeat)
+    ref_alive, theirs_alive = timed(
+        lambda: lifetimes_model.conditional_probability_alive(x, tx, age)
+    )
+    np.testing.assert_allclose(alive.to_numpy(), np.asarray(ref_alive), rtol=1e-10)
+    print(row("crmscore probability_alive", ours_alive))
+    print(row("lifetimes conditional_probability_alive", theirs_alive))
+    print(f"  P(alive): crmscore is {theirs_alive / ours_alive:.1f}x faster, same values (1e-10)")
+
+    expected, ours_exp = timed(
+        lambda: model.expected_purchases(table, t=HORIZON), repeat=args.repeat
+    )
+    ref_exp, theirs_exp = timed(
+        lambda: lifetimes_model.conditional_expected_number_of_purchases_up_to_time(
+            HORIZON, x, tx, age
+        )
+    )
+    np.testing.assert_allclose(expected.to_numpy(), np.asarray(ref_exp), rtol=1e-8)
+    print(row(f"crmscore expected_purchases (t={HORIZON:g})", ours_exp))
+    print(row("lifetimes conditional_expected_number_of_...", theirs_exp))
+    print(
+        f"  expected purchases: crmscore is {theirs_exp / ours_exp:.1f}x faster, same values (1e-8)"
+    )
+    if not math.isfinite(ours_ll):
+        raise SystemExit("non-finite log-likelihood")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""Customer lifetime value: BG/NBD purchases, Gamma-Gamma spend, discounted value.
+
+Fitters hold settings and return frozen fitted models; models predict from an RFM
+table (:func:`crmscore.rfm_table`) and return Series indexed like it.
+"""
+
+from __future__ import annotations
+
+from crmscore.clv._fitting import ConvergenceReport
+from crmscore.clv.bgnbd import BetaGeoFitter, BetaGeoModel
+from crmscore.clv.gamma_gamma import GammaGammaFitter, GammaGammaModel
+from crmscore.clv.holdout import calibration_holdout_split, holdout_comparison
+from crmscore.clv.value import PERIODS_PER_MONTH, customer_lifetime_value
+
+__all__ = [
+    "PERIODS_PER_MONTH",
+    "BetaGeoFitter",
+    "BetaGeoModel",
+    "ConvergenceReport",
+    "GammaGammaFitter",
+    "GammaGammaModel",
+    "calibration_holdout_split",
+    "customer_lifetime_value",
+    "holdout_comparison",
+]

@@ -1,0 +1,181 @@
+"""Input contracts of the CLV models (private): columns, values, parameters.
+
+Every public function of :mod:`crmscore.clv` validates its table here, so the same
+mistake always gives the same message: the column, how many customers, the first
+offending ids.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from crmscore._params import _to_float as to_float
+from crmscore._validation import as_float_array, check_columns, check_frame, first_ids
+from crmscore.errors import InvalidDataError, InvalidParameterError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import attrs
+    import pandas as pd
+
+FloatArray = npt.NDArray[np.float64]
+
+#: The units of time an RFM table can be in (see :func:`crmscore.rfm_table`).
+TIME_UNITS = ("D", "W", "M")
+_BGNBD_COLUMNS = ("frequency", "recency", "T")
+_SPEND_COLUMNS = ("frequency", "monetary_value")
+
+
+def frame_columns(
+    table: object, columns: Sequence[str], *, owner: str, frame_name: str = "table"
+) -> tuple[pd.DataFrame, list[FloatArray]]:
+    """Check that ``table`` is a non-empty frame with finite numeric ``columns``."""
+    frame = check_frame(table, name=frame_name, owner=owner)
+    check_columns(frame, columns, frame_name=frame_name)
+    if len(frame) == 0:
+        raise InvalidDataError(
+            f"{frame_name} passed to {owner} has no rows: there is nothing to fit or score."
+        )
+    return frame, [
+        as_float_array(frame, column, ids=frame.index, frame_name=frame_name) for column in columns
+    ]
+
+
+def reject(
+    frame: pd.DataFrame, mask: npt.NDArray[np.bool_], *, column: str, problem: str, hint: str
+) -> None:
+    """Raise :class:`InvalidDataError` naming the first ids where ``mask`` holds."""
+    if mask.any():
+        ids, total = first_ids(frame.index, mask)
+        raise InvalidDataError.for_ids(
+            column=column, problem=problem, ids=ids, n_offending=total, hint=hint
+        )
+
+
+def check_frequency(frame: pd.DataFrame, x: FloatArray, *, column: str = "frequency") -> None:
+    """Reject frequencies that are not whole numbers >= 0."""
+    reject(
+        frame,
+        (x < 0) | (x != np.floor(x)),
+        column=column,
+        problem="has values that are not whole numbers >= 0",
+        hint="frequency counts repeat purchase periods; build the table with rfm_table.",
+    )
+
+
+def check_counts(frame: pd.DataFrame, counts: FloatArray, *, column: str) -> None:
+    """Reject counts of customers that are not whole numbers >= 1."""
+    reject(
+        frame,
+        (counts < 1) | (counts != np.floor(counts)),
+        column=column,
+        problem="has values that are not whole numbers >= 1",
+        hint="Each row of aggregated statistics counts the customers that share it.",
+    )
+
+
+def check_time_unit(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and value not in TIME_UNITS:
+        raise InvalidParameterError.for_value(
+            name=attribute.name,
+            owner=type(instance).__name__,
+            allowed="one of {'D', 'W', 'M'} or None",
+            got=value,
+        )
+
+
+def table_time_unit(table: pd.DataFrame) -> str | None:
+    unit = table.attrs.get("time_unit")
+    return unit if unit in TIME_UNITS else None
+
+
+def rfm_arrays(
+    table: object, *, owner: str
+) -> tuple[pd.DataFrame, FloatArray, FloatArray, FloatArray]:
+    """Validate the BG/NBD columns of an RFM table; return the frame and x, t_x, T."""
+    frame, (x, tx, age) = frame_columns(table, _BGNBD_COLUMNS, owner=owner)
+    check_frequency(frame, x)
+    hint = "Build the table with crmscore.rfm_table, or check how it was made."
+    reject(frame, tx < 0, column="recency", problem="has negative values", hint=hint)
+    reject(frame, age < 0, column="T", problem="has negative values", hint=hint)
+    reject(
+        frame,
+        tx > age,
+        column="recency",
+        problem="is larger than T (last purchase after the end of observation)",
+        hint=hint,
+    )
+    reject(
+        frame,
+        (x == 0) & (tx != 0),
+        column="recency",
+        problem="is not 0 where frequency is 0 (no repeat purchase, so no recency)",
+        hint=hint,
+    )
+    return frame, x, tx, age
+
+
+def check_identifiable(frame: pd.DataFrame, x: FloatArray, *, owner: str) -> None:
+    if not (x > 0).any():
+        raise InvalidDataError(
+            f"No customer in the data passed to {owner} has a repeat purchase (frequency "
+            f"is 0 for all {len(frame)} rows): the BG/NBD parameters are not identified. "
+            "Use a longer observation period or more customers.",
+            column="frequency",
+        )
+
+
+def check_horizon(t: object, *, owner: str) -> float:
+    value = to_float(t)
+    if isinstance(t, bool) or not (math.isfinite(value) and value >= 0):
+        raise InvalidParameterError.for_value(
+            name="t", owner=owner, allowed="a finite number >= 0", got=t
+        )
+    return value
+
+
+def check_horizons(values: npt.NDArray[np.float64], *, owner: str) -> None:
+    if not (np.isfinite(values).all() and (values >= 0).all()):
+        raise InvalidParameterError.for_value(
+            name="t", owner=owner, allowed="finite numbers >= 0", got=values.tolist()
+        )
+
+
+def spend_arrays(table: object, *, owner: str) -> tuple[pd.DataFrame, FloatArray, FloatArray]:
+    """Validate ``frequency`` and ``monetary_value``; return the frame, x and m.
+
+    ``monetary_value`` must be positive where ``frequency`` > 0 (a mean of repeat
+    purchase amounts) and is ignored where it is 0.
+    """
+    frame, (x, m) = frame_columns(table, _SPEND_COLUMNS, owner=owner)
+    check_frequency(frame, x)
+    reject(
+        frame,
+        (x > 0) & (m <= 0),
+        column="monetary_value",
+        problem="is not positive for customers with repeat purchases",
+        hint="The Gamma-Gamma model needs positive spend; drop or fix those customers.",
+    )
+    reject(
+        frame,
+        m < 0,
+        column="monetary_value",
+        problem="has negative values",
+        hint="The Gamma-Gamma model needs positive spend; drop or fix those customers.",
+    )
+    return frame, x, m
+
+
+def check_repeaters(frame: pd.DataFrame, x: FloatArray, *, owner: str) -> None:
+    if not (x > 0).any():
+        raise InvalidDataError(
+            f"No customer in the data passed to {owner} has a repeat purchase: the "
+            "Gamma-Gamma model is fitted on the mean spend of repeat purchases, and there "
+            f"is none among the {len(frame)} rows.",
+            column="frequency",
+        )

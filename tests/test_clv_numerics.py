@@ -1,0 +1,292 @@
+"""Numerical stability of the CLV models: extreme inputs, known traps, a high-precision oracle."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import mpmath as mp
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmscore import BetaGeoModel, BetaGeoParams, GammaGammaModel, GammaGammaParams
+from crmscore.clv import _kernels
+from crmscore.clv._expectation import bgnbd_expected_purchases
+from tests.strategies import log_uniform
+
+
+def oracle_expected_purchases(
+    params: BetaGeoParams, x: float, tx: float, age: float, t: float
+) -> float:
+    """E[Y(t) | x, tx, T] in 50-digit arithmetic, independent of our code paths.
+
+    P(alive) times (c / (a - 1)) (1 - 2F1(r + x, a - 1; c; -t / (alpha + T))), with
+    mpmath's hypergeometric function; where that does not converge, the expectation
+    E[(1 - (1 + p u)^-(r + x)) / p], p ~ Beta(a, b + x), by adaptive quadrature with
+    substitutions that remove the endpoint singularities.
+    """
+    with mp.workdps(50):
+        r, alpha, a, b = (mp.mpf(v) for v in (params.r, params.alpha, params.a, params.b))
+        x_, tx_, age_, t_ = (mp.mpf(v) for v in (x, tx, age, t))
+        rho, beta, u = r + x_, b + x_, t_ / (alpha + age_)
+        if x > 0:
+            ratio = a / (b + x_ - 1) * ((alpha + age_) / (alpha + tx_)) ** rho
+            alive = 1 / (1 + ratio)
+        else:
+            alive = mp.mpf(1)
+        a_eff = a + mp.mpf("1e-30") if a == 1 else a  # at a = 1: the limit, to 30 digits
+        try:
+            c = a_eff + beta - 1
+            value = c / (a_eff - 1) * (1 - mp.hyp2f1(rho, a_eff - 1, c, -u, maxterms=10**6))
+        except (mp.libmp.NoConvergence, ValueError, ZeroDivisionError):
+            value = _quadrature(rho, beta, a, u)
+        return float(alive * value)
+
+
+def _quadrature(rho: Any, beta: Any, a: Any, u: Any) -> Any:
+    log_norm = mp.log(mp.beta(a, beta))
+
+    def g(p: Any) -> Any:
+        return rho * u if p == 0 else -mp.expm1(-rho * mp.log1p(p * u)) / p
+
+    def left(s: Any) -> Any:  # p = s^(1/a) on [0, 1/2]
+        p = s ** (1 / a)
+        return g(p) * mp.exp((beta - 1) * mp.log1p(-p) - log_norm) / a
+
+    def right(w: Any) -> Any:  # 1 - p = w^(1/beta) on [1/2, 1]
+        p = 1 - w ** (1 / beta)
+        return g(p) * mp.exp((a - 1) * mp.log(p) - log_norm) / beta
+
+    marks = [mp.mpf(10) ** -k for k in (300, 100, 30, 12, 6, 3, 2, 1)] + [
+        1 / (rho * u + 1),
+        1 / (u + 1),
+        1 / beta,
+        10 / beta,
+    ]
+    half = mp.mpf(1) / 2
+    left_points = sorted({mp.mpf(0), half**a, *(m**a for m in marks if 0 < m < half)})
+    right_points = sorted({mp.mpf(0), half**beta, *(m**beta for m in marks if 0 < m < half)})
+    return mp.quad(left, left_points) + mp.quad(right, right_points)
+
+
+def one_row(x: float, tx: float, age: float) -> pd.DataFrame:
+    return pd.DataFrame({"frequency": [x], "recency": [tx], "T": [age]})
+
+
+# --- a = 1: the closed form is 0/0; we return the limit --------------------------------
+
+CDNOW_AT_A_ONE = BetaGeoParams(r=0.243, alpha=4.414, a=1.0, b=2.426)
+
+
+@pytest.mark.parametrize(
+    ("x", "tx", "age", "t"),
+    [(0, 0.0, 38.86, 39.0), (2, 30.43, 38.86, 39.0), (7, 35.0, 38.0, 52.0), (1, 5.0, 70.0, 1.0)],
+)
+def test_a_equal_to_one_gives_the_limit(x: int, tx: float, age: float, t: float) -> None:
+    model = BetaGeoModel.from_params(CDNOW_AT_A_ONE)
+    ours = float(model.expected_purchases(one_row(x, tx, age), t=t).iloc[0])
+    assert ours == pytest.approx(
+        oracle_expected_purchases(CDNOW_AT_A_ONE, x, tx, age, t), rel=1e-10
+    )
+    # lifetimes divides 0 by 0 here.
+    with np.errstate(all="ignore"):
+        reference = model.to_lifetimes().conditional_expected_number_of_purchases_up_to_time(
+            t, np.array([x]), np.array([tx]), np.array([age])
+        )
+    assert not np.isfinite(np.asarray(reference, dtype=np.float64)).all()
+
+
+def test_expected_purchases_are_continuous_through_a_equal_to_one() -> None:
+    table = one_row(3, 20.0, 40.0)
+    values = {}
+    for a in (1 - 2.1e-3, 1 - 1e-3, 1 - 1e-9, 1.0, 1 + 1e-9, 1 + 1e-3, 1 + 2.1e-3):
+        params = BetaGeoParams(r=0.5, alpha=6.0, a=a, b=2.5)
+        ours = float(BetaGeoModel.from_params(params).expected_purchases(table, t=26).iloc[0])
+        assert ours == pytest.approx(
+            oracle_expected_purchases(params, 3, 20.0, 40.0, 26.0), rel=1e-10
+        )
+        values[a] = ours
+    assert values[1 - 1e-9] == pytest.approx(values[1.0], rel=1e-8)
+    new = BetaGeoModel.from_params(CDNOW_AT_A_ONE).expected_purchases_new_customer(52.0)
+    assert new == pytest.approx(oracle_expected_purchases(CDNOW_AT_A_ONE, 0, 0, 0, 52.0), rel=1e-10)
+
+
+# --- the likelihood trap: large parameters and a customer without repeat purchases ---------
+
+
+def test_log_likelihood_with_large_parameters_is_finite() -> None:
+    # r = alpha = a = b = 1e4, x = 0, t_x = 0, T = 5000: LL = r ln(alpha / (alpha + T)).
+    params = BetaGeoParams(r=1e4, alpha=1e4, a=1e4, b=1e4)
+    table = one_row(0, 0.0, 5000.0)
+    ours = float(BetaGeoModel.from_params(params).log_likelihood_of(table).iloc[0])
+    assert ours == pytest.approx(1e4 * math.log(1e4 / 1.5e4), rel=1e-13)
+    assert round(ours, 2) == -4054.65
+    data = _kernels.prepare_bgnbd(np.zeros(1), np.zeros(1), np.full(1, 5000.0), np.ones(1))
+    derivatives = _kernels.bgnbd_derivatives((1e4, 1e4, 1e4, 1e4), data)
+    assert np.isfinite(derivatives.gradient).all()
+    assert np.isfinite(derivatives.hessian).all()
+    # lifetimes: the masked second term still enters its log-sum-exp maximum, and
+    # exp(-4055) underflows to 0, so it returns -inf.
+    from lifetimes import BetaGeoFitter  # noqa: PLC0415
+
+    with np.errstate(all="ignore"):
+        theirs = -BetaGeoFitter._negative_log_likelihood(
+            np.log([1e4] * 4), np.zeros(1), np.zeros(1), np.full(1, 5000.0), np.ones(1), 0.0
+        )
+    assert theirs == -np.inf
+
+
+def test_b_equal_to_one_without_repeat_purchases() -> None:
+    # lifetimes computes 0 * a / (b + x - 1) = 0 * inf = NaN here; the term is absent.
+    params = BetaGeoParams(r=1.0, alpha=1.0, a=10.0, b=1.0)
+    ours = float(BetaGeoModel.from_params(params).expected_purchases(one_row(0, 0, 0), t=1).iloc[0])
+    assert ours == pytest.approx(oracle_expected_purchases(params, 0, 0, 0, 1.0), rel=1e-12)
+
+
+# --- every code path of the expectation, against the oracle ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "x", "age", "t"),
+    [
+        # power series in u (short horizon)
+        ((0.166, 4.32, 0.735, 57.2), 6, 6.03, 0.429),
+        ((844.0, 827.0, 198.0, 300.0), 53, 680.0, 0.281),
+        # the paper's closed form
+        ((0.243, 4.414, 0.793, 2.426), 2, 38.86, 39.0),
+        ((51.0, 0.0783, 17.1, 0.0624), 763, 918.0, 818.0),
+        # a + b + x - 1 < 0: the closed form is negative before 1 - X (lifetimes: log < 0)
+        ((1.0, 1.0, 0.1, 0.1), 0, 0.0, 2.0),
+        # Euler transform, after scipy's hyp2f1 overflows in the paper's form
+        ((323.0, 0.00144, 0.420, 0.812), 0, 1.82, 8251.0),
+        ((0.00338, 536.0, 5.93, 1.10), 972, 1590.0, 2367.0),
+        # X below 1e-20: the expectation is c / (a - 1) to double precision
+        ((972.5, 0.00906, 538.9, 5.72), 0, 12.7, 2243.0),
+        ((504.3, 3.99, 485.5, 0.705), 8, 33.1, 1630.0),
+        # every closed form fails in scipy: quadrature
+        ((0.00829, 0.00392, 1.196, 312.5), 4, 4.67, 9786.0),
+        ((0.316, 0.233, 0.141, 309.4), 0, 1.07, 7722.0),
+        ((18.5, 0.166, 26.0, 540.4), 1, 16.4, 5938.0),
+    ],
+)
+def test_each_evaluation_path_matches_the_oracle(
+    params: tuple[float, float, float, float], x: int, age: float, t: float
+) -> None:
+    p = BetaGeoParams(r=params[0], alpha=params[1], a=params[2], b=params[3])
+    tx = 0.6 * age if x > 0 else 0.0
+    ours = float(BetaGeoModel.from_params(p).expected_purchases(one_row(x, tx, age), t=t).iloc[0])
+    assert ours == pytest.approx(oracle_expected_purchases(p, x, tx, age, t), rel=1e-9)
+
+
+# --- finiteness over the whole domain ----------------------------------------------------
+
+WIDE = log_uniform(1e-4, 1e4)
+
+
+@st.composite
+def extreme_customers(draw: st.DrawFn) -> tuple[np.ndarray[Any, Any], ...]:
+    n = draw(st.integers(1, 6))
+    ages = np.array(draw(st.lists(st.floats(0.0, 1e5), min_size=n, max_size=n)))
+    x = np.array(draw(st.lists(st.integers(0, 100_000), min_size=n, max_size=n)), dtype=float)
+    share = np.array(draw(st.lists(st.floats(0.0, 1.0), min_size=n, max_size=n)))
+    tx = np.where(x > 0, ages * share, 0.0)
+    # Always include the corners.
+    x = np.append(x, [0.0, 1e5, 1e5, 1.0])
+    tx = np.append(tx, [0.0, 1e5, 0.0, 0.0])
+    ages = np.append(ages, [1e5, 1e5, 1e5, 0.0])
+    return x, tx, ages
+
+
+@settings(max_examples=150)
+@given(
+    theta=st.tuples(WIDE, WIDE, WIDE, WIDE), customers=extreme_customers(), t=st.floats(0.0, 1e5)
+)
+def test_bgnbd_is_finite_everywhere(
+    theta: tuple[float, float, float, float], customers: tuple[Any, ...], t: float
+) -> None:
+    x, tx, age = customers
+    assert np.isfinite(_kernels.bgnbd_log_likelihood(theta, x, tx, age)).all()
+    d = _kernels.bgnbd_derivatives(theta, _kernels.prepare_bgnbd(x, tx, age, np.ones_like(x)))
+    assert math.isfinite(d.value)
+    assert np.isfinite(d.gradient).all()
+    assert np.isfinite(d.hessian).all()
+    alive = _kernels.bgnbd_probability_alive(theta, x, tx, age)
+    assert ((alive >= 0) & (alive <= 1)).all()
+    expected = bgnbd_expected_purchases(theta, x, tx, age, t)
+    assert np.isfinite(expected).all()
+    assert (expected >= 0).all()
+    n = np.array([0.0, 1.0, 10.0, 1e5])
+    probabilities = _kernels.bgnbd_probability_of_purchases(theta, n, np.full(4, t))
+    assert np.isfinite(probabilities).all()
+    assert ((probabilities >= 0) & (probabilities <= 1 + 1e-12)).all()
+
+
+@given(
+    theta=st.tuples(WIDE, WIDE, WIDE),
+    x=st.lists(st.integers(1, 100_000), min_size=1, max_size=6),
+    m=st.lists(st.floats(1e-2, 1e6), min_size=6, max_size=6),
+)
+def test_gamma_gamma_is_finite_everywhere(
+    theta: tuple[float, float, float], x: list[int], m: list[float]
+) -> None:
+    p, q, v = theta
+    xs = np.array(x, dtype=float)
+    ms = np.array(m[: len(x)])
+    d = _kernels.gg_derivatives((p, q, v), xs, ms, np.ones_like(xs))
+    assert math.isfinite(d.value)
+    assert np.isfinite(d.gradient).all()
+    assert np.isfinite(d.hessian).all()
+    spend = GammaGammaModel.from_params(GammaGammaParams(p=p, q=q, v=v)).expected_spend(
+        pd.DataFrame({"frequency": xs, "monetary_value": ms})
+    )
+    # Finite wherever the posterior mean exists (p x + q > 1), positive always.
+    exists = p * xs + q > 1
+    assert np.isfinite(spend[exists]).all()
+    assert (spend > 0).all()
+
+
+# --- P(X(t) = n): the negative-binomial tail without cancellation -----------------------
+
+
+def oracle_probability_of_purchases(params: BetaGeoParams, n: int, t: float) -> float:
+    """Equation (8) with its finite sum, in 50-digit arithmetic."""
+    with mp.workdps(50):
+        r, alpha, a, b = (mp.mpf(v) for v in (params.r, params.alpha, params.a, params.b))
+        t_ = mp.mpf(t)
+        share = t_ / (alpha + t_)
+        head = (
+            mp.beta(a, b + n)
+            / mp.beta(a, b)
+            * mp.rf(r, n)
+            / mp.factorial(n)
+            * (alpha / (alpha + t_)) ** r
+            * share**n
+        )
+        if n == 0:
+            return float(head)
+        partial = mp.fsum(mp.rf(r, j) / mp.factorial(j) * share**j for j in range(n))
+        tail = 1 - (alpha / (alpha + t_)) ** r * partial
+        return float(head + mp.beta(a + 1, b + n - 1) / mp.beta(a, b) * tail)
+
+
+@pytest.mark.parametrize("t", [0.5, 1.0, 52.0, 500.0])
+@pytest.mark.parametrize("n", [0, 1, 5, 29, 80])
+def test_probability_of_purchases_matches_the_oracle(n: int, t: float) -> None:
+    params = BetaGeoParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
+    ours = BetaGeoModel.from_params(params).probability_of_purchases(n, t=t)
+    assert ours == pytest.approx(oracle_probability_of_purchases(params, n, t), rel=1e-12)
+
+
+def test_expected_spend_when_the_population_mean_is_infinite() -> None:
+    # q <= 1: the population mean p v / (q - 1) does not exist; a customer's
+    # posterior mean does as soon as p x + q > 1.
+    model = GammaGammaModel.from_params(GammaGammaParams(p=2.0, q=0.8, v=10.0))
+    assert model.mean_spend == math.inf
+    table = pd.DataFrame({"frequency": [0, 1, 3], "monetary_value": [0.0, 20.0, 30.0]})
+    spend = model.expected_spend(table)
+    assert spend.iloc[0] == math.inf
+    assert spend.iloc[1] == pytest.approx(2.0 * (10.0 + 20.0) / (2.0 + 0.8 - 1))
+    assert spend.iloc[2] == pytest.approx(2.0 * (10.0 + 90.0) / (6.0 + 0.8 - 1))
