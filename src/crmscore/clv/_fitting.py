@@ -16,6 +16,7 @@ import pandas as pd
 from scipy.optimize import minimize
 
 from crmscore._params import _to_float as to_float
+from crmscore._progress import ProgressReporter, gradient_fraction
 from crmscore.clv._groups import count_rows, group_rows
 from crmscore.errors import ConvergenceError, InvalidParameterError
 
@@ -34,6 +35,11 @@ __all__ = ["ConvergenceReport"]
 DEFAULT_TOL = 1e-9
 #: Default bound on optimiser iterations.
 DEFAULT_MAX_ITERATIONS = 200
+#: Fractions of a fit reported when the data are checked and compressed, and when
+#: the optimiser has converged (the rest is the covariance and the fitted model).
+#: Checking and compressing 1M customers took about a tenth of the fit's time.
+PREPARED = 0.1
+OPTIMISED = 0.95
 
 
 # --------------------------------------------------------------------------------------
@@ -295,6 +301,8 @@ class _Objective:
         self._scale2 = penalty_scale**2
         self._last: tuple[bytes, tuple[float, FloatArray, FloatArray]] | None = None
         self.evaluations = 0
+        #: Largest absolute gradient at every point evaluated (for progress reports).
+        self.gradient_norms: dict[bytes, float] = {}
 
     def _evaluate(self, log_theta: FloatArray) -> tuple[float, FloatArray, FloatArray]:
         key = log_theta.tobytes()
@@ -319,6 +327,7 @@ class _Objective:
                 finite = np.isfinite(gradient).all() and np.isfinite(hessian).all()
                 result = (value, gradient, hessian) if finite and math.isfinite(value) else unusable
         self._last = (key, result)
+        self.gradient_norms[key] = float(np.max(np.abs(result[1]), initial=0.0))
         return result
 
     def value(self, log_theta: FloatArray) -> float:
@@ -358,6 +367,36 @@ def _polish(
     return log_theta, norm, steps
 
 
+class _IterationReporter:
+    """scipy's per-iteration callback: report the gradient's progress within a span.
+
+    It reads the gradient norms the objective recorded when it evaluated each point,
+    so reporting costs no evaluation and cannot change the fit.
+    """
+
+    def __init__(
+        self,
+        objective: _Objective,
+        x0: FloatArray,
+        *,
+        tol: float,
+        progress: ProgressReporter,
+        span: tuple[float, float],
+    ) -> None:
+        self._norms = objective.gradient_norms
+        self._start = self._norms.get(x0.tobytes(), math.inf)
+        self._tol = tol
+        self._progress = progress
+        self._span = span
+
+    def __call__(self, xk: FloatArray) -> None:
+        norm = self._norms.get(np.asarray(xk, dtype=np.float64).tobytes())
+        if norm is not None:
+            low, high = self._span
+            done = gradient_fraction(norm, start=self._start, tol=self._tol)
+            self._progress.report(low + (high - low) * done)
+
+
 @attrs.frozen(kw_only=True)
 class Optimum:
     """Result of :func:`maximize`: natural parameters, fit statistics, report."""
@@ -379,6 +418,8 @@ def maximize(
     tol: float,
     max_iterations: int,
     owner: str,
+    progress: ProgressReporter | None = None,
+    progress_span: tuple[float, float] = (0.0, 1.0),
 ) -> Optimum:
     """Maximise a log-likelihood over positive parameters, on the log scale.
 
@@ -387,6 +428,10 @@ def maximize(
     tolerance costs a few iterations. The covariance is the inverse of the observed
     information (the negative Hessian of the penalised log-likelihood in the natural
     parameters), which must be positive definite at a maximum.
+
+    With ``progress``, every iteration reports how far the largest gradient has come
+    down from its start towards ``tol`` (on the log scale), mapped into
+    ``progress_span``; the reports never change what is computed.
 
     Raises
     ------
@@ -406,6 +451,9 @@ def maximize(
             f"{owner} cannot start: the log-likelihood or its derivatives are not finite at "
             f"the initial parameters {list(start)}. Pass other initial_params."
         )
+    callback: _IterationReporter | None = None
+    if progress is not None and progress.active:
+        callback = _IterationReporter(objective, x0, tol=tol, progress=progress, span=progress_span)
     try:
         result = minimize(
             objective.value,
@@ -414,6 +462,7 @@ def maximize(
             hess=objective.hessian,
             method="trust-exact",
             options={"gtol": tol, "maxiter": max_iterations},
+            callback=callback,
         )
     except (ValueError, np.linalg.LinAlgError) as exc:  # a degenerate Hessian on the way
         raise ConvergenceError(
@@ -431,6 +480,8 @@ def maximize(
             f"{np.exp(log_theta).tolist()}). Try other initial_params, a larger "
             "max_iterations or tol, or a small penalizer."
         )
+    if progress is not None:
+        progress.report(progress_span[1])
     with np.errstate(all="ignore"):  # a degenerate optimum is reported below, not warned
         theta = np.exp(log_theta)
         degenerate = not (np.isfinite(theta).all() and (theta > 0).all())
