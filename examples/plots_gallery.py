@@ -27,47 +27,49 @@ from crmscore.tiering import Criterion, Indicator, PercentileRank, Scorecard
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-SEED = 2026
+#: The figures, by file name (without ``.png``) as docs/plots.md uses them, and size.
+SIZES: dict[str, tuple[float, float]] = {
+    "tier_pyramid": (7.0, 3.2),
+    "rfm_heatmap": (7.0, 5.0),
+    "calibration": (7.0, 4.5),
+    "p_alive_matrix": (7.0, 5.0),
+    "tier_migration": (6.5, 4.5),
+    "churn_by_tier": (7.0, 3.4),
+}
 
 
-def _axes(width: float, height: float) -> Axes:
-    return Figure(figsize=(width, height), layout="constrained").add_subplot()
-
-
-def tier_pyramid() -> Axes:
+def tier_pyramid(ax: Axes) -> None:
     # --8<-- [start:tier_pyramid]
-    book = cs.make_b2b_indicators(20_000, seed=SEED)
+    book = cs.make_b2b_indicators(20_000, seed=2026)
     scored = cs.b2b_scorecard().fit(book).score(book)
-    ax = cs.plot_tier_pyramid(scored["tier"], revenue=book["annual_revenue"], ax=_axes(7, 3.2))
+    cs.plot_tier_pyramid(scored["tier"], revenue=book["annual_revenue"], ax=ax)
     # --8<-- [end:tier_pyramid]
-    return ax
 
 
-def rfm_heatmap() -> Axes:
+def rfm_heatmap(ax: Axes) -> None:
     # --8<-- [start:rfm_heatmap]
-    book = cs.make_transactions(20_000, seed=SEED)
+    book = cs.make_transactions(20_000, seed=2026)
     table = cs.rfm_table(book.transactions, as_of=book.as_of)
     segments = cs.rfm_segments(table)  # quintile scores r_score, f_score, m_score
-    ax = cs.plot_rfm_heatmap(segments, monetary=table["total_spend"], ax=_axes(7, 5))
+    cs.plot_rfm_heatmap(segments, monetary=table["total_spend"], ax=ax)
     # --8<-- [end:rfm_heatmap]
-    return ax
 
 
-def clv_figures() -> tuple[Axes, Axes]:
+def clv(calibration_ax: Axes, p_alive_ax: Axes) -> None:
     # --8<-- [start:clv]
-    book = cs.make_transactions(20_000, seed=SEED)
+    book = cs.make_transactions(20_000, seed=2026)
     split = cs.calibration_holdout_split(
         book.transactions, calibration_end="2025-06-30", observation_end=book.as_of, time_unit="W"
     )
     model = cs.BetaGeoFitter().fit(split)  # weekly units, fitted on the calibration period
     comparison = cs.holdout_comparison(model, split)
-    calibration = cs.plot_calibration(comparison, ax=_axes(7, 4.5))
-    p_alive = cs.plot_p_alive_matrix(model, T=52.0, max_frequency=25, ax=_axes(7, 5))
+    cs.plot_calibration(comparison, ax=calibration_ax)
+    cs.plot_p_alive_matrix(model, T=52.0, max_frequency=25, ax=p_alive_ax)
     # --8<-- [end:clv]
-    return calibration, p_alive
 
 
-def _policy() -> cs.RescoringPolicy:
+def value_policy() -> cs.RescoringPolicy:
+    """Value = 50 % spend, 30 % recency, 20 % repeat purchases, percentile-normalised."""
     card = Scorecard(
         hierarchy=Criterion(
             name="value", weights={"total_spend": 0.5, "time_since_last": 0.3, "frequency": 0.2}
@@ -81,44 +83,30 @@ def _policy() -> cs.RescoringPolicy:
     return cs.RescoringPolicy(scorecard=card)
 
 
-def rescoring_figures() -> tuple[Axes, Axes]:
+def rescoring(migration_ax: Axes, churn_ax: Axes) -> None:
     # --8<-- [start:rescoring]
-    data = cs.make_events(8_000, seed=SEED)
-    events = data.events
+    events = cs.make_events(8_000, seed=2026).events
     june, september = pd.Timestamp("2025-06-30 23:59"), pd.Timestamp("2025-09-30 23:59")
-    first = cs.open_book(_policy(), events[events["timestamp"] <= june], as_of=june).book
+    first = cs.open_book(value_policy(), events[events["timestamp"] <= june], as_of=june).book
     later = events[(events["timestamp"] > june) & (events["timestamp"] <= september)]
     second = cs.review(cs.ingest(first, later, as_of=september).book, as_of=september).book
-    tiers = second.customers["tier"]
-    order = second.tiers.labels()  # lowest tier first
-    migration = cs.plot_tier_migration(
-        first.customers["tier"], tiers, order=order, ax=_axes(6.5, 4.5)
-    )
+    tiers, order = second.customers["tier"], second.tiers.labels()  # order: lowest first
+    cs.plot_tier_migration(first.customers["tier"], tiers, order=order, ax=migration_ax)
 
     warnings = cs.EarlyWarning().evaluate(events, as_of=september)
-    churn = cs.plot_churn_by_tier(warnings["level"], tiers, order=order, ax=_axes(7, 3.4))
+    cs.plot_churn_by_tier(warnings["level"], tiers, order=order, ax=churn_ax)
     # --8<-- [end:rescoring]
-    return migration, churn
 
 
 def figures() -> dict[str, Figure]:
-    """Draw every figure; keys are the file names (without ``.png``) docs/plots.md uses."""
-    calibration, p_alive = clv_figures()
-    migration, churn = rescoring_figures()
-    drawn = {
-        "tier_pyramid": tier_pyramid(),
-        "rfm_heatmap": rfm_heatmap(),
-        "p_alive_matrix": p_alive,
-        "calibration": calibration,
-        "churn_by_tier": churn,
-        "tier_migration": migration,
-    }
-    out: dict[str, Figure] = {}
-    for name, ax in drawn.items():
-        figure = ax.get_figure()
-        assert isinstance(figure, Figure)
-        out[name] = figure
-    return out
+    """Draw every figure of :data:`SIZES` on its own ``Figure``."""
+    drawn = {name: Figure(figsize=size, layout="constrained") for name, size in SIZES.items()}
+    ax = {name: figure.add_subplot() for name, figure in drawn.items()}
+    tier_pyramid(ax["tier_pyramid"])
+    rfm_heatmap(ax["rfm_heatmap"])
+    clv(ax["calibration"], ax["p_alive_matrix"])
+    rescoring(ax["tier_migration"], ax["churn_by_tier"])
+    return drawn
 
 
 def main() -> None:
