@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.optimize import minimize
 
+from crmscore._display import html_block, short_repr
 from crmscore._params import _to_float as to_float
 from crmscore._progress import ProgressReporter, gradient_fraction
 from crmscore.clv._groups import count_rows, group_rows
@@ -194,6 +195,48 @@ def fit_result_from_dict(data: Mapping[str, Any]) -> dict[str, Any]:
         "n_customers": data.get("n_customers"),
         "convergence": None if convergence is None else ConvergenceReport.from_dict(convergence),
     }
+
+
+def fitted_model_repr(model: Any) -> str:
+    """Short repr of a fitted model: parameters, then what is known of the fit."""
+    fields: list[tuple[str, object]] = list(model.params.to_dict().items())
+    for name, value in (
+        ("time_unit", getattr(model, "time_unit", None)),
+        ("n_customers", model.n_customers),
+        ("log_likelihood", model.log_likelihood),
+        ("converged", None if model.convergence is None else model.convergence.converged),
+    ):
+        if value is not None:
+            fields.append((name, value))
+    return short_repr(type(model).__name__, fields)
+
+
+def fitted_model_html(model: Any, *, title: str, facts: Sequence[tuple[str, Any]] = ()) -> str:
+    """HTML summary of a fitted model: facts of the fit and :meth:`summary`'s table."""
+    report = model.convergence
+    known = [
+        ("time unit", getattr(model, "time_unit", None)),
+        ("customers", model.n_customers),
+        ("log-likelihood", model.log_likelihood),
+        (
+            "optimiser",
+            None
+            if report is None
+            else f"{report.method}: converged={report.converged} in {report.n_iterations} "
+            f"iterations over {report.n_rows:,} distinct rows (largest gradient "
+            f"{report.gradient_norm:.2g})",
+        ),
+    ]
+    caption = (
+        "Parameters: estimates, standard errors and 95% confidence intervals (Wald, log scale)"
+        if model.covariance is not None
+        else "Parameters (built from given values: no standard errors)"
+    )
+    return html_block(
+        title,
+        facts=[*((k, v) for k, v in known if v is not None), *facts],
+        tables=[(caption, model.summary())],
+    )
 
 
 def settings_to_dict(fitter: Any) -> dict[str, Any]:

@@ -29,6 +29,8 @@ from crmscore.clv._fitting import (
     check_covariance,
     fit_result_from_dict,
     fit_result_to_dict,
+    fitted_model_html,
+    fitted_model_repr,
     lifetimes_params,
     maximize,
     non_negative_finite,
@@ -140,6 +142,13 @@ class BetaGeoModel:
         if not isinstance(params, BetaGeoParams):
             params = BetaGeoParams.from_dict(params)
         return cls(params=params, time_unit=time_unit)
+
+    def __repr__(self) -> str:
+        return fitted_model_repr(self)
+
+    def _repr_html_(self) -> str:
+        """Parameters with standard errors and confidence intervals, as an HTML table."""
+        return fitted_model_html(self, title="BetaGeoModel: BG/NBD purchases")
 
     # --- statistics ---------------------------------------------------------------
 

@@ -28,6 +28,8 @@ from crmscore.clv._fitting import (
     check_covariance,
     fit_result_from_dict,
     fit_result_to_dict,
+    fitted_model_html,
+    fitted_model_repr,
     lifetimes_params,
     maximize,
     non_negative_finite,
@@ -116,6 +118,17 @@ class GammaGammaModel:
         if not isinstance(params, GammaGammaParams):
             params = GammaGammaParams.from_dict(params)
         return cls(params=params)
+
+    def __repr__(self) -> str:
+        return fitted_model_repr(self)
+
+    def _repr_html_(self) -> str:
+        """Parameters with standard errors and confidence intervals, as an HTML table."""
+        return fitted_model_html(
+            self,
+            title="GammaGammaModel: Gamma-Gamma spend",
+            facts=[("population mean spend", self.mean_spend)],
+        )
 
     @property
     def mean_spend(self) -> float:
