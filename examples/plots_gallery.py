@@ -22,7 +22,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 import crmscore as cs
-from crmscore.tiering import Criterion, Indicator, PercentileRank, Scorecard
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -68,26 +67,19 @@ def clv(calibration_ax: Axes, p_alive_ax: Axes) -> None:
     # --8<-- [end:clv]
 
 
-def value_policy() -> cs.RescoringPolicy:
-    """Value = 50 % spend, 30 % recency, 20 % repeat purchases, percentile-normalised."""
-    card = Scorecard(
-        hierarchy=Criterion(
-            name="value", weights={"total_spend": 0.5, "time_since_last": 0.3, "frequency": 0.2}
-        ),
-        indicators=[
-            Indicator(name="total_spend", direction="benefit", normaliser=PercentileRank()),
-            Indicator(name="time_since_last", direction="cost", normaliser=PercentileRank()),
-            Indicator(name="frequency", direction="benefit", normaliser=PercentileRank()),
-        ],
-    )
-    return cs.RescoringPolicy(scorecard=card)
-
-
 def rescoring(migration_ax: Axes, churn_ax: Axes) -> None:
     # --8<-- [start:rescoring]
+    value = cs.Scorecard(  # 60 % spend, 40 % recency, as percentile ranks
+        hierarchy=cs.Criterion(name="value", weights={"total_spend": 0.6, "time_since_last": 0.4}),
+        indicators=[
+            cs.Indicator(name="total_spend", direction="benefit", normaliser=cs.PercentileRank()),
+            cs.Indicator(name="time_since_last", direction="cost", normaliser=cs.PercentileRank()),
+        ],
+    )
     events = cs.make_events(8_000, seed=2026).events
     june, september = pd.Timestamp("2025-06-30 23:59"), pd.Timestamp("2025-09-30 23:59")
-    first = cs.open_book(value_policy(), events[events["timestamp"] <= june], as_of=june).book
+    policy = cs.RescoringPolicy(scorecard=value)  # quarterly reviews, the policy's defaults
+    first = cs.open_book(policy, events[events["timestamp"] <= june], as_of=june).book
     later = events[(events["timestamp"] > june) & (events["timestamp"] <= september)]
     second = cs.review(cs.ingest(first, later, as_of=september).book, as_of=september).book
     tiers, order = second.customers["tier"], second.tiers.labels()  # order: lowest first

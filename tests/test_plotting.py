@@ -179,6 +179,9 @@ def test_pyramid_rejects_bad_input_naming_the_customers() -> None:
     assert no_revenue.value.ids == (0,)
     with pytest.raises(InvalidDataError, match="NaN"):
         plot_tier_pyramid(tiers, revenue=pd.Series(np.nan, index=range(20)))
+    with pytest.raises(InvalidDataError, match="repeats ids") as repeated:
+        plot_tier_pyramid(pd.Series(["Gold", "Gold", "Silver"], index=[4, 4, 5]))
+    assert repeated.value.ids == (4,)
     with pytest.raises(InvalidParameterError, match="pandas Series"):
         plot_tier_pyramid(list(tiers))  # type: ignore[arg-type]
     with pytest.raises(InvalidParameterError, match="'ax'"):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from crmscore._validation import first_ids
+from crmscore._validation import check_unique_index, reject_ids
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -59,21 +59,14 @@ def check_labels(values: object, *, name: str, owner: str) -> pd.Series[Any]:
             allowed="a pandas Series indexed by customer id",
             got=type(values).__name__,
         )
-    if not values.index.is_unique:
-        ids, total = first_ids(values.index, values.index.duplicated(keep=False))
-        raise InvalidDataError.for_ids(
-            column=name, problem="(its index) repeats ids", ids=ids, n_offending=total
-        )
-    missing = values.isna().to_numpy()
-    if missing.any():
-        ids, total = first_ids(values.index, missing)
-        raise InvalidDataError.for_ids(
-            column=name,
-            problem="has no value for",
-            ids=ids,
-            n_offending=total,
-            hint="Drop those customers or fill the gaps first.",
-        )
+    check_unique_index(values, frame_name=name)
+    reject_ids(
+        values.index,
+        values.isna().to_numpy(),
+        column=name,
+        problem="has no value for",
+        hint="Drop those customers or fill the gaps first.",
+    )
     return values
 
 
@@ -97,16 +90,13 @@ def label_order(
         else:
             labels = sorted(set().union(*(pd.unique(s.to_numpy()) for s in series)), key=str)
     for values in series:
-        unknown = ~values.isin(labels).to_numpy()
-        if unknown.any():
-            ids, total = first_ids(values.index, unknown)
-            raise InvalidDataError.for_ids(
-                column=name,
-                problem=f"has labels outside {labels} for",
-                ids=ids,
-                n_offending=total,
-                hint="Pass order= with every label, lowest first.",
-            )
+        reject_ids(
+            values.index,
+            ~values.isin(labels).to_numpy(),
+            column=name,
+            problem=f"has labels outside {labels} for",
+            hint="Pass order= with every label, lowest first.",
+        )
     return labels
 
 
@@ -118,26 +108,12 @@ def aligned_values(
         raise InvalidParameterError.for_value(
             name=name, owner=owner, allowed="a pandas Series indexed by customer id", got=values
         )
-    if not values.index.is_unique:
-        ids, total = first_ids(values.index, values.index.duplicated(keep=False))
-        raise InvalidDataError.for_ids(
-            column=name, problem="(its index) repeats ids", ids=ids, n_offending=total
-        )
-    absent = ~index.isin(values.index)
-    if absent.any():
-        ids, total = first_ids(index, absent)
-        raise InvalidDataError.for_ids(
-            column=name, problem="has no value for", ids=ids, n_offending=total
-        )
+    check_unique_index(values, frame_name=name)
+    reject_ids(index, ~index.isin(values.index), column=name, problem="has no value for")
     if pd.api.types.is_bool_dtype(values.dtype) or not pd.api.types.is_numeric_dtype(values.dtype):
         raise InvalidDataError(f"{name} must be numeric; got dtype {values.dtype}.", column=name)
     array = values.reindex(index).to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~np.isfinite(array)
-    if bad.any():
-        ids, total = first_ids(index, bad)
-        raise InvalidDataError.for_ids(
-            column=name, problem="has NaN or infinite values for", ids=ids, n_offending=total
-        )
+    reject_ids(index, ~np.isfinite(array), column=name, problem="has NaN or infinite values for")
     return array
 
 

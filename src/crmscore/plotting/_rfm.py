@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from crmscore._validation import check_choice, check_columns, check_frame, first_ids
-from crmscore.errors import InvalidDataError, InvalidParameterError
+from crmscore._validation import check_choice, check_columns, check_frame, reject_ids
+from crmscore.errors import InvalidParameterError
 from crmscore.plotting._common import aligned_values, annotate_grid, new_axes
 
 if TYPE_CHECKING:
@@ -23,11 +23,7 @@ def _score_column(frame: pd.DataFrame, column: str) -> npt.NDArray[np.int64]:
     """Read an integer score column (whole numbers >= 1)."""
     values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(values) | (values < 1) | (values != np.floor(values))
-    if bad.any():
-        ids, total = first_ids(frame.index, bad)
-        raise InvalidDataError.for_ids(
-            column=column, problem="is not a whole score >= 1 for", ids=ids, n_offending=total
-        )
+    reject_ids(frame.index, bad, column=column, problem="is not a whole score >= 1 for")
     return values.astype(np.int64)
 
 

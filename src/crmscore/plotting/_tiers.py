@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from crmscore._validation import first_ids
+from crmscore._validation import reject_ids
 from crmscore.churn.rules import LEVELS
-from crmscore.errors import InvalidDataError
 from crmscore.plotting._common import (
     CUSTOMERS_COLOR,
     LEVEL_COLORS,
@@ -319,12 +318,9 @@ def plot_churn_by_tier(
         owner=owner,
     )
     tier_order = label_order([tiers], order, name="tiers", owner=owner)
-    absent = ~levels.index.isin(tiers.index)
-    if absent.any():
-        ids, total = first_ids(levels.index, absent)
-        raise InvalidDataError.for_ids(
-            column="tiers", problem="has no tier for", ids=ids, n_offending=total
-        )
+    reject_ids(
+        levels.index, ~levels.index.isin(tiers.index), column="tiers", problem="has no tier for"
+    )
     tier_codes = pd.Categorical(tiers.reindex(levels.index).to_numpy(), categories=tier_order)
     level_codes = pd.Categorical(levels.to_numpy(), categories=level_order).codes
     n_tiers, n_levels = len(tier_order), len(level_order)

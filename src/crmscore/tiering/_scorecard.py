@@ -201,19 +201,18 @@ class Scorecard:
 
         Examples
         --------
-        >>> card = Scorecard(
-        ...     hierarchy=Criterion(name="value", weights={"revenue": 0.6, "disputes": 0.4}),
-        ...     indicators=[
-        ...         Indicator(name="revenue", direction="benefit", normaliser=MinMax()),
-        ...         Indicator(name="disputes", direction="cost",
-        ...                   normaliser=FixedRange(low=0, high=4)),
-        ...     ],
-        ... )
-        >>> card.summary()[["global_weight", "direction", "normaliser"]]
-                  global_weight direction                      normaliser
+        >>> from crmscore import b2b_scorecard
+        >>> judgments = PairwiseMatrix.from_judgments(
+        ...     {("financial", "potential"): 2, ("financial", "risk"): 3, ("potential", "risk"): 2})
+        >>> table = b2b_scorecard(criteria_weights=judgments).summary()
+        >>> table.loc[["financial", "potential", "risk"], ["local_weight", "consistency_ratio"]]
+                   local_weight  consistency_ratio
         node
-        revenue             0.6   benefit                MinMax(clip=None)
-        disputes            0.4      cost  FixedRange(low=0.0, high=4.0)
+        financial      0.539615           0.007933
+        potential      0.296961           0.007933
+        risk           0.163424           0.007933
+        >>> table.loc[["annual_revenue", "payment_cycle"], "direction"].tolist()
+        ['benefit', 'cost']
         """
         root = self.hierarchy
         ratios = {
