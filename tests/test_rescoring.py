@@ -13,9 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import crmscore as cs
+from crmscore.churn import LEVELS, EarlyWarning, PAliveBelow
 from crmscore.rescoring import (
     CUSTOMER_COLUMNS,
     Book,
+    CLVStage,
     RescoringPolicy,
     TierAdjustment,
     clear_override,
@@ -541,3 +543,74 @@ def test_explain_shows_the_contributions_behind_a_tier() -> None:
     np.testing.assert_allclose(why["score"], book.customers.loc[[1, 2], "score"])
     with pytest.raises(cs.InvalidDataError, match="not in the book"):
         explain(book, [99_999])
+
+
+# --- the whole chain: RFM -> CLV -> churn -> tiering ------------------------------------
+
+
+def chain_policy() -> RescoringPolicy:
+    card = Scorecard(
+        hierarchy=Criterion(
+            name="value",
+            weights={"clv": 0.4, "p_alive": 0.2, "total_spend": 0.2, "churn_level": 0.2},
+        ),
+        indicators=[
+            Indicator(name="clv", direction="benefit", normaliser=PercentileRank()),
+            Indicator(name="p_alive", direction="benefit", normaliser=FixedRange(low=0, high=1)),
+            Indicator(name="total_spend", direction="benefit", normaliser=PercentileRank()),
+            Indicator(name="churn_level", direction="cost", normaliser=FixedRange(low=0, high=3)),
+        ],
+    )
+    return RescoringPolicy(scorecard=card, clv=CLVStage(horizon=12), churn=EarlyWarning())
+
+
+def test_the_chain_equals_the_scorers_run_from_scratch() -> None:
+    data = cs.make_events(1_500, seed=31)
+    events = data.events.assign(event_id=data.events["event_id"].astype(str))
+    end = data.as_of + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    book = open_book(chain_policy(), events, as_of=end).book
+
+    purchases = events[events["kind"] == "purchase"].rename(columns={"value": "amount"})
+    table = cs.rfm_table(purchases, as_of=end)
+    purchase_model = cs.BetaGeoFitter().fit(table)
+    spend_model = cs.GammaGammaFitter().fit(table)
+    levels = EarlyWarning().evaluate(events, as_of=end)["level"]
+    frame = table.assign(
+        p_alive=purchase_model.probability_alive(table),
+        clv=cs.customer_lifetime_value(
+            purchase_model, spend_model, table, horizon=12, discount_rate=0.01
+        ),
+        churn_level=pd.Categorical(levels.loc[table.index], categories=LEVELS).codes,
+    )
+    expected = chain_policy().scorecard.fit(frame).score(frame)
+
+    assert book.purchase_model is not None
+    assert book.purchase_model.params == purchase_model.params
+    customers = book.customers.loc[table.index]
+    np.testing.assert_allclose(customers["score"], expected["score"], rtol=1e-9)
+    assert (customers["score_tier"] == expected["tier"].astype(object)).all()
+    assert (customers["churn_level"] == frame["churn_level"]).all()
+    # The models and the chain survive the JSON round trip.
+    again = Book.from_dict(json.loads(json.dumps(book.to_dict())))
+    assert again.policy == book.policy
+    assert again.spend_model == book.spend_model
+
+
+def test_a_churn_step_needs_events_at_review() -> None:
+    data = cs.make_events(300, seed=3)
+    events = data.events.assign(event_id=data.events["event_id"].astype(str))
+    end = data.as_of + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    book = open_book(chain_policy(), events, as_of=end).book
+    with pytest.raises(cs.InvalidParameterError, match="pass the recent events"):
+        review(book, as_of=end)
+    fractions: list[float] = []
+    review(book, as_of=end, events=events, progress=fractions.append)
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
+
+
+def test_a_churn_step_cannot_hold_a_p_alive_signal() -> None:
+    model = cs.BetaGeoModel.from_params(cs.BetaGeoParams(r=1, alpha=10, a=1, b=3))
+    warning = EarlyWarning(signals=[*EarlyWarning().signals, PAliveBelow(model=model)])
+    with pytest.raises(cs.InvalidParameterError, match="p_alive column"):
+        RescoringPolicy(scorecard=rfm_card(), churn=warning)

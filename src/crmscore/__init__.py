@@ -67,6 +67,7 @@ from crmscore.errors import (
 )
 from crmscore.rescoring import (
     Book,
+    CLVStage,
     RescoringPolicy,
     RescoringResult,
     TierAdjustment,
@@ -139,6 +140,7 @@ __all__ = [
     "BetaGeoModel",
     "BetaGeoParams",
     "Book",
+    "CLVStage",
     "CartAbandonment",
     "ColumnNotFoundError",
     "ComplaintRise",
