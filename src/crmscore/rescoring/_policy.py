@@ -7,7 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from crmscore._validation import integer_at_least, optional_integer_at_least
+from crmscore._validation import (
+    integer_at_least,
+    non_negative_finite,
+    optional_integer_at_least,
+)
 from crmscore.churn import EarlyWarning, PAliveBelow
 from crmscore.errors import InvalidParameterError
 from crmscore.rfm import TIME_UNITS, TimeUnit
@@ -85,16 +89,6 @@ class TierAdjustment:
         return cls(**data)
 
 
-def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (math.isfinite(value) and value >= 0):
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="a finite number >= 0",
-            got=value,
-        )
-
-
 @attrs.frozen(kw_only=True)
 class CLVStage:
     """The CLV step of the chain: BG/NBD and Gamma-Gamma, refitted at reviews.
@@ -107,10 +101,10 @@ class CLVStage:
     horizon: int = attrs.field(default=12, validator=integer_at_least(1))
     """Months of future purchases the CLV sums."""
 
-    discount_rate: float = attrs.field(default=0.01, converter=float, validator=_non_negative)
+    discount_rate: float = attrs.field(default=0.01, converter=float, validator=non_negative_finite)
     """Discount rate per month."""
 
-    margin: float = attrs.field(default=1.0, converter=float, validator=_non_negative)
+    margin: float = attrs.field(default=1.0, converter=float, validator=non_negative_finite)
     """Share of spend that is profit (1.0 values revenue)."""
 
     refit_on_review: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
