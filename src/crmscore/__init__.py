@@ -75,6 +75,7 @@ from crmscore.plotting import (
 )
 from crmscore.rescoring import (
     Book,
+    CLVStage,
     RescoringPolicy,
     RescoringResult,
     TierAdjustment,
@@ -147,6 +148,7 @@ __all__ = [
     "BetaGeoModel",
     "BetaGeoParams",
     "Book",
+    "CLVStage",
     "CartAbandonment",
     "ColumnNotFoundError",
     "ComplaintRise",

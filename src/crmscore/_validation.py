@@ -7,6 +7,7 @@ offending customers and the first offending ids.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -229,3 +230,20 @@ def optional_integer_at_least(
             inner(instance, attribute, value)
 
     return check
+
+
+def _finite_at_least(*, strict: bool) -> Callable[[object, attrs.Attribute[float], float], None]:
+    allowed = "a positive finite number" if strict else "a finite number >= 0"
+
+    def validate(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+        if not (math.isfinite(value) and (value > 0 if strict else value >= 0)):
+            raise InvalidParameterError.for_value(
+                name=attribute.name, owner=type(instance).__name__, allowed=allowed, got=value
+            )
+
+    return validate
+
+
+#: attrs validators of float fields: finite and >= 0, or finite and > 0.
+non_negative_finite = _finite_at_least(strict=False)
+positive_finite = _finite_at_least(strict=True)

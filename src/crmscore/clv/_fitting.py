@@ -18,6 +18,7 @@ from scipy.optimize import minimize
 from crmscore._display import html_block, short_repr
 from crmscore._params import _to_float as to_float
 from crmscore._progress import ProgressReporter, gradient_fraction
+from crmscore._validation import integer_at_least, non_negative_finite
 from crmscore.clv._groups import count_rows, group_rows
 from crmscore.errors import ConvergenceError, InvalidParameterError
 
@@ -48,32 +49,8 @@ OPTIMISED = 0.95
 # --------------------------------------------------------------------------------------
 
 
-def _finite_at_least(*, strict: bool) -> Callable[[object, attrs.Attribute[float], float], None]:
-    allowed = "a positive finite number" if strict else "a finite number >= 0"
-
-    def validate(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-        if not (math.isfinite(value) and (value > 0 if strict else value >= 0)):
-            raise InvalidParameterError.for_value(
-                name=attribute.name, owner=type(instance).__name__, allowed=allowed, got=value
-            )
-
-    return validate
-
-
-#: Validators of float fields: finite and >= 0, or finite and > 0.
-non_negative_finite = _finite_at_least(strict=False)
-positive_finite = _finite_at_least(strict=True)
-
-
-def positive_int(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-    """Validate an int field: an integer >= 1 (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="an integer >= 1",
-            got=value,
-        )
+#: Validators of float fields (finite and >= 0, or > 0) and of counts (>= 1).
+positive_int = integer_at_least(1)
 
 
 def is_int(value: object, *, minimum: int) -> bool:

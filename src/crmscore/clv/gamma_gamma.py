@@ -16,6 +16,7 @@ import pandas as pd
 from crmscore._params import GammaGammaParams
 from crmscore._params import _to_float as to_float
 from crmscore._progress import ProgressReporter
+from crmscore._validation import non_negative_finite, positive_finite
 from crmscore.clv import _kernels
 from crmscore.clv._fitting import (
     DEFAULT_MAX_ITERATIONS,
@@ -32,9 +33,7 @@ from crmscore.clv._fitting import (
     fitted_model_repr,
     lifetimes_params,
     maximize,
-    non_negative_finite,
     parameter_summary,
-    positive_finite,
     positive_int,
     settings_from_dict,
     settings_to_dict,
