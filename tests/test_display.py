@@ -195,3 +195,15 @@ def test_scorecard_reprs_are_short_and_html_has_weights_and_tiers(
     assert list(parsed.rows("Tiers")) == [*POLICY_TIERS.keys]
     tree = Tables(fitted.scorecard.hierarchy._repr_html_()).rows("")
     assert set(tree) == set(fitted.scorecard.hierarchy.weight_table().index)
+
+
+def test_early_warning_repr_names_its_signals_and_rules() -> None:
+    warning = cs.EarlyWarning()
+    text = repr(warning)
+    assert len(text) < 400  # the thresholds of every signal took 2,350 characters
+    assert all(signal.name in text for signal in warning.signals)
+    assert all(rule.name in text for rule in warning.rules)
+    assert text == (
+        f"EarlyWarning(signals={', '.join(s.name for s in warning.signals)!r}, "
+        f"rules={', '.join(r.name for r in warning.rules)!r})"
+    )

@@ -117,3 +117,15 @@ def test_policy_html_lists_the_settings_and_the_weights() -> None:
     weights = parsed.rows("Scorecard weights")
     assert number(weights["total_spend"][4]) == 0.6
     assert "Scorecard(hierarchy='value', indicators=2" in repr(policy)
+
+
+def test_policy_html_shows_the_clv_and_churn_steps() -> None:
+    policy = cs.RescoringPolicy(
+        scorecard=_policy().scorecard, clv=cs.rescoring.CLVStage(), churn=cs.EarlyWarning()
+    )
+    facts = Tables(policy._repr_html_()).facts()
+    assert facts["CLV step"] == repr(cs.rescoring.CLVStage())
+    assert facts["churn step"] == repr(cs.EarlyWarning())
+    assert len(repr(policy)) < 1_200
+    assert facts["CLV step"] != "off"
+    assert Tables(_policy()._repr_html_()).facts()["churn step"] == "off"

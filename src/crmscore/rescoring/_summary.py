@@ -128,6 +128,8 @@ def policy_html(policy: RescoringPolicy) -> str:
         ("follow-up after months without purchase", policy.follow_up_months),
         ("retention margin (points)", policy.retention_margin),
         ("reviews below the margin before a downgrade", policy.retention_reviews),
+        ("CLV step", policy.clv),
+        ("churn step", policy.churn),
     ]
     facts = [(name, "off" if value is None else value) for name, value in settings]
     card = policy.scorecard
