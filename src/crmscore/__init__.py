@@ -65,6 +65,14 @@ from crmscore.errors import (
     NotFittedError,
     ValidationError,
 )
+from crmscore.plotting import (
+    plot_calibration,
+    plot_churn_by_tier,
+    plot_p_alive_matrix,
+    plot_rfm_heatmap,
+    plot_tier_migration,
+    plot_tier_pyramid,
+)
 from crmscore.rescoring import (
     Book,
     CLVStage,
@@ -211,6 +219,12 @@ __all__ = [
     "make_transactions",
     "observed_churn_dates",
     "open_book",
+    "plot_calibration",
+    "plot_churn_by_tier",
+    "plot_p_alive_matrix",
+    "plot_rfm_heatmap",
+    "plot_tier_migration",
+    "plot_tier_pyramid",
     "review",
     "rfm_segments",
     "rfm_table",

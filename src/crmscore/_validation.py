@@ -34,6 +34,7 @@ __all__ = [
     "first_ids",
     "integer_at_least",
     "optional_integer_at_least",
+    "reject_ids",
     "timestamp_column",
 ]
 
@@ -71,6 +72,22 @@ def first_ids(
     """Return the first distinct ids where ``mask`` holds, and how many there are."""
     offending = pd.unique(np.asarray(ids, dtype=object)[np.asarray(mask, dtype=bool)])
     return list(offending[:5]), len(offending)
+
+
+def reject_ids(
+    ids: Sequence[Any] | pd.Index[Any] | npt.NDArray[Any],
+    mask: npt.NDArray[np.bool_],
+    *,
+    column: str | None,
+    problem: str,
+    hint: str = "",
+) -> None:
+    """Raise :class:`InvalidDataError` naming the first ids where ``mask`` holds, if any."""
+    if mask.any():
+        offending, total = first_ids(ids, mask)
+        raise InvalidDataError.for_ids(
+            column=column, problem=problem, ids=offending, n_offending=total, hint=hint
+        )
 
 
 def as_timestamp(value: object, *, name: str, owner: str) -> pd.Timestamp:

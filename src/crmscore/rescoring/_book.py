@@ -13,6 +13,7 @@ from crmscore.clv import BetaGeoModel, GammaGammaModel
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rescoring._chunks import ChunkedFrame, ChunkedIndex
 from crmscore.rescoring._policy import RescoringPolicy
+from crmscore.rescoring._summary import book_html, book_repr, result_html, result_repr
 from crmscore.tiering import FittedScorecard
 
 if TYPE_CHECKING:
@@ -172,6 +173,12 @@ class Book:
 
     schema_version: int = SCHEMA_VERSION
     """Version of the serialised form."""
+
+    def __repr__(self) -> str:
+        return book_repr(self)  # counts and dates only: never customer data
+
+    def _repr_html_(self) -> str:
+        return book_html(self)
 
     @property
     def n_customers(self) -> int:
@@ -415,3 +422,9 @@ class RescoringResult:
 
     skipped: pd.DataFrame
     """Events not applied, with the reason (``event_id``, ``customer_id``, ``reason``)."""
+
+    def __repr__(self) -> str:
+        return result_repr(self)  # counts only: never customer data
+
+    def _repr_html_(self) -> str:
+        return result_html(self)

@@ -14,6 +14,7 @@ from crmscore._validation import (
 )
 from crmscore.churn import EarlyWarning, PAliveBelow
 from crmscore.errors import InvalidParameterError
+from crmscore.rescoring._summary import policy_html
 from crmscore.rfm import TIME_UNITS, TimeUnit
 from crmscore.tiering import Scorecard
 
@@ -218,6 +219,9 @@ class RescoringPolicy:
         for adjustment in (self.default_adjustment, self.signing_adjustment):
             if adjustment is not None and adjustment.to_tier is not None:
                 tiers.index(adjustment.to_tier)  # raises naming the known tiers
+
+    def _repr_html_(self) -> str:
+        return policy_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""
