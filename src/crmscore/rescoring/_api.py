@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from crmscore._events import validate_events
+from crmscore._progress import ProgressReporter
 from crmscore._validation import as_timestamp, check_frame, check_unique_index, first_ids
 from crmscore.churn import LEVELS
 from crmscore.clv import BetaGeoFitter, GammaGammaFitter
@@ -648,11 +649,6 @@ def _timeline(
 # --------------------------------------------------------------------------------------
 
 
-def _no_progress(fraction: float) -> None:
-    """Ignore progress reports (the default)."""
-    del fraction
-
-
 def review(
     book: Book,
     *,
@@ -711,7 +707,9 @@ def review(
        take their score's tier.
     4. Overrides that last "until the next review" end.
     """
-    report = progress if progress is not None else _no_progress
+    reporter = ProgressReporter(progress, owner="review")
+    report = reporter.report
+    report(0.0)
     as_of_ts = check_as_of(book, as_of, "review")
     if book.n_customers == 0:
         raise InvalidDataError("The book has no customers to review: ingest purchases first.")
@@ -785,7 +783,7 @@ def review(
         columns=columns.freeze(),
         changes=book.changes.add(made),
     )
-    report(1.0)
+    reporter.done()
     return RescoringResult(
         book=reviewed,
         changes=pd.concat([stepped.changes, made], ignore_index=True)
