@@ -328,15 +328,19 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
 
 
 def _drop_before_first_purchase(book: Book, batch: _Batch) -> tuple[_Batch, pd.DataFrame]:
-    """Skip new customers' events before their first purchase."""
+    """Skip new customers' events before their first purchase in stream order.
+
+    Stream order, not time: an event at the same time as the first purchase but
+    delivered before it has no customer to act on yet (the batch is sorted by
+    customer, time and arrival, so positions give that order).
+    """
     customers = batch.customers
     known = book.ids.positions(customers) >= 0
-    n = len(customers)
-    stamps = batch.stamps.view(np.int64)
+    position = np.arange(batch.codes.size, dtype=np.int64)
     buys = batch.kinds == "purchase"
-    first_buy = np.full(n, _NEVER, dtype=np.int64)
-    np.minimum.at(first_buy, batch.codes[buys], stamps[buys])
-    early = ~known[batch.codes] & (stamps < first_buy[batch.codes])
+    first_buy = np.full(len(customers), _NEVER, dtype=np.int64)
+    np.minimum.at(first_buy, batch.codes[buys], position[buys])
+    early = ~known[batch.codes] & (position < first_buy[batch.codes])
     if not early.any():
         return batch, skipped_frame()
     report = skipped_frame(
