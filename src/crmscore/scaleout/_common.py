@@ -60,7 +60,7 @@ def statistics_keys(fitter: object, *, owner: str) -> tuple[str, ...]:
 
 
 def statistics_frame(
-    counted: pd.DataFrame, keys: tuple[str, ...], *, time_unit: str | None
+    counted: pd.DataFrame, keys: tuple[str, ...], *, time_unit: str | None, sort: bool = True
 ) -> pd.DataFrame:
     """Put counted distinct rows in the form the fitters' ``aggregate`` gives.
 
@@ -69,12 +69,10 @@ def statistics_frame(
     in the same order, as a fit on the whole table); ``attrs["time_unit"]`` if known.
     """
     dtypes = {key: np.int64 if key == "frequency" else np.float64 for key in keys}
-    stats = (
-        counted[[*keys, "count"]]
-        .astype({**dtypes, "count": np.int64})
-        .sort_values(list(keys), kind="stable")
-        .reset_index(drop=True)
-    )
+    stats = counted[[*keys, "count"]].astype({**dtypes, "count": np.int64})
+    if sort:
+        stats = stats.sort_values(list(keys), kind="stable")
+    stats = stats.reset_index(drop=True)
     stats.attrs = {} if time_unit is None else {"time_unit": time_unit}
     return stats
 
