@@ -147,13 +147,13 @@ def test_map_customers_per_customer_table_without_shuffle(
     table = cs.rfm_table(book.transactions, as_of=book.as_of)
     ddf = dd.from_pandas(table, npartitions=6)
 
-    def spend_share(part: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame({"repeat_share": 1 - part["average_spend"] / part["total_spend"]})
+    def spend_per_period(part: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"spend_per_period": part["total_spend"] / (part["frequency"] + 1)})
 
-    meta = spend_share(table.iloc[:1]).iloc[:0]
-    result = map_customers(ddf, spend_share, meta=meta).compute()
+    meta = spend_per_period(table.iloc[:1]).iloc[:0]
+    result = map_customers(ddf, spend_per_period, meta=meta).compute()
     # No shuffle: partitions keep their rows and order, so the whole keeps the order.
-    pd.testing.assert_frame_equal(result, spend_share(table), check_exact=True)
+    pd.testing.assert_frame_equal(result, spend_per_period(table), check_exact=True)
 
 
 def test_empty_partitions_skip_the_function(client: object) -> None:
