@@ -75,9 +75,7 @@ def main() -> None:
         table = cs.rfm_table(transactions, as_of=as_of, time_unit="W").persist()
         purchases = cs.fit_dask(table, fitter=cs.BetaGeoFitter())
         spend = cs.fit_dask(table, fitter=cs.GammaGammaFitter())
-        clv = cs.predict_clv_dask(
-            table, purchase_model=purchases, spend_model=spend, **clv_options
-        )
+        clv = cs.predict_clv_dask(table, purchase_model=purchases, spend_model=spend, **clv_options)
         features = table[["total_spend"]].assign(clv=clv["clv"], p_alive=clv["p_alive"])
         sample = features.sample(frac=0.1, random_state=1).compute()
         fitted = scorecard().fit(sample)
@@ -87,10 +85,10 @@ def main() -> None:
         dask_seconds = time.perf_counter() - start
 
     print(f"Dask: {len(on_dask):,} customers in {dask_seconds:.1f} s (cluster start excluded)")
-    print(f"BG/NBD fitted on {purchases.convergence.n_rows:,} distinct rows: "  # type: ignore[union-attr]
-          f"{purchases.params}")
-    print(f"Gamma-Gamma fitted on {spend.convergence.n_rows:,} distinct rows: "  # type: ignore[union-attr]
-          f"{spend.params}")
+    for name, model in (("BG/NBD", purchases), ("Gamma-Gamma", spend)):
+        assert model.convergence is not None
+        params = ", ".join(f"{k}={v:.3f}" for k, v in model.params.to_dict().items())
+        print(f"{name} fitted on {model.convergence.n_rows:,} distinct rows: {params}")
 
     # The same chain in pandas, on the same log.
     start = time.perf_counter()
