@@ -75,8 +75,8 @@ def map_customers(
 ) -> dd.DataFrame:
     """Run a per-customer pandas function on every partition of a Dask DataFrame.
 
-    The one way crmscore runs on Dask: every distributed entry point of
-    :mod:`crmscore.scaleout` is this function with a crmscore function and its
+    The building block of crmscore on Dask: the RFM table and the fitted scorers of
+    :mod:`crmscore.scaleout` are this function with a crmscore function and its
     metadata.
 
     Parameters
