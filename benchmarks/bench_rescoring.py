@@ -5,9 +5,10 @@
 
 A synthetic book is opened on its history up to a cut-off date; the following
 events are then ingested in batches of ``--batch`` events (time order, with a few
-defaults and strategic signings mixed in), and the book is reviewed. For scale,
-the same scores are recomputed from scratch: ``rfm_table`` on the whole log,
-fitting the scorecard and scoring everyone.
+defaults and strategic signings mixed in), and the book is reviewed. The policy
+chains RFM, CLV (BG/NBD and Gamma-Gamma refitted at reviews) and a scorecard. For
+scale, the same scores are recomputed from scratch: ``rfm_table`` on the whole
+log, both CLV fits, fitting the scorecard and scoring everyone.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 from _common import book, machine, parser, peak_memory, row, timed
 
 import crmscore as cs
-from crmscore.rescoring import RescoringPolicy, ingest, open_book, review
+from crmscore.rescoring import CLVStage, RescoringPolicy, ingest, open_book, review
 from crmscore.tiering import Criterion, Indicator, PercentileRank, Scorecard
 
 
@@ -25,9 +26,10 @@ def scorecard() -> Scorecard:
     return Scorecard(
         hierarchy=Criterion(
             name="value",
-            weights={"total_spend": 0.5, "time_since_last": 0.3, "frequency": 0.2},
+            weights={"clv": 0.4, "total_spend": 0.3, "time_since_last": 0.2, "frequency": 0.1},
         ),
         indicators=[
+            Indicator(name="clv", direction="benefit", normaliser=PercentileRank()),
             Indicator(name="total_spend", direction="benefit", normaliser=PercentileRank()),
             Indicator(name="time_since_last", direction="cost", normaliser=PercentileRank()),
             Indicator(name="frequency", direction="benefit", normaliser=PercentileRank()),
@@ -63,7 +65,7 @@ def main() -> None:
     log = event_log(data, args.seed)
     cut = data.as_of - pd.Timedelta(days=120)
     history, stream = log[log["timestamp"] <= cut], log[log["timestamp"] > cut]
-    policy = RescoringPolicy(scorecard=scorecard())
+    policy = RescoringPolicy(scorecard=scorecard(), clv=CLVStage())
     print(
         f"bench_rescoring: {args.customers:,} customers, {len(history):,} historical events, "
         f"batches of {args.batch:,} ({machine()})"
@@ -96,10 +98,14 @@ def main() -> None:
         seen = log[log["timestamp"] <= state.as_of]
         purchases = seen[seen["kind"] == "purchase"]
         table = cs.rfm_table(purchases.rename(columns={"value": "amount"}), as_of=state.as_of)
+        purchase = cs.BetaGeoFitter().fit(table)
+        spend = cs.GammaGammaFitter().fit(table)
+        clv = cs.customer_lifetime_value(purchase, spend, table, horizon=12, discount_rate=0.01)
+        table = table.assign(clv=clv)
         return scorecard().fit(table).score(table)
 
     scratch, scratch_s = timed(from_scratch, repeat=args.repeat)
-    print(row("from scratch (rfm_table + fit + score)", scratch_s))
+    print(row("from scratch (rfm_table, CLV fits, scorecard)", scratch_s))
     scores = reviewed.book.customers["score"]
     np.testing.assert_allclose(scores, scratch["score"].loc[scores.index], rtol=1e-9)
     print(

@@ -132,6 +132,36 @@ def main() -> None:
         f"{clv.loc[~dormant, 'p_alive'].mean():.2f} for the others"
     )
 
+    # 7. Tiers: an AHP-weighted scorecard over value indicators, cut at the policy's
+    #    90 / 80 / 60 into Diamond / Gold / Silver / Ordinary, with contributions.
+    judgments = cs.PairwiseMatrix.from_judgments(
+        {
+            ("clv", "total_spend"): 2,
+            ("clv", "time_since_last"): 3,
+            ("total_spend", "time_since_last"): 2,
+        }
+    )
+    card = cs.Scorecard(
+        hierarchy=cs.Criterion(name="value", weights=judgments),
+        indicators=[
+            cs.Indicator(name="clv", direction="benefit", normaliser=cs.PercentileRank()),
+            cs.Indicator(name="total_spend", direction="benefit", normaliser=cs.PercentileRank()),
+            cs.Indicator(name="time_since_last", direction="cost", normaliser=cs.PercentileRank()),
+        ],
+    )
+    indicators = clv.rename(columns={"clv_12m": "clv"})
+    scored = card.fit(indicators).score(indicators)
+    weights = ", ".join(f"{k} {v:.0%}" for k, v in judgments.weights.items())
+    print(f"\nAHP weights: {weights} (consistency ratio {judgments.consistency_ratio:.3f})")
+    pyramid = pd.DataFrame(
+        {
+            "customers": scored["tier"].value_counts(sort=False),
+            "revenue_share": table["total_spend"].groupby(scored["tier"], observed=True).sum()
+            / table["total_spend"].sum(),
+        }
+    ).iloc[::-1]
+    print(pyramid.to_string(formatters={"revenue_share": "{:.1%}".format}))
+
 
 if __name__ == "__main__":
     main()

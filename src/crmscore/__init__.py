@@ -65,8 +65,17 @@ from crmscore.errors import (
     NotFittedError,
     ValidationError,
 )
+from crmscore.plotting import (
+    plot_calibration,
+    plot_churn_by_tier,
+    plot_p_alive_matrix,
+    plot_rfm_heatmap,
+    plot_tier_migration,
+    plot_tier_pyramid,
+)
 from crmscore.rescoring import (
     Book,
+    CLVStage,
     RescoringPolicy,
     RescoringResult,
     TierAdjustment,
@@ -151,6 +160,7 @@ __all__ = [
     "BetaGeoModel",
     "BetaGeoParams",
     "Book",
+    "CLVStage",
     "CartAbandonment",
     "ColumnNotFoundError",
     "ComplaintRise",
@@ -225,6 +235,12 @@ __all__ = [
     "map_customers",
     "observed_churn_dates",
     "open_book",
+    "plot_calibration",
+    "plot_churn_by_tier",
+    "plot_p_alive_matrix",
+    "plot_rfm_heatmap",
+    "plot_tier_migration",
+    "plot_tier_pyramid",
     "predict_clv_dask",
     "review",
     "rfm_segments",

@@ -7,22 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from crmscore.errors import InvalidParameterError
+from crmscore._validation import positive_finite
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = ["BetaGeoParams", "GammaGammaParams"]
-
-
-def _positive_finite(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (math.isfinite(value) and value > 0):
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="a positive finite number",
-            got=value,
-        )
 
 
 def _to_float(value: Any) -> float:
@@ -33,7 +23,7 @@ def _to_float(value: Any) -> float:
 
 
 def _param() -> Any:
-    return attrs.field(converter=_to_float, validator=_positive_finite)
+    return attrs.field(converter=_to_float, validator=positive_finite)
 
 
 @attrs.frozen(kw_only=True)

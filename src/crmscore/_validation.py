@@ -7,6 +7,7 @@ offending customers and the first offending ids.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,6 +34,7 @@ __all__ = [
     "first_ids",
     "integer_at_least",
     "optional_integer_at_least",
+    "reject_ids",
     "timestamp_column",
 ]
 
@@ -70,6 +72,22 @@ def first_ids(
     """Return the first distinct ids where ``mask`` holds, and how many there are."""
     offending = pd.unique(np.asarray(ids, dtype=object)[np.asarray(mask, dtype=bool)])
     return list(offending[:5]), len(offending)
+
+
+def reject_ids(
+    ids: Sequence[Any] | pd.Index[Any] | npt.NDArray[Any],
+    mask: npt.NDArray[np.bool_],
+    *,
+    column: str | None,
+    problem: str,
+    hint: str = "",
+) -> None:
+    """Raise :class:`InvalidDataError` naming the first ids where ``mask`` holds, if any."""
+    if mask.any():
+        offending, total = first_ids(ids, mask)
+        raise InvalidDataError.for_ids(
+            column=column, problem=problem, ids=offending, n_offending=total, hint=hint
+        )
 
 
 def as_timestamp(value: object, *, name: str, owner: str) -> pd.Timestamp:
@@ -212,3 +230,20 @@ def optional_integer_at_least(
             inner(instance, attribute, value)
 
     return check
+
+
+def _finite_at_least(*, strict: bool) -> Callable[[object, attrs.Attribute[float], float], None]:
+    allowed = "a positive finite number" if strict else "a finite number >= 0"
+
+    def validate(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+        if not (math.isfinite(value) and (value > 0 if strict else value >= 0)):
+            raise InvalidParameterError.for_value(
+                name=attribute.name, owner=type(instance).__name__, allowed=allowed, got=value
+            )
+
+    return validate
+
+
+#: attrs validators of float fields: finite and >= 0, or finite and > 0.
+non_negative_finite = _finite_at_least(strict=False)
+positive_finite = _finite_at_least(strict=True)

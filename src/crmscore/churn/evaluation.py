@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from crmscore._events import validate_events
+from crmscore._progress import ProgressReporter
 from crmscore._validation import as_timestamp, check_columns, check_frame, check_unique_index
 from crmscore.churn.rules import LEVELS
 from crmscore.churn.warning import EarlyWarning
@@ -15,7 +16,7 @@ from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rfm import to_periods
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Callable, Collection, Sequence
 
 __all__ = ["backtest", "evaluate_warnings", "observed_churn_dates"]
 
@@ -284,6 +285,7 @@ def backtest(
     value_col: str = "value",
     event_id_col: str = "event_id",
     extra_kinds: Collection[str] = (),
+    progress: Callable[[float], None] | None = None,
 ) -> pd.DataFrame:
     """Evaluate warnings at several past dates on one event log.
 
@@ -306,6 +308,10 @@ def backtest(
         Column names.
     extra_kinds : collection of str, default ()
         Event kinds accepted besides the known ones.
+    progress : callable, optional
+        Called with the fraction done: 0.0 before the first date, then
+        ``k / len(as_of_dates)`` after the k-th date (1.0 after the last). An
+        exception it raises stops the backtest. Nothing is reported without it.
 
     Returns
     -------
@@ -334,8 +340,10 @@ def backtest(
         raise InvalidParameterError.for_value(
             name="as_of_dates", owner="backtest", allowed="a non-empty sequence of dates", got=[]
         )
+    reporter = ProgressReporter(progress, owner="backtest")
+    reporter.report(0.0)
     frames = []
-    for date in dates:
+    for done, date in enumerate(dates, start=1):
         warnings = chosen.evaluate(
             events,
             as_of=date,
@@ -355,4 +363,5 @@ def backtest(
                 min_lead_days=min_lead_days,
             )
         )
+        reporter.report(done / len(dates))
     return pd.concat(frames, keys=dates, names=["as_of", "level"])

@@ -9,6 +9,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._display import short_repr
 from crmscore._events import validate_events
 from crmscore._validation import check_columns, check_frame
 from crmscore.churn._context import EventContext
@@ -103,6 +104,16 @@ class EarlyWarning:
                     f"{owner}: rule {rule.name!r} refers to signals {missing} that are not "
                     f"among the signals {sorted(known)}."
                 )
+
+    def __repr__(self) -> str:
+        # The names only: every signal's thresholds would take a page (to_dict has them).
+        return short_repr(
+            "EarlyWarning",
+            [
+                ("signals", ", ".join(s.name for s in self.signals)),
+                ("rules", ", ".join(r.name for r in self.rules)),
+            ],
+        )
 
     @property
     def groups(self) -> dict[str, tuple[str, ...]]:

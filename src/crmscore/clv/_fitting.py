@@ -15,7 +15,10 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.optimize import minimize
 
+from crmscore._display import html_block, short_repr
 from crmscore._params import _to_float as to_float
+from crmscore._progress import ProgressReporter, gradient_fraction
+from crmscore._validation import integer_at_least, non_negative_finite
 from crmscore.clv._groups import count_rows, group_rows
 from crmscore.errors import ConvergenceError, InvalidParameterError
 
@@ -34,6 +37,11 @@ __all__ = ["ConvergenceReport"]
 DEFAULT_TOL = 1e-9
 #: Default bound on optimiser iterations.
 DEFAULT_MAX_ITERATIONS = 200
+#: Fractions of a fit reported when the data are checked and compressed, and when
+#: the optimiser has converged (the rest is the covariance and the fitted model).
+#: Checking and compressing 1M customers took about a tenth of the fit's time.
+PREPARED = 0.1
+OPTIMISED = 0.95
 
 
 # --------------------------------------------------------------------------------------
@@ -41,32 +49,8 @@ DEFAULT_MAX_ITERATIONS = 200
 # --------------------------------------------------------------------------------------
 
 
-def _finite_at_least(*, strict: bool) -> Callable[[object, attrs.Attribute[float], float], None]:
-    allowed = "a positive finite number" if strict else "a finite number >= 0"
-
-    def validate(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-        if not (math.isfinite(value) and (value > 0 if strict else value >= 0)):
-            raise InvalidParameterError.for_value(
-                name=attribute.name, owner=type(instance).__name__, allowed=allowed, got=value
-            )
-
-    return validate
-
-
-#: Validators of float fields: finite and >= 0, or finite and > 0.
-non_negative_finite = _finite_at_least(strict=False)
-positive_finite = _finite_at_least(strict=True)
-
-
-def positive_int(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-    """Validate an int field: an integer >= 1 (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="an integer >= 1",
-            got=value,
-        )
+#: Validators of float fields (finite and >= 0, or > 0) and of counts (>= 1).
+positive_int = integer_at_least(1)
 
 
 def is_int(value: object, *, minimum: int) -> bool:
@@ -190,6 +174,48 @@ def fit_result_from_dict(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def fitted_model_repr(model: Any) -> str:
+    """Short repr of a fitted model: parameters, then what is known of the fit."""
+    fields: list[tuple[str, object]] = list(model.params.to_dict().items())
+    for name, value in (
+        ("time_unit", getattr(model, "time_unit", None)),
+        ("n_customers", model.n_customers),
+        ("log_likelihood", model.log_likelihood),
+        ("converged", None if model.convergence is None else model.convergence.converged),
+    ):
+        if value is not None:
+            fields.append((name, value))
+    return short_repr(type(model).__name__, fields)
+
+
+def fitted_model_html(model: Any, *, title: str, facts: Sequence[tuple[str, Any]] = ()) -> str:
+    """HTML summary of a fitted model: facts of the fit and :meth:`summary`'s table."""
+    report = model.convergence
+    known = [
+        ("time unit", getattr(model, "time_unit", None)),
+        ("customers", model.n_customers),
+        ("log-likelihood", model.log_likelihood),
+        (
+            "optimiser",
+            None
+            if report is None
+            else f"{report.method}: converged={report.converged} in {report.n_iterations} "
+            f"iterations over {report.n_rows:,} distinct rows (largest gradient "
+            f"{report.gradient_norm:.2g})",
+        ),
+    ]
+    caption = (
+        "Parameters: estimates, standard errors and 95% confidence intervals (Wald, log scale)"
+        if model.covariance is not None
+        else "Parameters (built from given values: no standard errors)"
+    )
+    return html_block(
+        title,
+        facts=[*((k, v) for k, v in known if v is not None), *facts],
+        tables=[(caption, model.summary())],
+    )
+
+
 def settings_to_dict(fitter: Any) -> dict[str, Any]:
     """Serialise the settings every fitter has."""
     initial = fitter.initial_params
@@ -295,6 +321,8 @@ class _Objective:
         self._scale2 = penalty_scale**2
         self._last: tuple[bytes, tuple[float, FloatArray, FloatArray]] | None = None
         self.evaluations = 0
+        #: Largest absolute gradient at every point evaluated (for progress reports).
+        self.gradient_norms: dict[bytes, float] = {}
 
     def _evaluate(self, log_theta: FloatArray) -> tuple[float, FloatArray, FloatArray]:
         key = log_theta.tobytes()
@@ -319,6 +347,7 @@ class _Objective:
                 finite = np.isfinite(gradient).all() and np.isfinite(hessian).all()
                 result = (value, gradient, hessian) if finite and math.isfinite(value) else unusable
         self._last = (key, result)
+        self.gradient_norms[key] = float(np.max(np.abs(result[1]), initial=0.0))
         return result
 
     def value(self, log_theta: FloatArray) -> float:
@@ -358,6 +387,36 @@ def _polish(
     return log_theta, norm, steps
 
 
+class _IterationReporter:
+    """scipy's per-iteration callback: report the gradient's progress within a span.
+
+    It reads the gradient norms the objective recorded when it evaluated each point,
+    so reporting costs no evaluation and cannot change the fit.
+    """
+
+    def __init__(
+        self,
+        objective: _Objective,
+        x0: FloatArray,
+        *,
+        tol: float,
+        progress: ProgressReporter,
+        span: tuple[float, float],
+    ) -> None:
+        self._norms = objective.gradient_norms
+        self._start = self._norms.get(x0.tobytes(), math.inf)
+        self._tol = tol
+        self._progress = progress
+        self._span = span
+
+    def __call__(self, xk: FloatArray) -> None:
+        norm = self._norms.get(np.asarray(xk, dtype=np.float64).tobytes())
+        if norm is not None:
+            low, high = self._span
+            done = gradient_fraction(norm, start=self._start, tol=self._tol)
+            self._progress.report(low + (high - low) * done)
+
+
 @attrs.frozen(kw_only=True)
 class Optimum:
     """Result of :func:`maximize`: natural parameters, fit statistics, report."""
@@ -379,6 +438,8 @@ def maximize(
     tol: float,
     max_iterations: int,
     owner: str,
+    progress: ProgressReporter | None = None,
+    progress_span: tuple[float, float] = (0.0, 1.0),
 ) -> Optimum:
     """Maximise a log-likelihood over positive parameters, on the log scale.
 
@@ -387,6 +448,10 @@ def maximize(
     tolerance costs a few iterations. The covariance is the inverse of the observed
     information (the negative Hessian of the penalised log-likelihood in the natural
     parameters), which must be positive definite at a maximum.
+
+    With ``progress``, every iteration reports how far the largest gradient has come
+    down from its start towards ``tol`` (on the log scale), mapped into
+    ``progress_span``; the reports never change what is computed.
 
     Raises
     ------
@@ -406,6 +471,9 @@ def maximize(
             f"{owner} cannot start: the log-likelihood or its derivatives are not finite at "
             f"the initial parameters {list(start)}. Pass other initial_params."
         )
+    callback: _IterationReporter | None = None
+    if progress is not None and progress.active:
+        callback = _IterationReporter(objective, x0, tol=tol, progress=progress, span=progress_span)
     try:
         result = minimize(
             objective.value,
@@ -414,6 +482,7 @@ def maximize(
             hess=objective.hessian,
             method="trust-exact",
             options={"gtol": tol, "maxiter": max_iterations},
+            callback=callback,
         )
     except (ValueError, np.linalg.LinAlgError) as exc:  # a degenerate Hessian on the way
         raise ConvergenceError(
@@ -431,6 +500,8 @@ def maximize(
             f"{np.exp(log_theta).tolist()}). Try other initial_params, a larger "
             "max_iterations or tol, or a small penalizer."
         )
+    if progress is not None:
+        progress.report(progress_span[1])
     with np.errstate(all="ignore"):  # a degenerate optimum is reported below, not warned
         theta = np.exp(log_theta)
         degenerate = not (np.isfinite(theta).all() and (theta > 0).all())

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmscore._params import _to_float as to_float
-from crmscore._validation import as_float_array, check_columns, check_frame, first_ids
+from crmscore._validation import as_float_array, check_columns, check_frame, reject_ids
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -50,11 +50,7 @@ def reject(
     frame: pd.DataFrame, mask: npt.NDArray[np.bool_], *, column: str, problem: str, hint: str
 ) -> None:
     """Raise :class:`InvalidDataError` naming the first ids where ``mask`` holds."""
-    if mask.any():
-        ids, total = first_ids(frame.index, mask)
-        raise InvalidDataError.for_ids(
-            column=column, problem=problem, ids=ids, n_offending=total, hint=hint
-        )
+    reject_ids(frame.index, mask, column=column, problem=problem, hint=hint)
 
 
 def check_frequency(frame: pd.DataFrame, x: FloatArray, *, column: str = "frequency") -> None:

@@ -15,22 +15,26 @@ import pandas as pd
 
 from crmscore._params import BetaGeoParams
 from crmscore._params import _to_float as to_float
+from crmscore._progress import ProgressReporter
+from crmscore._validation import non_negative_finite, positive_finite
 from crmscore.clv import _kernels
 from crmscore.clv._expectation import bgnbd_expected_purchases
 from crmscore.clv._fitting import (
     DEFAULT_MAX_ITERATIONS,
     DEFAULT_TOL,
+    OPTIMISED,
+    PREPARED,
     ConvergenceReport,
     Matrix,
     aggregate,
     check_covariance,
     fit_result_from_dict,
     fit_result_to_dict,
+    fitted_model_html,
+    fitted_model_repr,
     lifetimes_params,
     maximize,
-    non_negative_finite,
     parameter_summary,
-    positive_finite,
     positive_int,
     settings_from_dict,
     settings_to_dict,
@@ -50,7 +54,7 @@ from crmscore.clv._inputs import (
 from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from crmscore.clv._kernels import FloatArray
 
@@ -137,6 +141,13 @@ class BetaGeoModel:
         if not isinstance(params, BetaGeoParams):
             params = BetaGeoParams.from_dict(params)
         return cls(params=params, time_unit=time_unit)
+
+    def __repr__(self) -> str:
+        return fitted_model_repr(self)
+
+    def _repr_html_(self) -> str:
+        """Parameters with standard errors and confidence intervals, as an HTML table."""
+        return fitted_model_html(self, title="BetaGeoModel: BG/NBD purchases")
 
     # --- statistics ---------------------------------------------------------------
 
@@ -473,7 +484,9 @@ class BetaGeoFitter:
     max_iterations: int = attrs.field(default=DEFAULT_MAX_ITERATIONS, validator=positive_int)
     """Most optimiser iterations before :class:`~crmscore.errors.ConvergenceError`."""
 
-    def fit(self, table: pd.DataFrame) -> BetaGeoModel:
+    def fit(
+        self, table: pd.DataFrame, *, progress: Callable[[float], None] | None = None
+    ) -> BetaGeoModel:
         """Fit the model to an RFM table.
 
         Customers with identical (frequency, recency, T) are compressed into one
@@ -485,6 +498,11 @@ class BetaGeoFitter:
         table : pandas.DataFrame
             One row per customer with ``frequency``, ``recency``, ``T`` (e.g. from
             :func:`crmscore.rfm_table`; its ``attrs["time_unit"]`` is kept).
+        progress : callable, optional
+            Called with the fraction done (0 to 1, increasing): after the data are
+            checked and compressed, at every optimiser iteration (how far the
+            gradient has come towards ``tol``), and with 1.0 at the end. An
+            exception it raises stops the fit. Nothing is reported without it.
 
         Returns
         -------
@@ -501,13 +519,20 @@ class BetaGeoFitter:
             The optimiser did not converge, or the optimum is not identified.
         """
         owner = "BetaGeoFitter.fit"
+        reporter = ProgressReporter(progress, owner=owner)
+        reporter.report(0.0)
         frame, x, tx, age = rfm_arrays(table, owner=owner)
         check_identifiable(frame, x, owner=owner)
         (x, tx, age), counts = aggregate([x, tx, age])
-        return self._fit(x, tx, age, counts, time_unit=table_time_unit(frame))
+        return self._fit(x, tx, age, counts, time_unit=table_time_unit(frame), progress=reporter)
 
     def fit_aggregated(
-        self, stats: pd.DataFrame, *, count_col: str = "count", time_unit: str | None = None
+        self,
+        stats: pd.DataFrame,
+        *,
+        count_col: str = "count",
+        time_unit: str | None = None,
+        progress: Callable[[float], None] | None = None,
     ) -> BetaGeoModel:
         """Fit the model to sufficient statistics: distinct rows with customer counts.
 
@@ -524,6 +549,8 @@ class BetaGeoFitter:
             The column holding how many customers share each row.
         time_unit : {"D", "W", "M"}, optional
             Unit of recency and T; defaults to ``stats.attrs["time_unit"]`` if set.
+        progress : callable, optional
+            Called with the fraction done, as in :meth:`fit`.
 
         Returns
         -------
@@ -539,13 +566,17 @@ class BetaGeoFitter:
         100
         """
         owner = "BetaGeoFitter.fit_aggregated"
+        reporter = ProgressReporter(progress, owner=owner)
+        reporter.report(0.0)
         frame, x, tx, age = rfm_arrays(stats, owner=owner)
         _, (counts,) = frame_columns(frame, [count_col], owner=owner, frame_name="stats")
         check_counts(frame, counts, column=count_col)
         check_identifiable(frame, x, owner=owner)
         if time_unit is not None:
             check_time_unit(self, attrs.fields(BetaGeoModel).time_unit, time_unit)
-        return self._fit(x, tx, age, counts, time_unit=time_unit or table_time_unit(frame))
+        return self._fit(
+            x, tx, age, counts, time_unit=time_unit or table_time_unit(frame), progress=reporter
+        )
 
     @staticmethod
     def aggregate(table: pd.DataFrame) -> pd.DataFrame:
@@ -595,7 +626,9 @@ class BetaGeoFitter:
         counts: FloatArray,
         *,
         time_unit: str | None,
+        progress: ProgressReporter,
     ) -> BetaGeoModel:
+        progress.report(PREPARED)
         n = float(counts.sum())
         longest = float(age.max()) if age.max() > 0 else 1.0
         if self.initial_params is not None:
@@ -615,8 +648,10 @@ class BetaGeoFitter:
             tol=self.tol,
             max_iterations=self.max_iterations,
             owner="BetaGeoFitter",
+            progress=progress,
+            progress_span=(PREPARED, OPTIMISED),
         )
-        return BetaGeoModel(
+        model = BetaGeoModel(
             params=BetaGeoParams(**dict(zip(_NAMES, optimum.theta, strict=True))),
             covariance=optimum.covariance,
             log_likelihood=optimum.log_likelihood,
@@ -624,6 +659,8 @@ class BetaGeoFitter:
             convergence=optimum.report,
             time_unit=time_unit,
         )
+        progress.done()
+        return model
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""

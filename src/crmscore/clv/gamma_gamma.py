@@ -15,21 +15,25 @@ import pandas as pd
 
 from crmscore._params import GammaGammaParams
 from crmscore._params import _to_float as to_float
+from crmscore._progress import ProgressReporter
+from crmscore._validation import non_negative_finite, positive_finite
 from crmscore.clv import _kernels
 from crmscore.clv._fitting import (
     DEFAULT_MAX_ITERATIONS,
     DEFAULT_TOL,
+    OPTIMISED,
+    PREPARED,
     ConvergenceReport,
     Matrix,
     aggregate,
     check_covariance,
     fit_result_from_dict,
     fit_result_to_dict,
+    fitted_model_html,
+    fitted_model_repr,
     lifetimes_params,
     maximize,
-    non_negative_finite,
     parameter_summary,
-    positive_finite,
     positive_int,
     settings_from_dict,
     settings_to_dict,
@@ -44,7 +48,7 @@ from crmscore.clv._inputs import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from crmscore.clv._kernels import FloatArray
 
@@ -113,6 +117,17 @@ class GammaGammaModel:
         if not isinstance(params, GammaGammaParams):
             params = GammaGammaParams.from_dict(params)
         return cls(params=params)
+
+    def __repr__(self) -> str:
+        return fitted_model_repr(self)
+
+    def _repr_html_(self) -> str:
+        """Parameters with standard errors and confidence intervals, as an HTML table."""
+        return fitted_model_html(
+            self,
+            title="GammaGammaModel: Gamma-Gamma spend",
+            facts=[("population mean spend", self.mean_spend)],
+        )
 
     @property
     def mean_spend(self) -> float:
@@ -270,13 +285,19 @@ class GammaGammaFitter:
     max_iterations: int = attrs.field(default=DEFAULT_MAX_ITERATIONS, validator=positive_int)
     """Most optimiser iterations before :class:`~crmscore.errors.ConvergenceError`."""
 
-    def fit(self, table: pd.DataFrame) -> GammaGammaModel:
+    def fit(
+        self, table: pd.DataFrame, *, progress: Callable[[float], None] | None = None
+    ) -> GammaGammaModel:
         """Fit the model to the customers of ``table`` with repeat purchases.
 
         Parameters
         ----------
         table : pandas.DataFrame
             With ``frequency`` and ``monetary_value`` (e.g. :func:`crmscore.rfm_table`).
+        progress : callable, optional
+            Called with the fraction done (0 to 1, increasing): after the data are
+            checked and compressed, at every optimiser iteration, and with 1.0 at the
+            end. An exception it raises stops the fit. Nothing is reported without it.
 
         Returns
         -------
@@ -293,13 +314,21 @@ class GammaGammaFitter:
             The optimiser did not converge, or the optimum is not identified.
         """
         owner = "GammaGammaFitter.fit"
+        reporter = ProgressReporter(progress, owner=owner)
+        reporter.report(0.0)
         frame, x, m = spend_arrays(table, owner=owner)
         check_repeaters(frame, x, owner=owner)
         keep = x > 0
         (x, m), counts = aggregate([x[keep], m[keep]])
-        return self._fit(x, m, counts)
+        return self._fit(x, m, counts, progress=reporter)
 
-    def fit_aggregated(self, stats: pd.DataFrame, *, count_col: str = "count") -> GammaGammaModel:
+    def fit_aggregated(
+        self,
+        stats: pd.DataFrame,
+        *,
+        count_col: str = "count",
+        progress: Callable[[float], None] | None = None,
+    ) -> GammaGammaModel:
         """Fit the model to sufficient statistics: rows with customer counts.
 
         Parameters
@@ -309,18 +338,22 @@ class GammaGammaFitter:
             ``frequency`` 0 are ignored.
         count_col : str, default "count"
             How many customers share each row.
+        progress : callable, optional
+            Called with the fraction done, as in :meth:`fit`.
 
         Returns
         -------
         GammaGammaModel
         """
         owner = "GammaGammaFitter.fit_aggregated"
+        reporter = ProgressReporter(progress, owner=owner)
+        reporter.report(0.0)
         frame, x, m = spend_arrays(stats, owner=owner)
         _, (counts,) = frame_columns(frame, [count_col], owner=owner, frame_name="stats")
         check_counts(frame, counts, column=count_col)
         check_repeaters(frame, x, owner=owner)
         keep = x > 0
-        return self._fit(x[keep], m[keep], counts[keep])
+        return self._fit(x[keep], m[keep], counts[keep], progress=reporter)
 
     @staticmethod
     def aggregate(table: pd.DataFrame) -> pd.DataFrame:
@@ -346,7 +379,10 @@ class GammaGammaFitter:
             {"frequency": x.astype(np.int64), "monetary_value": m, "count": counts.astype(np.int64)}
         )
 
-    def _fit(self, x: FloatArray, m: FloatArray, counts: FloatArray) -> GammaGammaModel:
+    def _fit(
+        self, x: FloatArray, m: FloatArray, counts: FloatArray, *, progress: ProgressReporter
+    ) -> GammaGammaModel:
+        progress.report(PREPARED)
         n = float(counts.sum())
         if self.initial_params is not None:
             p0 = self.initial_params
@@ -363,14 +399,18 @@ class GammaGammaFitter:
             tol=self.tol,
             max_iterations=self.max_iterations,
             owner="GammaGammaFitter",
+            progress=progress,
+            progress_span=(PREPARED, OPTIMISED),
         )
-        return GammaGammaModel(
+        model = GammaGammaModel(
             params=GammaGammaParams(**dict(zip(_NAMES, optimum.theta, strict=True))),
             covariance=optimum.covariance,
             log_likelihood=optimum.log_likelihood,
             n_customers=round(n),
             convergence=optimum.report,
         )
+        progress.done()
+        return model
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""

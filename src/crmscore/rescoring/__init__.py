@@ -32,13 +32,14 @@ from crmscore.rescoring._book import (
     Book,
     RescoringResult,
 )
-from crmscore.rescoring._policy import RescoringPolicy, TierAdjustment
+from crmscore.rescoring._policy import CLVStage, RescoringPolicy, TierAdjustment
 
 __all__ = [
     "CHANGE_COLUMNS",
     "CUSTOMER_COLUMNS",
     "SCHEMA_VERSION",
     "Book",
+    "CLVStage",
     "RescoringPolicy",
     "RescoringResult",
     "TierAdjustment",

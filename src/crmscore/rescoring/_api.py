@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 
 from crmscore._events import validate_events
+from crmscore._progress import ProgressReporter
 from crmscore._validation import as_timestamp, check_frame, check_unique_index, first_ids
+from crmscore.churn import LEVELS
+from crmscore.clv import BetaGeoFitter, GammaGammaFitter
 from crmscore.errors import ColumnNotFoundError, InvalidDataError, InvalidParameterError
 from crmscore.rescoring import _aggregates
 from crmscore.rescoring._book import NAT, OVERRIDE_KINDS, Book, RescoringResult
@@ -31,9 +34,11 @@ from crmscore.rescoring._core import (
     score_frame,
     skipped_frame,
 )
-from crmscore.rfm import PurchaseAggregates, aggregate_purchases
+from crmscore.rfm import PurchaseAggregates, aggregate_purchases, rfm_columns
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy.typing as npt
 
     from crmscore.rescoring._chunks import ChunkedIndex
@@ -75,6 +80,7 @@ def _new_rows(merged: PurchaseAggregates, count: int) -> dict[str, npt.NDArray[A
         invited=np.zeros(count, dtype=bool),
         follow_up=np.zeros(count, dtype=bool),
         follow_up_due=np.full(count, NAT),
+        churn_level=np.zeros(count, dtype=np.int8),
     )
     return rows
 
@@ -263,7 +269,14 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
         batch, early = _drop_before_first_purchase(book, batch)
         skipped.append(early)
         ids, rows, purchases = _merge_purchases(book, batch, columns)
-        triggers, late = _triggers(book, batch, rows, purchases, ids)
+        triggers, late = _triggers(
+            book,
+            batch=batch,
+            rows=rows,
+            purchases=purchases,
+            ids=ids,
+            churn_level=columns["churn_level"],
+        )
         skipped.append(late)
     customer_ids = ids
     _invitations(book, columns, changes, customer_ids, purchases)
@@ -291,6 +304,7 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
             aggregates_of(columns.data, touched),
             int(periods_of([as_of.to_datetime64()], book)[0]),
             touched_ids,
+            churn_level=columns["churn_level"][touched],
         ).set_axis(touched_ids)
         score, tier = score_frame(book.scorecard, frame)
         columns.edit("score")[touched] = score
@@ -516,10 +530,12 @@ def _follow_ups(
 
 def _triggers(
     book: Book,
+    *,
     batch: _Batch,
     rows: npt.NDArray[np.int64],
     purchases: _Purchases,
     ids: ChunkedIndex,
+    churn_level: npt.NDArray[np.int8],
 ) -> tuple[tuple[npt.NDArray[np.int64], Triggers] | None, pd.DataFrame]:
     """Find the batch's trigger events and score each customer at its time."""
     policy = book.policy
@@ -563,7 +579,13 @@ def _triggers(
         }
     )
     customer_ids = pd.Index(ids.labels_at(t_rows))
-    frame = indicators(book, at_trigger, periods_of(t_stamps, book), customer_ids)
+    frame = indicators(
+        book,
+        at_trigger,
+        periods_of(t_stamps, book),
+        customer_ids,
+        churn_level=churn_level[t_rows],
+    )
     # One row per trigger: (customer, trigger number) keeps rows unique for scoring.
     frame.index = pd.MultiIndex.from_arrays(
         [customer_ids, np.arange(len(customer_ids))], names=["customer_id", "trigger"]
@@ -627,7 +649,18 @@ def _timeline(
 # --------------------------------------------------------------------------------------
 
 
-def review(book: Book, *, as_of: Any) -> RescoringResult:
+def review(
+    book: Book,
+    *,
+    as_of: Any,
+    events: pd.DataFrame | None = None,
+    progress: Callable[[float], None] | None = None,
+    customer_col: str = "customer_id",
+    timestamp_col: str = "timestamp",
+    kind_col: str = "kind",
+    value_col: str = "value",
+    event_id_col: str = "event_id",
+) -> RescoringResult:
     """Re-score and re-tier every customer: the periodic review (周期性复审).
 
     Parameters
@@ -636,18 +669,36 @@ def review(book: Book, *, as_of: Any) -> RescoringResult:
         The current state. Not modified.
     as_of : date-like
         When the review happens (not before the book's ``as_of``).
+    events : pandas.DataFrame, optional
+        The recent event log, for the policy's churn step (required when the
+        policy has one; its signals look back at most a year by default). Not
+        applied to the book: ingest events with :func:`ingest`.
+    progress : callable, optional
+        Called with the fraction done (0 to 1) after each stage of the review.
+    customer_col, timestamp_col, kind_col, value_col, event_id_col : str
+        Column names of ``events``.
 
     Returns
     -------
     RescoringResult
 
+    Raises
+    ------
+    InvalidDataError
+        The book has no customers, or (with a CLV step) the models cannot be
+        fitted, e.g. no customer has repeat purchases.
+    InvalidParameterError
+        ``as_of`` before the book's, or a churn step without ``events``.
+
     Notes
     -----
     1. Everything that fell due up to ``as_of`` is applied first (override
        expiries, follow-up flags), as :func:`ingest` would with no events.
-    2. The scorecard's normalisation is relearned on the whole book when
-       ``policy.refit_on_review`` (always at the first review), and every customer
-       is scored at ``as_of``.
+    2. The chain runs on the whole book at ``as_of``: the RFM table; with a CLV
+       step, BG/NBD and Gamma-Gamma refitted (``refit_on_review``, always the
+       first time) and ``p_alive`` and ``clv``; with a churn step, each customer's
+       warning level; then the scorecard, whose normalisation is relearned when
+       ``policy.refit_on_review`` (always at the first review).
     3. Tiers follow the score with the retention rule (VIP客户保级阈值): an upgrade
        takes effect at once; a customer whose score is below the current tier's
        lower bound minus ``policy.retention_margin`` for
@@ -656,24 +707,61 @@ def review(book: Book, *, as_of: Any) -> RescoringResult:
        take their score's tier.
     4. Overrides that last "until the next review" end.
     """
+    reporter = ProgressReporter(progress, owner="review")
+    report = reporter.report
+    report(0.0)
     as_of_ts = check_as_of(book, as_of, "review")
     if book.n_customers == 0:
         raise InvalidDataError("The book has no customers to review: ingest purchases first.")
+    policy = book.policy
+    if policy.churn is not None and events is None:
+        raise InvalidParameterError(
+            "The policy has a churn step: pass the recent events to review(events=...) so "
+            "that warning levels can be measured."
+        )
     stepped = _step(book, None, as_of_ts)
     book = stepped.book
+    report(0.2)
     columns = Columns(book.columns)
     changes = Changes(book.tiers, as_of_ts)
     ids = book.ids.to_index()
-    frame = indicators(
-        book,
-        aggregates_of(columns.data, slice(None)),
-        int(periods_of([as_of_ts.to_datetime64()], book)[0]),
-        ids,
-    ).set_axis(ids.rename("customer_id"))
+    every = aggregates_of(columns.data, slice(None))
+    period = int(periods_of([as_of_ts.to_datetime64()], book)[0])
+    if policy.clv is not None and (
+        book.purchase_model is None or book.spend_model is None or policy.clv.refit_on_review
+    ):
+        table = pd.DataFrame(rfm_columns(every, period)).set_axis(ids)
+        table.attrs["time_unit"] = policy.time_unit
+        book = attrs.evolve(
+            book,
+            purchase_model=BetaGeoFitter().fit(table),
+            spend_model=GammaGammaFitter().fit(table),
+        )
+    report(0.5)
+    if policy.churn is not None and events is not None:
+        warnings = policy.churn.evaluate(
+            events,
+            as_of=as_of_ts,
+            customer_col=customer_col,
+            timestamp_col=timestamp_col,
+            kind_col=kind_col,
+            value_col=value_col,
+            event_id_col=event_id_col,
+        )
+        rows = book.ids.positions(warnings.index)
+        levels = pd.Categorical(warnings["level"], categories=LEVELS).codes.astype(np.int8)
+        churn = np.zeros(book.n_customers, dtype=np.int8)
+        churn[rows[rows >= 0]] = levels[rows >= 0]
+        columns.edit("churn_level")[:] = churn
+    report(0.7)
+    frame = indicators(book, every, period, ids, churn_level=columns["churn_level"]).set_axis(
+        ids.rename("customer_id")
+    )
     scorecard: FittedScorecard | None = book.scorecard
-    if scorecard is None or book.policy.refit_on_review:
-        scorecard = book.policy.scorecard.fit(frame)
+    if scorecard is None or policy.refit_on_review:
+        scorecard = policy.scorecard.fit(frame)
     score, computed = score_frame(scorecard, frame)
+    report(0.9)
     _retier(
         book,
         columns=columns,
@@ -695,6 +783,7 @@ def review(book: Book, *, as_of: Any) -> RescoringResult:
         columns=columns.freeze(),
         changes=book.changes.add(made),
     )
+    reporter.done()
     return RescoringResult(
         book=reviewed,
         changes=pd.concat([stepped.changes, made], ignore_index=True)
@@ -771,7 +860,11 @@ def open_book(
     *,
     as_of: Any,
     attributes: pd.DataFrame | None = None,
-    **columns: str,
+    customer_col: str = "customer_id",
+    timestamp_col: str = "timestamp",
+    kind_col: str = "kind",
+    value_col: str = "value",
+    event_id_col: str = "event_id",
 ) -> RescoringResult:
     """Start a book from a history of events, and review it at ``as_of``.
 
@@ -785,7 +878,7 @@ def open_book(
         When the book opens; the first review happens then.
     attributes : pandas.DataFrame, optional
         Indicator columns the service supplies, indexed by customer id.
-    **columns : str
+    customer_col, timestamp_col, kind_col, value_col, event_id_col : str
         Column names, as in :func:`ingest`.
 
     Returns
@@ -823,9 +916,26 @@ def open_book(
     upgrade_invitation    304
     Name: count, dtype: int64
     """
+    columns = {
+        "customer_col": customer_col,
+        "timestamp_col": timestamp_col,
+        "kind_col": kind_col,
+        "value_col": value_col,
+        "event_id_col": event_id_col,
+    }
     book = Book(policy=policy, attributes=_checked_attributes(attributes))
     first = ingest(book, events, as_of=as_of, **columns)
-    second = review(first.book, as_of=as_of)
+    history = events if policy.churn is not None else None
+    second = review(
+        first.book,
+        as_of=as_of,
+        events=history,
+        customer_col=customer_col,
+        timestamp_col=timestamp_col,
+        kind_col=kind_col,
+        value_col=value_col,
+        event_id_col=event_id_col,
+    )
     return RescoringResult(
         book=second.book,
         changes=pd.concat([first.changes, second.changes], ignore_index=True),
@@ -1032,6 +1142,7 @@ def explain(book: Book, customer_ids: Any, *, language: str = "en") -> pd.DataFr
         aggregates_of(book.columns, rows),
         int(periods_of([book.as_of.to_datetime64()], book)[0]),
         wanted,
+        churn_level=book.columns["churn_level"][rows],
     ).set_axis(wanted)
     scored = book.scorecard.score(frame, language=language)  # type: ignore[arg-type]
     state = book.customers.loc[wanted]

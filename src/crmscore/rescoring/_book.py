@@ -9,9 +9,11 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore.clv import BetaGeoModel, GammaGammaModel
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rescoring._chunks import ChunkedFrame, ChunkedIndex
 from crmscore.rescoring._policy import RescoringPolicy
+from crmscore.rescoring._summary import book_html, book_repr, result_html, result_repr
 from crmscore.tiering import FittedScorecard
 
 if TYPE_CHECKING:
@@ -57,6 +59,8 @@ CUSTOMER_COLUMNS: dict[str, str] = {
     "override_expires": "datetime64[ns]",
     "override_until_review": "bool",
     "override_note": "int32",  # position in Book.notes: (reason, author); -1 none
+    # The churn warning level at the latest review (0 none, 1 blue, 2 yellow, 3 red).
+    "churn_level": "int8",
     # Automation flags, and when the follow-up flag falls due without a purchase.
     "invited": "bool",
     "follow_up": "bool",
@@ -140,6 +144,12 @@ class Book:
     scorecard: FittedScorecard | None = None
     """The scorecard with the normalisation learned at the latest review."""
 
+    purchase_model: BetaGeoModel | None = None
+    """The BG/NBD model of the CLV step, fitted at the latest review."""
+
+    spend_model: GammaGammaModel | None = None
+    """The Gamma-Gamma model of the CLV step, fitted at the latest review."""
+
     ids: ChunkedIndex = attrs.field(factory=ChunkedIndex)
     """Customer ids, in the order of the columns."""
 
@@ -163,6 +173,12 @@ class Book:
 
     schema_version: int = SCHEMA_VERSION
     """Version of the serialised form."""
+
+    def __repr__(self) -> str:
+        return book_repr(self)  # counts and dates only: never customer data
+
+    def _repr_html_(self) -> str:
+        return book_html(self)
 
     @property
     def n_customers(self) -> int:
@@ -241,6 +257,10 @@ class Book:
             "as_of": _stamp_out(self.as_of),
             "last_review": _stamp_out(self.last_review),
             "scorecard": None if self.scorecard is None else self.scorecard.to_dict(),
+            "purchase_model": None
+            if self.purchase_model is None
+            else self.purchase_model.to_dict(),
+            "spend_model": None if self.spend_model is None else self.spend_model.to_dict(),
             "customer_ids": frame.index.tolist(),
             "customers": columns,
             "attributes": {
@@ -302,11 +322,14 @@ class Book:
                 }
             )
         scorecard = data.get("scorecard")
+        purchase, spend = data.get("purchase_model"), data.get("spend_model")
         return cls(
             policy=RescoringPolicy.from_dict(data["policy"]),
             as_of=_stamp_in(data["as_of"]),
             last_review=_stamp_in(data["last_review"]),
             scorecard=None if scorecard is None else FittedScorecard.from_dict(scorecard),
+            purchase_model=None if purchase is None else BetaGeoModel.from_dict(purchase),
+            spend_model=None if spend is None else GammaGammaModel.from_dict(spend),
             ids=ChunkedIndex().add(pd.Index(data["customer_ids"])),
             columns=columns,
             attributes=attributes,
@@ -324,6 +347,8 @@ class Book:
         as_of: Any,
         last_review: Any,
         scorecard: FittedScorecard | None,
+        purchase_model: BetaGeoModel | None = None,
+        spend_model: GammaGammaModel | None = None,
         event_ids: Any = (),
         attributes: pd.DataFrame | None = None,
         notes: Any = ENGINE_NOTES,
@@ -347,6 +372,8 @@ class Book:
             as_of=_stamp_in(as_of),
             last_review=_stamp_in(last_review),
             scorecard=scorecard,
+            purchase_model=purchase_model,
+            spend_model=spend_model,
             ids=ChunkedIndex().add(pd.Index(frame.index)),
             columns=columns,
             attributes=pd.DataFrame() if attributes is None else attributes.copy(),
@@ -395,3 +422,9 @@ class RescoringResult:
 
     skipped: pd.DataFrame
     """Events not applied, with the reason (``event_id``, ``customer_id``, ``reason``)."""
+
+    def __repr__(self) -> str:
+        return result_repr(self)  # counts only: never customer data
+
+    def _repr_html_(self) -> str:
+        return result_html(self)

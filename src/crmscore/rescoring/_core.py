@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from crmscore._validation import as_timestamp
+from crmscore.clv import customer_lifetime_value
 from crmscore.errors import InvalidParameterError
 from crmscore.rescoring import _aggregates
 from crmscore.rescoring._book import (
@@ -174,10 +175,29 @@ def aggregates_of(columns: Mapping[str, npt.NDArray[Any]], rows: Any) -> Purchas
 
 
 def indicators(
-    book: Book, aggregates: PurchaseAggregates, periods: Any, ids: pd.Index[Any]
+    book: Book,
+    aggregates: PurchaseAggregates,
+    periods: Any,
+    ids: pd.Index[Any],
+    *,
+    churn_level: npt.NDArray[np.int8],
 ) -> pd.DataFrame:
-    """Build the scorecard's input: RFM columns at ``periods`` and the service's attributes."""
+    """Build the scorecard's input along the chain RFM -> CLV -> churn -> attributes."""
     frame = pd.DataFrame(rfm_columns(aggregates, periods))
+    frame.attrs["time_unit"] = book.policy.time_unit
+    stage = book.policy.clv
+    if stage is not None and book.purchase_model is not None and book.spend_model is not None:
+        frame["p_alive"] = book.purchase_model.probability_alive(frame).to_numpy()
+        frame["clv"] = customer_lifetime_value(
+            book.purchase_model,
+            book.spend_model,
+            frame,
+            horizon=stage.horizon,
+            discount_rate=stage.discount_rate,
+            margin=stage.margin,
+        ).to_numpy()
+    if book.policy.churn is not None:
+        frame["churn_level"] = churn_level
     if len(book.attributes.columns):
         extra = book.attributes.reindex(ids)
         for column in extra.columns:

@@ -7,15 +7,21 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from crmscore._validation import integer_at_least, optional_integer_at_least
+from crmscore._validation import (
+    integer_at_least,
+    non_negative_finite,
+    optional_integer_at_least,
+)
+from crmscore.churn import EarlyWarning, PAliveBelow
 from crmscore.errors import InvalidParameterError
+from crmscore.rescoring._summary import policy_html
 from crmscore.rfm import TIME_UNITS, TimeUnit
 from crmscore.tiering import Scorecard
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["RescoringPolicy", "TierAdjustment"]
+__all__ = ["CLVStage", "RescoringPolicy", "TierAdjustment"]
 
 
 def _optional_non_negative(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -84,6 +90,37 @@ class TierAdjustment:
         return cls(**data)
 
 
+@attrs.frozen(kw_only=True)
+class CLVStage:
+    """The CLV step of the chain: BG/NBD and Gamma-Gamma, refitted at reviews.
+
+    It adds the columns ``p_alive`` and ``clv`` (see
+    :func:`crmscore.customer_lifetime_value`) that the scorecard can use as
+    indicators, e.g. ``Indicator(name="clv", direction="benefit", ...)``.
+    """
+
+    horizon: int = attrs.field(default=12, validator=integer_at_least(1))
+    """Months of future purchases the CLV sums."""
+
+    discount_rate: float = attrs.field(default=0.01, converter=float, validator=non_negative_finite)
+    """Discount rate per month."""
+
+    margin: float = attrs.field(default=1.0, converter=float, validator=non_negative_finite)
+    """Share of spend that is profit (1.0 values revenue)."""
+
+    refit_on_review: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    """Refit both models on the whole book at every review (always at the first)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe representation."""
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CLVStage:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**data)
+
+
 def _optional_adjustment(value: TierAdjustment | Mapping[str, Any] | None) -> TierAdjustment | None:
     if value is None or isinstance(value, TierAdjustment):
         return value
@@ -94,11 +131,12 @@ def _optional_adjustment(value: TierAdjustment | Mapping[str, Any] | None) -> Ti
 class RescoringPolicy:
     """What the engine computes and which rules move tiers (defaults from the policy texts).
 
-    The scoring chain is RFM → (customer attributes) → the tiering ``scorecard``:
-    the scorecard's indicators may name any column of :func:`crmscore.rfm_table`
-    (``total_spend``, ``time_since_last``, ``frequency`` ...) or an attribute the
-    service supplies with :func:`set_attributes`. Its tier scheme and rules are the
-    book's tiers.
+    The scoring chain is RFM → CLV → churn → the tiering ``scorecard``: the
+    scorecard's indicators may name any column of :func:`crmscore.rfm_table`
+    (``total_spend``, ``time_since_last``, ``frequency`` ...), ``p_alive`` and
+    ``clv`` when the ``clv`` step is on, ``churn_level`` (0 none, 1 blue, 2 yellow,
+    3 red) when the ``churn`` step is on, or an attribute the service supplies with
+    :func:`set_attributes`. Its tier scheme and rules are the book's tiers.
 
     Examples
     --------
@@ -159,11 +197,31 @@ class RescoringPolicy:
     retention_reviews: int = attrs.field(default=2, validator=_count(1))
     """Consecutive reviews below the margin before a customer is moved down."""
 
+    clv: CLVStage | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(CLVStage))
+    )
+    """The CLV step (``p_alive``, ``clv`` columns), or ``None`` to leave it out."""
+
+    churn: EarlyWarning | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.instance_of(EarlyWarning)),
+    )
+    """The churn step: levels measured at reviews (``churn_level`` 0 none .. 3 red)."""
+
     def __attrs_post_init__(self) -> None:
+        if self.churn is not None and any(isinstance(s, PAliveBelow) for s in self.churn.signals):
+            raise InvalidParameterError(
+                "RescoringPolicy: the churn step cannot hold a PAliveBelow signal (its model "
+                "is not serialisable with the policy). Turn on the clv step and use its "
+                "p_alive column as a scorecard indicator instead."
+            )
         tiers = self.scorecard.tiers
         for adjustment in (self.default_adjustment, self.signing_adjustment):
             if adjustment is not None and adjustment.to_tier is not None:
                 tiers.index(adjustment.to_tier)  # raises naming the known tiers
+
+    def _repr_html_(self) -> str:
+        return policy_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""
@@ -183,6 +241,8 @@ class RescoringPolicy:
             "follow_up_months": self.follow_up_months,
             "retention_margin": self.retention_margin,
             "retention_reviews": self.retention_reviews,
+            "clv": None if self.clv is None else self.clv.to_dict(),
+            "churn": None if self.churn is None else self.churn.to_dict(),
         }
 
     @classmethod
@@ -190,4 +250,9 @@ class RescoringPolicy:
         """Inverse of :meth:`to_dict`."""
         fields = dict(data)
         fields["scorecard"] = Scorecard.from_dict(fields["scorecard"])
-        return cls(**fields)
+        clv, churn = fields.pop("clv", None), fields.pop("churn", None)
+        return cls(
+            **fields,
+            clv=None if clv is None else CLVStage.from_dict(clv),
+            churn=None if churn is None else EarlyWarning.from_dict(churn),
+        )

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crmscore._display import html_block
 from crmscore.errors import InconsistentJudgmentsError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -437,6 +438,21 @@ class PairwiseMatrix:
     def to_frame(self) -> pd.DataFrame:
         """Return the matrix as a labelled DataFrame (rows over columns)."""
         return pd.DataFrame(list(self.values), index=list(self.labels), columns=list(self.labels))
+
+    def _repr_html_(self) -> str:
+        table = self.to_frame().assign(weight=list(self._weights))
+        return html_block(
+            "PairwiseMatrix: AHP judgments (row over column) and weights",
+            facts=[
+                ("weights", self.method),
+                ("consistency ratio", self.consistency_ratio),
+                (
+                    "lambda_max, CI, RI",
+                    f"{self.lambda_max:.4g}, {self.consistency_index:.4g}, {self.random_index:g}",
+                ),
+            ],
+            tables=[("", table)],
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""

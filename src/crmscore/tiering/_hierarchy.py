@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import attrs
 import pandas as pd
 
+from crmscore._display import html_block
 from crmscore.errors import InvalidParameterError
 from crmscore.tiering._ahp import DirectWeights, PairwiseMatrix
 
@@ -177,6 +178,11 @@ class Criterion:
             rows, columns=["node", "parent", "level", "kind", "local_weight", "global_weight"]
         )
         return frame.set_index("node")
+
+    def _repr_html_(self) -> str:
+        return html_block(
+            f"Criterion {self.name!r}: the weight tree", tables=[("", self.weight_table())]
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtr
 
+from crmscore._display import short_repr
 from crmscore._validation import integer_at_least
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
@@ -232,6 +233,37 @@ class LearnedScale:
         # Clipped into the range first and halved, so that nothing can overflow.
         inside = np.clip(x, low, high)
         return (inside / 2 - low / 2) / (high / 2 - low / 2) * 100.0
+
+    def __repr__(self) -> str:
+        # Percentile ranks keep up to 1001 knots: show how many, not all of them.
+        return short_repr(
+            "LearnedScale",
+            [
+                ("kind", self.kind),
+                ("params", self.params),
+                ("clip_low", self.clip_low),
+                ("clip_high", self.clip_high),
+            ],
+        )
+
+    def describe(self) -> str:
+        """Describe the scale in a few words, e.g. ``"min-max 3 .. 97"``.
+
+        Examples
+        --------
+        >>> LearnedScale(kind="z_score", params=(50.0, 10.0)).describe()
+        'z-score: mean 50, sd 10'
+        """
+        p = self.params
+        if self.kind == "percentile_rank":
+            text = f"percentile rank: {len(p)} knots {p[0]:.4g} .. {p[-1]:.4g}"
+        elif self.kind == "z_score":
+            text = f"z-score: mean {p[0]:.4g}, sd {p[1]:.4g}"
+        else:
+            text = f"{self.kind.replace('_', '-')}: {p[0]:.4g} .. {p[1]:.4g}"
+        if self.clip_low is not None or self.clip_high is not None:
+            text += f" (clipped to {self.clip_low:.4g} .. {self.clip_high:.4g})"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crmscore._display import html_block, short_repr
 from crmscore._validation import (
     check_choice,
     check_columns,
@@ -17,6 +18,7 @@ from crmscore._validation import (
     first_ids,
 )
 from crmscore.errors import InvalidDataError, InvalidParameterError
+from crmscore.tiering._ahp import PairwiseMatrix
 from crmscore.tiering._hierarchy import Criterion
 from crmscore.tiering._normalise import (
     FixedRange,
@@ -179,6 +181,58 @@ class Scorecard:
                 )
             self.tiers.index(rule.tier)
 
+    def __repr__(self) -> str:
+        return short_repr("Scorecard", _card_fields(self))
+
+    def _repr_html_(self) -> str:
+        return _card_html(self, title="Scorecard (settings; fit to learn the normalisation)")
+
+    def summary(self) -> pd.DataFrame:
+        """Return the scorecard on one page: the weight tree and every indicator's settings.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The hierarchy's :meth:`Criterion.weight_table` (indexed by node:
+            ``parent``, ``level``, ``kind``, ``local_weight``, ``global_weight``),
+            plus ``consistency_ratio`` of the AHP judgments that weighed the node
+            among its siblings (NaN where the weights were given directly) and, for
+            indicators, the data ``column``, the ``direction`` and the ``normaliser``.
+
+        Examples
+        --------
+        >>> from crmscore import b2b_scorecard
+        >>> judgments = PairwiseMatrix.from_judgments(
+        ...     {("financial", "potential"): 2, ("financial", "risk"): 3, ("potential", "risk"): 2})
+        >>> table = b2b_scorecard(criteria_weights=judgments).summary()
+        >>> table.loc[["financial", "potential", "risk"], ["local_weight", "consistency_ratio"]]
+                   local_weight  consistency_ratio
+        node
+        financial      0.539615           0.007933
+        potential      0.296961           0.007933
+        risk           0.163424           0.007933
+        >>> table.loc[["annual_revenue", "payment_cycle"], "direction"].tolist()
+        ['benefit', 'cost']
+        """
+        root = self.hierarchy
+        ratios = {
+            name: node.weights.consistency_ratio
+            if isinstance(node.weights, PairwiseMatrix)
+            else np.nan
+            for name, node in [(root.name, root), *_criteria(root)]
+        }
+        table = root.weight_table()
+        by_name = {i.name: i for i in self.indicators}
+        found = [by_name.get(name) for name in table.index]
+        return table.assign(
+            consistency_ratio=table["parent"].map(ratios).astype(np.float64),
+            column=np.array([None if i is None else i.source for i in found], dtype=object),
+            direction=np.array([None if i is None else i.direction for i in found], dtype=object),
+            normaliser=np.array(
+                [None if i is None else repr(i.normaliser) for i in found], dtype=object
+            ),
+        )
+
     @property
     def columns(self) -> tuple[str, ...]:
         """Data columns read, one per indicator in hierarchy order."""
@@ -317,6 +371,37 @@ class FittedScorecard:
             membership[[leaves.index(leaf) for leaf in node.indicators], column] = 1.0
         object.__setattr__(self, "_weights", weights)
         object.__setattr__(self, "_membership", membership)
+
+    def __repr__(self) -> str:
+        return short_repr(
+            "FittedScorecard", [*_card_fields(self.scorecard), ("n_customers", self.n_customers)]
+        )
+
+    def _repr_html_(self) -> str:
+        return _card_html(
+            self.scorecard,
+            title=f"FittedScorecard (learned on {self.n_customers:,} customers)",
+            summary=self.summary(),
+        )
+
+    def summary(self) -> pd.DataFrame:
+        """Return :meth:`Scorecard.summary` with what was learned for each indicator.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The scorecard's summary plus, for indicators, the learned ``scale`` (in
+            words, e.g. ``"min-max: 100 .. 500"``) and the population ``median``.
+        """
+        learned = {
+            leaf: (scale.describe(), median)
+            for leaf, scale, median in zip(self.indicators, self.scales, self.medians, strict=True)
+        }
+        table = self.scorecard.summary()
+        return table.assign(
+            scale=np.array([learned[n][0] if n in learned else None for n in table.index], object),
+            median=[learned[n][1] if n in learned else np.nan for n in table.index],
+        )
 
     @property
     def indicators(self) -> tuple[str, ...]:
@@ -481,6 +566,31 @@ class FittedScorecard:
             medians=data["medians"],
             n_customers=int(data["n_customers"]),
         )
+
+
+def _card_fields(card: Scorecard) -> list[tuple[str, object]]:
+    """List what a scorecard's short repr shows: counts and names, not the whole tree."""
+    return [
+        ("hierarchy", card.hierarchy.name),
+        ("indicators", len(card.indicators)),
+        ("tiers", card.tiers),
+        ("rules", tuple(rule.name for rule in card.rules)),
+        ("missing", card.missing),
+    ]
+
+
+def _card_html(card: Scorecard, *, title: str, summary: pd.DataFrame | None = None) -> str:
+    facts = [
+        ("goal", card.hierarchy.name),
+        ("indicators", len(card.indicators)),
+        ("missing values", card.missing),
+        *((f"rule {rule.name!r}", rule.describe(card.tiers)) for rule in card.rules),
+    ]
+    tables = [
+        ("Weight tree", card.summary() if summary is None else summary),
+        ("Tiers", card.tiers.summary()),
+    ]
+    return html_block(title, facts=facts, tables=tables)
 
 
 def _criteria(node: Criterion) -> list[tuple[str, Criterion]]:

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crmscore._display import html_block
 from crmscore._validation import check_choice, check_columns
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
@@ -111,6 +112,48 @@ class TierScheme:
                 f"{owner}: tier {self.tiers[-1].key!r} starts at {bounds[-1]}, above the "
                 "highest possible score 100."
             )
+
+    def __repr__(self) -> str:
+        tiers = ", ".join(
+            (t.label_en if t.label_zh == t.label_en else f"{t.label_en} ({t.label_zh})")
+            + f" >= {t.lower_bound:g}"
+            for t in self.tiers
+        )
+        return f"TierScheme({tiers})"
+
+    def _repr_html_(self) -> str:
+        return html_block("TierScheme: tiers, lowest first", tables=[("", self.summary())])
+
+    def summary(self) -> pd.DataFrame:
+        """Every tier with its labels, bounds and score range, lowest first.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by tier key: ``label_en``, ``label_zh``, ``lower_bound``
+            (inclusive), ``upper_bound`` (exclusive; ``inf`` for the highest tier) and
+            ``range`` (e.g. ``"80 <= score < 90"``).
+
+        Examples
+        --------
+        >>> POLICY_TIERS.summary()[["label_en", "lower_bound", "range"]]
+                 label_en  lower_bound              range
+        tier
+        ordinary Ordinary          0.0         score < 60
+        silver     Silver         60.0  60 <= score < 80
+        gold         Gold         80.0  80 <= score < 90
+        diamond   Diamond         90.0        score >= 90
+        """
+        return pd.DataFrame(
+            {
+                "label_en": [t.label_en for t in self.tiers],
+                "label_zh": [t.label_zh for t in self.tiers],
+                "lower_bound": list(self.bounds),
+                "upper_bound": [self.upper_bound(t.key) for t in self.tiers],
+                "range": [self.describe(k) for k in range(len(self.tiers))],
+            },
+            index=pd.Index(self.keys, name="tier"),
+        )
 
     @classmethod
     def from_bounds(cls, bounds: Mapping[str, float]) -> TierScheme:
