@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import dask
 import dask.dataframe as dd
+import dask.threaded
+import numpy as np
 import pandas as pd
 import pytest
 from dask import distributed
+from lifetimes.datasets import (
+    load_cdnow_summary,
+    load_cdnow_summary_data_with_monetary_value,
+)
 
 import crmscore as cs
-from crmscore.scaleout import rfm_table_dask
+from crmscore.scaleout import (
+    early_warning_dask,
+    fit_dask,
+    map_customers,
+    predict_clv_dask,
+    rfm_table_dask,
+    score_tiers_dask,
+    sufficient_statistics_dask,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -24,6 +39,9 @@ def client() -> Iterator[object]:
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        # No dashboard, but the scheduler still serves HTTP: on a free loopback port,
+        # not the default 8787 (another cluster on the machine may hold it).
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
     )
     with cluster, distributed.Client(cluster) as dask_client:
         yield dask_client
@@ -66,3 +84,318 @@ def test_dask_errors_are_the_pandas_errors(client: object) -> None:
         lazy.compute()
     with pytest.raises(cs.InvalidParameterError, match="a dask DataFrame"):
         rfm_table_dask(tx, as_of="2025-01-01")  # type: ignore[arg-type]
+
+
+# --- map_customers ------------------------------------------------------------------
+
+
+def _positions(part: pd.DataFrame) -> pd.DataFrame:
+    """Each customer's row positions, in the order the partition holds them."""
+    grouped = part.groupby("customer_id", sort=True)["position"]
+    return pd.DataFrame(
+        {
+            "first": grouped.first(),
+            "n_rows": grouped.size(),
+            "in_order": grouped.apply(lambda s: bool(np.all(np.diff(s.to_numpy()) > 0))),
+        }
+    )
+
+
+POSITIONS_META = pd.DataFrame(
+    {
+        "first": np.empty(0, np.int64),
+        "n_rows": np.empty(0, np.int64),
+        "in_order": np.empty(0, bool),
+    },
+    index=pd.Index([], dtype=np.int64, name="customer_id"),
+)
+
+
+SHUFFLES = [
+    {},  # the cluster's default: peer to peer
+    {"dataframe.shuffle.method": "tasks"},
+    # On one machine without the cluster: rows come back in any order.
+    # (The scheduler is given as a function: by name, dask 2024.12 warns that a
+    # distributed client is active.)
+    {"dataframe.shuffle.method": "disk", "scheduler": dask.threaded.get},
+]
+
+
+@pytest.mark.parametrize("shuffle", SHUFFLES, ids=["p2p", "tasks", "disk"])
+@pytest.mark.parametrize("npartitions", [1, 4, 13])
+def test_map_customers_colocates_each_customer_in_log_order(
+    client: object, npartitions: int, shuffle: dict[str, object]
+) -> None:
+    rng = np.random.default_rng(5)
+    log = pd.DataFrame(
+        {"customer_id": rng.integers(0, 300, size=4_000), "position": np.arange(4_000)}
+    )
+    with dask.config.set(shuffle):
+        lazy = map_customers(
+            dd.from_pandas(log, npartitions=npartitions),
+            _positions,
+            meta=POSITIONS_META,
+            customer_col="customer_id",
+        )
+        result = lazy.compute().sort_index()
+    expected = _positions(log)
+    # Every customer once (all its rows in one partition), rows in the log's order.
+    pd.testing.assert_frame_equal(result, expected, check_exact=True)
+    assert result["in_order"].all()
+
+
+def test_map_customers_per_customer_table_without_shuffle(
+    client: object, book: cs.SyntheticBook
+) -> None:
+    table = cs.rfm_table(book.transactions, as_of=book.as_of)
+    ddf = dd.from_pandas(table, npartitions=6)
+
+    def spend_per_period(part: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"spend_per_period": part["total_spend"] / (part["frequency"] + 1)})
+
+    meta = spend_per_period(table.iloc[:1]).iloc[:0]
+    result = map_customers(ddf, spend_per_period, meta=meta).compute()
+    # No shuffle: partitions keep their rows and order, so the whole keeps the order.
+    pd.testing.assert_frame_equal(result, spend_per_period(table), check_exact=True)
+
+
+def test_empty_partitions_skip_the_function(client: object) -> None:
+    frame = pd.DataFrame({"x": np.arange(6.0)}, index=pd.Index(np.arange(6), name="id"))
+    ddf = dd.from_pandas(frame, npartitions=3)
+    ddf = ddf[ddf["x"] > 3.5]  # two partitions are now empty
+
+    def must_not_see_empty(part: pd.DataFrame) -> pd.DataFrame:
+        assert len(part) > 0
+        return part * 10
+
+    result = map_customers(ddf, must_not_see_empty, meta=frame).compute()
+    pd.testing.assert_frame_equal(result, frame.iloc[4:] * 10)
+
+
+def test_map_customers_rejects_bad_arguments() -> None:
+    frame = pd.DataFrame({"customer_id": [1, 2], "x": [1.0, 2.0]})
+    ddf = dd.from_pandas(frame, npartitions=1)
+    with pytest.raises(cs.InvalidParameterError, match="a dask DataFrame"):
+        map_customers(frame, lambda p: p, meta=frame)  # type: ignore[arg-type]
+    with pytest.raises(cs.InvalidParameterError, match="'meta' parameter"):
+        map_customers(ddf, lambda p: p, meta=frame["x"])  # type: ignore[arg-type]
+    with pytest.raises(cs.ColumnNotFoundError, match=r"\['client'\]"):
+        map_customers(ddf, lambda p: p, meta=frame, customer_col="client")
+    reserved = dd.from_pandas(frame.assign(__crmscore_row=0), npartitions=1)
+    with pytest.raises(cs.InvalidParameterError, match="__crmscore_row"):
+        map_customers(reserved, lambda p: p, meta=frame, customer_col="customer_id")
+
+
+# --- model fits from sufficient statistics --------------------------------------------
+
+
+@pytest.mark.parametrize("time_unit", ["D", "W"])
+def test_fits_from_dask_statistics_equal_the_in_memory_fits(
+    client: object, book: cs.SyntheticBook, time_unit: cs.rfm.TimeUnit
+) -> None:
+    lazy = cs.rfm_table(
+        dd.from_pandas(book.transactions, npartitions=5), time_unit=time_unit, as_of=book.as_of
+    )
+    table = cs.rfm_table(book.transactions, as_of=book.as_of, time_unit=time_unit)
+    for fitter in (cs.BetaGeoFitter(), cs.GammaGammaFitter()):
+        stats = sufficient_statistics_dask(lazy, fitter=fitter)
+        pd.testing.assert_frame_equal(stats, fitter.aggregate(table), check_exact=True)
+        assert int(stats["count"].sum()) == (
+            len(table)
+            if isinstance(fitter, cs.BetaGeoFitter)
+            else int((table["frequency"] > 0).sum())
+        )
+    purchases = fit_dask(lazy, fitter=cs.BetaGeoFitter())
+    spend = fit_dask(lazy, fitter=cs.GammaGammaFitter())
+    # Whole fitted values: parameters, covariance, log-likelihood, convergence report.
+    assert purchases == cs.BetaGeoFitter().fit(table)
+    assert spend == cs.GammaGammaFitter().fit(table)
+    assert purchases.time_unit == time_unit
+
+
+def test_dask_fits_reproduce_the_published_cdnow_estimates(client: object) -> None:
+    # Fader, Hardie and Lee (2005): r=0.243, alpha=4.414, a=0.793, b=2.426, LL -9582.4;
+    # Gamma-Gamma p=6.25, q=3.74 (FHL 2005b). lifetimes ships both summaries.
+    summary = load_cdnow_summary(index_col=[0])
+    lazy = dd.from_pandas(summary, npartitions=6)
+    model = fit_dask(lazy, fitter=cs.BetaGeoFitter())
+    p = model.params
+    assert (round(p.r, 3), round(p.alpha, 3), round(p.a, 3), round(p.b, 3)) == (
+        0.243,
+        4.414,
+        0.793,
+        2.426,
+    )
+    assert model.log_likelihood is not None
+    assert round(model.log_likelihood, 1) == -9582.4
+    assert model.n_customers == 2357
+    spend_summary = load_cdnow_summary_data_with_monetary_value()
+    spend = fit_dask(dd.from_pandas(spend_summary, npartitions=4), fitter=cs.GammaGammaFitter())
+    assert (round(spend.params.p, 2), round(spend.params.q, 2)) == (6.25, 3.74)
+    assert spend == cs.GammaGammaFitter().fit(spend_summary)
+
+
+@pytest.mark.parametrize("npartitions", [1, 3, 17])
+def test_statistics_do_not_depend_on_the_partitioning(client: object, npartitions: int) -> None:
+    summary = cs.make_rfm_summary(3_000, seed=8)
+    stats = sufficient_statistics_dask(
+        dd.from_pandas(summary, npartitions=npartitions), fitter=cs.BetaGeoFitter()
+    )
+    pd.testing.assert_frame_equal(stats, cs.BetaGeoFitter.aggregate(summary), check_exact=True)
+
+
+def test_dask_fit_errors_are_the_pandas_errors(client: object) -> None:
+    summary = cs.make_rfm_summary(400, seed=9)
+    lazy = dd.from_pandas(summary, npartitions=3)
+    with pytest.raises(cs.ColumnNotFoundError, match=r"\['T'\]"):
+        fit_dask(lazy.drop(columns="T"), fitter=cs.BetaGeoFitter())
+    with pytest.raises(cs.InvalidParameterError, match="BetaGeoFitter or a GammaGammaFitter"):
+        fit_dask(lazy, fitter=cs.Scorecard)  # type: ignore[call-overload]
+    with pytest.raises(cs.InvalidParameterError, match="a dask DataFrame"):
+        fit_dask(summary, fitter=cs.BetaGeoFitter())  # type: ignore[call-overload]
+    bad_customer = summary.index[summary["frequency"] > 0][-1]
+    broken = summary.copy()
+    broken.loc[bad_customer, "recency"] = broken.loc[bad_customer, "T"] + 1.0
+    with pytest.raises(cs.InvalidDataError, match="larger than T") as expected:
+        cs.BetaGeoFitter().fit(broken)
+    with pytest.raises(cs.InvalidDataError, match="larger than T") as caught:
+        fit_dask(dd.from_pandas(broken, npartitions=3), fitter=cs.BetaGeoFitter())
+    # The same message, naming the same customer, as the pandas fit.
+    assert str(caught.value) == str(expected.value)
+    assert f"{bad_customer}" in str(caught.value)
+
+
+# --- fitted scorers per partition ------------------------------------------------------
+
+
+def test_clv_per_partition_equals_pandas(client: object, book: cs.SyntheticBook) -> None:
+    lazy = rfm_table_dask(dd.from_pandas(book.transactions, npartitions=6), as_of=book.as_of)
+    purchases = fit_dask(lazy, fitter=cs.BetaGeoFitter())
+    spend = fit_dask(lazy, fitter=cs.GammaGammaFitter())
+    predictions = predict_clv_dask(
+        lazy,
+        purchase_model=purchases,
+        spend_model=spend,
+        t=90,
+        horizon=6,
+        discount_rate=0.01,
+        margin=0.3,
+    )
+    result = predictions.compute().sort_index()
+    table = cs.rfm_table(book.transactions, as_of=book.as_of)
+    expected = pd.DataFrame(
+        {
+            "p_alive": purchases.probability_alive(table),
+            "expected_purchases": purchases.expected_purchases(table, t=90),
+            "expected_spend": spend.expected_spend(table),
+            "clv": cs.customer_lifetime_value(
+                purchases, spend, table, horizon=6, discount_rate=0.01, margin=0.3
+            ),
+        }
+    )
+    pd.testing.assert_frame_equal(result, expected, check_exact=True)
+    assert predictions._meta.dtypes.equals(expected.dtypes)
+
+
+def test_clv_parameters_are_checked_before_any_work(book: cs.SyntheticBook) -> None:
+    model = cs.BetaGeoModel.from_params(cs.BetaGeoParams(r=0.2, alpha=4.0, a=0.8, b=2.4))
+    spend = cs.GammaGammaModel.from_params(cs.GammaGammaParams(p=6.0, q=3.7, v=15.0))
+    table = cs.make_rfm_summary(100, seed=2)  # no time unit anywhere
+    lazy = dd.from_pandas(table, npartitions=2)
+    arguments = {"purchase_model": model, "spend_model": spend, "t": 10.0}
+    with pytest.raises(cs.InvalidParameterError, match="'horizon' parameter"):
+        predict_clv_dask(lazy, horizon=0, discount_rate=0.01, **arguments)  # type: ignore[arg-type]
+    with pytest.raises(cs.InvalidParameterError, match="periods_per_step"):
+        predict_clv_dask(lazy, horizon=3, discount_rate=0.01, **arguments)  # type: ignore[arg-type]
+    with pytest.raises(cs.ColumnNotFoundError, match=r"\['monetary_value'\]"):
+        predict_clv_dask(
+            lazy.drop(columns="monetary_value"),
+            horizon=3,
+            discount_rate=0.01,
+            periods_per_step=30.0,
+            **arguments,  # type: ignore[arg-type]
+        )
+
+
+def _same_signals(result: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
+    """Give ``signals`` the pandas result's categories (each partition has its own)."""
+    categories = expected["signals"].cat.categories
+    assert set(result["signals"].cat.categories) <= set(categories)
+    return result.assign(signals=result["signals"].cat.set_categories(categories))
+
+
+@pytest.mark.parametrize("days_before_end", [0, 250])
+def test_early_warning_per_partition_equals_pandas(client: object, days_before_end: int) -> None:
+    log = cs.make_events(1_500, seed=31)
+    as_of = log.as_of - pd.Timedelta(days=days_before_end)
+    warning = cs.EarlyWarning()
+    lazy = early_warning_dask(dd.from_pandas(log.events, npartitions=9), as_of=as_of)
+    result = lazy.compute().sort_index()
+    expected = warning.evaluate(log.events, as_of=as_of)
+    assert lazy._meta.columns.equals(expected.columns)
+    pd.testing.assert_frame_equal(_same_signals(result, expected), expected, check_exact=True)
+
+
+def test_early_warning_partitions_with_only_future_customers(client: object) -> None:
+    # 40 customers over 30 partitions, evaluated when 7 of them had joined: most
+    # partitions hold only later events, which pandas would reject as "nobody to
+    # evaluate" if they were the whole log.
+    log = cs.make_events(40, seed=4)
+    events = log.events.assign(customer_id="c" + log.events["customer_id"].astype(str))
+    joined = events.groupby("customer_id")["timestamp"].min().sort_values()
+    as_of = joined.iloc[6].normalize()
+    distributed_log = dd.from_pandas(events, npartitions=30)
+    lazy = early_warning_dask(distributed_log, as_of=as_of)
+    result = lazy.compute().sort_index()
+    # Dask stores the string ids as Arrow strings: compare on the log as Dask holds it.
+    expected = cs.EarlyWarning().evaluate(distributed_log.compute(), as_of=as_of)
+    assert len(expected) == 7
+    assert lazy._meta.index.dtype == expected.index.dtype
+    pd.testing.assert_frame_equal(_same_signals(result, expected), expected, check_exact=True)
+
+
+def test_early_warning_errors(client: object) -> None:
+    log = cs.make_events(200, seed=6)
+    lazy = dd.from_pandas(log.events, npartitions=4)
+    early = log.as_of - pd.Timedelta(days=30)
+    with pytest.raises(cs.InvalidDataError, match="has events after as_of"):
+        early_warning_dask(lazy, as_of=early, future="error").compute()
+    with pytest.raises(cs.ColumnNotFoundError, match=r"\['kind'\]"):
+        early_warning_dask(lazy.drop(columns="kind"), as_of=log.as_of)
+    with pytest.raises(cs.InvalidParameterError, match="an EarlyWarning"):
+        early_warning_dask(lazy, as_of=log.as_of, warning=cs.Scorecard)  # type: ignore[arg-type]
+    unknown = log.events.assign(kind=log.events["kind"].astype(str).replace("review", "survey"))
+    with pytest.raises(cs.InvalidDataError, match="survey"):
+        early_warning_dask(dd.from_pandas(unknown, npartitions=3), as_of=log.as_of).compute()
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_tiers_per_partition_equal_pandas(client: object, language: str) -> None:
+    indicators = cs.make_b2b_indicators(3_000, seed=12)
+    rule = cs.TierRule(
+        name="VIP floor", column="annual_revenue", op=">=", threshold=5e6, tier="gold"
+    )
+    card = cs.b2b_scorecard(rules=[rule])
+    # Fitted on a sample (as on a cluster), applied to every customer.
+    fitted = card.fit(indicators.sample(n=500, random_state=1))
+    lazy = score_tiers_dask(
+        dd.from_pandas(indicators, npartitions=7),
+        scorecard=fitted,
+        language=language,  # type: ignore[arg-type]
+        normalised=True,
+    )
+    result = lazy.compute()
+    expected = fitted.score(indicators, language=language, normalised=True)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(result, expected, check_exact=True)
+    assert lazy._meta.dtypes.equals(expected.dtypes)
+    assert (expected["tier_reason"].astype(str).str.startswith("VIP floor")).any()
+
+
+def test_tiers_reject_bad_arguments() -> None:
+    indicators = cs.make_b2b_indicators(50, seed=1)
+    card = cs.b2b_scorecard()
+    lazy = dd.from_pandas(indicators, npartitions=2)
+    with pytest.raises(cs.InvalidParameterError, match="a FittedScorecard"):
+        score_tiers_dask(lazy, scorecard=card)  # type: ignore[arg-type]
+    with pytest.raises(cs.ColumnNotFoundError, match=r"\['credit_rating'\]"):
+        score_tiers_dask(lazy.drop(columns="credit_rating"), scorecard=card.fit(indicators))

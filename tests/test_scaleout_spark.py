@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import crmscore as cs
-from crmscore.scaleout import rfm_table_spark
+from crmscore.scaleout import fit_spark, rfm_table_spark, sufficient_statistics_spark
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -65,3 +65,31 @@ def test_spark_validates_before_scheduling(spark: Any) -> None:
         rfm_table_spark(frame.drop("amount"), as_of="2025-01-01")
     with pytest.raises(cs.InvalidParameterError, match="'buckets' parameter"):
         rfm_table_spark(frame, as_of="2025-01-01", buckets=0)
+
+
+@pytest.mark.parametrize("time_unit", ["D", "W"])
+def test_fits_from_spark_statistics_equal_the_in_memory_fits(
+    spark: Any, time_unit: cs.rfm.TimeUnit
+) -> None:
+    book = cs.make_transactions(4_000, seed=29)
+    table = cs.rfm_table(book.transactions, as_of=book.as_of, time_unit=time_unit)
+    columns = table.drop(columns=["first_purchase", "last_purchase"]).reset_index()
+    columns.attrs = {}  # Arrow cannot store the as_of timestamp among a frame's attrs
+    frame = spark.createDataFrame(columns)
+    for fitter in (cs.BetaGeoFitter(), cs.GammaGammaFitter()):
+        stats = sufficient_statistics_spark(frame, fitter=fitter, time_unit=time_unit)
+        pd.testing.assert_frame_equal(stats, fitter.aggregate(table), check_exact=True)
+    purchases = fit_spark(frame, fitter=cs.BetaGeoFitter(), time_unit=time_unit)
+    assert purchases == cs.BetaGeoFitter().fit(table)
+    assert purchases.time_unit == time_unit
+    assert fit_spark(frame, fitter=cs.GammaGammaFitter()) == cs.GammaGammaFitter().fit(table)
+
+
+def test_spark_statistics_reject_bad_arguments(spark: Any) -> None:
+    frame = spark.createDataFrame(cs.make_rfm_summary(50, seed=1).reset_index())
+    with pytest.raises(cs.ColumnNotFoundError, match=r"\['T'\]"):
+        fit_spark(frame.drop("T"), fitter=cs.BetaGeoFitter())
+    with pytest.raises(cs.InvalidParameterError, match="'time_unit' parameter"):
+        sufficient_statistics_spark(frame, fitter=cs.BetaGeoFitter(), time_unit="days")  # type: ignore[arg-type]
+    with pytest.raises(cs.InvalidParameterError, match="BetaGeoFitter or a GammaGammaFitter"):
+        sufficient_statistics_spark(frame, fitter=cs.Scorecard)  # type: ignore[arg-type]

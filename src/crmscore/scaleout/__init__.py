@@ -1,0 +1,41 @@
+"""Beyond one machine: the same pure functions on Dask (and Spark) partitions.
+
+crmscore has no cluster code of its own. Per-customer work is co-located by a
+shuffle on the customer id and then done by the unchanged pandas functions, one
+partition at a time (:func:`map_customers`); model fits need only small
+sufficient statistics, which the distributed engine counts
+(:func:`sufficient_statistics_dask`, :func:`fit_dask`).
+
+Dask and Spark are optional extras (``pip install "crmscore[dask]"``,
+``"crmscore[spark]"``) imported only when these functions run.
+"""
+
+from __future__ import annotations
+
+from crmscore.scaleout._dask import (
+    fit_dask,
+    map_customers,
+    rfm_table_dask,
+    sufficient_statistics_dask,
+)
+from crmscore.scaleout._scorers import early_warning_dask, predict_clv_dask, score_tiers_dask
+from crmscore.scaleout._spark import (
+    fit_spark,
+    rfm_table_spark,
+    spark_schema,
+    sufficient_statistics_spark,
+)
+
+__all__ = [
+    "early_warning_dask",
+    "fit_dask",
+    "fit_spark",
+    "map_customers",
+    "predict_clv_dask",
+    "rfm_table_dask",
+    "rfm_table_spark",
+    "score_tiers_dask",
+    "spark_schema",
+    "sufficient_statistics_dask",
+    "sufficient_statistics_spark",
+]

@@ -1,0 +1,96 @@
+"""Checks and small pieces shared by the Dask and Spark entry points (private)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from crmscore.clv import BetaGeoFitter, GammaGammaFitter
+from crmscore.errors import ColumnNotFoundError, InvalidParameterError
+from crmscore.rfm import is_dask_frame
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    import dask.dataframe as dd
+
+#: Columns each fitter's sufficient statistics are counted over (besides ``count``).
+STATISTICS_KEYS: dict[type, tuple[str, ...]] = {
+    BetaGeoFitter: ("frequency", "recency", "T"),
+    GammaGammaFitter: ("frequency", "monetary_value"),
+}
+
+
+def require_columns(available: Iterable[Any], required: Iterable[str], *, frame: str) -> None:
+    """Check a lazy frame's column names before any work is scheduled."""
+    names = set(available)
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise ColumnNotFoundError.from_missing_and_available(missing, names, frame=frame)
+
+
+def check_dask(obj: object, *, name: str, owner: str) -> dd.DataFrame:
+    """Reject anything but a Dask DataFrame, with the library's parameter message."""
+    if not is_dask_frame(obj):
+        raise InvalidParameterError.for_value(
+            name=name, owner=owner, allowed="a dask DataFrame", got=type(obj).__name__
+        )
+    return obj  # type: ignore[return-value]
+
+
+def wall_clock(dtype: Any) -> np.dtype[Any]:
+    """Return the numpy dtype of a timestamp column once read as wall-clock time."""
+    unit = getattr(dtype, "unit", None) or np.datetime_data(np.dtype(dtype))[0]
+    return np.dtype(f"datetime64[{unit}]")
+
+
+def statistics_keys(fitter: object, *, owner: str) -> tuple[str, ...]:
+    """Return the columns a fitter's sufficient statistics are distinct over."""
+    keys = STATISTICS_KEYS.get(type(fitter))
+    if keys is None:
+        raise InvalidParameterError.for_value(
+            name="fitter",
+            owner=owner,
+            allowed="a BetaGeoFitter or a GammaGammaFitter",
+            got=type(fitter).__name__,
+        )
+    return keys
+
+
+def statistics_frame(
+    counted: pd.DataFrame, keys: tuple[str, ...], *, time_unit: str | None, sort: bool = True
+) -> pd.DataFrame:
+    """Put counted distinct rows in the form the fitters' ``aggregate`` gives.
+
+    Columns ``keys`` then ``count``; ``frequency`` and ``count`` as int64, the other
+    keys as float64; rows sorted by the keys (so a fit on them sees the same arrays,
+    in the same order, as a fit on the whole table); ``attrs["time_unit"]`` if known.
+    """
+    dtypes = {key: np.int64 if key == "frequency" else np.float64 for key in keys}
+    stats = counted[[*keys, "count"]].astype({**dtypes, "count": np.int64})
+    if sort:
+        stats = stats.sort_values(list(keys), kind="stable")
+    stats = stats.reset_index(drop=True)
+    stats.attrs = {} if time_unit is None else {"time_unit": time_unit}
+    return stats
+
+
+def empty_statistics(keys: tuple[str, ...]) -> pd.DataFrame:
+    """Build the statistics of no customers."""
+    return statistics_frame(
+        pd.DataFrame({key: [] for key in (*keys, "count")}), keys, time_unit=None
+    )
+
+
+def meta_of(
+    function: Callable[[pd.DataFrame], pd.DataFrame], template: pd.DataFrame, *, index: pd.Index
+) -> pd.DataFrame:
+    """Build the empty frame ``function`` returns: columns, dtypes and ``attrs``.
+
+    ``function`` runs on a one-row ``template`` (valid input made up by the caller),
+    so the metadata always matches what the function really returns; the index is
+    then replaced by ``index`` emptied (the real id dtype and name).
+    """
+    return function(template).iloc[:0].set_axis(index[:0], axis=0)

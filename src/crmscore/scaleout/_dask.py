@@ -1,0 +1,378 @@
+"""Dask: co-locate each customer's rows, run the pandas functions per partition."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+import numpy as np
+import pandas as pd
+
+from crmscore._validation import as_timestamp, check_choice
+from crmscore.clv._fitting import aggregate as compress_rows
+from crmscore.errors import InvalidParameterError
+from crmscore.rfm import TIME_UNITS, TimeUnit, empty_rfm_table, summarise_transactions
+from crmscore.scaleout._common import (
+    check_dask,
+    empty_statistics,
+    require_columns,
+    statistics_frame,
+    statistics_keys,
+    wall_clock,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import dask.dataframe as dd
+
+    from crmscore.clv import BetaGeoFitter, BetaGeoModel, GammaGammaFitter, GammaGammaModel
+
+__all__ = ["fit_dask", "map_customers", "rfm_table_dask", "sufficient_statistics_dask"]
+
+
+#: Column carrying each row's place in the log through a shuffle (dropped after).
+_ROW = "__crmscore_row"
+#: Rows of one partition are numbered below 2**40; the partition number goes above.
+_ROW_BITS = 40
+
+
+def _number_rows(part: pd.DataFrame, partition_info: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Add each row's place in the whole frame: (partition number, position)."""
+    number = 0 if partition_info is None else int(partition_info["number"])
+    return part.assign(**{_ROW: (number << _ROW_BITS) + np.arange(len(part), dtype=np.int64)})
+
+
+def _apply_or_empty(
+    part: pd.DataFrame,
+    *,
+    function: Callable[[pd.DataFrame], pd.DataFrame],
+    empty: pd.DataFrame,
+    shuffled: bool = False,
+) -> pd.DataFrame:
+    """Run ``function`` on a partition; an empty partition gives ``empty``.
+
+    A shuffled partition is first put back in the frame's row order, so the
+    function sees each customer's rows as a pandas call on the whole frame would
+    (sums of floats, "first of duplicates" then agree to the last bit).
+    """
+    if len(part) == 0:
+        return empty.copy()
+    if shuffled:
+        rows = part[_ROW].to_numpy()
+        if (rows[1:] < rows[:-1]).any():  # a peer-to-peer shuffle mostly keeps the order
+            part = part.iloc[np.argsort(rows, kind="stable")]
+        part = part.drop(columns=_ROW)
+    return function(part)
+
+
+def map_customers(
+    frame: dd.DataFrame,
+    function: Callable[[pd.DataFrame], pd.DataFrame],
+    *,
+    meta: pd.DataFrame,
+    customer_col: str | None = None,
+) -> dd.DataFrame:
+    """Run a per-customer pandas function on every partition of a Dask DataFrame.
+
+    The building block of crmscore on Dask: the RFM table and the fitted scorers of
+    :mod:`crmscore.scaleout` are this function with a crmscore function and its
+    metadata.
+
+    Parameters
+    ----------
+    frame : dask.dataframe.DataFrame
+        Either one row per customer (an RFM table, indicators), indexed by
+        customer id; or several rows per customer (transactions, events) with the
+        id in ``customer_col``.
+    function : callable
+        Takes a pandas DataFrame (one partition) and returns a pandas DataFrame.
+        It must treat customers independently: its result for a customer may depend
+        on that customer's rows only, as every crmscore scorer does once fitted.
+    meta : pandas.DataFrame
+        The (empty) frame ``function`` returns: column names, dtypes, index dtype
+        and name. Rows, if any, are ignored.
+    customer_col : str, optional
+        If given, rows are first shuffled on this column
+        (``frame.shuffle(customer_col)``) so that each customer's rows share a
+        partition, and ``function`` sees them in the order of ``frame`` (partition by
+        partition, row by row), as a pandas call on the whole frame would. Leave it
+        out when ``frame`` already has one row per customer.
+
+    Returns
+    -------
+    dask.dataframe.DataFrame
+        Lazy, with ``meta`` as its metadata. An empty partition gives an empty
+        frame without calling ``function``.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``frame`` is not a Dask DataFrame, or ``meta`` not a pandas DataFrame.
+    ColumnNotFoundError
+        ``customer_col`` is not a column of ``frame``.
+
+    Notes
+    -----
+    Nothing is checked across partitions: a function that rejects repeated ids
+    sees one partition at a time. After a shuffle on the customer id that is all
+    of a customer's rows; a table indexed by customer id should not repeat ids.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"spend": [10.0, 30.0, 5.0]},
+    ...                      index=pd.Index(["a", "b", "c"], name="customer_id"))
+    >>> def double(part: pd.DataFrame) -> pd.DataFrame:
+    ...     return part.assign(spend=2 * part["spend"])
+    >>> lazy = map_customers(dd.from_pandas(frame, npartitions=2), double, meta=frame)
+    >>> lazy.compute().sort_index()["spend"].tolist()
+    [20.0, 60.0, 10.0]
+    """
+    owner = "map_customers"
+    frame = check_dask(frame, name="frame", owner=owner)
+    if not isinstance(meta, pd.DataFrame):
+        raise InvalidParameterError.for_value(
+            name="meta", owner=owner, allowed="a pandas DataFrame", got=type(meta).__name__
+        )
+    shuffled = customer_col is not None
+    if customer_col is not None:
+        require_columns(frame.columns, [customer_col], frame="frame")
+        if _ROW in frame.columns:
+            raise InvalidParameterError(
+                f"map_customers: the frame has a column {_ROW!r}, the name it uses to keep "
+                "the row order through the shuffle. Rename that column."
+            )
+        numbered = frame._meta.assign(**{_ROW: np.empty(0, dtype=np.int64)})
+        # dask's map_partitions is not annotated upstream (here and below).
+        frame = frame.map_partitions(  # type: ignore[no-untyped-call]
+            _number_rows, meta=numbered
+        ).shuffle(customer_col)
+    empty = meta.iloc[:0]
+    result: dd.DataFrame = frame.map_partitions(  # type: ignore[no-untyped-call]
+        functools.partial(_apply_or_empty, function=function, empty=empty, shuffled=shuffled),
+        meta=empty,
+    )
+    return result
+
+
+def rfm_table_dask(
+    transactions: dd.DataFrame,
+    *,
+    as_of: Any,
+    time_unit: TimeUnit = "D",
+    customer_col: str = "customer_id",
+    timestamp_col: str = "timestamp",
+    amount_col: str = "amount",
+    negative_amounts: Literal["error", "net"] = "error",
+) -> dd.DataFrame:
+    """:func:`crmscore.rfm.rfm_table` on a Dask DataFrame of transactions.
+
+    Parameters
+    ----------
+    transactions : dask.dataframe.DataFrame
+        The transaction log, partitioned any way.
+    as_of, time_unit, customer_col, timestamp_col, amount_col, negative_amounts
+        As in :func:`crmscore.rfm.rfm_table`.
+
+    Returns
+    -------
+    dask.dataframe.DataFrame
+        Lazy; one row per customer, indexed by customer id. Each output partition
+        is sorted by id, the whole is not: ``result.compute().sort_index()`` equals
+        ``rfm_table`` on the same data computed with pandas. Its metadata's
+        ``attrs`` hold ``as_of`` and ``time_unit``, as the pandas table's do.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        At once, if a required column is missing.
+    InvalidDataError
+        When computed, for the same bad data ``rfm_table`` rejects.
+
+    Notes
+    -----
+    Rows are shuffled so that each customer's transactions share a partition
+    (``DataFrame.shuffle(customer_col)``), then ``rfm_table`` runs on every
+    partition (:func:`map_customers`). On two local workers this handles ten
+    million rows in a few seconds; a Dask group-by with ``nunique`` over the same
+    data was an order of magnitude slower.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd
+    >>> from crmscore import make_transactions, rfm_table
+    >>> book = make_transactions(500, seed=1)
+    >>> lazy = rfm_table_dask(dd.from_pandas(book.transactions, npartitions=3),
+    ...                       as_of=book.as_of)
+    >>> lazy.compute().sort_index().equals(rfm_table(book.transactions, as_of=book.as_of))
+    True
+    """
+    owner = "rfm_table_dask"
+    transactions = check_dask(transactions, name="transactions", owner=owner)
+    check_choice(time_unit, name="time_unit", owner=owner, choices=TIME_UNITS)
+    check_choice(negative_amounts, name="negative_amounts", owner=owner, choices=("error", "net"))
+    as_of_ts = as_timestamp(as_of, name="as_of", owner=owner)
+    require_columns(
+        transactions.columns, (customer_col, timestamp_col, amount_col), frame="transactions"
+    )
+    meta_frame = transactions._meta
+    meta = empty_rfm_table(
+        id_dtype=meta_frame[customer_col].dtype,
+        stamp_dtype=wall_clock(meta_frame[timestamp_col].dtype),
+        customer_col=customer_col,
+    )
+    meta.attrs = {"as_of": as_of_ts, "time_unit": time_unit}
+    summarise = functools.partial(
+        summarise_transactions,
+        as_of=as_of,
+        time_unit=time_unit,
+        customer_col=customer_col,
+        timestamp_col=timestamp_col,
+        amount_col=amount_col,
+        negative_amounts=negative_amounts,
+        allow_empty=True,
+    )
+    return map_customers(transactions, summarise, meta=meta, customer_col=customer_col)
+
+
+def sufficient_statistics_dask(
+    table: dd.DataFrame, *, fitter: BetaGeoFitter | GammaGammaFitter
+) -> pd.DataFrame:
+    r"""Count the distinct rows a model's likelihood needs, on Dask.
+
+    Parameters
+    ----------
+    table : dask.dataframe.DataFrame
+        One row per customer (e.g. :func:`rfm_table_dask`): ``frequency``,
+        ``recency``, ``T`` for BG/NBD; ``frequency``, ``monetary_value`` for
+        Gamma-Gamma.
+    fitter : BetaGeoFitter or GammaGammaFitter
+        Says which model's statistics to count.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Computed, and equal to ``fitter.aggregate`` of the whole table in pandas:
+        distinct (``frequency``, ``recency``, ``T``) rows, or distinct
+        (``frequency``, ``monetary_value``) rows of repeat customers, each with the
+        number of customers sharing it (``count``), sorted. ``attrs["time_unit"]``
+        is kept from the table's metadata when it has one.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``table`` is not a Dask DataFrame, or ``fitter`` not one of the two fitters.
+    ColumnNotFoundError
+        At once, if a column is missing.
+    InvalidDataError
+        When computed, for the same bad rows ``fitter.aggregate`` rejects (naming
+        the customers).
+
+    Notes
+    -----
+    Each partition is reduced with ``fitter.aggregate``, and the partial counts are
+    added up in a tree reduction (``DataFrame.reduction``), each step compressing
+    the rows with the same numpy routine as ``fitter.fit`` (a pandas group-by on
+    three float columns was several times slower). The result is small however many
+    customers there are: both likelihoods are sums over customers of a function of
+    these columns only, so customers sharing a row add up. For Gamma-Gamma that is
+    the number of repeat purchases x and the mean repeat spend m_x; per-customer
+    sums alone would not do, because :math:`\ln(v + x m_x)` (equation 1a of
+    Fader and Hardie's note) does not separate. On a daily table of a million
+    customers there are about 45,000 BG/NBD rows, 78,000 in weeks.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd
+    >>> from crmscore import BetaGeoFitter, make_transactions, rfm_table
+    >>> book = make_transactions(500, seed=1)
+    >>> table = rfm_table(book.transactions, as_of=book.as_of)
+    >>> stats = sufficient_statistics_dask(dd.from_pandas(table, npartitions=4),
+    ...                                    fitter=BetaGeoFitter())
+    >>> stats.equals(BetaGeoFitter.aggregate(table)), int(stats["count"].sum())
+    (True, 500)
+    """
+    owner = "sufficient_statistics_dask"
+    table = check_dask(table, name="table", owner=owner)
+    keys = statistics_keys(fitter, owner=owner)
+    require_columns(table.columns, keys, frame="table")
+    empty = empty_statistics(keys)
+    merge = functools.partial(_merge_counts, keys=keys)
+    counted: dd.DataFrame = table.reduction(  # type: ignore[no-untyped-call]
+        chunk=functools.partial(_apply_or_empty, function=fitter.aggregate, empty=empty),
+        combine=merge,
+        aggregate=merge,
+        meta=empty,
+    )
+    stats: pd.DataFrame = counted.compute()  # type: ignore[no-untyped-call]
+    time_unit = table._meta.attrs.get("time_unit")
+    stats.attrs = {} if time_unit is None else {"time_unit": time_unit}
+    return stats
+
+
+def _merge_counts(partials: pd.DataFrame, *, keys: tuple[str, ...]) -> pd.DataFrame:
+    """Add up the counts of equal rows: sorted distinct rows, as ``fitter.aggregate``."""
+    if len(partials) == 0:
+        return partials
+    columns, totals = compress_rows(
+        [partials[key].to_numpy(dtype=np.float64) for key in keys],
+        weight=partials["count"].to_numpy(dtype=np.float64),
+    )
+    counted = pd.DataFrame({**dict(zip(keys, columns, strict=True)), "count": totals})
+    return statistics_frame(counted, keys, time_unit=None, sort=False)  # already sorted
+
+
+@overload
+def fit_dask(table: dd.DataFrame, *, fitter: BetaGeoFitter) -> BetaGeoModel: ...
+
+
+@overload
+def fit_dask(table: dd.DataFrame, *, fitter: GammaGammaFitter) -> GammaGammaModel: ...
+
+
+def fit_dask(
+    table: dd.DataFrame, *, fitter: BetaGeoFitter | GammaGammaFitter
+) -> BetaGeoModel | GammaGammaModel:
+    """Fit BG/NBD or Gamma-Gamma to a Dask table, from its sufficient statistics.
+
+    Parameters
+    ----------
+    table : dask.dataframe.DataFrame
+        One row per customer (e.g. :func:`rfm_table_dask`).
+    fitter : BetaGeoFitter or GammaGammaFitter
+        The settings; its type says which model is fitted.
+
+    Returns
+    -------
+    BetaGeoModel or GammaGammaModel
+        Equal to ``fitter.fit`` of the whole table in pandas: the same parameters,
+        covariance, log-likelihood and convergence report, to the last bit.
+
+    Raises
+    ------
+    InvalidParameterError, ColumnNotFoundError, InvalidDataError
+        As :func:`sufficient_statistics_dask`.
+    ConvergenceError
+        As ``fitter.fit``.
+
+    Notes
+    -----
+    The distinct rows are counted on the cluster (:func:`sufficient_statistics_dask`)
+    and the fit runs where this function is called, on at most some tens of
+    thousands of rows. ``fitter.fit`` compresses a pandas table into the same
+    sorted distinct rows before it fits, so both see identical arrays.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd
+    >>> from crmscore import GammaGammaFitter, make_transactions, rfm_table
+    >>> book = make_transactions(2_000, seed=7)
+    >>> table = rfm_table(book.transactions, as_of=book.as_of)
+    >>> lazy = dd.from_pandas(table, npartitions=4)
+    >>> fit_dask(lazy, fitter=GammaGammaFitter()) == GammaGammaFitter().fit(table)
+    True
+    """
+    stats = sufficient_statistics_dask(table, fitter=fitter)
+    return fitter.fit_aggregated(stats)

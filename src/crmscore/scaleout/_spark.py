@@ -1,0 +1,209 @@
+"""Spark: the same pandas functions on hashed customer buckets; counts by group-by."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from crmscore._validation import check_choice
+from crmscore.clv import BetaGeoFitter, BetaGeoModel, GammaGammaFitter, GammaGammaModel
+from crmscore.errors import InvalidParameterError
+from crmscore.rfm import TIME_UNITS, TimeUnit, empty_rfm_table, summarise_transactions
+from crmscore.scaleout._common import (
+    require_columns,
+    statistics_frame,
+    statistics_keys,
+    wall_clock,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["fit_spark", "rfm_table_spark", "spark_schema", "sufficient_statistics_spark"]
+
+
+def spark_schema(frame: pd.DataFrame) -> Any:
+    """Translate a pandas frame's columns (index included) into a Spark schema."""
+    import pyarrow as pa  # noqa: PLC0415  (optional extra)
+    from pyspark.sql.pandas.types import from_arrow_schema  # noqa: PLC0415
+
+    return from_arrow_schema(pa.Schema.from_pandas(frame.reset_index(), preserve_index=False))
+
+
+def rfm_table_spark(
+    transactions: Any,
+    *,
+    as_of: Any,
+    time_unit: TimeUnit = "D",
+    customer_col: str = "customer_id",
+    timestamp_col: str = "timestamp",
+    amount_col: str = "amount",
+    negative_amounts: Literal["error", "net"] = "error",
+    buckets: int = 16,
+) -> Any:
+    """:func:`crmscore.rfm.rfm_table` on a Spark DataFrame of transactions.
+
+    Parameters
+    ----------
+    transactions : pyspark.sql.DataFrame
+        The transaction log with a timestamp column (Spark ``TimestampType`` or
+        ``TimestampNTZType``).
+    as_of, time_unit, customer_col, timestamp_col, amount_col, negative_amounts
+        As in :func:`crmscore.rfm.rfm_table`.
+    buckets : int, default 16
+        Customers are hashed into this many buckets; each bucket is one pandas
+        call.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        Lazy; one row per customer with the customer id as a column.
+        ``.toPandas().set_index(customer_col).sort_index()`` equals ``rfm_table``
+        on the same data.
+
+    Notes
+    -----
+    ``groupBy(bucket).applyInPandas`` runs the unchanged pandas function on every
+    bucket (hash of the id modulo ``buckets``). Grouping by the customer id itself
+    would make one Python call per customer: on 100,000 customers that took 390 s
+    here against 2.5 s with 16 buckets. Set the session time zone (for example
+    ``spark.sql.session.timeZone=UTC``) so that Spark hands pandas the wall-clock
+    timestamps you mean.
+    """
+    owner = "rfm_table_spark"
+    check_choice(time_unit, name="time_unit", owner=owner, choices=TIME_UNITS)
+    check_choice(negative_amounts, name="negative_amounts", owner=owner, choices=("error", "net"))
+    if buckets < 1:
+        raise InvalidParameterError.for_value(
+            name="buckets", owner=owner, allowed="a positive integer", got=buckets
+        )
+    require_columns(
+        transactions.columns, (customer_col, timestamp_col, amount_col), frame="transactions"
+    )
+    from pyspark.sql import functions as sf  # noqa: PLC0415  (optional extra)
+
+    sample = transactions.select(customer_col, timestamp_col, amount_col).limit(0).toPandas()
+    meta = empty_rfm_table(
+        id_dtype=sample[customer_col].dtype,
+        stamp_dtype=wall_clock(sample[timestamp_col].dtype),
+        customer_col=customer_col,
+    )
+    bucket = "__crmscore_bucket"
+
+    def summarise(part: pd.DataFrame) -> pd.DataFrame:
+        table = summarise_transactions(
+            part.drop(columns=bucket),
+            as_of=as_of,
+            time_unit=time_unit,
+            customer_col=customer_col,
+            timestamp_col=timestamp_col,
+            amount_col=amount_col,
+            negative_amounts=negative_amounts,
+            allow_empty=True,
+        )
+        return table.reset_index()
+
+    return (
+        transactions.select(customer_col, timestamp_col, amount_col)
+        .withColumn(bucket, sf.pmod(sf.hash(customer_col), sf.lit(buckets)))
+        .groupBy(bucket)
+        .applyInPandas(summarise, schema=spark_schema(meta))
+    )
+
+
+def sufficient_statistics_spark(
+    table: Any,
+    *,
+    fitter: BetaGeoFitter | GammaGammaFitter,
+    time_unit: TimeUnit | None = None,
+) -> pd.DataFrame:
+    """Count the distinct rows a model's likelihood needs, on Spark.
+
+    Parameters
+    ----------
+    table : pyspark.sql.DataFrame
+        One row per customer (e.g. :func:`rfm_table_spark`) with ``frequency``,
+        ``recency``, ``T`` for BG/NBD, or ``frequency``, ``monetary_value`` for
+        Gamma-Gamma.
+    fitter : BetaGeoFitter or GammaGammaFitter
+        Says which model's statistics to count.
+    time_unit : {"D", "W", "M"}, optional
+        Unit of ``recency`` and ``T``, kept in ``attrs["time_unit"]`` (a Spark table
+        does not carry it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As ``fitter.aggregate`` of the whole table in pandas: distinct rows (of
+        repeat customers, for Gamma-Gamma) with ``count``, sorted.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``fitter`` is not one of the two fitters, or ``time_unit`` is unknown.
+    ColumnNotFoundError
+        At once, if a column is missing.
+
+    Notes
+    -----
+    One ``groupBy(keys).count()``. The rows are not validated one by one on the
+    cluster: the fit validates the distinct rows, so a bad row (say recency > T)
+    is reported by its position among the statistics, not by customer id.
+    """
+    owner = "sufficient_statistics_spark"
+    keys = statistics_keys(fitter, owner=owner)
+    if time_unit is not None:
+        check_choice(time_unit, name="time_unit", owner=owner, choices=TIME_UNITS)
+    require_columns(table.columns, keys, frame="table")
+    from pyspark.sql import functions as sf  # noqa: PLC0415  (optional extra)
+
+    rows = table.select(*keys)
+    if isinstance(fitter, GammaGammaFitter):  # the model describes repeat customers only
+        rows = rows.where(sf.col("frequency") > 0)
+    counted = rows.groupBy(*keys).count().toPandas()
+    return statistics_frame(counted, keys, time_unit=time_unit)
+
+
+@overload
+def fit_spark(
+    table: Any, *, fitter: BetaGeoFitter, time_unit: TimeUnit | None = None
+) -> BetaGeoModel: ...
+
+
+@overload
+def fit_spark(
+    table: Any, *, fitter: GammaGammaFitter, time_unit: TimeUnit | None = None
+) -> GammaGammaModel: ...
+
+
+def fit_spark(
+    table: Any,
+    *,
+    fitter: BetaGeoFitter | GammaGammaFitter,
+    time_unit: TimeUnit | None = None,
+) -> BetaGeoModel | GammaGammaModel:
+    """Fit BG/NBD or Gamma-Gamma to a Spark table, from its sufficient statistics.
+
+    Parameters
+    ----------
+    table : pyspark.sql.DataFrame
+        One row per customer (e.g. :func:`rfm_table_spark`).
+    fitter : BetaGeoFitter or GammaGammaFitter
+        The settings; its type says which model is fitted.
+    time_unit : {"D", "W", "M"}, optional
+        Unit of ``recency`` and ``T``, recorded on a BG/NBD model.
+
+    Returns
+    -------
+    BetaGeoModel or GammaGammaModel
+        Equal to ``fitter.fit`` of the same table in pandas (with ``time_unit``
+        set as the pandas table's ``attrs`` would set it).
+
+    Raises
+    ------
+    InvalidParameterError, ColumnNotFoundError
+        As :func:`sufficient_statistics_spark`.
+    InvalidDataError, ConvergenceError
+        As ``fitter.fit_aggregated``.
+    """
+    stats = sufficient_statistics_spark(table, fitter=fitter, time_unit=time_unit)
+    return fitter.fit_aggregated(stats)
