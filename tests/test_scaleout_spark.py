@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 
 import crmscore as cs
-from crmscore.scaleout import fit_spark, rfm_table_spark, sufficient_statistics_spark
+from crmscore.scaleout import (
+    fit_spark,
+    map_customers_spark,
+    rfm_table_spark,
+    sufficient_statistics_spark,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -93,3 +98,25 @@ def test_spark_statistics_reject_bad_arguments(spark: Any) -> None:
         sufficient_statistics_spark(frame, fitter=cs.BetaGeoFitter(), time_unit="days")  # type: ignore[arg-type]
     with pytest.raises(cs.InvalidParameterError, match="BetaGeoFitter or a GammaGammaFitter"):
         sufficient_statistics_spark(frame, fitter=cs.Scorecard)  # type: ignore[arg-type]
+
+
+def test_fitted_scorers_per_bucket_equal_pandas(spark: Any) -> None:
+    book = cs.make_transactions(3_000, seed=31)
+    table = cs.rfm_table(book.transactions, as_of=book.as_of)
+    purchases = cs.BetaGeoFitter().fit(table)
+    spend = cs.GammaGammaFitter().fit(table)
+    columns = table.drop(columns=["first_purchase", "last_purchase"])
+    columns.attrs = {}
+
+    def clv(part: pd.DataFrame) -> pd.DataFrame:
+        rfm = part.set_index("customer_id")
+        rfm.attrs["time_unit"] = "D"
+        value = cs.customer_lifetime_value(purchases, spend, rfm, horizon=12, discount_rate=0.01)
+        return pd.DataFrame({"p_alive": purchases.probability_alive(rfm), "clv": value})
+
+    expected = clv(columns.reset_index())
+    result = map_customers_spark(
+        spark.createDataFrame(columns.reset_index()), clv, meta=expected.iloc[:0], buckets=4
+    )
+    local = result.toPandas().set_index("customer_id").sort_index()
+    pd.testing.assert_frame_equal(local, expected.sort_index(), check_exact=True)

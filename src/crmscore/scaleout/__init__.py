@@ -21,6 +21,7 @@ from crmscore.scaleout._dask import (
 from crmscore.scaleout._scorers import early_warning_dask, predict_clv_dask, score_tiers_dask
 from crmscore.scaleout._spark import (
     fit_spark,
+    map_customers_spark,
     rfm_table_spark,
     spark_schema,
     sufficient_statistics_spark,
@@ -31,6 +32,7 @@ __all__ = [
     "fit_dask",
     "fit_spark",
     "map_customers",
+    "map_customers_spark",
     "predict_clv_dask",
     "rfm_table_dask",
     "rfm_table_spark",

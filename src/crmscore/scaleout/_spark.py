@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from crmscore._validation import check_choice
@@ -16,9 +17,19 @@ from crmscore.scaleout._common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
-__all__ = ["fit_spark", "rfm_table_spark", "spark_schema", "sufficient_statistics_spark"]
+__all__ = [
+    "fit_spark",
+    "map_customers_spark",
+    "rfm_table_spark",
+    "spark_schema",
+    "sufficient_statistics_spark",
+]
+
+_BUCKET = "__crmscore_bucket"
 
 
 def spark_schema(frame: pd.DataFrame) -> Any:
@@ -27,6 +38,61 @@ def spark_schema(frame: pd.DataFrame) -> Any:
     from pyspark.sql.pandas.types import from_arrow_schema  # noqa: PLC0415
 
     return from_arrow_schema(pa.Schema.from_pandas(frame.reset_index(), preserve_index=False))
+
+
+def map_customers_spark(
+    frame: Any,
+    function: Callable[[pd.DataFrame], pd.DataFrame],
+    *,
+    meta: pd.DataFrame,
+    customer_col: str = "customer_id",
+    buckets: int = 16,
+) -> Any:
+    """Run a pandas function on customer buckets of a Spark DataFrame.
+
+    Parameters
+    ----------
+    frame : pyspark.sql.DataFrame
+        Rows with a customer id column: a log (several rows per customer) or a
+        per-customer table.
+    function : callable
+        Takes the pandas rows of one bucket (every row of each customer in it, the
+        customer id a column) and returns a frame indexed by customer id.
+    meta : pandas.DataFrame
+        An empty frame with the output's columns, dtypes and index name: the Spark
+        schema is derived from it.
+    customer_col : str, default "customer_id"
+        The customer id column.
+    buckets : int, default 16
+        Customers are hashed into this many buckets; each bucket is one call.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        Lazy; the outputs of all buckets, the customer id as a column.
+
+    Notes
+    -----
+    ``groupBy(hash(id) mod buckets).applyInPandas``: a handful of large pandas
+    calls. Grouping by the id itself would make one Python call per customer (on
+    100,000 customers that took 390 s here against 2.5 s with 16 buckets).
+    """
+    owner = "map_customers_spark"
+    if buckets < 1:
+        raise InvalidParameterError.for_value(
+            name="buckets", owner=owner, allowed="a positive integer", got=buckets
+        )
+    require_columns(frame.columns, (customer_col,), frame="frame")
+    from pyspark.sql import functions as sf  # noqa: PLC0415  (optional extra)
+
+    def apply(part: pd.DataFrame) -> pd.DataFrame:
+        return function(part.drop(columns=_BUCKET)).reset_index()
+
+    return (
+        frame.withColumn(_BUCKET, sf.pmod(sf.hash(customer_col), sf.lit(buckets)))
+        .groupBy(_BUCKET)
+        .applyInPandas(apply, schema=spark_schema(meta))
+    )
 
 
 def rfm_table_spark(
@@ -72,41 +138,28 @@ def rfm_table_spark(
     owner = "rfm_table_spark"
     check_choice(time_unit, name="time_unit", owner=owner, choices=TIME_UNITS)
     check_choice(negative_amounts, name="negative_amounts", owner=owner, choices=("error", "net"))
-    if buckets < 1:
-        raise InvalidParameterError.for_value(
-            name="buckets", owner=owner, allowed="a positive integer", got=buckets
-        )
     require_columns(
         transactions.columns, (customer_col, timestamp_col, amount_col), frame="transactions"
     )
-    from pyspark.sql import functions as sf  # noqa: PLC0415  (optional extra)
-
-    sample = transactions.select(customer_col, timestamp_col, amount_col).limit(0).toPandas()
+    log = transactions.select(customer_col, timestamp_col, amount_col)
+    sample = log.limit(0).toPandas()
     meta = empty_rfm_table(
         id_dtype=sample[customer_col].dtype,
         stamp_dtype=wall_clock(sample[timestamp_col].dtype),
         customer_col=customer_col,
     )
-    bucket = "__crmscore_bucket"
-
-    def summarise(part: pd.DataFrame) -> pd.DataFrame:
-        table = summarise_transactions(
-            part.drop(columns=bucket),
-            as_of=as_of,
-            time_unit=time_unit,
-            customer_col=customer_col,
-            timestamp_col=timestamp_col,
-            amount_col=amount_col,
-            negative_amounts=negative_amounts,
-            allow_empty=True,
-        )
-        return table.reset_index()
-
-    return (
-        transactions.select(customer_col, timestamp_col, amount_col)
-        .withColumn(bucket, sf.pmod(sf.hash(customer_col), sf.lit(buckets)))
-        .groupBy(bucket)
-        .applyInPandas(summarise, schema=spark_schema(meta))
+    summarise = functools.partial(
+        summarise_transactions,
+        as_of=as_of,
+        time_unit=time_unit,
+        customer_col=customer_col,
+        timestamp_col=timestamp_col,
+        amount_col=amount_col,
+        negative_amounts=negative_amounts,
+        allow_empty=True,
+    )
+    return map_customers_spark(
+        log, summarise, meta=meta, customer_col=customer_col, buckets=buckets
     )
 
 
