@@ -22,19 +22,18 @@ from crmscore.rescoring import CLVStage, RescoringPolicy, ingest, open_book, rev
 from crmscore.tiering import Criterion, Indicator, PercentileRank, Scorecard
 
 
-def scorecard() -> Scorecard:
-    return Scorecard(
-        hierarchy=Criterion(
-            name="value",
-            weights={"clv": 0.4, "total_spend": 0.3, "time_since_last": 0.2, "frequency": 0.1},
-        ),
-        indicators=[
-            Indicator(name="clv", direction="benefit", normaliser=PercentileRank()),
-            Indicator(name="total_spend", direction="benefit", normaliser=PercentileRank()),
-            Indicator(name="time_since_last", direction="cost", normaliser=PercentileRank()),
-            Indicator(name="frequency", direction="benefit", normaliser=PercentileRank()),
-        ],
-    )
+def scorecard(*, clv: bool) -> Scorecard:
+    weights = {"clv": 0.4, "total_spend": 0.3, "time_since_last": 0.2, "frequency": 0.1}
+    indicators = [
+        Indicator(name="clv", direction="benefit", normaliser=PercentileRank()),
+        Indicator(name="total_spend", direction="benefit", normaliser=PercentileRank()),
+        Indicator(name="time_since_last", direction="cost", normaliser=PercentileRank()),
+        Indicator(name="frequency", direction="benefit", normaliser=PercentileRank()),
+    ]
+    if not clv:
+        weights = {"total_spend": 0.5, "time_since_last": 0.3, "frequency": 0.2}
+        indicators = indicators[1:]
+    return Scorecard(hierarchy=Criterion(name="value", weights=weights), indicators=indicators)
 
 
 def event_log(data: cs.SyntheticBook, seed: int) -> pd.DataFrame:
@@ -60,15 +59,22 @@ def main() -> None:
     p = parser(__doc__ or "", customers=1_000_000)
     p.add_argument("--batch", type=int, default=10_000, help="events per ingested batch")
     p.add_argument("--batches", type=int, default=20, help="batches to time")
+    p.add_argument(
+        "--no-clv", action="store_true", help="a scorecard on RFM columns only, no CLV step"
+    )
     args = p.parse_args()
+    with_clv = not args.no_clv
     data = book(args.customers, args.seed)
     log = event_log(data, args.seed)
     cut = data.as_of - pd.Timedelta(days=120)
     history, stream = log[log["timestamp"] <= cut], log[log["timestamp"] > cut]
-    policy = RescoringPolicy(scorecard=scorecard(), clv=CLVStage())
+    policy = RescoringPolicy(
+        scorecard=scorecard(clv=with_clv), clv=CLVStage() if with_clv else None
+    )
     print(
         f"bench_rescoring: {args.customers:,} customers, {len(history):,} historical events, "
-        f"batches of {args.batch:,} ({machine()})"
+        f"batches of {args.batch:,}, {'with' if with_clv else 'without'} the CLV step "
+        f"({machine()})"
     )
 
     opened, open_s = timed(lambda: open_book(policy, history, as_of=cut))
@@ -98,14 +104,18 @@ def main() -> None:
         seen = log[log["timestamp"] <= state.as_of]
         purchases = seen[seen["kind"] == "purchase"]
         table = cs.rfm_table(purchases.rename(columns={"value": "amount"}), as_of=state.as_of)
-        purchase = cs.BetaGeoFitter().fit(table)
-        spend = cs.GammaGammaFitter().fit(table)
-        clv = cs.customer_lifetime_value(purchase, spend, table, horizon=12, discount_rate=0.01)
-        table = table.assign(clv=clv)
-        return scorecard().fit(table).score(table)
+        if with_clv:
+            purchase = cs.BetaGeoFitter().fit(table)
+            spend = cs.GammaGammaFitter().fit(table)
+            value = cs.customer_lifetime_value(
+                purchase, spend, table, horizon=12, discount_rate=0.01
+            )
+            table = table.assign(clv=value)
+        return scorecard(clv=with_clv).fit(table).score(table)
 
     scratch, scratch_s = timed(from_scratch, repeat=args.repeat)
-    print(row("from scratch (rfm_table, CLV fits, scorecard)", scratch_s))
+    steps = "rfm_table, CLV fits, scorecard" if with_clv else "rfm_table, scorecard"
+    print(row(f"from scratch ({steps})", scratch_s))
     scores = reviewed.book.customers["score"]
     np.testing.assert_allclose(scores, scratch["score"].loc[scores.index], rtol=1e-9)
     print(
