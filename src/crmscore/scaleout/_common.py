@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from crmscore._validation import as_timestamp, check_choice
 from crmscore.clv import BetaGeoFitter, GammaGammaFitter
 from crmscore.errors import ColumnNotFoundError, InvalidParameterError
-from crmscore.rfm import is_dask_frame
+from crmscore.rfm import (
+    TIME_UNITS,
+    TimeUnit,
+    empty_rfm_table,
+    is_dask_frame,
+    summarise_transactions,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -94,3 +102,44 @@ def meta_of(
     then replaced by ``index`` emptied (the real id dtype and name).
     """
     return function(template).iloc[:0].set_axis(index[:0], axis=0)
+
+
+def rfm_plan(
+    columns: Iterable[Any],
+    sample: pd.DataFrame,
+    *,
+    owner: str,
+    as_of: Any,
+    time_unit: TimeUnit,
+    customer_col: str,
+    timestamp_col: str,
+    amount_col: str,
+    negative_amounts: Literal["error", "net"],
+) -> tuple[pd.DataFrame, Callable[[pd.DataFrame], pd.DataFrame]]:
+    """Check an RFM call on a lazy log; return the output schema and the per-part work.
+
+    ``columns`` are the lazy frame's column names and ``sample`` an empty pandas
+    frame with its dtypes. The work is :func:`crmscore.rfm.summarise_transactions`
+    with every setting bound, accepting parts with no customer.
+    """
+    check_choice(time_unit, name="time_unit", owner=owner, choices=TIME_UNITS)
+    check_choice(negative_amounts, name="negative_amounts", owner=owner, choices=("error", "net"))
+    as_of_ts = as_timestamp(as_of, name="as_of", owner=owner)
+    require_columns(columns, (customer_col, timestamp_col, amount_col), frame="transactions")
+    meta = empty_rfm_table(
+        id_dtype=sample[customer_col].dtype,
+        stamp_dtype=wall_clock(sample[timestamp_col].dtype),
+        customer_col=customer_col,
+    )
+    meta.attrs = {"as_of": as_of_ts, "time_unit": time_unit}
+    summarise = functools.partial(
+        summarise_transactions,
+        as_of=as_of,
+        time_unit=time_unit,
+        customer_col=customer_col,
+        timestamp_col=timestamp_col,
+        amount_col=amount_col,
+        negative_amounts=negative_amounts,
+        allow_empty=True,
+    )
+    return meta, summarise

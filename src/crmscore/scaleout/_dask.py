@@ -8,17 +8,15 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 import pandas as pd
 
-from crmscore._validation import as_timestamp, check_choice
 from crmscore.clv._fitting import aggregate as compress_rows
 from crmscore.errors import InvalidParameterError
-from crmscore.rfm import TIME_UNITS, TimeUnit, empty_rfm_table, summarise_transactions
 from crmscore.scaleout._common import (
     check_dask,
     empty_statistics,
     require_columns,
+    rfm_plan,
     statistics_frame,
     statistics_keys,
-    wall_clock,
 )
 
 if TYPE_CHECKING:
@@ -27,6 +25,7 @@ if TYPE_CHECKING:
     import dask.dataframe as dd
 
     from crmscore.clv import BetaGeoFitter, BetaGeoModel, GammaGammaFitter, GammaGammaModel
+    from crmscore.rfm import TimeUnit
 
 __all__ = ["fit_dask", "map_customers", "rfm_table_dask", "sufficient_statistics_dask"]
 
@@ -209,30 +208,17 @@ def rfm_table_dask(
     >>> lazy.compute().sort_index().equals(rfm_table(book.transactions, as_of=book.as_of))
     True
     """
-    owner = "rfm_table_dask"
-    transactions = check_dask(transactions, name="transactions", owner=owner)
-    check_choice(time_unit, name="time_unit", owner=owner, choices=TIME_UNITS)
-    check_choice(negative_amounts, name="negative_amounts", owner=owner, choices=("error", "net"))
-    as_of_ts = as_timestamp(as_of, name="as_of", owner=owner)
-    require_columns(
-        transactions.columns, (customer_col, timestamp_col, amount_col), frame="transactions"
-    )
-    meta_frame = transactions._meta
-    meta = empty_rfm_table(
-        id_dtype=meta_frame[customer_col].dtype,
-        stamp_dtype=wall_clock(meta_frame[timestamp_col].dtype),
-        customer_col=customer_col,
-    )
-    meta.attrs = {"as_of": as_of_ts, "time_unit": time_unit}
-    summarise = functools.partial(
-        summarise_transactions,
+    transactions = check_dask(transactions, name="transactions", owner="rfm_table_dask")
+    meta, summarise = rfm_plan(
+        transactions.columns,
+        transactions._meta,
+        owner="rfm_table_dask",
         as_of=as_of,
         time_unit=time_unit,
         customer_col=customer_col,
         timestamp_col=timestamp_col,
         amount_col=amount_col,
         negative_amounts=negative_amounts,
-        allow_empty=True,
     )
     return map_customers(transactions, summarise, meta=meta, customer_col=customer_col)
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from crmscore._validation import check_choice
 from crmscore.clv import BetaGeoFitter, BetaGeoModel, GammaGammaFitter, GammaGammaModel
 from crmscore.errors import InvalidParameterError
-from crmscore.rfm import TIME_UNITS, TimeUnit, empty_rfm_table, summarise_transactions
+from crmscore.rfm import TIME_UNITS, TimeUnit
 from crmscore.scaleout._common import (
     require_columns,
+    rfm_plan,
     statistics_frame,
     statistics_keys,
-    wall_clock,
 )
 
 if TYPE_CHECKING:
@@ -37,7 +36,9 @@ def spark_schema(frame: pd.DataFrame) -> Any:
     import pyarrow as pa  # noqa: PLC0415  (optional extra)
     from pyspark.sql.pandas.types import from_arrow_schema  # noqa: PLC0415
 
-    return from_arrow_schema(pa.Schema.from_pandas(frame.reset_index(), preserve_index=False))
+    columns = frame.reset_index()
+    columns.attrs = {}  # Arrow would try (and fail) to store e.g. an as_of Timestamp
+    return from_arrow_schema(pa.Schema.from_pandas(columns, preserve_index=False))
 
 
 def map_customers_spark(
@@ -135,28 +136,20 @@ def rfm_table_spark(
     ``spark.sql.session.timeZone=UTC``) so that Spark hands pandas the wall-clock
     timestamps you mean.
     """
-    owner = "rfm_table_spark"
-    check_choice(time_unit, name="time_unit", owner=owner, choices=TIME_UNITS)
-    check_choice(negative_amounts, name="negative_amounts", owner=owner, choices=("error", "net"))
     require_columns(
         transactions.columns, (customer_col, timestamp_col, amount_col), frame="transactions"
     )
     log = transactions.select(customer_col, timestamp_col, amount_col)
-    sample = log.limit(0).toPandas()
-    meta = empty_rfm_table(
-        id_dtype=sample[customer_col].dtype,
-        stamp_dtype=wall_clock(sample[timestamp_col].dtype),
-        customer_col=customer_col,
-    )
-    summarise = functools.partial(
-        summarise_transactions,
+    meta, summarise = rfm_plan(
+        log.columns,
+        log.limit(0).toPandas(),
+        owner="rfm_table_spark",
         as_of=as_of,
         time_unit=time_unit,
         customer_col=customer_col,
         timestamp_col=timestamp_col,
         amount_col=amount_col,
         negative_amounts=negative_amounts,
-        allow_empty=True,
     )
     return map_customers_spark(
         log, summarise, meta=meta, customer_col=customer_col, buckets=buckets
