@@ -644,13 +644,22 @@ class BookMachine(RuleBasedStateMachine):
         )
     )
     def ingest_batch(self, rows: list[tuple[str, int, str, int]]) -> None:
-        batch_rows = []
-        for customer, minutes, kind, amount in sorted(rows, key=lambda r: r[1]):
-            self.serial += 1
-            value = float(amount) if kind == "purchase" else np.nan
-            offset = (self.now - T0) / pd.Timedelta(days=1) + minutes / 1440
-            batch_rows.append((f"m{self.serial}", customer, offset, kind, value))
-        batch = events(batch_rows)
+        ordered = sorted(rows, key=lambda r: r[1])
+        first = self.serial + 1
+        self.serial += len(ordered)
+        # Exact times from the watermark (a float day offset could fall a few
+        # nanoseconds before it, which the engine rightly rejects).
+        batch = pd.DataFrame(
+            {
+                "event_id": [f"m{n}" for n in range(first, self.serial + 1)],
+                "customer_id": [r[0] for r in ordered],
+                "timestamp": pd.to_datetime(
+                    [self.now + pd.Timedelta(minutes=r[1]) for r in ordered]
+                ).as_unit("ns"),
+                "kind": [r[2] for r in ordered],
+                "value": [float(r[3]) if r[2] == "purchase" else np.nan for r in ordered],
+            }
+        )
         as_of = max(self.now, batch["timestamp"].max()) if len(batch) else self.now
         before = len(self.book.history)
         result = ingest(self.book, batch, as_of=as_of)
