@@ -30,7 +30,7 @@ from crmscore.rescoring import (
     set_override,
 )
 from crmscore.rescoring._aggregates import from_frame
-from crmscore.rfm import rfm_columns, to_periods
+from crmscore.rfm._table import rfm_columns, to_periods
 from crmscore.tiering import Criterion, FixedRange, Indicator, PercentileRank, Scorecard
 
 T0 = pd.Timestamp("2024-01-01")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from crmscore.rescoring import _aggregates
 from crmscore.rescoring._core import add_months
-from crmscore.rfm import (
+from crmscore.rfm._table import (
     PurchaseAggregates,
     TimeUnit,
     aggregate_purchases,

@@ -47,7 +47,7 @@ from crmscore._validation import (
     timestamp_column,
 )
 from crmscore.errors import InvalidDataError, InvalidParameterError
-from crmscore.rfm import _factorize_sorted, to_periods
+from crmscore.rfm._table import _factorize_sorted, to_periods
 
 if TYPE_CHECKING:
     from collections.abc import Collection

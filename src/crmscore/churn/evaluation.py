@@ -13,7 +13,7 @@ from crmscore._validation import as_timestamp, check_columns, check_frame, check
 from crmscore.churn.rules import LEVELS
 from crmscore.churn.warning import EarlyWarning
 from crmscore.errors import InvalidDataError, InvalidParameterError
-from crmscore.rfm import to_periods
+from crmscore.rfm._table import to_periods
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Sequence

@@ -24,7 +24,7 @@ import pandas as pd
 
 from crmscore._validation import integer_at_least, optional_integer_at_least
 from crmscore.errors import InvalidDataError, InvalidParameterError
-from crmscore.rfm import TIME_UNITS, TimeUnit, rfm_table
+from crmscore.rfm._table import TIME_UNITS, TimeUnit, rfm_table
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

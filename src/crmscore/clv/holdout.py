@@ -11,7 +11,7 @@ from crmscore._validation import as_timestamp, check_frame, timestamp_column
 from crmscore.clv._fitting import is_int
 from crmscore.clv.bgnbd import BetaGeoModel
 from crmscore.errors import InvalidDataError, InvalidParameterError
-from crmscore.rfm import TimeUnit, rfm_table, to_periods
+from crmscore.rfm._table import TimeUnit, rfm_table, to_periods
 
 __all__ = ["calibration_holdout_split", "holdout_comparison"]
 

@@ -34,7 +34,7 @@ from crmscore.rescoring._core import (
     score_frame,
     skipped_frame,
 )
-from crmscore.rfm import PurchaseAggregates, aggregate_purchases, rfm_columns
+from crmscore.rfm._table import PurchaseAggregates, aggregate_purchases, rfm_columns
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -20,7 +20,7 @@ from crmscore.rescoring._book import (
     Book,
     empty_changes,
 )
-from crmscore.rfm import PurchaseAggregates, rfm_columns, to_periods
+from crmscore.rfm._table import PurchaseAggregates, rfm_columns, to_periods
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -11,7 +11,7 @@ import pandas as pd
 from crmscore._validation import as_timestamp, check_choice
 from crmscore.clv import BetaGeoFitter, GammaGammaFitter
 from crmscore.errors import ColumnNotFoundError, InvalidParameterError
-from crmscore.rfm import (
+from crmscore.rfm._table import (
     TIME_UNITS,
     TimeUnit,
     empty_rfm_table,

@@ -12,7 +12,7 @@ from crmscore._validation import as_timestamp, check_choice, timestamp_column
 from crmscore.churn import EarlyWarning
 from crmscore.clv import BetaGeoModel, GammaGammaModel, customer_lifetime_value
 from crmscore.errors import InvalidParameterError
-from crmscore.rfm import to_periods
+from crmscore.rfm._table import to_periods
 from crmscore.scaleout._common import check_dask, meta_of, require_columns
 from crmscore.scaleout._dask import map_customers
 from crmscore.tiering import FittedScorecard
