@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from fractions import Fraction
@@ -249,6 +250,21 @@ def test_geometric_mean_weights_are_the_normalised_row_geometric_means() -> None
     assert matrix.weights != eigen.weights
 
 
+def test_geometric_mean_on_the_wikipedia_leader_candidates_matches_published_values() -> None:
+    # No worked example published for the row geometric mean method itself is used.
+    # For n = 3 the row geometric mean equals the principal eigenvector exactly
+    # (Crawford and Williams, 1985), so the leader example's published 3 x 3 local
+    # priorities (Wikipedia, "Analytic hierarchy process - leader example", three
+    # decimals) are an oracle for it too. For n >= 4 the test above checks the formula.
+    for judgments, published in LEADER_CANDIDATES.values():
+        matrix = PairwiseMatrix.from_judgments(
+            judgments, labels=["Tom", "Dick", "Harry"], method="geometric_mean"
+        )
+        assert_published(
+            matrix.weights, dict(zip(["Tom", "Dick", "Harry"], published, strict=True)), 3
+        )
+
+
 def test_two_by_two_is_always_consistent() -> None:
     matrix = PairwiseMatrix.from_judgments({("a", "b"): 9})
     assert matrix.weights == pytest.approx({"a": 0.9, "b": 0.1})
@@ -452,6 +468,39 @@ def test_bad_settings_raise(kwargs: dict[str, object], message: str) -> None:
         matrix_of(["a", "b"], [[1, 2], [0.5, 1]], **kwargs)
 
 
+@pytest.mark.parametrize("tolerance", [2.0, -0.1, math.nan, "loose", None])
+def test_reciprocal_tolerance_is_checked_by_its_field(tolerance: object) -> None:
+    with pytest.raises(
+        InvalidParameterError, match="'reciprocal_tolerance' parameter of PairwiseMatrix"
+    ):
+        matrix_of(["a", "b"], [[1, 2], [0.5, 1]], reciprocal_tolerance=tolerance)
+    assert (
+        matrix_of(["a", "b"], [[1, 2], [0.5, 1]], reciprocal_tolerance="0.05").reciprocal_tolerance
+        == 0.05
+    )
+
+
+@given(judgments=reciprocal_judgments(min_size=2, max_size=6))
+def test_from_judgments_does_not_mutate_its_arguments(
+    judgments: tuple[list[str], list[list[float]]],
+) -> None:
+    labels, rows = judgments
+    given_judgments: dict[tuple[str, str], float | str | Fraction] = {
+        (labels[i], labels[j]): (
+            Fraction(rows[i][j]).limit_denominator(9) if (i + j) % 2 else rows[i][j]
+        )
+        for i in range(len(labels))
+        for j in range(i + 1, len(labels))
+    }
+    order = list(reversed(labels))
+    before = copy.deepcopy(given_judgments)
+    order_before = list(order)
+    PairwiseMatrix.from_judgments(given_judgments, labels=order, max_consistency_ratio=None)
+    assert given_judgments == before
+    assert list(given_judgments) == list(before)
+    assert order == order_before
+
+
 # --- direct weights and the hierarchy ---------------------------------------------------
 
 
@@ -473,6 +522,39 @@ def test_direct_weights() -> None:
 def test_bad_direct_weights_raise(weights: dict[str, float], message: str) -> None:
     with pytest.raises(InvalidParameterError, match=message):
         DirectWeights.from_mapping(weights)
+
+
+@pytest.mark.parametrize("tolerance", [-1e-6, math.inf, "tight"])
+def test_bad_direct_weight_tolerance_raises(tolerance: object) -> None:
+    with pytest.raises(InvalidParameterError, match="'tolerance' parameter of DirectWeights"):
+        DirectWeights(labels=["a", "b"], values=[0.5, 0.5], tolerance=tolerance)
+
+
+def test_direct_weights_near_one_are_rescaled_and_recorded_as_stated() -> None:
+    # The audit's probe: 0.5000009 + 0.5 = 1.0000009 is within the 1e-6 tolerance.
+    direct = DirectWeights.from_mapping({"a": 0.5000009, "b": 0.5})
+    assert direct.values == (0.5000009, 0.5)  # recorded as stated
+    assert direct.weights == pytest.approx(
+        {"a": 0.5000009 / 1.0000009, "b": 0.5 / 1.0000009}, rel=1e-15
+    )
+    assert math.fsum(direct.weights.values()) == pytest.approx(1.0, abs=1e-15)
+    again = DirectWeights.from_dict(json.loads(json.dumps(direct.to_dict())))
+    assert again == direct
+    assert again.weights == direct.weights
+
+
+@given(
+    raw=st.lists(st.floats(min_value=1e-3, max_value=1.0), min_size=1, max_size=15),
+    offset=st.floats(min_value=-9e-7, max_value=9e-7),
+)
+def test_direct_weights_sum_to_one_whatever_the_stated_rounding(
+    raw: list[float], offset: float
+) -> None:
+    stated = [v / math.fsum(raw) for v in raw]
+    stated[-1] += offset
+    direct = DirectWeights(labels=[f"w{k}" for k in range(len(raw))], values=stated)
+    assert math.fsum(direct.weights.values()) == pytest.approx(1.0, abs=1e-14)
+    assert all(w > 0 for w in direct.weights.values())
 
 
 def policy_hierarchy() -> Criterion:
@@ -536,6 +618,45 @@ def test_hierarchy_json_round_trip() -> None:
     again = Criterion.from_dict(json.loads(json.dumps(tree.to_dict())))
     assert again == tree
     assert again.global_weights() == tree.global_weights()
+
+
+@st.composite
+def matrix_criteria(draw: st.DrawFn, *, depth: int = 2, prefix: str = "n") -> Criterion:
+    """Hierarchies whose nodes are weighted by AHP matrices (any method, any consistency)
+    or by direct weights, with sub-criteria below some labels."""
+    labels, rows = draw(reciprocal_judgments(min_size=1, max_size=5))
+    names = [f"{prefix}{label}" for label in labels]
+    if draw(st.booleans()):
+        weights: PairwiseMatrix | DirectWeights = PairwiseMatrix(
+            labels=names,
+            values=rows,
+            method=draw(st.sampled_from(["eigenvector", "geometric_mean"])),
+            max_consistency_ratio=draw(st.none() | st.floats(min_value=10.0, max_value=100.0)),
+            reciprocal_tolerance=draw(st.floats(min_value=0.0, max_value=0.5)),
+        )
+    else:
+        raw = draw(
+            st.lists(
+                st.floats(min_value=0.01, max_value=1.0), min_size=len(names), max_size=len(names)
+            )
+        )
+        weights = DirectWeights(labels=names, values=[v / math.fsum(raw) for v in raw])
+    children = []
+    if depth > 0:
+        for name in draw(st.lists(st.sampled_from(names), unique=True, max_size=2)):
+            children.append(draw(matrix_criteria(depth=depth - 1, prefix=f"{name}.")))
+            children[-1] = Criterion(
+                name=name, weights=children[-1].weights, subcriteria=children[-1].subcriteria
+            )
+    return Criterion(name=f"{prefix}root", weights=weights, subcriteria=children)
+
+
+@given(tree=matrix_criteria())
+def test_hierarchy_with_matrix_weights_json_round_trip(tree: Criterion) -> None:
+    again = Criterion.from_dict(json.loads(json.dumps(tree.to_dict())))
+    assert again == tree
+    assert again.global_weights() == tree.global_weights()
+    assert math.fsum(again.global_weights().values()) == pytest.approx(1.0, abs=1e-12)
 
 
 def test_bad_hierarchies_raise() -> None:

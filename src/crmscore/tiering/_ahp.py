@@ -13,6 +13,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmscore._display import html_block
+from crmscore._params import _to_float as to_float
+from crmscore._validation import non_negative_finite
 from crmscore.errors import InconsistentJudgmentsError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -52,13 +54,23 @@ RANDOM_INDEX: Mapping[int, float] = MappingProxyType(
 """Saaty's random consistency index RI(n), by matrix order n.
 
 RI(n) is the mean consistency index of random reciprocal matrices of order n with
-entries from the 1-9 scale; the consistency ratio is CI / RI(n). n = 1..10: Saaty
-(1980), *The Analytic Hierarchy Process*, McGraw-Hill (0, 0, 0.58, 0.90, 1.12, 1.24,
-1.32, 1.41, 1.45, 1.49), the table most implementations use. n = 11..15: Saaty (2005),
-*Theory and Applications of the Analytic Network Process*, RWS Publications, p. 31
-(1.52, 1.54, 1.56, 1.58, 1.59), the largest orders Saaty tabulates. Larger matrices
-are rejected: split the elements into a hierarchy, as Saaty advises (about seven
-per matrix).
+entries from the 1-9 scale; the consistency ratio is CI / RI(n).
+
+The table joins two published tables, and says so:
+
+* n = 1..10 come from Saaty's original table (Saaty 1980, *The Analytic Hierarchy
+  Process*, McGraw-Hill): 0, 0, 0.58, 0.90, 1.12, 1.24, 1.32, 1.41, 1.45, 1.49, the
+  values most implementations use. That table goes on to n = 15 with 1.51, 1.48,
+  1.56, 1.57, 1.59, which are not used here: they fall from n = 11 to n = 12,
+  which a mean over ever larger random matrices should not do.
+* n = 11..15 come from Saaty's later table, from a larger simulation (Saaty 2005,
+  *Theory and Applications of the Analytic Network Process*, RWS Publications):
+  1.52, 1.54, 1.56, 1.58, 1.59. That later table also gives n = 3..9 (0.52, 0.89,
+  1.11, 1.25, 1.35, 1.40, 1.45), which are not used here, so that the consistency
+  ratios of the common small matrices are the ones of the 1980 table.
+
+Larger matrices are rejected: split the elements into a hierarchy, as Saaty
+advises (about seven per matrix).
 """
 
 MAX_ELEMENTS = 15
@@ -131,7 +143,19 @@ def _check_limit(instance: object, attribute: attrs.Attribute[Any], value: float
 
 
 def _optional_float(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
+    return None if value is None else to_float(value)
+
+
+def _check_reciprocal_tolerance(
+    instance: object, attribute: attrs.Attribute[float], value: float
+) -> None:
+    if not (math.isfinite(value) and 0 <= value < 1):
+        raise InvalidParameterError.for_value(
+            name=attribute.name,
+            owner=type(instance).__name__,
+            allowed="a number in [0, 1)",
+            got=value,
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -206,7 +230,9 @@ class PairwiseMatrix:
     )
     """Largest consistency ratio accepted (Saaty's 0.1); ``None`` accepts any."""
 
-    reciprocal_tolerance: float = attrs.field(default=0.01, converter=float)
+    reciprocal_tolerance: float = attrs.field(
+        default=0.01, converter=to_float, validator=_check_reciprocal_tolerance
+    )
     """Relative tolerance on ``values[i][j] * values[j][i] == 1`` (0.01 accepts
     entries rounded to three decimals, such as 0.333 for 1/3)."""
 
@@ -249,13 +275,6 @@ class PairwiseMatrix:
             raise InvalidParameterError(
                 f"{owner} over {n} labels {list(self.labels)} needs {n} rows of {n} judgments; "
                 f"got {len(self.values)} rows of lengths {shape}."
-            )
-        if not (math.isfinite(self.reciprocal_tolerance) and 0 <= self.reciprocal_tolerance < 1):
-            raise InvalidParameterError.for_value(
-                name="reciprocal_tolerance",
-                owner=owner,
-                allowed="a number in [0, 1)",
-                got=self.reciprocal_tolerance,
             )
         matrix = np.array(self.values, dtype=np.float64).reshape(n, n)
         low, high = SAATY_SCALE
@@ -484,20 +503,35 @@ def _to_floats(values: Sequence[Any]) -> tuple[float, ...]:
 class DirectWeights:
     """Weights stated directly (e.g. the policy's 0.5 / 0.3 / 0.2), not judged pairwise.
 
+    The stated ``values`` must sum to 1 within ``tolerance``; :attr:`weights` are the
+    values divided by their sum, so the weights used always sum to 1 (to the last
+    bit of floating point) and a score's contributions add up to the score. Values
+    that already sum to exactly 1 are used unchanged. ``values`` keeps what was
+    stated, so :meth:`to_dict` records it.
+
     Examples
     --------
     >>> DirectWeights.from_mapping({"financial": 0.5, "potential": 0.3, "risk": 0.2}).weights
     {'financial': 0.5, 'potential': 0.3, 'risk': 0.2}
+
+    A sum off 1 by rounding (within ``tolerance``) is rescaled:
+
+    >>> w = DirectWeights.from_mapping({"a": 0.5000009, "b": 0.5}).weights
+    >>> {k: round(v, 9) for k, v in w.items()}
+    {'a': 0.50000045, 'b': 0.49999955}
     """
 
     labels: tuple[str, ...] = attrs.field(converter=_to_labels, validator=_check_labels)
     """Element names."""
 
     values: tuple[float, ...] = attrs.field(converter=_to_floats)
-    """The weights, positive and summing to 1 (within ``tolerance``), in label order."""
+    """The weights as stated, positive and summing to 1 (within ``tolerance``), in
+    label order. :attr:`weights` rescales them to sum to exactly 1."""
 
-    tolerance: float = attrs.field(default=1e-6, converter=float)
+    tolerance: float = attrs.field(default=1e-6, converter=to_float, validator=non_negative_finite)
     """Allowed absolute difference between the sum of the weights and 1."""
+
+    _weights: tuple[float, ...] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         owner = "DirectWeights"
@@ -517,6 +551,7 @@ class DirectWeights:
                 f"{owner}: weights {dict(zip(self.labels, self.values, strict=True))} sum to "
                 f"{total:.10g}, not 1. Rescale them (or use a PairwiseMatrix)."
             )
+        object.__setattr__(self, "_weights", tuple(v / total for v in self.values))
 
     @classmethod
     def from_mapping(
@@ -527,8 +562,8 @@ class DirectWeights:
 
     @property
     def weights(self) -> dict[str, float]:
-        """The weights keyed by label."""
-        return dict(zip(self.labels, self.values, strict=True))
+        """The weights keyed by label: ``values`` divided by their sum."""
+        return dict(zip(self.labels, self._weights, strict=True))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""

@@ -11,6 +11,7 @@ import numpy.typing as npt
 from scipy.special import ndtr
 
 from crmscore._display import short_repr
+from crmscore._params import _to_float as to_float
 from crmscore._validation import integer_at_least
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
@@ -120,10 +121,10 @@ class FixedRange:
     ``FixedRange(low=0.0, high=0.40)`` (margins as fractions).
     """
 
-    low: float = attrs.field(converter=float, validator=_check_range)
+    low: float = attrs.field(converter=to_float, validator=_check_range)
     """Value that scores 0 points (before the direction is applied)."""
 
-    high: float = attrs.field(converter=float, validator=_check_range)
+    high: float = attrs.field(converter=to_float, validator=_check_range)
     """Value that scores 100 points (before the direction is applied)."""
 
 

@@ -369,6 +369,9 @@ class FittedScorecard:
         for column, name in enumerate(criteria):
             node = _find(hierarchy, name)
             membership[[leaves.index(leaf) for leaf in node.indicators], column] = 1.0
+        # Read-only, so the fitted value cannot be changed through them.
+        weights.setflags(write=False)
+        membership.setflags(write=False)
         object.__setattr__(self, "_weights", weights)
         object.__setattr__(self, "_membership", membership)
 

@@ -12,6 +12,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmscore._display import html_block
+from crmscore._params import _to_float as to_float
 from crmscore._validation import check_choice, check_columns
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
@@ -34,6 +35,13 @@ customer down a tier.
 _LANGUAGES: tuple[Language, ...] = ("en", "zh")
 
 
+def _finite(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not math.isfinite(value):
+        raise InvalidParameterError.for_value(
+            name=attribute.name, owner=type(instance).__name__, allowed="a finite number", got=value
+        )
+
+
 @attrs.frozen(kw_only=True)
 class Tier:
     """One tier: a stable key, English and Chinese labels and an inclusive lower bound."""
@@ -47,8 +55,9 @@ class Tier:
     label_zh: str = attrs.field(validator=attrs.validators.instance_of(str))
     """Chinese label, e.g. ``"黄金级"``."""
 
-    lower_bound: float = attrs.field(converter=float)
-    """Smallest score (inclusive) in the tier."""
+    lower_bound: float = attrs.field(converter=to_float)
+    """Smallest score (inclusive) in the tier (a value that is not a number reads as NaN,
+    which :class:`TierScheme` rejects)."""
 
     def label(self, language: Language = "en") -> str:
         """Return the label in ``language``."""
@@ -297,13 +306,6 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def _finite(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not math.isfinite(value):
-        raise InvalidParameterError.for_value(
-            name=attribute.name, owner=type(instance).__name__, allowed="a finite number", got=value
-        )
-
-
 @attrs.frozen(kw_only=True)
 class TierRule:
     """A manual rule over the computed tier: a floor or a cap for customers meeting a condition.
@@ -331,7 +333,7 @@ class TierRule:
     op: Literal[">=", ">", "<=", "<"] = attrs.field(validator=attrs.validators.in_(_OPERATORS))
     """Comparison of ``column`` with ``threshold``."""
 
-    threshold: float = attrs.field(converter=float, validator=_finite)
+    threshold: float = attrs.field(converter=to_float, validator=_finite)
     """The value compared with."""
 
     tier: str = attrs.field(validator=attrs.validators.instance_of(str))
