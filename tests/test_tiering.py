@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +44,7 @@ from crmscore import (
 from tests.strategies import indicator_frames
 
 if TYPE_CHECKING:
-    from crmscore.tiering import Direction, Normaliser
+    from crmscore.tiering import Direction, GroupMapping, Normaliser
 
 NORMALISERS: list[Normaliser] = [
     MinMax(),
@@ -598,14 +599,19 @@ def test_rules_floor_and_cap_with_reasons() -> None:
 # --- k-means natural groups -----------------------------------------------------------------
 
 
-def test_kmeans_recovers_separated_groups_and_ranks_them_by_score() -> None:
+def separated_book() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Four tight groups of 50 around 10, 40, 70 and 95 points, shuffled."""
     rng = np.random.default_rng(3)
     centres = np.array([10.0, 40.0, 70.0, 95.0])
     members = np.repeat(centres, 50) + rng.normal(0, 1.0, 200)
     order = rng.permutation(200)
-    book = frame(x=members[order].tolist())
+    return frame(x=members[order].tolist()), centres, order
+
+
+def test_kmeans_recovers_separated_groups_and_ranks_them_by_score() -> None:
+    book, centres, order = separated_book()
     fitted = single(FixedRange(low=0, high=100)).fit(book)
-    groups = KMeansTiering(seed=0).fit(book, scorecard=fitted)
+    groups = KMeansTiering(seed=0, mapping="rank").fit(book, scorecard=fitted)
     np.testing.assert_allclose([c[0] for c in groups.centroids], centres, atol=0.5)
     out = groups.assign(book)
     expected = np.repeat(np.arange(4), 50)[order]
@@ -663,6 +669,385 @@ def test_kmeans_reports_groups_that_stay_empty(monkeypatch: pytest.MonkeyPatch) 
     fitted = single(MinMax()).fit(frame(x=[1.0, 2.0, 3.0, 4.0]))
     with pytest.raises(ConvergenceError, match="left a group empty in all 2"):
         KMeansTiering(seed=0, n_init=2).fit(frame(x=[1.0, 2.0, 3.0, 4.0]), scorecard=fitted)
+
+
+def test_kmeans_maps_groups_by_the_scheme_bounds_by_default() -> None:
+    # Hand-checked: the groups' mean scores are about 10, 40, 70 and 95, so under the
+    # policy bounds (60 / 80 / 90) they are Ordinary, Ordinary, Silver and Diamond;
+    # no group is Gold.
+    book, centres, order = separated_book()
+    fitted = single(FixedRange(low=0, high=100)).fit(book)
+    groups = KMeansTiering(seed=0).fit(book, scorecard=fitted)
+    assert groups.settings.mapping == "scheme"
+    np.testing.assert_allclose(groups.group_scores, centres, atol=0.5)
+    assert groups.group_tiers == (0, 0, 1, 3)
+    out = groups.assign(book)
+    expected_group = np.repeat(np.arange(4), 50)[order]
+    assert out["group"].tolist() == expected_group.tolist()
+    labels = ["Ordinary", "Ordinary", "Silver", "Diamond"]
+    assert out["group_tier"].tolist() == [labels[g] for g in expected_group]
+    assert out["tier"].tolist() == out["group_tier"].tolist()
+    assert list(out["group_tier"].cat.categories) == list(POLICY_TIERS.labels())
+    # The reason names the group (not the tier): two groups share Ordinary.
+    first = out.index[expected_group == 0][0]
+    second = out.index[expected_group == 1][0]
+    assert (
+        out.loc[first, "tier_reason"]
+        == f"k-means group 0 (mean score {groups.group_scores[0]:.1f})"
+    )
+    assert (
+        out.loc[second, "tier_reason"]
+        == f"k-means group 1 (mean score {groups.group_scores[1]:.1f})"
+    )
+
+
+def test_kmeans_low_population_has_no_diamond_under_the_scheme_but_does_by_rank() -> None:
+    # Every score between 3 and 22: no group can average 60, so every group is
+    # Ordinary under the scheme; ranking hands the top group Diamond regardless.
+    rng = np.random.default_rng(11)
+    book = frame(x=rng.uniform(3.0, 22.0, 200).tolist())
+    fitted = single(FixedRange(low=0, high=100)).fit(book)
+    by_scheme = KMeansTiering(seed=0).fit(book, scorecard=fitted)
+    assert max(by_scheme.group_scores) < 22
+    assert by_scheme.group_tiers == (0, 0, 0, 0)
+    assert set(by_scheme.assign(book)["group_tier"]) == {"Ordinary"}
+    by_rank = KMeansTiering(seed=0, mapping="rank").fit(book, scorecard=fitted)
+    assert by_rank.group_scores == by_scheme.group_scores
+    assert by_rank.group_tiers == (0, 1, 2, 3)
+    ranked = by_rank.assign(book)
+    assert ranked["group_tier"].value_counts()["Diamond"] > 0
+    assert ranked.loc[ranked["group"] == 3, "group_tier"].eq("Diamond").all()
+
+
+def test_kmeans_group_tier_bound_is_inclusive() -> None:
+    # Built straight from stated centroids and mean scores (as from a stored model):
+    # a group averaging exactly 90 is Diamond, one averaging 89.99 is Gold.
+    fitted = single(FixedRange(low=0, high=100)).fit(frame(x=[0.0, 100.0]))
+    groups = FittedKMeansTiering(
+        settings=KMeansTiering(seed=0, n_clusters=3),
+        scorecard=fitted,
+        centroids=[[50.0], [89.99], [90.0]],
+        group_scores=[50.0, 89.99, 90.0],
+        inertia=0.0,
+    )
+    assert groups.group_tiers == (0, 2, 3)
+    out = groups.assign(frame(x=[40.0, 89.0, 99.0]))
+    assert out["group"].tolist() == [0, 1, 2]
+    assert out["group_tier"].tolist() == ["Ordinary", "Gold", "Diamond"]
+
+
+def test_kmeans_n_clusters() -> None:
+    # Two tight groups around 20 and 92 points, found with n_clusters=2: Ordinary and
+    # Diamond; the number of groups need not be the number of tiers.
+    rng = np.random.default_rng(5)
+    members = np.concatenate([rng.normal(20, 1, 40), rng.normal(92, 1, 60)])
+    book = frame(x=members.tolist())
+    fitted = single(FixedRange(low=0, high=100)).fit(book)
+    groups = KMeansTiering(seed=2, n_clusters=2).fit(book, scorecard=fitted)
+    np.testing.assert_allclose(groups.group_scores, [20.0, 92.0], atol=0.5)
+    assert groups.group_tiers == (0, 3)
+    out = groups.assign(book)
+    assert out["group_tier"].tolist() == ["Ordinary"] * 40 + ["Diamond"] * 60
+    many = KMeansTiering(seed=2, n_clusters=6).fit(book, scorecard=fitted)
+    assert len(many.centroids) == len(many.group_scores) == len(many.group_tiers) == 6
+    assert list(many.group_tiers) == sorted(many.group_tiers)
+    with pytest.raises(InvalidParameterError, match=r"'n_clusters' parameter.*mapping='rank'"):
+        KMeansTiering(seed=2, n_clusters=2, mapping="rank").fit(book, scorecard=fitted)
+    with pytest.raises(InvalidDataError, match="at least 7 distinct customers"):
+        KMeansTiering(seed=2, n_clusters=7).fit(frame(x=[1.0, 2, 3, 4, 5, 6]), scorecard=fitted)
+    with pytest.raises(InvalidParameterError, match="n_clusters"):
+        KMeansTiering(seed=0, n_clusters=0)
+    with pytest.raises(InvalidParameterError, match="mapping"):
+        KMeansTiering(seed=0, mapping="score")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="needs 4 centroids"):
+        FittedKMeansTiering(
+            settings=KMeansTiering(seed=0),
+            scorecard=fitted,
+            centroids=[[1.0], [2.0]],
+            group_scores=[1.0, 2.0],
+            inertia=0.0,
+        )
+
+
+def test_kmeans_from_dict_reads_old_dicts_as_rank_mapping() -> None:
+    # Dictionaries written before 'mapping' and 'n_clusters' existed were fitted by
+    # rank, so they read back as rank and keep their tiers.
+    book, _, _ = separated_book()
+    fitted = single(FixedRange(low=0, high=100)).fit(book)
+    new = KMeansTiering(seed=0, mapping="rank").fit(book, scorecard=fitted)
+    old = new.to_dict()
+    del old["settings"]["mapping"], old["settings"]["n_clusters"]
+    again = FittedKMeansTiering.from_dict(json.loads(json.dumps(old)))
+    assert again == new
+    assert again.group_tiers == (0, 1, 2, 3)
+    assert KMeansTiering.from_dict({"seed": 1, "n_init": 2, "max_iter": 3, "rules": []}) == (
+        KMeansTiering(seed=1, n_init=2, max_iter=3, mapping="rank")
+    )
+
+
+@given(data=st.data(), mapping=st.sampled_from(["scheme", "rank"]))
+def test_kmeans_inputs_are_not_mutated(data: st.DataObject, mapping: GroupMapping) -> None:
+    book = data.draw(indicator_frames(columns=COLUMNS, min_rows=8))
+    book["floor_on"] = np.arange(len(book), dtype=float)
+    before = book.copy(deep=True)
+    fitted = three_indicator_card().fit(book)
+    fitted_before = fitted.to_dict()
+    rules = [TierRule(name="floor", column="floor_on", op=">=", threshold=4, tier="gold")]
+    settings = KMeansTiering(seed=0, n_init=1, rules=rules, mapping=mapping)
+    rules_before = copy.deepcopy(rules)
+    try:
+        groups = settings.fit(book, scorecard=fitted)
+    except InvalidDataError:  # fewer than four distinct customers
+        pd.testing.assert_frame_equal(book, before)
+        return
+    groups.assign(book)
+    groups.assign(book, language="zh")
+    pd.testing.assert_frame_equal(book, before)
+    assert rules == rules_before
+    assert fitted.to_dict() == fitted_before
+
+
+def test_b2b_scorecard_arguments_are_not_mutated() -> None:
+    judged = PairwiseMatrix.from_judgments(
+        {("financial", "potential"): 2, ("financial", "risk"): 3, ("potential", "risk"): 2}
+    )
+    arguments: dict[str, Any] = {
+        "criteria_weights": judged,
+        "indicator_weights": {
+            "financial": {"annual_revenue": 0.6, "profit_margin": 0.3, "payment_cycle": 0.1},
+            "risk": DirectWeights.from_mapping(
+                {"credit_rating": 0.5, "default_history": 0.25, "legal_disputes": 0.25}
+            ),
+        },
+        "indicators": [Indicator(name="growth", direction="benefit", normaliser=MinMax())],
+        "columns": {"annual_revenue": "revenue"},
+        "tiers": TierScheme.from_bounds({"C": 0, "B": 50, "A": 75}),
+        "rules": [TierRule(name="floor", column="revenue", op=">=", threshold=1e7, tier="A")],
+    }
+    before = copy.deepcopy(arguments)
+    b2b_scorecard(**arguments)
+    b2b_scorecard(
+        **{**arguments, "criteria_weights": {"financial": 0.4, "potential": 0.4, "risk": 0.2}}
+    )
+    assert arguments == before
+    mapping = {"financial": 0.4, "potential": 0.4, "risk": 0.2}
+    mapping_before = copy.deepcopy(mapping)
+    b2b_scorecard(criteria_weights=mapping)
+    assert mapping == mapping_before
+
+
+# --- values are values: read-only state, typed conversion -------------------------------------
+
+
+def test_fitted_scorecard_arrays_are_read_only() -> None:
+    fitted = three_indicator_card().fit(
+        frame(gain=[1.0, 2], y=[1.0, 3], z=[0.0, 5], other=[2.0, 1])
+    )
+    weights = fitted.weights
+    with pytest.raises(ValueError, match="read-only"):
+        fitted._weights[0] = 7
+    with pytest.raises(ValueError, match="read-only"):
+        fitted._membership[0, 0] = 7
+    assert fitted.weights == weights
+    assert weights == pytest.approx({"gain": 0.5, "y": 0.15, "z": 0.15, "other": 0.2})
+
+
+@pytest.mark.parametrize(
+    ("build", "name"),
+    [
+        (lambda: FixedRange(low="abc", high=1), "low"),
+        (lambda: FixedRange(low=0, high=None), "high"),
+        (
+            lambda: TierRule(name="r", column="x", op=">=", threshold="many", tier="gold"),
+            "threshold",
+        ),
+        (
+            lambda: TierScheme.from_bounds({"low": 0, "high": "sixty"}),  # type: ignore[dict-item]
+            "strictly increasing",
+        ),
+    ],
+)
+def test_numbers_that_are_not_numbers_raise_typed_errors(build: Any, name: str) -> None:
+    with pytest.raises(InvalidParameterError, match=name):
+        build()
+
+
+def test_numeric_strings_convert() -> None:
+    assert FixedRange(low="0", high="2.5") == FixedRange(low=0.0, high=2.5)
+    rule = TierRule(name="r", column="x", op=">=", threshold="5e6", tier="gold")
+    assert rule.threshold == 5e6
+    assert Tier(key="k", label_en="K", label_zh="K", lower_bound="60").lower_bound == 60.0
+
+
+# --- contributions add up to the score ----------------------------------------------------------
+
+
+@given(
+    data=st.data(),
+    raw=st.lists(st.floats(min_value=0.05, max_value=1.0), min_size=2, max_size=4),
+    offset=st.floats(min_value=-9e-7, max_value=9e-7),
+)
+def test_contributions_add_up_to_the_score_with_weights_summing_near_one(
+    data: st.DataObject, raw: list[float], offset: float
+) -> None:
+    # Weights stated to sum to 1 only within DirectWeights' tolerance (1e-6): they are
+    # rescaled, so the score is never clipped away from the sum of its contributions.
+    names = [f"i{k}" for k in range(len(raw))]
+    stated = [v / sum(raw) for v in raw]
+    stated[0] += offset
+    card = Scorecard(
+        hierarchy=Criterion(name="goal", weights=dict(zip(names, stated, strict=True))),
+        indicators=[
+            Indicator(name=n, direction="benefit", normaliser=FixedRange(low=0, high=1))
+            for n in names
+        ],
+    )
+    values = st.floats(min_value=-0.5, max_value=1.5, allow_nan=False)
+    rows = data.draw(st.integers(min_value=1, max_value=12))
+    book = pd.DataFrame(
+        {n: data.draw(st.lists(values, min_size=rows, max_size=rows)) for n in names},
+        index=pd.Index([f"k{i}" for i in range(rows)], name="customer_id"),
+    )
+    book.iloc[0] = 1.0  # full points everywhere: the sum of the stated weights times 100
+    out = card.fit(book).score(book)
+    assert out["score"].between(0.0, 100.0).all()
+    contributions = out[[f"{n}_points" for n in names]].sum(axis=1)
+    np.testing.assert_allclose(contributions, out["score"], rtol=0, atol=1e-9)
+    assert out["score"].iloc[0] == pytest.approx(100.0, abs=1e-9)
+
+
+def test_published_probe_weights_off_by_9e_7_add_up() -> None:
+    # The audit's probe: weights 0.5000009 and 0.5 (sum 1.0000009, within tolerance),
+    # both indicators at full points. Before the fix: score 100, contributions 100.00009.
+    card = Scorecard(
+        hierarchy=Criterion(name="goal", weights={"a": 0.5000009, "b": 0.5}),
+        indicators=[
+            Indicator(name=n, direction="benefit", normaliser=FixedRange(low=0, high=1))
+            for n in "ab"
+        ],
+    )
+    book = frame(a=[1.0], b=[1.0])
+    out = card.fit(book).score(book)
+    assert out["score"].iloc[0] == pytest.approx(100.0, abs=1e-12)
+    assert out["a_points"].iloc[0] + out["b_points"].iloc[0] == pytest.approx(100.0, abs=1e-12)
+    assert out["a_points"].iloc[0] == pytest.approx(100 * 0.5000009 / 1.0000009, rel=1e-12)
+
+
+# --- JSON round trips of every configuration ---------------------------------------------------
+
+LABEL_TEXT = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=8
+)
+
+
+@st.composite
+def tier_schemes(draw: st.DrawFn) -> TierScheme:
+    """Schemes with arbitrary (unicode) keys and labels and fractional bounds in 0-100."""
+    n = draw(st.integers(min_value=1, max_value=6))
+    keys = draw(st.lists(LABEL_TEXT, min_size=n, max_size=n, unique=True))
+    en = draw(st.lists(LABEL_TEXT, min_size=n, max_size=n, unique=True))
+    zh = draw(st.lists(LABEL_TEXT, min_size=n, max_size=n, unique=True))
+    upper = draw(
+        st.lists(
+            st.floats(min_value=1e-3, max_value=100.0, allow_nan=False, allow_subnormal=False),
+            min_size=n - 1,
+            max_size=n - 1,
+            unique=True,
+        )
+    )
+    bounds = [0.0, *sorted(upper)]
+    return TierScheme(
+        tiers=[
+            Tier(key=k, label_en=e, label_zh=z, lower_bound=b)
+            for k, e, z, b in zip(keys, en, zh, bounds, strict=True)
+        ]
+    )
+
+
+@st.composite
+def tier_rules(draw: st.DrawFn, *, scheme: TierScheme = POLICY_TIERS) -> TierRule:
+    tier = draw(st.sampled_from(scheme.tiers))
+    return TierRule(
+        name=draw(LABEL_TEXT),
+        column=draw(LABEL_TEXT),
+        op=draw(st.sampled_from([">=", ">", "<=", "<"])),
+        threshold=draw(st.floats(allow_nan=False, allow_infinity=False)),
+        tier=draw(st.sampled_from([tier.key, tier.label_en, tier.label_zh])),
+        kind=draw(st.sampled_from(["floor", "cap"])),
+    )
+
+
+@st.composite
+def kmeans_settings(draw: st.DrawFn, *, tiers: int = 4) -> KMeansTiering:
+    mapping: GroupMapping = draw(st.sampled_from(["scheme", "rank"]))
+    n_clusters = (
+        draw(st.sampled_from([None, tiers]))
+        if mapping == "rank"
+        else draw(st.none() | st.integers(min_value=1, max_value=8))
+    )
+    return KMeansTiering(
+        seed=draw(st.integers(min_value=0, max_value=2**32)),
+        n_init=draw(st.integers(min_value=1, max_value=10)),
+        max_iter=draw(st.integers(min_value=1, max_value=100)),
+        rules=draw(st.lists(tier_rules(), max_size=3)),
+        mapping=mapping,
+        n_clusters=n_clusters,
+    )
+
+
+FINITE = st.floats(allow_nan=False, allow_infinity=False, allow_subnormal=False)
+
+
+@st.composite
+def fitted_kmeans(draw: st.DrawFn) -> FittedKMeansTiering:
+    """Fitted groups stated directly (as from a stored model), over the 4-indicator card."""
+    fitted = three_indicator_card().fit(
+        frame(gain=[1.0, 2], y=[1.0, 3], z=[0.0, 5], other=[2.0, 1])
+    )
+    settings = draw(kmeans_settings())
+    k = settings.clusters(POLICY_TIERS)
+    point = st.floats(min_value=0, max_value=100, allow_nan=False)
+    centroids = draw(st.lists(st.lists(point, min_size=4, max_size=4), min_size=k, max_size=k))
+    scores = sorted(draw(st.lists(point, min_size=k, max_size=k)))
+    return FittedKMeansTiering(
+        settings=settings,
+        scorecard=fitted,
+        centroids=centroids,
+        group_scores=scores,
+        inertia=draw(st.floats(min_value=0, max_value=1e12)),
+    )
+
+
+def json_round_trip(value: Any) -> Any:
+    return json.loads(json.dumps(value.to_dict()))
+
+
+@given(scheme=tier_schemes())
+def test_tier_scheme_json_round_trip(scheme: TierScheme) -> None:
+    again = TierScheme.from_dict(json_round_trip(scheme))
+    assert again == scheme
+    assert again.bounds == scheme.bounds
+    assert again.labels("zh") == scheme.labels("zh")
+
+
+@given(data=st.data(), scheme=tier_schemes())
+def test_tier_rule_json_round_trip(data: st.DataObject, scheme: TierScheme) -> None:
+    rule = data.draw(tier_rules(scheme=scheme))
+    again = TierRule.from_dict(json_round_trip(rule))
+    assert again == rule
+    assert again.describe(scheme) == rule.describe(scheme)
+
+
+@given(settings=kmeans_settings())
+def test_kmeans_settings_json_round_trip(settings: KMeansTiering) -> None:
+    assert KMeansTiering.from_dict(json_round_trip(settings)) == settings
+
+
+@given(groups=fitted_kmeans())
+def test_fitted_kmeans_json_round_trip(groups: FittedKMeansTiering) -> None:
+    again = FittedKMeansTiering.from_dict(json_round_trip(groups))
+    assert again == groups
+    assert again.group_tiers == groups.group_tiers
 
 
 # --- the B2B preset --------------------------------------------------------------------------

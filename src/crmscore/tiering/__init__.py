@@ -34,7 +34,7 @@ from crmscore.tiering._ahp import (
     WeightMethod,
 )
 from crmscore.tiering._hierarchy import Criterion
-from crmscore.tiering._kmeans import FittedKMeansTiering, KMeansTiering
+from crmscore.tiering._kmeans import FittedKMeansTiering, GroupMapping, KMeansTiering
 from crmscore.tiering._normalise import (
     Direction,
     FixedRange,
@@ -70,6 +70,7 @@ __all__ = [
     "FittedKMeansTiering",
     "FittedScorecard",
     "FixedRange",
+    "GroupMapping",
     "Indicator",
     "KMeansTiering",
     "Language",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 import numpy as np
@@ -10,7 +10,13 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.cluster.vq import ClusterError, kmeans2, vq
 
-from crmscore._validation import check_choice, integer_at_least
+from crmscore._params import _to_float as to_float
+from crmscore._validation import (
+    check_choice,
+    integer_at_least,
+    non_negative_finite,
+    optional_integer_at_least,
+)
 from crmscore.errors import ConvergenceError, InvalidDataError, InvalidParameterError
 from crmscore.tiering._scorecard import FittedScorecard
 from crmscore.tiering._tiers import Language, TierRule, apply_rules, tier_reasons, to_rules
@@ -18,9 +24,17 @@ from crmscore.tiering._tiers import Language, TierRule, apply_rules, tier_reason
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["FittedKMeansTiering", "KMeansTiering"]
+    from crmscore.tiering._tiers import TierScheme
+
+__all__ = ["FittedKMeansTiering", "GroupMapping", "KMeansTiering"]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
+GroupMapping: TypeAlias = Literal["scheme", "rank"]
+_MAPPINGS: tuple[GroupMapping, ...] = ("scheme", "rank")
+
+
+def _check_mapping(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
+    check_choice(value, name=attribute.name, owner=type(instance).__name__, choices=_MAPPINGS)
 
 
 def _plus_plus(points: FloatArray, k: int, rng: np.random.Generator) -> FloatArray:
@@ -38,14 +52,24 @@ def _plus_plus(points: FloatArray, k: int, rng: np.random.Generator) -> FloatArr
 
 @attrs.frozen(kw_only=True)
 class KMeansTiering:
-    """Settings for natural groups by k-means, one group per tier.
+    """Settings for natural groups by k-means, mapped to tiers by their mean score.
 
     The customers' normalised indicator points (0-100 each, more is better, from a
-    fitted scorecard) are clustered into as many groups as the scheme has tiers with
-    ``scipy.cluster.vq.kmeans2``, seeded by k-means++ from ``seed``; the groups are
-    ranked by their members' mean score and the lowest-ranked group takes the
-    lowest tier. ``rules`` then apply, as the policy combines natural groups with
-    manual rules (e.g. a VIP retention floor).
+    fitted scorecard) are clustered into ``n_clusters`` groups (by default as many
+    as the scheme has tiers) with ``scipy.cluster.vq.kmeans2``, seeded by k-means++
+    from ``seed``. Each group's mean score then gives its tier, by ``mapping``:
+
+    ``"scheme"`` (default)
+        The scheme's tier for the group's mean score: a group is Diamond only if
+        its members average 90 or more. Groups can share a tier and a tier can
+        have no group (a population scoring 3-22 has only Ordinary groups).
+    ``"rank"``
+        Groups ranked by mean score take the tiers in order, lowest group the
+        lowest tier, whatever their scores (needs one group per tier). The top
+        group is the highest tier even if it averages 20.
+
+    ``rules`` then apply, as the policy combines natural groups with manual rules
+    (e.g. a VIP retention floor).
 
     Examples
     --------
@@ -58,6 +82,12 @@ class KMeansTiering:
     >>> list(tiers.columns)
     ['score', 'group', 'group_tier', 'tier', 'tier_reason']
     >>> bool(tiers.groupby("group_tier", observed=True)["score"].mean().is_monotonic_increasing)
+    True
+
+    Each group's tier is the scheme's tier for its mean score:
+
+    >>> [fitted.scorecard.tiers.tier_of(m) for m in groups.group_scores] == [
+    ...     fitted.scorecard.tiers.labels()[t] for t in groups.group_tiers]
     True
     """
 
@@ -73,8 +103,34 @@ class KMeansTiering:
     rules: tuple[TierRule, ...] = attrs.field(default=(), converter=to_rules)
     """Floors and caps applied to the group's tier, in order."""
 
+    mapping: GroupMapping = attrs.field(default="scheme", validator=_check_mapping)
+    """How groups get tiers: ``"scheme"`` (the tier of the group's mean score) or
+    ``"rank"`` (groups ranked by mean score take the tiers in order)."""
+
+    n_clusters: int | None = attrs.field(default=None, validator=optional_integer_at_least(1))
+    """Number of groups; ``None`` for one per tier of the scorecard's scheme. With
+    ``mapping="rank"`` it must equal the number of tiers."""
+
+    def clusters(self, scheme: TierScheme) -> int:
+        """Return the number of groups for ``scheme`` (``n_clusters`` or its tier count).
+
+        Raises
+        ------
+        InvalidParameterError
+            ``mapping="rank"`` with ``n_clusters`` other than the number of tiers.
+        """
+        tiers = len(scheme.tiers)
+        k = tiers if self.n_clusters is None else self.n_clusters
+        if self.mapping == "rank" and k != tiers:
+            raise InvalidParameterError(
+                f"The 'n_clusters' parameter of KMeansTiering must equal the number of tiers "
+                f"({tiers}) with mapping='rank' (one group per tier). Got {k} instead; use "
+                "mapping='scheme' for another number of groups."
+            )
+        return k
+
     def fit(self, frame: pd.DataFrame, *, scorecard: FittedScorecard) -> FittedKMeansTiering:
-        """Find the groups in a population and rank them by mean score.
+        """Find the groups in a population, order them by mean score and give them tiers.
 
         Parameters
         ----------
@@ -89,8 +145,10 @@ class KMeansTiering:
 
         Raises
         ------
+        InvalidParameterError
+            ``mapping="rank"`` with ``n_clusters`` other than the number of tiers.
         InvalidDataError
-            Fewer distinct customers than tiers.
+            Fewer distinct customers than groups.
         ConvergenceError
             Every initialisation left a group empty.
         """
@@ -104,10 +162,10 @@ class KMeansTiering:
         for rule in self.rules:
             scorecard.scorecard.tiers.index(rule.tier)
         points = np.ascontiguousarray(scorecard._points(frame, owner="KMeansTiering.fit")[0].T)
-        k = len(scorecard.scorecard.tiers.tiers)
+        k = self.clusters(scorecard.scorecard.tiers)
         if np.unique(points, axis=0).shape[0] < k:
             raise InvalidDataError(
-                f"k-means needs at least {k} distinct customers (one per tier); the frame has "
+                f"k-means needs at least {k} distinct customers (one per group); the frame has "
                 f"{np.unique(points, axis=0).shape[0]}."
             )
         rng = np.random.default_rng(self.seed)
@@ -147,16 +205,25 @@ class KMeansTiering:
             "n_init": self.n_init,
             "max_iter": self.max_iter,
             "rules": [r.to_dict() for r in self.rules],
+            "mapping": self.mapping,
+            "n_clusters": self.n_clusters,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> KMeansTiering:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        A dictionary without ``mapping`` was written before the mapping was a
+        setting, when groups were always mapped by rank: it reads as
+        ``mapping="rank"``, so stored settings and fitted groups keep their tiers.
+        """
         return cls(
             seed=data["seed"],
             n_init=data["n_init"],
             max_iter=data["max_iter"],
             rules=[TierRule.from_dict(r) for r in data["rules"]],
+            mapping=data.get("mapping", "rank"),
+            n_clusters=data.get("n_clusters"),
         )
 
 
@@ -170,9 +237,10 @@ def _to_floats(values: Sequence[float]) -> tuple[float, ...]:
 
 @attrs.frozen(kw_only=True)
 class FittedKMeansTiering:
-    """Groups found by :meth:`KMeansTiering.fit`: centroids ranked by mean score.
+    """Groups found by :meth:`KMeansTiering.fit`: centroids ordered by mean score.
 
-    Group ``g`` (0 = lowest mean score) maps to tier ``g`` of the scorecard's scheme.
+    Group ``g`` (0 = lowest mean score) has tier ``group_tiers[g]`` of the
+    scorecard's scheme, derived from ``group_scores`` by the settings' ``mapping``.
     New customers join the nearest centroid.
     """
 
@@ -190,20 +258,33 @@ class FittedKMeansTiering:
     group_scores: tuple[float, ...] = attrs.field(converter=_to_floats)
     """Mean score of each group's members when fitted, increasing."""
 
-    inertia: float = attrs.field(converter=float)
+    inertia: float = attrs.field(converter=to_float, validator=non_negative_finite)
     """Within-group sum of squared distances when fitted."""
 
+    _group_tiers: tuple[int, ...] = attrs.field(init=False, repr=False, eq=False)
+
     def __attrs_post_init__(self) -> None:
-        k = len(self.scorecard.scorecard.tiers.tiers)
+        scheme = self.scorecard.scorecard.tiers
+        k = self.settings.clusters(scheme)
         m = len(self.scorecard.indicators)
         if len(self.centroids) != k or any(len(c) != m for c in self.centroids):
             raise InvalidParameterError(
-                f"FittedKMeansTiering needs {k} centroids (one per tier) of {m} coordinates."
+                f"FittedKMeansTiering needs {k} centroids (one per group) of {m} coordinates."
             )
         if len(self.group_scores) != k:
             raise InvalidParameterError(
                 f"FittedKMeansTiering needs {k} group scores, got {len(self.group_scores)}."
             )
+        if self.settings.mapping == "rank":
+            tiers = tuple(range(k))
+        else:
+            tiers = tuple(scheme.codes(np.asarray(self.group_scores, dtype=np.float64)).tolist())
+        object.__setattr__(self, "_group_tiers", tiers)
+
+    @property
+    def group_tiers(self) -> tuple[int, ...]:
+        """Tier position (0 = lowest tier of the scheme) of each group, lowest group first."""
+        return self._group_tiers
 
     def assign(self, frame: pd.DataFrame, *, language: Language = "en") -> pd.DataFrame:
         """Place customers in the nearest group and give them its tier, then the rules'.
@@ -212,7 +293,8 @@ class FittedKMeansTiering:
         -------
         pandas.DataFrame
             Indexed like ``frame``: ``score``, ``group`` (0 = lowest-scoring group),
-            ``group_tier`` and ``tier`` (ordered categoricals) and ``tier_reason``.
+            ``group_tier`` (the group's tier, see :attr:`group_tiers`) and ``tier``
+            (after the rules), ordered categoricals, and ``tier_reason``.
         """
         check_choice(
             language, name="language", owner="FittedKMeansTiering.assign", choices=("en", "zh")
@@ -221,8 +303,9 @@ class FittedKMeansTiering:
         points = np.ascontiguousarray(
             self.scorecard._points(frame, owner="FittedKMeansTiering.assign")[0].T
         )
-        groups, _ = vq(points, np.asarray(self.centroids))
-        base = groups.astype(np.int64)
+        found, _ = vq(points, np.asarray(self.centroids))
+        groups = found.astype(np.int64)
+        base = np.asarray(self._group_tiers, dtype=np.int64)[groups]
         codes, fired = apply_rules(
             base, frame, scheme=scheme, rules=self.settings.rules, frame_name="the frame"
         )
@@ -232,11 +315,11 @@ class FittedKMeansTiering:
         return pd.DataFrame(
             {
                 "score": np.clip(points @ self.scorecard._weights, 0.0, 100.0),
-                "group": base,
+                "group": groups,
                 "group_tier": scheme.categorical(base, language=language),
                 "tier": scheme.categorical(codes, language=language),
                 "tier_reason": tier_reasons(
-                    base,
+                    groups,  # the reason names the group, so it is indexed by group
                     fired,
                     scheme=scheme,
                     rules=self.settings.rules,
