@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from lifetimes import BetaGeoFitter
 
@@ -21,6 +21,8 @@ from crmscore import (
     AllOf,
     AnyOf,
     AtLeast,
+    BetaGeoModel,
+    BetaGeoParams,
     CartAbandonment,
     ComplaintRise,
     EarlyWarning,
@@ -36,13 +38,23 @@ from crmscore import (
     ReviewDrop,
     Rule,
     SpendDrop,
+    b2b_scorecard,
     backtest,
     evaluate_warnings,
+    make_b2b_indicators,
     make_events,
     observed_churn_dates,
     rfm_table,
 )
-from crmscore.churn import ChurnSignal, condition_from_dict, signal_from_dict
+from crmscore.churn import (
+    ACTIVITY_KINDS,
+    ChurnSignal,
+    Condition,
+    SignalResult,
+    condition_from_dict,
+    signal_from_dict,
+)
+from crmscore.tiering import POLICY_TIERS
 from tests.strategies import event_logs
 
 if TYPE_CHECKING:
@@ -83,10 +95,18 @@ def test_interaction_stop_boundary(days: int, fires: bool) -> None:
     assert fired_value(InteractionStop(), rows) == (fires, days)
 
 
-def test_interaction_stop_counts_from_the_first_event_when_never_interacting() -> None:
-    # Only account changes (not customer activity): measured from the first event.
+def test_interaction_stop_counts_a_login_from_a_new_device() -> None:
+    # An account_change is a login from a new IP or device (the event contract): a
+    # login, so it counts as activity by default; the last one was 3 days ago.
     rows = [("a", 45, "account_change", None), ("a", 3, "account_change", None)]
-    assert fired_value(InteractionStop(), rows) == (True, 45.0)
+    assert "account_change" in ACTIVITY_KINDS
+    assert fired_value(InteractionStop(), rows) == (False, 3.0)
+
+
+def test_interaction_stop_counts_from_the_first_event_when_never_interacting() -> None:
+    # With kinds that exclude account changes: measured from the first event.
+    rows = [("a", 45, "account_change", None), ("a", 3, "account_change", None)]
+    assert fired_value(InteractionStop(kinds=("interaction",)), rows) == (True, 45.0)
 
 
 def test_interaction_stop_kinds_are_a_parameter() -> None:
@@ -170,6 +190,7 @@ def complaint_rows(ages: list[int], first_age: int = 100) -> Sequence[Row]:
         ([3, 10], True),  # one complaint in each of the two weeks, none before: mean 0
         ([6, 7], True),  # ages 6 and 7 are the ends of weeks 1 and 2
         ([3, 5], False),  # both in week 1
+        ([3, 13], True),  # age 13 is the last day of week 2
         ([3, 14], False),  # age 14 is already baseline
     ],
 )
@@ -195,6 +216,42 @@ def test_complaint_rise_against_a_fixed_rate(rate: float, fires: bool) -> None:
     assert fired_value(ComplaintRise(reference_rate=rate), rows)[0] == fires
 
 
+def test_complaint_rise_against_the_population_mean() -> None:
+    # Weeks 1-2 are ages 0-13, the baseline ages 14-195. By hand:
+    # a: first event at age 100, baseline days 14..100 = 87, complaints at 20, 30: 2.
+    # b: first event at age 50, baseline days 14..50 = 37, complaints at 40: 1.
+    # c: first event at age 10, no baseline days, complaints at 3 and 10.
+    # d: first event at age 500, baseline days 14..195 = 182, no complaint.
+    # Population rate: (2 + 1) * 7 / (87 + 37 + 182) = 21 / 306 = 0.0686 a week.
+    rows: list[Row] = [
+        ("a", 100, "purchase", 1.0),
+        ("a", 30, "complaint", None),
+        ("a", 20, "complaint", None),
+        ("a", 9, "complaint", None),
+        ("a", 2, "complaint", None),
+        ("b", 50, "purchase", 1.0),
+        ("b", 40, "complaint", None),
+        ("b", 2, "complaint", None),
+        ("c", 10, "complaint", None),
+        ("c", 3, "complaint", None),
+        ("d", 500, "purchase", 1.0),
+    ]
+    rate = 3 * 7 / (87 + 37 + 182)
+    result = measure(ComplaintRise(baseline="population"), rows)
+    np.testing.assert_allclose(result["complaint_rise_reference"], rate, rtol=1e-12)
+    assert result["complaint_rise"].to_dict() == {"a": True, "b": False, "c": True, "d": False}
+    # Against a's own mean, 2 * 7 / 87 = 0.161 a week, a fires too; against the
+    # same rate given as a constant the result is identical.
+    fixed = measure(ComplaintRise(reference_rate=rate), rows)
+    pd.testing.assert_frame_equal(fixed, result)
+    own = measure(ComplaintRise(), rows)
+    assert own.loc["a", "complaint_rise_reference"] == pytest.approx(14 / 87, rel=1e-12)
+    with pytest.raises(InvalidParameterError, match="'reference_rate' parameter of ComplaintRise"):
+        ComplaintRise(baseline="population", reference_rate=0.1)
+    with pytest.raises(InvalidParameterError, match="'baseline' parameter of ComplaintRise"):
+        ComplaintRise(baseline="everyone")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("ratings", "ages", "fires"),
     [
@@ -208,6 +265,16 @@ def test_negative_reviews(ratings: list[float], ages: list[int], fires: bool) ->
     assert fired_value(NegativeReviews(), rows)[0] == fires
     assert fired_value(NegativeReviews(window_days=None), rows)[0] == (ratings != [2, 1, 3])
     assert fired_value(NegativeReviews(max_rating=3), rows)[0] == (max(ages) < 90)
+
+
+def test_negative_reviews_policy_rule_without_a_window() -> None:
+    # The policy's literal rule, "3 or more negative feedbacks", has no window:
+    # window_days=None counts every negative review, however old.
+    rows = [("a", age, "review", 1.0) for age in (700, 400, 95)]
+    assert fired_value(NegativeReviews(), rows) == (False, 0.0)
+    assert fired_value(NegativeReviews(window_days=None), rows) == (True, 3.0)
+    signal = NegativeReviews(window_days=None)
+    assert NegativeReviews.from_dict(json.loads(json.dumps(signal.to_dict()))) == signal
 
 
 @pytest.mark.parametrize(("recent", "fires", "drop"), [(210.0, True, 0.30), (211.0, False, 0.2967)])
@@ -256,6 +323,13 @@ def test_cart_abandonment_ties_and_window() -> None:
     old = [("a", 40, "cart_abandoned", None), ("a", 3, "cart_abandoned", None)]
     assert fired_value(CartAbandonment(), old)[0]
     assert fired_value(CartAbandonment(window_days=30), old) == (False, 1.0)
+
+
+@pytest.mark.parametrize(("age", "counted"), [(29, True), (30, False)])
+def test_cart_abandonment_window_boundary(age: int, counted: bool) -> None:
+    # window_days=30 covers ages 0 to 29: a cart 29 days old counts, 30 does not.
+    rows: list[Row] = [("a", age, "cart_abandoned", None), ("a", 3, "cart_abandoned", None)]
+    assert fired_value(CartAbandonment(window_days=30), rows) == (counted, 2.0 if counted else 1.0)
 
 
 def test_signal_kinds_must_be_known_at_evaluation() -> None:
@@ -348,6 +422,24 @@ def test_p_alive_signal_uses_the_rfm_table_of_purchases() -> None:
     assert got.drop(table.index).isna().all()  # customers without a purchase
     np.testing.assert_array_equal(result["p_alive_low"], got.to_numpy() < 0.4)
     assert 0 < result["p_alive_low"].mean() < 1
+
+
+def test_p_alive_signal_at_its_threshold() -> None:
+    # Purchases 100, 60 and 10 days before AS_OF, in days: frequency 2, recency 90,
+    # T 100. BG/NBD eq. 13 by hand:
+    # 1 / (1 + a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x)).
+    params = BetaGeoParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
+    model = BetaGeoModel.from_params(params, time_unit="D")
+    x, t_x, big_t = 2, 90.0, 100.0
+    odds = 0.793 / (2.426 + x - 1) * ((4.414 + big_t) / (4.414 + t_x)) ** (0.243 + x)
+    p = 1 / (1 + odds)
+    rows: list[Row] = [("a", age, "purchase", 10.0) for age in (100, 60, 10)]
+    measured = fired_value(PAliveBelow(model=model, threshold=0.5), rows)[1]
+    assert measured == pytest.approx(p, rel=1e-12)
+    # Exactly at the threshold: not below it, does not fire; one step above: fires.
+    assert fired_value(PAliveBelow(model=model, threshold=measured), rows) == (False, measured)
+    above = float(np.nextafter(measured, 1.0))
+    assert fired_value(PAliveBelow(model=model, threshold=above), rows) == (True, measured)
 
 
 def test_p_alive_signal_rejects_bad_model_output() -> None:
@@ -585,7 +677,7 @@ def test_output_and_explanation() -> None:
     assert quiet["signals"] == (
         "purchase_frequency_drop, account_anomaly, complaint_rise, spend_drop"
     )
-    text = warning.explain(result, ["quiet", "happy"])
+    text = warning.explain(result, customers=["quiet", "happy"])
     # By hand: purchases' baseline covers ages 60..200 (141 days) with 4 purchases,
     # 4 * 30 / 141 = 0.85 a month; complaints' baseline ages 14..195 (182 days) holds
     # the one at age 20, 7 / 182 = 0.04 a week; spend's baseline ages 90..200 (111
@@ -600,7 +692,7 @@ def test_output_and_explanation() -> None:
     assert text.loc["happy"] == "none: no signal fired"
     assert list(warning.explain(result).index) == ["quiet"]
     with pytest.raises(InvalidDataError, match=r"not in warnings .*\['ghost'\]"):
-        warning.explain(result, ["ghost"])
+        warning.explain(result, customers=["ghost"])
 
 
 def test_level_column_is_ordered() -> None:
@@ -610,8 +702,26 @@ def test_level_column_is_ordered() -> None:
     assert (result["level"] > "none").tolist() == [False, True]
 
 
+def has_past_events(logs: pd.DataFrame) -> bool:
+    """Whether the log has an event on or before AS_OF's day (else nobody to evaluate)."""
+    return bool((logs["timestamp"].dt.normalize() <= AS_OF).any())
+
+
+#: A log whose only event is after AS_OF: evaluate rejects it (nobody to evaluate).
+ONLY_FUTURE = log([("c0", -3, "interaction", None)])
+#: A log with one event on AS_OF's day.
+ONE_TODAY = log([("c0", 0, "interaction", None)])
+
+
+def test_a_log_with_only_future_events_is_rejected() -> None:
+    with pytest.raises(InvalidDataError, match="no event on or before as_of"):
+        EarlyWarning().evaluate(ONLY_FUTURE, as_of=AS_OF)
+
+
 @given(logs=event_logs(), data=st.data())
+@example(logs=ONLY_FUTURE, data=None).via("a log with only events after as_of")
 def test_row_order_and_no_mutation(logs: pd.DataFrame, data: st.DataObject) -> None:
+    assume(has_past_events(logs))
     before = logs.copy(deep=True)
     result = EarlyWarning().evaluate(logs, as_of=AS_OF)
     pd.testing.assert_frame_equal(logs, before)
@@ -621,7 +731,12 @@ def test_row_order_and_no_mutation(logs: pd.DataFrame, data: st.DataObject) -> N
 
 
 @given(logs=event_logs(), other=event_logs())
+@example(logs=ONE_TODAY, other=ONLY_FUTURE).via("the stranger's events all after as_of")
+@example(logs=ONLY_FUTURE, other=ONE_TODAY).via("the log's events all after as_of")
 def test_an_unrelated_customer_changes_no_one_else(logs: pd.DataFrame, other: pd.DataFrame) -> None:
+    assume(has_past_events(logs))
+    # The stranger has at least one event on or before as_of, else it is not evaluated.
+    assume(has_past_events(other))
     stranger = other.assign(customer_id="stranger")
     alone = EarlyWarning().evaluate(logs, as_of=AS_OF)
     together = EarlyWarning().evaluate(pd.concat([logs, stranger]), as_of=AS_OF)
@@ -629,7 +744,9 @@ def test_an_unrelated_customer_changes_no_one_else(logs: pd.DataFrame, other: pd
 
 
 @given(logs=event_logs())
+@example(logs=ONLY_FUTURE).via("a log with only events after as_of")
 def test_values_are_consistent_with_firing(logs: pd.DataFrame) -> None:
+    assume(has_past_events(logs))
     result = EarlyWarning().evaluate(logs, as_of=AS_OF)
     for signal in DEFAULT_SIGNALS:
         value = result[f"{signal.name}_value"]
@@ -649,7 +766,7 @@ def test_action_map() -> None:
         {"level": ["red", "blue", "none", "yellow"]}, index=pd.Index(["a", "b", "c", "d"])
     )
     tiers = pd.Series({"a": "diamond", "b": "ordinary", "c": "gold"})
-    actions = DEFAULT_ACTIONS.recommend(warnings, tiers)
+    actions = DEFAULT_ACTIONS.recommend(warnings, tiers=tiers)
     assert actions.tolist() == [
         "account_manager_visit_with_retention_budget",
         "newsletter",
@@ -666,6 +783,142 @@ def test_action_map() -> None:
         ActionMap(entries={("gold", "purple"): "x"})
     with pytest.raises(InvalidParameterError, match="repeat"):
         ActionMap(entries=[("gold", "red", "x"), ("gold", "red", "y")])
+    with pytest.raises(InvalidParameterError, match="repeat"):
+        ActionMap(entries=[("gold", "red", "x"), ("Gold", "red", "y")])
+
+
+def test_action_map_reads_the_tiers_of_a_real_scorecard() -> None:
+    # The tier column of a b2b_scorecard result holds labels ("Gold", "黄金级"),
+    # not the keys DEFAULT_ACTIONS is written with: both languages must match.
+    indicators = make_b2b_indicators(400, seed=7)
+    fitted = b2b_scorecard().fit(indicators)
+    ids = indicators.index
+    cycle = ["red", "yellow", "blue", "none"]
+    warnings = pd.DataFrame({"level": [cycle[i % 4] for i in range(len(ids))]}, index=ids)
+    for language in ("en", "zh"):
+        tiers = fitted.score(indicators, language=language)["tier"]
+        assert set(tiers.astype(str)) >= set(POLICY_TIERS.labels(language)[:3])
+        actions = DEFAULT_ACTIONS.recommend(warnings, tiers=tiers)
+        keys = tiers.astype(str).map(lambda t: POLICY_TIERS.keys[POLICY_TIERS.index(t)])
+        table = {(t, lv): lb for t, lv, lb in DEFAULT_ACTIONS.entries}
+        expected = [
+            None if lv == "none" else table[(k, lv)]
+            for k, lv in zip(keys, warnings["level"], strict=True)
+        ]
+        assert actions.tolist() == expected
+        assert "manual_review" not in set(actions)
+    # Case-insensitive on keys without a scheme; unknown tiers get the fallback.
+    plain = ActionMap(entries={("gold", "red"): "call"}, fallback="review")
+    upper = pd.Series({"a": "GOLD", "b": "Platinum"})
+    two = pd.DataFrame({"level": ["red", "red"]}, index=["a", "b"])
+    assert plain.recommend(two, tiers=upper).tolist() == ["call", "review"]
+    assert plain.label("黄金级", "red") == "review"  # no scheme: Chinese labels unknown
+    with_scheme = ActionMap(entries={("gold", "red"): "call"}, scheme=POLICY_TIERS)
+    assert with_scheme.label("黄金级", "red") == "call"
+    assert ActionMap.from_dict(json.loads(json.dumps(with_scheme.to_dict()))) == with_scheme
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: ActionMap(entries={"gold": "x"}), "'entries' parameter of ActionMap"),
+        (lambda: ActionMap(entries=5), "'entries' parameter of ActionMap"),
+        (lambda: ActionMap(entries=[("gold", "red")]), "'entries' parameter of ActionMap"),
+        (lambda: ActionMap(entries={}, scheme="policy"), "'scheme' parameter of ActionMap"),  # type: ignore[arg-type]
+        (lambda: ActionMap.from_dict({"fallback": "x"}), r"\['entries'\] are required"),
+        (lambda: InteractionStop(kinds=5), "'kinds' parameter of InteractionStop"),  # type: ignore[arg-type]
+        (lambda: EarlyWarning(signals=None), "'signals' parameter of EarlyWarning"),  # type: ignore[arg-type]
+        (lambda: EarlyWarning(rules=5), "'rules' parameter of EarlyWarning"),  # type: ignore[arg-type]
+        (lambda: EarlyWarning(rules="abc"), "'rules' parameter of EarlyWarning"),  # type: ignore[arg-type]
+        (lambda: EarlyWarning.from_dict({"signals": []}), r"\['rules'\] are required"),
+        (lambda: condition_from_dict({"op": "fired"}), "'name' parameter of condition_from_dict"),
+        (lambda: condition_from_dict({"op": "at_least", "of": []}), "'n' parameter"),
+        (lambda: condition_from_dict({"op": "any_of", "of": 3}), "'of' parameter"),
+        (lambda: condition_from_dict([1]), "'data' parameter of condition_from_dict"),  # type: ignore[arg-type]
+        (lambda: Rule.from_dict({"name": "r"}), r"\['level', 'when'\] are required"),
+        (
+            lambda: signal_from_dict({"type": "interaction_stop", "dayz": 3}),
+            r"no parameters \['dayz'\]",
+        ),
+        (
+            lambda: DEFAULT_ACTIONS.recommend(
+                pd.DataFrame({"level": ["red"]}, index=["a"]),
+                tiers={"a": "gold"},  # type: ignore[arg-type]
+            ),
+            "'tiers' parameter of ActionMap.recommend",
+        ),
+        (
+            lambda: DEFAULT_ACTIONS.recommend(
+                [1],  # type: ignore[arg-type]
+                tiers=pd.Series(dtype=object),
+            ),
+            "'warnings' parameter of ActionMap.recommend",
+        ),
+    ],
+)
+def test_bad_settings_raise_typed_errors(make: Any, match: str) -> None:
+    with pytest.raises(InvalidParameterError, match=match):
+        make()
+
+
+def test_signal_and_condition_from_dict_classmethods() -> None:
+    for signal in DEFAULT_SIGNALS:
+        data = json.loads(json.dumps(signal.to_dict()))
+        assert type(signal).from_dict(data) == signal
+        assert ChurnSignal.from_dict(data) == signal
+    model = ClosedFormBGNBD(**PARAMS)
+    p_alive = PAliveBelow(model=model, threshold=0.3)
+    assert PAliveBelow.from_dict(p_alive.to_dict(), model=model) == p_alive
+    with pytest.raises(InvalidParameterError, match=r"'type' parameter of SpendDrop\.from_dict"):
+        SpendDrop.from_dict(InteractionStop().to_dict())
+    condition = AtLeast(n=2, of=(Group(name="behaviour"), ~Fired(name="spend_drop")))
+    data = json.loads(json.dumps(condition.to_dict()))
+    assert AtLeast.from_dict(data) == condition
+    assert Condition.from_dict(data) == condition
+    assert Not.from_dict({"op": "not", "of": {"op": "group", "name": "value"}}) == ~Group(
+        name="value"
+    )
+    with pytest.raises(InvalidParameterError, match=r"'op' parameter of Fired\.from_dict"):
+        Fired.from_dict(data)
+
+
+def test_signal_result_is_a_read_only_value() -> None:
+    result = SignalResult(fired=[True, False], value=[31.0, np.nan], reference=[1.0, 2.0])
+    assert result.fired.dtype == np.bool_
+    assert result.value.dtype == np.float64
+    assert result == SignalResult(fired=[True, False], value=[31.0, np.nan], reference=[1.0, 2.0])
+    assert result != SignalResult(fired=[True, False], value=[31.0, np.nan])
+    assert result != SignalResult(fired=[True, True], value=[31.0, np.nan], reference=[1.0, 2.0])
+    with pytest.raises(ValueError, match="read-only"):
+        result.value[0] = 1.0
+    source = np.array([1.0, 2.0])
+    SignalResult(fired=[False, False], value=source)
+    assert source.flags.writeable  # the caller's array is not frozen
+    with pytest.raises(InvalidParameterError, match="value has shape"):
+        SignalResult(fired=[True], value=[1.0, 2.0])
+
+
+def test_summary_lists_signals_thresholds_and_rules() -> None:
+    summary = EarlyWarning().summary()
+    assert list(summary.index) == NAMES
+    assert list(summary.columns) == ["group", "type", "parameters", "used_by"]
+    stop = summary.loc["interaction_stop"]
+    assert stop["group"] == "behaviour"
+    assert stop["parameters"].startswith("days=30, kinds=['interaction',")
+    assert stop["used_by"] == (
+        "distress_confirmed (red), disengaged_and_declining (yellow), "
+        "three_signals (yellow), two_signals (blue)"
+    )
+    # Emotion signals are used through their group by every rule.
+    assert str(summary.loc["complaint_rise", "used_by"]).split(", ")[:2] == [
+        "distress_confirmed (red)",
+        "dissatisfied (yellow)",
+    ]
+    assert summary.loc["negative_reviews", "parameters"] == (
+        "min_count=3, max_rating=2.0, window_days=90"
+    )
+    lonely = EarlyWarning(signals=(SpendDrop(),), rules=()).summary()
+    assert lonely.loc["spend_drop", "used_by"] == ""
 
 
 # --- evaluation --------------------------------------------------------------------------
@@ -696,7 +949,9 @@ def test_evaluate_warnings_hand_computed() -> None:
     )
     # Leads: a 10, b 90 (in the horizon), c 45, d 91 (outside), e 19; g churned on
     # as_of's day (left out); f never churned.
-    result = evaluate_warnings(warnings, churn, as_of=as_of, horizon_days=90, min_lead_days=30)
+    result = evaluate_warnings(
+        warnings, churn_dates=churn, as_of=as_of, horizon_days=90, min_lead_days=30
+    )
     assert result.loc["any", "customers"] == 6
     assert result.loc["any", "churners"] == 4
     red = result.loc["red"]
@@ -707,12 +962,29 @@ def test_evaluate_warnings_hand_computed() -> None:
     anyone = result.loc["any"]
     assert (anyone["warned"], anyone["churned"], anyone["recall"]) == (4, 3, 0.75)
     assert anyone["recall_at_lead"] == 1.0
+    # Precision at the 30-day lead: warned customers whose churn day is 30 to 90
+    # days away. red: b (90) of {a (10), b} -> 1/2; yellow: c (45) -> 1/1; blue: d
+    # (91, outside the horizon) -> 0/1; any: b and c of 4 warned -> 2/4.
+    assert result["precision_at_lead"].to_dict() == {
+        "blue": 0.0,
+        "yellow": 1.0,
+        "red": 0.5,
+        "any": 0.5,
+    }
+    assert result.loc["red", "precision"] == 1.0  # a (10 days ahead) counts only here
+
+
+def test_evaluate_warnings_rejects_repeated_ids() -> None:
+    warnings = levels(["red", "red"], ["a", "a"])
+    churn = pd.Series(pd.to_datetime(["2024-02-01"]), index=["a"])
+    with pytest.raises(InvalidDataError, match=r"index of warnings\) repeats ids .*\['a'\]"):
+        evaluate_warnings(warnings, churn_dates=churn, as_of="2024-01-01")
 
 
 def test_evaluate_warnings_reads_as_of_from_the_warnings() -> None:
     result = EarlyWarning().evaluate(log(SAMPLE), as_of=AS_OF)
     churn = pd.Series([AS_OF + pd.Timedelta(days=40)], index=["quiet"])
-    scored = evaluate_warnings(result, churn)
+    scored = evaluate_warnings(result, churn_dates=churn)
     assert scored.loc["red", "churned"] == 1
     assert scored.attrs["as_of"] == AS_OF
 
@@ -745,7 +1017,7 @@ def test_evaluate_warnings_bad_input(
     churn: pd.Series[Any], kwargs: dict[str, Any], error: type[Exception], match: str
 ) -> None:
     with pytest.raises(error, match=match):
-        evaluate_warnings(levels(["red"], ["a"]), churn, as_of="2023-12-01", **kwargs)
+        evaluate_warnings(levels(["red"], ["a"]), churn_dates=churn, as_of="2023-12-01", **kwargs)
 
 
 def test_observed_churn_dates_boundary() -> None:
@@ -768,15 +1040,17 @@ def test_backtest_is_evaluate_at_each_date() -> None:
     book = make_events(1_500, seed=8)
     churn = book.customers["churn_date"]
     dates = ["2025-02-28", "2025-08-31"]
-    result = backtest(book.events, churn, as_of_dates=dates, horizon_days=60, min_lead_days=20)
+    result = backtest(
+        book.events, churn_dates=churn, as_of_dates=dates, horizon_days=60, min_lead_days=20
+    )
     for date in dates:
         warnings = EarlyWarning().evaluate(book.events, as_of=date)
-        expected = evaluate_warnings(warnings, churn, horizon_days=60, min_lead_days=20)
+        expected = evaluate_warnings(warnings, churn_dates=churn, horizon_days=60, min_lead_days=20)
         at_date = result.loc[pd.Timestamp(date)]
         assert isinstance(at_date, pd.DataFrame)
         pd.testing.assert_frame_equal(at_date, expected, check_names=False)
     with pytest.raises(InvalidParameterError, match="'as_of_dates'"):
-        backtest(book.events, churn, as_of_dates=[])
+        backtest(book.events, churn_dates=churn, as_of_dates=[])
 
 
 def test_warnings_beat_chance_on_the_synthetic_book() -> None:
@@ -784,7 +1058,9 @@ def test_warnings_beat_chance_on_the_synthetic_book() -> None:
     # (blue is close to the base rate on this book; see docs/churn.md).
     book = make_events(20_000, seed=12)
     result = backtest(
-        book.events, book.customers["churn_date"], as_of_dates=["2025-03-31", "2025-09-30"]
+        book.events,
+        churn_dates=book.customers["churn_date"],
+        as_of_dates=["2025-03-31", "2025-09-30"],
     )
     totals = result.groupby(level="level").sum()
     precision = totals["churned"].astype(float) / totals["warned"].astype(float)

@@ -104,12 +104,33 @@ def test_nulls_name_the_column(column: str, value: object, match: str) -> None:
         (("c", "2024-06-05", "review", None), r"NaN values where the kind needs one .*\['c'\]"),
         (("c", "2024-06-05", "purchase", -5.0), r"negative purchase amounts .*\['c'\]"),
         (("c", "2024-06-05", "interaction", np.inf), r"infinite values .*\['c'\]"),
+        (("c", "2024-06-05", "review", 0.0), r"review ratings outside 1-5 .*\['c'\]"),
+        (("c", "2024-06-05", "review", -7.0), r"review ratings outside 1-5 .*\['c'\]"),
+        (("c", "2024-06-05", "review", 99.0), r"review ratings outside 1-5 .*\['c'\]"),
+        (("c", "2024-06-05", "review", 5.5), r"review ratings outside 1-5 .*\['c'\]"),
     ],
 )
 def test_bad_values(row: tuple[Any, str, str, float | None], match: str) -> None:
     with pytest.raises(InvalidDataError, match=match) as info:
         validate(events([*BASIC, row]))
     assert info.value.column == "value"
+
+
+def test_review_ratings_at_the_ends_of_the_scale_are_accepted() -> None:
+    rows = [
+        ("r1", "2024-06-05", "review", 1.0),
+        ("r5", "2024-06-05", "review", 5.0),
+        ("r45", "2024-06-05", "review", 4.5),
+        ("x", "2024-06-05", "interaction", 99.0),  # not a rating: kept as given
+    ]
+    validated = validate(events([*BASIC, *rows]))
+    assert list(validated.values[-4:]) == [1.0, 5.0, 4.5, 99.0]  # noqa: PD011 (a numpy field)
+
+
+def test_bad_review_ratings_name_the_first_customers() -> None:
+    rows = [(c, "2024-06-05", "review", r) for c, r in (("p", 0.0), ("q", 3.0), ("s", 7.0))]
+    with pytest.raises(InvalidDataError, match=r"'value' .*outside 1-5.* \['p', 's'\]"):
+        validate(events([*BASIC, *rows]))
 
 
 def test_value_may_be_missing_where_not_required() -> None:

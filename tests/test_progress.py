@@ -85,8 +85,10 @@ def test_backtest_reports_once_per_date_and_gives_the_same_result() -> None:
     dates = ["2025-03-31", "2025-06-30", "2025-09-30"]
     calls: list[float] = []
     truth = book.customers["churn_date"]
-    result = backtest(book.events, truth, as_of_dates=dates, progress=calls.append)
-    pd.testing.assert_frame_equal(result, backtest(book.events, truth, as_of_dates=dates))
+    result = backtest(book.events, churn_dates=truth, as_of_dates=dates, progress=calls.append)
+    pd.testing.assert_frame_equal(
+        result, backtest(book.events, churn_dates=truth, as_of_dates=dates)
+    )
     assert calls == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0], rel=1e-15)
     assert calls[-1] == 1.0
 
@@ -97,7 +99,10 @@ def test_progress_must_be_callable(cdnow: pd.DataFrame, progress: Any) -> None:
         BetaGeoFitter().fit(cdnow, progress=progress)
     with pytest.raises(InvalidParameterError, match="'progress' parameter of backtest"):
         backtest(
-            pd.DataFrame(), pd.Series(dtype=float), as_of_dates=["2025-01-01"], progress=progress
+            pd.DataFrame(),
+            churn_dates=pd.Series(dtype=float),
+            as_of_dates=["2025-01-01"],
+            progress=progress,
         )
 
 

@@ -343,6 +343,10 @@ def _values(
             (kinds == kind_names.index("purchase")) & (values < 0),
             "has negative purchase amounts",
         ),
+        (
+            (kinds == kind_names.index("review")) & ((values < 1) | (values > 5)),
+            "has review ratings outside 1-5",
+        ),
     )
     for bad_rows, problem in checks:
         if bad_rows.any():

@@ -138,8 +138,8 @@ def _churn_days(churn_dates: pd.Series[Any], index: pd.Index[Any]) -> np.ndarray
 
 def evaluate_warnings(
     warnings: pd.DataFrame,
-    churn_dates: pd.Series[Any],
     *,
+    churn_dates: pd.Series[Any],
     as_of: Any = None,
     horizon_days: int = 90,
     min_lead_days: int = 30,
@@ -179,6 +179,12 @@ def evaluate_warnings(
         ``churned_after_lead``, ``recall_at_lead``
             The same for churners whose churn day is at least ``min_lead_days``
             after ``as_of``: how many were warned that far ahead, and which share.
+        ``precision_at_lead``
+            ``churned_after_lead / warned``: the share of warnings that proved
+            right with at least ``min_lead_days`` to spare (the churn day
+            ``min_lead_days`` to ``horizon_days`` days after ``as_of``). This is
+            the policy's target measured exactly: a warning for a customer who
+            leaves sooner is not counted as right.
         ``median_lead_days``, ``mean_lead_days``
             Days from ``as_of`` to the churn day, over the true positives.
         ``customers``, ``churners``, ``churners_after_lead``
@@ -188,7 +194,8 @@ def evaluate_warnings(
     Raises
     ------
     InvalidDataError
-        ``churn_dates`` is not datetime64 or repeats ids.
+        ``churn_dates`` is not datetime64 or repeats ids, or the index of
+        ``warnings`` repeats ids (they would be counted twice).
     InvalidParameterError
         A parameter outside its domain, or no ``as_of``.
 
@@ -198,7 +205,8 @@ def evaluate_warnings(
     early warning can only be right or wrong about customers still there. The
     policy's "85 % accuracy" is read as precision, the share of warnings that
     prove right, because plain accuracy is met by warning nobody when churn is
-    rare.
+    rare; "30 days before it happens" makes it ``precision_at_lead`` with
+    ``min_lead_days=30``.
 
     Examples
     --------
@@ -208,17 +216,18 @@ def evaluate_warnings(
     ...                              categories=["none", "blue", "yellow", "red"], ordered=True)},
     ...     index=pd.Index(["a", "b", "c", "d"], name="customer_id"))
     >>> churn = pd.Series(pd.to_datetime(["2024-02-15", "2024-01-10"]), index=["a", "c"])
-    >>> evaluate_warnings(warnings, churn, as_of="2024-01-01")[["warned", "churned", "precision",
-    ...                                                        "recall", "median_lead_days"]]
-            warned  churned  precision  recall  median_lead_days
+    >>> scored = evaluate_warnings(warnings, churn_dates=churn, as_of="2024-01-01")
+    >>> scored[["warned", "churned", "precision", "precision_at_lead", "median_lead_days"]]
+            warned  churned  precision  precision_at_lead  median_lead_days
     level
-    blue         1        0        0.0     0.0               NaN
-    yellow       0        0        NaN     0.0               NaN
-    red          1        1        1.0     0.5              45.0
-    any          2        1        0.5     0.5              45.0
+    blue         1        0        0.0                0.0               NaN
+    yellow       0        0        NaN                NaN               NaN
+    red          1        1        1.0                1.0              45.0
+    any          2        1        0.5                0.5              45.0
     """
     check_frame(warnings, name="warnings", owner=_OWNER)
     check_columns(warnings, ["level"], frame_name="warnings")
+    check_unique_index(warnings, frame_name="warnings")
     horizon = _positive_int(horizon_days, name="horizon_days", owner=_OWNER)
     lead_min = _positive_int(min_lead_days, name="min_lead_days", owner=_OWNER, minimum=0)
     if lead_min > horizon:
@@ -259,6 +268,7 @@ def evaluate_warnings(
             "recall": hit.sum() / churner.sum() if churner.any() else np.nan,
             "churned_after_lead": int(hit_late.sum()),
             "recall_at_lead": hit_late.sum() / late.sum() if late.any() else np.nan,
+            "precision_at_lead": hit_late.sum() / warned.sum() if warned.any() else np.nan,
             "median_lead_days": float(np.median(leads)) if leads.size else np.nan,
             "mean_lead_days": float(np.mean(leads)) if leads.size else np.nan,
             "customers": int(level.size),
@@ -273,8 +283,8 @@ def evaluate_warnings(
 
 def backtest(
     events: pd.DataFrame,
-    churn_dates: pd.Series[Any],
     *,
+    churn_dates: pd.Series[Any],
     as_of_dates: Sequence[Any],
     warning: EarlyWarning | None = None,
     horizon_days: int = 90,
@@ -323,7 +333,7 @@ def backtest(
     --------
     >>> from crmscore.datasets import make_events
     >>> book = make_events(2_000, seed=3)
-    >>> result = backtest(book.events, book.customers["churn_date"],
+    >>> result = backtest(book.events, churn_dates=book.customers["churn_date"],
     ...                   as_of_dates=["2025-03-31", "2025-06-30"])
     >>> result.index.names
     FrozenList(['as_of', 'level'])
@@ -357,7 +367,7 @@ def backtest(
         frames.append(
             evaluate_warnings(
                 warnings,
-                churn_dates,
+                churn_dates=churn_dates,
                 as_of=date,
                 horizon_days=horizon_days,
                 min_lead_days=min_lead_days,

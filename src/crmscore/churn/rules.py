@@ -11,7 +11,8 @@ such rule (in rule order) is reported as the one that set it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeAlias
 
 import attrs
 import numpy as np
@@ -21,7 +22,7 @@ from crmscore.churn.signals import SIGNAL_GROUPS, instance_of, one_of
 from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
 __all__ = [
     "DEFAULT_RULES",
@@ -90,6 +91,30 @@ class Condition:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation (``op`` names the class)."""
         raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Inverse of :meth:`to_dict` (see :func:`condition_from_dict`), checked to be a ``cls``.
+
+        Raises
+        ------
+        InvalidParameterError
+            As :func:`condition_from_dict`, or ``data`` describes another condition.
+
+        Examples
+        --------
+        >>> Fired.from_dict({"op": "fired", "name": "spend_drop"})
+        Fired(name='spend_drop')
+        """
+        condition = condition_from_dict(data)
+        if not isinstance(condition, cls):
+            raise InvalidParameterError.for_value(
+                name="op",
+                owner=f"{cls.__name__}.from_dict",
+                allowed=f"a {cls.__name__} (or a subclass)",
+                got=data.get("op"),
+            )
+        return condition
 
 
 def _identifier(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
@@ -323,7 +348,8 @@ def condition_from_dict(data: Mapping[str, Any]) -> Condition:
     Raises
     ------
     InvalidParameterError
-        An unknown ``op``.
+        ``data`` is not a mapping, has an unknown ``op``, or lacks a key its ``op``
+        needs (``name``; ``of``; ``n``) or has one of the wrong type.
 
     Examples
     --------
@@ -331,21 +357,41 @@ def condition_from_dict(data: Mapping[str, Any]) -> Condition:
     >>> condition_from_dict(rule.to_dict()) == rule
     True
     """
+    owner = "condition_from_dict"
+    if not isinstance(data, Mapping):
+        raise InvalidParameterError.for_value(
+            name="data", owner=owner, allowed="a mapping", got=type(data).__name__
+        )
     op = data.get("op")
     if op in ("fired", "group"):
-        return (Fired if op == "fired" else Group)(name=data["name"])
-    if op in ("all_of", "any_of"):
-        return (AllOf if op == "all_of" else AnyOf)(of=[condition_from_dict(c) for c in data["of"]])
-    if op == "at_least":
-        return AtLeast(n=data["n"], of=[condition_from_dict(c) for c in data["of"]])
+        return (Fired if op == "fired" else Group)(name=_key(data, "name", op))
+    if op in ("all_of", "any_of", "at_least"):
+        terms = _key(data, "of", op)
+        if isinstance(terms, (str, Mapping)) or not isinstance(terms, (list, tuple)):
+            raise InvalidParameterError.for_value(
+                name="of", owner=owner, allowed="a list of conditions", got=terms
+            )
+        of = [condition_from_dict(c) for c in terms]
+        if op == "at_least":
+            return AtLeast(n=_key(data, "n", op), of=of)
+        return (AllOf if op == "all_of" else AnyOf)(of=of)
     if op == "not":
-        return Not(of=condition_from_dict(data["of"]))
+        return Not(of=condition_from_dict(_key(data, "of", op)))
     raise InvalidParameterError.for_value(
         name="op",
         owner="condition_from_dict",
         allowed="one of {'fired', 'group', 'all_of', 'any_of', 'at_least', 'not'}",
         got=op,
     )
+
+
+def _key(data: Mapping[str, Any], key: str, op: object) -> Any:
+    if key not in data:
+        raise InvalidParameterError(
+            f"The {key!r} parameter of condition_from_dict is required for op {op!r}; "
+            f"got only {sorted(map(str, data))}."
+        )
+    return data[key]
 
 
 @attrs.frozen(kw_only=True)
@@ -382,7 +428,24 @@ class Rule:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Rule:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        InvalidParameterError
+            ``data`` is not a mapping, lacks ``name``, ``level`` or ``when``, or
+            holds an invalid value.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidParameterError.for_value(
+                name="data", owner="Rule.from_dict", allowed="a mapping", got=type(data).__name__
+            )
+        missing = sorted({"name", "level", "when"} - set(data))
+        if missing:
+            raise InvalidParameterError(
+                f"Rule.from_dict: the parameters {missing} are required; got only "
+                f"{sorted(map(str, data))}."
+            )
         return cls(
             name=data["name"],
             level=data["level"],

@@ -16,10 +16,21 @@ complete windows whatever the date.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Literal,
+    Protocol,
+    Self,
+    TypeAlias,
+    runtime_checkable,
+)
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from crmscore._validation import integer_at_least, optional_integer_at_least
@@ -27,7 +38,7 @@ from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rfm._table import TIME_UNITS, TimeUnit, rfm_table
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
     from crmscore.churn._context import EventContext, FloatArray
 
@@ -53,7 +64,8 @@ __all__ = [
 #: The groups of the policy's signal table, plus ``model`` for model-based signals.
 SIGNAL_GROUPS: tuple[str, ...] = ("behaviour", "emotion", "value", "model")
 
-#: Customer-initiated kinds that count as "login or interaction" by default.
+#: Customer-initiated kinds that count as "login or interaction" by default. An
+#: ``account_change`` is a login from a new IP address or device: still a login.
 ACTIVITY_KINDS: tuple[str, ...] = (
     "interaction",
     "purchase",
@@ -61,6 +73,7 @@ ACTIVITY_KINDS: tuple[str, ...] = (
     "complaint",
     "cart_abandoned",
     "cart_paid",
+    "account_change",
 )
 
 #: Relative tolerance of threshold comparisons on ratios, so that a drop of
@@ -68,17 +81,74 @@ ACTIVITY_KINDS: tuple[str, ...] = (
 _RTOL = 1e-9
 
 
-@attrs.frozen(kw_only=True, eq=False)
-class SignalResult:
-    """What one signal measured for every customer (arrays in customer order)."""
+BoolArray: TypeAlias = npt.NDArray[np.bool_]
 
-    fired: Any
+
+def _readonly_bool(values: npt.ArrayLike) -> BoolArray:
+    out = np.asarray(values, dtype=np.bool_).view()
+    out.setflags(write=False)
+    return out
+
+
+def _readonly_float(values: npt.ArrayLike) -> FloatArray:
+    out = np.asarray(values, dtype=np.float64).view()
+    out.setflags(write=False)
+    return out
+
+
+def _readonly_float_or_none(values: npt.ArrayLike | None) -> FloatArray | None:
+    return None if values is None else _readonly_float(values)
+
+
+def _arrays_equal(left: object, right: object) -> bool:
+    if left is None or right is None:
+        return left is right
+    return bool(np.array_equal(left, right, equal_nan=True))  # type: ignore[arg-type]
+
+
+def _same_length(
+    instance: SignalResult, attribute: attrs.Attribute[Any], value: FloatArray | None
+) -> None:
+    if value is not None and value.shape != instance.fired.shape:
+        raise InvalidParameterError(
+            f"SignalResult: {attribute.name} has shape {value.shape}, fired has "
+            f"{instance.fired.shape}; both hold one entry per customer."
+        )
+
+
+@attrs.frozen(kw_only=True)
+class SignalResult:
+    """What one signal measured for every customer (read-only arrays in customer order).
+
+    Returned by :meth:`ChurnSignal.compute`; custom signals build one. The arrays
+    are read-only views, and results compare equal when their arrays do (NaN equal
+    to NaN).
+
+    Examples
+    --------
+    >>> result = SignalResult(fired=[True, False], value=[31.0, float("nan")])
+    >>> result.value
+    array([31., nan])
+    >>> result == SignalResult(fired=[True, False], value=[31.0, float("nan")])
+    True
+    """
+
+    fired: BoolArray = attrs.field(converter=_readonly_bool, eq=attrs.cmp_using(eq=_arrays_equal))
     """Boolean array: the signal fired."""
 
-    value: Any
+    value: FloatArray = attrs.field(
+        converter=_readonly_float,
+        validator=_same_length,
+        eq=attrs.cmp_using(eq=_arrays_equal),
+    )
     """Float array: the measured value (NaN where the customer cannot be judged)."""
 
-    reference: Any = None
+    reference: FloatArray | None = attrs.field(
+        default=None,
+        converter=_readonly_float_or_none,
+        validator=_same_length,
+        eq=attrs.cmp_using(eq=_arrays_equal),
+    )
     """Float array of the customer's own baseline, for signals that compare with one."""
 
 
@@ -172,11 +242,20 @@ def _name(default: str) -> Any:
 
 
 def _to_kinds(values: Sequence[str]) -> tuple[str, ...]:
-    return (values,) if isinstance(values, str) else tuple(values)
+    if isinstance(values, str):
+        return (values,)
+    try:
+        return tuple(values)
+    except TypeError:  # not iterable: left for the validator to reject by name
+        return values  # type: ignore[return-value]
 
 
 def _kinds(instance: object, attribute: attrs.Attribute[tuple[str, ...]], value: object) -> None:
-    if not value or not all(isinstance(k, str) and k for k in value):  # type: ignore[attr-defined]
+    if (
+        not isinstance(value, tuple)
+        or not value
+        or not all(isinstance(k, str) and k for k in value)
+    ):
         raise InvalidParameterError.for_value(
             name=attribute.name,
             owner=type(instance).__name__,
@@ -233,6 +312,30 @@ class ChurnSignal:
         """JSON-safe representation (``type`` names the class)."""
         data = attrs.asdict(self, recurse=False)  # type: ignore[arg-type]
         return {"type": self.type_name, **{k: _jsonable(v) for k, v in data.items()}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, model: AliveModel | None = None) -> Self:
+        """Inverse of :meth:`to_dict` (see :func:`signal_from_dict`), checked to be a ``cls``.
+
+        Raises
+        ------
+        InvalidParameterError
+            As :func:`signal_from_dict`, or ``data`` describes another signal type.
+
+        Examples
+        --------
+        >>> InteractionStop.from_dict(InteractionStop(days=45).to_dict()).days
+        45
+        """
+        signal = signal_from_dict(data, model=model)
+        if not isinstance(signal, cls):
+            raise InvalidParameterError.for_value(
+                name="type",
+                owner=f"{cls.__name__}.from_dict",
+                allowed=f"a {cls.__name__} (or a subclass)",
+                got=data.get("type"),
+            )
+        return signal
 
 
 def _jsonable(value: Any) -> Any:
@@ -443,21 +546,34 @@ class AccountAnomaly(ChurnSignal):
 class ComplaintRise(ChurnSignal):
     """Complaint rise (投诉增加): consecutive weeks with complaints above the mean.
 
-    Policy rule: "2 consecutive weeks with complaint rate above the mean". Exact
-    definition: count complaints in each of the last ``weeks`` rolling weeks (week
-    ``k`` holds ages ``7k`` to ``7k + 6``). The mean is ``reference_rate`` when
-    given (complaints per customer-week, e.g. a population rate measured
-    beforehand), else the customer's own mean per week over the
-    ``baseline_weeks`` weeks before the recent ones, counted from the customer's
-    first event of any kind if that is later (0 for a customer with no earlier
-    history). The signal fires when **every** recent week has strictly more
-    complaints than the mean, so at least one each week. ``value`` is the smallest
-    recent weekly count, ``reference`` the mean. Every customer is judged.
+    Policy rule: "2 consecutive weeks with complaint rate above the mean" (the
+    customer's or the population's mean). Exact definition: count complaints in
+    each of the last ``weeks`` rolling weeks (week ``k`` holds ages ``7k`` to
+    ``7k + 6``). The mean, in complaints per customer-week, is:
+
+    - ``baseline="customer"`` (default): the customer's own mean per week over the
+      ``baseline_weeks`` weeks before the recent ones, counted from the
+      customer's first event of any kind if that is later (0 for a customer with
+      no earlier history);
+    - ``baseline="population"``: the population's rate measured on the same log
+      over the same weeks: all customers' complaints in those weeks, times
+      ``week_days``, over the sum of every customer's baseline days (each counted
+      from the customer's first event, as above); 0 if no customer has any. This
+      one number is every customer's mean, so a customer's result then depends on
+      the other customers of the log;
+    - ``reference_rate``, when given: that fixed number (e.g. a rate measured on
+      another period); it cannot be combined with ``baseline="population"``.
+
+    The signal fires when **every** recent week has strictly more complaints than
+    the mean, so at least one each week. ``value`` is the smallest recent weekly
+    count, ``reference`` the mean. Every customer is judged.
 
     Examples
     --------
     >>> ComplaintRise().describe(1.0, 0.04)
     'at least 1 complaint(s) in each of the last 2 weeks, vs a mean of 0.04 a week'
+    >>> ComplaintRise(baseline="population").baseline
+    'population'
     """
 
     group: ClassVar[str] = "emotion"
@@ -479,7 +595,20 @@ class ComplaintRise(ChurnSignal):
     reference_rate: float | None = attrs.field(
         default=None, converter=_optional_float, validator=_non_negative_or_none
     )
-    """A fixed mean (complaints per week) instead of the customer's own."""
+    """A fixed mean (complaints per week) instead of a measured one."""
+
+    baseline: Literal["customer", "population"] = attrs.field(
+        default="customer", validator=one_of(("customer", "population"))
+    )
+    """Whose mean is measured on the log: the customer's own, or the population's."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.reference_rate is not None and self.baseline == "population":
+            raise InvalidParameterError(
+                "The 'reference_rate' parameter of ComplaintRise must be None when "
+                "baseline='population' (the rate is then measured on the log). Got "
+                f"{self.reference_rate!r} instead."
+            )
 
     def compute(self, context: EventContext) -> SignalResult:
         """Measure the signal for every customer of the log."""
@@ -492,7 +621,12 @@ class ComplaintRise(ChurnSignal):
             start, span = self.weeks * w, self.baseline_weeks * w
             days, _ = _history(context.first_age(), start=start, span=span, minimum=1)
             count = context.total(complaints, start, start + span, weights=None)
-            mean = np.divide(count * w, days, out=np.zeros(context.n), where=days > 0)
+            if self.baseline == "population":
+                total_days = float(days.sum())
+                rate = float(count.sum()) * w / total_days if total_days > 0 else 0.0
+                mean = np.full(context.n, rate)
+            else:
+                mean = np.divide(count * w, days, out=np.zeros(context.n), where=days > 0)
         return SignalResult(fired=recent > mean, value=recent, reference=mean)
 
     def describe(self, value: float, reference: float) -> str:
@@ -837,15 +971,27 @@ def signal_from_dict(data: Mapping[str, Any], *, model: AliveModel | None = None
     >>> signal_from_dict(InteractionStop(days=45).to_dict())
     InteractionStop(name='interaction_stop', days=45, kinds=('interaction', ...))
     """
+    owner = "signal_from_dict"
+    if not isinstance(data, Mapping):
+        raise InvalidParameterError.for_value(
+            name="data", owner=owner, allowed="a mapping", got=type(data).__name__
+        )
     fields = dict(data)
     kind = fields.pop("type", None)
     cls = _SIGNAL_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise InvalidParameterError.for_value(
             name="type",
-            owner="signal_from_dict",
+            owner=owner,
             allowed=f"one of {sorted(_SIGNAL_TYPES)}",
             got=kind,
+        )
+    known = {a.name for a in attrs.fields(cls)} - {"model"}  # type: ignore[arg-type]
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise InvalidParameterError(
+            f"{owner}: a {kind!r} signal has no parameters {unknown}; its parameters are "
+            f"{sorted(known)}."
         )
     if cls is PAliveBelow:
         if model is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -23,21 +24,43 @@ from crmscore.churn.signals import (
     signal_from_dict,
 )
 from crmscore.errors import InvalidDataError, InvalidParameterError
+from crmscore.tiering import POLICY_TIERS, TierScheme
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping, Sequence
+    from collections.abc import Collection, Sequence
 
     import numpy.typing as npt
 
 __all__ = ["DEFAULT_ACTIONS", "ActionMap", "EarlyWarning"]
 
 
-def _to_signals(values: Sequence[ChurnSignal]) -> tuple[ChurnSignal, ...]:
+def _sequence(values: object, *, name: str, allowed: str) -> tuple[Any, ...]:
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise InvalidParameterError.for_value(
+            name=name, owner="EarlyWarning", allowed=allowed, got=values
+        )
     return tuple(values)
+
+
+def _to_signals(values: Sequence[ChurnSignal]) -> tuple[ChurnSignal, ...]:
+    return _sequence(values, name="signals", allowed="a sequence of ChurnSignal")
 
 
 def _to_rules(values: Sequence[Rule]) -> tuple[Rule, ...]:
-    return tuple(values)
+    return _sequence(values, name="rules", allowed="a sequence of Rule")
+
+
+def _require(data: object, keys: Sequence[str], *, owner: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise InvalidParameterError.for_value(
+            name="data", owner=owner, allowed="a mapping", got=type(data).__name__
+        )
+    missing = sorted(set(keys) - set(data))
+    if missing:
+        raise InvalidParameterError(
+            f"{owner}: the parameters {missing} are required; got only {sorted(map(str, data))}."
+        )
+    return data
 
 
 def _level_dtype() -> pd.CategoricalDtype:
@@ -270,7 +293,7 @@ class EarlyWarning:
         }
 
     def explain(
-        self, warnings: pd.DataFrame, customers: Sequence[Any] | None = None
+        self, warnings: pd.DataFrame, *, customers: Sequence[Any] | None = None
     ) -> pd.Series[str]:
         """One line per customer: the level, the rule that set it and each fired signal.
 
@@ -356,10 +379,68 @@ class EarlyWarning:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, model: AliveModel | None = None) -> EarlyWarning:
-        """Inverse of :meth:`to_dict`; ``model`` restores a P(alive) signal's model."""
+        """Inverse of :meth:`to_dict`; ``model`` restores a P(alive) signal's model.
+
+        Raises
+        ------
+        InvalidParameterError
+            ``data`` is not a mapping, lacks ``signals`` or ``rules``, or holds an
+            invalid signal or rule.
+        """
+        checked = _require(data, ("signals", "rules"), owner="EarlyWarning.from_dict")
+        signals: tuple[Mapping[str, Any], ...] = _sequence(
+            checked["signals"], name="signals", allowed="a sequence of ChurnSignal"
+        )
+        rules: tuple[Mapping[str, Any], ...] = _sequence(
+            checked["rules"], name="rules", allowed="a sequence of Rule"
+        )
         return cls(
-            signals=[signal_from_dict(s, model=model) for s in data["signals"]],
-            rules=[Rule.from_dict(r) for r in data["rules"]],
+            signals=[signal_from_dict(s, model=model) for s in signals],
+            rules=[Rule.from_dict(r) for r in rules],
+        )
+
+    def summary(self) -> pd.DataFrame:
+        """Tabulate the signals, their thresholds and the rules that use them (for notebooks).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by signal name (in signal order): ``group``, ``type``,
+            ``parameters`` (the thresholds as text, e.g. ``days=30, ...``) and
+            ``used_by``: the rules that refer to the signal by name or through its
+            group, each with its level, e.g. ``dissatisfied (yellow)`` ("" if none).
+
+        Examples
+        --------
+        >>> from crmscore.churn import InteractionStop, Fired, Rule
+        >>> warning = EarlyWarning(
+        ...     signals=(InteractionStop(days=45),),
+        ...     rules=(Rule(name="silent", level="blue", when=Fired(name="interaction_stop")),),
+        ... )
+        >>> warning.summary().loc["interaction_stop", ["group", "used_by"]].tolist()
+        ['behaviour', 'silent (blue)']
+        """
+        rows = []
+        for signal in self.signals:
+            settings = {
+                k: v for k, v in signal.to_dict().items() if k not in ("type", "name", "model")
+            }
+            used = [
+                f"{r.name} ({r.level})"
+                for r in self.rules
+                if signal.name in r.when.signal_names() or signal.group in r.when.group_names()
+            ]
+            rows.append(
+                {
+                    "group": signal.group,
+                    "type": signal.type_name,
+                    "parameters": ", ".join(f"{k}={v!r}" for k, v in settings.items()),
+                    "used_by": ", ".join(used),
+                }
+            )
+        columns = ["group", "type", "parameters", "used_by"]
+        return pd.DataFrame(
+            rows, index=pd.Index([s.name for s in self.signals], name="signal"), columns=columns
         )
 
 
@@ -368,15 +449,28 @@ class EarlyWarning:
 # --------------------------------------------------------------------------------------
 
 
+def _entries_error(value: object) -> InvalidParameterError:
+    return InvalidParameterError.for_value(
+        name="entries",
+        owner="ActionMap",
+        allowed="a mapping {(tier, level): label} or a sequence of (tier, level, label)",
+        got=value,
+    )
+
+
 def _to_entries(values: Any) -> tuple[tuple[str, str, str], ...]:
-    items = values.items() if hasattr(values, "items") else values
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise _entries_error(values)
     out = []
-    for item in items:
-        if hasattr(values, "items"):
-            (tier, level), label = item
+    try:
+        if isinstance(values, Mapping):
+            for (tier, level), label in values.items():
+                out.append((tier, level, label))
         else:
-            tier, level, label = item
-        out.append((tier, level, label))
+            for tier, level, label in values:
+                out.append((tier, level, label))
+    except (TypeError, ValueError):
+        raise _entries_error(values) from None
     return tuple(out)
 
 
@@ -394,21 +488,32 @@ def _check_entries(
                 allowed="(tier, level, label) strings with level in {'blue', 'yellow', 'red'}",
                 got=(tier, level, label),
             )
-    keys = [(t, lv) for t, lv, _ in value]
+    keys = [(t.casefold(), lv) for t, lv, _ in value]
     repeated = sorted(k for k, c in Counter(keys).items() if c > 1)
     if repeated:
-        raise InvalidParameterError(f"{type(instance).__name__}: entries repeat {repeated}.")
+        raise InvalidParameterError(
+            f"{type(instance).__name__}: entries repeat {repeated} (tiers match ignoring case)."
+        )
 
 
 @attrs.frozen(kw_only=True)
 class ActionMap:
     """Recommended action labels by (tier, warning level): data for a service to act on.
 
+    Tiers match ignoring case (``"Gold"`` finds an entry for ``"gold"``). With a
+    ``scheme``, a tier may also be given by any of the scheme's labels, English or
+    Chinese, which are read as the tier's key: with :data:`DEFAULT_ACTIONS` (keyed
+    on the keys of :data:`~crmscore.tiering.POLICY_TIERS`), ``"Gold"``, ``"gold"``
+    and ``"黄金级"`` are the same tier, so the ``tier`` column of a scorecard's
+    result works in either language.
+
     Examples
     --------
     >>> actions = ActionMap(entries={("gold", "red"): "retention_call"}, fallback="review")
-    >>> actions.label("gold", "red"), actions.label("silver", "red")
+    >>> actions.label("Gold", "red"), actions.label("silver", "red")
     ('retention_call', 'review')
+    >>> DEFAULT_ACTIONS.label("黄金级", "red")
+    'retention_call_with_offer'
     """
 
     entries: tuple[tuple[str, str, str], ...] = attrs.field(
@@ -421,13 +526,33 @@ class ActionMap:
     )
     """Label for a warned customer whose (tier, level) is not listed (None: no label)."""
 
+    scheme: TierScheme | None = attrs.field(
+        default=None, validator=instance_of((TierScheme, type(None)), "None or a TierScheme")
+    )
+    """Tier scheme whose labels (English or Chinese) are read as its keys (None: none)."""
+
+    def _tier_key(self, tier: object) -> object:
+        """Return the key a tier is looked up by: scheme labels to keys, then case-folded."""
+        if not isinstance(tier, str):
+            return tier
+        if self.scheme is not None:
+            for t in self.scheme.tiers:
+                if tier in (t.key, t.label_en, t.label_zh):
+                    tier = t.key
+                    break
+        return tier.casefold()
+
     def label(self, tier: str, level: str) -> str | None:
         """Return the label of one (tier, level); None for level ``none``."""
         if level == "none":
             return None
-        return next((lb for t, lv, lb in self.entries if (t, lv) == (tier, level)), self.fallback)
+        key = self._tier_key(tier)
+        return next(
+            (lb for t, lv, lb in self.entries if (t.casefold(), lv) == (key, level)),
+            self.fallback,
+        )
 
-    def recommend(self, warnings: pd.DataFrame, tiers: pd.Series[Any]) -> pd.Series[Any]:
+    def recommend(self, warnings: pd.DataFrame, *, tiers: pd.Series[Any]) -> pd.Series[Any]:
         """Recommended action per customer from the warning level and the tier.
 
         Parameters
@@ -435,20 +560,45 @@ class ActionMap:
         warnings : pandas.DataFrame
             With a ``level`` column (from :meth:`EarlyWarning.evaluate`).
         tiers : pandas.Series
-            Tier label per customer id (e.g. from tiering); customers missing from
-            it get ``fallback``.
+            Tier per customer id: e.g. the ``tier`` column of a scorecard's result
+            (English or Chinese labels), or tier keys; matched ignoring case.
+            Customers missing from it get ``fallback``.
 
         Returns
         -------
         pandas.Series
             ``action`` labels (None where the level is ``none`` or nothing applies),
             indexed like ``warnings``.
+
+        Raises
+        ------
+        InvalidParameterError
+            ``warnings`` is not a DataFrame or ``tiers`` not a Series.
+        ColumnNotFoundError
+            ``warnings`` has no ``level`` column.
+
+        Examples
+        --------
+        >>> warnings = pd.DataFrame({"level": ["red", "none", "blue"]}, index=["a", "b", "c"])
+        >>> tiers = pd.Series({"a": "Diamond", "b": "Gold", "c": "普通级"})
+        >>> DEFAULT_ACTIONS.recommend(warnings, tiers=tiers).tolist()
+        ['account_manager_visit_with_retention_budget', None, 'newsletter']
         """
+        check_frame(warnings, name="warnings", owner="ActionMap.recommend")
+        if not isinstance(tiers, pd.Series):
+            raise InvalidParameterError.for_value(
+                name="tiers",
+                owner="ActionMap.recommend",
+                allowed="a pandas Series of tiers indexed by customer id",
+                got=type(tiers).__name__,
+            )
         check_columns(warnings, ["level"], frame_name="warnings")
         level = warnings["level"].astype(str).to_numpy()
-        tier = tiers.reindex(warnings.index).astype(object).to_numpy()
-        table = {(t, lv): lb for t, lv, lb in self.entries}
-        keys = pd.MultiIndex.from_arrays([tier, level])
+        tier = tiers.reindex(warnings.index).astype(object)
+        keys_of = {v: self._tier_key(v) for v in pd.unique(tier.dropna().to_numpy())}
+        tier_keys = tier.map(keys_of).to_numpy(dtype=object)
+        table = {(t.casefold(), lv): lb for t, lv, lb in self.entries}
+        keys = pd.MultiIndex.from_arrays([tier_keys, level])
         lookup = pd.Series(list(table.values()), index=pd.MultiIndex.from_tuples(list(table)))
         labels = lookup.reindex(keys).to_numpy(dtype=object)
         missing = pd.isna(labels) & (level != "none")
@@ -458,16 +608,36 @@ class ActionMap:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""
-        return {"entries": [list(e) for e in self.entries], "fallback": self.fallback}
+        return {
+            "entries": [list(e) for e in self.entries],
+            "fallback": self.fallback,
+            "scheme": None if self.scheme is None else self.scheme.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ActionMap:
-        """Inverse of :meth:`to_dict`."""
-        return cls(entries=[tuple(e) for e in data["entries"]], fallback=data.get("fallback"))
+        """Inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        InvalidParameterError
+            ``data`` is not a mapping, lacks ``entries``, or holds invalid entries.
+        """
+        checked = _require(data, ("entries",), owner="ActionMap.from_dict")
+        scheme = checked.get("scheme")
+        entries = checked["entries"]
+        if isinstance(entries, (str, bytes, Mapping)) or not isinstance(entries, Iterable):
+            raise _entries_error(entries)
+        return cls(
+            entries=[tuple(e) if isinstance(e, list) else e for e in entries],
+            fallback=checked.get("fallback"),
+            scheme=None if scheme is None else TierScheme.from_dict(scheme),
+        )
 
 
-#: Default responses for the four tiers of the grading policy: the closer and more
-#: valuable the relationship, the more personal and earlier the response.
+#: Default responses for the four tiers of the grading policy (keyed on the keys of
+#: POLICY_TIERS; the scorecard's English and Chinese tier labels match too): the
+#: closer and more valuable the relationship, the more personal and earlier the response.
 DEFAULT_ACTIONS = ActionMap(
     entries={
         ("diamond", "red"): "account_manager_visit_with_retention_budget",
@@ -484,4 +654,5 @@ DEFAULT_ACTIONS = ActionMap(
         ("ordinary", "blue"): "newsletter",
     },
     fallback="manual_review",
+    scheme=POLICY_TIERS,
 )
