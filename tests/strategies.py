@@ -174,3 +174,44 @@ def rfm_rows(
         },
         index=pd.Index([f"c{i:03d}" for i in range(n)], name="customer_id"),
     )
+
+
+@st.composite
+def transaction_logs_with_refunds(
+    draw: st.DrawFn, *, max_customers: int = 12, max_rows: int = 60, max_days: int = 200
+) -> pd.DataFrame:
+    """Logs of :func:`transaction_logs` plus refunds that ``negative_amounts="net"`` accepts.
+
+    Each refund returns part or all (in whole cents) of one purchase, on the same
+    day and no earlier in it, so it nets into that purchase's period in any time
+    unit and no purchase period's net spend goes below zero. A purchase gets at
+    most one refund; refund rows are shuffled in among the purchases.
+    """
+    log = draw(transaction_logs(max_customers=max_customers, max_rows=max_rows, max_days=max_days))
+    cents = np.round(log["amount"].to_numpy() * 100).astype(np.int64)
+    refundable = np.flatnonzero(cents > 0)
+    if refundable.size == 0:
+        return log
+    chosen = draw(
+        st.lists(st.sampled_from(refundable.tolist()), max_size=refundable.size, unique=True)
+    )
+    refunds = []
+    for row in chosen:
+        stamp = log["timestamp"].iloc[row]
+        seconds_left = 86_399 - (stamp - stamp.normalize()).seconds
+        # About one refund in four returns the whole purchase (net exactly zero).
+        whole = draw(st.booleans()) and draw(st.booleans())
+        amount = cents[row] if whole else draw(st.integers(1, int(cents[row])))
+        refunds.append(
+            {
+                "customer_id": log["customer_id"].iloc[row],
+                "timestamp": stamp + pd.Timedelta(seconds=draw(st.integers(0, seconds_left))),
+                "amount": -amount / 100,
+            }
+        )
+    combined = pd.concat(
+        [log, pd.DataFrame(refunds, columns=log.columns).astype(log.dtypes.to_dict())],
+        ignore_index=True,
+    )
+    order = draw(st.permutations(range(len(combined))))
+    return combined.iloc[list(order)].reset_index(drop=True)

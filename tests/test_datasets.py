@@ -76,6 +76,17 @@ def test_repeat_purchases_follow_the_bgnbd_expectation() -> None:
     assert abs(observed.mean() - expected) < 4 * standard_error
 
 
+def test_default_purchase_rate_is_one_per_45_days_on_average() -> None:
+    # The documented reading of the "45-day cycle": 45 is 1 / E[lambda], and the
+    # median customer's own cycle is 45 / ln 2 (lambda is exponential when r = 1).
+    assert DEFAULT_PURCHASE.r / DEFAULT_PURCHASE.alpha == pytest.approx(1 / 45, rel=1e-12)
+    assert DEFAULT_PURCHASE.a / (DEFAULT_PURCHASE.a + DEFAULT_PURCHASE.b) == 1 / 8
+    rate = make_transactions(40_000, seed=3).customers["purchase_rate"].to_numpy()
+    standard_error = rate.std() / np.sqrt(rate.size)
+    assert abs(rate.mean() - 1 / 45) < 4 * standard_error
+    assert np.median(1 / rate) == pytest.approx(45 / np.log(2), rel=0.03)
+
+
 def test_spend_follows_the_gamma_gamma_mean() -> None:
     spend = GammaGammaParams(p=5.0, q=6.0, v=100.0)
     book = make_transactions(100_000, seed=5, spend=spend)

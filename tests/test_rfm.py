@@ -28,7 +28,7 @@ from crmscore import (
     rfm_segments,
     rfm_table,
 )
-from tests.strategies import as_of_within, transaction_logs
+from tests.strategies import as_of_within, transaction_logs, transaction_logs_with_refunds
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -228,6 +228,57 @@ def test_refund_before_first_purchase_is_an_error() -> None:
         rfm_table(only_refund, as_of="2024-01-05", negative_amounts="net")
 
 
+def test_refunds_that_net_a_period_below_zero_are_an_error() -> None:
+    # 10 and 20 then a refund of 50: netting would give monetary_value -30, total -20.
+    log = tx(
+        [
+            ("a", "2024-01-01", 10.0),
+            ("a", "2024-01-03", 20.0),
+            ("a", "2024-01-04", -50.0),
+            ("b", "2024-01-01", 5.0),
+            ("c", "2024-01-02", 8.0),
+            ("c", "2024-01-02", -9.0),  # same day, more than bought
+            ("d", "2024-01-02", 8.0),
+            ("d", "2024-01-05", -8.0),  # exactly in full: fine
+        ]
+    )
+    with pytest.raises(
+        InvalidDataError,
+        match=r"refunds larger than the purchases .* for 2 customer\(s\), first \['a', 'c'\]"
+        r".*latest purchase period at or before it",
+    ) as info:
+        rfm_table(log, as_of="2024-01-10", negative_amounts="net")
+    assert (info.value.column, info.value.ids, info.value.n_offending) == ("amount", ("a", "c"), 2)
+    ok = rfm_table(
+        log[~log["customer_id"].isin(["a", "c"])], as_of="2024-01-10", negative_amounts="net"
+    )
+    assert ok.loc["d", "total_spend"] == 0.0
+    assert ok.loc["b", "total_spend"] == 5.0
+
+
+def test_refund_in_a_later_period_is_checked_against_that_period_alone() -> None:
+    # Net spend overall is positive (100 + 5 - 20), but the refund nets into the
+    # Jan 5 period of 5: that period would be -15.
+    log = tx([("a", "2024-01-01", 100.0), ("a", "2024-01-05", 5.0), ("a", "2024-01-06", -20.0)])
+    with pytest.raises(InvalidDataError, match=r"first \['a'\]"):
+        rfm_table(log, as_of="2024-01-10", negative_amounts="net")
+    weekly = rfm_table(log, as_of="2024-01-10", negative_amounts="net", time_unit="W")
+    assert weekly.loc["a", "total_spend"] == 85.0  # one week: 105 - 20
+
+
+def test_fully_refunded_period_nets_to_zero_not_below() -> None:
+    log = tx([("a", "2024-01-01", 0.3), ("a", "2024-01-02", -0.1), ("a", "2024-01-02", -0.2)])
+    table = rfm_table(log, as_of="2024-01-10", negative_amounts="net")
+    assert table.loc["a", "total_spend"] == 0.0  # 0.3 - 0.1 - 0.2 is -2.8e-17 in floats
+    assert table.loc["a", "n_purchases"] == 1
+
+
+def test_only_refunds_at_or_before_as_of_name_the_customers() -> None:
+    log = tx([("a", "2024-01-20", 10.0), ("z", "2024-01-02", -3.0)])
+    with pytest.raises(InvalidDataError, match=r"refunds before .* first \['z'\]"):
+        rfm_table(log, as_of="2024-01-05", negative_amounts="net")
+
+
 # --- bad input ------------------------------------------------------------------------
 
 
@@ -269,6 +320,74 @@ def test_non_numeric_amounts_are_rejected() -> None:
     log["amount"] = ["12.5"]
     with pytest.raises(InvalidDataError, match="must be numeric"):
         rfm_table(log, as_of="2024-01-05")
+
+
+def test_object_amounts_name_the_customers_with_non_numbers() -> None:
+    log = tx([("a", "2024-01-01", 1.0), ("b", "2024-01-02", 2.0), ("c", "2024-01-02", 3.0)])
+    log["amount"] = pd.Series([1.0, "n/a", True], dtype=object)
+    with pytest.raises(
+        InvalidDataError,
+        match=r"'amount' must be numeric \(got dtype object\) and has values that are not "
+        r"numbers for 2 customer\(s\), first \['b', 'c'\].*pd.to_numeric",
+    ) as info:
+        rfm_table(log, as_of="2024-01-05")
+    assert (info.value.column, info.value.ids, info.value.n_offending) == ("amount", ("b", "c"), 2)
+
+
+def test_object_amounts_that_would_convert_are_still_rejected_not_coerced() -> None:
+    log = tx([("a", "2024-01-01", 1.0), ("b", "2024-01-02", 2.0)])
+    log["amount"] = pd.Series([1.0, 2], dtype=object)
+    with pytest.raises(
+        InvalidDataError, match=r"must be numeric; got dtype object. .*pd.to_numeric"
+    ) as info:
+        rfm_table(log, as_of="2024-01-05")
+    assert (info.value.ids, info.value.n_offending) == ((), 0)
+
+
+def test_object_timestamps_name_the_customers_with_non_dates() -> None:
+    log = tx([("a", "2024-01-01", 1.0), ("b", "2024-01-02", 2.0), ("c", "2024-01-03", 3.0)])
+    log["timestamp"] = pd.Series([pd.Timestamp("2024-01-01"), "not a date", 20240103], dtype=object)
+    with pytest.raises(
+        InvalidDataError,
+        match=r"'timestamp' must have a datetime64 dtype \(got dtype object\) and has values "
+        r"that are not dates for 2 customer\(s\), first \['b', 'c'\].*pd.to_datetime",
+    ) as info:
+        rfm_table(log, as_of="2024-01-05")
+    assert (info.value.column, info.value.ids, info.value.n_offending) == (
+        "timestamp",
+        ("b", "c"),
+        2,
+    )
+    clean = log.assign(
+        timestamp=pd.Series(["2024-01-01", "2024-01-02", "2024-01-03"], dtype=object)
+    )
+    with pytest.raises(InvalidDataError, match=r"datetime64 dtype; got object") as info:
+        rfm_table(clean, as_of="2024-01-05")
+    assert info.value.ids == ()
+
+
+def test_null_customer_ids_carry_their_row_positions_and_count() -> None:
+    log = tx([("a", "2024-01-01", 1.0), ("b", "2024-01-02", 2.0), ("c", "2024-01-02", 2.0)])
+    log["customer_id"] = pd.Series([None, "b", None], dtype=object)
+    with pytest.raises(
+        InvalidDataError, match=r"2 null customer id\(s\), first at row positions \[0, 2\]"
+    ) as info:
+        rfm_table(log, as_of="2024-01-05")
+    assert (info.value.column, info.value.ids, info.value.n_offending) == (
+        "customer_id",
+        (0, 2),
+        2,
+    )
+
+
+def test_empty_log_has_its_own_message() -> None:
+    empty = tx([("a", "2024-01-01", 1.0)]).iloc[:0]
+    with pytest.raises(InvalidDataError, match="transactions has no rows") as info:
+        rfm_table(empty, as_of="2024-01-05")
+    assert "as_of" not in str(info.value)
+    untyped = pd.DataFrame(columns=["customer_id", "timestamp", "amount"])
+    with pytest.raises(InvalidDataError, match="transactions has no rows"):
+        rfm_table(untyped, as_of="2024-01-05")
 
 
 def test_as_of_before_everyone_is_an_error() -> None:
@@ -345,6 +464,66 @@ def test_table_invariants(data: st.DataObject, freq: TimeUnit) -> None:
     kept = log[log["customer_id"].isin(table.index)]
     assert table["n_purchases"].sum() <= len(kept)
     assert not table.isna().any().any()
+
+
+@given(data=st.data(), freq=st.sampled_from(["D", "W", "M"]))
+def test_net_refunds_row_order_does_not_matter_and_input_is_untouched(
+    data: st.DataObject, freq: TimeUnit
+) -> None:
+    log = data.draw(transaction_logs_with_refunds())
+    as_of = data.draw(as_of_within(log))
+    before = log.copy(deep=True)
+    table = rfm_table(log, as_of=as_of, time_unit=freq, negative_amounts="net")
+    pd.testing.assert_frame_equal(log, before)
+    permutation = data.draw(st.permutations(range(len(log))))
+    shuffled = log.iloc[list(permutation)].reset_index(drop=True)
+    again = rfm_table(shuffled, as_of=as_of, time_unit=freq, negative_amounts="net")
+    pd.testing.assert_frame_equal(again, table, check_exact=False, rtol=1e-12, atol=1e-9)
+
+
+@given(data=st.data(), freq=st.sampled_from(["D", "W"]))
+def test_net_refunds_match_lifetimes_on_the_netted_log(data: st.DataObject, freq: TimeUnit) -> None:
+    # Same-day refunds create no period of their own, so lifetimes' per-period sums
+    # of the raw log are exactly the netted periods.
+    log = data.draw(transaction_logs_with_refunds())
+    as_of = data.draw(as_of_within(log))
+    ours = rfm_table(log, as_of=as_of, time_unit=freq, negative_amounts="net")
+    ref = lifetimes_summary(log, as_of, freq)
+    assert ours.index.equals(ref.index)
+    for column in BGNBD:
+        np.testing.assert_array_equal(ours[column].to_numpy(np.float64), ref[column].to_numpy())
+    # Cents data: netted sums agree to far below a cent (a full refund is 0 vs +-1e-17).
+    np.testing.assert_allclose(
+        ours["monetary_value"].to_numpy(), ref["monetary_value"].to_numpy(), rtol=1e-9, atol=1e-9
+    )
+
+
+@given(data=st.data(), freq=st.sampled_from(["D", "W", "M"]))
+def test_net_refunds_change_spend_never_periods(data: st.DataObject, freq: TimeUnit) -> None:
+    log = data.draw(transaction_logs_with_refunds())
+    as_of = data.draw(as_of_within(log))
+    table = rfm_table(log, as_of=as_of, time_unit=freq, negative_amounts="net")
+    purchases = log[log["amount"] >= 0]
+    gross = rfm_table(purchases, as_of=as_of, time_unit=freq)
+    assert table.index.equals(gross.index)
+    for column in ("frequency", "recency", "T", "time_since_last", "n_purchases"):
+        pd.testing.assert_series_equal(table[column], gross[column])
+    pd.testing.assert_series_equal(table["first_purchase"], gross["first_purchase"])
+    pd.testing.assert_series_equal(table["last_purchase"], gross["last_purchase"])
+    assert (table["monetary_value"] >= 0).all()
+    assert (table["total_spend"] >= 0).all()
+    assert (table["total_spend"] <= gross["total_spend"] + 1e-9).all()
+    assert (table["monetary_value"] <= gross["monetary_value"] + 1e-9).all()
+    # total_spend is the customer's net of every kept row.
+    period = log["timestamp"].dt.to_period(freq).dt.start_time
+    kept = log[period <= pd.Timestamp(as_of).to_period(freq).start_time]
+    net = kept.groupby("customer_id")["amount"].sum().loc[table.index]
+    np.testing.assert_allclose(table["total_spend"].to_numpy(), net.to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(
+        table["average_spend"].to_numpy(),
+        (table["total_spend"] / table["n_purchases"]).to_numpy(),
+        rtol=1e-12,
+    )
 
 
 def test_synthetic_book_matches_lifetimes() -> None:
@@ -507,10 +686,67 @@ def test_scores_do_not_depend_on_row_order(
 def test_fitted_edges_score_new_customers_without_shifting_anyone() -> None:
     table = frame_from([(i, i % 7 + 1, i * 13) for i in range(50)])
     fitted = RFMScorer().fit(table)
-    newcomer = frame_from([(3, 2, 99)]).rename(index={"c0": "new"})
+    newcomer = frame_from([(3, 4, 99)]).rename(index={"c0": "new"})
     before = fitted.score(table)
-    fitted.score(pd.concat([table, newcomer]))
-    pd.testing.assert_frame_equal(fitted.score(table), before)
+    after = fitted.score(pd.concat([table, newcomer]))
+    pd.testing.assert_frame_equal(after.loc[table.index], before)
+    # Scored against the fitted population: R edges (10, 20, 30, 40) days, F edges
+    # (2, 3, 5, 6) purchases; 3 days beats all four R edges, 4 purchases beats two.
+    assert fitted.frequency.edges == (2.0, 3.0, 5.0, 6.0)
+    assert list(after.loc["new", ["r_score", "f_score"]]) == [5, 3]
+    # Refitting on the grown population would move someone: the edges are what is frozen.
+    refit = RFMScorer().fit(pd.concat([table, newcomer])).score(table)
+    assert not refit.equals(before)
+
+
+def test_summary_lists_each_dimension_and_its_rounded_edges() -> None:
+    table = per_customer(
+        {
+            "time_since_last": [0.1, 0.2, 0.4],
+            "n_purchases": [1.0, 2.0, 3.0],
+            "total_spend": [0.1, 0.2, 0.7],
+        }
+    )
+    fitted = RFMScorer.value_matrix().fit(table)
+    assert fitted.recency.edges == (0.23333333333333336,)  # stored exactly
+    summary = fitted.summary()
+    assert summary.index.tolist() == ["R", "F", "M"]
+    assert summary.index.name == "dimension"
+    assert summary.columns.tolist() == [
+        "score",
+        "column",
+        "direction",
+        "n_scores",
+        "edges",
+        "at_edge",
+    ]
+    assert list(summary.loc["R"]) == [
+        "r_score",
+        "time_since_last",
+        "lower is better",
+        2,
+        (0.233333333333,),
+        "lower",
+    ]
+    assert summary.loc["F", "direction"] == "higher is better"
+    assert summary["edges"].tolist() == [(0.233333333333,), (2.0,), (0.333333333333,)]
+    quintiles = RFMScorer().fit(frame_from([(i, i % 5 + 1, i * 7) for i in range(30)]))
+    assert quintiles.summary().loc["M", "edges"] == (3.5, 7.7, 11.9, 16.1)  # spend 0.7 i, i < 30
+    assert quintiles.summary()["n_scores"].tolist() == [5, 5, 5]
+
+
+def test_repr_rounds_edges_for_display_only() -> None:
+    table = per_customer(
+        {"time_since_last": [1.0, 2.0], "n_purchases": [1.0, 2.0], "total_spend": [893.22, 893.22]}
+    )
+    # A mean that carries binary noise: 893.22 * 3 / 3 is not 893.22 exactly.
+    noisy = pd.concat([table, table.iloc[:1].rename(index={"c0": "c2"})])
+    fitted = RFMScorer.value_matrix().fit(noisy)
+    assert fitted.monetary.edges != (893.22,)
+    text = repr(fitted)
+    assert "monetary=FixedBins(edges=(893.22,), at_edge='lower')" in text
+    assert "0000000" not in text
+    assert text.startswith("FittedRFMScorer(scorer=RFMScorer(")
 
 
 def test_scorer_rejects_duplicated_index_and_missing_columns() -> None:
@@ -622,6 +858,68 @@ def test_map_and_scorer_must_agree() -> None:
     out_of_grid = pd.DataFrame({"r_score": [6], "f_score": [1]}, index=pd.Index(["z"]))
     with pytest.raises(InvalidDataError, match=r"outside 1..5, .* first \['z'\]"):
         CLASSIC_SEGMENTS.assign(out_of_grid)
+
+
+def test_a_user_segment_map_runs_through_rfm_segments() -> None:
+    membership = SegmentMap(
+        name="membership",
+        dimensions=("f_score", "m_score"),
+        n_scores=(3, 2),
+        segments=[
+            Segment(key="gold", label_en="Gold", label_zh="金卡", ranges=[(3, 3), (2, 2)]),
+            Segment(key="silver", label_en="Silver", label_zh="银卡", ranges=[(2, 3), (1, 1)]),
+            Segment(key="member", label_en="Member", label_zh="会员", ranges=[(1, 2), (2, 2)]),
+            Segment(key="basic", label_en="Basic", label_zh="普通", ranges=[(1, 1), (1, 1)]),
+        ],
+    )
+    table = per_customer(
+        {
+            "time_since_last": [5.0, 5.0, 5.0, 5.0, 5.0],
+            "n_purchases": [1.0, 4.0, 12.0, 12.0, 1.0],
+            "total_spend": [50.0, 80.0, 900.0, 90.0, 700.0],
+        }
+    )
+    scorer = RFMScorer(
+        recency=ScoreDimension(
+            column="time_since_last", higher_is_better=False, bins=FixedBins(edges=(30,))
+        ),
+        frequency=ScoreDimension(
+            column="n_purchases", higher_is_better=True, bins=FixedBins(edges=(2, 10))
+        ),
+        monetary=ScoreDimension(
+            column="total_spend", higher_is_better=True, bins=FixedBins(edges=(500,))
+        ),
+    )
+    result = rfm_segments(table, segment_map=membership, scorer=scorer)
+    assert result["f_score"].tolist() == [1, 2, 3, 3, 1]
+    assert result["m_score"].tolist() == [1, 1, 2, 1, 2]
+    assert result["segment"].tolist() == ["Basic", "Silver", "Gold", "Silver", "Member"]
+    assert result["segment"].cat.categories.tolist() == ["Gold", "Silver", "Member", "Basic"]
+    chinese = rfm_segments(table, segment_map=membership, scorer=scorer.fit(table), language="zh")
+    assert chinese["segment"].tolist() == ["普通", "银卡", "金卡", "银卡", "会员"]
+    # A map that carries its scorer needs no scorer= argument.
+    own = SegmentMap.from_dict({**membership.to_dict(), "scorer": scorer.to_dict()})
+    pd.testing.assert_frame_equal(rfm_segments(table, segment_map=own), result)
+
+
+def test_a_map_without_a_scorer_needs_one_passed() -> None:
+    halves = SegmentMap(
+        name="halves",
+        dimensions=("r_score",),
+        n_scores=(2,),
+        segments=[
+            Segment(key="low", label_en="Low", label_zh="低", ranges=[(1, 1)]),
+            Segment(key="high", label_en="High", label_zh="高", ranges=[(2, 2)]),
+        ],
+    )
+    table = frame_from([(i, i % 5 + 1, i * 7) for i in range(10)])
+    with pytest.raises(
+        InvalidParameterError, match=r"Segment map 'halves' has no scorer of its own; pass scorer="
+    ):
+        rfm_segments(table, segment_map=halves)
+    result = rfm_segments(table, segment_map=halves, scorer=RFMScorer.value_matrix())
+    # Mean time_since_last is 4.5: customers 0..4 are more recent, hence high R.
+    assert result["segment"].tolist() == ["High"] * 5 + ["Low"] * 5
 
 
 @given(rows=rfm_like)

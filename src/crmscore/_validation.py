@@ -90,6 +90,68 @@ def reject_ids(
         )
 
 
+def _is_text_or_object(series: pd.Series[Any]) -> bool:
+    return series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
+
+
+def _not_numbers(series: pd.Series[Any]) -> npt.NDArray[np.bool_] | None:
+    """Rows of an object or text column that ``pd.to_numeric`` cannot convert.
+
+    ``None`` for other dtypes (booleans, categories, dates): there the whole column
+    is of the wrong kind, and no row is singled out.
+    """
+    if not _is_text_or_object(series) or pd.api.types.is_bool_dtype(series.dtype):
+        return None
+    try:
+        converted = pd.Series(pd.to_numeric(series, errors="coerce"))
+    except (TypeError, ValueError):  # e.g. a list in a cell: no row-level answer
+        return None
+    is_bool = np.array([isinstance(v, (bool, np.bool_)) for v in series], dtype=bool)
+    bad: npt.NDArray[np.bool_] = (
+        converted.isna().to_numpy(dtype=bool) | is_bool
+    ) & series.notna().to_numpy(dtype=bool)
+    return bad
+
+
+def _not_dates(series: pd.Series[Any]) -> npt.NDArray[np.bool_] | None:
+    """Rows of an object or text column that are not dates (numbers count as not dates).
+
+    Each value is parsed on its own (``format="mixed"``), so the rows named are the
+    ones no format reads; ``None`` for other dtypes.
+    """
+    if not _is_text_or_object(series):
+        return None
+    try:
+        converted = pd.to_datetime(series, errors="coerce", format="mixed")
+    except (TypeError, ValueError, OverflowError):
+        return None
+    is_number = np.array([isinstance(v, (int, float, np.number)) for v in series], dtype=bool)
+    bad: npt.NDArray[np.bool_] = (
+        converted.isna().to_numpy(dtype=bool) | is_number
+    ) & series.notna().to_numpy(dtype=bool)
+    return bad
+
+
+def _reject_unconvertible(
+    bad: npt.NDArray[np.bool_] | None,
+    *,
+    ids: Sequence[Any] | pd.Index[Any] | pd.Series[Any],
+    column: str,
+    problem: str,
+    fix: str,
+) -> None:
+    """Raise naming the customers whose values would not convert, if there are any."""
+    if bad is not None and bad.any():
+        offending, total = first_ids(np.asarray(ids), bad)
+        raise InvalidDataError.for_ids(
+            column=column,
+            problem=problem,
+            ids=offending,
+            n_offending=total,
+            hint=f"Fix or drop those rows, then convert the column, e.g. with {fix}.",
+        )
+
+
 def as_timestamp(value: object, *, name: str, owner: str) -> pd.Timestamp:
     """Convert a date-like parameter to :class:`pandas.Timestamp`, rejecting nulls."""
     try:
@@ -119,14 +181,28 @@ def timestamp_column(
     nulls. Aware timestamps are turned into wall-clock time of their own zone
     (periods such as days are calendar days where the customer bought). A naive
     ``as_of`` is read in that zone; an aware one is converted to it.
+
+    An object or text column is never parsed silently (a day-first string or a
+    mixed-zone column would be read wrongly without a word). It is rejected; when
+    some of its values are not dates at all, the error names those customers so
+    they can be fixed before the ``pd.to_datetime`` the message suggests.
     """
     series = frame[column]
     if not isinstance(series.dtype, pd.DatetimeTZDtype) and not pd.api.types.is_datetime64_dtype(
         series.dtype
     ):
+        fix = f"pd.to_datetime(df[{column!r}])"
+        _reject_unconvertible(
+            _not_dates(series),
+            ids=ids,
+            column=column,
+            problem=f"must have a datetime64 dtype (got dtype {series.dtype}) and has values "
+            "that are not dates",
+            fix=fix,
+        )
         raise InvalidDataError(
             f"Column {column!r} of {frame_name} must have a datetime64 dtype; got "
-            f"{series.dtype}. Convert it first, e.g. with pd.to_datetime(df[{column!r}]).",
+            f"{series.dtype}. Convert it first, e.g. with {fix}.",
             column=column,
         )
     null = series.isna().to_numpy()
@@ -159,11 +235,27 @@ def as_float_array(
     ids: Sequence[Any] | pd.Index[Any] | pd.Series[Any],
     frame_name: str,
 ) -> npt.NDArray[np.float64]:
-    """Validate a numeric column (no nulls, finite) and return it as float64."""
+    """Validate a numeric column (no nulls, finite) and return it as float64.
+
+    An object or text column is never converted silently, even when every value
+    would convert: ``"1,5"`` or a stray string says the column needs cleaning. It is
+    rejected; when some values are not numbers, the error names those customers
+    (booleans count as not numbers).
+    """
     series = frame[column]
     if pd.api.types.is_bool_dtype(series.dtype) or not pd.api.types.is_numeric_dtype(series.dtype):
+        fix = f"pd.to_numeric(df[{column!r}])"
+        _reject_unconvertible(
+            _not_numbers(series),
+            ids=ids,
+            column=column,
+            problem=f"must be numeric (got dtype {series.dtype}) and has values that are not "
+            "numbers",
+            fix=fix,
+        )
         raise InvalidDataError(
-            f"Column {column!r} of {frame_name} must be numeric; got dtype {series.dtype}.",
+            f"Column {column!r} of {frame_name} must be numeric; got dtype {series.dtype}. "
+            f"Convert it first, e.g. with {fix}.",
             column=column,
         )
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -199,8 +291,12 @@ def check_unique_index(frame: pd.DataFrame | pd.Series[Any], *, frame_name: str)
         else index.isna()
     )
     if null.any():
+        positions = np.flatnonzero(null)
         raise InvalidDataError(
-            f"The index of {frame_name} has {int(np.sum(null))} null customer id(s).",
+            f"The index of {frame_name} has {positions.size} null customer id(s), first at "
+            f"row positions {positions[:5].tolist()}.",
+            ids=positions[:5].tolist(),
+            n_offending=int(positions.size),
         )
 
 

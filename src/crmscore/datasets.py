@@ -35,8 +35,13 @@ __all__ = [
     "make_transactions",
 ]
 
-#: Default purchase process, per day: a mean purchase cycle of 45 days (the
-#: training course's figure) and about one dropout in eight repeat purchases.
+#: Default purchase process, per day. Purchase rates are Gamma(r=1, alpha=45), so
+#: the mean rate is r / alpha = 1/45 a day: the training course's 45-day purchase
+#: cycle, read as the reciprocal of the mean rate. (It is not the mean of the
+#: customers' own cycles 1/lambda, which has no finite mean when r = 1; the median
+#: customer's cycle is 45 / ln 2, about 65 days.) Dropout probabilities are
+#: Beta(a=1, b=7): after each repeat purchase a customer leaves with mean
+#: probability a / (a + b) = 1/8.
 DEFAULT_PURCHASE = BetaGeoParams(r=1.0, alpha=45.0, a=1.0, b=7.0)
 
 #: Default spend per transaction: population mean 300 (CNY).
@@ -173,8 +178,10 @@ def make_transactions(
     the others as normalised exponential spacings (the remaining spacings sum to a
     single Gamma draw). Each transaction's value is
     :math:`z \sim \text{Gamma}(p, \nu_i)` with :math:`\nu_i \sim \text{Gamma}(q, v)`,
-    rounded to cents. Everything is vectorised; a million customers take a few
-    seconds.
+    rounded to cents. Everything is vectorised, with no Python loop over
+    customers: with the defaults, a million customers (about 7.1 million
+    transactions) took 6.8 s and peaked at 0.95 GiB of memory on a shared 2-core
+    machine (see the performance page).
 
     Examples
     --------
@@ -400,7 +407,10 @@ def make_events(
     decline_days : (int, int), default (45, 120)
         The decline before churn lasts a uniform number of days in this range.
     purchase_cycle_days : float, default 45
-        Mean days between purchases (the training course's mean purchase cycle).
+        The reciprocal of the mean purchase rate: customers buy at
+        ``1 / purchase_cycle_days`` a day on average (the training course's 45-day
+        purchase cycle). Individual rates vary (Gamma with shape 2), so this is not
+        the mean of the customers' own gaps between purchases.
     interactions_per_month : float, default 3
         Mean logins or other interactions per 30 days ("highly active" is 3).
     spend : GammaGammaParams, default DEFAULT_SPEND

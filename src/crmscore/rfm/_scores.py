@@ -55,6 +55,26 @@ class QuantileBins:
     depend on row order. Under heavy ties (e.g. most customers with one purchase) a
     tied block takes the score of its worst-placed member and some scores stay
     empty, rather than splitting identical customers.
+
+    Examples
+    --------
+    Seven of ten customers bought today (``time_since_last`` 0), three bought three
+    days ago. Worst to best the values are ``3, 3, 3, 0, 0, 0, 0, 0, 0, 0``; the
+    quintile edges sit at positions 2, 4, 6 and 8, i.e. ``3, 0, 0, 0``. A zero is
+    strictly better than one edge only, so the seven most recent customers score
+    R = 2 and R = 3, 4, 5 stay empty:
+
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"time_since_last": [0.0] * 7 + [3.0] * 3,
+    ...                       "n_purchases": 1, "total_spend": 1.0})
+    >>> RFMScorer().fit(table).score(table)["r_score"].value_counts().sort_index()
+    r_score
+    1    3
+    2    7
+    Name: count, dtype: int64
+
+    If the best customers should reach the top score, use :class:`FixedBins`
+    thresholds (e.g. ``edges=(0, 7, 30, 90)`` on ``time_since_last``) or fewer bins.
     """
 
     n_bins: int = attrs.field(default=5, validator=_positive_int)
@@ -144,7 +164,13 @@ def _bins_from_dict(data: Mapping[str, Any]) -> Bins:
 
 @attrs.frozen(kw_only=True)
 class ScoreDimension:
-    """How one of R, F, M is scored: which column, which direction, which bins."""
+    """How one of R, F, M is scored: which column, which direction, which bins.
+
+    With :class:`QuantileBins`, tied values score alike: a tied block takes the
+    score of its worst-placed member, so when 70 % of customers share
+    ``time_since_last == 0`` they all score R = 2 and R = 5 stays empty (see
+    :class:`QuantileBins` for the worked example).
+    """
 
     column: str = attrs.field(validator=attrs.validators.instance_of(str))
     """Column of the RFM table (any numeric column works)."""
@@ -218,6 +244,11 @@ class RFMScorer:
 
     The defaults are classic quintiles: R on ``time_since_last`` (fewer periods
     since the last purchase is better), F on ``n_purchases``, M on ``total_spend``.
+
+    Quantile scores never split identical customers: a tied block takes the score
+    of its worst-placed member. When most customers tie (70 % bought in the last
+    period, ``time_since_last == 0``), they all score R = 2 and the top scores stay
+    empty; see :class:`QuantileBins` for the worked example and the alternatives.
 
     Examples
     --------
@@ -347,7 +378,16 @@ class RFMScorer:
         )
 
 
-@attrs.frozen(kw_only=True)
+def _display_edge(value: float) -> float:
+    """Round an edge to 12 significant digits: hide binary noise, keep real digits."""
+    return float(f"{value:.12g}")
+
+
+def _display_edges(bins: FixedBins) -> tuple[float, ...]:
+    return tuple(_display_edge(e) for e in bins.edges)
+
+
+@attrs.frozen(kw_only=True, repr=False)
 class FittedRFMScorer:
     """Score edges learned by :meth:`RFMScorer.fit`; a value, safe to store.
 
@@ -402,6 +442,64 @@ class FittedRFMScorer:
         frame = pd.DataFrame(scores, index=table.index)
         frame["rfm_score"] = frame.sum(axis=1)
         return frame
+
+    def summary(self) -> pd.DataFrame:
+        """Tabulate the learned edges of R, F and M, for reading.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per dimension (index ``"R"``, ``"F"``, ``"M"``, name
+            ``dimension``) with the ``score`` column it produces, the source
+            ``column``, the ``direction`` (``"higher is better"`` or ``"lower is
+            better"``), ``n_scores``, the ``edges`` (a tuple, rounded to 12
+            significant digits for display; the stored edges are exact) and
+            ``at_edge``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> table = pd.DataFrame(
+        ...     {"time_since_last": [1.0, 5, 9, 40, 90], "n_purchases": [9, 4, 4, 2, 1],
+        ...      "total_spend": [893.22, 300, 250.1, 80, 20]})
+        >>> RFMScorer().fit(table).summary()[["column", "direction", "edges"]]
+                            column         direction                        edges
+        dimension
+        R          time_since_last   lower is better     (5.0, 9.0, 40.0, 90.0)
+        F              n_purchases  higher is better       (1.0, 2.0, 4.0, 4.0)
+        M              total_spend  higher is better  (20.0, 80.0, 250.1, 300.0)
+        """
+        rows = [
+            {
+                "score": name,
+                "column": dimension.column,
+                "direction": "higher is better"
+                if dimension.higher_is_better
+                else "lower is better",
+                "n_scores": dimension.bins.n_scores,
+                "edges": _display_edges(edges),
+                "at_edge": edges.at_edge,
+            }
+            for name, dimension, edges in zip(
+                SCORE_COLUMNS,
+                self.scorer.dimensions,
+                (self.recency, self.frequency, self.monetary),
+                strict=True,
+            )
+        ]
+        return pd.DataFrame(rows, index=pd.Index(["R", "F", "M"], name="dimension"))
+
+    def __repr__(self) -> str:
+        """Show the settings and the edges, rounded for display (the values are exact)."""
+        edges = ", ".join(
+            f"{name}=FixedBins(edges={_display_edges(bins)!r}, at_edge={bins.at_edge!r})"
+            for name, bins in (
+                ("recency", self.recency),
+                ("frequency", self.frequency),
+                ("monetary", self.monetary),
+            )
+        )
+        return f"FittedRFMScorer(scorer={self.scorer!r}, {edges})"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeAlias, overload
 
 import attrs
 import numpy as np
@@ -146,13 +146,21 @@ def rfm_table(
     negative_amounts : {"error", "net"}, default "error"
         What to do with negative amounts (returns, refunds). ``"error"`` raises.
         ``"net"`` subtracts each refund from the customer's latest purchase period
-        at or before it; a refund never creates a purchase period itself, and a
-        refund before a customer's first purchase raises.
+        at or before it; a refund never creates a purchase period itself. Two cases
+        raise, naming the customers: a refund before a customer's first purchase,
+        and refunds that take a purchase period's net spend below zero (purchases
+        of 10 and 20, then a refund of 50, would give a negative ``monetary_value``
+        and ``total_spend``). A period refunded exactly in full nets to 0 and is
+        kept.
 
     Returns
     -------
-    pandas.DataFrame
-        Indexed by customer id (sorted; index name ``customer_col``), columns:
+    pandas.DataFrame or dask.dataframe.DataFrame
+        For a pandas log, a pandas frame indexed by customer id (sorted; index
+        name ``customer_col``). For a Dask log, a lazy Dask frame with the same
+        columns and dtypes, indexed by customer id and sorted *within* each
+        partition only (customers are spread over partitions by a hash of the
+        id); ``result.compute().sort_index()`` gives the pandas frame. Columns:
 
         ``frequency`` (int)
             Repeat purchase periods: distinct periods with a purchase, minus one.
@@ -179,9 +187,15 @@ def rfm_table(
     ColumnNotFoundError
         A required column is missing.
     InvalidDataError
-        Null ids or timestamps, non-datetime timestamps, non-numeric or non-finite
-        amounts, negative amounts with ``negative_amounts="error"``, a refund before
-        any purchase, or no purchase at or before ``as_of``.
+        An empty log; null ids (the error's ``ids`` are then row positions, as ids
+        are missing); null timestamps; non-datetime timestamps or non-numeric amounts
+        (object and text columns are not converted: the error names the customers
+        whose values are not dates or numbers, if any, and suggests
+        ``pd.to_datetime``/``pd.to_numeric``); non-finite amounts; negative amounts
+        with ``negative_amounts="error"``; with ``"net"``, a refund before any
+        purchase or a purchase period netting below zero; no purchase at or before
+        ``as_of``. Except for the empty log and the ``as_of`` case, the error's
+        ``ids`` and ``n_offending`` name the offending customers.
     InvalidParameterError
         A parameter outside its domain.
 
@@ -310,14 +324,23 @@ def summarise_transactions(
         transactions, [customer_col, timestamp_col, amount_col], frame_name="transactions"
     )
 
+    if len(transactions) == 0 and not allow_empty:
+        raise InvalidDataError(
+            "transactions has no rows: there is no customer to summarise. Check the query or "
+            "filter that built the log."
+        )
     ids = transactions[customer_col]
     null_ids = ids.isna().to_numpy()
     if null_ids.any():
+        # The ids are null, so the error carries row positions instead.
+        positions = np.flatnonzero(null_ids)
         raise InvalidDataError(
-            f"Column {customer_col!r} of transactions has {int(null_ids.sum())} null "
-            f"customer id(s), first at row positions {np.flatnonzero(null_ids)[:5].tolist()}. "
+            f"Column {customer_col!r} of transactions has {positions.size} null "
+            f"customer id(s), first at row positions {positions[:5].tolist()}. "
             "Drop those rows or fill the ids.",
             column=customer_col,
+            ids=positions[:5].tolist(),
+            n_offending=int(positions.size),
         )
     stamps, as_of64 = timestamp_column(
         transactions, timestamp_col, ids=ids, as_of=as_of_ts, frame_name="transactions"
@@ -338,6 +361,9 @@ def summarise_transactions(
     as_of_period = int(to_periods(np.array([as_of64]), time_unit)[0])
     keep = periods <= as_of_period
     if not keep[~negative].any():
+        orphans = keep & negative
+        if orphans.any():
+            _reject_orphan_refunds(ids, orphans, column=amount_col)
         if allow_empty:
             empty = empty_rfm_table(
                 id_dtype=ids.dtype, stamp_dtype=stamps.dtype, customer_col=customer_col
@@ -367,17 +393,49 @@ def summarise_transactions(
         n_customers=len(index),
     )
     if not isinstance(aggregates, PurchaseAggregates):
-        bad, total = first_ids(ids, aggregates)
+        if aggregates.reason == "orphan refund":
+            _reject_orphan_refunds(ids, aggregates.rows, column=amount_col)
+        bad, total = first_ids(ids, aggregates.rows)
         raise InvalidDataError.for_ids(
             column=amount_col,
-            problem="has refunds before the customer's first purchase",
+            problem="has refunds larger than the purchases they net into (a purchase "
+            "period's net spend is below zero)",
             ids=bad,
             n_offending=total,
-            hint="A refund is netted into an earlier purchase period; drop refunds that have none.",
+            hint="A refund nets into the latest purchase period at or before it: drop refunds "
+            "of purchases the log does not hold (e.g. made before it starts), or date each "
+            "refund no earlier than its purchase.",
         )
     table = pd.DataFrame(rfm_columns(aggregates, as_of_period), index=index)
     table.attrs = {"as_of": as_of_ts, "time_unit": time_unit}
     return table
+
+
+def _reject_orphan_refunds(
+    ids: pd.Series[Any], rows: npt.NDArray[np.bool_], *, column: str
+) -> NoReturn:
+    bad, total = first_ids(ids, rows)
+    raise InvalidDataError.for_ids(
+        column=column,
+        problem="has refunds before the customer's first purchase",
+        ids=bad,
+        n_offending=total,
+        hint="A refund is netted into an earlier purchase period; drop refunds that have none.",
+    )
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class RejectedRows:
+    """Rows that make a log impossible to aggregate, and why (private)."""
+
+    rows: npt.NDArray[np.bool_]
+    reason: Literal["orphan refund", "negative net spend"]
+
+
+#: A purchase period's net spend may fall this far below zero, relative to the
+#: period's gross amounts, before it is an error: a fully refunded purchase nets
+#: to zero up to rounding (0.3 - 0.1 - 0.2 is -2.8e-17).
+_NET_TOLERANCE = 1e-9
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -445,6 +503,16 @@ def _extreme(
     return out.view(stamps.dtype)
 
 
+def _nets_below_zero(
+    key_of_row: npt.NDArray[np.intp], amounts: FloatArray, n_keys: int
+) -> npt.NDArray[np.bool_]:
+    """Which (customer, purchase period) keys have a net spend below zero."""
+    net = np.bincount(key_of_row, weights=amounts, minlength=n_keys)
+    gross = np.bincount(key_of_row, weights=np.abs(amounts), minlength=n_keys)
+    below: npt.NDArray[np.bool_] = net < -_NET_TOLERANCE * gross
+    return below
+
+
 def aggregate_purchases(
     *,
     codes: IntArray,
@@ -453,11 +521,12 @@ def aggregate_purchases(
     refund: npt.NDArray[np.bool_],
     stamps: npt.NDArray[np.datetime64],
     n_customers: int,
-) -> PurchaseAggregates | npt.NDArray[np.bool_]:
+) -> PurchaseAggregates | RejectedRows:
     """Aggregate validated transaction arrays per customer code ``0..n_customers-1``.
 
-    Returns the aggregates, or a boolean mask of the refund rows that have no
-    purchase period at or before them (the caller turns it into an error).
+    Returns the aggregates, or the rows that prevent them (the caller turns them
+    into an error): refunds with no purchase period at or before them, or the rows
+    of customers a purchase period of whom nets below zero.
     """
     purchase = ~refund
     has_refunds = bool(refund.any())
@@ -486,7 +555,7 @@ def aggregate_purchases(
         # Customers whose only rows are refunds.
         orphan_customers = np.ones(n_customers, dtype=bool)
         orphan_customers[owner[starts]] = False
-        return orphan_customers[codes]
+        return RejectedRows(rows=orphan_customers[codes], reason="orphan refund")
     period_of_key = keys - owner * width
     first_period = period_of_key[starts].astype(row_period.dtype)
     last_period = period_of_key[ends].astype(row_period.dtype)
@@ -500,14 +569,24 @@ def aggregate_purchases(
         if not valid.all():
             orphans = np.zeros(codes.size, dtype=bool)
             orphans[np.flatnonzero(refund)[~valid]] = True
-            return orphans
+            return RejectedRows(rows=orphans, reason="orphan refund")
         row_period = row_period.copy()
         row_period[refund] = period_of_key[position]
+        key_of_row = np.empty(codes.size, dtype=np.intp)
+        key_of_row[refund] = position
+        key_of_row[purchase] = np.searchsorted(keys, p_codes * width + row_period[purchase])
+        below = _nets_below_zero(key_of_row, amounts, keys.size)
+        if below.any():
+            negative_customer = np.zeros(n_customers, dtype=bool)
+            negative_customer[owner[below]] = True
+            return RejectedRows(rows=negative_customer[codes], reason="negative net spend")
 
     # One pass sums both: bin 2c holds customer c's repeat spend, bin 2c + 1 the first period's.
     in_first = row_period == first_period[codes]
     bins = np.bincount(2 * codes + in_first, weights=amounts, minlength=2 * n_customers)
     spend = bins.astype(np.float64, copy=False)  # already float64; the stubs say intp
+    if has_refunds:
+        np.maximum(spend, 0.0, out=spend)  # a fully refunded period nets to -0.0 or -1e-17
 
     # The first purchase lies in the first period and the last in the last period,
     # so the min and max only need the (few) rows of those periods.
