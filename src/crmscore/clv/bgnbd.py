@@ -250,7 +250,7 @@ class BetaGeoModel:
             \left(\frac{\alpha + T}{\alpha + t_x}\right)^{r + x}}
 
         It is 0/0 at :math:`a = 1`; there (and within 1e-3 of it) crmscore returns
-        the limit, which *lifetimes* and *pymc-marketing* do not. Where scipy's
+        the limit, where *lifetimes* returns NaN. Where scipy's
         ``hyp2f1`` fails for large parameters, equivalent transforms of the
         hypergeometric function, or a quadrature of the same expectation, take over.
         """
@@ -338,7 +338,14 @@ class BetaGeoModel:
 
         Notes
         -----
-        Equation (8) of Fader, Hardie and Lee (2005). Its finite sum is the upper tail
+        Equation (8) of Fader, Hardie and Lee (2005): the unconditional distribution
+        of a **new** customer's repeat purchases in their first ``t`` periods. The
+        conditional version for an existing customer with history
+        :math:`(x, t_x, T)`, :math:`P(Y(t) = n \mid x, t_x, T)`, is not provided;
+        for those customers use :meth:`expected_purchases` and
+        :meth:`probability_alive`.
+
+        Its finite sum is the upper tail
         of a negative binomial, evaluated as a regularised incomplete beta function,
         so that small probabilities keep their relative precision (lifetimes loses
         them to cancellation).
