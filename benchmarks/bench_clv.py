@@ -84,7 +84,9 @@ def main() -> None:
     print(f"  log-likelihood: crmscore {ours_ll:.6f}, lifetimes {ref_ll:.6f}")
     print(f"  crmscore {model.params}")
     print(f"  lifetimes {ref_params}")
-    assert ours_ll >= ref_ll - 1e-6 * abs(ref_ll), "crmscore's optimum is worse than lifetimes'"
+    # An absolute slack: a relative one (1e-6 of |LL|) would forgive 43 units at 1M
+    # customers. 1e-3 absorbs rounding in the two sums (about 1e-7 at 1M customers).
+    assert ours_ll >= ref_ll - 1e-3, "crmscore's optimum is worse than lifetimes'"
 
     pymc = pymc_marketing_fit(table)
     if pymc is None:

@@ -103,9 +103,9 @@ def pandas_chain(
             "expected_purchases": purchases.expected_purchases(table, t=CLV["t"]),
             "expected_spend": spend.expected_spend(table),
             "clv": cs.customer_lifetime_value(
-                purchases,
-                spend,
                 table,
+                purchase_model=purchases,
+                spend_model=spend,
                 horizon=int(CLV["horizon"]),
                 discount_rate=CLV["discount_rate"],
             ),

@@ -108,7 +108,7 @@ def main() -> None:
             purchase = cs.BetaGeoFitter().fit(table)
             spend = cs.GammaGammaFitter().fit(table)
             value = cs.customer_lifetime_value(
-                purchase, spend, table, horizon=12, discount_rate=0.01
+                table, purchase_model=purchase, spend_model=spend, horizon=12, discount_rate=0.01
             )
             table = table.assign(clv=value)
         return scorecard(clv=with_clv).fit(table).score(table)

@@ -56,7 +56,7 @@ def main() -> None:
     print(f"in weeks: alpha = {purchases.params.alpha / 7:.3f} (published: 4.414)\n")
 
     # 3. The holdout check.
-    report = cs.holdout_comparison(purchases, split)
+    report = cs.holdout_comparison(split, model=purchases)
     print(f"Holdout ({split.attrs['duration_holdout']:.0f} days), mean purchases per customer:")
     print(report[["customers", "actual", "predicted"]].round(3).to_string())
     print()
@@ -76,7 +76,9 @@ def main() -> None:
         p_alive=purchases.probability_alive(table),
         purchases_12m=purchases.expected_purchases(table, t=365),
         expected_spend=spend.expected_spend(table),
-        clv_12m=cs.customer_lifetime_value(purchases, spend, table, horizon=12, discount_rate=0.01),
+        clv_12m=cs.customer_lifetime_value(
+            table, purchase_model=purchases, spend_model=spend, horizon=12, discount_rate=0.01
+        ),
     )
     top = scored.sort_values("clv_12m", ascending=False).head(10)
     print("Top 10 customers by 12-month CLV (1 % a month discount):")

@@ -102,7 +102,11 @@ def main() -> None:
             "expected_purchases": local_purchases.expected_purchases(local_table, t=13.0),
             "expected_spend": local_spend.expected_spend(local_table),
             "clv": cs.customer_lifetime_value(
-                local_purchases, local_spend, local_table, horizon=12, discount_rate=0.01
+                local_table,
+                purchase_model=local_purchases,
+                spend_model=local_spend,
+                horizon=12,
+                discount_rate=0.01,
             ),
         }
     )

@@ -61,7 +61,7 @@ def clv(calibration_ax: Axes, p_alive_ax: Axes) -> None:
         book.transactions, calibration_end="2025-06-30", observation_end=book.as_of, time_unit="W"
     )
     model = cs.BetaGeoFitter().fit(split)  # weekly units, fitted on the calibration period
-    comparison = cs.holdout_comparison(model, split)
+    comparison = cs.holdout_comparison(split, model=model)
     cs.plot_calibration(comparison, ax=calibration_ax)
     cs.plot_p_alive_matrix(model, T=52.0, max_frequency=25, ax=p_alive_ax)
     # --8<-- [end:clv]

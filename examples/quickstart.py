@@ -112,7 +112,9 @@ def main() -> None:
         p_alive=purchases.probability_alive(table),
         purchases_90d=purchases.expected_purchases(table, t=90),
         expected_spend=spend.expected_spend(table),
-        clv_12m=cs.customer_lifetime_value(purchases, spend, table, horizon=12, discount_rate=0.01),
+        clv_12m=cs.customer_lifetime_value(
+            table, purchase_model=purchases, spend_model=spend, horizon=12, discount_rate=0.01
+        ),
     )
     fitted = ", ".join(f"{k}={v:.3g}" for k, v in purchases.params.to_dict().items())
     truth = ", ".join(f"{k}={v:.3g}" for k, v in book.purchase.to_dict().items())

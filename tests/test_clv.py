@@ -5,6 +5,7 @@ import json
 import math
 from typing import Any
 
+import attrs
 import numpy as np
 import pandas as pd
 import pytest
@@ -116,19 +117,24 @@ def test_cdnow_log_likelihood_matches_lifetimes_formula(cdnow: pd.DataFrame) -> 
 
 
 def test_cdnow_gamma_gamma_reproduces_published_estimates(cdnow_spend: pd.DataFrame) -> None:
-    # Fader, Hardie and Lee (2005b) publish p=6.25, q=3.74, gamma=15.44 (truncated:
-    # the maximum is at 15.4477, which lifetimes also finds).
+    # Fader, Hardie and Lee (2005b) publish p=6.25, q=3.74, gamma=15.44. p and q are
+    # rounded to 2 decimals; gamma is truncated, not rounded: the maximum is at
+    # 15.44775 (lifetimes finds the same), which rounds to 15.45.
     model = GammaGammaFitter().fit(cdnow_spend)
     p = model.params
     assert (round(p.p, 2), round(p.q, 2)) == (6.25, 3.74)
-    assert abs(p.v - 15.44) < 0.01
+    assert math.floor(p.v * 100) / 100 == 15.44
+    assert round(p.v, 2) == 15.45
     assert model.n_customers == int((cdnow_spend["frequency"] > 0).sum()) == 946
     reference = LifetimesGammaGamma().fit(
         cdnow_spend.loc[cdnow_spend["frequency"] > 0, "frequency"],
         cdnow_spend.loc[cdnow_spend["frequency"] > 0, "monetary_value"],
     )
+    # lifetimes (scipy BFGS to its own tolerance) stops within 4e-9 relative of our
+    # optimum on every parameter (v: 15.4477480107 against 15.4477480649).
     for name in ("p", "q", "v"):
-        assert p.to_dict()[name] == pytest.approx(reference.params_[name], rel=2e-6)
+        assert p.to_dict()[name] == pytest.approx(reference.params_[name], rel=1e-7)
+    assert p.v == pytest.approx(LIFETIMES_CDNOW_SPEND.v, rel=1e-7)
     assert model.standard_errors is not None
     for name in ("p", "q", "v"):
         assert model.standard_errors[name] == pytest.approx(
@@ -200,7 +206,11 @@ def test_cdnow_spend_and_clv_match_lifetimes(cdnow_spend: pd.DataFrame) -> None:
     )
     for horizon, rate in [(12, 0.01), (3, 0.0), (24, 0.05)]:
         ours = customer_lifetime_value(
-            purchases, spend, cdnow_spend, horizon=horizon, discount_rate=rate
+            cdnow_spend,
+            purchase_model=purchases,
+            spend_model=spend,
+            horizon=horizon,
+            discount_rate=rate,
         )
         ref = ref_spend.customer_lifetime_value(
             purchases.to_lifetimes(),
@@ -222,7 +232,9 @@ def test_clv_daily_units_match_lifetimes(cdnow_transactions: pd.DataFrame) -> No
     purchases = BetaGeoFitter().fit(table)
     spend = GammaGammaFitter().fit(table)
     assert purchases.time_unit == "D"
-    ours = customer_lifetime_value(purchases, spend, table, horizon=6, discount_rate=0.02)
+    ours = customer_lifetime_value(
+        table, purchase_model=purchases, spend_model=spend, horizon=6, discount_rate=0.02
+    )
     ref = spend.to_lifetimes().customer_lifetime_value(
         purchases.to_lifetimes(),
         table["frequency"],
@@ -235,7 +247,12 @@ def test_clv_daily_units_match_lifetimes(cdnow_transactions: pd.DataFrame) -> No
     )
     assert_close(ours, ref, rtol=1e-9)
     with_margin = customer_lifetime_value(
-        purchases, spend, table, horizon=6, discount_rate=0.02, margin=0.3
+        table,
+        purchase_model=purchases,
+        spend_model=spend,
+        horizon=6,
+        discount_rate=0.02,
+        margin=0.3,
     )
     assert_close(with_margin, 0.3 * ours, rtol=1e-14)
 
@@ -254,11 +271,23 @@ def moderate_params(draw: st.DrawFn) -> BetaGeoParams:
     )
 
 
-@given(params=moderate_params(), table=rfm_rows(), t=st.floats(0.5, 200.0))
+#: P(X(t) = n) at or above this is compared with lifetimes relatively; below it
+#: lifetimes' finite sum cancels (1 - X * sum, with an error of about 1e-16 in
+#: absolute terms), so only the absolute agreement of two tiny numbers is checked.
+TINY_PROBABILITY = 1e-8
+
+
+@given(
+    params=moderate_params(),
+    table=rfm_rows(),
+    t=st.floats(0.5, 200.0),
+    horizon=st.integers(1, 24),
+    discount_rate=st.floats(0.0, 0.2),
+)
 def test_generated_predictions_match_lifetimes(
-    params: BetaGeoParams, table: pd.DataFrame, t: float
+    params: BetaGeoParams, table: pd.DataFrame, t: float, horizon: int, discount_rate: float
 ) -> None:
-    model = BetaGeoModel.from_params(params)
+    model = BetaGeoModel.from_params(params, time_unit="W")
     reference = lifetimes_bgnbd(params)
     x, tx, age = (table[c] for c in BGNBD)
     assert_close(
@@ -278,6 +307,36 @@ def test_generated_predictions_match_lifetimes(
             table["frequency"], table["monetary_value"]
         ),
     )
+    # A new customer's expected purchases (equation 9) and P(X(t) = n) (equation 8).
+    assert model.expected_purchases_new_customer(t) == pytest.approx(
+        reference.expected_number_of_purchases_up_to_time(t), rel=1e-8
+    )
+    counts = np.arange(0, 40)
+    ours_p = model.probability_of_purchases(counts, t=t)
+    ref_p = np.array([reference.probability_of_n_purchases_up_to_time(t, int(n)) for n in counts])
+    large = ours_p >= TINY_PROBABILITY
+    assert_close(ours_p[large], ref_p[large], rtol=1e-8)
+    np.testing.assert_allclose(ours_p[~large], ref_p[~large], rtol=0, atol=1e-14)
+    # CLV: lifetimes' customer_lifetime_value at the same parameters, weekly data
+    # (freq="W": a step of 4.345 weeks, as this model's time_unit), no margin.
+    ours_clv = customer_lifetime_value(
+        table,
+        purchase_model=model,
+        spend_model=spend,
+        horizon=horizon,
+        discount_rate=discount_rate,
+    )
+    ref_clv = spend.to_lifetimes().customer_lifetime_value(
+        reference,
+        x,
+        tx,
+        age,
+        table["monetary_value"],
+        time=horizon,
+        discount_rate=discount_rate,
+        freq="W",
+    )
+    assert_close(ours_clv, ref_clv, rtol=1e-8)
 
 
 @given(params=moderate_params(), table=rfm_rows(max_customers=8))
@@ -444,7 +503,12 @@ def test_inputs_are_not_mutated(cdnow_spend: pd.DataFrame) -> None:
     purchases.probability_alive(table)
     spend.expected_spend(table)
     customer_lifetime_value(
-        purchases, spend, table, horizon=3, discount_rate=0.01, periods_per_step=4
+        table,
+        purchase_model=purchases,
+        spend_model=spend,
+        horizon=3,
+        discount_rate=0.01,
+        periods_per_step=4,
     )
     BetaGeoFitter.aggregate(table)
     pd.testing.assert_frame_equal(table, before)
@@ -495,7 +559,9 @@ def test_clv_properties(cdnow_spend: pd.DataFrame) -> None:
 
     def clv(**kwargs: Any) -> pd.Series[float]:
         options = {"horizon": 12, "discount_rate": 0.01, **kwargs}
-        return customer_lifetime_value(purchases, spend, cdnow_spend, **options)
+        return customer_lifetime_value(
+            cdnow_spend, purchase_model=purchases, spend_model=spend, **options
+        )
 
     base = clv()
     assert (base > 0).all()
@@ -520,18 +586,30 @@ def test_clv_parameter_errors(cdnow_spend: pd.DataFrame) -> None:
     purchases = BetaGeoModel.from_params(LIFETIMES_CDNOW)
     spend = GammaGammaModel.from_params(LIFETIMES_CDNOW_SPEND)
     with pytest.raises(InvalidParameterError, match="periods_per_step"):
-        customer_lifetime_value(purchases, spend, cdnow_spend, horizon=12, discount_rate=0.01)
+        customer_lifetime_value(
+            cdnow_spend, purchase_model=purchases, spend_model=spend, horizon=12, discount_rate=0.01
+        )
     weekly = BetaGeoModel.from_params(LIFETIMES_CDNOW, time_unit="W")
     daily_table = cdnow_spend.copy()
     daily_table.attrs = {"time_unit": "D"}
     with pytest.raises(InvalidParameterError, match="same unit"):
-        customer_lifetime_value(weekly, spend, daily_table, horizon=12, discount_rate=0.01)
+        customer_lifetime_value(
+            daily_table, purchase_model=weekly, spend_model=spend, horizon=12, discount_rate=0.01
+        )
     for bad in ({"horizon": 0}, {"horizon": 1.5}, {"discount_rate": -0.1}, {"margin": math.nan}):
         options: dict[str, Any] = {"horizon": 12, "discount_rate": 0.01, **bad}
         with pytest.raises(InvalidParameterError):
-            customer_lifetime_value(weekly, spend, cdnow_spend, **options)
+            customer_lifetime_value(
+                cdnow_spend, purchase_model=weekly, spend_model=spend, **options
+            )
     with pytest.raises(InvalidParameterError, match="spend_model"):
-        customer_lifetime_value(weekly, weekly, cdnow_spend, horizon=1, discount_rate=0.0)  # type: ignore[arg-type]
+        customer_lifetime_value(
+            cdnow_spend,
+            purchase_model=weekly,
+            spend_model=weekly,  # type: ignore[arg-type]
+            horizon=1,
+            discount_rate=0.0,
+        )
 
 
 # --- calibration and holdout -----------------------------------------------------------
@@ -597,7 +675,7 @@ def test_holdout_comparison_on_cdnow(cdnow_transactions: pd.DataFrame) -> None:
         cdnow_transactions, calibration_end="1997-09-30", observation_end="1998-06-30"
     )
     model = BetaGeoFitter().fit(split)
-    report = holdout_comparison(model, split)
+    report = holdout_comparison(split, model=model)
     assert list(report.index) == ["0", "1", "2", "3", "4", "5", "6", "7+", "all"]
     assert report.loc["all", "customers"] == len(split)
     assert report.loc["all", "actual_total"] == split["frequency_holdout"].sum()
@@ -705,3 +783,167 @@ def test_summary_of_a_model_built_from_parameters() -> None:
     assert BetaGeoModel.from_params(LIFETIMES_CDNOW).standard_errors is None
     with pytest.raises(InvalidParameterError, match="level"):
         BetaGeoModel.from_params(LIFETIMES_CDNOW).summary(level=1.5)
+
+
+# --- contracts added after the audit -----------------------------------------------------
+
+
+def test_no_repeat_purchase_names_the_rows() -> None:
+    # Every row offends: the error says how many, and which come first.
+    table = table_of(
+        {
+            "frequency": [0.0] * 7,
+            "recency": [0.0] * 7,
+            "T": [3.0] * 7,
+            "monetary_value": [0.0] * 7,
+        }
+    )
+    for fit in (BetaGeoFitter().fit, GammaGammaFitter().fit):
+        with pytest.raises(InvalidDataError, match="repeat purchase") as info:
+            fit(table)
+        assert info.value.column == "frequency"
+        assert info.value.n_offending == 7
+        assert info.value.ids == ("c0", "c1", "c2", "c3", "c4")
+        assert "for 7 row(s), first ['c0', 'c1', 'c2', 'c3', 'c4' and 2 more]" in str(info.value)
+    stats = pd.DataFrame({"frequency": [0, 0], "recency": [0.0, 0.0], "T": [3.0, 4.0]})
+    with pytest.raises(InvalidDataError, match="not identified") as info:
+        BetaGeoFitter().fit_aggregated(stats.assign(count=[5, 2]))
+    assert (info.value.ids, info.value.n_offending) == ((0, 1), 2)
+    with pytest.raises(InvalidDataError, match="repeat purchase") as info:
+        GammaGammaFitter().fit_aggregated(
+            pd.DataFrame({"frequency": [0], "monetary_value": [0.0], "count": [3]})
+        )
+    assert (info.value.ids, info.value.n_offending) == ((0,), 1)
+
+
+def test_duplicate_customer_ids_are_rejected(cdnow_spend: pd.DataFrame) -> None:
+    table = table_of({**GOOD, "monetary_value": [0.0, 5.0, 7.0]}).rename(
+        index={"c2": "c1"}
+    )  # c1 twice: fitting would count that customer twice
+    purchases = BetaGeoModel.from_params(LIFETIMES_CDNOW, time_unit="W")
+    spend = GammaGammaModel.from_params(LIFETIMES_CDNOW_SPEND)
+    for call in (
+        lambda: BetaGeoFitter().fit(table),
+        lambda: GammaGammaFitter().fit(table),
+        lambda: BetaGeoFitter.aggregate(table),
+        lambda: GammaGammaFitter.aggregate(table),
+        lambda: purchases.probability_alive(table),
+        lambda: purchases.expected_purchases(table, t=1.0),
+        lambda: purchases.log_likelihood_of(table),
+        lambda: spend.expected_spend(table),
+        lambda: spend.log_likelihood_of(table),
+        lambda: customer_lifetime_value(
+            table, purchase_model=purchases, spend_model=spend, horizon=1, discount_rate=0.0
+        ),
+    ):
+        with pytest.raises(InvalidDataError, match="repeats ids") as info:
+            call()
+        assert info.value.column == "id"
+        assert info.value.ids == ("c1",)
+        assert info.value.n_offending == 1
+    # Aggregated statistics have no customer index: equal rows add up, as documented.
+    stats = BetaGeoFitter.aggregate(cdnow_spend)
+    doubled = BetaGeoFitter().fit_aggregated(pd.concat([stats, stats], ignore_index=True))
+    twice = BetaGeoFitter().fit_aggregated(stats.assign(count=stats["count"] * 2))
+    assert doubled.n_customers == twice.n_customers == 2 * len(cdnow_spend)
+    for name, value in twice.params.to_dict().items():
+        assert doubled.params.to_dict()[name] == pytest.approx(value, rel=1e-9)
+    spend_stats = GammaGammaFitter.aggregate(cdnow_spend)
+    repeated = pd.concat([spend_stats, spend_stats]).reset_index(drop=True)
+    repeated.index = [0] * len(repeated)  # even a repeated row label is fine here
+    model = GammaGammaFitter().fit_aggregated(repeated)
+    assert model.n_customers == 2 * 946
+
+
+def test_fitted_model_fields_are_validated() -> None:
+    cov = np.diag([0.01, 0.2, 0.03, 0.1])
+    for bad in (math.nan, math.inf, -math.inf):
+        for build in (
+            lambda v: BetaGeoModel(params=LIFETIMES_CDNOW, log_likelihood=v),
+            lambda v: GammaGammaModel(params=LIFETIMES_CDNOW_SPEND, log_likelihood=v),
+        ):
+            with pytest.raises(InvalidParameterError, match="'log_likelihood'"):
+                build(bad)
+    for count in (-5, 0, 2.0, True):
+        with pytest.raises(InvalidParameterError, match="'n_customers'"):
+            BetaGeoModel(params=LIFETIMES_CDNOW, n_customers=count)  # type: ignore[arg-type]
+        with pytest.raises(InvalidParameterError, match="'n_customers'"):
+            GammaGammaModel(params=LIFETIMES_CDNOW_SPEND, n_customers=count)  # type: ignore[arg-type]
+    # Symmetric, finite, non-negative diagonal, yet not a covariance (eigenvalue -0.9).
+    indefinite = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 1.9, 0.0], [0.0, 1.9, 1.0, 0.0]])
+    indefinite = np.vstack([indefinite, [0.0, 0.0, 0.0, 1.0]])
+    with pytest.raises(InvalidParameterError, match=r"'covariance'.*positive semidefinite"):
+        BetaGeoModel(params=LIFETIMES_CDNOW, covariance=indefinite)
+    with pytest.raises(InvalidParameterError, match=r"'covariance'.*positive semidefinite"):
+        GammaGammaModel(
+            params=LIFETIMES_CDNOW_SPEND,
+            covariance=[[1.0, 2.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+        )
+    # What is valid stays valid: a model from parameters (no statistics), a positive
+    # definite covariance, a singular one (PSD), and a fitted model's own fields.
+    assert BetaGeoModel.from_params(LIFETIMES_CDNOW).log_likelihood is None
+    assert BetaGeoModel.from_params(LIFETIMES_CDNOW).n_customers is None
+    kept = BetaGeoModel(params=LIFETIMES_CDNOW, covariance=cov, log_likelihood=-1.0, n_customers=1)
+    assert kept.standard_errors is not None
+    singular = np.ones((3, 3))  # eigenvalues 3, 0, 0
+    assert GammaGammaModel(params=LIFETIMES_CDNOW_SPEND, covariance=singular).covariance is not None
+
+
+def test_fitted_models_pass_their_own_validation(cdnow_model: BetaGeoModel) -> None:
+    # The covariance a fit computes is accepted (attrs validated it on construction),
+    # and it is positive definite, not just semidefinite.
+    assert cdnow_model.covariance is not None
+    assert np.linalg.eigvalsh(np.asarray(cdnow_model.covariance)).min() > 0
+    attrs.validate(cdnow_model)  # raises if a field breaks its validator
+
+
+def test_holdout_comparison_checks_its_columns(cdnow_transactions: pd.DataFrame) -> None:
+    split = calibration_holdout_split(
+        cdnow_transactions.iloc[:3000], calibration_end="1997-03-31", observation_end="1997-06-30"
+    )
+    model = BetaGeoFitter().fit(split)
+    for column in ("frequency_holdout", "duration_holdout"):
+        with pytest.raises(ColumnNotFoundError, match=f"missing the required column.*{column}"):
+            holdout_comparison(split.drop(columns=column), model=model)
+    first = split.index[1]
+    for bad, message in ((math.nan, "NaN"), (-1, "whole numbers >= 0"), (1.5, "whole numbers")):
+        broken = split.assign(
+            frequency_holdout=split["frequency_holdout"]
+            .astype(float)
+            .mask(split.index == first, bad)
+        )
+        with pytest.raises(InvalidDataError, match=message) as info:
+            holdout_comparison(broken, model=model)
+        assert info.value.column == "frequency_holdout"
+        assert info.value.ids == (first,)
+    negative = split.assign(duration_holdout=-1.0)
+    with pytest.raises(InvalidDataError, match="negative") as info:
+        holdout_comparison(negative, model=model)
+    assert info.value.column == "duration_holdout"
+    with pytest.raises(InvalidDataError, match="repeats ids"):
+        holdout_comparison(pd.concat([split, split.iloc[:1]]), model=model)
+
+
+def test_models_are_keyword_only(cdnow_spend: pd.DataFrame) -> None:
+    # Data is the only positional argument (STYLE.md).
+    purchases = BetaGeoModel.from_params(LIFETIMES_CDNOW, time_unit="W")
+    spend = GammaGammaModel.from_params(LIFETIMES_CDNOW_SPEND)
+    positional: tuple[Any, ...] = (cdnow_spend, purchases, spend)
+    with pytest.raises(TypeError, match="positional argument"):
+        customer_lifetime_value(*positional, horizon=1, discount_rate=0.0)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="positional argument"):
+        holdout_comparison(*positional[:2])  # type: ignore[call-arg]
+
+
+def test_to_lifetimes_without_lifetimes_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys  # noqa: PLC0415
+
+    monkeypatch.setitem(sys.modules, "lifetimes", None)  # import lifetimes now fails
+    for model in (
+        BetaGeoModel.from_params(LIFETIMES_CDNOW),
+        GammaGammaModel.from_params(LIFETIMES_CDNOW_SPEND),
+    ):
+        with pytest.raises(ImportError, match=r"pip install 'crmscore\[lifetimes\]'") as info:
+            model.to_lifetimes()
+        assert f"{type(model).__name__}.to_lifetimes" in str(info.value)
+        assert isinstance(info.value.__cause__, ImportError)

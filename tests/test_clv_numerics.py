@@ -290,3 +290,45 @@ def test_expected_spend_when_the_population_mean_is_infinite() -> None:
     assert spend.iloc[0] == math.inf
     assert spend.iloc[1] == pytest.approx(2.0 * (10.0 + 20.0) / (2.0 + 0.8 - 1))
     assert spend.iloc[2] == pytest.approx(2.0 * (10.0 + 90.0) / (6.0 + 0.8 - 1))
+
+
+# --- what docs/clv.md says of lifetimes 0.11.3, checked ------------------------------------
+
+
+def lifetimes_expected_purchases(
+    params: BetaGeoParams, x: float, tx: float, age: float, t: float
+) -> float:
+    reference = BetaGeoModel.from_params(params).to_lifetimes()
+    with np.errstate(all="ignore"):
+        value = reference.conditional_expected_number_of_purchases_up_to_time(
+            t, np.array([float(x)]), np.array([tx]), np.array([age])
+        )
+    return float(np.asarray(value, dtype=np.float64)[0])
+
+
+def test_lifetimes_fails_where_the_docs_say() -> None:
+    # b = 1 without repeat purchases (0 * inf) and a + b < 1 (log of a negative 2F1):
+    # NaN, where crmscore matches the oracle (the tests above).
+    assert math.isnan(
+        lifetimes_expected_purchases(BetaGeoParams(r=1, alpha=1, a=10, b=1), 0, 0, 0, 1)
+    )
+    assert math.isnan(
+        lifetimes_expected_purchases(BetaGeoParams(r=1, alpha=1, a=0.1, b=0.1), 0, 0, 0, 2)
+    )
+    # Where scipy's hyp2f1 overflows in the paper's form: NaN.
+    for theta, x, age, t in [
+        ((323.0, 0.00144, 0.420, 0.812), 0, 1.82, 8251.0),
+        ((0.00829, 0.00392, 1.196, 312.5), 4, 4.67, 9786.0),
+        ((0.316, 0.233, 0.141, 309.4), 0, 1.07, 7722.0),
+        ((18.5, 0.166, 26.0, 540.4), 1, 16.4, 5938.0),
+    ]:
+        params = BetaGeoParams(r=theta[0], alpha=theta[1], a=theta[2], b=theta[3])
+        tx = 0.6 * age if x > 0 else 0.0
+        assert math.isnan(lifetimes_expected_purchases(params, x, tx, age, t))
+    # P(X(t) = n) by a finite sum that cancels: 3 % off at n = 29, t = 0.5 (CDNOW's
+    # estimates), and negative at t = 1, where crmscore is within 1e-12 of the oracle.
+    cdnow = BetaGeoParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
+    reference = BetaGeoModel.from_params(cdnow).to_lifetimes()
+    half = reference.probability_of_n_purchases_up_to_time(0.5, 29)
+    assert 0.02 < abs(half / oracle_probability_of_purchases(cdnow, 29, 0.5) - 1) < 0.04
+    assert reference.probability_of_n_purchases_up_to_time(1.0, 29) < 0

@@ -418,7 +418,7 @@ def test_calibration_lines_are_the_comparison_columns() -> None:
     split = cs.calibration_holdout_split(
         book.transactions, calibration_end="2025-06-30", observation_end=book.as_of
     )
-    comparison = cs.holdout_comparison(BetaGeoFitter().fit(split), split, max_frequency=5)
+    comparison = cs.holdout_comparison(split, model=BetaGeoFitter().fit(split), max_frequency=5)
     ax = plot_calibration(comparison)
     groups = comparison.drop(index="all")
     actual, predicted = ax.lines

@@ -579,7 +579,11 @@ def test_the_chain_equals_the_scorers_run_from_scratch() -> None:
     frame = table.assign(
         p_alive=purchase_model.probability_alive(table),
         clv=cs.customer_lifetime_value(
-            purchase_model, spend_model, table, horizon=12, discount_rate=0.01
+            table,
+            purchase_model=purchase_model,
+            spend_model=spend_model,
+            horizon=12,
+            discount_rate=0.01,
         ),
         churn_level=pd.Categorical(levels.loc[table.index], categories=LEVELS).codes,
     )

@@ -289,7 +289,12 @@ def test_clv_per_partition_equals_pandas(client: object, book: cs.SyntheticBook)
             "expected_purchases": purchases.expected_purchases(table, t=90),
             "expected_spend": spend.expected_spend(table),
             "clv": cs.customer_lifetime_value(
-                purchases, spend, table, horizon=6, discount_rate=0.01, margin=0.3
+                table,
+                purchase_model=purchases,
+                spend_model=spend,
+                horizon=6,
+                discount_rate=0.01,
+                margin=0.3,
             ),
         }
     )

@@ -111,7 +111,9 @@ def test_fitted_scorers_per_bucket_equal_pandas(spark: Any) -> None:
     def clv(part: pd.DataFrame) -> pd.DataFrame:
         rfm = part.set_index("customer_id")
         rfm.attrs["time_unit"] = "D"
-        value = cs.customer_lifetime_value(purchases, spend, rfm, horizon=12, discount_rate=0.01)
+        value = cs.customer_lifetime_value(
+            rfm, purchase_model=purchases, spend_model=spend, horizon=12, discount_rate=0.01
+        )
         return pd.DataFrame({"p_alive": purchases.probability_alive(rfm), "clv": value})
 
     expected = clv(columns.reset_index())

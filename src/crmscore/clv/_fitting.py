@@ -18,7 +18,11 @@ from scipy.optimize import minimize
 from crmscore._display import html_block, short_repr
 from crmscore._params import _to_float as to_float
 from crmscore._progress import ProgressReporter, gradient_fraction
-from crmscore._validation import integer_at_least, non_negative_finite
+from crmscore._validation import (
+    integer_at_least,
+    non_negative_finite,
+    optional_integer_at_least,
+)
 from crmscore.clv._groups import count_rows, group_rows
 from crmscore.errors import ConvergenceError, InvalidParameterError
 
@@ -51,6 +55,8 @@ OPTIMISED = 0.95
 
 #: Validators of float fields (finite and >= 0, or > 0) and of counts (>= 1).
 positive_int = integer_at_least(1)
+#: Validator of the optional customer count of a fitted model: None, or >= 1.
+optional_positive_int = optional_integer_at_least(1)
 
 
 def is_int(value: object, *, minimum: int) -> bool:
@@ -67,8 +73,18 @@ def to_matrix(value: Any) -> Matrix | None:
     return tuple(tuple(float(v) for v in row) for row in value)
 
 
+#: How far below 0 the smallest eigenvalue of a covariance may be, relative to the
+#: largest: rounding in eigvalsh is about 1e-16 of the largest, so 1e-10 accepts
+#: every matrix the fitters compute (inverses of a Cholesky factor) and rejects real
+#: indefiniteness.
+PSD_RTOL = 1e-10
+
+
 def check_covariance(size: int) -> Callable[[object, attrs.Attribute[Any], Matrix | None], None]:
-    """Build the validator of a covariance field: ``size`` x ``size``, finite, symmetric."""
+    """Build the validator of a covariance field: square, finite, symmetric, PSD.
+
+    Positive semidefinite means eigenvalues >= -:data:`PSD_RTOL` times the largest.
+    """
 
     def validate(instance: object, attribute: attrs.Attribute[Any], value: Matrix | None) -> None:
         if value is None:
@@ -86,8 +102,30 @@ def check_covariance(size: int) -> Callable[[object, attrs.Attribute[Any], Matri
                 allowed=f"a symmetric {size}x{size} matrix of finite numbers, or None",
                 got=value,
             )
+        eigenvalues = np.linalg.eigvalsh((array + array.T) / 2)
+        if eigenvalues[0] < -PSD_RTOL * float(np.abs(eigenvalues).max()):
+            raise InvalidParameterError.for_value(
+                name=attribute.name,
+                owner=type(instance).__name__,
+                allowed=(
+                    "positive semidefinite (a covariance matrix); its smallest eigenvalue "
+                    f"is {eigenvalues[0]:.6g}"
+                ),
+                got=value,
+            )
 
     return validate
+
+
+def optional_finite(instance: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    """Validate an optional float field: None, or a finite number (JSON has no NaN)."""
+    if value is not None and not math.isfinite(value):
+        raise InvalidParameterError.for_value(
+            name=attribute.name,
+            owner=type(instance).__name__,
+            allowed="a finite number, or None",
+            got=value,
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -236,6 +274,17 @@ def settings_from_dict(data: Mapping[str, Any], params_type: Any) -> dict[str, A
         "tol": data.get("tol", DEFAULT_TOL),
         "max_iterations": data.get("max_iterations", DEFAULT_MAX_ITERATIONS),
     }
+
+
+def lifetimes_class(name: str, *, owner: str) -> Any:
+    """Import a fitter class of the optional *lifetimes* package, naming the extra if absent."""
+    try:
+        import lifetimes  # noqa: PLC0415 (optional extra, imported on use)
+    except ImportError as exc:
+        raise ImportError(
+            f"{owner} needs the optional package lifetimes: pip install 'crmscore[lifetimes]'."
+        ) from exc
+    return getattr(lifetimes, name)
 
 
 def lifetimes_params(

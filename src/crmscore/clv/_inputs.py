@@ -14,7 +14,14 @@ import numpy as np
 import numpy.typing as npt
 
 from crmscore._params import _to_float as to_float
-from crmscore._validation import as_float_array, check_columns, check_frame, reject_ids
+from crmscore._validation import (
+    as_float_array,
+    check_columns,
+    check_frame,
+    check_unique_index,
+    first_ids,
+    reject_ids,
+)
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -32,15 +39,26 @@ _SPEND_COLUMNS = ("frequency", "monetary_value")
 
 
 def frame_columns(
-    table: object, columns: Sequence[str], *, owner: str, frame_name: str = "table"
+    table: object,
+    columns: Sequence[str],
+    *,
+    owner: str,
+    frame_name: str = "table",
+    per_customer: bool = False,
 ) -> tuple[pd.DataFrame, list[FloatArray]]:
-    """Check that ``table`` is a non-empty frame with finite numeric ``columns``."""
+    """Check that ``table`` is a non-empty frame with finite numeric ``columns``.
+
+    With ``per_customer`` the index must also be unique customer ids: a repeated id
+    would count one customer twice in a fit, and give two answers for one customer.
+    """
     frame = check_frame(table, name=frame_name, owner=owner)
     check_columns(frame, columns, frame_name=frame_name)
     if len(frame) == 0:
         raise InvalidDataError(
             f"{frame_name} passed to {owner} has no rows: there is nothing to fit or score."
         )
+    if per_customer:
+        check_unique_index(frame, frame_name=f"the {frame_name} passed to {owner}")
     return frame, [
         as_float_array(frame, column, ids=frame.index, frame_name=frame_name) for column in columns
     ]
@@ -91,10 +109,16 @@ def table_time_unit(table: pd.DataFrame) -> str | None:
 
 
 def rfm_arrays(
-    table: object, *, owner: str
+    table: object, *, owner: str, per_customer: bool = True, frame_name: str = "table"
 ) -> tuple[pd.DataFrame, FloatArray, FloatArray, FloatArray]:
-    """Validate the BG/NBD columns of an RFM table; return the frame and x, t_x, T."""
-    frame, (x, tx, age) = frame_columns(table, _BGNBD_COLUMNS, owner=owner)
+    """Validate the BG/NBD columns of an RFM table; return the frame and x, t_x, T.
+
+    ``per_customer=False`` is for aggregated statistics (rows with customer counts),
+    whose index is not a customer id and whose equal rows legitimately add up.
+    """
+    frame, (x, tx, age) = frame_columns(
+        table, _BGNBD_COLUMNS, owner=owner, frame_name=frame_name, per_customer=per_customer
+    )
     check_frequency(frame, x)
     hint = "Build the table with crmscore.rfm_table, or check how it was made."
     reject(frame, tx < 0, column="recency", problem="has negative values", hint=hint)
@@ -116,13 +140,23 @@ def rfm_arrays(
     return frame, x, tx, age
 
 
+def _all_rows(frame: pd.DataFrame) -> list[Any]:
+    """Return the first ids of ``frame`` (when every row offends)."""
+    ids, _ = first_ids(frame.index, np.ones(len(frame), dtype=bool))
+    return ids
+
+
 def check_identifiable(frame: pd.DataFrame, x: FloatArray, *, owner: str) -> None:
+    """Reject data without any repeat purchase: every row offends."""
     if not (x > 0).any():
-        raise InvalidDataError(
-            f"No customer in the data passed to {owner} has a repeat purchase (frequency "
-            f"is 0 for all {len(frame)} rows): the BG/NBD parameters are not identified. "
-            "Use a longer observation period or more customers.",
+        raise InvalidDataError.for_ids(
             column="frequency",
+            problem=f"is 0 (no repeat purchase) in every row passed to {owner}",
+            ids=_all_rows(frame),
+            n_offending=len(frame),
+            unit="row(s)",
+            hint="The BG/NBD parameters are not identified: use a longer observation "
+            "period or more customers.",
         )
 
 
@@ -142,13 +176,18 @@ def check_horizons(values: npt.NDArray[np.float64], *, owner: str) -> None:
         )
 
 
-def spend_arrays(table: object, *, owner: str) -> tuple[pd.DataFrame, FloatArray, FloatArray]:
+def spend_arrays(
+    table: object, *, owner: str, per_customer: bool = True, frame_name: str = "table"
+) -> tuple[pd.DataFrame, FloatArray, FloatArray]:
     """Validate ``frequency`` and ``monetary_value``; return the frame, x and m.
 
     ``monetary_value`` must be positive where ``frequency`` > 0 (a mean of repeat
-    purchase amounts) and is ignored where it is 0.
+    purchase amounts) and is ignored where it is 0. ``per_customer`` as in
+    :func:`rfm_arrays`.
     """
-    frame, (x, m) = frame_columns(table, _SPEND_COLUMNS, owner=owner)
+    frame, (x, m) = frame_columns(
+        table, _SPEND_COLUMNS, owner=owner, frame_name=frame_name, per_customer=per_customer
+    )
     check_frequency(frame, x)
     reject(
         frame,
@@ -168,10 +207,14 @@ def spend_arrays(table: object, *, owner: str) -> tuple[pd.DataFrame, FloatArray
 
 
 def check_repeaters(frame: pd.DataFrame, x: FloatArray, *, owner: str) -> None:
+    """Reject data without any repeat purchase: every row offends."""
     if not (x > 0).any():
-        raise InvalidDataError(
-            f"No customer in the data passed to {owner} has a repeat purchase: the "
-            "Gamma-Gamma model is fitted on the mean spend of repeat purchases, and there "
-            f"is none among the {len(frame)} rows.",
+        raise InvalidDataError.for_ids(
             column="frequency",
+            problem=f"is 0 (no repeat purchase) in every row passed to {owner}",
+            ids=_all_rows(frame),
+            n_offending=len(frame),
+            unit="row(s)",
+            hint="The Gamma-Gamma model is fitted on the mean spend of repeat purchases, "
+            "and there is none.",
         )

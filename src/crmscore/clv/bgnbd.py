@@ -32,8 +32,11 @@ from crmscore.clv._fitting import (
     fit_result_to_dict,
     fitted_model_html,
     fitted_model_repr,
+    lifetimes_class,
     lifetimes_params,
     maximize,
+    optional_finite,
+    optional_positive_int,
     parameter_summary,
     positive_int,
     settings_from_dict,
@@ -102,13 +105,11 @@ class BetaGeoModel:
     None when the model was built from parameters."""
 
     log_likelihood: float | None = attrs.field(
-        default=None, converter=attrs.converters.optional(to_float)
+        default=None, converter=attrs.converters.optional(to_float), validator=optional_finite
     )
     """Total log-likelihood of the fitted customers (without penalty); None if unfitted."""
 
-    n_customers: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(int))
-    )
+    n_customers: int | None = attrs.field(default=None, validator=optional_positive_int)
     """Customers the model was fitted on; None if built from parameters."""
 
     convergence: ConvergenceReport | None = attrs.field(
@@ -249,7 +250,7 @@ class BetaGeoModel:
             \left(\frac{\alpha + T}{\alpha + t_x}\right)^{r + x}}
 
         It is 0/0 at :math:`a = 1`; there (and within 1e-3 of it) crmscore returns
-        the limit, which *lifetimes* and *pymc-marketing* do not. Where scipy's
+        the limit, where *lifetimes* returns NaN. Where scipy's
         ``hyp2f1`` fails for large parameters, equivalent transforms of the
         hypergeometric function, or a quadrature of the same expectation, take over.
         """
@@ -337,7 +338,14 @@ class BetaGeoModel:
 
         Notes
         -----
-        Equation (8) of Fader, Hardie and Lee (2005). Its finite sum is the upper tail
+        Equation (8) of Fader, Hardie and Lee (2005): the unconditional distribution
+        of a **new** customer's repeat purchases in their first ``t`` periods. The
+        conditional version for an existing customer with history
+        :math:`(x, t_x, T)`, :math:`P(Y(t) = n \mid x, t_x, T)`, is not provided;
+        for those customers use :meth:`expected_purchases` and
+        :meth:`probability_alive`.
+
+        Its finite sum is the upper tail
         of a negative binomial, evaluated as a regularised incomplete beta function,
         so that small probabilities keep their relative precision (lifetimes loses
         them to cancellation).
@@ -417,10 +425,13 @@ class BetaGeoModel:
         Returns
         -------
         lifetimes.BetaGeoFitter
-        """
-        from lifetimes import BetaGeoFitter as LifetimesBetaGeoFitter  # noqa: PLC0415
 
-        fitter = LifetimesBetaGeoFitter()
+        Raises
+        ------
+        ImportError
+            lifetimes is not installed (``pip install 'crmscore[lifetimes]'``).
+        """
+        fitter = lifetimes_class("BetaGeoFitter", owner="BetaGeoModel.to_lifetimes")()
         fitter.params_ = pd.Series(self.params.to_dict())[list(_NAMES)]
         # lifetimes' own fit sets `predict` this way; its CLV helpers call it.
         fitter.predict = fitter.conditional_expected_number_of_purchases_up_to_time
@@ -568,7 +579,7 @@ class BetaGeoFitter:
         owner = "BetaGeoFitter.fit_aggregated"
         reporter = ProgressReporter(progress, owner=owner)
         reporter.report(0.0)
-        frame, x, tx, age = rfm_arrays(stats, owner=owner)
+        frame, x, tx, age = rfm_arrays(stats, owner=owner, per_customer=False, frame_name="stats")
         _, (counts,) = frame_columns(frame, [count_col], owner=owner, frame_name="stats")
         check_counts(frame, counts, column=count_col)
         check_identifiable(frame, x, owner=owner)

@@ -31,8 +31,11 @@ from crmscore.clv._fitting import (
     fit_result_to_dict,
     fitted_model_html,
     fitted_model_repr,
+    lifetimes_class,
     lifetimes_params,
     maximize,
+    optional_finite,
+    optional_positive_int,
     parameter_summary,
     positive_int,
     settings_from_dict,
@@ -86,13 +89,11 @@ class GammaGammaModel:
     """Covariance of (p, q, v) from the observed information; None if unfitted."""
 
     log_likelihood: float | None = attrs.field(
-        default=None, converter=attrs.converters.optional(to_float)
+        default=None, converter=attrs.converters.optional(to_float), validator=optional_finite
     )
     """Total log-likelihood of the fitted customers' mean spend (without penalty)."""
 
-    n_customers: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(int))
-    )
+    n_customers: int | None = attrs.field(default=None, validator=optional_positive_int)
     """Customers with repeat purchases the model was fitted on; None if unfitted."""
 
     convergence: ConvergenceReport | None = attrs.field(
@@ -222,10 +223,13 @@ class GammaGammaModel:
         Returns
         -------
         lifetimes.GammaGammaFitter
-        """
-        from lifetimes import GammaGammaFitter as LifetimesGammaGammaFitter  # noqa: PLC0415
 
-        fitter = LifetimesGammaGammaFitter()
+        Raises
+        ------
+        ImportError
+            lifetimes is not installed (``pip install 'crmscore[lifetimes]'``).
+        """
+        fitter = lifetimes_class("GammaGammaFitter", owner="GammaGammaModel.to_lifetimes")()
         fitter.params_ = pd.Series(self.params.to_dict())[list(_NAMES)]
         return fitter
 
@@ -348,7 +352,7 @@ class GammaGammaFitter:
         owner = "GammaGammaFitter.fit_aggregated"
         reporter = ProgressReporter(progress, owner=owner)
         reporter.report(0.0)
-        frame, x, m = spend_arrays(stats, owner=owner)
+        frame, x, m = spend_arrays(stats, owner=owner, per_customer=False, frame_name="stats")
         _, (counts,) = frame_columns(frame, [count_col], owner=owner, frame_name="stats")
         check_counts(frame, counts, column=count_col)
         check_repeaters(frame, x, owner=owner)

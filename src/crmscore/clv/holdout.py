@@ -9,6 +9,7 @@ import pandas as pd
 
 from crmscore._validation import as_timestamp, check_frame, timestamp_column
 from crmscore.clv._fitting import is_int
+from crmscore.clv._inputs import check_frequency, frame_columns, reject
 from crmscore.clv.bgnbd import BetaGeoModel
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rfm._table import TimeUnit, rfm_table, to_periods
@@ -152,7 +153,7 @@ def calibration_holdout_split(
 
 
 def holdout_comparison(
-    model: BetaGeoModel, split: pd.DataFrame, *, max_frequency: int = 7
+    split: pd.DataFrame, *, model: BetaGeoModel, max_frequency: int = 7
 ) -> pd.DataFrame:
     """Compare predicted and actual holdout purchases, by calibration frequency.
 
@@ -163,11 +164,12 @@ def holdout_comparison(
 
     Parameters
     ----------
-    model : BetaGeoModel
-        Fitted on the calibration columns of ``split``.
     split : pandas.DataFrame
         From :func:`calibration_holdout_split` (``frequency``, ``recency``, ``T``,
-        ``frequency_holdout``, ``duration_holdout``).
+        ``frequency_holdout``, ``duration_holdout``), indexed by unique customer ids.
+    model : BetaGeoModel
+        Fitted on the calibration columns of ``split`` (keyword-only: the data are
+        the only positional argument).
     max_frequency : int, default 7
         Frequencies at or above this are pooled into one group (``"7+"``).
 
@@ -178,13 +180,25 @@ def holdout_comparison(
         columns ``customers``, ``actual`` and ``predicted`` (mean holdout purchases
         per customer), ``actual_total`` and ``predicted_total``.
 
+    Raises
+    ------
+    ColumnNotFoundError
+        ``split`` lacks ``frequency_holdout`` or ``duration_holdout`` (or a column
+        of the RFM table).
+    InvalidDataError
+        ``frequency_holdout`` is NaN, negative or not a whole number;
+        ``duration_holdout`` is NaN, negative or differs between customers; or the
+        calibration columns break the contract of :class:`BetaGeoModel`.
+    InvalidParameterError
+        ``model`` is not a :class:`BetaGeoModel`, or ``max_frequency`` < 1.
+
     Examples
     --------
     >>> from crmscore import BetaGeoFitter, make_transactions
     >>> book = make_transactions(3_000, seed=3)
     >>> split = calibration_holdout_split(book.transactions, calibration_end="2025-06-30",
     ...                                   observation_end=book.as_of)
-    >>> report = holdout_comparison(BetaGeoFitter().fit(split), split, max_frequency=3)
+    >>> report = holdout_comparison(split, model=BetaGeoFitter().fit(split), max_frequency=3)
     >>> list(report.index)
     ['0', '1', '2', '3+', 'all']
     """
@@ -197,21 +211,27 @@ def holdout_comparison(
         raise InvalidParameterError.for_value(
             name="max_frequency", owner=owner, allowed="an integer >= 1", got=max_frequency
         )
-    check_frame(split, name="split", owner=owner)
-    for column in ("frequency_holdout", "duration_holdout"):
-        if column not in split.columns:
-            raise InvalidDataError(
-                f"split has no {column!r} column: build it with calibration_holdout_split.",
-                column=column,
-            )
-    durations = split["duration_holdout"].to_numpy(dtype=np.float64)
-    if len(durations) and not (durations == durations[0]).all():
+    frame, (actual, durations) = frame_columns(
+        split,
+        ("frequency_holdout", "duration_holdout"),
+        owner=owner,
+        frame_name="split",
+        per_customer=True,
+    )
+    check_frequency(frame, actual, column="frequency_holdout")
+    reject(
+        frame,
+        durations < 0,
+        column="duration_holdout",
+        problem="has negative values",
+        hint="Build split with calibration_holdout_split.",
+    )
+    if not (durations == durations[0]).all():
         raise InvalidDataError(
             "split's 'duration_holdout' differs between customers; it must be one holdout.",
             column="duration_holdout",
         )
-    predicted = model.expected_purchases(split, t=float(durations[0]) if len(durations) else 0.0)
-    actual = split["frequency_holdout"].to_numpy(dtype=np.float64)
+    predicted = model.expected_purchases(split, t=float(durations[0]))
     frequency = split["frequency"].to_numpy(dtype=np.int64)
     group = np.minimum(frequency, max_frequency)
     labels = [str(k) for k in range(max_frequency)] + [f"{max_frequency}+"]

@@ -64,10 +64,10 @@ def _step_length(
 
 
 def customer_lifetime_value(
-    purchase_model: BetaGeoModel,
-    spend_model: GammaGammaModel,
     table: pd.DataFrame,
     *,
+    purchase_model: BetaGeoModel,
+    spend_model: GammaGammaModel,
     horizon: int,
     discount_rate: float,
     margin: float = 1.0,
@@ -77,12 +77,13 @@ def customer_lifetime_value(
 
     Parameters
     ----------
+    table : pandas.DataFrame
+        RFM table with ``frequency``, ``recency``, ``T``, ``monetary_value``, indexed
+        by unique customer ids. The only positional argument.
     purchase_model : BetaGeoModel
         Predicts how many purchases each customer makes.
     spend_model : GammaGammaModel
         Predicts how much each purchase is worth.
-    table : pandas.DataFrame
-        RFM table with ``frequency``, ``recency``, ``T``, ``monetary_value``.
     horizon : int
         Number of discounting steps (months by default) to sum over, >= 1.
     discount_rate : float
@@ -105,7 +106,7 @@ def customer_lifetime_value(
         A parameter outside its domain, or an unknown time unit without
         ``periods_per_step``.
     InvalidDataError, ColumnNotFoundError
-        The table breaks the contract of either model.
+        The table breaks the contract of either model, or repeats a customer id.
 
     Notes
     -----
@@ -135,8 +136,8 @@ def customer_lifetime_value(
     >>> spend = GammaGammaModel.from_params(GammaGammaParams(p=6.25, q=3.74, v=15.44))
     >>> table = pd.DataFrame({"frequency": [0, 2, 7], "recency": [0.0, 30.4, 35.0],
     ...                       "T": [38.9, 38.9, 38.9], "monetary_value": [0.0, 40.0, 25.0]})
-    >>> customer_lifetime_value(purchases, spend, table, horizon=12,
-    ...                         discount_rate=0.01).round(2)
+    >>> customer_lifetime_value(table, purchase_model=purchases, spend_model=spend,
+    ...                         horizon=12, discount_rate=0.01).round(2)
     0      8.36
     1     57.48
     2    133.30

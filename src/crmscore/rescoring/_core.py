@@ -189,9 +189,9 @@ def indicators(
     if stage is not None and book.purchase_model is not None and book.spend_model is not None:
         frame["p_alive"] = book.purchase_model.probability_alive(frame).to_numpy()
         frame["clv"] = customer_lifetime_value(
-            book.purchase_model,
-            book.spend_model,
             frame,
+            purchase_model=book.purchase_model,
+            spend_model=book.spend_model,
             horizon=stage.horizon,
             discount_rate=stage.discount_rate,
             margin=stage.margin,

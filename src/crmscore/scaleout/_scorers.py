@@ -47,9 +47,9 @@ def _clv_columns(
             "expected_purchases": purchase_model.expected_purchases(table, t=t),
             "expected_spend": spend_model.expected_spend(table),
             "clv": customer_lifetime_value(
-                purchase_model,
-                spend_model,
                 table,
+                purchase_model=purchase_model,
+                spend_model=spend_model,
                 horizon=horizon,
                 discount_rate=discount_rate,
                 margin=margin,
@@ -121,7 +121,8 @@ def predict_clv_dask(
     >>> list(lazy.columns)
     ['p_alive', 'expected_purchases', 'expected_spend', 'clv']
     >>> clv = lazy.compute().sort_index()["clv"]
-    >>> clv.equals(customer_lifetime_value(purchases, spend, table, horizon=12,
+    >>> clv.equals(customer_lifetime_value(table, purchase_model=purchases,
+    ...                                    spend_model=spend, horizon=12,
     ...                                    discount_rate=0.01))
     True
     """
