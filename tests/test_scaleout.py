@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import dask
@@ -31,9 +34,23 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 
+def _lazy(frame: pd.DataFrame, *, npartitions: int) -> dd.DataFrame:
+    """``dd.from_pandas``, typed: dask does not annotate it."""
+    lazy: dd.DataFrame = dd.from_pandas(frame, npartitions=npartitions)  # type: ignore[no-untyped-call]
+    return lazy
+
+
+def _computed(lazy: dd.DataFrame) -> pd.DataFrame:
+    """``lazy.compute()``, typed: dask does not annotate it."""
+    result: pd.DataFrame = lazy.compute()  # type: ignore[no-untyped-call]
+    return result
+
+
 @pytest.fixture(scope="module")
 def client() -> Iterator[object]:
-    cluster = distributed.LocalCluster(
+    # distributed does not annotate LocalCluster and Client (nor compute, from_pandas:
+    # see _lazy and _computed above).
+    cluster = distributed.LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=2,
         threads_per_worker=1,
         processes=True,
@@ -43,7 +60,7 @@ def client() -> Iterator[object]:
         # not the default 8787 (another cluster on the machine may hold it).
         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
     )
-    with cluster, distributed.Client(cluster) as dask_client:
+    with cluster, distributed.Client(cluster) as dask_client:  # type: ignore[no-untyped-call]
         yield dask_client
 
 
@@ -57,10 +74,10 @@ def test_rfm_table_on_dask_equals_pandas(
     client: object, book: cs.SyntheticBook, time_unit: cs.rfm.TimeUnit
 ) -> None:
     as_of = book.as_of - pd.Timedelta(days=200)
-    ddf = dd.from_pandas(book.transactions, npartitions=7)
+    ddf = _lazy(book.transactions, npartitions=7)
     lazy = cs.rfm_table(ddf, as_of=as_of, time_unit=time_unit)
     assert type(lazy).__module__.startswith("dask")
-    result = lazy.compute().sort_index()
+    result = _computed(lazy).sort_index()
     expected = cs.rfm_table(book.transactions, as_of=as_of, time_unit=time_unit)
     pd.testing.assert_frame_equal(result, expected, check_exact=True)
 
@@ -69,21 +86,83 @@ def test_partitions_without_customers_give_empty_parts(client: object) -> None:
     # Most partitions hold only transactions after as_of: they contribute nothing.
     tx = cs.make_transactions(500, seed=3).transactions
     as_of = tx["timestamp"].iloc[20]
-    ddf = dd.from_pandas(tx, npartitions=10)
-    result = rfm_table_dask(ddf, as_of=as_of).compute().sort_index()
+    ddf = _lazy(tx, npartitions=10)
+    result = _computed(rfm_table_dask(ddf, as_of=as_of)).sort_index()
     pd.testing.assert_frame_equal(result, cs.rfm_table(tx, as_of=as_of))
 
 
 def test_dask_errors_are_the_pandas_errors(client: object) -> None:
     tx = cs.make_transactions(300, seed=4).transactions
     with pytest.raises(cs.ColumnNotFoundError, match=r"\['amount'\]"):
-        rfm_table_dask(dd.from_pandas(tx.drop(columns="amount"), npartitions=2), as_of="2025-01-01")
+        rfm_table_dask(_lazy(tx.drop(columns="amount"), npartitions=2), as_of="2025-01-01")
     broken = tx.assign(amount=tx["amount"].where(tx.index != 5, -1.0))
-    lazy = rfm_table_dask(dd.from_pandas(broken, npartitions=3), as_of="2026-01-01")
+    lazy = rfm_table_dask(_lazy(broken, npartitions=3), as_of="2026-01-01")
     with pytest.raises(cs.InvalidDataError, match="negative amounts"):
-        lazy.compute()
+        _computed(lazy)
     with pytest.raises(cs.InvalidParameterError, match="a dask DataFrame"):
         rfm_table_dask(tx, as_of="2025-01-01")  # type: ignore[arg-type]
+
+
+def _stamps_in_shanghai(log: pd.DataFrame) -> pd.DataFrame:
+    return log.assign(
+        timestamp=log["timestamp"].dt.tz_localize("UTC").dt.tz_convert("Asia/Shanghai")
+    )
+
+
+@pytest.mark.parametrize("ids", ["int", "str", "tz-aware stamps"])
+def test_rfm_table_metadata_has_the_computed_dtypes(client: object, ids: str) -> None:
+    book = cs.make_transactions(400, seed=21)
+    log, as_of = book.transactions, book.as_of
+    if ids == "str":
+        log = log.assign(customer_id="c" + log["customer_id"].astype(str))
+    elif ids == "tz-aware stamps":
+        log, as_of = _stamps_in_shanghai(log), as_of.tz_localize("Asia/Shanghai")
+    lazy = rfm_table_dask(_lazy(log, npartitions=3), as_of=as_of)
+    result = _computed(lazy)
+    assert len(result) > 0
+    assert lazy._meta.dtypes.equals(result.dtypes)
+    assert lazy._meta.index.dtype == result.index.dtype
+    assert lazy._meta.index.name == result.index.name == "customer_id"
+    expected = cs.rfm_table(_computed(_lazy(log, npartitions=1)), as_of=as_of)
+    assert result.dtypes.equals(expected.dtypes)
+
+
+def test_a_log_with_no_purchase_by_as_of_is_rejected_where_it_is_fitted(client: object) -> None:
+    tx = cs.make_transactions(200, seed=1).transactions
+    early = tx["timestamp"].min() - pd.Timedelta(days=30)
+    with pytest.raises(cs.InvalidDataError, match="before the first purchase of every customer"):
+        cs.rfm_table(tx, as_of=early)
+    # Each partition alone may have no customer: the lazy table is empty, not an error...
+    lazy = rfm_table_dask(_lazy(tx, npartitions=3), as_of=early)
+    assert len(_computed(lazy)) == 0
+    # ... and what is computed from it raises the pandas error type, naming as_of.
+    for fitter in (cs.BetaGeoFitter(), cs.GammaGammaFitter()):
+        with pytest.raises(
+            cs.InvalidDataError, match=rf"has no rows.*as_of \({re.escape(str(early))}\)"
+        ):
+            sufficient_statistics_dask(lazy, fitter=fitter)
+        with pytest.raises(cs.InvalidDataError, match="fit_dask has no rows"):
+            fit_dask(lazy, fitter=fitter)
+        with pytest.raises(cs.InvalidDataError, match="has no rows"):
+            fitter.aggregate(cs.rfm_table(tx, as_of=tx["timestamp"].max()).iloc[:0])
+
+
+def test_a_gamma_gamma_fit_without_repeat_customers_fails_as_in_pandas(client: object) -> None:
+    summary = cs.make_rfm_summary(300, seed=5)
+    once = summary[summary["frequency"] == 0]
+    lazy = _lazy(once, npartitions=3)
+    # The statistics are empty, as GammaGammaFitter.aggregate's are ...
+    stats = sufficient_statistics_dask(lazy, fitter=cs.GammaGammaFitter())
+    pd.testing.assert_frame_equal(stats, cs.GammaGammaFitter.aggregate(once))
+    assert len(stats) == 0
+    # ... and the fit fails with the pandas fit's message.
+    with pytest.raises(cs.InvalidDataError) as expected:
+        cs.GammaGammaFitter().fit(once)
+    with pytest.raises(cs.InvalidDataError) as caught:
+        fit_dask(lazy, fitter=cs.GammaGammaFitter())
+    assert str(caught.value) == str(expected.value).replace("GammaGammaFitter.fit", "fit_dask")
+    assert f"none among the {len(once)} rows" in str(caught.value)
+    assert caught.value.column == "frequency"
 
 
 # --- map_customers ------------------------------------------------------------------
@@ -132,12 +211,12 @@ def test_map_customers_colocates_each_customer_in_log_order(
     )
     with dask.config.set(shuffle):
         lazy = map_customers(
-            dd.from_pandas(log, npartitions=npartitions),
-            _positions,
+            _lazy(log, npartitions=npartitions),
+            function=_positions,
             meta=POSITIONS_META,
             customer_col="customer_id",
         )
-        result = lazy.compute().sort_index()
+        result = _computed(lazy).sort_index()
     expected = _positions(log)
     # Every customer once (all its rows in one partition), rows in the log's order.
     pd.testing.assert_frame_equal(result, expected, check_exact=True)
@@ -148,42 +227,42 @@ def test_map_customers_per_customer_table_without_shuffle(
     client: object, book: cs.SyntheticBook
 ) -> None:
     table = cs.rfm_table(book.transactions, as_of=book.as_of)
-    ddf = dd.from_pandas(table, npartitions=6)
+    ddf = _lazy(table, npartitions=6)
 
     def spend_per_period(part: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({"spend_per_period": part["total_spend"] / (part["frequency"] + 1)})
 
     meta = spend_per_period(table.iloc[:1]).iloc[:0]
-    result = map_customers(ddf, spend_per_period, meta=meta).compute()
+    result = _computed(map_customers(ddf, function=spend_per_period, meta=meta))
     # No shuffle: partitions keep their rows and order, so the whole keeps the order.
     pd.testing.assert_frame_equal(result, spend_per_period(table), check_exact=True)
 
 
 def test_empty_partitions_skip_the_function(client: object) -> None:
     frame = pd.DataFrame({"x": np.arange(6.0)}, index=pd.Index(np.arange(6), name="id"))
-    ddf = dd.from_pandas(frame, npartitions=3)
+    ddf = _lazy(frame, npartitions=3)
     ddf = ddf[ddf["x"] > 3.5]  # two partitions are now empty
 
     def must_not_see_empty(part: pd.DataFrame) -> pd.DataFrame:
         assert len(part) > 0
         return part * 10
 
-    result = map_customers(ddf, must_not_see_empty, meta=frame).compute()
+    result = _computed(map_customers(ddf, function=must_not_see_empty, meta=frame))
     pd.testing.assert_frame_equal(result, frame.iloc[4:] * 10)
 
 
 def test_map_customers_rejects_bad_arguments() -> None:
     frame = pd.DataFrame({"customer_id": [1, 2], "x": [1.0, 2.0]})
-    ddf = dd.from_pandas(frame, npartitions=1)
+    ddf = _lazy(frame, npartitions=1)
     with pytest.raises(cs.InvalidParameterError, match="a dask DataFrame"):
-        map_customers(frame, lambda p: p, meta=frame)  # type: ignore[arg-type]
+        map_customers(frame, function=lambda p: p, meta=frame)  # type: ignore[arg-type]
     with pytest.raises(cs.InvalidParameterError, match="'meta' parameter"):
-        map_customers(ddf, lambda p: p, meta=frame["x"])  # type: ignore[arg-type]
+        map_customers(ddf, function=lambda p: p, meta=frame["x"])  # type: ignore[arg-type]
     with pytest.raises(cs.ColumnNotFoundError, match=r"\['client'\]"):
-        map_customers(ddf, lambda p: p, meta=frame, customer_col="client")
-    reserved = dd.from_pandas(frame.assign(__crmscore_row=0), npartitions=1)
+        map_customers(ddf, function=lambda p: p, meta=frame, customer_col="client")
+    reserved = _lazy(frame.assign(__crmscore_row=0), npartitions=1)
     with pytest.raises(cs.InvalidParameterError, match="__crmscore_row"):
-        map_customers(reserved, lambda p: p, meta=frame, customer_col="customer_id")
+        map_customers(reserved, function=lambda p: p, meta=frame, customer_col="customer_id")
 
 
 # --- model fits from sufficient statistics --------------------------------------------
@@ -194,7 +273,7 @@ def test_fits_from_dask_statistics_equal_the_in_memory_fits(
     client: object, book: cs.SyntheticBook, time_unit: cs.rfm.TimeUnit
 ) -> None:
     lazy = cs.rfm_table(
-        dd.from_pandas(book.transactions, npartitions=5), time_unit=time_unit, as_of=book.as_of
+        _lazy(book.transactions, npartitions=5), time_unit=time_unit, as_of=book.as_of
     )
     table = cs.rfm_table(book.transactions, as_of=book.as_of, time_unit=time_unit)
     for fitter in (cs.BetaGeoFitter(), cs.GammaGammaFitter()):
@@ -217,7 +296,7 @@ def test_dask_fits_reproduce_the_published_cdnow_estimates(client: object) -> No
     # Fader, Hardie and Lee (2005): r=0.243, alpha=4.414, a=0.793, b=2.426, LL -9582.4;
     # Gamma-Gamma p=6.25, q=3.74 (FHL 2005b). lifetimes ships both summaries.
     summary = load_cdnow_summary(index_col=[0])
-    lazy = dd.from_pandas(summary, npartitions=6)
+    lazy = _lazy(summary, npartitions=6)
     model = fit_dask(lazy, fitter=cs.BetaGeoFitter())
     p = model.params
     assert (round(p.r, 3), round(p.alpha, 3), round(p.a, 3), round(p.b, 3)) == (
@@ -230,7 +309,7 @@ def test_dask_fits_reproduce_the_published_cdnow_estimates(client: object) -> No
     assert round(model.log_likelihood, 1) == -9582.4
     assert model.n_customers == 2357
     spend_summary = load_cdnow_summary_data_with_monetary_value()
-    spend = fit_dask(dd.from_pandas(spend_summary, npartitions=4), fitter=cs.GammaGammaFitter())
+    spend = fit_dask(_lazy(spend_summary, npartitions=4), fitter=cs.GammaGammaFitter())
     assert (round(spend.params.p, 2), round(spend.params.q, 2)) == (6.25, 3.74)
     assert spend == cs.GammaGammaFitter().fit(spend_summary)
 
@@ -239,14 +318,14 @@ def test_dask_fits_reproduce_the_published_cdnow_estimates(client: object) -> No
 def test_statistics_do_not_depend_on_the_partitioning(client: object, npartitions: int) -> None:
     summary = cs.make_rfm_summary(3_000, seed=8)
     stats = sufficient_statistics_dask(
-        dd.from_pandas(summary, npartitions=npartitions), fitter=cs.BetaGeoFitter()
+        _lazy(summary, npartitions=npartitions), fitter=cs.BetaGeoFitter()
     )
     pd.testing.assert_frame_equal(stats, cs.BetaGeoFitter.aggregate(summary), check_exact=True)
 
 
 def test_dask_fit_errors_are_the_pandas_errors(client: object) -> None:
     summary = cs.make_rfm_summary(400, seed=9)
-    lazy = dd.from_pandas(summary, npartitions=3)
+    lazy = _lazy(summary, npartitions=3)
     with pytest.raises(cs.ColumnNotFoundError, match=r"\['T'\]"):
         fit_dask(lazy.drop(columns="T"), fitter=cs.BetaGeoFitter())
     with pytest.raises(cs.InvalidParameterError, match="BetaGeoFitter or a GammaGammaFitter"):
@@ -259,17 +338,35 @@ def test_dask_fit_errors_are_the_pandas_errors(client: object) -> None:
     with pytest.raises(cs.InvalidDataError, match="larger than T") as expected:
         cs.BetaGeoFitter().fit(broken)
     with pytest.raises(cs.InvalidDataError, match="larger than T") as caught:
-        fit_dask(dd.from_pandas(broken, npartitions=3), fitter=cs.BetaGeoFitter())
+        fit_dask(_lazy(broken, npartitions=3), fitter=cs.BetaGeoFitter())
     # The same message, naming the same customer, as the pandas fit.
     assert str(caught.value) == str(expected.value)
     assert f"{bad_customer}" in str(caught.value)
+
+
+def test_dask_fits_report_progress_as_the_pandas_fits(
+    client: object, book: cs.SyntheticBook
+) -> None:
+    table = cs.rfm_table(book.transactions, as_of=book.as_of, time_unit="W")
+    lazy = _lazy(table, npartitions=4)
+    for fitter in (cs.BetaGeoFitter(), cs.GammaGammaFitter()):
+        expected: list[float] = []
+        fitter.fit(table, progress=expected.append)
+        done: list[float] = []
+        fit_dask(lazy, fitter=fitter, progress=done.append)
+        assert done == expected
+        assert done[0] == 0.0
+        assert done[-1] == 1.0
+        assert len(done) > 3
+    with pytest.raises(cs.InvalidParameterError, match="'progress' parameter of fit_dask"):
+        fit_dask(lazy, fitter=cs.BetaGeoFitter(), progress="bar")  # type: ignore[call-overload]
 
 
 # --- fitted scorers per partition ------------------------------------------------------
 
 
 def test_clv_per_partition_equals_pandas(client: object, book: cs.SyntheticBook) -> None:
-    lazy = rfm_table_dask(dd.from_pandas(book.transactions, npartitions=6), as_of=book.as_of)
+    lazy = rfm_table_dask(_lazy(book.transactions, npartitions=6), as_of=book.as_of)
     purchases = fit_dask(lazy, fitter=cs.BetaGeoFitter())
     spend = fit_dask(lazy, fitter=cs.GammaGammaFitter())
     predictions = predict_clv_dask(
@@ -281,7 +378,7 @@ def test_clv_per_partition_equals_pandas(client: object, book: cs.SyntheticBook)
         discount_rate=0.01,
         margin=0.3,
     )
-    result = predictions.compute().sort_index()
+    result = _computed(predictions).sort_index()
     table = cs.rfm_table(book.transactions, as_of=book.as_of)
     expected = pd.DataFrame(
         {
@@ -306,7 +403,7 @@ def test_clv_parameters_are_checked_before_any_work(book: cs.SyntheticBook) -> N
     model = cs.BetaGeoModel.from_params(cs.BetaGeoParams(r=0.2, alpha=4.0, a=0.8, b=2.4))
     spend = cs.GammaGammaModel.from_params(cs.GammaGammaParams(p=6.0, q=3.7, v=15.0))
     table = cs.make_rfm_summary(100, seed=2)  # no time unit anywhere
-    lazy = dd.from_pandas(table, npartitions=2)
+    lazy = _lazy(table, npartitions=2)
     arguments = {"purchase_model": model, "spend_model": spend, "t": 10.0}
     with pytest.raises(cs.InvalidParameterError, match="'horizon' parameter"):
         predict_clv_dask(lazy, horizon=0, discount_rate=0.01, **arguments)  # type: ignore[arg-type]
@@ -334,11 +431,23 @@ def test_early_warning_per_partition_equals_pandas(client: object, days_before_e
     log = cs.make_events(1_500, seed=31)
     as_of = log.as_of - pd.Timedelta(days=days_before_end)
     warning = cs.EarlyWarning()
-    lazy = early_warning_dask(dd.from_pandas(log.events, npartitions=9), as_of=as_of)
-    result = lazy.compute().sort_index()
+    lazy = early_warning_dask(_lazy(log.events, npartitions=9), as_of=as_of)
+    result = _computed(lazy).sort_index()
     expected = warning.evaluate(log.events, as_of=as_of)
     assert lazy._meta.columns.equals(expected.columns)
+    _assert_warning_meta(lazy, result)
     pd.testing.assert_frame_equal(_same_signals(result, expected), expected, check_exact=True)
+
+
+def _assert_warning_meta(lazy: dd.DataFrame, result: pd.DataFrame) -> None:
+    """The metadata has the computed dtypes; ``signals`` has categories unknown to Dask."""
+    meta = lazy._meta
+    assert meta.dtypes.drop("signals").equals(result.dtypes.drop("signals"))
+    assert isinstance(meta["signals"].dtype, pd.CategoricalDtype)
+    assert isinstance(result["signals"].dtype, pd.CategoricalDtype)
+    assert not lazy["signals"].cat.known
+    assert meta.index.dtype == result.index.dtype
+    assert meta.index.name == result.index.name
 
 
 def test_early_warning_partitions_with_only_future_customers(client: object) -> None:
@@ -349,29 +458,30 @@ def test_early_warning_partitions_with_only_future_customers(client: object) -> 
     events = log.events.assign(customer_id="c" + log.events["customer_id"].astype(str))
     joined = events.groupby("customer_id")["timestamp"].min().sort_values()
     as_of = joined.iloc[6].normalize()
-    distributed_log = dd.from_pandas(events, npartitions=30)
+    distributed_log = _lazy(events, npartitions=30)
     lazy = early_warning_dask(distributed_log, as_of=as_of)
-    result = lazy.compute().sort_index()
+    result = _computed(lazy).sort_index()
     # Dask stores the string ids as Arrow strings: compare on the log as Dask holds it.
-    expected = cs.EarlyWarning().evaluate(distributed_log.compute(), as_of=as_of)
+    expected = cs.EarlyWarning().evaluate(_computed(distributed_log), as_of=as_of)
     assert len(expected) == 7
     assert lazy._meta.index.dtype == expected.index.dtype
+    _assert_warning_meta(lazy, result)
     pd.testing.assert_frame_equal(_same_signals(result, expected), expected, check_exact=True)
 
 
 def test_early_warning_errors(client: object) -> None:
     log = cs.make_events(200, seed=6)
-    lazy = dd.from_pandas(log.events, npartitions=4)
+    lazy = _lazy(log.events, npartitions=4)
     early = log.as_of - pd.Timedelta(days=30)
     with pytest.raises(cs.InvalidDataError, match="has events after as_of"):
-        early_warning_dask(lazy, as_of=early, future="error").compute()
+        _computed(early_warning_dask(lazy, as_of=early, future="error"))
     with pytest.raises(cs.ColumnNotFoundError, match=r"\['kind'\]"):
         early_warning_dask(lazy.drop(columns="kind"), as_of=log.as_of)
     with pytest.raises(cs.InvalidParameterError, match="an EarlyWarning"):
         early_warning_dask(lazy, as_of=log.as_of, warning=cs.Scorecard)  # type: ignore[arg-type]
     unknown = log.events.assign(kind=log.events["kind"].astype(str).replace("review", "survey"))
     with pytest.raises(cs.InvalidDataError, match="survey"):
-        early_warning_dask(dd.from_pandas(unknown, npartitions=3), as_of=log.as_of).compute()
+        _computed(early_warning_dask(_lazy(unknown, npartitions=3), as_of=log.as_of))
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
@@ -384,12 +494,12 @@ def test_tiers_per_partition_equal_pandas(client: object, language: str) -> None
     # Fitted on a sample (as on a cluster), applied to every customer.
     fitted = card.fit(indicators.sample(n=500, random_state=1))
     lazy = score_tiers_dask(
-        dd.from_pandas(indicators, npartitions=7),
+        _lazy(indicators, npartitions=7),
         scorecard=fitted,
         language=language,  # type: ignore[arg-type]
         normalised=True,
     )
-    result = lazy.compute()
+    result = _computed(lazy)
     expected = fitted.score(indicators, language=language, normalised=True)  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(result, expected, check_exact=True)
     assert lazy._meta.dtypes.equals(expected.dtypes)
@@ -399,8 +509,22 @@ def test_tiers_per_partition_equal_pandas(client: object, language: str) -> None
 def test_tiers_reject_bad_arguments() -> None:
     indicators = cs.make_b2b_indicators(50, seed=1)
     card = cs.b2b_scorecard()
-    lazy = dd.from_pandas(indicators, npartitions=2)
+    lazy = _lazy(indicators, npartitions=2)
     with pytest.raises(cs.InvalidParameterError, match="a FittedScorecard"):
         score_tiers_dask(lazy, scorecard=card)  # type: ignore[arg-type]
     with pytest.raises(cs.ColumnNotFoundError, match=r"\['credit_rating'\]"):
         score_tiers_dask(lazy.drop(columns="credit_rating"), scorecard=card.fit(indicators))
+
+
+# --- optional dependencies ---------------------------------------------------------------
+
+
+def test_importing_crmscore_does_not_import_dask_or_spark() -> None:
+    code = (
+        "import sys, crmscore, crmscore.scaleout; "
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'dask', 'distributed', 'pyspark'}); "
+        "sys.exit(str(loaded) if loaded else 0)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr

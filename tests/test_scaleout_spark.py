@@ -7,6 +7,7 @@ import shutil
 import sys
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -30,38 +31,90 @@ pytestmark = pytest.mark.skipif(
 def spark() -> Iterator[Any]:
     from pyspark.sql import SparkSession  # noqa: PLC0415  (needs Java, checked above)
 
-    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    os.environ["PYTHONPATH"] = os.pathsep.join(sys.path)
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("crmscore-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    try:
-        yield session
-    finally:
-        session.stop()
+    with pytest.MonkeyPatch.context() as env:  # restored when the module's tests end
+        env.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+        env.setenv("PYSPARK_PYTHON", sys.executable)
+        env.setenv("PYSPARK_DRIVER_PYTHON", sys.executable)
+        env.setenv("PYTHONPATH", os.pathsep.join(sys.path))
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName("crmscore-tests")
+            .config("spark.ui.enabled", "false")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.session.timeZone", "UTC")
+            # Spill every sort to disk after a few thousand rows: merging the spills
+            # is not stable, so each bucket's rows reach pandas out of the log's order
+            # (as remote fetches on a cluster do), unless crmscore restores it.
+            .config("spark.shuffle.spill.numElementsForceSpillThreshold", "2000")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+        try:
+            yield session
+        finally:
+            session.stop()
 
 
 def test_rfm_table_on_spark_equals_pandas(spark: Any) -> None:
     book = cs.make_transactions(5_000, seed=23)
     as_of = book.as_of - pd.Timedelta(days=100)
-    frame = spark.createDataFrame(book.transactions)
+    # Rows in a random order, over several partitions: each customer's rows are spread
+    # out, and their sums agree with pandas only if added up in the log's order.
+    log = book.transactions.sample(frac=1.0, random_state=np.random.default_rng(3))
+    frame = spark.createDataFrame(log).repartition(5)  # round robin: the order changes
+    ordered = frame.toPandas()  # the log in the order Spark holds it
+    assert not ordered["amount"].equals(log["amount"].reset_index(drop=True))
     result = rfm_table_spark(frame, as_of=as_of, time_unit="W", buckets=8)
     local = result.toPandas().set_index("customer_id").sort_index()
-    expected = cs.rfm_table(book.transactions, as_of=as_of, time_unit="W")
+    expected = cs.rfm_table(ordered, as_of=as_of, time_unit="W")
     # Spark carries timestamps in microseconds: compare at that resolution.
     for column in ("first_purchase", "last_purchase"):
         expected[column] = expected[column].astype("datetime64[us]")
         local[column] = local[column].astype("datetime64[us]")
     pd.testing.assert_frame_equal(local, expected, check_exact=True)
+
+
+def _positions(part: pd.DataFrame) -> pd.DataFrame:
+    """Each customer's row positions, in the order the bucket holds them."""
+    grouped = part.groupby("customer_id", sort=True)["position"]
+    return pd.DataFrame(
+        {
+            "first": grouped.first(),
+            "n_rows": grouped.size(),
+            "in_order": grouped.apply(lambda s: bool(np.all(np.diff(s.to_numpy()) > 0))),
+        }
+    )
+
+
+def test_map_customers_spark_keeps_each_customers_rows_in_order(spark: Any) -> None:
+    from pyspark.sql import functions as sf  # noqa: PLC0415  (needs Java, checked above)
+
+    rng = np.random.default_rng(5)
+    log = pd.DataFrame(
+        {"customer_id": rng.integers(0, 300, size=20_000), "position": np.arange(20_000)}
+    )
+    frame = spark.createDataFrame(log, schema="customer_id long, position long")
+    meta = _positions(log).iloc[:0]
+
+    # This session does reorder: Spark's own group-by hands pandas the rows out of
+    # order (so the assertion below can fail) ...
+    def inversions(part: pd.DataFrame) -> pd.DataFrame:
+        position = part["position"].to_numpy()
+        return pd.DataFrame({"inversions": [int((position[1:] < position[:-1]).sum())]})
+
+    bucket = frame.withColumn("bucket", sf.pmod(sf.hash("customer_id"), sf.lit(2)))
+    raw = bucket.groupBy("bucket").applyInPandas(inversions, schema="inversions long")
+    assert raw.toPandas()["inversions"].sum() > 0
+    # ... and map_customers_spark restores the order of the frame.
+    result = map_customers_spark(frame, function=_positions, meta=meta, buckets=2)
+    local = result.toPandas().set_index("customer_id").sort_index()
+    pd.testing.assert_frame_equal(local, _positions(log), check_exact=True)
+    assert local["in_order"].all()
+    with pytest.raises(cs.InvalidParameterError, match="__crmscore_row"):
+        map_customers_spark(
+            spark.createDataFrame(log.assign(__crmscore_row=0)), function=_positions, meta=meta
+        )
 
 
 def test_spark_validates_before_scheduling(spark: Any) -> None:
@@ -118,7 +171,43 @@ def test_fitted_scorers_per_bucket_equal_pandas(spark: Any) -> None:
 
     expected = clv(columns.reset_index())
     result = map_customers_spark(
-        spark.createDataFrame(columns.reset_index()), clv, meta=expected.iloc[:0], buckets=4
+        spark.createDataFrame(columns.reset_index()),
+        function=clv,
+        meta=expected.iloc[:0],
+        buckets=4,
     )
     local = result.toPandas().set_index("customer_id").sort_index()
     pd.testing.assert_frame_equal(local, expected.sort_index(), check_exact=True)
+
+
+def test_spark_statistics_of_an_empty_table_raise_as_pandas(spark: Any) -> None:
+    tx = cs.make_transactions(100, seed=2).transactions
+    early = tx["timestamp"].min() - pd.Timedelta(days=30)
+    table = rfm_table_spark(spark.createDataFrame(tx), as_of=early, buckets=2)
+    assert table.count() == 0  # rfm_table raises here; each bucket alone cannot tell
+    for fitter in (cs.BetaGeoFitter(), cs.GammaGammaFitter()):
+        with pytest.raises(cs.InvalidDataError, match="sufficient_statistics_spark has no rows"):
+            sufficient_statistics_spark(table, fitter=fitter)
+        with pytest.raises(cs.InvalidDataError, match="fit_spark has no rows"):
+            fit_spark(table, fitter=fitter)
+    summary = cs.make_rfm_summary(200, seed=5)
+    once = summary[summary["frequency"] == 0]
+    with pytest.raises(cs.InvalidDataError) as expected:
+        cs.GammaGammaFitter().fit(once)
+    with pytest.raises(cs.InvalidDataError) as caught:
+        fit_spark(spark.createDataFrame(once.reset_index()), fitter=cs.GammaGammaFitter())
+    assert str(caught.value) == str(expected.value).replace("GammaGammaFitter.fit", "fit_spark")
+
+
+def test_spark_fits_report_progress_as_the_pandas_fits(spark: Any) -> None:
+    table = cs.make_rfm_summary(1_000, seed=11)
+    frame = spark.createDataFrame(table.reset_index())
+    for fitter in (cs.BetaGeoFitter(), cs.GammaGammaFitter()):
+        expected: list[float] = []
+        fitter.fit(table, progress=expected.append)
+        done: list[float] = []
+        fit_spark(frame, fitter=fitter, progress=done.append)
+        assert done == expected
+        assert (done[0], done[-1]) == (0.0, 1.0)
+    with pytest.raises(cs.InvalidParameterError, match="'progress' parameter of fit_spark"):
+        fit_spark(frame, fitter=cs.BetaGeoFitter(), progress=1)  # type: ignore[call-overload]

@@ -10,7 +10,7 @@ import pandas as pd
 
 from crmscore._validation import as_timestamp, check_choice
 from crmscore.clv import BetaGeoFitter, GammaGammaFitter
-from crmscore.errors import ColumnNotFoundError, InvalidParameterError
+from crmscore.errors import ColumnNotFoundError, InvalidDataError, InvalidParameterError
 from crmscore.rfm._table import (
     TIME_UNITS,
     TimeUnit,
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     import dask.dataframe as dd
+
+#: Column carrying each row's place in the input through a shuffle (dropped after).
+ROW = "__crmscore_row"
 
 #: Columns each fitter's sufficient statistics are counted over (besides ``count``).
 STATISTICS_KEYS: dict[type, tuple[str, ...]] = {
@@ -37,6 +40,29 @@ def require_columns(available: Iterable[Any], required: Iterable[str], *, frame:
     missing = [c for c in required if c not in names]
     if missing:
         raise ColumnNotFoundError.from_missing_and_available(missing, names, frame=frame)
+
+
+def check_row_column(columns: Iterable[Any], *, owner: str) -> None:
+    """Reject a frame that already has the column the row order is kept in."""
+    if ROW in set(columns):
+        raise InvalidParameterError(
+            f"{owner}: the frame has a column {ROW!r}, the name it uses to keep the row "
+            "order through the shuffle. Rename that column."
+        )
+
+
+def in_input_order(part: pd.DataFrame) -> pd.DataFrame:
+    """Put the rows of a shuffled part back in the input's order and drop :data:`ROW`.
+
+    A shuffle delivers each customer's rows in whatever order the blocks arrive
+    (and Spark's sort by bucket is not stable once it spills), so the function would
+    otherwise see them in an order of the engine's choosing: sums of floats and
+    "first of duplicates" would then differ from a pandas call on the whole input.
+    """
+    rows = part[ROW].to_numpy()
+    if (rows[1:] < rows[:-1]).any():  # a shuffle often keeps the order: skip the sort
+        part = part.iloc[np.argsort(rows, kind="stable")]
+    return part.drop(columns=ROW)
 
 
 def check_dask(obj: object, *, name: str, owner: str) -> dd.DataFrame:
@@ -83,6 +109,47 @@ def statistics_frame(
     stats = stats.reset_index(drop=True)
     stats.attrs = {} if time_unit is None else {"time_unit": time_unit}
     return stats
+
+
+def check_counted(
+    stats: pd.DataFrame,
+    *,
+    fitter: object,
+    owner: str,
+    n_rows: Callable[[], int],
+    fitting: bool,
+    as_of: Any = None,
+) -> None:
+    """Raise what pandas raises when the counted table has no rows (or no repeat buyer).
+
+    ``fitter.aggregate`` rejects a table without rows, and ``GammaGammaFitter.fit``
+    one without repeat customers; the distributed counts are simply empty then.
+    ``n_rows`` counts the table's rows, another pass over it, so it runs only when
+    the statistics are empty (for BG/NBD that already means no rows). ``as_of`` is
+    the table's, if known: an RFM table is empty when no purchase is at or before it,
+    which ``rfm_table`` rejects at once but the distributed tables cannot (see
+    ``rfm_plan``).
+    """
+    if len(stats) > 0:
+        return
+    n = n_rows() if isinstance(fitter, GammaGammaFitter) else 0
+    if n == 0:
+        cause = (
+            ""
+            if as_of is None
+            else f" An RFM table has no rows when no purchase is at or before its as_of "
+            f"({as_of}), which rfm_table rejects; pass a later as_of."
+        )
+        raise InvalidDataError(
+            f"table passed to {owner} has no rows: there is nothing to fit.{cause}"
+        )
+    if fitting:
+        raise InvalidDataError(
+            f"No customer in the data passed to {owner} has a repeat purchase: the "
+            "Gamma-Gamma model is fitted on the mean spend of repeat purchases, and there "
+            f"is none among the {n} rows.",
+            column="frequency",
+        )
 
 
 def empty_statistics(keys: tuple[str, ...]) -> pd.DataFrame:

@@ -144,7 +144,7 @@ def predict_clv_dask(
     )
     template.attrs = dict(table._meta.attrs)
     meta = meta_of(function, template, index=table._meta.index)
-    return map_customers(table, function, meta=meta)
+    return map_customers(table, function=function, meta=meta)
 
 
 def _evaluate_partition(
@@ -277,7 +277,7 @@ def early_warning_dask(
     function = functools.partial(
         _evaluate_partition, warning=warning, as_of=as_of_ts, empty=meta, options=options
     )
-    return map_customers(events, function, meta=meta, customer_col=customer_col)
+    return map_customers(events, function=function, meta=meta, customer_col=customer_col)
 
 
 def score_tiers_dask(
@@ -347,4 +347,4 @@ def score_tiers_dask(
     values.update({c: [m] for c, m in zip(card.columns, scorecard.medians, strict=True)})
     function = functools.partial(scorecard.score, language=language, normalised=normalised)
     meta = meta_of(function, pd.DataFrame(values), index=frame._meta.index)
-    return map_customers(frame, function, meta=meta)
+    return map_customers(frame, function=function, meta=meta)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from crmscore._progress import ProgressReporter
 from crmscore._validation import check_choice
 from crmscore.clv import BetaGeoFitter, BetaGeoModel, GammaGammaFitter, GammaGammaModel
 from crmscore.errors import InvalidParameterError
 from crmscore.rfm import TIME_UNITS, TimeUnit
 from crmscore.scaleout._common import (
+    ROW,
+    check_counted,
+    check_row_column,
+    in_input_order,
     require_columns,
     rfm_plan,
     statistics_frame,
@@ -43,8 +48,8 @@ def spark_schema(frame: pd.DataFrame) -> Any:
 
 def map_customers_spark(
     frame: Any,
-    function: Callable[[pd.DataFrame], pd.DataFrame],
     *,
+    function: Callable[[pd.DataFrame], pd.DataFrame],
     meta: pd.DataFrame,
     customer_col: str = "customer_id",
     buckets: int = 16,
@@ -58,7 +63,8 @@ def map_customers_spark(
         per-customer table.
     function : callable
         Takes the pandas rows of one bucket (every row of each customer in it, the
-        customer id a column) and returns a frame indexed by customer id.
+        customer id a column, in the order of ``frame``) and returns a frame indexed
+        by customer id.
     meta : pandas.DataFrame
         An empty frame with the output's columns, dtypes and index name: the Spark
         schema is derived from it.
@@ -72,11 +78,26 @@ def map_customers_spark(
     pyspark.sql.DataFrame
         Lazy; the outputs of all buckets, the customer id as a column.
 
+    Raises
+    ------
+    InvalidParameterError
+        ``buckets`` is not positive, or ``frame`` has a column named
+        ``"__crmscore_row"`` (the name used to keep the row order).
+    ColumnNotFoundError
+        ``customer_col`` is not a column of ``frame``.
+
     Notes
     -----
     ``groupBy(hash(id) mod buckets).applyInPandas``: a handful of large pandas
     calls. Grouping by the id itself would make one Python call per customer (on
     100,000 customers that took 390 s here against 2.5 s with 16 buckets).
+
+    Each row is numbered before the shuffle (``monotonically_increasing_id``: by
+    partition, then by position) and every bucket is sorted back into that order
+    before ``function`` sees it, as :func:`map_customers` does on Dask. A shuffle
+    delivers rows in the order the blocks arrive, and Spark's sort by bucket is not
+    stable once it spills to disk; without the numbering, float sums such as
+    ``monetary_value`` could differ from pandas in the last bits, from run to run.
     """
     owner = "map_customers_spark"
     if buckets < 1:
@@ -84,13 +105,15 @@ def map_customers_spark(
             name="buckets", owner=owner, allowed="a positive integer", got=buckets
         )
     require_columns(frame.columns, (customer_col,), frame="frame")
+    check_row_column(frame.columns, owner=owner)
     from pyspark.sql import functions as sf  # noqa: PLC0415  (optional extra)
 
     def apply(part: pd.DataFrame) -> pd.DataFrame:
-        return function(part.drop(columns=_BUCKET)).reset_index()
+        return function(in_input_order(part.drop(columns=_BUCKET))).reset_index()
 
     return (
-        frame.withColumn(_BUCKET, sf.pmod(sf.hash(customer_col), sf.lit(buckets)))
+        frame.withColumn(ROW, sf.monotonically_increasing_id())
+        .withColumn(_BUCKET, sf.pmod(sf.hash(customer_col), sf.lit(buckets)))
         .groupBy(_BUCKET)
         .applyInPandas(apply, schema=spark_schema(meta))
     )
@@ -127,6 +150,17 @@ def rfm_table_spark(
         ``.toPandas().set_index(customer_col).sort_index()`` equals ``rfm_table``
         on the same data.
 
+    Raises
+    ------
+    ColumnNotFoundError, InvalidParameterError
+        At once, for a missing column or a bad parameter.
+    InvalidDataError
+        When computed, for the same bad data ``rfm_table`` rejects, with one
+        exception: a log without any purchase at or before ``as_of`` gives an empty
+        table here, where ``rfm_table`` raises (each bucket is summarised on its
+        own). :func:`sufficient_statistics_spark` and :func:`fit_spark` raise
+        ``InvalidDataError`` for that empty table.
+
     Notes
     -----
     ``groupBy(bucket).applyInPandas`` runs the unchanged pandas function on every
@@ -152,7 +186,7 @@ def rfm_table_spark(
         negative_amounts=negative_amounts,
     )
     return map_customers_spark(
-        log, summarise, meta=meta, customer_col=customer_col, buckets=buckets
+        log, function=summarise, meta=meta, customer_col=customer_col, buckets=buckets
     )
 
 
@@ -188,14 +222,36 @@ def sufficient_statistics_spark(
         ``fitter`` is not one of the two fitters, or ``time_unit`` is unknown.
     ColumnNotFoundError
         At once, if a column is missing.
+    InvalidDataError
+        The table has no rows, as ``fitter.aggregate``. That includes the table
+        :func:`rfm_table_spark` gives for a log without a purchase at or before
+        ``as_of`` (empty, where ``rfm_table`` raises).
 
     Notes
     -----
     One ``groupBy(keys).count()``. The rows are not validated one by one on the
     cluster: the fit validates the distinct rows, so a bad row (say recency > T)
     is reported by its position among the statistics, not by customer id.
+
+    The result is a pandas frame on the driver. On a synthetic book of a million
+    customers over two years there were about 762,000 distinct BG/NBD rows in days
+    but 78,000 in weeks: count and fit in weeks (or months) when the book is large.
+    Gamma-Gamma needs about one row per repeat customer in any unit.
     """
-    owner = "sufficient_statistics_spark"
+    return _count_statistics(
+        table, fitter=fitter, time_unit=time_unit, owner="sufficient_statistics_spark"
+    )
+
+
+def _count_statistics(
+    table: Any,
+    *,
+    fitter: BetaGeoFitter | GammaGammaFitter,
+    time_unit: TimeUnit | None,
+    owner: str,
+    fitting: bool = False,
+) -> pd.DataFrame:
+    """Do the work of :func:`sufficient_statistics_spark` (and check for :func:`fit_spark`)."""
     keys = statistics_keys(fitter, owner=owner)
     if time_unit is not None:
         check_choice(time_unit, name="time_unit", owner=owner, choices=TIME_UNITS)
@@ -206,18 +262,30 @@ def sufficient_statistics_spark(
     if isinstance(fitter, GammaGammaFitter):  # the model describes repeat customers only
         rows = rows.where(sf.col("frequency") > 0)
     counted = rows.groupBy(*keys).count().toPandas()
-    return statistics_frame(counted, keys, time_unit=time_unit)
+    stats = statistics_frame(counted, keys, time_unit=time_unit)
+    check_counted(
+        stats, fitter=fitter, owner=owner, n_rows=lambda: int(table.count()), fitting=fitting
+    )
+    return stats
 
 
 @overload
 def fit_spark(
-    table: Any, *, fitter: BetaGeoFitter, time_unit: TimeUnit | None = None
+    table: Any,
+    *,
+    fitter: BetaGeoFitter,
+    time_unit: TimeUnit | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> BetaGeoModel: ...
 
 
 @overload
 def fit_spark(
-    table: Any, *, fitter: GammaGammaFitter, time_unit: TimeUnit | None = None
+    table: Any,
+    *,
+    fitter: GammaGammaFitter,
+    time_unit: TimeUnit | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> GammaGammaModel: ...
 
 
@@ -226,6 +294,7 @@ def fit_spark(
     *,
     fitter: BetaGeoFitter | GammaGammaFitter,
     time_unit: TimeUnit | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> BetaGeoModel | GammaGammaModel:
     """Fit BG/NBD or Gamma-Gamma to a Spark table, from its sufficient statistics.
 
@@ -237,6 +306,10 @@ def fit_spark(
         The settings; its type says which model is fitted.
     time_unit : {"D", "W", "M"}, optional
         Unit of ``recency`` and ``T``, recorded on a BG/NBD model.
+    progress : callable, optional
+        Called with the fraction done of the fit (0 to 1, increasing), as in
+        ``fitter.fit``. The fit starts once Spark has counted the statistics; that
+        job shows in the Spark UI, not here. Checked at once.
 
     Returns
     -------
@@ -247,9 +320,19 @@ def fit_spark(
     Raises
     ------
     InvalidParameterError, ColumnNotFoundError
-        As :func:`sufficient_statistics_spark`.
+        As :func:`sufficient_statistics_spark`; ``InvalidParameterError`` also for
+        a ``progress`` that is not callable.
     InvalidDataError, ConvergenceError
-        As ``fitter.fit_aggregated``.
+        As ``fitter.fit``: an empty table, no repeat customer, bad rows.
+
+    Notes
+    -----
+    The fit runs on the driver, on the distinct rows: for a million customers over
+    two years about 762,000 BG/NBD rows in days but 78,000 in weeks (fit in weeks or
+    months for a large book), and about one row per repeat customer for Gamma-Gamma.
     """
-    stats = sufficient_statistics_spark(table, fitter=fitter, time_unit=time_unit)
-    return fitter.fit_aggregated(stats)
+    ProgressReporter(progress, owner="fit_spark")  # reject a bad callback before the job
+    stats = _count_statistics(
+        table, fitter=fitter, time_unit=time_unit, owner="fit_spark", fitting=True
+    )
+    return fitter.fit_aggregated(stats, progress=progress)
