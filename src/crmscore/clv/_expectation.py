@@ -16,7 +16,7 @@ from scipy.special import betainc, digamma, hyp2f1
 from crmscore.clv._groups import group_rows
 from crmscore.clv._kernels import FloatArray, Params, bgnbd_probability_alive, trigamma
 
-__all__ = ["bgnbd_expected_purchases"]
+__all__ = ["bgnbd_expected_purchases", "bgnbd_expected_purchases_at"]
 
 
 #: Below this bound on the ratio of consecutive terms the power series in u is used.
@@ -173,6 +173,36 @@ def _purchases_at(
     return out
 
 
+def _expectation(
+    theta: Params,
+    x: FloatArray,
+    T: FloatArray,  # noqa: N803 (the paper's symbol for the age)
+    t: float | FloatArray,
+) -> FloatArray:
+    """E[(1 - (1 + p u)^-(r + x)) / p] over p ~ Beta(a, b + x), u = t / (alpha + T).
+
+    The closed form of that expectation is (c / (a - 1)) (1 - X), c = a + b + x - 1,
+    which is 0/0 at a = 1. In the band |a - 1| < 1e-3 the value is the cubic through
+    a = 1 +- 1e-3, 1 +- 2e-3 (the expectation is analytic in a, so the error is
+    O(1e-12)); at a = 1 this is the limit.
+    """
+    r, alpha, a, b = theta
+    u = t / (alpha + T)
+    z = t / (alpha + T + t)
+    rho = r + x
+    beta = b + x
+    eps = a - 1.0
+    if abs(eps) >= _A_BAND:
+        return _purchases_at(rho, beta, a, u, z)
+    nodes = np.array([-2.0, -1.0, 1.0, 2.0]) * _A_BAND
+    expectation = np.zeros_like(u)
+    for i, node in enumerate(nodes):
+        others = np.delete(nodes, i)
+        lagrange = float(np.prod((eps - others) / (node - others)))
+        expectation += lagrange * _purchases_at(rho, beta, 1.0 + node, u, z)
+    return expectation
+
+
 def bgnbd_expected_purchases(
     theta: Params,
     x: FloatArray,
@@ -182,32 +212,27 @@ def bgnbd_expected_purchases(
 ) -> FloatArray:
     """E[Y(t) | x, tx, T], equation (10) of Fader, Hardie and Lee (2005).
 
-    Written as P(alive) times E[(1 - (1 + p u)^-(r + x)) / p] over the posterior
-    p ~ Beta(a, b + x), with u = t / (alpha + T): the closed form of that expectation
-    is (c / (a - 1)) (1 - X), c = a + b + x - 1, which is 0/0 at a = 1. In the band
-    |a - 1| < 1e-3 the value is the cubic through a = 1 +- 1e-3, 1 +- 2e-3 (the
-    expectation is analytic in a, so the error is O(1e-12)); at a = 1 this is the limit.
+    P(alive) times the expectation of :func:`_expectation`. With a scalar ``t`` the
+    expectation, which depends on (x, T) only, is evaluated once per distinct pair.
     """
-    r, alpha, a, b = theta
+    if np.ndim(t) != 0:
+        return bgnbd_probability_alive(theta, x, tx, T) * _expectation(theta, x, T, t)
+    return bgnbd_expected_purchases_at(theta, x, tx, T, [float(t)])[0]
+
+
+def bgnbd_expected_purchases_at(
+    theta: Params,
+    x: FloatArray,
+    tx: FloatArray,
+    T: FloatArray,  # noqa: N803 (the paper's symbol for the age)
+    times: list[float],
+) -> list[FloatArray]:
+    """E[Y(t) | x, tx, T] at each of several horizons ``times``.
+
+    P(alive) and the distinct (x, T) pairs are worked out once for all horizons (a
+    discounted CLV needs one horizon per step); the values are those of
+    :func:`bgnbd_expected_purchases` at each horizon, to the last bit.
+    """
     alive = bgnbd_probability_alive(theta, x, tx, T)
-    if np.ndim(t) == 0:
-        # The expectation depends on (x, T) only: evaluate it once per distinct pair.
-        (x, T), pair = group_rows([x, T])  # noqa: N806
-    else:
-        pair = np.arange(len(x))
-    u = t / (alpha + T)
-    z = t / (alpha + T + t)
-    rho = r + x
-    beta = b + x
-    eps = a - 1.0
-    if abs(eps) >= _A_BAND:
-        expectation = _purchases_at(rho, beta, a, u, z)
-    else:
-        nodes = np.array([-2.0, -1.0, 1.0, 2.0]) * _A_BAND
-        expectation = np.zeros_like(u)
-        for i, node in enumerate(nodes):
-            others = np.delete(nodes, i)
-            lagrange = float(np.prod((eps - others) / (node - others)))
-            expectation += lagrange * _purchases_at(rho, beta, 1.0 + node, u, z)
-    result: FloatArray = alive * expectation[pair]
-    return result
+    (x_pairs, T_pairs), pair = group_rows([x, T])  # noqa: N806
+    return [alive * _expectation(theta, x_pairs, T_pairs, t)[pair] for t in times]

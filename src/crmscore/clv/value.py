@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from crmscore.clv import _kernels
-from crmscore.clv._expectation import bgnbd_expected_purchases
+from crmscore.clv._expectation import bgnbd_expected_purchases_at
 from crmscore.clv._fitting import is_int
 from crmscore.clv._inputs import rfm_arrays, spend_arrays
 from crmscore.clv.bgnbd import BetaGeoModel
@@ -168,8 +168,12 @@ def customer_lifetime_value(
     spend = _kernels.gg_expected_spend((g.p, g.q, g.v), sx, np.where(sx > 0, m, 0.0))
     value = np.zeros(len(frame))
     previous = np.zeros(len(frame))
-    for k in range(1, int(horizon) + 1):  # a loop over steps, vectorised over customers
-        cumulative = bgnbd_expected_purchases(theta, x, tx, age, k * step)
+    # One horizon per step, vectorised over customers; P(alive) and the distinct
+    # (x, T) pairs are worked out once for all steps.
+    steps = bgnbd_expected_purchases_at(
+        theta, x, tx, age, [k * step for k in range(1, int(horizon) + 1)]
+    )
+    for k, cumulative in enumerate(steps, start=1):
         value += (cumulative - previous) / (1.0 + rate) ** k
         previous = cumulative
     return pd.Series(share * spend * value, index=frame.index, name="clv")
