@@ -976,3 +976,17 @@ def test_to_lifetimes_without_lifetimes_names_the_extra(monkeypatch: pytest.Monk
             model.to_lifetimes()
         assert f"{type(model).__name__}.to_lifetimes" in str(info.value)
         assert isinstance(info.value.__cause__, ImportError)
+
+
+@pytest.mark.parametrize(
+    ("build", "shown"),
+    [
+        (lambda: BetaGeoParams(r="abc", alpha=1.0, a=1.0, b=1.0), "'abc'"),
+        (lambda: GammaGammaParams(p=1.0, q=None, v=1.0), "None"),
+        (lambda: BetaGeoFitter(tol=[1e-8]), r"\[1e-08\]"),
+    ],
+)
+def test_a_parameter_that_is_not_a_number_is_quoted_in_the_error(build: Any, shown: str) -> None:
+    # The converter must not turn the caller's value into "nan" in the message.
+    with pytest.raises(InvalidParameterError, match=f"Got {shown} instead"):
+        build()

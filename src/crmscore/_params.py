@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from crmscore._validation import positive_finite
+from crmscore._validation import positive_finite, to_float
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -15,15 +15,8 @@ if TYPE_CHECKING:
 __all__ = ["BetaGeoParams", "GammaGammaParams"]
 
 
-def _to_float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def _param() -> Any:
-    return attrs.field(converter=_to_float, validator=positive_finite)
+    return attrs.field(converter=to_float, validator=positive_finite)
 
 
 @attrs.frozen(kw_only=True)

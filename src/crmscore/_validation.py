@@ -36,6 +36,7 @@ __all__ = [
     "optional_integer_at_least",
     "reject_ids",
     "timestamp_column",
+    "to_float",
 ]
 
 
@@ -326,6 +327,36 @@ def optional_integer_at_least(
             inner(instance, attribute, value)
 
     return check
+
+
+class _NotANumber(float):
+    """NaN standing in for a value that is not a number, repr'd as that value.
+
+    Validators reject it as they reject NaN, and their message quotes what the
+    caller passed (``Got 'abc' instead``) rather than ``nan``.
+    """
+
+    original: object
+
+    def __new__(cls, original: object) -> _NotANumber:
+        self = super().__new__(cls, math.nan)
+        self.original = original
+        return self
+
+    def __repr__(self) -> str:
+        return repr(self.original)
+
+
+def to_float(value: Any) -> float:
+    """Convert to float for attrs fields; a value that is not a number becomes NaN.
+
+    That NaN fails every finite-value validator, and its repr is the value the caller
+    gave, so the message quotes it.
+    """
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return _NotANumber(value)
 
 
 def _finite_at_least(*, strict: bool) -> Callable[[object, attrs.Attribute[float], float], None]:

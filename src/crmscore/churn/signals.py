@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from crmscore._validation import integer_at_least, optional_integer_at_least
+from crmscore._validation import integer_at_least, optional_integer_at_least, to_float
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rfm._table import TIME_UNITS, TimeUnit, rfm_table
 
@@ -188,13 +188,6 @@ def instance_of(cls: type | tuple[type, ...], allowed: str) -> Any:
     return check
 
 
-def _to_float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def _fraction(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not 0 < value < 1:
         raise InvalidParameterError.for_value(
@@ -225,7 +218,7 @@ def _non_negative_or_none(
 
 
 def _optional_float(value: Any) -> float | None:
-    return None if value is None else _to_float(value)
+    return None if value is None else to_float(value)
 
 
 def _name(default: str) -> Any:
@@ -663,7 +656,7 @@ class NegativeReviews(ChurnSignal):
     min_count: int = attrs.field(default=3, validator=_int_at_least(1))
     """Negative reviews that fire the signal (policy: 3)."""
 
-    max_rating: float = attrs.field(default=2.0, converter=_to_float, validator=_finite)
+    max_rating: float = attrs.field(default=2.0, converter=to_float, validator=_finite)
     """Highest rating that counts as negative."""
 
     window_days: int | None = attrs.field(default=90, validator=_optional_days)
@@ -717,7 +710,7 @@ class SpendDrop(ChurnSignal):
     name: str = _name("spend_drop")
     """Name of the signal in rules and output columns."""
 
-    drop: float = attrs.field(default=0.30, converter=_to_float, validator=_fraction)
+    drop: float = attrs.field(default=0.30, converter=to_float, validator=_fraction)
     """Relative drop that fires the signal (policy: 0.30)."""
 
     recent_days: int = attrs.field(default=90, validator=_int_at_least(1))
@@ -862,7 +855,7 @@ class PAliveBelow(ChurnSignal):
     name: str = _name("p_alive_low")
     """Name of the signal in rules and output columns."""
 
-    threshold: float = attrs.field(default=0.5, converter=_to_float, validator=_fraction)
+    threshold: float = attrs.field(default=0.5, converter=to_float, validator=_fraction)
     """P(alive) strictly below this fires the signal."""
 
     time_unit: TimeUnit = attrs.field(default="D", validator=one_of(TIME_UNITS))

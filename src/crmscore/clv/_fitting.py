@@ -16,12 +16,12 @@ import pandas as pd
 from scipy.optimize import minimize
 
 from crmscore._display import html_block, short_repr
-from crmscore._params import _to_float as to_float
 from crmscore._progress import ProgressReporter, gradient_fraction
 from crmscore._validation import (
     integer_at_least,
     non_negative_finite,
     optional_integer_at_least,
+    to_float,
 )
 from crmscore.clv._groups import count_rows, group_rows
 from crmscore.errors import ConvergenceError, InvalidParameterError

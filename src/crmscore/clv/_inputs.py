@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from crmscore._params import _to_float as to_float
 from crmscore._validation import (
     as_float_array,
     check_columns,
@@ -21,6 +20,7 @@ from crmscore._validation import (
     check_unique_index,
     first_ids,
     reject_ids,
+    to_float,
 )
 from crmscore.errors import InvalidDataError, InvalidParameterError
 

@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 
 from crmscore._params import GammaGammaParams
-from crmscore._params import _to_float as to_float
 from crmscore._progress import ProgressReporter
-from crmscore._validation import non_negative_finite, positive_finite
+from crmscore._validation import non_negative_finite, positive_finite, to_float
 from crmscore.clv import _kernels
 from crmscore.clv._fitting import (
     DEFAULT_MAX_ITERATIONS,

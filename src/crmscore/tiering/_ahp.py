@@ -13,8 +13,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmscore._display import html_block
-from crmscore._params import _to_float as to_float
-from crmscore._validation import non_negative_finite
+from crmscore._validation import non_negative_finite, to_float
 from crmscore.errors import InconsistentJudgmentsError, InvalidParameterError
 
 if TYPE_CHECKING:

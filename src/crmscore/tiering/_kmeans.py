@@ -10,12 +10,12 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.cluster.vq import ClusterError, kmeans2, vq
 
-from crmscore._params import _to_float as to_float
 from crmscore._validation import (
     check_choice,
     integer_at_least,
     non_negative_finite,
     optional_integer_at_least,
+    to_float,
 )
 from crmscore.errors import ConvergenceError, InvalidDataError, InvalidParameterError
 from crmscore.tiering._scorecard import FittedScorecard

@@ -11,8 +11,7 @@ import numpy.typing as npt
 from scipy.special import ndtr
 
 from crmscore._display import short_repr
-from crmscore._params import _to_float as to_float
-from crmscore._validation import integer_at_least
+from crmscore._validation import integer_at_least, to_float
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:

@@ -12,8 +12,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmscore._display import html_block
-from crmscore._params import _to_float as to_float
-from crmscore._validation import check_choice, check_columns
+from crmscore._validation import check_choice, check_columns, to_float
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
