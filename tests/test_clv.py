@@ -981,8 +981,8 @@ def test_to_lifetimes_without_lifetimes_names_the_extra(monkeypatch: pytest.Monk
 @pytest.mark.parametrize(
     ("build", "shown"),
     [
-        (lambda: BetaGeoParams(r="abc", alpha=1.0, a=1.0, b=1.0), "'abc'"),
-        (lambda: GammaGammaParams(p=1.0, q=None, v=1.0), "None"),
+        (lambda: BetaGeoParams(r="abc", alpha=1.0, a=1.0, b=1.0), "'abc'"),  # type: ignore[arg-type]
+        (lambda: GammaGammaParams(p=1.0, q=None, v=1.0), "None"),  # type: ignore[arg-type]
         (lambda: BetaGeoFitter(tol=[1e-8]), r"\[1e-08\]"),
     ],
 )
