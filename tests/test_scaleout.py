@@ -161,7 +161,7 @@ def test_a_gamma_gamma_fit_without_repeat_customers_fails_as_in_pandas(client: o
     with pytest.raises(cs.InvalidDataError) as caught:
         fit_dask(lazy, fitter=cs.GammaGammaFitter())
     assert str(caught.value) == str(expected.value).replace("GammaGammaFitter.fit", "fit_dask")
-    assert f"none among the {len(once)} rows" in str(caught.value)
+    assert f"for {len(once)} row(s)" in str(caught.value)
     assert caught.value.column == "frequency"
 
 

@@ -206,15 +206,20 @@ def spend_arrays(
     return frame, x, m
 
 
+def no_repeat_purchase(*, owner: str, ids: list[Any], n_rows: int) -> InvalidDataError:
+    """Build the error of a Gamma-Gamma fit on rows none of which has a repeat purchase."""
+    return InvalidDataError.for_ids(
+        column="frequency",
+        problem=f"is 0 (no repeat purchase) in every row passed to {owner}",
+        ids=ids,
+        n_offending=n_rows,
+        unit="row(s)",
+        hint="The Gamma-Gamma model is fitted on the mean spend of repeat purchases, "
+        "and there is none.",
+    )
+
+
 def check_repeaters(frame: pd.DataFrame, x: FloatArray, *, owner: str) -> None:
     """Reject data without any repeat purchase: every row offends."""
     if not (x > 0).any():
-        raise InvalidDataError.for_ids(
-            column="frequency",
-            problem=f"is 0 (no repeat purchase) in every row passed to {owner}",
-            ids=_all_rows(frame),
-            n_offending=len(frame),
-            unit="row(s)",
-            hint="The Gamma-Gamma model is fitted on the mean spend of repeat purchases, "
-            "and there is none.",
-        )
+        raise no_repeat_purchase(owner=owner, ids=_all_rows(frame), n_rows=len(frame))

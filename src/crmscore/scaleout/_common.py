@@ -10,6 +10,7 @@ import pandas as pd
 
 from crmscore._validation import as_timestamp, check_choice
 from crmscore.clv import BetaGeoFitter, GammaGammaFitter
+from crmscore.clv._inputs import no_repeat_purchase
 from crmscore.errors import ColumnNotFoundError, InvalidDataError, InvalidParameterError
 from crmscore.rfm._table import (
     TIME_UNITS,
@@ -116,7 +117,7 @@ def check_counted(
     *,
     fitter: object,
     owner: str,
-    n_rows: Callable[[], int],
+    rows: Callable[[], tuple[int, list[Any]]],
     fitting: bool,
     as_of: Any = None,
 ) -> None:
@@ -124,15 +125,15 @@ def check_counted(
 
     ``fitter.aggregate`` rejects a table without rows, and ``GammaGammaFitter.fit``
     one without repeat customers; the distributed counts are simply empty then.
-    ``n_rows`` counts the table's rows, another pass over it, so it runs only when
-    the statistics are empty (for BG/NBD that already means no rows). ``as_of`` is
+    ``rows`` counts the table's rows and lists its first ids, another pass over it, so
+    it runs only when the statistics are empty (for BG/NBD that already means no rows). ``as_of`` is
     the table's, if known: an RFM table is empty when no purchase is at or before it,
     which ``rfm_table`` rejects at once but the distributed tables cannot (see
     ``rfm_plan``).
     """
     if len(stats) > 0:
         return
-    n = n_rows() if isinstance(fitter, GammaGammaFitter) else 0
+    n, ids = rows() if isinstance(fitter, GammaGammaFitter) else (0, [])
     if n == 0:
         cause = (
             ""
@@ -144,12 +145,7 @@ def check_counted(
             f"table passed to {owner} has no rows: there is nothing to fit.{cause}"
         )
     if fitting:
-        raise InvalidDataError(
-            f"No customer in the data passed to {owner} has a repeat purchase: the "
-            "Gamma-Gamma model is fitted on the mean spend of repeat purchases, and there "
-            f"is none among the {n} rows.",
-            column="frequency",
-        )
+        raise no_repeat_purchase(owner=owner, ids=ids, n_rows=n)
 
 
 def empty_statistics(keys: tuple[str, ...]) -> pd.DataFrame:

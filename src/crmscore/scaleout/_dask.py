@@ -314,7 +314,7 @@ def _count_statistics(
         stats,
         fitter=fitter,
         owner=owner,
-        n_rows=lambda: len(table),
+        rows=lambda: (len(table), list(table.head(5, npartitions=-1).index)),
         fitting=fitting,
         as_of=table._meta.attrs.get("as_of"),
     )

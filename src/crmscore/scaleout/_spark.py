@@ -264,9 +264,16 @@ def _count_statistics(
     counted = rows.groupBy(*keys).count().toPandas()
     stats = statistics_frame(counted, keys, time_unit=time_unit)
     check_counted(
-        stats, fitter=fitter, owner=owner, n_rows=lambda: int(table.count()), fitting=fitting
+        stats, fitter=fitter, owner=owner, rows=lambda: _first_rows(table, keys), fitting=fitting
     )
     return stats
+
+
+def _first_rows(table: Any, keys: tuple[str, ...]) -> tuple[int, list[Any]]:
+    """Count a Spark table's rows and list its first ids (its leading non-statistic column)."""
+    id_column = next((c for c in table.columns if c not in keys), None)
+    ids = [] if id_column is None else [row[0] for row in table.select(id_column).take(5)]
+    return int(table.count()), ids
 
 
 @overload
