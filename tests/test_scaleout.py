@@ -29,6 +29,7 @@ from crmscore.scaleout import (
     score_tiers_dask,
     sufficient_statistics_dask,
 )
+from tests.row_order import positions
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -168,18 +169,6 @@ def test_a_gamma_gamma_fit_without_repeat_customers_fails_as_in_pandas(client: o
 # --- map_customers ------------------------------------------------------------------
 
 
-def _positions(part: pd.DataFrame) -> pd.DataFrame:
-    """Each customer's row positions, in the order the partition holds them."""
-    grouped = part.groupby("customer_id", sort=True)["position"]
-    return pd.DataFrame(
-        {
-            "first": grouped.first(),
-            "n_rows": grouped.size(),
-            "in_order": grouped.apply(lambda s: bool(np.all(np.diff(s.to_numpy()) > 0))),
-        }
-    )
-
-
 POSITIONS_META = pd.DataFrame(
     {
         "first": np.empty(0, np.int64),
@@ -212,12 +201,12 @@ def test_map_customers_colocates_each_customer_in_log_order(
     with dask.config.set(shuffle):
         lazy = map_customers(
             _lazy(log, npartitions=npartitions),
-            function=_positions,
+            function=positions,
             meta=POSITIONS_META,
             customer_col="customer_id",
         )
         result = _computed(lazy).sort_index()
-    expected = _positions(log)
+    expected = positions(log)
     # Every customer once (all its rows in one partition), rows in the log's order.
     pd.testing.assert_frame_equal(result, expected, check_exact=True)
     assert result["in_order"].all()

@@ -18,6 +18,7 @@ from crmscore.scaleout import (
     rfm_table_spark,
     sufficient_statistics_spark,
 )
+from tests.row_order import positions
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -75,18 +76,6 @@ def test_rfm_table_on_spark_equals_pandas(spark: Any) -> None:
     pd.testing.assert_frame_equal(local, expected, check_exact=True)
 
 
-def _positions(part: pd.DataFrame) -> pd.DataFrame:
-    """Each customer's row positions, in the order the bucket holds them."""
-    grouped = part.groupby("customer_id", sort=True)["position"]
-    return pd.DataFrame(
-        {
-            "first": grouped.first(),
-            "n_rows": grouped.size(),
-            "in_order": grouped.apply(lambda s: bool(np.all(np.diff(s.to_numpy()) > 0))),
-        }
-    )
-
-
 def test_map_customers_spark_keeps_each_customers_rows_in_order(spark: Any) -> None:
     from pyspark.sql import functions as sf  # noqa: PLC0415  (needs Java, checked above)
 
@@ -95,7 +84,7 @@ def test_map_customers_spark_keeps_each_customers_rows_in_order(spark: Any) -> N
         {"customer_id": rng.integers(0, 300, size=20_000), "position": np.arange(20_000)}
     )
     frame = spark.createDataFrame(log, schema="customer_id long, position long")
-    meta = _positions(log).iloc[:0]
+    meta = positions(log).iloc[:0]
 
     # This session does reorder: Spark's own group-by hands pandas the rows out of
     # order (so the assertion below can fail) ...
@@ -107,13 +96,13 @@ def test_map_customers_spark_keeps_each_customers_rows_in_order(spark: Any) -> N
     raw = bucket.groupBy("bucket").applyInPandas(inversions, schema="inversions long")
     assert raw.toPandas()["inversions"].sum() > 0
     # ... and map_customers_spark restores the order of the frame.
-    result = map_customers_spark(frame, function=_positions, meta=meta, buckets=2)
+    result = map_customers_spark(frame, function=positions, meta=meta, buckets=2)
     local = result.toPandas().set_index("customer_id").sort_index()
-    pd.testing.assert_frame_equal(local, _positions(log), check_exact=True)
+    pd.testing.assert_frame_equal(local, positions(log), check_exact=True)
     assert local["in_order"].all()
     with pytest.raises(cs.InvalidParameterError, match="__crmscore_row"):
         map_customers_spark(
-            spark.createDataFrame(log.assign(__crmscore_row=0)), function=_positions, meta=meta
+            spark.createDataFrame(log.assign(__crmscore_row=0)), function=positions, meta=meta
         )
 
 
