@@ -530,6 +530,57 @@ def test_json_and_frame_round_trips_are_exact() -> None:
         Book.from_dict({**data, "schema_version": 99})
 
 
+def int_id_events(
+    ids: list[Any], customers: list[Any], days: list[int], values: list[float]
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "event_id": ids,
+            "customer_id": customers,
+            "timestamp": [day(d) for d in days],
+            "kind": "purchase",
+            "value": values,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("history_ids", "batch_ids"),
+    [
+        (np.array([1, 2, 3]), np.array([4, 5])),  # int64 columns (as make_events gives)
+        (pd.array([1, 2, 3], dtype="Int64"), [4, 5]),  # nullable ints, Python ints
+        ([1, "two", 3], np.array([4, 5])),  # mixed int/str history, then an int batch
+        ([1, 2, 3], ["x", 5]),  # int history, then a mixed batch
+    ],
+)
+def test_integer_event_ids_stay_deduplicated_after_json_and_frame_round_trips(
+    history_ids: Any, batch_ids: Any
+) -> None:
+    policy = RescoringPolicy(scorecard=spend_card(), large_transaction=100.0)
+    history = int_id_events(list(history_ids), [10, 11, 10], [0, 0, 1], [10.0, 20.0, 30.0])
+    book = open_book(policy, history, as_of=day(2)).book
+    batch = int_id_events(list(batch_ids), [10, 12], [3, 3], [5000.0, 1200.0])
+    book = ingest(book, batch, as_of=day(3)).book
+    assert book.customers["n_purchases"].to_dict() == {10: 3, 11: 1, 12: 1}
+    from_json = Book.from_dict(json.loads(json.dumps(book.to_dict())))
+    from_frame = Book.from_frame(
+        book.to_frame(),
+        policy=book.policy,
+        as_of=book.as_of,
+        last_review=book.last_review,
+        scorecard=book.scorecard,
+        event_ids=book.to_dict()["event_ids"],  # as a service would keep them: a JSON list
+    )
+    for again in (from_json, from_frame):
+        for replayed in (batch, history):
+            replay = ingest(again, replayed, as_of=day(3))
+            assert replay.changes.empty
+            assert replay.skipped.empty
+            pd.testing.assert_frame_equal(replay.book.to_frame(), again.to_frame())
+            assert replay.book.customers["n_purchases"].to_dict() == {10: 3, 11: 1, 12: 1}
+        assert len(again.event_ids) == 5
+
+
 def test_explain_shows_the_contributions_behind_a_tier() -> None:
     synthetic = cs.make_transactions(300, seed=8)
     tx = synthetic.transactions
