@@ -6,6 +6,7 @@ import itertools
 import json
 from typing import Any
 
+import attrs
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,7 +32,14 @@ from crmscore.rescoring import (
 )
 from crmscore.rescoring._aggregates import from_frame
 from crmscore.rfm._table import rfm_columns, to_periods
-from crmscore.tiering import Criterion, FixedRange, Indicator, PercentileRank, Scorecard
+from crmscore.tiering import (
+    Criterion,
+    FixedRange,
+    Indicator,
+    PercentileRank,
+    Scorecard,
+    TierRule,
+)
 
 T0 = pd.Timestamp("2024-01-01")
 
@@ -164,6 +172,72 @@ def test_retention_threshold_keeps_a_tier_until_k_reviews_below_the_margin() -> 
         assert rules == ([expected_rule] if expected_rule else []), (number, rules)
 
 
+def test_a_cap_rule_moves_down_at_once_while_score_drops_wait_for_the_retention_rule() -> None:
+    card = attrs.evolve(
+        level_card(),
+        rules=[
+            TierRule(
+                name="disputes cap",
+                column="disputes",
+                op=">=",
+                threshold=2,
+                tier="silver",
+                kind="cap",
+            )
+        ],
+    )
+    policy = RescoringPolicy(scorecard=card, invitation_spend=None, follow_up_months=None)
+    attributes = pd.DataFrame({"level": {"a": 95.0, "b": 95.0}, "disputes": {"a": 0.0, "b": 0.0}})
+    book = open_book(
+        policy,
+        events([("p1", "a", 0, "purchase", 10.0), ("p2", "b", 0, "purchase", 10.0)]),
+        as_of=day(1),
+        attributes=attributes.rename_axis("customer_id"),
+    ).book
+    assert tiers_of(book) == {"a": "Diamond", "b": "Diamond"}
+    # a: two disputes (the cap: at most Silver); b: its score falls to Silver's range.
+    book = set_attributes(
+        book, attributes=pd.DataFrame({"disputes": {"a": 3.0}, "level": {"a": 95.0, "b": 65.0}})
+    )
+    first = review(book, as_of=day(92))
+    assert tiers_of(first.book) == {"a": "Silver", "b": "Diamond"}  # b held by retention
+    rows = first.changes.set_index("customer_id")
+    assert list(rows.loc["a", ["change", "before", "after", "rule"]]) == [
+        "tier",
+        "Diamond",
+        "Silver",
+        "disputes cap",
+    ]
+    assert rows.loc["a", "detail"] == "disputes cap: disputes >= 2 -> at most Silver"
+    assert rows.loc["a", "score"] == 95.0
+    assert rows.loc["b", "rule"] == "retention_hold"
+    assert first.book.customers.loc["a", "below_reviews"] == 0
+    second = review(first.book, as_of=day(183))
+    assert tiers_of(second.book) == {"a": "Silver", "b": "Silver"}
+    assert second.changes["rule"].tolist() == ["review_downgrade"]  # a: nothing new
+
+
+def test_a_review_records_a_base_tier_change_under_an_active_override() -> None:
+    book = opened_with_levels({"a": 65.0})
+    book = set_override(
+        book, customer_id="a", tier="Diamond", reason="appeal", author="r", as_of=day(2)
+    ).book
+    book = set_attributes(book, attributes=pd.DataFrame({"level": {"a": 85.0}}))
+    result = review(book, as_of=day(92))
+    assert tiers_of(result.book) == {"a": "Diamond"}  # the override still decides
+    assert result.book.customers.loc["a", "base_tier"] == "Gold"
+    row = result.changes.iloc[0]
+    assert len(result.changes) == 1
+    assert list(row[["change", "before", "after", "rule", "score"]]) == [
+        "review",
+        "Diamond",
+        "Diamond",
+        "review_upgrade",
+        85.0,
+    ]
+    assert row["detail"] == "base tier Silver -> Gold; the manual override still applies"
+
+
 def test_due_for_review_is_quarterly() -> None:
     book = opened_with_levels({"a": 50.0})
     assert not book.due_for_review(day(1) + pd.DateOffset(months=3) - pd.Timedelta(seconds=1))
@@ -222,6 +296,7 @@ def test_strategic_signing_upgrades_with_expiry() -> None:
     expired = later.changes.set_index("customer_id")
     assert expired.loc["a", "rule"] == "override_expired"
     assert expired.loc["a", "at"] == day(40)  # at the expiry itself, not at as_of
+    assert expired.loc["a", "score"] == 40.0  # the cached score, never NaN
 
 
 def test_manual_override_wins_over_event_adjustments_and_can_be_cleared() -> None:

@@ -35,6 +35,7 @@ from crmscore.rescoring._core import (
     skipped_frame,
 )
 from crmscore.rfm._table import PurchaseAggregates, aggregate_purchases, rfm_columns
+from crmscore.tiering._tiers import apply_rules
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -644,7 +645,15 @@ def _timeline(
             tier=t.tier[order],
             event_id=t.event_id[order],
         )
-    run_timeline(book, state, ids.labels_at(involved), changes, timed, as_of=as_of)
+    run_timeline(
+        book,
+        state,
+        ids.labels_at(involved),
+        changes,
+        timed,
+        as_of=as_of,
+        cached_score=columns["score"][involved],
+    )
     state.write(columns)
 
 
@@ -765,6 +774,14 @@ def review(
     if scorecard is None or policy.refit_on_review:
         scorecard = policy.scorecard.fit(frame)
     score, computed = score_frame(scorecard, frame)
+    # The tier of the score alone, and the rule (if any) that moved it to `computed`.
+    plain = book.tiers.codes(score).astype(np.int8)
+    rules = policy.scorecard.rules
+    fired = np.full(score.size, -1, dtype=np.int64)
+    if rules:
+        _, fired = apply_rules(
+            plain, frame, scheme=book.tiers, rules=rules, frame_name="the review's indicators"
+        )
     report(0.9)
     _retier(
         book,
@@ -773,6 +790,8 @@ def review(
         ids=np.asarray(ids, dtype=object),
         score=score,
         computed=computed,
+        plain=plain,
+        fired=fired,
         as_of=as_of_ts,
     )
     columns.edit("score")[:] = score
@@ -805,10 +824,20 @@ def _retier(
     ids: npt.NDArray[Any],
     score: npt.NDArray[np.float64],
     computed: npt.NDArray[np.int8],
+    plain: npt.NDArray[np.int8],
+    fired: npt.NDArray[np.int64],
     as_of: pd.Timestamp,
 ) -> None:
-    """Hysteresis on the base tier, end of review-long overrides, audit rows."""
+    """Hysteresis on the base tier, end of review-long overrides, audit rows.
+
+    ``computed`` is the scorecard's tier after its rules, ``plain`` the tier of the
+    score alone and ``fired`` the position of the rule that moved one to the other
+    (-1 none). The retention rule buffers only what the score does: when a rule
+    (a cap) puts the computed tier below the score's own tier and below the base
+    tier, the customer moves down at once, and the row names the rule.
+    """
     policy = book.policy
+    rules = policy.scorecard.rules
     everyone = np.arange(ids.size)
     state = TierState(columns.data, everyone)
     before = state.effective()
@@ -817,15 +846,16 @@ def _retier(
     unrated = base < 0
     up = ~unrated & (computed > base)
     down = ~unrated & (computed < base)
+    by_rule = down & (computed < plain)
     bounds = np.asarray(book.tiers.bounds)
-    below = down & (score < bounds[np.maximum(base, 0)] - policy.retention_margin)
+    below = down & ~by_rule & (score < bounds[np.maximum(base, 0)] - policy.retention_margin)
     streak = np.where(below, streak + 1, 0)
     moved_down = below & (streak >= policy.retention_reviews)
-    new_base = np.where(unrated | up | moved_down, computed, base).astype(np.int8)
+    new_base = np.where(unrated | up | moved_down | by_rule, computed, base).astype(np.int8)
     streak[moved_down] = 0
     state.base[:] = new_base
+    kind_before = state.kind.copy()
     ending = (state.kind > 0) & state.until_review
-    ended_kind = state.kind[ending]
     state.clear(ending)
     after = state.effective()
     columns.edit("below_reviews")[:] = streak
@@ -835,16 +865,38 @@ def _retier(
     rule[unrated] = "first_rating"
     rule[up] = "review_upgrade"
     rule[moved_down] = "review_downgrade"
+    rule_names = np.asarray([r.name for r in rules] + [""], dtype=object)
+    rule[by_rule] = rule_names[fired[by_rule]]
     moved = after != before
     rule[ending & (rule == "")] = "override_ended_at_review"
     rule[ending & moved & (rule != "override_ended_at_review")] += "+override_ended_at_review"
-    record = moved | ending
-    held = below & ~moved_down & ~moved
     detail = np.full(ids.size, "", dtype=object)
+    held = below & ~moved_down & ~moved
     detail[held] = "kept by the retention rule"
-    detail[ending] = np.asarray([f"{OVERRIDE_KINDS[k]} override ended" for k in ended_kind], object)
-    record |= held
     rule[held & (rule == "")] = "retention_hold"
+    detail[by_rule] = np.asarray(
+        [rules[k].describe(book.tiers) if k >= 0 else "" for k in fired[by_rule]], dtype=object
+    )
+    # The computed tier changed while an override still decides the shown tier:
+    # recorded all the same (an override never hides the computed score).
+    hidden = (new_base != base) & ~moved & ~ending & (state.kind > 0)
+    labels = np.asarray((*book.tiers.labels(), "none"), dtype=object)
+    detail[hidden] = np.asarray(
+        [
+            f"base tier {labels[b]} -> {labels[n]}; the {OVERRIDE_KINDS[k]} override still applies"
+            for b, n, k in zip(base[hidden], new_base[hidden], kind_before[hidden], strict=True)
+        ],
+        dtype=object,
+    )
+    ended = np.flatnonzero(ending)
+    detail[ended] = np.asarray(
+        [
+            f"{detail[i]}; " * bool(detail[i]) + f"{OVERRIDE_KINDS[k]} override ended"
+            for i, k in zip(ended, kind_before[ended], strict=True)
+        ],
+        dtype=object,
+    )
+    record = moved | ending | held | hidden
     who = np.flatnonzero(record)
     changes.add(
         customer_id=ids[who],
