@@ -439,6 +439,54 @@ def test_events_before_a_customers_first_purchase_are_skipped_and_reported() -> 
     assert again.skipped.empty  # a redelivery of a skipped event is known too
 
 
+def test_adjustments_still_running_when_the_book_opens_are_applied() -> None:
+    policy = RescoringPolicy(
+        scorecard=spend_card(),
+        default_adjustment=TierAdjustment(steps=-1, expires_after_days=30),
+        large_transaction=5_000.0,
+    )
+    history = events(
+        [
+            ("p1", "a", 0, "purchase", 10.0),
+            ("s1", "a", 5, "strategic_signing"),  # Gold until day 185
+            ("p2", "b", 0, "purchase", 8_500.0),  # Gold by its score; a large purchase
+            ("d1", "b", 2, "default"),  # expired on day 32
+            ("p3", "c", 0, "purchase", 8_500.0),
+            ("d2", "c", 1, "default"),  # replaced by the next one
+            ("d3", "c", 40, "default"),  # Silver until day 70
+            ("s2", "d", 3, "strategic_signing"),  # before d's first purchase
+            ("p4", "d", 4, "purchase", 10.0),
+        ]
+    )
+    opened = open_book(policy, history, as_of=day(50))
+    customers = opened.book.customers
+    assert tiers_of(opened.book) == {"a": "Gold", "b": "Gold", "c": "Silver", "d": "Ordinary"}
+    assert customers["base_tier"].to_dict() == {
+        "a": "Ordinary",
+        "b": "Gold",
+        "c": "Gold",
+        "d": "Ordinary",
+    }
+    assert customers.loc["a", "override_expires"] == day(185)
+    assert customers.loc["c", "override_expires"] == day(70)
+    applied = opened.changes[opened.changes["rule"].isin(["strategic_signing", "default"])]
+    assert applied[["customer_id", "at", "before", "after", "event_ids"]].to_numpy().tolist() == [
+        ["a", day(5), "Ordinary", "Gold", "s1"],
+        ["c", day(40), "Gold", "Silver", "d3"],
+    ]
+    reasons = opened.skipped.set_index("event_id")["reason"].to_dict()
+    assert reasons == {
+        "s2": "the customer has no purchase yet",
+        "d1": "before the book opened: the adjustment had expired",
+        "d2": "before the book opened: replaced by a later adjustment",
+        "p2": "before the book opened: the first review rated the customer",
+        "p3": "before the book opened: the first review rated the customer",
+    }
+    assert opened.book.history["rule"].tolist() == opened.changes["rule"].tolist()
+    later = ingest(opened.book, events([]), as_of=day(200))
+    assert tiers_of(later.book) == {"a": "Ordinary", "b": "Gold", "c": "Gold", "d": "Ordinary"}
+
+
 # --- invariants --------------------------------------------------------------------------
 
 

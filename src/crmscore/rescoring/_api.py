@@ -15,7 +15,7 @@ from crmscore.churn import LEVELS
 from crmscore.clv import BetaGeoFitter, GammaGammaFitter
 from crmscore.errors import ColumnNotFoundError, InvalidDataError, InvalidParameterError
 from crmscore.rescoring import _aggregates
-from crmscore.rescoring._book import NAT, OVERRIDE_KINDS, Book, RescoringResult
+from crmscore.rescoring._book import NAT, OVERRIDE_KINDS, Book, RescoringResult, empty_changes
 from crmscore.rescoring._chunks import label_hashes
 from crmscore.rescoring._core import (
     DEFAULT_EVENT,
@@ -59,6 +59,7 @@ __all__ = [
 _NEVER = np.iinfo(np.int64).max
 _OLDEST = np.iinfo(np.int64).min
 _SPEND_TOLERANCE = 1e-9  # relative: sums in a different order must cross alike
+_NO_SCORECARD = "no fitted scorecard before the first review: trigger not evaluated"
 
 
 def _new_rows(merged: PurchaseAggregates, count: int) -> dict[str, npt.NDArray[Any]]:
@@ -236,7 +237,8 @@ def ingest(
       ``policy.invitation_spend``; ``follow_up`` when a customer has gone
       ``policy.follow_up_months`` without a purchase; each at the time it fell due.
     - Before the first review there is no fitted scorecard: events update the
-      aggregates, but triggers cannot score and are reported as skipped.
+      aggregates, but triggers cannot score and are reported as skipped
+      (:func:`open_book` then applies the adjustments still running).
     - Every customer the batch touches gets a fresh cached ``score`` at ``as_of``.
     """
     as_of_ts = check_as_of(book, as_of, "ingest")
@@ -558,7 +560,7 @@ def _triggers(
         return None, skipped_frame(
             batch.event_ids[chosen],
             batch.customers[batch.codes[chosen]],
-            ["no fitted scorecard before the first review: trigger not evaluated"] * chosen.size,
+            [_NO_SCORECARD] * chosen.size,
         )
     t_rows, t_stamps = rows[chosen], batch.stamps[chosen]
     # The customer's aggregates at the trigger's time: the book's before the batch
@@ -942,6 +944,16 @@ def open_book(
     RescoringResult
         The reviewed book; ``changes`` holds everyone's first rating.
 
+    Notes
+    -----
+    The history is ingested before the first review, so its triggers cannot be
+    evaluated when they happen. After the first rating, each customer's last
+    ``default`` or ``strategic_signing`` whose adjustment is still running at
+    ``as_of`` (its expiry is later) is applied at its event's time, with an audit
+    row, and expires as usual; the other triggers of the history are reported in
+    ``skipped`` with the reason (expired, ended at the first review, replaced by a
+    later adjustment, or a large purchase the first review has rated).
+
     Examples
     --------
     >>> import crmscore as cs
@@ -992,11 +1004,111 @@ def open_book(
         value_col=value_col,
         event_id_col=event_id_col,
     )
+    book, adjusted, skipped = second.book, empty_changes(), first.skipped
+    if book.as_of is not None and (skipped["reason"] == _NO_SCORECARD).any():
+        book, adjusted, skipped = _open_adjustments(book, events, book.as_of, columns, skipped)
     return RescoringResult(
-        book=second.book,
-        changes=pd.concat([first.changes, second.changes], ignore_index=True),
-        skipped=first.skipped,
+        book=book,
+        changes=pd.concat([first.changes, second.changes, adjusted], ignore_index=True),
+        skipped=skipped,
     )
+
+
+def _open_adjustments(
+    book: Book,
+    events: pd.DataFrame,
+    as_of: pd.Timestamp,
+    columns: dict[str, str],
+    skipped: pd.DataFrame,
+) -> tuple[Book, pd.DataFrame, pd.DataFrame]:
+    """Apply the history's defaults and signings whose adjustment is still running.
+
+    The history is ingested before the first review, when nothing can be scored,
+    so its triggers were skipped. Each adjustment replaces the one before it, so
+    only a customer's last default or signing can still run: if its expiry is
+    after ``as_of`` it is applied, after the first rating, at its event's time
+    (and expires as usual). The others are reported with why they do not apply.
+    """
+    policy = book.policy
+    fresh = Book(policy=policy)
+    batch = _read_batch(fresh, events, as_of, columns)
+    if batch is None:  # pragma: no cover - the history had these triggers
+        return book, empty_changes(), skipped
+    batch, _ = _drop_before_first_purchase(fresh, batch)
+    kind = np.full(batch.kinds.size, -1, dtype=np.int8)
+    reason = np.full(batch.kinds.size, "", dtype=object)
+    limit = as_of.to_datetime64()
+    adjusting = np.zeros(batch.kinds.size, dtype=bool)
+    for name, adjustment in (
+        ("default", policy.default_adjustment),
+        ("strategic_signing", policy.signing_adjustment),
+    ):
+        if adjustment is not None:
+            adjusting |= batch.kinds == name
+    # The batch is sorted by (customer, time, arrival): a customer's last one is
+    # the one not followed by another of the same customer.
+    position = np.flatnonzero(adjusting)
+    codes = batch.codes[position]
+    last = np.zeros(batch.kinds.size, dtype=bool)
+    last[position] = np.r_[codes[1:] != codes[:-1], True]
+    reason[adjusting & ~last] = "before the book opened: replaced by a later adjustment"
+    for code, name, adjustment in (
+        (DEFAULT_EVENT, "default", policy.default_adjustment),
+        (SIGNING_EVENT, "strategic_signing", policy.signing_adjustment),
+    ):
+        mine = (batch.kinds == name) & last
+        if adjustment is None or not mine.any():
+            continue
+        if adjustment.expires_after_days is None:
+            reason[mine] = "before the book opened: the adjustment ended at the first review"
+            continue
+        ends = batch.stamps + np.timedelta64(adjustment.expires_after_days, "D")
+        kind[mine & (ends > limit)] = code
+        reason[mine & (ends <= limit)] = "before the book opened: the adjustment had expired"
+    if policy.large_transaction is not None:
+        large = (batch.kinds == "purchase") & (batch.value >= policy.large_transaction)
+        reason[large] = "before the book opened: the first review rated the customer"
+    chosen = np.flatnonzero(kind >= 0)
+    working = Columns(book.columns)
+    changes = Changes(book.tiers, as_of)
+    if chosen.size:
+        rows = book.ids.positions(batch.customers)[batch.codes[chosen]]
+        _timeline(
+            book,
+            columns=working,
+            changes=changes,
+            ids=book.ids,
+            triggers=(
+                rows,
+                Triggers(
+                    owner=rows,
+                    times=batch.stamps[chosen],
+                    kind=kind[chosen],
+                    score=working["score"][rows],
+                    tier=working["score_tier"][rows],
+                    event_id=batch.event_ids[chosen],
+                ),
+            ),
+            as_of=as_of,
+        )
+    made = changes.frame()
+    made["detail"] = made["detail"].where(
+        made["rule"] == "override_expired", "temporary adjustment, still running when opened"
+    )
+    report = np.flatnonzero(reason != "")
+    skipped = pd.concat(
+        [
+            skipped[skipped["reason"] != _NO_SCORECARD],
+            skipped_frame(
+                batch.event_ids[report],
+                batch.customers[batch.codes[report]],
+                reason[report],
+            ),
+        ],
+        ignore_index=True,
+    )
+    opened = attrs.evolve(book, columns=working.freeze(), changes=book.changes.add(made))
+    return opened, made, skipped
 
 
 # --------------------------------------------------------------------------------------
