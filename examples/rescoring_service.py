@@ -112,7 +112,7 @@ def main() -> None:
     )
     who = sample["customer_id"].iloc[0]
     print(f"\nWhy customer {who} scores what it does now:")
-    print(cs.explain(book, [who]).T.to_string())
+    print(cs.explain(book, customer_ids=[who]).T.to_string())
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from crmscore.tiering import (
     PercentileRank,
     Scorecard,
     TierRule,
+    TierScheme,
 )
 
 T0 = pd.Timestamp("2024-01-01")
@@ -119,12 +120,57 @@ def test_policy_defaults_follow_the_texts_and_round_trip() -> None:
         ({"review_months": 0}, "'review_months' parameter"),
         ({"retention_reviews": 0}, "'retention_reviews' parameter"),
         ({"large_transaction": -1.0}, "'large_transaction' parameter"),
-        ({"signing_adjustment": TierAdjustment(to_tier="platinum")}, "Unknown tier 'platinum'"),
+        ({"large_transaction": "big"}, r"'large_transaction' parameter .* Got 'big'"),
+        ({"large_transaction": True}, "'large_transaction' parameter"),
+        ({"invitation_spend": "abc"}, r"'invitation_spend' parameter .* Got 'abc'"),
+        ({"invitation_spend": float("nan")}, "'invitation_spend' parameter"),
+        ({"retention_margin": None}, r"'retention_margin' parameter .* >= 0. Got None"),
+        ({"retention_margin": "x"}, r"'retention_margin' parameter .* Got 'x'"),
+        ({"retention_margin": -0.5}, "'retention_margin' parameter"),
+        (
+            {"signing_adjustment": TierAdjustment(to_tier="platinum")},
+            r"'signing_adjustment' parameter .* Unknown tier 'platinum'",
+        ),
+        (
+            {"default_adjustment": TierAdjustment(to_tier="vip")},
+            r"'default_adjustment' parameter .* Unknown tier 'vip'",
+        ),
     ],
 )
 def test_policy_validation(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(cs.InvalidParameterError, match=match):
         RescoringPolicy(scorecard=rfm_card(), **kwargs)
+
+
+def test_policy_numbers_are_converted_to_float() -> None:
+    policy = RescoringPolicy(
+        scorecard=rfm_card(),
+        large_transaction=np.int64(500),
+        invitation_spend=0,
+        retention_margin=2,
+    )
+    assert (policy.large_transaction, policy.invitation_spend, policy.retention_margin) == (
+        500.0,
+        0.0,
+        2.0,
+    )
+    assert all(
+        type(v) is float
+        for v in (policy.large_transaction, policy.invitation_spend, policy.retention_margin)
+    )
+    assert RescoringPolicy(scorecard=rfm_card(), large_transaction=None).large_transaction is None
+
+
+def test_the_default_signing_adjustment_needs_a_gold_tier() -> None:
+    card = attrs.evolve(rfm_card(), tiers=TierScheme.from_bounds({"Low": 0.0, "High": 50.0}))
+    with pytest.raises(cs.InvalidParameterError, match="'signing_adjustment' parameter") as info:
+        RescoringPolicy(scorecard=card)
+    assert isinstance(info.value, ValueError)
+    assert "signing_adjustment=None" in str(info.value)
+    policy = RescoringPolicy(
+        scorecard=card, signing_adjustment=TierAdjustment(to_tier="High", expires_after_days=180)
+    )
+    assert policy.signing_adjustment is not None
 
 
 def test_adjustment_needs_one_target() -> None:
@@ -164,7 +210,7 @@ def test_retention_threshold_keeps_a_tier_until_k_reviews_below_the_margin() -> 
         (95.0, "Diamond", "review_upgrade"),  # upgrades take effect at once
     ]
     for number, (level, tier, expected_rule) in enumerate(steps, start=1):
-        book = set_attributes(book, pd.DataFrame({"level": {"vip": level}}))
+        book = set_attributes(book, attributes=pd.DataFrame({"level": {"vip": level}}))
         result = review(book, as_of=day(1 + 91 * number))
         book = result.book
         assert tiers_of(book) == {"vip": tier}, (number, level)
@@ -335,6 +381,23 @@ def test_override_validation() -> None:
         )
     with pytest.raises(cs.InvalidDataError, match="no active override"):
         clear_override(book, customer_id="a", reason="x", author="y", as_of=day(2))
+    overridden = set_override(
+        book, customer_id="a", tier="Gold", reason="x", author="y", as_of=day(2)
+    ).book
+    for call in (set_override, clear_override):
+        extra = {"tier": "Gold"} if call is set_override else {}
+        bad: list[tuple[Any, Any, str]] = [
+            ("  ", "y", "reason"),
+            ("x", "", "author"),
+            ("x", 7, "author"),
+        ]
+        for reason, author, name in bad:
+            with pytest.raises(
+                cs.InvalidParameterError, match=f"'{name}' parameter of {call.__name__}"
+            ):
+                call(
+                    overridden, customer_id="a", reason=reason, author=author, as_of=day(3), **extra
+                )
 
 
 # --- automation actions ----------------------------------------------------------------
@@ -419,7 +482,7 @@ def test_errors_are_typed_and_the_call_is_atomic() -> None:
 
 def test_events_before_a_customers_first_purchase_are_skipped_and_reported() -> None:
     book = opened_with_levels({"a": 50.0})
-    book = set_attributes(book, pd.DataFrame({"level": {"new": 10.0}}))
+    book = set_attributes(book, attributes=pd.DataFrame({"level": {"new": 10.0}}))
     result = ingest(
         book,
         events(
@@ -658,7 +721,7 @@ def test_any_split_into_batches_gives_the_same_book_and_changes(
 
 def test_json_and_frame_round_trips_are_exact() -> None:
     book = opened_with_levels({"a": 85.0, "b": 65.0})
-    book = set_attributes(book, pd.DataFrame({"level": {"c": 30.0}}))
+    book = set_attributes(book, attributes=pd.DataFrame({"level": {"c": 30.0}}))
     book = ingest(
         book, events([("d1", "a", 5, "default"), ("p2", "c", 5, "purchase", 20.0)]), as_of=day(6)
     ).book
@@ -751,12 +814,12 @@ def test_explain_shows_the_contributions_behind_a_tier() -> None:
     )
     end = synthetic.as_of + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
     book = open_book(RescoringPolicy(scorecard=rfm_card()), log, as_of=end).book
-    why = explain(book, [1, 2])
+    why = explain(book, customer_ids=[1, 2])
     contributions = why[["total_spend_points", "time_since_last_points", "frequency_points"]]
     np.testing.assert_allclose(contributions.sum(axis=1), why["score"])
     np.testing.assert_allclose(why["score"], book.customers.loc[[1, 2], "score"])
     with pytest.raises(cs.InvalidDataError, match="not in the book"):
-        explain(book, [99_999])
+        explain(book, customer_ids=[99_999])
 
 
 # --- the whole chain: RFM -> CLV -> churn -> tiering ------------------------------------
@@ -955,7 +1018,7 @@ def test_a_new_customers_event_delivered_just_before_its_first_purchase_is_skipp
     # Found by hypothesis: a default at the very time of a new customer's first
     # purchase, but delivered before it, once scored another customer's aggregates.
     book = opened_with_levels({"a": 50.0})
-    book = set_attributes(book, pd.DataFrame({"level": {"c": 70.0}}))
+    book = set_attributes(book, attributes=pd.DataFrame({"level": {"c": 70.0}}))
     result = ingest(
         book,
         events([("d", "c", 3, "default"), ("p", "c", 3, "purchase", 5.0)]),

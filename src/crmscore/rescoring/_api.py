@@ -1116,6 +1116,15 @@ def _open_adjustments(
 # --------------------------------------------------------------------------------------
 
 
+def _check_note(reason: Any, author: Any, owner: str) -> None:
+    """Reason and author of an override decision: both non-empty strings."""
+    for name, value in (("reason", reason), ("author", author)):
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidParameterError.for_value(
+                name=name, owner=owner, allowed="a non-empty string", got=value
+            )
+
+
 def _row_of(book: Book, customer_id: Any, owner: str) -> int:
     row = int(book.ids.positions(pd.Index([customer_id]))[0])
     if row < 0:
@@ -1165,11 +1174,7 @@ def set_override(
     """
     owner = "set_override"
     as_of_ts = check_as_of(book, as_of, owner)
-    for name, value in (("reason", reason), ("author", author)):
-        if not str(value).strip():
-            raise InvalidParameterError.for_value(
-                name=name, owner=owner, allowed="a non-empty string", got=value
-            )
+    _check_note(reason, author, owner)
     target = book.tiers.index(tier)
     until_review = isinstance(expires, str) and expires == "review"
     ends: np.datetime64 = NAT
@@ -1208,9 +1213,14 @@ def set_override(
 def clear_override(
     book: Book, *, customer_id: Any, reason: str, author: str, as_of: Any
 ) -> RescoringResult:
-    """End a customer's active override now; the base tier applies again."""
+    """End a customer's active override now; the base tier applies again.
+
+    ``reason`` and ``author`` (non-empty strings) are kept in the audit trail, as
+    for :func:`set_override`.
+    """
     owner = "clear_override"
     as_of_ts = check_as_of(book, as_of, owner)
+    _check_note(reason, author, owner)
     stepped = _step(book, None, as_of_ts)
     row = _row_of(stepped.book, customer_id, owner)
     columns = Columns(stepped.book.columns)
@@ -1269,12 +1279,24 @@ def _checked_attributes(attributes: pd.DataFrame | None) -> pd.DataFrame:
     return attributes.astype(np.float64).copy()
 
 
-def set_attributes(book: Book, attributes: pd.DataFrame) -> Book:
+def set_attributes(book: Book, *, attributes: pd.DataFrame) -> Book:
     """Supply or update indicator columns the engine cannot derive (credit rating ...).
 
     Values for the given customers and columns replace the book's; other values
     stay. They are used from the next scoring on (a trigger, a batch that touches
     the customer, or a review). Missing values follow the scorecard's policy.
+
+    Parameters
+    ----------
+    book : Book
+        The current state. Not modified.
+    attributes : pandas.DataFrame
+        Numeric columns indexed by customer id (unique).
+
+    Returns
+    -------
+    Book
+        A new book with the merged attributes.
     """
     new = _checked_attributes(attributes)
     merged = new if book.attributes.empty else new.combine_first(book.attributes)
@@ -1282,12 +1304,21 @@ def set_attributes(book: Book, attributes: pd.DataFrame) -> Book:
     return attrs.evolve(book, attributes=merged)
 
 
-def explain(book: Book, customer_ids: Any, *, language: str = "en") -> pd.DataFrame:
+def explain(book: Book, *, customer_ids: Any, language: str = "en") -> pd.DataFrame:
     """Why customers have their score: every indicator's and criterion's points.
 
     Scores are recomputed at the book's ``as_of`` with the book's scorecard, from
     the same aggregates and attributes the engine uses; with the tiers, override
     and retention state beside them, this is what an appeal reviewer needs.
+
+    Parameters
+    ----------
+    book : Book
+        A reviewed book.
+    customer_ids : hashable or sequence of hashable
+        The customers to explain.
+    language : {"en", "zh"}
+        Language of the tier labels and reasons.
 
     Returns
     -------
