@@ -290,6 +290,41 @@ def test_due_for_review_is_quarterly() -> None:
     assert book.due_for_review(day(1) + pd.DateOffset(months=3))
 
 
+def test_quarterly_reviews_stay_on_quarter_ends() -> None:
+    rows = [("p1", "a", 0, "purchase", 10.0)]
+    attributes = pd.DataFrame({"level": {"a": 50.0}}).rename_axis("customer_id")
+    policy = RescoringPolicy(scorecard=level_card(), invitation_spend=None, follow_up_months=None)
+    opening = pd.Timestamp("2024-09-30 23:59:59")
+    book = open_book(policy, events(rows), as_of=opening, attributes=attributes).book
+    assert book.first_review == opening
+    reviews: list[pd.Timestamp] = []
+    now = opening
+    while len(reviews) < 5:
+        now += pd.Timedelta(days=1)
+        if book.due_for_review(now):
+            book = review(book, as_of=now).book
+            reviews.append(now)
+    assert [str(t) for t in reviews] == [
+        "2024-12-31 23:59:59",
+        "2025-03-31 23:59:59",
+        "2025-06-30 23:59:59",
+        "2025-09-30 23:59:59",
+        "2025-12-31 23:59:59",
+    ]
+    # Mid-month openings keep their day (clipped in short months); an extra review
+    # off the schedule does not move it.
+    mid = attrs.evolve(book, first_review=day(30), last_review=day(30))  # 2024-01-31
+    assert mid.next_review == pd.Timestamp("2024-04-30")
+    assert attrs.evolve(book, first_review=day(14), last_review=day(14)).next_review == day(
+        14
+    ) + pd.DateOffset(months=3)
+    extra = attrs.evolve(book, first_review=day(14), last_review=day(50))
+    assert extra.next_review == pd.Timestamp("2024-04-15")
+    again = Book.from_dict(json.loads(json.dumps(book.to_dict())))
+    assert again.first_review == opening
+    assert again.next_review == pd.Timestamp("2026-03-31 23:59:59")
+
+
 # --- event triggers ------------------------------------------------------------------
 
 

@@ -804,6 +804,7 @@ def review(
         book,
         as_of=as_of_ts,
         last_review=as_of_ts,
+        first_review=as_of_ts if book.first_review is None else book.first_review,
         scorecard=scorecard,
         columns=columns.freeze(),
         changes=book.changes.add(made),
