@@ -110,6 +110,7 @@ def test_policy_defaults_follow_the_texts_and_round_trip() -> None:
     assert policy.review_months == 3  # quarterly review
     assert policy.invitation_spend == 1000.0  # cumulative spend >= 1000 -> invitation
     assert policy.follow_up_months == 6  # 6 months without a purchase -> follow-up
+    assert policy.win_back_days == 7  # ... and a weekly win-back offer
     assert policy.default_adjustment == TierAdjustment(steps=-1)
     assert RescoringPolicy.from_dict(json.loads(json.dumps(policy.to_dict()))) == policy
 
@@ -479,6 +480,38 @@ def test_follow_up_after_six_months_without_a_purchase() -> None:
     assert quiet.book.customers["follow_up"].to_dict() == {"a": True, "b": False}
     back = ingest(quiet.book, events([("e4", "a", 200, "purchase", 10.0)]), as_of=day(200))
     assert not back.book.customers.loc["a", "follow_up"]
+
+
+def test_weekly_win_back_offers_while_the_follow_up_flag_is_up() -> None:
+    policy = RescoringPolicy(scorecard=level_card(), invitation_spend=None, follow_up_months=1)
+    book = open_book(
+        policy,
+        events([("e1", "a", 0, "purchase", 10.0)]),  # follow-up due on Feb 1 (day 31)
+        as_of=day(1),
+        attributes=pd.DataFrame({"level": {"a": 50.0}}),
+    ).book
+
+    def offers(result: Any) -> list[float]:
+        changes = result.changes
+        at = changes.loc[changes["rule"] == "win_back", "at"]
+        return [(t - T0) / pd.Timedelta(days=1) for t in at]
+
+    quiet = ingest(book, events([]), as_of=day(50))
+    assert quiet.changes["rule"].tolist() == ["follow_up", "win_back", "win_back", "win_back"]
+    assert offers(quiet) == [31, 38, 45]
+    later = ingest(quiet.book, events([]), as_of=day(52))  # an offer at day 52 is not before
+    assert offers(later) == []
+    # The purchase at day 66 (an offer's own time) clears the flag: no offer then.
+    back = ingest(later.book, events([("e2", "a", 66, "purchase", 10.0)]), as_of=day(80))
+    assert offers(back) == [52, 59]
+    assert not back.book.customers.loc["a", "follow_up"]
+    # The same stream in one call raises the same offers.
+    once = ingest(book, events([("e2", "a", 66, "purchase", 10.0)]), as_of=day(80))
+    assert offers(once) == [31, 38, 45, 52, 59]
+    off = attrs.evolve(book, policy=attrs.evolve(policy, win_back_days=None))
+    assert offers(ingest(off, events([]), as_of=day(80))) == []
+    with pytest.raises(cs.InvalidParameterError, match="'win_back_days' parameter"):
+        attrs.evolve(policy, win_back_days=0)
 
 
 # --- bad input: typed errors, and nothing changes ---------------------------------------------

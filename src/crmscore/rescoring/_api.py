@@ -235,7 +235,9 @@ def ingest(
       (:class:`TierAdjustment`); overrides end at their stated time.
     - Actions: ``upgrade_invitation`` when cumulative spend first reaches
       ``policy.invitation_spend``; ``follow_up`` when a customer has gone
-      ``policy.follow_up_months`` without a purchase; each at the time it fell due.
+      ``policy.follow_up_months`` without a purchase; ``win_back`` every
+      ``policy.win_back_days`` days while that flag is up; each at the time it
+      fell due.
     - Before the first review there is no fitted scorecard: events update the
       aggregates, but triggers cannot score and are reported as skipped
       (:func:`open_book` then applies the adjustments still running).
@@ -497,15 +499,23 @@ def _follow_ups(
     limit = as_of.to_datetime64()
     due = columns["follow_up_due"]
     flag = columns["follow_up"]
+    # Win-back intervals: (row, flag raised, flag cleared by a purchase or never).
+    flagged = np.flatnonzero(flag)
+    flagged_at = due[flagged]  # (a copy: the columns may be edited in place below)
+    ended = np.full(flagged.size, _NEVER, dtype=np.int64)
     bought = np.zeros(due.size, dtype=bool)
     bought[purchases.rows] = True
     # Customers without a purchase in this batch: raised when their due time passes.
     idle = ~bought & ~flag & ~np.isnat(due) & (due < limit)
     raised_rows = [np.flatnonzero(idle)]
     raised_at = [due[idle]]
+    raised_end = [np.full(raised_rows[0].size, _NEVER, dtype=np.int64)]
     if purchases.rows.size:
         # Gaps between consecutive purchases (the first from the previous purchase).
         starts = _group_starts(purchases.rows)
+        first_buy = np.full(due.size, _NEVER, dtype=np.int64)
+        first_buy[purchases.rows[starts]] = purchases.stamps[starts].view(np.int64)
+        ended = first_buy[flagged]
         previous = np.r_[NAT, purchases.stamps[:-1]].astype("datetime64[ns]")
         previous[starts] = purchases.before_last[starts]
         gap_due = add_months(previous, months)
@@ -513,6 +523,7 @@ def _follow_ups(
         gap = ~np.isnat(gap_due) & (gap_due < purchases.stamps) & ~already
         raised_rows.append(purchases.rows[gap])
         raised_at.append(gap_due[gap])
+        raised_end.append(purchases.stamps[gap].view(np.int64))
         # After each customer's last purchase in the batch.
         ends = np.r_[starts[1:], True]
         end_rows = purchases.rows[ends]
@@ -520,18 +531,70 @@ def _follow_ups(
         tail = new_due < limit
         raised_rows.append(end_rows[tail])
         raised_at.append(new_due[tail])
+        raised_end.append(np.full(int(tail.sum()), _NEVER, dtype=np.int64))
         columns.edit("follow_up_due")[end_rows] = new_due
         columns.edit("follow_up")[end_rows] = tail
     rows = np.concatenate(raised_rows)
-    if rows.size == 0:
+    raised = np.concatenate(raised_at)
+    if rows.size:
+        columns.edit("follow_up")[np.flatnonzero(idle)] = True
+        changes.add(
+            customer_id=ids.labels_at(rows),
+            at=raised,
+            change="action",
+            rule="follow_up",
+            detail=f"no purchase for {months} months",
+        )
+    _win_backs(
+        book,
+        changes=changes,
+        ids=ids,
+        rows=np.concatenate([flagged, rows]),
+        raised=np.concatenate([flagged_at, raised]),
+        ended=np.concatenate([ended, *raised_end]),
+        as_of=as_of,
+    )
+
+
+def _win_backs(
+    book: Book,
+    *,
+    changes: Changes,
+    ids: ChunkedIndex,
+    rows: npt.NDArray[np.int64],
+    raised: npt.NDArray[np.datetime64],
+    ended: npt.NDArray[np.int64],
+    as_of: pd.Timestamp,
+) -> None:
+    """Weekly win-back offers while a follow-up flag is up: at raised + k * period.
+
+    Each flag interval ``[raised, ended)`` (ended: the purchase that clears it, in
+    ns, or never) gives offers before ``as_of`` and at or after the previous call's
+    ``as_of``, so every offer is raised exactly once whatever the batches. The
+    history before the book's first call gives none.
+    """
+    days = book.policy.win_back_days
+    if days is None or rows.size == 0:
         return
-    columns.edit("follow_up")[np.flatnonzero(idle)] = True
+    period = np.int64(days) * np.int64(86_400 * 10**9)
+    start_ns = (book.as_of if book.as_of is not None else as_of).value
+    r = raised.view(np.int64)
+    low = np.maximum(r, start_ns)
+    high = np.minimum(ended, as_of.value)
+    first = -((r - low) // period)  # ceil((low - r) / period), low >= r
+    stop = np.where(high > r, -((r - high) // period), 0)  # offers with r + k p < high
+    count = np.maximum(stop - first, 0)
+    if not count.any():
+        return
+    owner = np.repeat(np.arange(rows.size), count)
+    offsets = np.arange(owner.size) - np.repeat(np.cumsum(count) - count, count)
+    k = first[owner] + offsets
     changes.add(
-        customer_id=ids.labels_at(rows),
-        at=np.concatenate(raised_at),
+        customer_id=ids.labels_at(rows[owner]),
+        at=(r[owner] + k * period).view("datetime64[ns]"),
         change="action",
-        rule="follow_up",
-        detail=f"no purchase for {months} months",
+        rule="win_back",
+        detail=f"win-back offer (every {days} days while flagged for follow-up)",
     )
 
 

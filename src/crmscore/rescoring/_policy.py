@@ -210,6 +210,9 @@ class RescoringPolicy:
     follow_up_months: int | None = attrs.field(default=6, validator=_optional_count)
     """Months without a purchase after which a customer is flagged for follow-up."""
 
+    win_back_days: int | None = attrs.field(default=7, validator=_optional_count)
+    """Days between ``win_back`` offers while the follow-up flag is up (weekly)."""
+
     retention_margin: float = attrs.field(default=5.0, converter=_to_margin)
     """Points below a tier's lower bound a score may fall and still keep the tier."""
 
@@ -269,6 +272,7 @@ class RescoringPolicy:
             else self.signing_adjustment.to_dict(),
             "invitation_spend": self.invitation_spend,
             "follow_up_months": self.follow_up_months,
+            "win_back_days": self.win_back_days,
             "retention_margin": self.retention_margin,
             "retention_reviews": self.retention_reviews,
             "clv": None if self.clv is None else self.clv.to_dict(),

@@ -125,6 +125,7 @@ def policy_html(policy: RescoringPolicy) -> str:
         ("strategic signing", policy.signing_adjustment),
         ("VIP invitation at cumulative spend", policy.invitation_spend),
         ("follow-up after months without purchase", policy.follow_up_months),
+        ("win-back offer while flagged, every (days)", policy.win_back_days),
         ("retention margin (points)", policy.retention_margin),
         ("reviews below the margin before a downgrade", policy.retention_reviews),
         ("CLV step", policy.clv),
