@@ -656,10 +656,15 @@ def _triggers(
         customer_ids,
         churn_level=churn_level[t_rows],
     )
-    # One row per trigger: (customer, trigger number) keeps rows unique for scoring.
-    frame.index = pd.MultiIndex.from_arrays(
-        [customer_ids, np.arange(len(customer_ids))], names=["customer_id", "trigger"]
-    )
+    # One row per trigger, indexed uniquely for scoring: by customer when each has
+    # one trigger (the usual case), else by (customer, trigger number) (a
+    # MultiIndex makes the scorecard's uniqueness check far slower).
+    if customer_ids.is_unique:
+        frame.index = customer_ids.rename("customer_id")
+    else:
+        frame.index = pd.MultiIndex.from_arrays(
+            [customer_ids, np.arange(len(customer_ids))], names=["customer_id", "trigger"]
+        )
     score, tier = score_frame(book.scorecard, frame)
     return (
         t_rows,
