@@ -65,7 +65,7 @@ def main() -> None:
 
     snapshots = {opening.date(): book.customers["tier"]}
     changes = [opened.changes]
-    for day in pd.date_range("2025-01-01", "2025-12-30", freq="D"):
+    for day in pd.date_range("2025-01-01", "2025-12-31", freq="D"):
         end = day + pd.Timedelta(hours=23, minutes=59, seconds=59)
         todays = log[(log["timestamp"] > end - pd.Timedelta(days=1)) & (log["timestamp"] <= end)]
         result = cs.ingest(book, todays, as_of=end)  # the day's batch from the queue
@@ -112,7 +112,7 @@ def main() -> None:
     )
     who = sample["customer_id"].iloc[0]
     print(f"\nWhy customer {who} scores what it does now:")
-    print(cs.explain(book, [who]).T.to_string())
+    print(cs.explain(book, customer_ids=[who]).T.to_string())
 
 
 if __name__ == "__main__":

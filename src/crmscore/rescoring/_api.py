@@ -15,7 +15,7 @@ from crmscore.churn import LEVELS
 from crmscore.clv import BetaGeoFitter, GammaGammaFitter
 from crmscore.errors import ColumnNotFoundError, InvalidDataError, InvalidParameterError
 from crmscore.rescoring import _aggregates
-from crmscore.rescoring._book import NAT, OVERRIDE_KINDS, Book, RescoringResult
+from crmscore.rescoring._book import NAT, OVERRIDE_KINDS, Book, RescoringResult, empty_changes
 from crmscore.rescoring._chunks import label_hashes
 from crmscore.rescoring._core import (
     DEFAULT_EVENT,
@@ -35,6 +35,7 @@ from crmscore.rescoring._core import (
     skipped_frame,
 )
 from crmscore.rfm._table import PurchaseAggregates, aggregate_purchases, rfm_columns
+from crmscore.tiering._tiers import apply_rules
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,6 +59,7 @@ __all__ = [
 _NEVER = np.iinfo(np.int64).max
 _OLDEST = np.iinfo(np.int64).min
 _SPEND_TOLERANCE = 1e-9  # relative: sums in a different order must cross alike
+_NO_SCORECARD = "no fitted scorecard before the first review: trigger not evaluated"
 
 
 def _new_rows(merged: PurchaseAggregates, count: int) -> dict[str, npt.NDArray[Any]]:
@@ -233,9 +235,12 @@ def ingest(
       (:class:`TierAdjustment`); overrides end at their stated time.
     - Actions: ``upgrade_invitation`` when cumulative spend first reaches
       ``policy.invitation_spend``; ``follow_up`` when a customer has gone
-      ``policy.follow_up_months`` without a purchase; each at the time it fell due.
+      ``policy.follow_up_months`` without a purchase; ``win_back`` every
+      ``policy.win_back_days`` days while that flag is up; each at the time it
+      fell due.
     - Before the first review there is no fitted scorecard: events update the
-      aggregates, but triggers cannot score and are reported as skipped.
+      aggregates, but triggers cannot score and are reported as skipped
+      (:func:`open_book` then applies the adjustments still running).
     - Every customer the batch touches gets a fresh cached ``score`` at ``as_of``.
     """
     as_of_ts = check_as_of(book, as_of, "ingest")
@@ -494,15 +499,23 @@ def _follow_ups(
     limit = as_of.to_datetime64()
     due = columns["follow_up_due"]
     flag = columns["follow_up"]
+    # Win-back intervals: (row, flag raised, flag cleared by a purchase or never).
+    flagged = np.flatnonzero(flag)
+    flagged_at = due[flagged]  # (a copy: the columns may be edited in place below)
+    ended = np.full(flagged.size, _NEVER, dtype=np.int64)
     bought = np.zeros(due.size, dtype=bool)
     bought[purchases.rows] = True
     # Customers without a purchase in this batch: raised when their due time passes.
     idle = ~bought & ~flag & ~np.isnat(due) & (due < limit)
     raised_rows = [np.flatnonzero(idle)]
     raised_at = [due[idle]]
+    raised_end = [np.full(raised_rows[0].size, _NEVER, dtype=np.int64)]
     if purchases.rows.size:
         # Gaps between consecutive purchases (the first from the previous purchase).
         starts = _group_starts(purchases.rows)
+        first_buy = np.full(due.size, _NEVER, dtype=np.int64)
+        first_buy[purchases.rows[starts]] = purchases.stamps[starts].view(np.int64)
+        ended = first_buy[flagged]
         previous = np.r_[NAT, purchases.stamps[:-1]].astype("datetime64[ns]")
         previous[starts] = purchases.before_last[starts]
         gap_due = add_months(previous, months)
@@ -510,6 +523,7 @@ def _follow_ups(
         gap = ~np.isnat(gap_due) & (gap_due < purchases.stamps) & ~already
         raised_rows.append(purchases.rows[gap])
         raised_at.append(gap_due[gap])
+        raised_end.append(purchases.stamps[gap].view(np.int64))
         # After each customer's last purchase in the batch.
         ends = np.r_[starts[1:], True]
         end_rows = purchases.rows[ends]
@@ -517,18 +531,70 @@ def _follow_ups(
         tail = new_due < limit
         raised_rows.append(end_rows[tail])
         raised_at.append(new_due[tail])
+        raised_end.append(np.full(int(tail.sum()), _NEVER, dtype=np.int64))
         columns.edit("follow_up_due")[end_rows] = new_due
         columns.edit("follow_up")[end_rows] = tail
     rows = np.concatenate(raised_rows)
-    if rows.size == 0:
+    raised = np.concatenate(raised_at)
+    if rows.size:
+        columns.edit("follow_up")[np.flatnonzero(idle)] = True
+        changes.add(
+            customer_id=ids.labels_at(rows),
+            at=raised,
+            change="action",
+            rule="follow_up",
+            detail=f"no purchase for {months} months",
+        )
+    _win_backs(
+        book,
+        changes=changes,
+        ids=ids,
+        rows=np.concatenate([flagged, rows]),
+        raised=np.concatenate([flagged_at, raised]),
+        ended=np.concatenate([ended, *raised_end]),
+        as_of=as_of,
+    )
+
+
+def _win_backs(
+    book: Book,
+    *,
+    changes: Changes,
+    ids: ChunkedIndex,
+    rows: npt.NDArray[np.int64],
+    raised: npt.NDArray[np.datetime64],
+    ended: npt.NDArray[np.int64],
+    as_of: pd.Timestamp,
+) -> None:
+    """Weekly win-back offers while a follow-up flag is up: at raised + k * period.
+
+    Each flag interval ``[raised, ended)`` (ended: the purchase that clears it, in
+    ns, or never) gives offers before ``as_of`` and at or after the previous call's
+    ``as_of``, so every offer is raised exactly once whatever the batches. The
+    history before the book's first call gives none.
+    """
+    days = book.policy.win_back_days
+    if days is None or rows.size == 0:
         return
-    columns.edit("follow_up")[np.flatnonzero(idle)] = True
+    period = np.int64(days) * np.int64(86_400 * 10**9)
+    start_ns = (book.as_of if book.as_of is not None else as_of).value
+    r = raised.view(np.int64)
+    low = np.maximum(r, start_ns)
+    high = np.minimum(ended, as_of.value)
+    first = -((r - low) // period)  # ceil((low - r) / period), low >= r
+    stop = np.where(high > r, -((r - high) // period), 0)  # offers with r + k p < high
+    count = np.maximum(stop - first, 0)
+    if not count.any():
+        return
+    owner = np.repeat(np.arange(rows.size), count)
+    offsets = np.arange(owner.size) - np.repeat(np.cumsum(count) - count, count)
+    k = first[owner] + offsets
     changes.add(
-        customer_id=ids.labels_at(rows),
-        at=np.concatenate(raised_at),
+        customer_id=ids.labels_at(rows[owner]),
+        at=(r[owner] + k * period).view("datetime64[ns]"),
         change="action",
-        rule="follow_up",
-        detail=f"no purchase for {months} months",
+        rule="win_back",
+        detail=f"win-back offer (every {days} days while flagged for follow-up)",
     )
 
 
@@ -557,7 +623,7 @@ def _triggers(
         return None, skipped_frame(
             batch.event_ids[chosen],
             batch.customers[batch.codes[chosen]],
-            ["no fitted scorecard before the first review: trigger not evaluated"] * chosen.size,
+            [_NO_SCORECARD] * chosen.size,
         )
     t_rows, t_stamps = rows[chosen], batch.stamps[chosen]
     # The customer's aggregates at the trigger's time: the book's before the batch
@@ -590,10 +656,15 @@ def _triggers(
         customer_ids,
         churn_level=churn_level[t_rows],
     )
-    # One row per trigger: (customer, trigger number) keeps rows unique for scoring.
-    frame.index = pd.MultiIndex.from_arrays(
-        [customer_ids, np.arange(len(customer_ids))], names=["customer_id", "trigger"]
-    )
+    # One row per trigger, indexed uniquely for scoring: by customer when each has
+    # one trigger (the usual case), else by (customer, trigger number) (a
+    # MultiIndex makes the scorecard's uniqueness check far slower).
+    if customer_ids.is_unique:
+        frame.index = customer_ids.rename("customer_id")
+    else:
+        frame.index = pd.MultiIndex.from_arrays(
+            [customer_ids, np.arange(len(customer_ids))], names=["customer_id", "trigger"]
+        )
     score, tier = score_frame(book.scorecard, frame)
     return (
         t_rows,
@@ -644,7 +715,15 @@ def _timeline(
             tier=t.tier[order],
             event_id=t.event_id[order],
         )
-    run_timeline(book, state, ids.labels_at(involved), changes, timed, as_of=as_of)
+    run_timeline(
+        book,
+        state,
+        ids.labels_at(involved),
+        changes,
+        timed,
+        as_of=as_of,
+        cached_score=columns["score"][involved],
+    )
     state.write(columns)
 
 
@@ -765,6 +844,14 @@ def review(
     if scorecard is None or policy.refit_on_review:
         scorecard = policy.scorecard.fit(frame)
     score, computed = score_frame(scorecard, frame)
+    # The tier of the score alone, and the rule (if any) that moved it to `computed`.
+    plain = book.tiers.codes(score).astype(np.int8)
+    rules = policy.scorecard.rules
+    fired = np.full(score.size, -1, dtype=np.int64)
+    if rules:
+        _, fired = apply_rules(
+            plain, frame, scheme=book.tiers, rules=rules, frame_name="the review's indicators"
+        )
     report(0.9)
     _retier(
         book,
@@ -773,6 +860,8 @@ def review(
         ids=np.asarray(ids, dtype=object),
         score=score,
         computed=computed,
+        plain=plain,
+        fired=fired,
         as_of=as_of_ts,
     )
     columns.edit("score")[:] = score
@@ -783,6 +872,7 @@ def review(
         book,
         as_of=as_of_ts,
         last_review=as_of_ts,
+        first_review=as_of_ts if book.first_review is None else book.first_review,
         scorecard=scorecard,
         columns=columns.freeze(),
         changes=book.changes.add(made),
@@ -805,10 +895,20 @@ def _retier(
     ids: npt.NDArray[Any],
     score: npt.NDArray[np.float64],
     computed: npt.NDArray[np.int8],
+    plain: npt.NDArray[np.int8],
+    fired: npt.NDArray[np.int64],
     as_of: pd.Timestamp,
 ) -> None:
-    """Hysteresis on the base tier, end of review-long overrides, audit rows."""
+    """Hysteresis on the base tier, end of review-long overrides, audit rows.
+
+    ``computed`` is the scorecard's tier after its rules, ``plain`` the tier of the
+    score alone and ``fired`` the position of the rule that moved one to the other
+    (-1 none). The retention rule buffers only what the score does: when a rule
+    (a cap) puts the computed tier below the score's own tier and below the base
+    tier, the customer moves down at once, and the row names the rule.
+    """
     policy = book.policy
+    rules = policy.scorecard.rules
     everyone = np.arange(ids.size)
     state = TierState(columns.data, everyone)
     before = state.effective()
@@ -817,15 +917,16 @@ def _retier(
     unrated = base < 0
     up = ~unrated & (computed > base)
     down = ~unrated & (computed < base)
+    by_rule = down & (computed < plain)
     bounds = np.asarray(book.tiers.bounds)
-    below = down & (score < bounds[np.maximum(base, 0)] - policy.retention_margin)
+    below = down & ~by_rule & (score < bounds[np.maximum(base, 0)] - policy.retention_margin)
     streak = np.where(below, streak + 1, 0)
     moved_down = below & (streak >= policy.retention_reviews)
-    new_base = np.where(unrated | up | moved_down, computed, base).astype(np.int8)
+    new_base = np.where(unrated | up | moved_down | by_rule, computed, base).astype(np.int8)
     streak[moved_down] = 0
     state.base[:] = new_base
+    kind_before = state.kind.copy()
     ending = (state.kind > 0) & state.until_review
-    ended_kind = state.kind[ending]
     state.clear(ending)
     after = state.effective()
     columns.edit("below_reviews")[:] = streak
@@ -835,16 +936,38 @@ def _retier(
     rule[unrated] = "first_rating"
     rule[up] = "review_upgrade"
     rule[moved_down] = "review_downgrade"
+    rule_names = np.asarray([r.name for r in rules] + [""], dtype=object)
+    rule[by_rule] = rule_names[fired[by_rule]]
     moved = after != before
     rule[ending & (rule == "")] = "override_ended_at_review"
     rule[ending & moved & (rule != "override_ended_at_review")] += "+override_ended_at_review"
-    record = moved | ending
-    held = below & ~moved_down & ~moved
     detail = np.full(ids.size, "", dtype=object)
+    held = below & ~moved_down & ~moved
     detail[held] = "kept by the retention rule"
-    detail[ending] = np.asarray([f"{OVERRIDE_KINDS[k]} override ended" for k in ended_kind], object)
-    record |= held
     rule[held & (rule == "")] = "retention_hold"
+    detail[by_rule] = np.asarray(
+        [rules[k].describe(book.tiers) if k >= 0 else "" for k in fired[by_rule]], dtype=object
+    )
+    # The computed tier changed while an override still decides the shown tier:
+    # recorded all the same (an override never hides the computed score).
+    hidden = (new_base != base) & ~moved & ~ending & (state.kind > 0)
+    labels = np.asarray((*book.tiers.labels(), "none"), dtype=object)
+    detail[hidden] = np.asarray(
+        [
+            f"base tier {labels[b]} -> {labels[n]}; the {OVERRIDE_KINDS[k]} override still applies"
+            for b, n, k in zip(base[hidden], new_base[hidden], kind_before[hidden], strict=True)
+        ],
+        dtype=object,
+    )
+    ended = np.flatnonzero(ending)
+    detail[ended] = np.asarray(
+        [
+            f"{detail[i]}; " * bool(detail[i]) + f"{OVERRIDE_KINDS[k]} override ended"
+            for i, k in zip(ended, kind_before[ended], strict=True)
+        ],
+        dtype=object,
+    )
+    record = moved | ending | held | hidden
     who = np.flatnonzero(record)
     changes.add(
         customer_id=ids[who],
@@ -889,6 +1012,16 @@ def open_book(
     -------
     RescoringResult
         The reviewed book; ``changes`` holds everyone's first rating.
+
+    Notes
+    -----
+    The history is ingested before the first review, so its triggers cannot be
+    evaluated when they happen. After the first rating, each customer's last
+    ``default`` or ``strategic_signing`` whose adjustment is still running at
+    ``as_of`` (its expiry is later) is applied at its event's time, with an audit
+    row, and expires as usual; the other triggers of the history are reported in
+    ``skipped`` with the reason (expired, ended at the first review, replaced by a
+    later adjustment, or a large purchase the first review has rated).
 
     Examples
     --------
@@ -940,16 +1073,125 @@ def open_book(
         value_col=value_col,
         event_id_col=event_id_col,
     )
+    book, adjusted, skipped = second.book, empty_changes(), first.skipped
+    if book.as_of is not None and (skipped["reason"] == _NO_SCORECARD).any():
+        book, adjusted, skipped = _open_adjustments(book, events, book.as_of, columns, skipped)
     return RescoringResult(
-        book=second.book,
-        changes=pd.concat([first.changes, second.changes], ignore_index=True),
-        skipped=first.skipped,
+        book=book,
+        changes=pd.concat([first.changes, second.changes, adjusted], ignore_index=True),
+        skipped=skipped,
     )
+
+
+def _open_adjustments(
+    book: Book,
+    events: pd.DataFrame,
+    as_of: pd.Timestamp,
+    columns: dict[str, str],
+    skipped: pd.DataFrame,
+) -> tuple[Book, pd.DataFrame, pd.DataFrame]:
+    """Apply the history's defaults and signings whose adjustment is still running.
+
+    The history is ingested before the first review, when nothing can be scored,
+    so its triggers were skipped. Each adjustment replaces the one before it, so
+    only a customer's last default or signing can still run: if its expiry is
+    after ``as_of`` it is applied, after the first rating, at its event's time
+    (and expires as usual). The others are reported with why they do not apply.
+    """
+    policy = book.policy
+    fresh = Book(policy=policy)
+    batch = _read_batch(fresh, events, as_of, columns)
+    if batch is None:  # pragma: no cover - the history had these triggers
+        return book, empty_changes(), skipped
+    batch, _ = _drop_before_first_purchase(fresh, batch)
+    kind = np.full(batch.kinds.size, -1, dtype=np.int8)
+    reason = np.full(batch.kinds.size, "", dtype=object)
+    limit = as_of.to_datetime64()
+    adjusting = np.zeros(batch.kinds.size, dtype=bool)
+    for name, adjustment in (
+        ("default", policy.default_adjustment),
+        ("strategic_signing", policy.signing_adjustment),
+    ):
+        if adjustment is not None:
+            adjusting |= batch.kinds == name
+    # The batch is sorted by (customer, time, arrival): a customer's last one is
+    # the one not followed by another of the same customer.
+    position = np.flatnonzero(adjusting)
+    codes = batch.codes[position]
+    last = np.zeros(batch.kinds.size, dtype=bool)
+    last[position] = np.r_[codes[1:] != codes[:-1], True]
+    reason[adjusting & ~last] = "before the book opened: replaced by a later adjustment"
+    for code, name, adjustment in (
+        (DEFAULT_EVENT, "default", policy.default_adjustment),
+        (SIGNING_EVENT, "strategic_signing", policy.signing_adjustment),
+    ):
+        mine = (batch.kinds == name) & last
+        if adjustment is None or not mine.any():
+            continue
+        if adjustment.expires_after_days is None:
+            reason[mine] = "before the book opened: the adjustment ended at the first review"
+            continue
+        ends = batch.stamps + np.timedelta64(adjustment.expires_after_days, "D")
+        kind[mine & (ends > limit)] = code
+        reason[mine & (ends <= limit)] = "before the book opened: the adjustment had expired"
+    if policy.large_transaction is not None:
+        large = (batch.kinds == "purchase") & (batch.value >= policy.large_transaction)
+        reason[large] = "before the book opened: the first review rated the customer"
+    chosen = np.flatnonzero(kind >= 0)
+    working = Columns(book.columns)
+    changes = Changes(book.tiers, as_of)
+    if chosen.size:
+        rows = book.ids.positions(batch.customers)[batch.codes[chosen]]
+        _timeline(
+            book,
+            columns=working,
+            changes=changes,
+            ids=book.ids,
+            triggers=(
+                rows,
+                Triggers(
+                    owner=rows,
+                    times=batch.stamps[chosen],
+                    kind=kind[chosen],
+                    score=working["score"][rows],
+                    tier=working["score_tier"][rows],
+                    event_id=batch.event_ids[chosen],
+                ),
+            ),
+            as_of=as_of,
+        )
+    made = changes.frame()
+    made["detail"] = made["detail"].where(
+        made["rule"] == "override_expired", "temporary adjustment, still running when opened"
+    )
+    report = np.flatnonzero(reason != "")
+    skipped = pd.concat(
+        [
+            skipped[skipped["reason"] != _NO_SCORECARD],
+            skipped_frame(
+                batch.event_ids[report],
+                batch.customers[batch.codes[report]],
+                reason[report],
+            ),
+        ],
+        ignore_index=True,
+    )
+    opened = attrs.evolve(book, columns=working.freeze(), changes=book.changes.add(made))
+    return opened, made, skipped
 
 
 # --------------------------------------------------------------------------------------
 # Overrides, appeals, attributes, explanations
 # --------------------------------------------------------------------------------------
+
+
+def _check_note(reason: Any, author: Any, owner: str) -> None:
+    """Reason and author of an override decision: both non-empty strings."""
+    for name, value in (("reason", reason), ("author", author)):
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidParameterError.for_value(
+                name=name, owner=owner, allowed="a non-empty string", got=value
+            )
 
 
 def _row_of(book: Book, customer_id: Any, owner: str) -> int:
@@ -1001,11 +1243,7 @@ def set_override(
     """
     owner = "set_override"
     as_of_ts = check_as_of(book, as_of, owner)
-    for name, value in (("reason", reason), ("author", author)):
-        if not str(value).strip():
-            raise InvalidParameterError.for_value(
-                name=name, owner=owner, allowed="a non-empty string", got=value
-            )
+    _check_note(reason, author, owner)
     target = book.tiers.index(tier)
     until_review = isinstance(expires, str) and expires == "review"
     ends: np.datetime64 = NAT
@@ -1044,9 +1282,14 @@ def set_override(
 def clear_override(
     book: Book, *, customer_id: Any, reason: str, author: str, as_of: Any
 ) -> RescoringResult:
-    """End a customer's active override now; the base tier applies again."""
+    """End a customer's active override now; the base tier applies again.
+
+    ``reason`` and ``author`` (non-empty strings) are kept in the audit trail, as
+    for :func:`set_override`.
+    """
     owner = "clear_override"
     as_of_ts = check_as_of(book, as_of, owner)
+    _check_note(reason, author, owner)
     stepped = _step(book, None, as_of_ts)
     row = _row_of(stepped.book, customer_id, owner)
     columns = Columns(stepped.book.columns)
@@ -1105,12 +1348,24 @@ def _checked_attributes(attributes: pd.DataFrame | None) -> pd.DataFrame:
     return attributes.astype(np.float64).copy()
 
 
-def set_attributes(book: Book, attributes: pd.DataFrame) -> Book:
+def set_attributes(book: Book, *, attributes: pd.DataFrame) -> Book:
     """Supply or update indicator columns the engine cannot derive (credit rating ...).
 
     Values for the given customers and columns replace the book's; other values
     stay. They are used from the next scoring on (a trigger, a batch that touches
     the customer, or a review). Missing values follow the scorecard's policy.
+
+    Parameters
+    ----------
+    book : Book
+        The current state. Not modified.
+    attributes : pandas.DataFrame
+        Numeric columns indexed by customer id (unique).
+
+    Returns
+    -------
+    Book
+        A new book with the merged attributes.
     """
     new = _checked_attributes(attributes)
     merged = new if book.attributes.empty else new.combine_first(book.attributes)
@@ -1118,12 +1373,21 @@ def set_attributes(book: Book, attributes: pd.DataFrame) -> Book:
     return attrs.evolve(book, attributes=merged)
 
 
-def explain(book: Book, customer_ids: Any, *, language: str = "en") -> pd.DataFrame:
+def explain(book: Book, *, customer_ids: Any, language: str = "en") -> pd.DataFrame:
     """Why customers have their score: every indicator's and criterion's points.
 
     Scores are recomputed at the book's ``as_of`` with the book's scorecard, from
     the same aggregates and attributes the engine uses; with the tiers, override
     and retention state beside them, this is what an appeal reviewer needs.
+
+    Parameters
+    ----------
+    book : Book
+        A reviewed book.
+    customer_ids : hashable or sequence of hashable
+        The customers to explain.
+    language : {"en", "zh"}
+        Language of the tier labels and reasons.
 
     Returns
     -------

@@ -141,6 +141,9 @@ class Book:
     last_review: pd.Timestamp | None = None
     """When the book was last reviewed (``None`` before the first review)."""
 
+    first_review: pd.Timestamp | None = None
+    """When the book was first reviewed (opened): the anchor of the review schedule."""
+
     scorecard: FittedScorecard | None = None
     """The scorecard with the normalisation learned at the latest review."""
 
@@ -231,12 +234,56 @@ class Book:
         frame.attrs["schema_version"] = self.schema_version
         return frame
 
-    def due_for_review(self, as_of: Any) -> bool:
-        """Whether a periodic review is due at ``as_of`` (always, before the first)."""
+    @property
+    def next_review(self) -> pd.Timestamp | None:
+        """When the next periodic review falls due (``None`` before the first review).
+
+        Reviews are anchored to the first one: its date plus whole multiples of
+        ``policy.review_months``, the first of them after :attr:`last_review`. The
+        day of the month is kept, or clipped in a shorter month; a first review on
+        the last day of a month is followed by reviews on the last day of a month
+        (Sep 30 -> Dec 31 -> Mar 31), so the schedule never drifts.
+
+        Examples
+        --------
+        >>> from crmscore.tiering import Criterion, Indicator, MinMax, Scorecard
+        >>> from crmscore.rescoring import RescoringPolicy
+        >>> spend = Indicator(name="total_spend", direction="benefit", normaliser=MinMax())
+        >>> card = Scorecard(
+        ...     hierarchy=Criterion(name="value", weights={"total_spend": 1.0}), indicators=[spend]
+        ... )
+        >>> opened = pd.Timestamp("2024-09-30 23:59:59")
+        >>> book = Book(policy=RescoringPolicy(scorecard=card), first_review=opened,
+        ...             last_review=opened)
+        >>> book.next_review
+        Timestamp('2024-12-31 23:59:59')
+        >>> attrs.evolve(book, last_review=book.next_review).next_review
+        Timestamp('2025-03-31 23:59:59')
+        """
         if self.last_review is None:
-            return True
-        due = self.last_review + pd.DateOffset(months=self.policy.review_months)
-        return bool(pd.Timestamp(as_of) >= due)
+            return None
+        anchor = self.last_review if self.first_review is None else self.first_review
+        step = self.policy.review_months
+        month_end = bool(anchor.is_month_end)
+        elapsed = (self.last_review.year - anchor.year) * 12 + (
+            self.last_review.month - anchor.month
+        )
+        k = max(elapsed // step, 1)
+        while True:
+            due = anchor + pd.DateOffset(months=k * step)
+            if month_end:
+                due = due + pd.offsets.MonthEnd(0)
+            if due > self.last_review:
+                return pd.Timestamp(due)
+            k += 1
+
+    def due_for_review(self, as_of: Any) -> bool:
+        """Whether a periodic review is due at ``as_of`` (always, before the first).
+
+        See :attr:`next_review` for the schedule.
+        """
+        due = self.next_review
+        return due is None or bool(pd.Timestamp(as_of) >= due)
 
     # --- serialisation -------------------------------------------------------------
 
@@ -256,6 +303,7 @@ class Book:
             "policy": self.policy.to_dict(),
             "as_of": _stamp_out(self.as_of),
             "last_review": _stamp_out(self.last_review),
+            "first_review": _stamp_out(self.first_review),
             "scorecard": None if self.scorecard is None else self.scorecard.to_dict(),
             "purchase_model": None
             if self.purchase_model is None
@@ -327,6 +375,8 @@ class Book:
             policy=RescoringPolicy.from_dict(data["policy"]),
             as_of=_stamp_in(data["as_of"]),
             last_review=_stamp_in(data["last_review"]),
+            # (books saved before the field existed: the schedule starts at the last review)
+            first_review=_stamp_in(data.get("first_review", data["last_review"])),
             scorecard=None if scorecard is None else FittedScorecard.from_dict(scorecard),
             purchase_model=None if purchase is None else BetaGeoModel.from_dict(purchase),
             spend_model=None if spend is None else GammaGammaModel.from_dict(spend),
@@ -352,8 +402,13 @@ class Book:
         event_ids: Any = (),
         attributes: pd.DataFrame | None = None,
         notes: Any = ENGINE_NOTES,
+        first_review: Any = None,
     ) -> Book:
-        """Rebuild a book from :meth:`to_frame` output and the values kept beside it."""
+        """Rebuild a book from :meth:`to_frame` output and the values kept beside it.
+
+        ``first_review`` anchors the review schedule (see :attr:`next_review`);
+        ``None`` anchors it at ``last_review``.
+        """
         version = frame.attrs.get("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
             raise InvalidParameterError(
@@ -371,6 +426,7 @@ class Book:
             policy=policy,
             as_of=_stamp_in(as_of),
             last_review=_stamp_in(last_review),
+            first_review=_stamp_in(last_review if first_review is None else first_review),
             scorecard=scorecard,
             purchase_model=purchase_model,
             spend_model=spend_model,

@@ -21,6 +21,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from pandas.api.types import infer_dtype
 from pandas.util import hash_array
 
 __all__ = ["ChunkedFrame", "ChunkedIndex", "label_hashes"]
@@ -32,10 +33,34 @@ def _merge_tail(chunks: list[Any], size: Any, join: Any) -> tuple[Any, ...]:
     return tuple(chunks)
 
 
+_INT64 = np.iinfo(np.int64)
+
+
+def _is_int64(value: Any) -> bool:
+    """Whether a label is an integer (not a bool) that fits in int64."""
+    return bool(
+        isinstance(value, (int, np.integer))
+        and not isinstance(value, (bool, np.bool_))
+        and _INT64.min <= value <= _INT64.max
+    )
+
+
 def _array(labels: pd.Index[Any] | npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """Labels as a numpy array: integers stay integers, anything else is object."""
+    """Labels in their canonical form: int64 if all are integers, else object.
+
+    One form whatever the labels came from (an int64 column, an object column of
+    Python ints, a JSON list), so that the same label always gets the same hash.
+    """
     values = labels.to_numpy() if isinstance(labels, pd.Index) else np.asarray(labels)
-    return values if values.dtype.kind in "iu" else values.astype(object)
+    if values.dtype.kind == "i":
+        return values.astype(np.int64, copy=False)
+    if values.dtype.kind == "u" and (values.size == 0 or values.max() <= _INT64.max):
+        return values.astype(np.int64)
+    values = values.astype(object, copy=False)
+    integers = values.size and infer_dtype(values, skipna=False) == "integer"
+    if integers and all(_is_int64(v) for v in values):
+        return values.astype(np.int64)
+    return values
 
 
 def label_hashes(labels: pd.Index[Any] | npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
@@ -44,8 +69,16 @@ def label_hashes(labels: pd.Index[Any] | npt.NDArray[Any]) -> npt.NDArray[np.uin
 
 
 def _hashes(labels: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
+    """Hash canonical labels; an integer hashes alike alone or among other labels."""
     if labels.size == 0:
         return np.empty(0, dtype=np.uint64)
+    if labels.dtype == object and infer_dtype(labels, skipna=False) == "mixed-integer":
+        ints = np.fromiter((_is_int64(v) for v in labels), dtype=bool, count=labels.size)
+        hashes = np.empty(labels.size, dtype=np.uint64)
+        hashes[ints] = hash_array(labels[ints].astype(np.int64), categorize=False)
+        if (~ints).any():
+            hashes[~ints] = hash_array(labels[~ints], categorize=False)
+        return hashes
     return hash_array(labels, categorize=False)
 
 

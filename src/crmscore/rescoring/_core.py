@@ -312,8 +312,12 @@ def run_timeline(
     triggers: Triggers,
     *,
     as_of: pd.Timestamp,
+    cached_score: npt.NDArray[np.float64],
 ) -> None:
     """Apply triggers and override expiries in time order, customer by customer.
+
+    ``cached_score`` is each customer's cached score (as of its last scoring),
+    which the ``override_expired`` rows carry.
 
     Each round handles, for every customer at once, its earliest pending item: an
     override that expires (at or before ``as_of``), or the next trigger. There are
@@ -344,6 +348,7 @@ def run_timeline(
                 change="tier",
                 before=before,
                 after=state.base[who],
+                score=cached_score[who],
                 rule="override_expired",
                 detail=np.asarray([f"{OVERRIDE_KINDS[k]} override ended" for k in kinds], object),
             )

@@ -6,6 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import numpy as np
 
 from crmscore._validation import (
     integer_at_least,
@@ -19,26 +20,49 @@ from crmscore.rfm import TIME_UNITS, TimeUnit
 from crmscore.tiering import Scorecard
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 __all__ = ["CLVStage", "RescoringPolicy", "TierAdjustment"]
 
 
-def _optional_non_negative(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is None:
-        return
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="a finite number >= 0, or None to switch the rule off",
-            got=value,
-        )
+def _amount(name: str, *, optional: bool) -> Callable[[Any], Any]:
+    """Make the converter of a float field: a finite number >= 0 (or ``None``).
+
+    It raises :class:`InvalidParameterError` naming the field for anything else
+    (a string, a bool, NaN, a negative number, or ``None`` where not allowed).
+    """
+    allowed = "a finite number >= 0" + (", or None to switch the rule off" if optional else "")
+
+    def convert(value: Any) -> float | None:
+        if value is None and optional:
+            return None
+        number = math.nan
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+            value, (bool, np.bool_)
+        ):
+            number = float(value)
+        if not (math.isfinite(number) and number >= 0):
+            raise InvalidParameterError.for_value(
+                name=name, owner="RescoringPolicy", allowed=allowed, got=value
+            )
+        return number
+
+    return convert
+
+
+def _to_margin(value: Any) -> float:
+    converted: float = _amount("retention_margin", optional=False)(value)
+    return converted
+
+
+def _to_large_transaction(value: Any) -> float | None:
+    converted: float | None = _amount("large_transaction", optional=True)(value)
+    return converted
+
+
+def _to_invitation_spend(value: Any) -> float | None:
+    converted: float | None = _amount("invitation_spend", optional=True)(value)
+    return converted
 
 
 _count = integer_at_least
@@ -163,11 +187,7 @@ class RescoringPolicy:
     refit_on_review: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     """Relearn the scorecard's normalisation on the whole book at every review."""
 
-    large_transaction: float | None = attrs.field(
-        default=10_000.0,
-        converter=attrs.converters.optional(float),
-        validator=_optional_non_negative,
-    )
+    large_transaction: float | None = attrs.field(default=10_000.0, converter=_to_large_transaction)
     """A purchase of at least this amount re-scores and re-tiers its customer at once."""
 
     default_adjustment: TierAdjustment | None = attrs.field(
@@ -179,19 +199,21 @@ class RescoringPolicy:
         default=TierAdjustment(to_tier="gold", expires_after_days=180),
         converter=_optional_adjustment,
     )
-    """What a ``strategic_signing`` event (战略合作签约) does: Gold for 180 days."""
+    """What a ``strategic_signing`` event (战略合作签约) does: Gold for 180 days.
 
-    invitation_spend: float | None = attrs.field(
-        default=1000.0, converter=attrs.converters.optional(float), validator=_optional_non_negative
-    )
+    The default names the ``gold`` tier: with a tier scheme without one, pass an
+    adjustment to one of its tiers (or ``None``)."""
+
+    invitation_spend: float | None = attrs.field(default=1000.0, converter=_to_invitation_spend)
     """Cumulative spend that triggers the one-off VIP upgrade invitation action."""
 
     follow_up_months: int | None = attrs.field(default=6, validator=_optional_count)
     """Months without a purchase after which a customer is flagged for follow-up."""
 
-    retention_margin: float = attrs.field(
-        default=5.0, converter=float, validator=_optional_non_negative
-    )
+    win_back_days: int | None = attrs.field(default=7, validator=_optional_count)
+    """Days between ``win_back`` offers while the follow-up flag is up (weekly)."""
+
+    retention_margin: float = attrs.field(default=5.0, converter=_to_margin)
     """Points below a tier's lower bound a score may fall and still keep the tier."""
 
     retention_reviews: int = attrs.field(default=2, validator=_count(1))
@@ -216,9 +238,20 @@ class RescoringPolicy:
                 "p_alive column as a scorecard indicator instead."
             )
         tiers = self.scorecard.tiers
-        for adjustment in (self.default_adjustment, self.signing_adjustment):
+        for name, adjustment in (
+            ("default_adjustment", self.default_adjustment),
+            ("signing_adjustment", self.signing_adjustment),
+        ):
             if adjustment is not None and adjustment.to_tier is not None:
-                tiers.index(adjustment.to_tier)  # raises naming the known tiers
+                try:
+                    tiers.index(adjustment.to_tier)
+                except InvalidParameterError as error:
+                    raise InvalidParameterError(
+                        f"The '{name}' parameter of RescoringPolicy moves customers to tier "
+                        f"{adjustment.to_tier!r}, which the scorecard's tier scheme lacks: "
+                        f"{error} Pass {name}=TierAdjustment(to_tier=...) with one of its "
+                        f"tiers, or {name}=None to switch the rule off."
+                    ) from error
 
     def _repr_html_(self) -> str:
         return policy_html(self)
@@ -239,6 +272,7 @@ class RescoringPolicy:
             else self.signing_adjustment.to_dict(),
             "invitation_spend": self.invitation_spend,
             "follow_up_months": self.follow_up_months,
+            "win_back_days": self.win_back_days,
             "retention_margin": self.retention_margin,
             "retention_reviews": self.retention_reviews,
             "clv": None if self.clv is None else self.clv.to_dict(),

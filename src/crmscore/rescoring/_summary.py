@@ -65,9 +65,8 @@ def book_repr(book: Book) -> str:
 def book_html(book: Book) -> str:
     """HTML summary of a book: dates, counts, the policy's review cycle, tier counts."""
     facts = [(name.replace("_", " "), value) for name, value in _book_counts(book)]
-    if book.last_review is not None:
-        due = book.last_review + pd.DateOffset(months=book.policy.review_months)
-        facts.insert(3, ("next review due", str(due)))
+    if book.next_review is not None:
+        facts.insert(3, ("next review due", str(book.next_review)))
     learned = None if book.scorecard is None else book.scorecard.n_customers
     facts.append(("scorecard learned on", "not yet" if learned is None else f"{learned:,}"))
     if len(book.attributes.columns):
@@ -126,6 +125,7 @@ def policy_html(policy: RescoringPolicy) -> str:
         ("strategic signing", policy.signing_adjustment),
         ("VIP invitation at cumulative spend", policy.invitation_spend),
         ("follow-up after months without purchase", policy.follow_up_months),
+        ("win-back offer while flagged, every (days)", policy.win_back_days),
         ("retention margin (points)", policy.retention_margin),
         ("reviews below the margin before a downgrade", policy.retention_reviews),
         ("CLV step", policy.clv),
