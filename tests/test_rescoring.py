@@ -110,7 +110,7 @@ def test_policy_defaults_follow_the_texts_and_round_trip() -> None:
     assert policy.review_months == 3  # quarterly review
     assert policy.invitation_spend == 1000.0  # cumulative spend >= 1000 -> invitation
     assert policy.follow_up_months == 6  # 6 months without a purchase -> follow-up
-    assert policy.win_back_days == 7  # ... and a weekly win-back offer
+    assert policy.win_back_days is None  # the weekly offer (7) is opt-in
     assert policy.default_adjustment == TierAdjustment(steps=-1)
     assert RescoringPolicy.from_dict(json.loads(json.dumps(policy.to_dict()))) == policy
 
@@ -483,7 +483,9 @@ def test_follow_up_after_six_months_without_a_purchase() -> None:
 
 
 def test_weekly_win_back_offers_while_the_follow_up_flag_is_up() -> None:
-    policy = RescoringPolicy(scorecard=level_card(), invitation_spend=None, follow_up_months=1)
+    policy = RescoringPolicy(
+        scorecard=level_card(), invitation_spend=None, follow_up_months=1, win_back_days=7
+    )
     book = open_book(
         policy,
         events([("e1", "a", 0, "purchase", 10.0)]),  # follow-up due on Feb 1 (day 31)
@@ -676,6 +678,7 @@ def stream_policy() -> RescoringPolicy:
         default_adjustment=TierAdjustment(steps=-1, expires_after_days=15),
         invitation_spend=1000.0,
         follow_up_months=1,
+        win_back_days=7,
     )
 
 

@@ -1083,6 +1083,28 @@ def open_book(
     )
 
 
+def _adjustment_rows(
+    events: pd.DataFrame, policy: RescoringPolicy, columns: dict[str, str]
+) -> pd.DataFrame:
+    """Select the rows of a history that :func:`_open_adjustments` reads, in order.
+
+    Defaults and signings; every purchase of the customers who have one (their
+    first purchase in stream order decides whether a trigger came too early); and
+    the large purchases, which are reported as rated. Reading only these keeps
+    opening a book from validating its whole history twice.
+    """
+    kinds = events[columns["kind_col"]]
+    trigger = kinds.isin(["default", "strategic_signing"]).to_numpy()
+    purchase = (kinds == "purchase").to_numpy()
+    customers = events[columns["customer_col"]]
+    keep = trigger | (purchase & customers.isin(customers[trigger]).to_numpy())
+    value_col = columns["value_col"]
+    if policy.large_transaction is not None and value_col in events.columns:
+        large = (events[value_col] >= policy.large_transaction).to_numpy(dtype=bool)
+        keep |= purchase & large
+    return events[keep]
+
+
 def _open_adjustments(
     book: Book,
     events: pd.DataFrame,
@@ -1100,7 +1122,7 @@ def _open_adjustments(
     """
     policy = book.policy
     fresh = Book(policy=policy)
-    batch = _read_batch(fresh, events, as_of, columns)
+    batch = _read_batch(fresh, _adjustment_rows(events, policy, columns), as_of, columns)
     if batch is None:  # pragma: no cover - the history had these triggers
         return book, empty_changes(), skipped
     batch, _ = _drop_before_first_purchase(fresh, batch)

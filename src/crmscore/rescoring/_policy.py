@@ -210,8 +210,11 @@ class RescoringPolicy:
     follow_up_months: int | None = attrs.field(default=6, validator=_optional_count)
     """Months without a purchase after which a customer is flagged for follow-up."""
 
-    win_back_days: int | None = attrs.field(default=7, validator=_optional_count)
-    """Days between ``win_back`` offers while the follow-up flag is up (weekly)."""
+    win_back_days: int | None = attrs.field(default=None, validator=_optional_count)
+    """Days between ``win_back`` offers while the follow-up flag is up; ``None`` (the
+    default) raises none. The practice guide's weekly offer is ``7``: off by default
+    because it writes one audit row per idle customer per week, which a service that
+    schedules its own offers from the follow-up flag does not need."""
 
     retention_margin: float = attrs.field(default=5.0, converter=_to_margin)
     """Points below a tier's lower bound a score may fall and still keep the tier."""
