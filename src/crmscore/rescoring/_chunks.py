@@ -57,9 +57,11 @@ def _array(labels: pd.Index[Any] | npt.NDArray[Any]) -> npt.NDArray[Any]:
     if values.dtype.kind == "u" and (values.size == 0 or values.max() <= _INT64.max):
         return values.astype(np.int64)
     values = values.astype(object, copy=False)
-    integers = values.size and infer_dtype(values, skipna=False) == "integer"
-    if integers and all(_is_int64(v) for v in values):
-        return values.astype(np.int64)
+    if values.size and infer_dtype(values, skipna=False) == "integer":  # no bools
+        try:
+            return values.astype(np.int64)
+        except OverflowError:  # an integer beyond int64 keeps them all as objects
+            return values
     return values
 
 
