@@ -847,6 +847,7 @@ def int_id_events(
         (pd.array([1, 2, 3], dtype="Int64"), [4, 5]),  # nullable ints, Python ints
         ([1, "two", 3], np.array([4, 5])),  # mixed int/str history, then an int batch
         ([1, 2, 3], ["x", 5]),  # int history, then a mixed batch
+        ([1, 2**70, 3], [2**64, 5]),  # integers beyond int64 stay Python ints
     ],
 )
 def test_integer_event_ids_stay_deduplicated_after_json_and_frame_round_trips(
