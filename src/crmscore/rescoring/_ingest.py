@@ -1,0 +1,507 @@
+"""The ingest step: merge purchases, raise actions, run triggers and override expiries."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from crmscore.rescoring import _aggregates
+from crmscore.rescoring._batch import _NEVER, _Batch, _drop_before_first_purchase
+from crmscore.rescoring._book import NAT, Book, RescoringResult
+from crmscore.rescoring._core import (
+    DEFAULT_EVENT,
+    LARGE,
+    SIGNING_EVENT,
+    Changes,
+    Columns,
+    TierState,
+    Triggers,
+    add_months,
+    aggregates_of,
+    indicators,
+    periods_of,
+    run_timeline,
+    score_frame,
+    skipped_frame,
+)
+from crmscore.rfm._table import PurchaseAggregates, aggregate_purchases
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from crmscore.rescoring._chunks import ChunkedIndex
+
+_SPEND_TOLERANCE = 1e-9  # relative: sums in a different order must cross alike
+_NO_SCORECARD = "no fitted scorecard before the first review: trigger not evaluated"
+
+
+def _new_rows(merged: PurchaseAggregates, count: int) -> dict[str, npt.NDArray[Any]]:
+    """Columns of customers entering the book (not rated until scored)."""
+    rows: dict[str, npt.NDArray[Any]] = {
+        name: np.asarray(getattr(merged, name)) for name in _aggregates.AGGREGATE_COLUMNS
+    }
+    rows.update(
+        score=np.full(count, np.nan),
+        scored_at=np.full(count, NAT),
+        score_tier=np.full(count, -1, dtype=np.int8),
+        base_tier=np.full(count, -1, dtype=np.int8),
+        tier=np.full(count, -1, dtype=np.int8),
+        below_reviews=np.zeros(count, dtype=np.int64),
+        override_tier=np.full(count, -1, dtype=np.int8),
+        override_kind=np.zeros(count, dtype=np.int8),
+        override_expires=np.full(count, NAT),
+        override_until_review=np.zeros(count, dtype=bool),
+        override_note=np.full(count, -1, dtype=np.int32),
+        invited=np.zeros(count, dtype=bool),
+        follow_up=np.zeros(count, dtype=bool),
+        follow_up_due=np.full(count, NAT),
+        churn_level=np.zeros(count, dtype=np.int8),
+    )
+    return rows
+
+
+def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringResult:
+    """Apply a batch (or none) and everything that falls due up to ``as_of``."""
+    columns = Columns(book.columns)
+    changes = Changes(book.tiers, as_of)
+    skipped: list[pd.DataFrame] = []
+    ids = book.ids
+    event_ids = book.event_ids
+    rows = np.empty(0, dtype=np.int64)
+    purchases = _Purchases.none()
+    triggers: tuple[npt.NDArray[np.int64], Triggers] | None = None
+    if batch is not None:
+        event_ids = event_ids.add(batch.event_ids, batch.id_hashes)
+        batch, early = _drop_before_first_purchase(book, batch)
+        skipped.append(early)
+        ids, rows, purchases = _merge_purchases(book, batch, columns)
+        triggers, late = _triggers(
+            book,
+            batch=batch,
+            rows=rows,
+            purchases=purchases,
+            ids=ids,
+            churn_level=columns["churn_level"],
+        )
+        skipped.append(late)
+    customer_ids = ids
+    _invitations(book, columns, changes, customer_ids, purchases)
+    _follow_ups(
+        book,
+        columns=columns,
+        changes=changes,
+        ids=customer_ids,
+        purchases=purchases,
+        as_of=as_of,
+    )
+    _timeline(
+        book,
+        columns=columns,
+        changes=changes,
+        ids=customer_ids,
+        triggers=triggers,
+        as_of=as_of,
+    )
+    touched = np.unique(rows)
+    if book.scorecard is not None and touched.size:
+        touched_ids = pd.Index(customer_ids.labels_at(touched), name="customer_id")
+        frame = indicators(
+            book,
+            aggregates_of(columns.data, touched),
+            int(periods_of([as_of.to_datetime64()], book)[0]),
+            touched_ids,
+            churn_level=columns["churn_level"][touched],
+        ).set_axis(touched_ids)
+        score, tier = score_frame(book.scorecard, frame)
+        columns.edit("score")[touched] = score
+        columns.edit("score_tier")[touched] = tier
+        columns.edit("scored_at")[touched] = as_of.to_datetime64()
+    made = changes.frame()
+    new_book = attrs.evolve(
+        book,
+        as_of=as_of,
+        ids=ids,
+        columns=columns.freeze(),
+        event_ids=event_ids,
+        changes=book.changes.add(made),
+    )
+    kept = [s for s in skipped if len(s)]
+    return RescoringResult(
+        book=new_book,
+        changes=made,
+        skipped=pd.concat(kept, ignore_index=True) if kept else skipped_frame(),
+    )
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class _Purchases:
+    """The batch's purchases, sorted by (customer, time), with their book rows."""
+
+    codes: npt.NDArray[np.int64]  # the batch's customer codes (sorted)
+    order: npt.NDArray[np.int64]  # position in the batch (stream order per customer)
+    rows: npt.NDArray[np.int64]
+    stamps: npt.NDArray[np.datetime64]
+    periods: npt.NDArray[np.int64]
+    amounts: npt.NDArray[np.float64]
+    event_ids: npt.NDArray[Any]
+    before_total: npt.NDArray[np.float64]  # customer's spend before the batch
+    before_last: npt.NDArray[np.datetime64]  # customer's last purchase before (NaT if new)
+    before_flag: npt.NDArray[np.bool_]  # follow-up flag before the batch
+
+    @classmethod
+    def none(cls) -> _Purchases:
+        empty = np.empty(0)
+        return cls(
+            codes=np.empty(0, np.int64),
+            order=np.empty(0, np.int64),
+            rows=np.empty(0, np.int64),
+            stamps=np.empty(0, "datetime64[ns]"),
+            periods=np.empty(0, np.int64),
+            amounts=empty,
+            event_ids=np.empty(0, object),
+            before_total=empty,
+            before_last=np.empty(0, "datetime64[ns]"),
+            before_flag=np.empty(0, bool),
+        )
+
+
+def _merge_purchases(
+    book: Book, batch: _Batch, columns: Columns
+) -> tuple[Any, npt.NDArray[np.int64], _Purchases]:
+    """Merge the batch's purchases into the aggregates; add new customers' rows."""
+    position = book.ids.positions(batch.customers)
+    known = position >= 0
+    buys = batch.kinds == "purchase"
+    p_codes = batch.codes[buys]
+    buyers, local = np.unique(p_codes, return_inverse=True)
+    stamps, amounts = batch.stamps[buys], batch.value[buys]
+    periods = periods_of(stamps, book)
+    ids = book.ids
+    row_of = position.copy()
+    before_total = np.zeros(buyers.size)
+    before_last = np.full(buyers.size, NAT)
+    before_flag = np.zeros(buyers.size, dtype=bool)
+    if buyers.size:
+        fresh = aggregate_purchases(
+            codes=local.astype(np.int64),
+            periods=periods,
+            amounts=amounts,
+            refund=np.zeros(p_codes.size, dtype=bool),
+            stamps=stamps,
+            n_customers=buyers.size,
+        )
+        if not isinstance(fresh, PurchaseAggregates):  # pragma: no cover - no refunds here
+            raise AssertionError("purchase aggregation without refunds cannot fail")
+        existing = known[buyers]
+        old_rows = position[buyers[existing]]
+        # Rows of new customers are placeholders: merge ignores them.
+        old = aggregates_of(columns.data, np.maximum(position[buyers], 0)) if len(ids) else fresh
+        before_total[existing] = (old.first_spend + old.repeat_spend)[existing]
+        before_last[existing] = old.last_purchase[existing]
+        before_flag[existing] = columns["follow_up"][old_rows]
+        merged = _aggregates.merge(old, fresh, existing)
+        for name in _aggregates.AGGREGATE_COLUMNS:
+            columns.edit(name)[old_rows] = getattr(merged, name)[existing]
+        if (~existing).any():
+            count = int((~existing).sum())
+            start = len(ids)
+            row_of[buyers[~existing]] = np.arange(start, start + count)
+            entering = PurchaseAggregates(
+                **{n: getattr(merged, n)[~existing] for n in _aggregates.AGGREGATE_COLUMNS}
+            )
+            columns.append(_new_rows(entering, count))
+            ids = ids.add(pd.Index(batch.customers[buyers[~existing]]))
+    purchases = _Purchases(
+        codes=p_codes,
+        order=np.flatnonzero(buys),
+        rows=row_of[p_codes],
+        stamps=stamps,
+        periods=periods,
+        amounts=amounts,
+        event_ids=batch.event_ids[buys],
+        before_total=before_total[local],
+        before_last=before_last[local],
+        before_flag=before_flag[local],
+    )
+    return ids, row_of[batch.codes], purchases
+
+
+def _group_starts(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Where each customer's run of (contiguous) rows begins."""
+    return np.r_[True, rows[1:] != rows[:-1]] if rows.size else np.zeros(0, dtype=bool)
+
+
+def _invitations(
+    book: Book, columns: Columns, changes: Changes, ids: ChunkedIndex, purchases: _Purchases
+) -> None:
+    """Invite customers to VIP once, when cumulative spend first reaches the threshold."""
+    threshold = book.policy.invitation_spend
+    if threshold is None or purchases.rows.size == 0:
+        return
+    starts = _group_starts(purchases.rows)
+    group_first = np.maximum.accumulate(np.where(starts, np.arange(starts.size), 0))
+    total = np.cumsum(purchases.amounts)
+    running = total - np.r_[0.0, total][group_first]  # spend within the batch so far
+    reached = purchases.before_total + running >= threshold * (1 - _SPEND_TOLERANCE)
+    eligible = reached & ~columns["invited"][purchases.rows]
+    count = np.cumsum(eligible)
+    first = eligible & (count - np.r_[0, count][group_first] == 1)  # first per customer
+    if not first.any():
+        return
+    rows = purchases.rows[first]
+    columns.edit("invited")[rows] = True
+    changes.add(
+        customer_id=ids.labels_at(rows),
+        at=purchases.stamps[first],
+        change="action",
+        rule="upgrade_invitation",
+        event_ids=purchases.event_ids[first],
+        detail=f"cumulative spend reached {threshold:g}",
+    )
+
+
+def _follow_ups(
+    book: Book,
+    *,
+    columns: Columns,
+    changes: Changes,
+    ids: ChunkedIndex,
+    purchases: _Purchases,
+    as_of: pd.Timestamp,
+) -> None:
+    """Flag customers without a purchase for ``follow_up_months``, when it fell due."""
+    months = book.policy.follow_up_months
+    if months is None:
+        return
+    limit = as_of.to_datetime64()
+    due = columns["follow_up_due"]
+    flag = columns["follow_up"]
+    # Win-back intervals: (row, flag raised, flag cleared by a purchase or never).
+    flagged = np.flatnonzero(flag)
+    flagged_at = due[flagged]  # (a copy: the columns may be edited in place below)
+    ended = np.full(flagged.size, _NEVER, dtype=np.int64)
+    bought = np.zeros(due.size, dtype=bool)
+    bought[purchases.rows] = True
+    # Customers without a purchase in this batch: raised when their due time passes.
+    idle = ~bought & ~flag & ~np.isnat(due) & (due < limit)
+    raised_rows = [np.flatnonzero(idle)]
+    raised_at = [due[idle]]
+    raised_end = [np.full(raised_rows[0].size, _NEVER, dtype=np.int64)]
+    if purchases.rows.size:
+        # Gaps between consecutive purchases (the first from the previous purchase).
+        starts = _group_starts(purchases.rows)
+        first_buy = np.full(due.size, _NEVER, dtype=np.int64)
+        first_buy[purchases.rows[starts]] = purchases.stamps[starts].view(np.int64)
+        ended = first_buy[flagged]
+        previous = np.r_[NAT, purchases.stamps[:-1]].astype("datetime64[ns]")
+        previous[starts] = purchases.before_last[starts]
+        gap_due = add_months(previous, months)
+        already = starts & purchases.before_flag  # raised before this batch
+        gap = ~np.isnat(gap_due) & (gap_due < purchases.stamps) & ~already
+        raised_rows.append(purchases.rows[gap])
+        raised_at.append(gap_due[gap])
+        raised_end.append(purchases.stamps[gap].view(np.int64))
+        # After each customer's last purchase in the batch.
+        ends = np.r_[starts[1:], True]
+        end_rows = purchases.rows[ends]
+        new_due = add_months(purchases.stamps[ends], months)
+        tail = new_due < limit
+        raised_rows.append(end_rows[tail])
+        raised_at.append(new_due[tail])
+        raised_end.append(np.full(int(tail.sum()), _NEVER, dtype=np.int64))
+        columns.edit("follow_up_due")[end_rows] = new_due
+        columns.edit("follow_up")[end_rows] = tail
+    rows = np.concatenate(raised_rows)
+    raised = np.concatenate(raised_at)
+    if rows.size:
+        columns.edit("follow_up")[np.flatnonzero(idle)] = True
+        changes.add(
+            customer_id=ids.labels_at(rows),
+            at=raised,
+            change="action",
+            rule="follow_up",
+            detail=f"no purchase for {months} months",
+        )
+    _win_backs(
+        book,
+        changes=changes,
+        ids=ids,
+        rows=np.concatenate([flagged, rows]),
+        raised=np.concatenate([flagged_at, raised]),
+        ended=np.concatenate([ended, *raised_end]),
+        as_of=as_of,
+    )
+
+
+def _win_backs(
+    book: Book,
+    *,
+    changes: Changes,
+    ids: ChunkedIndex,
+    rows: npt.NDArray[np.int64],
+    raised: npt.NDArray[np.datetime64],
+    ended: npt.NDArray[np.int64],
+    as_of: pd.Timestamp,
+) -> None:
+    """Weekly win-back offers while a follow-up flag is up: at raised + k * period.
+
+    Each flag interval ``[raised, ended)`` (ended: the purchase that clears it, in
+    ns, or never) gives offers before ``as_of`` and at or after the previous call's
+    ``as_of``, so every offer is raised exactly once whatever the batches. The
+    history before the book's first call gives none.
+    """
+    days = book.policy.win_back_days
+    if days is None or rows.size == 0:
+        return
+    period = np.int64(days) * np.int64(86_400 * 10**9)
+    start_ns = (book.as_of if book.as_of is not None else as_of).value
+    r = raised.view(np.int64)
+    low = np.maximum(r, start_ns)
+    high = np.minimum(ended, as_of.value)
+    first = -((r - low) // period)  # ceil((low - r) / period), low >= r
+    stop = np.where(high > r, -((r - high) // period), 0)  # offers with r + k p < high
+    count = np.maximum(stop - first, 0)
+    if not count.any():
+        return
+    owner = np.repeat(np.arange(rows.size), count)
+    offsets = np.arange(owner.size) - np.repeat(np.cumsum(count) - count, count)
+    k = first[owner] + offsets
+    changes.add(
+        customer_id=ids.labels_at(rows[owner]),
+        at=(r[owner] + k * period).view("datetime64[ns]"),
+        change="action",
+        rule="win_back",
+        detail=f"win-back offer (every {days} days while flagged for follow-up)",
+    )
+
+
+def _triggers(
+    book: Book,
+    *,
+    batch: _Batch,
+    rows: npt.NDArray[np.int64],
+    purchases: _Purchases,
+    ids: ChunkedIndex,
+    churn_level: npt.NDArray[np.int8],
+) -> tuple[tuple[npt.NDArray[np.int64], Triggers] | None, pd.DataFrame]:
+    """Find the batch's trigger events and score each customer at its time."""
+    policy = book.policy
+    kind = np.full(batch.kinds.size, -1, dtype=np.int8)
+    if policy.large_transaction is not None:
+        kind[(batch.kinds == "purchase") & (batch.value >= policy.large_transaction)] = LARGE
+    if policy.default_adjustment is not None:
+        kind[batch.kinds == "default"] = DEFAULT_EVENT
+    if policy.signing_adjustment is not None:
+        kind[batch.kinds == "strategic_signing"] = SIGNING_EVENT
+    chosen = np.flatnonzero(kind >= 0)
+    if chosen.size == 0:
+        return None, skipped_frame()
+    if book.scorecard is None:
+        return None, skipped_frame(
+            batch.event_ids[chosen],
+            batch.customers[batch.codes[chosen]],
+            [_NO_SCORECARD] * chosen.size,
+        )
+    t_rows, t_stamps = rows[chosen], batch.stamps[chosen]
+    # The customer's aggregates at the trigger's time: the book's before the batch
+    # merged with the batch's purchases up to the trigger.
+    was = book.ids.positions(batch.customers)[batch.codes[chosen]]
+    known = was >= 0
+    # Up to the trigger in stream order (ties in time resolved as they arrived).
+    prefix, found = _aggregates.prefix_at(
+        codes=purchases.codes,
+        periods=purchases.periods,
+        stamps=purchases.stamps,
+        amounts=purchases.amounts,
+        query_codes=batch.codes[chosen],
+        keys=purchases.order,
+        query_keys=chosen.astype(np.int64),
+    )
+    old = aggregates_of(book.columns, np.maximum(was, 0))
+    merged = _aggregates.merge(old, prefix, known)
+    at_trigger = PurchaseAggregates(
+        **{
+            name: np.where(found, getattr(merged, name), getattr(old, name))
+            for name in _aggregates.AGGREGATE_COLUMNS
+        }
+    )
+    customer_ids = pd.Index(ids.labels_at(t_rows))
+    frame = indicators(
+        book,
+        at_trigger,
+        periods_of(t_stamps, book),
+        customer_ids,
+        churn_level=churn_level[t_rows],
+    )
+    # One row per trigger, indexed uniquely for scoring: by customer when each has
+    # one trigger (the usual case), else by (customer, trigger number) (a
+    # MultiIndex makes the scorecard's uniqueness check far slower).
+    if customer_ids.is_unique:
+        frame.index = customer_ids.rename("customer_id")
+    else:
+        frame.index = pd.MultiIndex.from_arrays(
+            [customer_ids, np.arange(len(customer_ids))], names=["customer_id", "trigger"]
+        )
+    score, tier = score_frame(book.scorecard, frame)
+    return (
+        t_rows,
+        Triggers(
+            owner=t_rows,  # replaced by positions in the timeline's rows
+            times=t_stamps,
+            kind=kind[chosen],
+            score=score,
+            tier=tier,
+            event_id=batch.event_ids[chosen],
+        ),
+    ), skipped_frame()
+
+
+def _timeline(
+    book: Book,
+    *,
+    columns: Columns,
+    changes: Changes,
+    ids: ChunkedIndex,
+    triggers: tuple[npt.NDArray[np.int64], Triggers] | None,
+    as_of: pd.Timestamp,
+) -> None:
+    """Run triggers and override expiries in time order for the customers concerned."""
+    kinds, expires = columns["override_kind"], columns["override_expires"]
+    expiring = np.flatnonzero(
+        (kinds > 0)
+        & ~columns["override_until_review"]
+        & ~np.isnat(expires)
+        & (expires <= as_of.to_datetime64())
+    )
+    t_rows = triggers[0] if triggers is not None else np.empty(0, dtype=np.int64)
+    involved = np.unique(np.concatenate([t_rows, expiring]))
+    if involved.size == 0:
+        return
+    state = TierState(columns.data, involved)
+    if triggers is None:
+        timed = Triggers.none()
+    else:
+        t = triggers[1]
+        owner = np.searchsorted(involved, t_rows)
+        order = np.lexsort((np.arange(owner.size), t.times.view(np.int64), owner))
+        timed = Triggers(
+            owner=owner[order],
+            times=t.times[order],
+            kind=t.kind[order],
+            score=t.score[order],
+            tier=t.tier[order],
+            event_id=t.event_id[order],
+        )
+    run_timeline(
+        book,
+        state,
+        ids.labels_at(involved),
+        changes,
+        timed,
+        as_of=as_of,
+        cached_score=columns["score"][involved],
+    )
+    state.write(columns)

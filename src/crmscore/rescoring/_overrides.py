@@ -1,0 +1,67 @@
+"""Checks and the last step shared by overrides, appeals and attributes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from crmscore._validation import check_frame, check_unique_index
+from crmscore.errors import InvalidDataError, InvalidParameterError
+from crmscore.rescoring._book import Book, RescoringResult
+
+if TYPE_CHECKING:
+    from crmscore.rescoring._core import Changes, Columns
+
+
+def _check_note(reason: Any, author: Any, owner: str) -> None:
+    """Reason and author of an override decision: both non-empty strings."""
+    for name, value in (("reason", reason), ("author", author)):
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidParameterError.for_value(
+                name=name, owner=owner, allowed="a non-empty string", got=value
+            )
+
+
+def _row_of(book: Book, customer_id: Any, owner: str) -> int:
+    row = int(book.ids.positions(pd.Index([customer_id]))[0])
+    if row < 0:
+        raise InvalidDataError.for_ids(
+            column=None, problem=f"is not in the book ({owner})", ids=[customer_id]
+        )
+    return row
+
+
+def _finish(
+    stepped: RescoringResult,
+    columns: Columns,
+    changes: Changes,
+    notes: tuple[tuple[str, str], ...] | None = None,
+) -> RescoringResult:
+    made = changes.frame()
+    book = attrs.evolve(
+        stepped.book,
+        columns=columns.freeze(),
+        changes=stepped.book.changes.add(made),
+        notes=stepped.book.notes if notes is None else notes,
+    )
+    all_changes = pd.concat([stepped.changes, made], ignore_index=True)
+    return RescoringResult(book=book, changes=all_changes, skipped=stepped.skipped)
+
+
+def _checked_attributes(attributes: pd.DataFrame | None) -> pd.DataFrame:
+    if attributes is None:
+        return pd.DataFrame()
+    check_frame(attributes, name="attributes", owner="set_attributes")
+    check_unique_index(attributes, frame_name="attributes")
+    for column in attributes.columns:
+        series = attributes[column]
+        if pd.api.types.is_bool_dtype(series.dtype) or not pd.api.types.is_numeric_dtype(
+            series.dtype
+        ):
+            raise InvalidDataError(
+                f"Attribute column {column!r} must be numeric; got {series.dtype}.", column=column
+            )
+    return attributes.astype(np.float64).copy()
