@@ -44,6 +44,7 @@ from crmscore._validation import (
     check_columns,
     check_frame,
     first_ids,
+    reject_ids,
     timestamp_column,
 )
 from crmscore.errors import InvalidDataError, InvalidParameterError
@@ -280,15 +281,13 @@ def _kind_codes(
         codes, uniques_index = pd.factorize(series, use_na_sentinel=True)
         uniques = np.asarray(uniques_index, dtype=object)
     null = codes < 0
-    if null.any():
-        bad, total = first_ids(ids, null)
-        raise InvalidDataError.for_ids(
-            column=column,
-            problem="has null kinds",
-            ids=bad,
-            n_offending=total,
-            hint="Every event needs a kind.",
-        )
+    reject_ids(
+        ids,
+        null,
+        column=column,
+        problem="has null kinds",
+        hint="Every event needs a kind.",
+    )
     position = {name: i for i, name in enumerate(kind_names)}
     lookup = np.array([position.get(u, -1) if isinstance(u, str) else -1 for u in uniques])
     mapped = lookup[codes].astype(np.int8) if lookup.size else np.empty(0, np.int8)
@@ -319,15 +318,13 @@ def _values(
     required[[kind_names.index(k) for k in VALUE_REQUIRED_KINDS]] = True
     needed = required[kinds]
     if column not in events.columns:
-        if needed.any():
-            bad, total = first_ids(ids, needed)
-            raise InvalidDataError.for_ids(
-                column=column,
-                problem="is missing, but purchases and reviews need a value,",
-                ids=bad,
-                n_offending=total,
-                hint="Add the column (purchase amount, review rating 1-5).",
-            )
+        reject_ids(
+            ids,
+            needed,
+            column=column,
+            problem="is missing, but purchases and reviews need a value,",
+            hint="Add the column (purchase amount, review rating 1-5).",
+        )
         return np.full(kinds.size, np.nan)
     series = events[column]
     if pd.api.types.is_bool_dtype(series.dtype) or not pd.api.types.is_numeric_dtype(series.dtype):
@@ -349,15 +346,13 @@ def _values(
         ),
     )
     for bad_rows, problem in checks:
-        if bad_rows.any():
-            bad, total = first_ids(ids, bad_rows)
-            raise InvalidDataError.for_ids(
-                column=column,
-                problem=problem,
-                ids=bad,
-                n_offending=total,
-                hint="A purchase carries its amount (>= 0), a review its rating (1-5).",
-            )
+        reject_ids(
+            ids,
+            bad_rows,
+            column=column,
+            problem=problem,
+            hint="A purchase carries its amount (>= 0), a review its rating (1-5).",
+        )
     return values
 
 

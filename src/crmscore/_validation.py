@@ -76,7 +76,7 @@ def first_ids(
 
 
 def reject_ids(
-    ids: Sequence[Any] | pd.Index[Any] | npt.NDArray[Any],
+    ids: Sequence[Any] | pd.Index[Any] | pd.Series[Any] | npt.NDArray[Any],
     mask: npt.NDArray[np.bool_],
     *,
     column: str | None,
@@ -207,15 +207,13 @@ def timestamp_column(
             column=column,
         )
     null = series.isna().to_numpy()
-    if null.any():
-        bad, total = first_ids(ids, null)
-        raise InvalidDataError.for_ids(
-            column=column,
-            problem="has null timestamps",
-            ids=bad,
-            n_offending=total,
-            hint="Drop or repair those rows first.",
-        )
+    reject_ids(
+        ids,
+        null,
+        column=column,
+        problem="has null timestamps",
+        hint="Drop or repair those rows first.",
+    )
     tz = getattr(series.dtype, "tz", None)
     if tz is not None:
         series = series.dt.tz_localize(None)
@@ -261,15 +259,13 @@ def as_float_array(
         )
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(values)
-    if bad.any():
-        offending, total = first_ids(np.asarray(ids), bad)
-        raise InvalidDataError.for_ids(
-            column=column,
-            problem="has NaN or infinite values",
-            ids=offending,
-            n_offending=total,
-            hint="Drop or impute them first.",
-        )
+    reject_ids(
+        np.asarray(ids),
+        bad,
+        column=column,
+        problem="has NaN or infinite values",
+        hint="Drop or impute them first.",
+    )
     return values
 
 

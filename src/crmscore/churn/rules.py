@@ -18,7 +18,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from crmscore.churn.signals import SIGNAL_GROUPS, instance_of, one_of
+from crmscore.churn.signals import SIGNAL_GROUPS, identifier, instance_of, one_of
 from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -117,16 +117,6 @@ class Condition:
         return condition
 
 
-def _identifier(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str) or not value.isidentifier():
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="an identifier (letters, digits, underscores)",
-            got=value,
-        )
-
-
 def _to_conditions(values: Sequence[Condition]) -> tuple[Condition, ...]:
     return tuple(values)
 
@@ -156,7 +146,7 @@ class Fired(Condition):
 
     op: ClassVar[str] = "fired"
 
-    name: str = attrs.field(validator=_identifier)
+    name: str = attrs.field(validator=identifier)
     """Name of the signal."""
 
     def holds(
@@ -405,7 +395,7 @@ class Rule:
     'yellow'
     """
 
-    name: str = attrs.field(validator=_identifier)
+    name: str = attrs.field(validator=identifier)
     """Name reported as the rule that set a customer's level."""
 
     level: Level = attrs.field(validator=one_of(LEVELS[1:]))

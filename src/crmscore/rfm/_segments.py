@@ -14,9 +14,9 @@ from crmscore._validation import (
     as_float_array,
     check_choice,
     check_columns,
-    first_ids,
+    reject_ids,
 )
-from crmscore.errors import InvalidDataError, InvalidParameterError
+from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -198,15 +198,13 @@ class SegmentMap:
         for column, n in zip(self.dimensions, self.n_scores, strict=True):
             values = as_float_array(scores, column, ids=scores.index, frame_name="scores")
             bad = (values != np.round(values)) | (values < 1) | (values > n)
-            if bad.any():
-                offending, total = first_ids(scores.index, bad)
-                raise InvalidDataError.for_ids(
-                    column=column,
-                    problem=f"has scores outside 1..{n}, the grid of segment map {self.name!r},",
-                    ids=offending,
-                    n_offending=total,
-                    hint="Score with the scorer the map is designed for.",
-                )
+            reject_ids(
+                scores.index,
+                bad,
+                column=column,
+                problem=f"has scores outside 1..{n}, the grid of segment map {self.name!r},",
+                hint="Score with the scorer the map is designed for.",
+            )
             coords.append(values.astype(np.intp) - 1)
         codes = self._grid.ravel()[np.ravel_multi_index(tuple(coords), self.n_scores)]
         categorical = pd.Categorical.from_codes(codes, categories=pd.Index(self.labels(language)))

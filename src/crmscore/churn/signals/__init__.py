@@ -19,6 +19,7 @@ from crmscore.churn.signals._base import (
     ChurnSignal,
     SignalResult,
 )
+from crmscore.churn.signals._base import identifier as identifier
 from crmscore.churn.signals._base import instance_of as instance_of
 from crmscore.churn.signals._base import one_of as one_of
 from crmscore.churn.signals._behaviour import (

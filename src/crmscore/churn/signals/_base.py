@@ -184,17 +184,19 @@ def _optional_float(value: Any) -> float | None:
     return None if value is None else to_float(value)
 
 
-def _name(default: str) -> Any:
-    def check(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
-        if not isinstance(value, str) or not value.isidentifier():
-            raise InvalidParameterError.for_value(
-                name=attribute.name,
-                owner=type(instance).__name__,
-                allowed="an identifier (letters, digits, underscores)",
-                got=value,
-            )
+def identifier(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
+    """Validate a name field: a Python identifier (signals and rules are named so)."""
+    if not isinstance(value, str) or not value.isidentifier():
+        raise InvalidParameterError.for_value(
+            name=attribute.name,
+            owner=type(instance).__name__,
+            allowed="an identifier (letters, digits, underscores)",
+            got=value,
+        )
 
-    return attrs.field(default=default, validator=check)
+
+def _name(default: str) -> Any:
+    return attrs.field(default=default, validator=identifier)
 
 
 def _to_kinds(values: Sequence[str]) -> tuple[str, ...]:
