@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -11,8 +11,6 @@ from crmscore._purchases import summarise_transactions
 from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
-    import dask.dataframe as dd
-
     from crmscore._periods import TimeUnit
 
 #: Column order of the table returned by :func:`rfm_table`.
@@ -30,34 +28,8 @@ RFM_COLUMNS: tuple[str, ...] = (
 )
 
 
-@overload
 def rfm_table(
     transactions: pd.DataFrame,
-    *,
-    as_of: Any,
-    time_unit: TimeUnit = ...,
-    customer_col: str = ...,
-    timestamp_col: str = ...,
-    amount_col: str = ...,
-    negative_amounts: Literal["error", "net"] = ...,
-) -> pd.DataFrame: ...
-
-
-@overload
-def rfm_table(
-    transactions: dd.DataFrame,
-    *,
-    as_of: Any,
-    time_unit: TimeUnit = ...,
-    customer_col: str = ...,
-    timestamp_col: str = ...,
-    amount_col: str = ...,
-    negative_amounts: Literal["error", "net"] = ...,
-) -> dd.DataFrame: ...
-
-
-def rfm_table(
-    transactions: pd.DataFrame | dd.DataFrame,
     *,
     as_of: Any,
     time_unit: TimeUnit = "D",
@@ -65,15 +37,15 @@ def rfm_table(
     timestamp_col: str = "timestamp",
     amount_col: str = "amount",
     negative_amounts: Literal["error", "net"] = "error",
-) -> pd.DataFrame | dd.DataFrame:
+) -> pd.DataFrame:
     r"""Summarise a transaction log into one row per customer.
 
     Parameters
     ----------
-    transactions : pandas.DataFrame or dask.dataframe.DataFrame
+    transactions : pandas.DataFrame
         One row per purchase, with a customer id, a ``datetime64`` timestamp (naive
-        or time-zone aware) and a numeric amount. Not modified. A Dask frame gives a
-        lazy Dask frame back (see :func:`crmscore.scaleout.rfm_table_dask`).
+        or time-zone aware) and a numeric amount. Not modified. For a Dask log, call
+        :func:`crmscore.scaleout.rfm_table_dask`.
     as_of : date-like
         End of the observation period. Time is measured in whole periods of
         ``time_unit``: every transaction in the period that contains ``as_of``
@@ -96,12 +68,8 @@ def rfm_table(
 
     Returns
     -------
-    pandas.DataFrame or dask.dataframe.DataFrame
-        For a pandas log, a pandas frame indexed by customer id (sorted; index
-        name ``customer_col``). For a Dask log, a lazy Dask frame with the same
-        columns and dtypes, indexed by customer id and sorted *within* each
-        partition only (customers are spread over partitions by a hash of the
-        id); ``result.compute().sort_index()`` gives the pandas frame. Columns:
+    pandas.DataFrame
+        Indexed by customer id (sorted; index name ``customer_col``). Columns:
 
         ``frequency`` (int)
             Repeat purchase periods: distinct periods with a purchase, minus one.
@@ -138,7 +106,9 @@ def rfm_table(
         ``as_of``. Except for the empty log and the ``as_of`` case, the error's
         ``ids`` and ``n_offending`` name the offending customers.
     InvalidParameterError
-        A parameter outside its domain.
+        A parameter outside its domain; ``transactions`` not a pandas DataFrame (a
+        Dask DataFrame: the message says to call
+        :func:`crmscore.scaleout.rfm_table_dask`).
 
     See Also
     --------
@@ -183,32 +153,27 @@ def rfm_table(
     a                       20.0            3         45.0
     b                       26.0            1          8.0
     """
-    if isinstance(transactions, pd.DataFrame):
-        return summarise_transactions(
-            transactions,
-            as_of=as_of,
-            time_unit=time_unit,
-            customer_col=customer_col,
-            timestamp_col=timestamp_col,
-            amount_col=amount_col,
-            negative_amounts=negative_amounts,
-            allow_empty=False,
+    received: object = transactions  # checked at run time, whatever the annotation says
+    if is_dask_frame(received):
+        raise InvalidParameterError(
+            "The 'transactions' parameter of rfm_table must be a pandas DataFrame. Got a "
+            "Dask DataFrame instead: call crmscore.rfm_table_dask (from crmscore.scaleout) "
+            "for the lazy Dask table."
         )
-    if is_dask_frame(transactions):
-        from crmscore.scaleout import rfm_table_dask  # noqa: PLC0415  (optional extra)
-
-        return rfm_table_dask(
-            transactions,
-            as_of=as_of,
-            time_unit=time_unit,
-            customer_col=customer_col,
-            timestamp_col=timestamp_col,
-            amount_col=amount_col,
-            negative_amounts=negative_amounts,
+    if not isinstance(received, pd.DataFrame):
+        raise InvalidParameterError.for_value(
+            name="transactions",
+            owner="rfm_table",
+            allowed="a pandas DataFrame",
+            got=type(received).__name__,
         )
-    raise InvalidParameterError.for_value(
-        name="transactions",
-        owner="rfm_table",
-        allowed="a pandas or dask DataFrame",
-        got=type(transactions).__name__,
+    return summarise_transactions(
+        transactions,
+        as_of=as_of,
+        time_unit=time_unit,
+        customer_col=customer_col,
+        timestamp_col=timestamp_col,
+        amount_col=amount_col,
+        negative_amounts=negative_amounts,
+        allow_empty=False,
     )
