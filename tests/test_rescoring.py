@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import crmscore as cs
+from crmscore._periods import to_periods
+from crmscore._purchases import rfm_columns
 from crmscore.churn import LEVELS, EarlyWarning, PAliveBelow
 from crmscore.rescoring import (
     CUSTOMER_COLUMNS,
@@ -31,7 +33,6 @@ from crmscore.rescoring import (
     set_override,
 )
 from crmscore.rescoring._aggregates import from_frame
-from crmscore.rfm._table import rfm_columns, to_periods
 from crmscore.tiering import (
     Criterion,
     FixedRange,

@@ -416,8 +416,17 @@ def test_bad_parameters(kwargs: dict[str, Any], match: str) -> None:
 
 
 def test_not_a_frame() -> None:
-    with pytest.raises(InvalidParameterError, match="a pandas or dask DataFrame"):
-        rfm_table([1, 2, 3], as_of="2024-01-01")  # type: ignore[call-overload]
+    with pytest.raises(InvalidParameterError, match="must be a pandas DataFrame"):
+        rfm_table([1, 2, 3], as_of="2024-01-01")  # type: ignore[arg-type]
+
+
+def test_a_dask_frame_is_sent_to_rfm_table_dask() -> None:
+    # rfm_table is the pandas entry point; the Dask one lives a layer above (scaleout).
+    import dask.dataframe as dd  # noqa: PLC0415  (optional extra, imported only here)
+
+    log: Any = dd.from_pandas(tx([("a", "2024-01-01", 1.0)]), npartitions=1)  # type: ignore[no-untyped-call]
+    with pytest.raises(InvalidParameterError, match=r"Got a Dask DataFrame.*rfm_table_dask"):
+        rfm_table(log, as_of="2024-01-05")
 
 
 def test_errors_are_value_errors() -> None:

@@ -76,7 +76,7 @@ def test_rfm_table_on_dask_equals_pandas(
 ) -> None:
     as_of = book.as_of - pd.Timedelta(days=200)
     ddf = _lazy(book.transactions, npartitions=7)
-    lazy = cs.rfm_table(ddf, as_of=as_of, time_unit=time_unit)
+    lazy = cs.rfm_table_dask(ddf, as_of=as_of, time_unit=time_unit)
     assert type(lazy).__module__.startswith("dask")
     result = _computed(lazy).sort_index()
     expected = cs.rfm_table(book.transactions, as_of=as_of, time_unit=time_unit)
@@ -261,7 +261,7 @@ def test_map_customers_rejects_bad_arguments() -> None:
 def test_fits_from_dask_statistics_equal_the_in_memory_fits(
     client: object, book: cs.SyntheticBook, time_unit: cs.rfm.TimeUnit
 ) -> None:
-    lazy = cs.rfm_table(
+    lazy = cs.rfm_table_dask(
         _lazy(book.transactions, npartitions=5), time_unit=time_unit, as_of=book.as_of
     )
     table = cs.rfm_table(book.transactions, as_of=book.as_of, time_unit=time_unit)

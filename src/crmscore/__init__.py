@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from crmscore._events import EVENT_KINDS
 from crmscore._params import BetaGeoParams, GammaGammaParams
+from crmscore.actions import DEFAULT_ACTIONS, ActionMap
 from crmscore.churn import (
-    DEFAULT_ACTIONS,
     DEFAULT_RULES,
     DEFAULT_SIGNALS,
     AccountAnomaly,
-    ActionMap,
     AliveModel,
     AllOf,
     AnyOf,

@@ -8,6 +8,7 @@ offending customers and the first offending ids.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,8 +34,11 @@ __all__ = [
     "check_unique_index",
     "first_ids",
     "integer_at_least",
+    "is_int",
+    "no_repeat_purchase",
     "optional_integer_at_least",
     "reject_ids",
+    "require_keys",
     "timestamp_column",
     "to_float",
 ]
@@ -269,6 +273,33 @@ def as_float_array(
     return values
 
 
+def no_repeat_purchase(*, owner: str, ids: list[Any], n_rows: int) -> InvalidDataError:
+    """Build the error of a Gamma-Gamma fit on rows none of which has a repeat purchase."""
+    return InvalidDataError.for_ids(
+        column="frequency",
+        problem=f"is 0 (no repeat purchase) in every row passed to {owner}",
+        ids=ids,
+        n_offending=n_rows,
+        unit="row(s)",
+        hint="The Gamma-Gamma model is fitted on the mean spend of repeat purchases, "
+        "and there is none.",
+    )
+
+
+def require_keys(data: object, keys: Sequence[str], *, owner: str) -> Mapping[str, Any]:
+    """Check that ``data`` is a mapping holding ``keys`` (InvalidParameterError)."""
+    if not isinstance(data, Mapping):
+        raise InvalidParameterError.for_value(
+            name="data", owner=owner, allowed="a mapping", got=type(data).__name__
+        )
+    missing = sorted(set(keys) - set(data))
+    if missing:
+        raise InvalidParameterError(
+            f"{owner}: the parameters {missing} are required; got only {sorted(map(str, data))}."
+        )
+    return data
+
+
 def check_unique_index(frame: pd.DataFrame | pd.Series[Any], *, frame_name: str) -> None:
     """Per-customer frames are indexed by a unique customer id."""
     index = frame.index
@@ -295,6 +326,13 @@ def check_unique_index(frame: pd.DataFrame | pd.Series[Any], *, frame_name: str)
             ids=positions[:5].tolist(),
             n_offending=int(positions.size),
         )
+
+
+def is_int(value: object, *, minimum: int) -> bool:
+    """Whether ``value`` is an integer (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        return False
+    return int(value) >= minimum
 
 
 def integer_at_least(minimum: int) -> Callable[[object, attrs.Attribute[Any], object], None]:

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 
 from crmscore._events import validate_events
+from crmscore._periods import to_periods
 from crmscore._progress import ProgressReporter
 from crmscore._validation import as_timestamp, check_columns, check_frame, check_unique_index
 from crmscore.churn.rules import LEVELS
 from crmscore.churn.warning import EarlyWarning
 from crmscore.errors import InvalidDataError, InvalidParameterError
-from crmscore.rfm._table import to_periods
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Sequence

@@ -23,7 +23,6 @@ from crmscore._validation import (
     optional_integer_at_least,
     to_float,
 )
-from crmscore.clv._groups import count_rows, group_rows
 from crmscore.errors import ConvergenceError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -57,13 +56,6 @@ OPTIMISED = 0.95
 positive_int = integer_at_least(1)
 #: Validator of the optional customer count of a fitted model: None, or >= 1.
 optional_positive_int = optional_integer_at_least(1)
-
-
-def is_int(value: object, *, minimum: int) -> bool:
-    """Whether ``value`` is an integer (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        return False
-    return int(value) >= minimum
 
 
 def to_matrix(value: Any) -> Matrix | None:
@@ -331,17 +323,6 @@ def parameter_summary(
 # --------------------------------------------------------------------------------------
 # Compression into distinct rows
 # --------------------------------------------------------------------------------------
-
-
-def aggregate(
-    columns: Sequence[FloatArray], weight: FloatArray | None = None
-) -> tuple[list[FloatArray], FloatArray]:
-    """Distinct rows of ``columns`` (sorted) and the total weight (or count) of each."""
-    if weight is None:
-        return count_rows(list(columns))
-    distinct, inverse = group_rows(list(columns))
-    totals = np.bincount(inverse, weights=weight, minlength=len(distinct[0]))
-    return distinct, totals.astype(np.float64)
 
 
 # --------------------------------------------------------------------------------------

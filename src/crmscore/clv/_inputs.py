@@ -19,6 +19,7 @@ from crmscore._validation import (
     check_frame,
     check_unique_index,
     first_ids,
+    no_repeat_purchase,
     reject_ids,
     to_float,
 )
@@ -204,19 +205,6 @@ def spend_arrays(
         hint="The Gamma-Gamma model needs positive spend; drop or fix those customers.",
     )
     return frame, x, m
-
-
-def no_repeat_purchase(*, owner: str, ids: list[Any], n_rows: int) -> InvalidDataError:
-    """Build the error of a Gamma-Gamma fit on rows none of which has a repeat purchase."""
-    return InvalidDataError.for_ids(
-        column="frequency",
-        problem=f"is 0 (no repeat purchase) in every row passed to {owner}",
-        ids=ids,
-        n_offending=n_rows,
-        unit="row(s)",
-        hint="The Gamma-Gamma model is fitted on the mean spend of repeat purchases, "
-        "and there is none.",
-    )
 
 
 def check_repeaters(frame: pd.DataFrame, x: FloatArray, *, owner: str) -> None:

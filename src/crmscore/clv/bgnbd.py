@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crmscore._groups import compress_rows
 from crmscore._params import BetaGeoParams
 from crmscore._progress import ProgressReporter
 from crmscore._validation import non_negative_finite, positive_finite, to_float
@@ -25,7 +26,6 @@ from crmscore.clv._fitting import (
     PREPARED,
     ConvergenceReport,
     Matrix,
-    aggregate,
     check_covariance,
     fit_result_from_dict,
     fit_result_to_dict,
@@ -533,7 +533,7 @@ class BetaGeoFitter:
         reporter.report(0.0)
         frame, x, tx, age = rfm_arrays(table, owner=owner)
         check_identifiable(frame, x, owner=owner)
-        (x, tx, age), counts = aggregate([x, tx, age])
+        (x, tx, age), counts = compress_rows([x, tx, age])
         return self._fit(x, tx, age, counts, time_unit=table_time_unit(frame), progress=reporter)
 
     def fit_aggregated(
@@ -614,7 +614,7 @@ class BetaGeoFitter:
         1          1      3.0  9.0      2
         """
         frame, x, tx, age = rfm_arrays(table, owner="BetaGeoFitter.aggregate")
-        (x, tx, age), counts = aggregate([x, tx, age])
+        (x, tx, age), counts = compress_rows([x, tx, age])
         stats = pd.DataFrame(
             {
                 "frequency": x.astype(np.int64),

@@ -7,12 +7,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from crmscore._validation import as_timestamp, check_frame, timestamp_column
-from crmscore.clv._fitting import is_int
+from crmscore._periods import TimeUnit, to_periods
+from crmscore._validation import as_timestamp, check_frame, is_int, timestamp_column
 from crmscore.clv._inputs import check_frequency, frame_columns, reject
 from crmscore.clv.bgnbd import BetaGeoModel
 from crmscore.errors import InvalidDataError, InvalidParameterError
-from crmscore.rfm._table import TimeUnit, rfm_table, to_periods
+from crmscore.rfm import rfm_table
 
 __all__ = ["calibration_holdout_split", "holdout_comparison"]
 

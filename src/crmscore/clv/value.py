@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from crmscore._validation import is_int
 from crmscore.clv import _kernels
 from crmscore.clv._expectation import bgnbd_expected_purchases_at
-from crmscore.clv._fitting import is_int
 from crmscore.clv._inputs import rfm_arrays, spend_arrays
 from crmscore.clv.bgnbd import BetaGeoModel
 from crmscore.clv.gamma_gamma import GammaGammaModel

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from crmscore._validation import check_choice, check_columns, check_frame
-from crmscore.clv._fitting import is_int
+from crmscore._validation import check_choice, check_columns, check_frame, is_int
 from crmscore.clv.bgnbd import BetaGeoModel
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.plotting._common import (

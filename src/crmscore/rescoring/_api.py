@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from crmscore._progress import ProgressReporter
+from crmscore._purchases import rfm_columns
 from crmscore._validation import as_timestamp
 from crmscore.churn import LEVELS
 from crmscore.clv import BetaGeoFitter, GammaGammaFitter
@@ -29,8 +30,7 @@ from crmscore.rescoring._ingest import _NO_SCORECARD, _step
 from crmscore.rescoring._open import _open_adjustments
 from crmscore.rescoring._overrides import _check_note, _checked_attributes, _finish, _row_of
 from crmscore.rescoring._review import _retier
-from crmscore.rfm._table import rfm_columns
-from crmscore.tiering._tiers import apply_rules
+from crmscore.tiering import apply_rules
 
 if TYPE_CHECKING:
     from collections.abc import Callable

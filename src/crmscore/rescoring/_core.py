@@ -8,6 +8,8 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._periods import to_periods
+from crmscore._purchases import PurchaseAggregates, rfm_columns
 from crmscore._validation import as_timestamp
 from crmscore.clv import customer_lifetime_value
 from crmscore.errors import InvalidParameterError
@@ -20,7 +22,6 @@ from crmscore.rescoring._book import (
     Book,
     empty_changes,
 )
-from crmscore.rfm._table import PurchaseAggregates, rfm_columns, to_periods
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -8,6 +8,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._purchases import PurchaseAggregates, aggregate_purchases
 from crmscore.rescoring import _aggregates
 from crmscore.rescoring._batch import _NEVER, _Batch, _drop_before_first_purchase
 from crmscore.rescoring._book import NAT, Book, RescoringResult
@@ -27,7 +28,6 @@ from crmscore.rescoring._core import (
     score_frame,
     skipped_frame,
 )
-from crmscore.rfm._table import PurchaseAggregates, aggregate_purchases
 
 if TYPE_CHECKING:
     import numpy.typing as npt

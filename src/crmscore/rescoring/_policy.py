@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
+from crmscore._periods import TIME_UNITS, TimeUnit
 from crmscore._validation import (
     integer_at_least,
     non_negative_finite,
@@ -16,7 +17,6 @@ from crmscore._validation import (
 from crmscore.churn import EarlyWarning, PAliveBelow
 from crmscore.errors import InvalidParameterError
 from crmscore.rescoring._summary import policy_html
-from crmscore.rfm import TIME_UNITS, TimeUnit
 from crmscore.tiering import Scorecard
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from crmscore.errors import InvalidDataError, InvalidParameterError
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from crmscore.rfm._table import FloatArray, IntArray
+    from crmscore._purchases import FloatArray, IntArray
 
 _positive_int = integer_at_least(2)
 

@@ -8,17 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from crmscore._validation import as_timestamp, check_choice
+from crmscore._frames import is_dask_frame
+from crmscore._periods import TIME_UNITS, TimeUnit
+from crmscore._purchases import empty_rfm_table, summarise_transactions
+from crmscore._validation import as_timestamp, check_choice, no_repeat_purchase
 from crmscore.clv import BetaGeoFitter, GammaGammaFitter
-from crmscore.clv._inputs import no_repeat_purchase
 from crmscore.errors import ColumnNotFoundError, InvalidDataError, InvalidParameterError
-from crmscore.rfm._table import (
-    TIME_UNITS,
-    TimeUnit,
-    empty_rfm_table,
-    is_dask_frame,
-    summarise_transactions,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -182,7 +177,7 @@ def rfm_plan(
     """Check an RFM call on a lazy log; return the output schema and the per-part work.
 
     ``columns`` are the lazy frame's column names and ``sample`` an empty pandas
-    frame with its dtypes. The work is :func:`crmscore.rfm.summarise_transactions`
+    frame with its dtypes. The work is :func:`crmscore._purchases.summarise_transactions`
     with every setting bound, accepting parts with no customer.
     """
     check_choice(time_unit, name="time_unit", owner=owner, choices=TIME_UNITS)

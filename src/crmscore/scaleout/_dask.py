@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 import pandas as pd
 
+from crmscore._groups import compress_rows
 from crmscore._progress import ProgressReporter
-from crmscore.clv._fitting import aggregate as compress_rows
 from crmscore.errors import InvalidParameterError
 from crmscore.scaleout._common import (
     ROW,
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
     import dask.dataframe as dd
 
+    from crmscore._periods import TimeUnit
     from crmscore.clv import BetaGeoFitter, BetaGeoModel, GammaGammaFitter, GammaGammaModel
-    from crmscore.rfm import TimeUnit
 
 __all__ = ["fit_dask", "map_customers", "rfm_table_dask", "sufficient_statistics_dask"]
 

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from crmscore._periods import to_periods
 from crmscore._validation import as_timestamp, check_choice, timestamp_column
 from crmscore.churn import EarlyWarning
 from crmscore.clv import BetaGeoModel, GammaGammaModel, customer_lifetime_value
 from crmscore.errors import InvalidParameterError
-from crmscore.rfm._table import to_periods
 from crmscore.scaleout._common import check_dask, meta_of, require_columns
 from crmscore.scaleout._dask import map_customers
 from crmscore.tiering import FittedScorecard
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     import dask.dataframe as dd
 
-    from crmscore.tiering._tiers import Language
+    from crmscore.tiering import Language
 
 __all__ = ["early_warning_dask", "predict_clv_dask", "score_tiers_dask"]
 

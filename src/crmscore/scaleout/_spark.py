@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from crmscore._periods import TIME_UNITS, TimeUnit
 from crmscore._progress import ProgressReporter
 from crmscore._validation import check_choice
 from crmscore.clv import BetaGeoFitter, BetaGeoModel, GammaGammaFitter, GammaGammaModel
 from crmscore.errors import InvalidParameterError
-from crmscore.rfm import TIME_UNITS, TimeUnit
 from crmscore.scaleout._common import (
     ROW,
     check_counted,
