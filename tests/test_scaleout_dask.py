@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import dask
@@ -34,6 +32,9 @@ from tests.row_order import positions
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+#: Deselect with ``-m "not dask"`` (see docs/development.md, "Tests").
+pytestmark = pytest.mark.dask
 
 
 def _lazy(frame: pd.DataFrame, *, npartitions: int) -> dd.DataFrame:
@@ -495,17 +496,3 @@ def test_tiers_reject_bad_arguments() -> None:
         score_tiers_dask(lazy, scorecard=card)  # type: ignore[arg-type]
     with pytest.raises(cs.ColumnNotFoundError, match=r"\['credit_rating'\]"):
         score_tiers_dask(lazy.drop(columns="credit_rating"), scorecard=card.fit(indicators))
-
-
-# --- optional dependencies ---------------------------------------------------------------
-
-
-def test_importing_crmscore_does_not_import_dask_or_spark() -> None:
-    code = (
-        "import sys, crmscore, crmscore.scaleout; "
-        "loaded = sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'dask', 'distributed', 'pyspark'}); "
-        "sys.exit(str(loaded) if loaded else 0)"
-    )
-    run = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
