@@ -23,6 +23,10 @@ settings.register_profile(
 settings.register_profile("dev", settings.get_profile("ci"), max_examples=20)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+#: tests/typing is checked by mypy, not run: its functions pin the public API's return
+#: types with typing.assert_type and are never called.
+collect_ignore = ["typing"]
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the doctests of crmscore.scaleout ``dask``: their examples run Dask.
