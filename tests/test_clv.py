@@ -39,9 +39,9 @@ from tests.oracles import (
     LIFETIMES_CDNOW_SPEND,
     assert_published_cdnow_bgnbd,
     assert_published_cdnow_gamma_gamma,
+    oracle_expected_purchases,
 )
 from tests.strategies import log_uniform, rfm_rows
-from tests.test_clv_numerics import oracle_expected_purchases
 
 BGNBD = ["frequency", "recency", "T"]
 
