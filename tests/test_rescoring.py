@@ -831,7 +831,7 @@ def test_the_chain_equals_the_scorers_run_from_scratch() -> None:
     table = cs.rfm_table(purchases, as_of=end)
     purchase_model = cs.BetaGeoFitter().fit(table)
     spend_model = cs.GammaGammaFitter().fit(table)
-    levels = EarlyWarning().evaluate(events, as_of=end)["level"]
+    levels = EarlyWarning().predict(events, as_of=end)["level"]
     frame = table.assign(
         p_alive=purchase_model.probability_alive(table),
         clv=cs.customer_lifetime_value(
@@ -865,7 +865,7 @@ def test_a_churn_step_needs_events_at_review() -> None:
     with pytest.raises(cs.InvalidParameterError, match="pass the recent events"):
         review(book, as_of=end)
     fractions: list[float] = []
-    review(book, as_of=end, events=events, progress=fractions.append)
+    review(book, events, as_of=end, progress=fractions.append)
     assert fractions == sorted(fractions)
     assert fractions[-1] == 1.0
 

@@ -415,7 +415,7 @@ def test_early_warning_per_partition_equals_pandas(client: object, days_before_e
     warning = cs.EarlyWarning()
     lazy = early_warning_dask(_lazy(log.events, npartitions=9), as_of=as_of)
     result = _computed(lazy).sort_index()
-    expected = warning.evaluate(log.events, as_of=as_of)
+    expected = warning.predict(log.events, as_of=as_of)
     assert lazy._meta.columns.equals(expected.columns)
     _assert_warning_meta(lazy, result)
     pd.testing.assert_frame_equal(_same_signals(result, expected), expected, check_exact=True)
@@ -444,7 +444,7 @@ def test_early_warning_partitions_with_only_future_customers(client: object) -> 
     lazy = early_warning_dask(distributed_log, as_of=as_of)
     result = _computed(lazy).sort_index()
     # Dask stores the string ids as Arrow strings: compare on the log as Dask holds it.
-    expected = cs.EarlyWarning().evaluate(_computed(distributed_log), as_of=as_of)
+    expected = cs.EarlyWarning().predict(_computed(distributed_log), as_of=as_of)
     assert len(expected) == 7
     assert lazy._meta.index.dtype == expected.index.dtype
     _assert_warning_meta(lazy, result)

@@ -34,7 +34,7 @@ def _positive_int(value: object, *, name: str, owner: str, minimum: int = 1) -> 
 def observed_churn_dates(
     events: pd.DataFrame,
     *,
-    end: Any,
+    as_of: Any,
     inactive_days: int = 90,
     customer_col: str = "customer_id",
     timestamp_col: str = "timestamp",
@@ -48,8 +48,8 @@ def observed_churn_dates(
     Parameters
     ----------
     events : pandas.DataFrame
-        The event log, covering the time after the evaluation dates (up to ``end``).
-    end : date-like
+        The event log, covering the time after the evaluation dates (up to ``as_of``).
+    as_of : date-like
         Last day the log covers; events after it are left out.
     inactive_days : int, default 90
         Days without a purchase that make a customer churned.
@@ -61,9 +61,9 @@ def observed_churn_dates(
     Returns
     -------
     pandas.Series
-        ``churn_date`` per customer with an event up to ``end``: the day on which
+        ``churn_date`` per customer with an event up to ``as_of``: the day on which
         ``inactive_days`` days have passed since the customer's last purchase
-        (last purchase day + ``inactive_days``), if that day is not after ``end``;
+        (last purchase day + ``inactive_days``), if that day is not after ``as_of``;
         NaT for customers still buying, and for customers who never purchased.
 
     Notes
@@ -83,7 +83,7 @@ def observed_churn_dates(
     ...     "customer_id": ["a", "a", "b"],
     ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-02-10", "2024-06-01"]),
     ...     "kind": "purchase", "value": [10.0, 20.0, 5.0]})
-    >>> observed_churn_dates(events, end="2024-06-30")
+    >>> observed_churn_dates(events, as_of="2024-06-30")
     customer_id
     a   2024-05-10
     b          NaT
@@ -93,7 +93,7 @@ def observed_churn_dates(
     days_inactive = _positive_int(inactive_days, name="inactive_days", owner=owner)
     validated = validate_events(
         events,
-        as_of=end,
+        as_of=as_of,
         owner=owner,
         customer_col=customer_col,
         timestamp_col=timestamp_col,
@@ -149,7 +149,7 @@ def evaluate_warnings(
     Parameters
     ----------
     warnings : pandas.DataFrame
-        The result of :meth:`EarlyWarning.evaluate` (a ``level`` column, indexed by
+        The result of :meth:`EarlyWarning.predict` (a ``level`` column, indexed by
         customer id).
     churn_dates : pandas.Series
         The churn date of each customer who churned (NaT or absent: did not
@@ -354,7 +354,7 @@ def backtest(
     reporter.report(0.0)
     frames = []
     for done, date in enumerate(dates, start=1):
-        warnings = chosen.evaluate(
+        warnings = chosen.predict(
             events,
             as_of=date,
             customer_col=customer_col,

@@ -109,6 +109,21 @@ def table_time_unit(table: pd.DataFrame) -> str | None:
     return unit if unit in TIME_UNITS else None
 
 
+def resolve_time_unit(time_unit: object, table: pd.DataFrame, *, owner: str) -> str | None:
+    """Return the ``time_unit`` argument if given (checked), else the table's attrs, or None.
+
+    pandas drops ``attrs`` through many operations and every file format, so the
+    argument is the reliable way; ``attrs`` only supplies a default.
+    """
+    if time_unit is None:
+        return table_time_unit(table)
+    if time_unit not in TIME_UNITS:
+        raise InvalidParameterError.for_value(
+            name="time_unit", owner=owner, allowed="one of {'D', 'W', 'M'} or None", got=time_unit
+        )
+    return str(time_unit)
+
+
 def rfm_arrays(
     table: object, *, owner: str, per_customer: bool = True, frame_name: str = "table"
 ) -> tuple[pd.DataFrame, FloatArray, FloatArray, FloatArray]:

@@ -134,9 +134,9 @@ def ingest(
 
 def review(
     book: Book,
+    events: pd.DataFrame | None = None,
     *,
     as_of: Any,
-    events: pd.DataFrame | None = None,
     progress: Callable[[float], None] | None = None,
     customer_col: str = "customer_id",
     timestamp_col: str = "timestamp",
@@ -150,12 +150,13 @@ def review(
     ----------
     book : Book
         The current state. Not modified.
-    as_of : date-like
-        When the review happens (not before the book's ``as_of``).
     events : pandas.DataFrame, optional
         The recent event log, for the policy's churn step (required when the
         policy has one; its signals look back at most a year by default). Not
-        applied to the book: ingest events with :func:`ingest`.
+        applied to the book: ingest events with :func:`ingest`. Data, so
+        positional, as in :func:`ingest`.
+    as_of : date-like
+        When the review happens (not before the book's ``as_of``).
     progress : callable, optional
         Called with the fraction done (0 to 1) after each stage of the review.
     customer_col, timestamp_col, kind_col, value_col, event_id_col : str
@@ -199,7 +200,7 @@ def review(
     policy = book.policy
     if policy.churn is not None and events is None:
         raise InvalidParameterError(
-            "The policy has a churn step: pass the recent events to review(events=...) so "
+            "The policy has a churn step: pass the recent events to review(book, events, ...) so "
             "that warning levels can be measured."
         )
     stepped = _step(book, None, as_of_ts)
@@ -222,7 +223,7 @@ def review(
         )
     report(0.5)
     if policy.churn is not None and events is not None:
-        warnings = policy.churn.evaluate(
+        warnings = policy.churn.predict(
             events,
             as_of=as_of_ts,
             customer_col=customer_col,

@@ -10,6 +10,7 @@ import pandas as pd
 
 from crmscore._groups import compress_rows
 from crmscore._progress import ProgressReporter
+from crmscore.clv import BetaGeoFitter
 from crmscore.errors import InvalidParameterError
 from crmscore.scaleout._common import (
     ROW,
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     import dask.dataframe as dd
 
     from crmscore._periods import TimeUnit
-    from crmscore.clv import BetaGeoFitter, BetaGeoModel, GammaGammaFitter, GammaGammaModel
+    from crmscore.clv import BetaGeoModel, GammaGammaFitter, GammaGammaModel
 
 __all__ = ["fit_dask", "map_customers", "rfm_table_dask", "sufficient_statistics_dask"]
 
@@ -340,6 +341,7 @@ def fit_dask(
     table: dd.DataFrame,
     *,
     fitter: BetaGeoFitter,
+    time_unit: TimeUnit | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> BetaGeoModel: ...
 
@@ -349,6 +351,7 @@ def fit_dask(
     table: dd.DataFrame,
     *,
     fitter: GammaGammaFitter,
+    time_unit: TimeUnit | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> GammaGammaModel: ...
 
@@ -357,6 +360,7 @@ def fit_dask(
     table: dd.DataFrame,
     *,
     fitter: BetaGeoFitter | GammaGammaFitter,
+    time_unit: TimeUnit | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> BetaGeoModel | GammaGammaModel:
     """Fit BG/NBD or Gamma-Gamma to a Dask table, from its sufficient statistics.
@@ -367,6 +371,9 @@ def fit_dask(
         One row per customer (e.g. :func:`rfm_table_dask`).
     fitter : BetaGeoFitter or GammaGammaFitter
         The settings; its type says which model is fitted.
+    time_unit : {"D", "W", "M"}, optional
+        Unit of ``recency`` and ``T``, recorded on a BG/NBD model; defaults to the
+        table's ``attrs["time_unit"]`` (its metadata's) if set, as in ``fitter.fit``.
     progress : callable, optional
         Called with the fraction done of the fit (0 to 1, increasing), as in
         ``fitter.fit``. The fit starts once the statistics are counted on the
@@ -408,4 +415,6 @@ def fit_dask(
     """
     ProgressReporter(progress, owner="fit_dask")  # reject a bad callback before the work
     stats = _count_statistics(table, fitter=fitter, owner="fit_dask", fitting=True)
+    if isinstance(fitter, BetaGeoFitter):
+        return fitter.fit_aggregated(stats, time_unit=time_unit, progress=progress)
     return fitter.fit_aggregated(stats, progress=progress)

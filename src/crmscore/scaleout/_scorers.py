@@ -147,7 +147,7 @@ def predict_clv_dask(
     return map_customers(table, function=function, meta=meta)
 
 
-def _evaluate_partition(
+def _predict_partition(
     events: pd.DataFrame,
     *,
     warning: EarlyWarning,
@@ -155,7 +155,7 @@ def _evaluate_partition(
     empty: pd.DataFrame,
     options: dict[str, Any],
 ) -> pd.DataFrame:
-    """:meth:`EarlyWarning.evaluate` on one partition of co-located events.
+    """:meth:`EarlyWarning.predict` on one partition of co-located events.
 
     A partition whose events all fall after ``as_of``'s day (left out with
     ``future="drop"``) has nobody to evaluate: it gives no rows, where the pandas
@@ -177,7 +177,7 @@ def _evaluate_partition(
         as_of_day = to_periods(np.array([as_of64]), "D")[0]
         if (to_periods(values, "D") > as_of_day).all():
             return empty.copy()
-    return warning.evaluate(events, as_of=as_of, **options)
+    return warning.predict(events, as_of=as_of, **options)
 
 
 def early_warning_dask(
@@ -198,18 +198,18 @@ def early_warning_dask(
     Parameters
     ----------
     events : dask.dataframe.DataFrame
-        The event log, partitioned any way (see :meth:`crmscore.churn.EarlyWarning.evaluate`).
+        The event log, partitioned any way (see :meth:`crmscore.churn.EarlyWarning.predict`).
     as_of : date-like
         Evaluation date.
     warning : EarlyWarning, optional
         Signals and rules; by default ``EarlyWarning()`` (the policy's).
     customer_col, timestamp_col, kind_col, value_col, event_id_col, extra_kinds, future
-        As in :meth:`crmscore.churn.EarlyWarning.evaluate`.
+        As in :meth:`crmscore.churn.EarlyWarning.predict`.
 
     Returns
     -------
     dask.dataframe.DataFrame
-        Lazy; the columns of :meth:`~crmscore.churn.EarlyWarning.evaluate`, one row
+        Lazy; the columns of :meth:`~crmscore.churn.EarlyWarning.predict`, one row
         per customer with an event on or before ``as_of``, indexed by customer id
         (sorted within each partition). The values equal those of the pandas call on
         the whole log. ``signals`` is a categorical whose categories are the
@@ -226,7 +226,7 @@ def early_warning_dask(
     Notes
     -----
     The events are shuffled on ``customer_col`` so that each customer's events
-    share a partition, then ``evaluate`` runs per partition
+    share a partition, then ``predict`` runs per partition
     (:func:`map_customers`): a customer's level depends on that customer's events
     only. Event ids are de-duplicated, and checked for conflicts, within a
     customer's events: an id shared by two customers is not detected.
@@ -239,7 +239,7 @@ def early_warning_dask(
     >>> lazy = early_warning_dask(dd.from_pandas(log.events, npartitions=3),
     ...                           as_of=log.as_of)
     >>> levels = lazy.compute().sort_index()["level"]
-    >>> levels.equals(EarlyWarning().evaluate(log.events, as_of=log.as_of)["level"])
+    >>> levels.equals(EarlyWarning().predict(log.events, as_of=log.as_of)["level"])
     True
     """
     owner = "early_warning_dask"
@@ -268,14 +268,14 @@ def early_warning_dask(
     )
     index = pd.Index([], dtype=events._meta[customer_col].dtype, name=customer_col)
     meta = meta_of(
-        functools.partial(warning.evaluate, as_of=as_of_ts, **options), template, index=index
+        functools.partial(warning.predict, as_of=as_of_ts, **options), template, index=index
     )
     # The fired combinations depend on the data: unknown categories (dask's marker).
     from dask.dataframe.utils import clear_known_categories  # noqa: PLC0415  (optional extra)
 
     meta = clear_known_categories(meta, cols=["signals"])  # type: ignore[no-untyped-call]
     function = functools.partial(
-        _evaluate_partition, warning=warning, as_of=as_of_ts, empty=meta, options=options
+        _predict_partition, warning=warning, as_of=as_of_ts, empty=meta, options=options
     )
     return map_customers(events, function=function, meta=meta, customer_col=customer_col)
 
