@@ -87,6 +87,19 @@ def test_evaluate_warnings_reads_as_of_from_the_warnings() -> None:
     assert scored.attrs["as_of"] == AS_OF
 
 
+def test_evaluate_warnings_without_attrs_needs_as_of() -> None:
+    result = EarlyWarning().predict(log(SAMPLE), as_of=AS_OF)
+    churn = pd.Series([AS_OF + pd.Timedelta(days=40)], index=["quiet"])
+    bare = result.copy()
+    bare.attrs = {}  # as after a CSV round trip
+    with pytest.raises(InvalidParameterError, match=r"pass as_of="):
+        evaluate_warnings(bare, churn_dates=churn)
+    pd.testing.assert_frame_equal(
+        evaluate_warnings(bare, churn_dates=churn, as_of=AS_OF),
+        evaluate_warnings(result, churn_dates=churn),
+    )
+
+
 @pytest.mark.parametrize(
     ("churn", "kwargs", "error", "match"),
     [

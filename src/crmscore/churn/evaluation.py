@@ -155,7 +155,8 @@ def evaluate_warnings(
         The churn date of each customer who churned (NaT or absent: did not
         churn), e.g. :func:`observed_churn_dates` or a synthetic book's truth.
     as_of : date-like, optional
-        The date the warnings were made; defaults to ``warnings.attrs["as_of"]``.
+        The date the warnings were made; defaults to ``warnings.attrs["as_of"]``
+        (pass it when the frame was filtered, joined or read from a file).
     horizon_days : int, default 90
         A warned customer counts as a churner when the churn day is 1 to
         ``horizon_days`` days after ``as_of``'s day.
@@ -239,6 +240,12 @@ def evaluate_warnings(
         )
     if as_of is None:
         as_of = warnings.attrs.get("as_of")
+        if as_of is None:
+            raise InvalidParameterError(
+                f"{_OWNER} needs the date the warnings were made: pass as_of= (warnings.attrs "
+                "has no 'as_of'; pandas drops attrs through many operations and every file "
+                "format)."
+            )
     when = as_timestamp(as_of, name="as_of", owner=_OWNER)
     as_of_day = int(to_periods(np.array([when.tz_localize(None).to_datetime64()]), "D")[0])
 

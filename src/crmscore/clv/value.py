@@ -10,7 +10,7 @@ import pandas as pd
 from crmscore._validation import is_int
 from crmscore.clv import _kernels
 from crmscore.clv._expectation import bgnbd_expected_purchases_at
-from crmscore.clv._inputs import rfm_arrays, spend_arrays
+from crmscore.clv._inputs import resolve_time_unit, rfm_arrays, spend_arrays
 from crmscore.clv.bgnbd import BetaGeoModel
 from crmscore.clv.gamma_gamma import GammaGammaModel
 from crmscore.errors import InvalidParameterError
@@ -42,11 +42,14 @@ def _as_float(value: object) -> float:
 
 
 def _step_length(
-    table: pd.DataFrame, purchase_model: BetaGeoModel, periods_per_step: float | None
+    table: pd.DataFrame,
+    purchase_model: BetaGeoModel,
+    periods_per_step: float | None,
+    time_unit: str | None,
 ) -> float:
     if periods_per_step is not None:
         return _check_number(periods_per_step, name="periods_per_step", minimum=0.0, strict=True)
-    table_unit = table.attrs.get("time_unit")
+    table_unit = resolve_time_unit(time_unit, table, owner=_OWNER)
     model_unit = purchase_model.time_unit
     if table_unit is not None and model_unit is not None and table_unit != model_unit:
         raise InvalidParameterError(
@@ -56,9 +59,11 @@ def _step_length(
     unit = table_unit if table_unit is not None else model_unit
     if unit not in PERIODS_PER_MONTH:
         raise InvalidParameterError(
-            f"{_OWNER} cannot tell the time unit of the table (attrs['time_unit'] is unset and "
-            "the purchase model has no time_unit). Pass periods_per_step, the number of "
-            "periods in one discounting step (e.g. 30.0 for months in a daily table)."
+            f"{_OWNER} cannot tell the time unit of the table (no time_unit argument, "
+            "attrs['time_unit'] is unset and the purchase model has no time_unit). Pass "
+            "time_unit= (the unit of recency and T: 'D', 'W' or 'M'), or periods_per_step=, "
+            "the number of periods in one discounting step (e.g. 30.0 for months in a daily "
+            "table)."
         )
     return PERIODS_PER_MONTH[unit]
 
@@ -72,6 +77,7 @@ def customer_lifetime_value(
     discount_rate: float,
     margin: float = 1.0,
     periods_per_step: float | None = None,
+    time_unit: str | None = None,
 ) -> pd.Series[float]:
     r"""Compute the expected discounted value of each customer's purchases over a horizon.
 
@@ -92,8 +98,12 @@ def customer_lifetime_value(
         Share of spend that is profit (1.0 values revenue), >= 0.
     periods_per_step : float, optional
         Length of a step in the table's time unit. By default one month: 30 days,
-        4.345 weeks or 1 month, from ``table.attrs["time_unit"]`` or the purchase
-        model's ``time_unit`` (as lifetimes' ``freq``).
+        4.345 weeks or 1 month, from ``time_unit`` (as lifetimes' ``freq``).
+    time_unit : {"D", "W", "M"}, optional
+        Unit of the table's ``recency`` and ``T``. Defaults to
+        ``table.attrs["time_unit"]``, then to the purchase model's ``time_unit``;
+        pass it when the table did not come straight from :func:`crmscore.rfm_table`
+        (pandas drops ``attrs`` through many operations and every file format).
 
     Returns
     -------
@@ -103,8 +113,8 @@ def customer_lifetime_value(
     Raises
     ------
     InvalidParameterError
-        A parameter outside its domain, or an unknown time unit without
-        ``periods_per_step``.
+        A parameter outside its domain, or an unknown time unit (pass
+        ``time_unit`` or ``periods_per_step``).
     InvalidDataError, ColumnNotFoundError
         The table breaks the contract of either model, or repeats a customer id.
 
@@ -160,7 +170,7 @@ def customer_lifetime_value(
     share = _check_number(margin, name="margin", minimum=0.0)
     frame, x, tx, age = rfm_arrays(table, owner=_OWNER)
     _, sx, m = spend_arrays(frame, owner=_OWNER)
-    step = _step_length(frame, purchase_model, periods_per_step)
+    step = _step_length(frame, purchase_model, periods_per_step, time_unit)
 
     p = purchase_model.params
     theta = (p.r, p.alpha, p.a, p.b)

@@ -215,10 +215,9 @@ def review(
         book.purchase_model is None or book.spend_model is None or policy.clv.refit_on_review
     ):
         table = pd.DataFrame(rfm_columns(every, period)).set_axis(ids)
-        table.attrs["time_unit"] = policy.time_unit
         book = attrs.evolve(
             book,
-            purchase_model=BetaGeoFitter().fit(table),
+            purchase_model=BetaGeoFitter().fit(table, time_unit=policy.time_unit),
             spend_model=GammaGammaFitter().fit(table),
         )
     report(0.5)

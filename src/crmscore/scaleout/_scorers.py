@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     import dask.dataframe as dd
 
+    from crmscore._periods import TimeUnit
     from crmscore.tiering import Language
 
 __all__ = ["early_warning_dask", "predict_clv_dask", "score_tiers_dask"]
@@ -39,6 +40,7 @@ def _clv_columns(
     discount_rate: float,
     margin: float,
     periods_per_step: float | None,
+    time_unit: str | None,
 ) -> pd.DataFrame:
     """Predict the CLV columns of one partition (any rows of an RFM table)."""
     return pd.DataFrame(
@@ -54,6 +56,7 @@ def _clv_columns(
                 discount_rate=discount_rate,
                 margin=margin,
                 periods_per_step=periods_per_step,
+                time_unit=time_unit,
             ),
         },
         index=table.index,
@@ -70,6 +73,7 @@ def predict_clv_dask(
     discount_rate: float,
     margin: float = 1.0,
     periods_per_step: float | None = None,
+    time_unit: TimeUnit | None = None,
 ) -> dd.DataFrame:
     """P(alive), expected purchases, expected spend and CLV per customer, on Dask.
 
@@ -86,6 +90,10 @@ def predict_clv_dask(
         Horizon of ``expected_purchases``, in the table's time unit.
     horizon, discount_rate, margin, periods_per_step
         As in :func:`crmscore.clv.customer_lifetime_value`.
+    time_unit : {"D", "W", "M"}, optional
+        As in :func:`crmscore.clv.customer_lifetime_value`; defaults to the
+        ``attrs["time_unit"]`` of the table's metadata, and is passed to every
+        partition explicitly (a partition need not carry ``attrs``).
 
     Returns
     -------
@@ -137,6 +145,7 @@ def predict_clv_dask(
         discount_rate=discount_rate,
         margin=margin,
         periods_per_step=periods_per_step,
+        time_unit=time_unit if time_unit is not None else table._meta.attrs.get("time_unit"),
     )
     # One valid customer, so that every parameter is checked now, not when computed.
     template = pd.DataFrame(
