@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from crmscore._columns import EventColumns
 from crmscore._events import validate_events
 from crmscore._periods import to_periods
 from crmscore._progress import ProgressReporter
@@ -357,19 +358,19 @@ def backtest(
         raise InvalidParameterError.for_value(
             name="as_of_dates", owner="backtest", allowed="a non-empty sequence of dates", got=[]
         )
+    columns = EventColumns(
+        customer=customer_col,
+        timestamp=timestamp_col,
+        kind=kind_col,
+        value=value_col,
+        event_id=event_id_col,
+    )
     reporter = ProgressReporter(progress, owner="backtest")
     reporter.report(0.0)
     frames = []
     for done, date in enumerate(dates, start=1):
         warnings = chosen.predict(
-            events,
-            as_of=date,
-            customer_col=customer_col,
-            timestamp_col=timestamp_col,
-            kind_col=kind_col,
-            value_col=value_col,
-            event_id_col=event_id_col,
-            extra_kinds=extra_kinds,
+            events, as_of=date, extra_kinds=extra_kinds, **columns.as_kwargs()
         )
         frames.append(
             evaluate_warnings(

@@ -8,6 +8,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._columns import EventColumns
 from crmscore._progress import ProgressReporter
 from crmscore._purchases import rfm_columns
 from crmscore._validation import as_timestamp
@@ -112,18 +113,14 @@ def ingest(
     - Every customer the batch touches gets a fresh cached ``score`` at ``as_of``.
     """
     as_of_ts = check_as_of(book, as_of, "ingest")
-    batch = _read_batch(
-        book,
-        events,
-        as_of_ts,
-        {
-            "customer_col": customer_col,
-            "timestamp_col": timestamp_col,
-            "kind_col": kind_col,
-            "value_col": value_col,
-            "event_id_col": event_id_col,
-        },
+    columns = EventColumns(
+        customer=customer_col,
+        timestamp=timestamp_col,
+        kind=kind_col,
+        value=value_col,
+        event_id=event_id_col,
     )
+    batch = _read_batch(book, events, as_of_ts, columns)
     return _step(book, batch, as_of_ts)
 
 
@@ -222,15 +219,14 @@ def review(
         )
     report(0.5)
     if policy.churn is not None and events is not None:
-        warnings = policy.churn.predict(
-            events,
-            as_of=as_of_ts,
-            customer_col=customer_col,
-            timestamp_col=timestamp_col,
-            kind_col=kind_col,
-            value_col=value_col,
-            event_id_col=event_id_col,
+        event_columns = EventColumns(
+            customer=customer_col,
+            timestamp=timestamp_col,
+            kind=kind_col,
+            value=value_col,
+            event_id=event_id_col,
         )
+        warnings = policy.churn.predict(events, as_of=as_of_ts, **event_columns.as_kwargs())
         rows = book.ids.positions(warnings.index)
         levels = pd.Categorical(warnings["level"], categories=LEVELS).codes.astype(np.int8)
         churn = np.zeros(book.n_customers, dtype=np.int8)
@@ -359,26 +355,17 @@ def open_book(
     upgrade_invitation    304
     Name: count, dtype: int64
     """
-    columns = {
-        "customer_col": customer_col,
-        "timestamp_col": timestamp_col,
-        "kind_col": kind_col,
-        "value_col": value_col,
-        "event_id_col": event_id_col,
-    }
-    book = Book(policy=policy, attributes=_checked_attributes(attributes))
-    first = ingest(book, events, as_of=as_of, **columns)
-    history = events if policy.churn is not None else None
-    second = review(
-        first.book,
-        as_of=as_of,
-        events=history,
-        customer_col=customer_col,
-        timestamp_col=timestamp_col,
-        kind_col=kind_col,
-        value_col=value_col,
-        event_id_col=event_id_col,
+    columns = EventColumns(
+        customer=customer_col,
+        timestamp=timestamp_col,
+        kind=kind_col,
+        value=value_col,
+        event_id=event_id_col,
     )
+    book = Book(policy=policy, attributes=_checked_attributes(attributes))
+    first = ingest(book, events, as_of=as_of, **columns.as_kwargs())
+    history = events if policy.churn is not None else None
+    second = review(first.book, history, as_of=as_of, **columns.as_kwargs())
     book, adjusted, skipped = second.book, empty_changes(), first.skipped
     if book.as_of is not None and (skipped["reason"] == _NO_SCORECARD).any():
         book, adjusted, skipped = _open_adjustments(book, events, book.as_of, columns, skipped)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 import pandas as pd
 
+from crmscore._columns import TransactionColumns
 from crmscore._groups import compress_rows
 from crmscore._progress import ProgressReporter
 from crmscore.clv import BetaGeoFitter
@@ -215,9 +216,9 @@ def rfm_table_dask(
         owner="rfm_table_dask",
         as_of=as_of,
         time_unit=time_unit,
-        customer_col=customer_col,
-        timestamp_col=timestamp_col,
-        amount_col=amount_col,
+        columns=TransactionColumns(
+            customer=customer_col, timestamp=timestamp_col, amount=amount_col
+        ),
         negative_amounts=negative_amounts,
     )
     return map_customers(transactions, function=summarise, meta=meta, customer_col=customer_col)

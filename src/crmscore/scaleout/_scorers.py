@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from crmscore._columns import EventColumns
 from crmscore._periods import to_periods
 from crmscore._validation import as_timestamp, check_choice, timestamp_column
 from crmscore.churn import EarlyWarning
@@ -162,6 +163,7 @@ def _predict_partition(
     warning: EarlyWarning,
     as_of: pd.Timestamp,
     empty: pd.DataFrame,
+    columns: EventColumns,
     options: dict[str, Any],
 ) -> pd.DataFrame:
     """:meth:`EarlyWarning.predict` on one partition of co-located events.
@@ -170,7 +172,7 @@ def _predict_partition(
     ``future="drop"``) has nobody to evaluate: it gives no rows, where the pandas
     call on such a log alone would raise.
     """
-    stamps = events[options["timestamp_col"]]
+    stamps = events[columns.timestamp]
     if (
         options["future"] == "drop"
         and pd.api.types.is_datetime64_any_dtype(stamps.dtype)
@@ -178,8 +180,8 @@ def _predict_partition(
     ):
         values, as_of64 = timestamp_column(
             events,
-            options["timestamp_col"],
-            ids=events[options["customer_col"]],
+            columns.timestamp,
+            ids=events[columns.customer],
             as_of=as_of,
             frame_name="events",
         )
@@ -262,12 +264,15 @@ def early_warning_dask(
     check_choice(future, name="future", owner=owner, choices=("drop", "error"))
     as_of_ts = as_timestamp(as_of, name="as_of", owner=owner)
     require_columns(events.columns, (customer_col, timestamp_col, kind_col), frame="events")
+    columns = EventColumns(
+        customer=customer_col,
+        timestamp=timestamp_col,
+        kind=kind_col,
+        value=value_col,
+        event_id=event_id_col,
+    )
     options: dict[str, Any] = {
-        "customer_col": customer_col,
-        "timestamp_col": timestamp_col,
-        "kind_col": kind_col,
-        "value_col": value_col,
-        "event_id_col": event_id_col,
+        **columns.as_kwargs(),
         "extra_kinds": extra_kinds,
         "future": future,
     }
@@ -284,7 +289,12 @@ def early_warning_dask(
 
     meta = clear_known_categories(meta, cols=["signals"])  # type: ignore[no-untyped-call]
     function = functools.partial(
-        _predict_partition, warning=warning, as_of=as_of_ts, empty=meta, options=options
+        _predict_partition,
+        warning=warning,
+        as_of=as_of_ts,
+        empty=meta,
+        columns=columns,
+        options=options,
     )
     return map_customers(events, function=function, meta=meta, customer_col=customer_col)
 

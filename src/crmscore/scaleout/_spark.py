@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from crmscore._columns import TransactionColumns
 from crmscore._periods import TIME_UNITS, TimeUnit
 from crmscore._progress import ProgressReporter
 from crmscore._validation import check_choice
@@ -180,9 +181,9 @@ def rfm_table_spark(
         owner="rfm_table_spark",
         as_of=as_of,
         time_unit=time_unit,
-        customer_col=customer_col,
-        timestamp_col=timestamp_col,
-        amount_col=amount_col,
+        columns=TransactionColumns(
+            customer=customer_col, timestamp=timestamp_col, amount=amount_col
+        ),
         negative_amounts=negative_amounts,
     )
     return map_customers_spark(
