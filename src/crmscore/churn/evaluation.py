@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -11,7 +12,15 @@ from crmscore._columns import EventColumns
 from crmscore._events import validate_events
 from crmscore._periods import to_periods
 from crmscore._progress import ProgressReporter
-from crmscore._validation import as_timestamp, check_columns, check_frame, check_unique_index
+from crmscore._validation import (
+    InstanceOf,
+    Interval,
+    as_timestamp,
+    check_columns,
+    check_frame,
+    check_param,
+    check_unique_index,
+)
 from crmscore.churn.rules import LEVELS
 from crmscore.churn.warning import EarlyWarning
 from crmscore.errors import InvalidDataError, InvalidParameterError
@@ -24,12 +33,9 @@ __all__ = ["backtest", "evaluate_warnings", "observed_churn_dates"]
 _OWNER = "evaluate_warnings"
 
 
-def _positive_int(value: object, *, name: str, owner: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InvalidParameterError.for_value(
-            name=name, owner=owner, allowed=f"an integer >= {minimum}", got=value
-        )
-    return int(value)
+#: Whole days: at least one (a horizon), or at least none (a lead time).
+_DAYS = Interval(Integral, 1, None, closed="left")
+_DAYS_OR_NONE = Interval(Integral, 0, None, closed="left")
 
 
 def observed_churn_dates(
@@ -91,7 +97,7 @@ def observed_churn_dates(
     Name: churn_date, dtype: datetime64[ns]
     """
     owner = "observed_churn_dates"
-    days_inactive = _positive_int(inactive_days, name="inactive_days", owner=owner)
+    days_inactive = int(check_param(inactive_days, _DAYS, name="inactive_days", owner=owner))
     validated = validate_events(
         events,
         as_of=as_of,
@@ -230,8 +236,8 @@ def evaluate_warnings(
     check_frame(warnings, name="warnings", owner=_OWNER)
     check_columns(warnings, ["level"], frame_name="warnings")
     check_unique_index(warnings, frame_name="warnings")
-    horizon = _positive_int(horizon_days, name="horizon_days", owner=_OWNER)
-    lead_min = _positive_int(min_lead_days, name="min_lead_days", owner=_OWNER, minimum=0)
+    horizon = int(check_param(horizon_days, _DAYS, name="horizon_days", owner=_OWNER))
+    lead_min = int(check_param(min_lead_days, _DAYS_OR_NONE, name="min_lead_days", owner=_OWNER))
     if lead_min > horizon:
         raise InvalidParameterError.for_value(
             name="min_lead_days",
@@ -349,10 +355,9 @@ def backtest(
     True
     """
     chosen = EarlyWarning() if warning is None else warning
-    if not isinstance(chosen, EarlyWarning):
-        raise InvalidParameterError.for_value(
-            name="warning", owner="backtest", allowed="an EarlyWarning", got=type(chosen).__name__
-        )
+    check_param(
+        chosen, InstanceOf(EarlyWarning, "an EarlyWarning"), name="warning", owner="backtest"
+    )
     dates = [as_timestamp(d, name="as_of_dates", owner="backtest") for d in as_of_dates]
     if not dates:
         raise InvalidParameterError.for_value(

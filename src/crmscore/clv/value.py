@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
 
-from crmscore._validation import is_int
+from crmscore._validation import NON_NEGATIVE, POSITIVE, InstanceOf, Interval, check_param
 from crmscore.clv import _kernels
 from crmscore.clv._expectation import bgnbd_expected_purchases_at
 from crmscore.clv._inputs import resolve_time_unit, rfm_arrays, spend_arrays
@@ -21,16 +22,14 @@ __all__ = ["PERIODS_PER_MONTH", "customer_lifetime_value"]
 PERIODS_PER_MONTH: dict[str, float] = {"D": 30.0, "W": 4.345, "M": 1.0}
 
 _OWNER = "customer_lifetime_value"
+_PURCHASE_MODEL = InstanceOf(BetaGeoModel, "a BetaGeoModel")
+_SPEND_MODEL = InstanceOf(GammaGammaModel, "a GammaGammaModel")
 
 
-def _check_number(value: object, *, name: str, minimum: float, strict: bool = False) -> float:
+def _check_number(value: object, *, name: str, constraint: Interval) -> float:
     number = math.nan if isinstance(value, bool) else _as_float(value)
-    ok = math.isfinite(number) and (number > minimum if strict else number >= minimum)
-    if not ok:
-        relation = ">" if strict else ">="
-        raise InvalidParameterError.for_value(
-            name=name, owner=_OWNER, allowed=f"a finite number {relation} {minimum:g}", got=value
-        )
+    if not constraint.is_satisfied_by(number):
+        check_param(value, constraint, name=name, owner=_OWNER)  # raises, quoting value
     return number
 
 
@@ -48,7 +47,7 @@ def _step_length(
     time_unit: str | None,
 ) -> float:
     if periods_per_step is not None:
-        return _check_number(periods_per_step, name="periods_per_step", minimum=0.0, strict=True)
+        return _check_number(periods_per_step, name="periods_per_step", constraint=POSITIVE)
     table_unit = resolve_time_unit(time_unit, table, owner=_OWNER)
     model_unit = purchase_model.time_unit
     if table_unit is not None and model_unit is not None and table_unit != model_unit:
@@ -153,21 +152,11 @@ def customer_lifetime_value(
     2    133.30
     Name: clv, dtype: float64
     """
-    models: dict[str, tuple[object, type]] = {
-        "purchase_model": (purchase_model, BetaGeoModel),
-        "spend_model": (spend_model, GammaGammaModel),
-    }
-    for name, (model, expected) in models.items():
-        if not isinstance(model, expected):
-            raise InvalidParameterError.for_value(
-                name=name, owner=_OWNER, allowed=f"a {expected.__name__}", got=type(model).__name__
-            )
-    if not is_int(horizon, minimum=1):
-        raise InvalidParameterError.for_value(
-            name="horizon", owner=_OWNER, allowed="an integer >= 1", got=horizon
-        )
-    rate = _check_number(discount_rate, name="discount_rate", minimum=0.0)
-    share = _check_number(margin, name="margin", minimum=0.0)
+    check_param(purchase_model, _PURCHASE_MODEL, name="purchase_model", owner=_OWNER)
+    check_param(spend_model, _SPEND_MODEL, name="spend_model", owner=_OWNER)
+    check_param(horizon, Interval(Integral, 1, None, closed="left"), name="horizon", owner=_OWNER)
+    rate = _check_number(discount_rate, name="discount_rate", constraint=NON_NEGATIVE)
+    share = _check_number(margin, name="margin", constraint=NON_NEGATIVE)
     frame, x, tx, age = rfm_arrays(table, owner=_OWNER)
     _, sx, m = spend_arrays(frame, owner=_OWNER)
     step = _step_length(frame, purchase_model, periods_per_step, time_unit)

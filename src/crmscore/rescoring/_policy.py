@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import numpy as np
 
 from crmscore._periods import TIME_UNITS, TimeUnit
 from crmscore._validation import (
+    NON_NEGATIVE,
+    Optional,
+    check_param,
     integer_at_least,
     non_negative_finite,
     optional_integer_at_least,
@@ -31,21 +32,11 @@ def _amount(name: str, *, optional: bool) -> Callable[[Any], Any]:
     It raises :class:`InvalidParameterError` naming the field for anything else
     (a string, a bool, NaN, a negative number, or ``None`` where not allowed).
     """
-    allowed = "a finite number >= 0" + (", or None to switch the rule off" if optional else "")
+    constraint = Optional(NON_NEGATIVE) if optional else NON_NEGATIVE
 
     def convert(value: Any) -> float | None:
-        if value is None and optional:
-            return None
-        number = math.nan
-        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-            value, (bool, np.bool_)
-        ):
-            number = float(value)
-        if not (math.isfinite(number) and number >= 0):
-            raise InvalidParameterError.for_value(
-                name=name, owner="RescoringPolicy", allowed=allowed, got=value
-            )
-        return number
+        check_param(value, constraint, name=name, owner="RescoringPolicy")
+        return None if value is None else float(value)
 
     return convert
 

@@ -10,7 +10,13 @@ import pandas as pd
 
 from crmscore._columns import EventColumns
 from crmscore._periods import to_periods
-from crmscore._validation import as_timestamp, check_choice, timestamp_column
+from crmscore._validation import (
+    InstanceOf,
+    as_timestamp,
+    check_choice,
+    check_param,
+    timestamp_column,
+)
 from crmscore.churn import EarlyWarning
 from crmscore.clv import BetaGeoModel, GammaGammaModel, customer_lifetime_value
 from crmscore.errors import InvalidParameterError
@@ -257,9 +263,9 @@ def early_warning_dask(
     events = check_dask(events, name="events", owner=owner)
     if warning is None:
         warning = EarlyWarning()
-    elif not isinstance(warning, EarlyWarning):
-        raise InvalidParameterError.for_value(
-            name="warning", owner=owner, allowed="an EarlyWarning", got=type(warning).__name__
+    else:
+        check_param(
+            warning, InstanceOf(EarlyWarning, "an EarlyWarning"), name="warning", owner=owner
         )
     check_choice(future, name="future", owner=owner, choices=("drop", "error"))
     as_of_ts = as_timestamp(as_of, name="as_of", owner=owner)

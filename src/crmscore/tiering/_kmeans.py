@@ -11,7 +11,9 @@ import pandas as pd
 from scipy.cluster.vq import ClusterError, kmeans2, vq
 
 from crmscore._validation import (
+    InstanceOf,
     check_choice,
+    check_param,
     integer_at_least,
     non_negative_finite,
     optional_integer_at_least,
@@ -152,13 +154,12 @@ class KMeansTiering:
         ConvergenceError
             Every initialisation left a group empty.
         """
-        if not isinstance(scorecard, FittedScorecard):
-            raise InvalidParameterError.for_value(
-                name="scorecard",
-                owner="KMeansTiering.fit",
-                allowed="a FittedScorecard",
-                got=type(scorecard).__name__,
-            )
+        check_param(
+            scorecard,
+            InstanceOf(FittedScorecard, "a FittedScorecard"),
+            name="scorecard",
+            owner="KMeansTiering.fit",
+        )
         for rule in self.rules:
             scorecard.scorecard.tiers.index(rule.tier)
         points = np.ascontiguousarray(scorecard._points(frame, owner="KMeansTiering.fit")[0].T)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
@@ -11,7 +10,7 @@ import numpy.typing as npt
 from scipy.special import ndtr
 
 from crmscore._display import short_repr
-from crmscore._validation import integer_at_least, to_float
+from crmscore._validation import FINITE, check_param, integer_at_least, to_float
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -101,10 +100,7 @@ class PercentileRank:
 
 
 def _check_range(instance: FixedRange, attribute: attrs.Attribute[float], value: float) -> None:
-    if not math.isfinite(value):
-        raise InvalidParameterError.for_value(
-            name=attribute.name, owner="FixedRange", allowed="a finite number", got=value
-        )
+    check_param(value, FINITE, name=attribute.name, owner="FixedRange")
     if attribute.name == "high" and not value > instance.low:
         raise InvalidParameterError.for_value(
             name="high", owner="FixedRange", allowed=f"greater than low ({instance.low})", got=value
