@@ -9,11 +9,13 @@ import attrs
 from crmscore._periods import TIME_UNITS, TimeUnit
 from crmscore._validation import (
     NON_NEGATIVE,
+    OneOf,
     Optional,
     check_param,
     integer_at_least,
     non_negative_finite,
     optional_integer_at_least,
+    validator,
 )
 from crmscore.churn import EarlyWarning, PAliveBelow
 from crmscore.errors import InvalidParameterError
@@ -169,7 +171,7 @@ class RescoringPolicy:
     scorecard: Scorecard = attrs.field(validator=attrs.validators.instance_of(Scorecard))
     """The tiering scorecard (settings; its normalisation is learned at reviews)."""
 
-    time_unit: TimeUnit = attrs.field(default="D", validator=attrs.validators.in_(TIME_UNITS))
+    time_unit: TimeUnit = attrs.field(default="D", validator=validator(OneOf(TIME_UNITS)))
     """Period of the RFM columns the scorecard reads."""
 
     review_months: int = attrs.field(default=3, validator=_count(1))

@@ -17,6 +17,7 @@ from crmscore._display import html_block
 from crmscore._validation import (
     NON_NEGATIVE,
     Interval,
+    OneOf,
     Optional,
     non_negative_finite,
     to_float,
@@ -211,9 +212,7 @@ class PairwiseMatrix:
     values: tuple[tuple[float, ...], ...] = attrs.field(converter=_to_rows)
     """``values[i][j]``: how many times more important ``labels[i]`` is than ``labels[j]``."""
 
-    method: WeightMethod = attrs.field(
-        default="eigenvector", validator=attrs.validators.in_(_METHODS)
-    )
+    method: WeightMethod = attrs.field(default="eigenvector", validator=validator(OneOf(_METHODS)))
     """How weights are derived: principal ``"eigenvector"`` or row ``"geometric_mean"``."""
 
     max_consistency_ratio: float | None = attrs.field(

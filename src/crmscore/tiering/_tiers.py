@@ -15,6 +15,7 @@ from crmscore._display import html_block
 from crmscore._validation import (
     FINITE,
     Interval,
+    OneOf,
     check_choice,
     check_columns,
     check_param,
@@ -332,7 +333,7 @@ class TierRule:
     column: str = attrs.field(validator=attrs.validators.instance_of(str))
     """Numeric column the condition reads (an indicator or any other column)."""
 
-    op: Literal[">=", ">", "<=", "<"] = attrs.field(validator=attrs.validators.in_(_OPERATORS))
+    op: Literal[">=", ">", "<=", "<"] = attrs.field(validator=validator(OneOf(_OPERATORS)))
     """Comparison of ``column`` with ``threshold``."""
 
     threshold: float = attrs.field(converter=to_float, validator=_finite)
@@ -342,7 +343,7 @@ class TierRule:
     """Tier key or label: the floor or cap."""
 
     kind: Literal["floor", "cap"] = attrs.field(
-        default="floor", validator=attrs.validators.in_(("floor", "cap"))
+        default="floor", validator=validator(OneOf(("floor", "cap")))
     )
     """``"floor"`` (at least ``tier``) or ``"cap"`` (at most ``tier``)."""
 
