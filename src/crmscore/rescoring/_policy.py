@@ -9,6 +9,7 @@ import attrs
 from crmscore._periods import TIME_UNITS, TimeUnit
 from crmscore._validation import (
     NON_NEGATIVE,
+    InstanceOf,
     OneOf,
     Optional,
     check_param,
@@ -18,6 +19,7 @@ from crmscore._validation import (
     validator,
 )
 from crmscore.churn import EarlyWarning, PAliveBelow
+from crmscore.clv import BetaGeoFitter, GammaGammaFitter
 from crmscore.errors import InvalidParameterError
 from crmscore.rescoring._summary import policy_html
 from crmscore.tiering import Scorecard
@@ -128,14 +130,35 @@ class CLVStage:
     refit_on_review: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     """Refit both models on the whole book at every review (always at the first)."""
 
+    purchase_fitter: BetaGeoFitter = attrs.field(
+        factory=BetaGeoFitter,
+        validator=validator(InstanceOf(BetaGeoFitter, "a BetaGeoFitter")),
+    )
+    """Settings of the BG/NBD fit at reviews (penalizer, tolerance, iterations)."""
+
+    spend_fitter: GammaGammaFitter = attrs.field(
+        factory=GammaGammaFitter,
+        validator=validator(InstanceOf(GammaGammaFitter, "a GammaGammaFitter")),
+    )
+    """Settings of the Gamma-Gamma fit at reviews."""
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""
-        return attrs.asdict(self)
+        return {
+            **attrs.asdict(self, recurse=False),
+            "purchase_fitter": self.purchase_fitter.to_dict(),
+            "spend_fitter": self.spend_fitter.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CLVStage:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**data)
+        """Inverse of :meth:`to_dict` (a dict without fitters gets the default ones)."""
+        fields = dict(data)
+        if "purchase_fitter" in fields:
+            fields["purchase_fitter"] = BetaGeoFitter.from_dict(fields["purchase_fitter"])
+        if "spend_fitter" in fields:
+            fields["spend_fitter"] = GammaGammaFitter.from_dict(fields["spend_fitter"])
+        return cls(**fields)
 
 
 def _optional_adjustment(value: TierAdjustment | Mapping[str, Any] | None) -> TierAdjustment | None:
