@@ -305,6 +305,18 @@ def test_statistics_do_not_depend_on_the_partitioning(client: object, npartition
     pd.testing.assert_frame_equal(stats, cs.BetaGeoFitter.aggregate(summary), check_exact=True)
 
 
+def test_dask_time_unit_is_an_argument_as_in_pandas(client: object) -> None:
+    summary = cs.make_rfm_summary(1_000, seed=12)  # no attrs, as after a file
+    lazy = _lazy(summary, npartitions=3)
+    stats = sufficient_statistics_dask(lazy, fitter=cs.BetaGeoFitter(), time_unit="W")
+    assert stats.attrs == {"time_unit": "W"}
+    model = fit_dask(lazy, fitter=cs.BetaGeoFitter(), time_unit="W")
+    assert model == cs.BetaGeoFitter().fit(summary, time_unit="W")
+    assert fit_dask(lazy, fitter=cs.BetaGeoFitter()).time_unit is None
+    with pytest.raises(cs.InvalidParameterError, match="'time_unit' parameter of fit_dask"):
+        fit_dask(lazy, fitter=cs.BetaGeoFitter(), time_unit="days")  # type: ignore[call-overload]
+
+
 def test_dask_fit_errors_are_the_pandas_errors(client: object) -> None:
     summary = cs.make_rfm_summary(400, seed=9)
     lazy = _lazy(summary, npartitions=3)

@@ -11,6 +11,7 @@ import pandas as pd
 from crmscore._columns import TransactionColumns
 from crmscore._groups import compress_rows
 from crmscore._progress import ProgressReporter
+from crmscore._validation import TIME_UNIT, Optional, check_param
 from crmscore.clv import BetaGeoFitter
 from crmscore.errors import InvalidParameterError
 from crmscore.scaleout._common import (
@@ -225,7 +226,10 @@ def rfm_table_dask(
 
 
 def sufficient_statistics_dask(
-    table: dd.DataFrame, *, fitter: BetaGeoFitter | GammaGammaFitter
+    table: dd.DataFrame,
+    *,
+    fitter: BetaGeoFitter | GammaGammaFitter,
+    time_unit: TimeUnit | None = None,
 ) -> pd.DataFrame:
     r"""Count the distinct rows a model's likelihood needs, on Dask.
 
@@ -237,6 +241,10 @@ def sufficient_statistics_dask(
         Gamma-Gamma.
     fitter : BetaGeoFitter or GammaGammaFitter
         Says which model's statistics to count.
+    time_unit : {"D", "W", "M"}, optional
+        Unit of ``recency`` and ``T``, kept in ``attrs["time_unit"]``, as
+        :func:`sufficient_statistics_spark` does; defaults to the table's metadata
+        ``attrs["time_unit"]`` when it has one.
 
     Returns
     -------
@@ -245,7 +253,7 @@ def sufficient_statistics_dask(
         distinct (``frequency``, ``recency``, ``T``) rows, or distinct
         (``frequency``, ``monetary_value``) rows of repeat customers, each with the
         number of customers sharing it (``count``), sorted. ``attrs["time_unit"]``
-        is kept from the table's metadata when it has one.
+        is ``time_unit``.
 
     Raises
     ------
@@ -289,7 +297,9 @@ def sufficient_statistics_dask(
     >>> stats.equals(BetaGeoFitter.aggregate(table)), int(stats["count"].sum())
     (True, 500)
     """
-    return _count_statistics(table, fitter=fitter, owner="sufficient_statistics_dask")
+    owner = "sufficient_statistics_dask"
+    check_param(time_unit, Optional(TIME_UNIT), name="time_unit", owner=owner)
+    return _count_statistics(table, fitter=fitter, owner=owner, time_unit=time_unit)
 
 
 def _count_statistics(
@@ -298,6 +308,7 @@ def _count_statistics(
     fitter: BetaGeoFitter | GammaGammaFitter,
     owner: str,
     fitting: bool = False,
+    time_unit: TimeUnit | None = None,
 ) -> pd.DataFrame:
     """Do the work of :func:`sufficient_statistics_dask` (and check for :func:`fit_dask`)."""
     table = check_dask(table, name="table", owner=owner)
@@ -320,7 +331,8 @@ def _count_statistics(
         fitting=fitting,
         as_of=table._meta.attrs.get("as_of"),
     )
-    time_unit = table._meta.attrs.get("time_unit")
+    if time_unit is None:
+        time_unit = table._meta.attrs.get("time_unit")
     stats.attrs = {} if time_unit is None else {"time_unit": time_unit}
     return stats
 
@@ -415,6 +427,7 @@ def fit_dask(
     True
     """
     ProgressReporter(progress, owner="fit_dask")  # reject a bad callback before the work
+    check_param(time_unit, Optional(TIME_UNIT), name="time_unit", owner="fit_dask")
     stats = _count_statistics(table, fitter=fitter, owner="fit_dask", fitting=True)
     if isinstance(fitter, BetaGeoFitter):
         return fitter.fit_aggregated(stats, time_unit=time_unit, progress=progress)
