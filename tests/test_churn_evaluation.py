@@ -80,11 +80,24 @@ def test_evaluate_warnings_rejects_repeated_ids() -> None:
 
 
 def test_evaluate_warnings_reads_as_of_from_the_warnings() -> None:
-    result = EarlyWarning().evaluate(log(SAMPLE), as_of=AS_OF)
+    result = EarlyWarning().predict(log(SAMPLE), as_of=AS_OF)
     churn = pd.Series([AS_OF + pd.Timedelta(days=40)], index=["quiet"])
     scored = evaluate_warnings(result, churn_dates=churn)
     assert scored.loc["red", "churned"] == 1
     assert scored.attrs["as_of"] == AS_OF
+
+
+def test_evaluate_warnings_without_attrs_needs_as_of() -> None:
+    result = EarlyWarning().predict(log(SAMPLE), as_of=AS_OF)
+    churn = pd.Series([AS_OF + pd.Timedelta(days=40)], index=["quiet"])
+    bare = result.copy()
+    bare.attrs = {}  # as after a CSV round trip
+    with pytest.raises(InvalidParameterError, match=r"pass as_of="):
+        evaluate_warnings(bare, churn_dates=churn)
+    pd.testing.assert_frame_equal(
+        evaluate_warnings(bare, churn_dates=churn, as_of=AS_OF),
+        evaluate_warnings(result, churn_dates=churn),
+    )
 
 
 @pytest.mark.parametrize(
@@ -128,7 +141,7 @@ def test_observed_churn_dates_boundary() -> None:
         }
     )
     # a: 2024-03-01 + 90 days = 2024-05-30 = end: churned that day. b: 05-31 > end.
-    dates = observed_churn_dates(events, end="2024-05-30", inactive_days=90)
+    dates = observed_churn_dates(events, as_of="2024-05-30", inactive_days=90)
     assert dates.loc["a"] == pd.Timestamp("2024-05-30")
     assert pd.isna(dates.loc["b"])
     assert pd.isna(dates.loc["c"])  # never purchased
@@ -142,7 +155,7 @@ def test_backtest_is_evaluate_at_each_date() -> None:
         book.events, churn_dates=churn, as_of_dates=dates, horizon_days=60, min_lead_days=20
     )
     for date in dates:
-        warnings = EarlyWarning().evaluate(book.events, as_of=date)
+        warnings = EarlyWarning().predict(book.events, as_of=date)
         expected = evaluate_warnings(warnings, churn_dates=churn, horizon_days=60, min_lead_days=20)
         at_date = result.loc[pd.Timestamp(date)]
         assert isinstance(at_date, pd.DataFrame)
