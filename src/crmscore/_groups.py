@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int64]
 
-__all__ = ["compress_rows", "count_rows", "group_rows"]
+__all__ = ["compress_rows", "count_rows", "group_rows", "sum_by_group"]
 
 
 class _Packed(NamedTuple):
@@ -111,3 +111,25 @@ def compress_rows(
     distinct, inverse = group_rows(list(columns))
     totals = np.bincount(inverse, weights=weight, minlength=len(distinct[0]))
     return distinct, totals.astype(np.float64)
+
+
+def sum_by_group(groups: npt.NDArray[np.integer], weights: FloatArray, n_groups: int) -> FloatArray:
+    """Sum ``weights`` per group ``0..n_groups-1``, independent of row order bit for bit.
+
+    ``numpy.bincount`` adds in row order, and floating-point addition is not
+    associative, so a permutation of the rows can change a sum in its last bits.
+    Addition is commutative, so groups of one or two values sum alike in any
+    order; only the rows of groups with three or more values are put in a
+    canonical order (by value) before they are added.
+    """
+    sizes = np.bincount(groups, minlength=n_groups)
+    crowded = sizes[groups] >= 3
+    if not crowded.any():
+        return np.bincount(groups, weights=weights, minlength=n_groups).astype(np.float64)
+    sums = np.bincount(groups[~crowded], weights=weights[~crowded], minlength=n_groups)
+    sums = sums.astype(np.float64, copy=False)  # int64 when no row is left
+    rows = np.flatnonzero(crowded)
+    values = weights[rows]
+    order = np.argsort(values)  # within each group, too: bincount adds in this order
+    sums += np.bincount(groups[rows][order], weights=values[order], minlength=n_groups)
+    return sums.astype(np.float64, copy=False)
