@@ -827,9 +827,11 @@ def test_any_id_spellings_give_one_row_per_customer_and_replays_change_nothing(
     replayed = log.iloc[sorted(subset)].copy()
     # Re-spell the replayed ids: an integer id comes back as a float or a Python int.
     plain_ids = [plain(e) for e in replayed["event_id"]]
-    replayed["event_id"] = [
-        float(e) if isinstance(e, int) and abs(e) <= 2**53 else e for e in plain_ids
-    ]
+    replayed["event_id"] = pd.Series(  # object: a float64 column would round 2**63 - 1
+        [float(e) if isinstance(e, int) and abs(e) <= 2**53 else e for e in plain_ids],
+        dtype=object,
+        index=replayed.index,
+    )
     again = Book.from_dict(json.loads(json.dumps(book.to_dict())))
     for target in (book, again):
         replay = ingest(target, replayed, as_of=day(n))

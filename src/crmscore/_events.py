@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from crmscore._ids import Ids, canonical_ids, factorize_ids, repeated_ids
+from crmscore._ids import Ids, canonical_ids, factorize_ids, repeated_ids, with_id_dtype
 from crmscore._periods import to_periods
 from crmscore._validation import (
     as_timestamp,
@@ -250,8 +250,7 @@ def validate_events(
         kinds, values, rows = kinds[keep], values[keep], rows[keep]
         event_ids = None if event_ids is None else event_ids[keep]
     codes, customers = factorize_ids(customer_ids, column=customer_col)
-    if isinstance(ids.dtype, np.dtype) and ids.dtype.kind in "iu" and ids.dtype != np.int64:
-        customers = customers.astype(ids.dtype)  # the caller's integer dtype, as rfm_table
+    customers = with_id_dtype(customers, ids.dtype)  # as rfm_table
     return ValidatedEvents(
         codes=codes,
         customers=customers,

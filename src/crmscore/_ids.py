@@ -316,16 +316,12 @@ def factorize_ids(ids: pd.Series[Any] | Ids, *, column: str) -> tuple[IntArray, 
     (the caller's numpy integer dtype is kept when every id fits it), object of
     Python ints if one is beyond int64, and holds strings for string ids.
     """
-    keep_dtype: np.dtype[Any] | None = None
     if isinstance(ids, pd.Series):
-        if isinstance(ids.dtype, np.dtype) and ids.dtype.kind in "iu":
-            keep_dtype = ids.dtype
-        ids = canonical_ids(ids, column=column)
+        codes, index = factorize_ids(canonical_ids(ids, column=column), column=column)
+        return codes, with_id_dtype(index, ids.dtype)
     values = ids.labels
     if values.dtype == np.int64:
         codes, uniques = _factorize_ints(values)
-        if keep_dtype is not None and keep_dtype != np.int64:
-            uniques = uniques.astype(keep_dtype)
         return codes, pd.Index(uniques, name=column)
     if ids.text is None:  # Python ints, some beyond int64
         codes, uniques = pd.factorize(values, sort=True)
@@ -347,6 +343,29 @@ def factorize_ids(ids: pd.Series[Any] | Ids, *, column: str) -> tuple[IntArray, 
     codes[text] = str_codes + len(int_uniques)
     uniques = np.concatenate([np.asarray(int_uniques).astype(object), np.asarray(str_uniques)])
     return codes, pd.Index(uniques, dtype=object, name=column)
+
+
+def with_id_dtype(index: pd.Index[Any], dtype: Any) -> pd.Index[Any]:
+    """Give an index of canonical ids the caller's column dtype, where it holds them.
+
+    A numpy integer dtype is kept when every id fits it (``int32`` ids give an
+    ``int32`` index), and a pandas string dtype (``str``, ``string[python]``,
+    ``string[pyarrow]``) when every id is a string.
+    """
+    if index.dtype == dtype:
+        return index
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu" and index.dtype == np.int64:
+        info = np.iinfo(dtype)
+        if not len(index) or (info.min <= index.min() and index.max() <= info.max):
+            return index.astype(dtype)
+    elif (
+        pd.api.types.is_string_dtype(dtype)
+        and not pd.api.types.is_object_dtype(dtype)
+        and infer_dtype(index, skipna=False) in ("string", "empty")
+    ):
+        text: pd.Index[Any] = index.astype(dtype)
+        return text
+    return index
 
 
 def _factorize_ints(values: IntArray) -> tuple[IntArray, npt.NDArray[np.int64]]:
