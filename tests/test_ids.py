@@ -307,3 +307,23 @@ def test_rfm_table_and_spend_drop_are_bitwise_independent_of_row_order(
     second = drop.predict(events(shuffled), as_of=as_of)
     value = "spend_drop_value"
     assert first[value].to_numpy().tobytes() == second[value].to_numpy().tobytes()
+
+
+def test_overrides_and_explain_take_any_spelling_and_record_the_books_id() -> None:
+    policy = RescoringPolicy(scorecard=rfm_card())
+    log = engine_events([1, 2, 3], [10, 11, 12], [0, 0, 1])
+    book = open_book(policy, log, as_of=T0 + pd.Timedelta(days=2)).book
+    tier = book.tiers.labels()[0]
+    at = T0 + pd.Timedelta(days=3)
+    for spelling in (np.int64(10), 10.0, np.uint8(10)):
+        result = cs.rescoring.set_override(
+            book, customer_id=spelling, tier=tier, as_of=at, reason="appeal", author="ops"
+        )
+        recorded = result.book.history["customer_id"].iloc[-1]
+        assert type(recorded) is int
+        assert recorded == 10
+        json.dumps(result.book.to_dict())  # JSON-safe after the override
+    why = cs.rescoring.explain(book, customer_ids=[np.uint8(11), 12.0])
+    assert why.index.tolist() == [11, 12]
+    with pytest.raises(cs.InvalidDataError, match="not ids"):
+        cs.rescoring.explain(book, customer_ids=[True])
