@@ -1,0 +1,136 @@
+"""One validated event log seen at several cut-offs (private, numpy only).
+
+:class:`LogHistory` validates nothing itself: it takes a log validated once up to
+its last day and gives, for any cut-off day ``c``,
+
+- :meth:`context`: an :class:`~crmscore.churn._context.EventContext` over the events
+  on days ``<= c`` only (every customer of the log keeps its code, so arrays of
+  different cut-offs line up), and
+- :meth:`outcomes`: who is still a customer at ``c`` and the day each of them
+  churns after ``c``, read from purchases on days ``> c``.
+
+Churn is the documented criterion of :func:`crmscore.churn.observed_churn_dates`:
+a customer churns on the day ``inactive_days`` days have passed since a purchase
+without another purchase. At a cut-off ``c`` a customer is *active* when their
+latest purchase on or before ``c`` is less than ``inactive_days`` days old; their
+churn day is the first day after ``c`` on which the criterion is met (``inf``
+when it is not met by the end of the log).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from crmscore._events import ValidatedEvents
+from crmscore.churn._context import EventContext
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CutOff", "LogHistory"]
+
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+IntArray: TypeAlias = npt.NDArray[np.int64]
+BoolArray: TypeAlias = npt.NDArray[np.bool_]
+
+
+class CutOff:
+    """The purchase summary of every customer at one cut-off day (days since 1970-01-01)."""
+
+    __slots__ = ("active", "churn_day", "day", "first_day", "last_day", "n_days")
+
+    def __init__(
+        self,
+        *,
+        day: int,
+        active: BoolArray,
+        first_day: FloatArray,
+        last_day: FloatArray,
+        n_days: FloatArray,
+        churn_day: FloatArray,
+    ) -> None:
+        self.day = day
+        self.active = active
+        self.first_day = first_day
+        self.last_day = last_day
+        self.n_days = n_days
+        self.churn_day = churn_day
+
+
+class LogHistory:
+    """A log validated up to ``events.as_of_day``, cut at earlier days on demand."""
+
+    def __init__(self, events: ValidatedEvents, *, inactive_days: int) -> None:
+        self.events = events
+        self.inactive_days = inactive_days
+        self.end_day = events.as_of_day
+        purchase = events.kinds == events.kind_code("purchase")
+        codes = events.codes[purchase]
+        days = events.days[purchase]
+        self._low = int(days.min()) if days.size else 0
+        self._span = int(days.max()) - self._low + 2 if days.size else 2
+        keys = np.unique(codes * self._span + (days - self._low))
+        self._keys = keys
+        self._codes = keys // self._span
+        self._days = keys % self._span + self._low
+        n = keys.size
+        nxt = np.r_[self._days[1:], 0]
+        same = np.r_[self._codes[1:] == self._codes[:-1], False]
+        breaks = np.flatnonzero(~same | (nxt - self._days > inactive_days))
+        after = np.empty(0, np.int64) if n == 0 else breaks[np.searchsorted(breaks, np.arange(n))]
+        churn = (self._days[after] + inactive_days).astype(np.float64) if n else np.empty(0)
+        churn[churn > self.end_day] = np.inf
+        self._churn_after = churn
+        self._first_index = np.searchsorted(keys, np.arange(events.n_customers) * self._span)
+
+    @property
+    def customers(self) -> pd.Index[Any]:
+        """Every customer id of the log (sorted)."""
+        return self.events.customers
+
+    def context(self, day: int, *, as_of: pd.Timestamp) -> EventContext:
+        """Event context over the events on days ``<= day`` (all customers keep their codes)."""
+        ev = self.events
+        keep = ev.days <= day
+        view = ValidatedEvents(
+            codes=ev.codes[keep],
+            customers=ev.customers,
+            stamps=ev.stamps[keep],
+            days=ev.days[keep],
+            kinds=ev.kinds[keep],
+            kind_names=ev.kind_names,
+            values=ev.values[keep],  # noqa: PD011 (a numpy field, not pandas)
+            as_of=as_of,
+            as_of_day=day,
+            rows=ev.rows[keep],
+        )
+        return EventContext(view)
+
+    def cut(self, day: int) -> CutOff:
+        """Purchase summary and churn day of every customer at cut-off ``day``."""
+        n = self.events.n_customers
+        ids = np.arange(n, dtype=np.int64)
+        offset = day - self._low
+        last = np.searchsorted(self._keys, ids * self._span + min(offset, self._span - 1), "right")
+        last -= 1
+        first = self._first_index
+        bought = (last >= first) & (last >= 0) & (offset >= 0)
+        safe_last = np.where(bought, last, 0)
+        safe_first = np.where(bought, first, 0)
+        nan = np.full(n, np.nan)
+        first_day = np.where(bought, self._days[safe_first] if self._days.size else nan, np.nan)
+        last_day = np.where(bought, self._days[safe_last] if self._days.size else nan, np.nan)
+        n_days = np.where(bought, last - first + 1, 0).astype(np.float64)
+        active = bought & (day - last_day < self.inactive_days)
+        churn = np.where(active, self._churn_after[safe_last] if self._days.size else nan, np.nan)
+        return CutOff(
+            day=day,
+            active=active,
+            first_day=first_day,
+            last_day=last_day,
+            n_days=n_days,
+            churn_day=churn,
+        )

@@ -1,0 +1,553 @@
+"""Backtests without leakage: rules vs learned model vs 1 - P(alive) vs warning everyone.
+
+At each cut-off ``c`` every method sees only the events on days up to ``c``; the
+learned model is trained on cut-offs whose outcome windows close by ``c``; the
+outcome (churn ``lead_days`` to ``horizon_days`` days after ``c``) is read from the
+purchases after ``c``. See :func:`evaluate_backtest`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from crmscore._display import html_block
+from crmscore._events import validate_events
+from crmscore._progress import ProgressReporter
+from crmscore._validation import as_timestamp
+from crmscore.churn._history import LogHistory
+from crmscore.churn._metrics import (
+    average_precision,
+    brier_score,
+    calibration_bins,
+    precision_at_recall,
+    roc_auc,
+)
+from crmscore.churn.learned import (
+    LearnedWarning,
+    LearnedWarningFitter,
+    probability_levels,
+    window_labels,
+)
+from crmscore.churn.rules import LEVELS
+from crmscore.churn.warning import EarlyWarning
+from crmscore.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Sequence
+
+__all__ = ["ChurnBacktest", "evaluate_backtest"]
+
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+
+_OWNER = "evaluate_backtest"
+
+#: The methods compared, in table order.
+METHODS: tuple[str, ...] = ("rules", "learned", "1 - P(alive)", "warn everyone")
+
+#: Recall levels of the precision-at-recall columns.
+RECALLS: tuple[float, ...] = (0.1, 0.25, 0.5)
+
+
+_FRAME = attrs.validators.instance_of(pd.DataFrame)
+
+
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+def _models(values: Iterable[LearnedWarning]) -> tuple[LearnedWarning, ...]:
+    return tuple(values)
+
+
+@attrs.frozen(kw_only=True)
+class ChurnBacktest:
+    """The result of :func:`evaluate_backtest`: every table of one backtest.
+
+    A frozen value; its tables are DataFrames (compared by identity, not content).
+    ``to_frame()`` gives the comparison table; in a notebook the HTML repr shows
+    the settings and the main tables.
+    """
+
+    cut_offs: tuple[str, ...] = attrs.field(converter=_strings)
+    """The cut-offs scored (ISO dates)."""
+
+    lead_days: int
+    """A churn counts when it comes at least this many days after the cut-off."""
+
+    horizon_days: int
+    """... and at most this many days after it."""
+
+    inactive_days: int
+    """Days without a purchase that make a customer churned."""
+
+    comparison: pd.DataFrame = attrs.field(eq=False, validator=_FRAME)
+    """Per method, pooled over the cut-offs: ``customers`` (active customer-dates),
+    ``churners`` (churn ``lead_days`` to ``horizon_days`` days later), ``base_rate``,
+    ``auc``, ``average_precision``, ``brier`` (NaN for the rules, which give no
+    probability), ``precision_at_recall_10`` / ``_25`` / ``_50`` (best precision
+    of a threshold reaching that recall), and for the method's own warning
+    (rules: any level; learned: any level; P(alive) below 0.5; everyone)
+    ``warned``, ``precision`` and ``recall``."""
+
+    by_cut_off: pd.DataFrame = attrs.field(eq=False, validator=_FRAME)
+    """The same per (cut-off, method)."""
+
+    levels: pd.DataFrame = attrs.field(eq=False, validator=_FRAME)
+    """Per (method, level) for the rules and the learned model: ``warned``,
+    ``precision``, ``recall``, ``too_soon`` (warned customers who churned within
+    ``lead_days``: right about churn, too late to act), ``median_lead_days``."""
+
+    deciles: pd.DataFrame = attrs.field(eq=False, validator=_FRAME)
+    """Per (method, decile of the score; 1 = highest): ``customers``, ``churners``,
+    ``precision``, ``cumulative_recall``, ``lift`` (precision over the base rate)
+    and ``cumulative_lift``. Ties are broken by customer order, so deciles of the
+    rules (four distinct scores) are arbitrary within a level."""
+
+    calibration: pd.DataFrame = attrs.field(eq=False, validator=_FRAME)
+    """Per (method, probability bin) for the methods giving a probability:
+    ``customers``, ``mean_predicted``, ``observed`` (share churning in the window)."""
+
+    lead_times: pd.DataFrame = attrs.field(eq=False, validator=_FRAME)
+    """Per method: days from the cut-off to the churn of the warned customers who
+    churned within ``horizon_days`` (quantiles ``q10`` ... ``q90``), and
+    ``share_too_soon`` (before ``lead_days``)."""
+
+    models: tuple[LearnedWarning, ...] = attrs.field(converter=_models, eq=False)
+    """The learned model fitted for each cut-off (same order as ``cut_offs``)."""
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the comparison table (a copy)."""
+        return self.comparison.copy()
+
+    def __repr__(self) -> str:
+        head = (
+            f"ChurnBacktest(cut_offs={list(self.cut_offs)}, churn {self.lead_days}-"
+            f"{self.horizon_days} days ahead)\n"
+        )
+        columns = [
+            "customers",
+            "churners",
+            "auc",
+            "average_precision",
+            "brier",
+            "precision",
+            "recall",
+        ]
+        return head + self.comparison[columns].round(3).to_string()
+
+    def _repr_html_(self) -> str:
+        return html_block(
+            "ChurnBacktest",
+            facts=[
+                ("cut-offs", ", ".join(self.cut_offs)),
+                (
+                    "churn counted",
+                    f"{self.lead_days} to {self.horizon_days} days after the cut-off",
+                ),
+                ("churn criterion", f"no purchase for {self.inactive_days} days"),
+            ],
+            tables=[
+                ("comparison", self.comparison),
+                ("levels", self.levels),
+                ("lead times of warned churners (days)", self.lead_times),
+            ],
+        )
+
+
+class _Scores:
+    """What one method said at one cut-off, for the active customers."""
+
+    __slots__ = ("levels", "probability", "score", "warned")
+
+    def __init__(
+        self,
+        *,
+        score: FloatArray,
+        probability: FloatArray | None,
+        warned: npt.NDArray[np.bool_],
+        levels: npt.NDArray[np.int8] | None = None,
+    ) -> None:
+        self.score = score
+        self.probability = probability
+        self.warned = warned
+        self.levels = levels
+
+
+def _summary(y: FloatArray, s: _Scores) -> dict[str, float]:
+    n = y.size
+    positives = float(y.sum())
+    warned = float(s.warned.sum())
+    hits = float((s.warned & (y == 1)).sum())
+    row = {
+        "customers": n,
+        "churners": int(positives),
+        "base_rate": positives / n if n else math.nan,
+        "auc": roc_auc(y, s.score),
+        "average_precision": average_precision(y, s.score),
+        "brier": brier_score(y, s.probability) if s.probability is not None else math.nan,
+    }
+    for r in RECALLS:
+        row[f"precision_at_recall_{round(100 * r)}"] = precision_at_recall(y, s.score, r)
+    row["warned"] = int(warned)
+    row["precision"] = hits / warned if warned else math.nan
+    row["recall"] = hits / positives if positives else math.nan
+    return row
+
+
+def _deciles(y: FloatArray, score: FloatArray, method: str) -> list[dict[str, Any]]:
+    n = y.size
+    order = np.argsort(-score, kind="stable")
+    decile = np.empty(n, dtype=np.int64)
+    decile[order] = np.arange(n) * 10 // max(n, 1)
+    base = y.mean() if n else math.nan
+    total = y.sum()
+    rows, cumulative, cum_n = [], 0.0, 0
+    for d in range(10):
+        inside = decile == d
+        count = int(inside.sum())
+        hits = float(y[inside].sum())
+        cumulative += hits
+        cum_n += count
+        precision = hits / count if count else math.nan
+        rows.append(
+            {
+                "method": method,
+                "decile": d + 1,
+                "customers": count,
+                "churners": int(hits),
+                "precision": precision,
+                "cumulative_recall": cumulative / total if total else math.nan,
+                "lift": precision / base if base else math.nan,
+                "cumulative_lift": (cumulative / cum_n) / base if cum_n and base else math.nan,
+            }
+        )
+    return rows
+
+
+def _level_rows(
+    y: FloatArray, ahead: FloatArray, levels: npt.NDArray[np.int8], method: str, lead: int
+) -> list[dict[str, Any]]:
+    rows = []
+    positives = y.sum()
+    for code, name in [*list(enumerate(LEVELS))[1:], (-1, "any")]:
+        warned = levels > 0 if code < 0 else levels == code
+        hits = warned & (y == 1)
+        churned = warned & np.isfinite(ahead)
+        leads = ahead[churned]
+        rows.append(
+            {
+                "method": method,
+                "level": name,
+                "warned": int(warned.sum()),
+                "precision": hits.sum() / warned.sum() if warned.any() else math.nan,
+                "recall": hits.sum() / positives if positives else math.nan,
+                "too_soon": int((churned & (ahead < lead)).sum()),
+                "median_lead_days": float(np.median(leads)) if leads.size else math.nan,
+            }
+        )
+    return rows
+
+
+def _check_settings(
+    fitter: object, rules: object, as_of: object, n_bins: object
+) -> tuple[LearnedWarningFitter, EarlyWarning, list[pd.Timestamp]]:
+    chosen = LearnedWarningFitter() if fitter is None else fitter
+    warning = EarlyWarning() if rules is None else rules
+    if not isinstance(chosen, LearnedWarningFitter):
+        raise InvalidParameterError.for_value(
+            name="fitter", owner=_OWNER, allowed="a LearnedWarningFitter", got=type(chosen).__name__
+        )
+    if not isinstance(warning, EarlyWarning):
+        raise InvalidParameterError.for_value(
+            name="rules", owner=_OWNER, allowed="an EarlyWarning", got=type(warning).__name__
+        )
+    if isinstance(as_of, (str, bytes, pd.Timestamp)) or not isinstance(as_of, Iterable):
+        raise InvalidParameterError.for_value(
+            name="as_of", owner=_OWNER, allowed="a sequence of dates", got=as_of
+        )
+    dates = [as_timestamp(d, name="as_of", owner=_OWNER) for d in as_of]
+    if not dates:
+        raise InvalidParameterError.for_value(
+            name="as_of", owner=_OWNER, allowed="a non-empty sequence of dates", got=[]
+        )
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise InvalidParameterError.for_value(
+            name="n_bins", owner=_OWNER, allowed="an integer >= 1", got=n_bins
+        )
+    return chosen, warning, dates
+
+
+def _cut_off_days(
+    dates: Sequence[pd.Timestamp], history: LogHistory, first_day: int, fitter: LearnedWarningFitter
+) -> list[int]:
+    """Day numbers of the cut-offs; those censored or without training history raise."""
+    days = []
+    horizon = fitter.horizon_days
+    for d in dates:
+        day = int(np.datetime64(d.tz_localize(None).normalize(), "D").astype(np.int64))
+        if day + horizon > history.end_day:
+            latest = np.datetime64(history.end_day - horizon, "D")
+            raise InvalidParameterError(
+                f"{_OWNER}: the outcome window of cut-off {d.date()} runs {horizon} days, past "
+                f"the end of the data ({np.datetime64(history.end_day, 'D')}): every customer "
+                f"would be censored. The latest usable cut-off is {latest}."
+            )
+        oldest = day - horizon - (fitter.n_windows - 1) * fitter.window_step_days
+        if oldest < first_day:
+            raise InvalidParameterError(
+                f"{_OWNER}: cut-off {d.date()} needs training windows back to "
+                f"{np.datetime64(oldest, 'D')}, before the first event "
+                f"({np.datetime64(first_day, 'D')}). Use a later cut-off or fewer windows."
+            )
+        days.append(day)
+    return days
+
+
+def _score_cut_off(
+    fitter: LearnedWarningFitter,
+    warning: EarlyWarning,
+    history: LogHistory,
+    day: int,
+    cache: dict[tuple[int, bool], Any],
+) -> tuple[LearnedWarning, FloatArray, FloatArray, dict[str, _Scores]]:
+    """Fit on the past of ``day``, score every method, read the outcomes after it."""
+    model = fitter.fit_history(history, day, cache=cache)
+    measured = fitter._cached(history, day, model.signals, cache)
+    cut = measured.cut
+    active = cut.active
+    y = window_labels(cut, lead_days=fitter.lead_days, horizon_days=fitter.horizon_days)[active]
+    ahead = (cut.churn_day - day)[active]
+    ahead = np.where(ahead <= fitter.horizon_days, ahead, np.inf)
+
+    context = history.context(day, as_of=pd.Timestamp(np.datetime64(day, "D")))
+    fired = {s.name: np.asarray(s.compute(context).fired, dtype=bool) for s in warning.signals}
+    levels = warning.assign_levels(pd.DataFrame(fired))["level"].cat.codes.to_numpy()
+    rule_levels = levels[active].astype(np.int8)
+    scores = {
+        "rules": _Scores(
+            score=rule_levels.astype(np.float64),
+            probability=None,
+            warned=rule_levels > 0,
+            levels=rule_levels,
+        )
+    }
+    proba, _ = model._score(measured, active)
+    learned_levels = probability_levels(proba, model.levels)
+    scores["learned"] = _Scores(
+        score=proba, probability=proba, warned=learned_levels > 0, levels=learned_levels
+    )
+    if "p_alive" in measured.features:
+        dead = 1 - measured.features["p_alive"][active]
+        scores["1 - P(alive)"] = _Scores(score=dead, probability=dead, warned=dead > 0.5)
+    everyone = np.ones(y.size)
+    scores["warn everyone"] = _Scores(score=everyone, probability=everyone, warned=everyone > 0)
+    return model, y, ahead, scores
+
+
+def _calibration_rows(
+    y: FloatArray, probability: FloatArray, method: str, n_bins: int
+) -> list[dict[str, Any]]:
+    low, count, predicted, observed = calibration_bins(y, probability, n_bins=n_bins)
+    return [
+        {
+            "method": method,
+            "bin": f"{low[k]:.2f}-{low[k] + 1 / n_bins:.2f}",
+            "customers": int(count[k]),
+            "mean_predicted": predicted[k],
+            "observed": observed[k],
+        }
+        for k in range(n_bins)
+    ]
+
+
+def _lead_row(
+    ahead: FloatArray, warned: npt.NDArray[np.bool_], method: str, lead: int
+) -> dict[str, Any]:
+    leads = ahead[warned & np.isfinite(ahead)]
+    quantiles = np.quantile(leads, [0.1, 0.25, 0.5, 0.75, 0.9]) if leads.size else [math.nan] * 5
+    return {
+        "method": method,
+        "warned_churners": int(leads.size),
+        **{f"q{q}": float(v) for q, v in zip((10, 25, 50, 75, 90), quantiles, strict=True)},
+        "share_too_soon": float(np.mean(leads < lead)) if leads.size else math.nan,
+    }
+
+
+def _pooled_tables(
+    pooled: dict[str, list[tuple[FloatArray, FloatArray, _Scores]]], *, lead: int, n_bins: int
+) -> dict[str, pd.DataFrame]:
+    """Build the tables of every method over all cut-offs together."""
+    comparison, level_rows, decile_rows, calibration_rows, lead_rows = [], [], [], [], []
+    for method, parts in pooled.items():
+        if not parts:
+            continue
+        y = np.concatenate([p[0] for p in parts])
+        ahead = np.concatenate([p[1] for p in parts])
+        score = np.concatenate([p[2].score for p in parts])
+        warned = np.concatenate([p[2].warned for p in parts])
+        probabilities = [p[2].probability for p in parts]
+        probability = (
+            None
+            if any(p is None for p in probabilities)
+            else np.concatenate([p for p in probabilities if p is not None])
+        )
+        comparison.append(
+            {
+                "method": method,
+                **_summary(y, _Scores(score=score, probability=probability, warned=warned)),
+            }
+        )
+        levels = [p[2].levels for p in parts]
+        if all(v is not None for v in levels):
+            stacked = np.concatenate([v for v in levels if v is not None])
+            level_rows.extend(_level_rows(y, ahead, stacked, method, lead))
+        if method != "warn everyone":
+            decile_rows.extend(_deciles(y, score, method))
+            if probability is not None:
+                calibration_rows.extend(_calibration_rows(y, probability, method, n_bins))
+        lead_rows.append(_lead_row(ahead, warned, method, lead))
+    return {
+        "comparison": pd.DataFrame(comparison).set_index("method"),
+        "levels": pd.DataFrame(level_rows).set_index(["method", "level"]),
+        "deciles": pd.DataFrame(decile_rows).set_index(["method", "decile"]),
+        "calibration": pd.DataFrame(calibration_rows).set_index(["method", "bin"]),
+        "lead_times": pd.DataFrame(lead_rows).set_index("method"),
+    }
+
+
+def evaluate_backtest(
+    events: pd.DataFrame,
+    *,
+    as_of: Sequence[Any],
+    fitter: LearnedWarningFitter | None = None,
+    rules: EarlyWarning | None = None,
+    end: Any = None,
+    n_bins: int = 10,
+    customer_col: str = "customer_id",
+    timestamp_col: str = "timestamp",
+    kind_col: str = "kind",
+    value_col: str = "value",
+    event_id_col: str = "event_id",
+    extra_kinds: Collection[str] = (),
+    progress: Callable[[float], None] | None = None,
+) -> ChurnBacktest:
+    """Compare rules, the learned model, 1 - P(alive) and "warn everyone" on past cut-offs.
+
+    At each cut-off ``c`` of ``as_of``:
+
+    - the population is the customers *active* at ``c`` (a purchase less than
+      ``inactive_days`` days before ``c``'s day): the others have churned already;
+    - a customer is a churner when, by the documented criterion (no purchase for
+      ``inactive_days`` days, see :func:`observed_churn_dates`), they churn
+      ``lead_days`` to ``horizon_days`` days after ``c``, read from the purchases
+      after ``c``; churning sooner is *not* counted as a hit (a warning must give
+      ``lead_days`` of notice);
+    - the rules and the learned model see only events up to ``c``'s day (the
+      learned model is trained by ``fitter`` on cut-offs ``horizon_days``,
+      ``horizon_days + window_step_days``, ... before ``c``, whose outcomes are
+      known by ``c``); P(alive) comes from BG/NBD fitted on purchases up to ``c``.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        The whole event log. Not modified.
+    as_of : sequence of date-like
+        The cut-offs. Each needs ``horizon_days`` of data after it: a cut-off whose
+        outcome window runs past ``end`` would censor every customer and is
+        rejected.
+    fitter : LearnedWarningFitter, optional
+        Settings of the learned model; its ``lead_days``, ``horizon_days`` and
+        ``inactive_days`` define the outcome for every method. Defaults to
+        ``LearnedWarningFitter()``.
+    rules : EarlyWarning, optional
+        The rule-based warning; defaults to ``EarlyWarning()``.
+    end : date-like, optional
+        Last day the log covers; defaults to the day of its latest event.
+    n_bins : int, default 10
+        Bins of the calibration table.
+    customer_col, timestamp_col, kind_col, value_col, event_id_col : str
+        Column names.
+    extra_kinds : collection of str, default ()
+        Event kinds accepted besides the known ones.
+    progress : callable, optional
+        Called with the fraction of cut-offs done (0.0 first, 1.0 last).
+
+    Returns
+    -------
+    ChurnBacktest
+
+    Raises
+    ------
+    InvalidParameterError
+        No cut-off, or one whose outcome window runs past ``end``, or a cut-off
+        without ``n_windows`` training windows inside the log.
+    ColumnNotFoundError, InvalidDataError
+        The log breaks the contract (see :meth:`EarlyWarning.evaluate`).
+
+    Notes
+    -----
+    Plain accuracy is never reported: warning nobody scores ``1 - base rate``. The
+    AUC and average precision rank customers without any threshold; the rules'
+    score is the level (0 none to 3 red), so their AUC counts ties as halves.
+
+    Examples
+    --------
+    >>> from crmscore.datasets import make_events
+    >>> book = make_events(3_000, seed=21)
+    >>> result = evaluate_backtest(book.events, as_of=["2025-06-30", "2025-08-31"],
+    ...                            fitter=LearnedWarningFitter(n_windows=2))
+    >>> list(result.to_frame().index)
+    ['rules', 'learned', '1 - P(alive)', 'warn everyone']
+    >>> float(result.to_frame().loc["warn everyone", "auc"])
+    0.5
+    """
+    chosen, warning, dates = _check_settings(fitter, rules, as_of, n_bins)
+    if end is None:
+        if timestamp_col not in events.columns:
+            end = dates[-1]  # validate_events names the missing column
+        else:
+            end = pd.to_datetime(events[timestamp_col]).max()
+    validated = validate_events(
+        events,
+        as_of=end,
+        owner=_OWNER,
+        customer_col=customer_col,
+        timestamp_col=timestamp_col,
+        kind_col=kind_col,
+        value_col=value_col,
+        event_id_col=event_id_col,
+        extra_kinds=extra_kinds,
+    )
+    history = LogHistory(validated, inactive_days=chosen.inactive_days)
+    days = _cut_off_days(dates, history, int(validated.days.min()), chosen)
+
+    reporter = ProgressReporter(progress, owner=_OWNER)
+    reporter.report(0.0)
+    cache: dict[tuple[int, bool], Any] = {}
+    pooled: dict[str, list[tuple[FloatArray, FloatArray, _Scores]]] = {m: [] for m in METHODS}
+    per_cut: list[dict[str, Any]] = []
+    models = []
+    for done, (stamp, day) in enumerate(zip(dates, days, strict=True), start=1):
+        model, y, ahead, scores = _score_cut_off(chosen, warning, history, day, cache)
+        models.append(model)
+        for method, scored in scores.items():
+            pooled[method].append((y, ahead, scored))
+            per_cut.append({"as_of": str(stamp.date()), "method": method, **_summary(y, scored)})
+        reporter.report(done / len(dates))
+    tables = _pooled_tables(pooled, lead=chosen.lead_days, n_bins=n_bins)
+    return ChurnBacktest(
+        cut_offs=[str(d.date()) for d in dates],
+        lead_days=chosen.lead_days,
+        horizon_days=chosen.horizon_days,
+        inactive_days=chosen.inactive_days,
+        by_cut_off=pd.DataFrame(per_cut).set_index(["as_of", "method"]),
+        **tables,
+        models=models,
+    )
