@@ -297,3 +297,35 @@ def test_history_context_never_sees_later_events(seed: int, shift: int) -> None:
         a = pd.Series(getattr(full, name), index=ids_full).reindex(ids_short)
         b = pd.Series(getattr(short, name), index=ids_short)
         pd.testing.assert_series_equal(a, b, check_dtype=False)
+
+
+def test_by_rule_table(result: cs.ChurnBacktest) -> None:
+    table = result.by_rule
+    warning = cs.EarlyWarning()
+    expected = [f"rule {r.name}" for r in warning.rules] + [
+        f"signal {s.name}" for s in warning.signals
+    ]
+    assert list(table.index) == expected
+    # Each rule alone warns at least as many as reach its level through it.
+    two = cell(table, "rule two_signals", "warned")
+    assert two >= cell(result.levels.xs("rules", level="method"), "blue", "warned")
+    assert table["precision"].dropna().between(0, 1).all()
+    assert table["share_too_soon"].dropna().between(0, 1).all()
+
+
+def test_true_churn_dates_replace_the_criterion(book: cs.EventBook) -> None:
+    truth = book.customers["churn_date"]
+    result = cs.evaluate_backtest(
+        book.events, as_of=["2025-06-30"], fitter=SMALL, churn_dates=truth
+    )
+    day = pd.Timestamp("2025-06-30")
+    history = _history(book.events, str(book.as_of.date()))
+    cut = history.cut(_day("2025-06-30"))
+    active = pd.Series(cut.active, index=history.customers)
+    churn = truth.reindex(history.customers)
+    population = active & ~(churn <= day)
+    ahead = (churn - day).dt.days
+    positives = population & ahead.between(30, 90)
+    table = result.to_frame()
+    assert cell(table, "warn everyone", "customers") == population.sum()
+    assert cell(table, "warn everyone", "churners") == positives.sum()

@@ -366,3 +366,32 @@ def test_feature_term_round_trip() -> None:
         standard_error=np.nan,
     )
     assert FeatureTerm.from_dict(json.loads(json.dumps(term.to_dict()))) == term
+
+
+# --- the purchase-lapse signal ------------------------------------------------------------
+
+
+def test_purchase_lapse_hand_computed() -> None:
+    events = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d", "e"],
+            "timestamp": pd.to_datetime(
+                ["2024-03-02", "2024-03-01", "2024-02-01", "2024-01-31", "2024-03-30"]
+            ),
+            "kind": ["purchase", "purchase", "purchase", "purchase", "interaction"],
+            "value": [1.0, 1.0, 1.0, 1.0, None],
+        }
+    )
+    warning = cs.EarlyWarning(signals=(cs.PurchaseLapse(),), rules=())
+    result = warning.evaluate(events, as_of="2024-03-31")
+    # 29 days: too early; 30: fires; 59: fires (criterion met in 31 days); 60: too late.
+    assert result["purchase_lapse_value"].tolist()[:4] == [29.0, 30.0, 59.0, 60.0]
+    assert result["purchase_lapse"].tolist() == [False, True, True, False, False]
+    assert np.isnan(result["purchase_lapse_value"].iloc[4])
+    again = cs.churn.signal_from_dict(cs.PurchaseLapse(days=20).to_dict())
+    assert again == cs.PurchaseLapse(days=20)
+
+
+def test_purchase_lapse_window_is_checked() -> None:
+    with pytest.raises(InvalidParameterError, match="churn_days"):
+        cs.PurchaseLapse(days=70, lead_days=30, churn_days=90)

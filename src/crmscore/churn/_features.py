@@ -89,11 +89,33 @@ def _bgnbd_inputs(cut: CutOff) -> tuple[npt.NDArray[np.bool_], FloatArray, Float
     return bought, x, tx, age
 
 
-def _fit_bgnbd(cut: CutOff) -> BetaGeoParams:
+#: L2 penalty of the fallback BG/NBD fit when maximum likelihood fails (early cut-offs
+#: with short histories can push a and b towards infinity: no dropout identified).
+FALLBACK_PENALIZER = 0.001
+
+
+def _fit_bgnbd(cut: CutOff, notes: list[str]) -> BetaGeoParams | None:
     bought, x, tx, age = _bgnbd_inputs(cut)
     table = pd.DataFrame({"frequency": x[bought], "recency": tx[bought], "T": age[bought]})
     table.attrs = {"time_unit": "D"}
-    return BetaGeoFitter().fit(table).params
+    when = np.datetime64(cut.day, "D")
+    try:
+        return BetaGeoFitter().fit(table).params
+    except ConvergenceError:
+        pass
+    except InvalidDataError as error:
+        notes.append(f"P(alive) and expected purchases left out at {when}: {error}")
+        return None
+    try:
+        params = BetaGeoFitter(penalizer=FALLBACK_PENALIZER).fit(table).params
+    except (ConvergenceError, InvalidDataError) as error:
+        notes.append(f"P(alive) and expected purchases left out at {when}: {error}")
+        return None
+    notes.append(
+        f"BG/NBD at {when} fitted with penalizer {FALLBACK_PENALIZER}: maximum likelihood "
+        "did not converge"
+    )
+    return params
 
 
 def _purchase_features(
@@ -169,13 +191,7 @@ def measure(
     )
     notes: list[str] = []
     params: BetaGeoParams | None = None
-    if isinstance(bgnbd, str):
-        try:
-            params = _fit_bgnbd(cut)
-        except (ConvergenceError, InvalidDataError) as error:
-            notes.append(f"P(alive) and expected purchases left out: BG/NBD fit failed ({error})")
-    else:
-        params = bgnbd
+    params = _fit_bgnbd(cut, notes) if isinstance(bgnbd, str) else bgnbd
     if params is not None:
         bought, x, tx, age = _bgnbd_inputs(cut)
         theta = (params.r, params.alpha, params.a, params.b)

@@ -29,11 +29,11 @@ from crmscore.churn._metrics import (
     precision_at_recall,
     roc_auc,
 )
+from crmscore.churn.evaluation import churn_day_numbers
 from crmscore.churn.learned import (
     LearnedWarning,
     LearnedWarningFitter,
     probability_levels,
-    window_labels,
 )
 from crmscore.churn.rules import LEVELS
 from crmscore.churn.warning import EarlyWarning
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["ChurnBacktest", "evaluate_backtest"]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
+BoolArray: TypeAlias = npt.NDArray[np.bool_]
 
 _OWNER = "evaluate_backtest"
 
@@ -118,6 +119,12 @@ class ChurnBacktest:
     """Per method: days from the cut-off to the churn of the warned customers who
     churned within ``horizon_days`` (quantiles ``q10`` ... ``q90``), and
     ``share_too_soon`` (before ``lead_days``)."""
+
+    by_rule: pd.DataFrame = attrs.field(eq=False, validator=_FRAME)
+    """Per rule of the rule set (its condition alone, whatever higher rules say) and
+    per signal: ``level`` (the rule's; "" for a signal), ``warned``, ``precision``,
+    ``recall``, ``share_too_soon`` (of the warned churners, those who churned within
+    ``lead_days``) and ``median_lead_days`` (days to churn of warned churners)."""
 
     models: tuple[LearnedWarning, ...] = attrs.field(converter=_models, eq=False)
     """The learned model fitted for each cut-off (same order as ``cut_offs``)."""
@@ -315,21 +322,42 @@ def _score_cut_off(
     warning: EarlyWarning,
     history: LogHistory,
     day: int,
-    cache: dict[tuple[int, bool], Any],
-) -> tuple[LearnedWarning, FloatArray, FloatArray, dict[str, _Scores]]:
-    """Fit on the past of ``day``, score every method, read the outcomes after it."""
+    *,
+    cache: dict[tuple[int, bool, tuple[str, ...]], Any],
+    truth: FloatArray | None,
+) -> tuple[
+    LearnedWarning, FloatArray, FloatArray, dict[str, _Scores], dict[tuple[str, str], BoolArray]
+]:
+    """Fit on the past of ``day``, score every method, read the outcomes after it.
+
+    With ``truth`` (a churn day per customer, NaN for none), customers who truly
+    churned on or before ``day`` leave the population and the outcome is the true
+    churn day; otherwise it is the documented criterion read from later purchases.
+    """
     model = fitter.fit_history(history, day, cache=cache)
     measured = fitter._cached(history, day, model.signals, cache)
     cut = measured.cut
     active = cut.active
-    y = window_labels(cut, lead_days=fitter.lead_days, horizon_days=fitter.horizon_days)[active]
-    ahead = (cut.churn_day - day)[active]
-    ahead = np.where(ahead <= fitter.horizon_days, ahead, np.inf)
+    if truth is not None:
+        active = active & ~(truth <= day)
+        churn_day = truth
+    else:
+        churn_day = cut.churn_day
+    ahead = (churn_day - day)[active]
+    with np.errstate(invalid="ignore"):
+        y = ((ahead >= fitter.lead_days) & (ahead <= fitter.horizon_days)).astype(np.float64)
+        ahead = np.where(ahead <= fitter.horizon_days, ahead, np.inf)
 
     context = history.context(day, as_of=pd.Timestamp(np.datetime64(day, "D")))
     fired = {s.name: np.asarray(s.compute(context).fired, dtype=bool) for s in warning.signals}
     levels = warning.assign_levels(pd.DataFrame(fired))["level"].cat.codes.to_numpy()
     rule_levels = levels[active].astype(np.int8)
+    groups = warning.groups
+    n = active.size
+    parts: dict[tuple[str, str], BoolArray] = {
+        (f"rule {r.name}", r.level): r.when.holds(fired, groups, n)[active] for r in warning.rules
+    }
+    parts.update({(f"signal {name}", ""): f[active] for name, f in fired.items()})
     scores = {
         "rules": _Scores(
             score=rule_levels.astype(np.float64),
@@ -348,7 +376,36 @@ def _score_cut_off(
         scores["1 - P(alive)"] = _Scores(score=dead, probability=dead, warned=dead > 0.5)
     everyone = np.ones(y.size)
     scores["warn everyone"] = _Scores(score=everyone, probability=everyone, warned=everyone > 0)
-    return model, y, ahead, scores
+    return model, y, ahead, scores, parts
+
+
+def _rule_table(
+    parts: dict[tuple[str, str], list[BoolArray]],
+    outcomes: Sequence[tuple[FloatArray, FloatArray]],
+    *,
+    lead: int,
+) -> pd.DataFrame:
+    y = np.concatenate([o[0] for o in outcomes])
+    ahead = np.concatenate([o[1] for o in outcomes])
+    positives = y.sum()
+    rows = []
+    for (name, level), pieces in parts.items():
+        warned = np.concatenate(pieces)
+        churned = warned & np.isfinite(ahead)
+        leads = ahead[churned]
+        hits = float((warned & (y == 1)).sum())
+        rows.append(
+            {
+                "name": name,
+                "level": level,
+                "warned": int(warned.sum()),
+                "precision": hits / warned.sum() if warned.any() else math.nan,
+                "recall": hits / positives if positives else math.nan,
+                "share_too_soon": float(np.mean(leads < lead)) if leads.size else math.nan,
+                "median_lead_days": float(np.median(leads)) if leads.size else math.nan,
+            }
+        )
+    return pd.DataFrame(rows).set_index("name")
 
 
 def _calibration_rows(
@@ -428,6 +485,7 @@ def evaluate_backtest(
     as_of: Sequence[Any],
     fitter: LearnedWarningFitter | None = None,
     rules: EarlyWarning | None = None,
+    churn_dates: pd.Series[Any] | None = None,
     end: Any = None,
     n_bins: int = 10,
     customer_col: str = "customer_id",
@@ -468,6 +526,12 @@ def evaluate_backtest(
         ``LearnedWarningFitter()``.
     rules : EarlyWarning, optional
         The rule-based warning; defaults to ``EarlyWarning()``.
+    churn_dates : pandas.Series, optional
+        Known churn dates per customer (NaT or absent: did not churn), e.g. a
+        synthetic book's truth. When given, they replace the documented criterion
+        as the outcome, and customers who churned on or before a cut-off leave its
+        population. The learned model still learns from the criterion (a real book
+        has nothing else), so this measures how well it predicts *true* churn.
     end : date-like, optional
         Last day the log covers; defaults to the day of its latest event.
     n_bins : int, default 10
@@ -527,21 +591,30 @@ def evaluate_backtest(
     )
     history = LogHistory(validated, inactive_days=chosen.inactive_days)
     days = _cut_off_days(dates, history, int(validated.days.min()), chosen)
+    truth = None if churn_dates is None else churn_day_numbers(churn_dates, history.customers)
 
     reporter = ProgressReporter(progress, owner=_OWNER)
     reporter.report(0.0)
-    cache: dict[tuple[int, bool], Any] = {}
+    cache: dict[tuple[int, bool, tuple[str, ...]], Any] = {}
     pooled: dict[str, list[tuple[FloatArray, FloatArray, _Scores]]] = {m: [] for m in METHODS}
     per_cut: list[dict[str, Any]] = []
     models = []
+    outcomes: list[tuple[FloatArray, FloatArray]] = []
+    rule_parts: dict[tuple[str, str], list[BoolArray]] = {}
     for done, (stamp, day) in enumerate(zip(dates, days, strict=True), start=1):
-        model, y, ahead, scores = _score_cut_off(chosen, warning, history, day, cache)
+        model, y, ahead, scores, parts = _score_cut_off(
+            chosen, warning, history, day, cache=cache, truth=truth
+        )
         models.append(model)
+        outcomes.append((y, ahead))
+        for key, hit in parts.items():
+            rule_parts.setdefault(key, []).append(hit)
         for method, scored in scores.items():
             pooled[method].append((y, ahead, scored))
             per_cut.append({"as_of": str(stamp.date()), "method": method, **_summary(y, scored)})
         reporter.report(done / len(dates))
     tables = _pooled_tables(pooled, lead=chosen.lead_days, n_bins=n_bins)
+    tables["by_rule"] = _rule_table(rule_parts, outcomes, lead=chosen.lead_days)
     return ChurnBacktest(
         cut_offs=[str(d.date()) for d in dates],
         lead_days=chosen.lead_days,

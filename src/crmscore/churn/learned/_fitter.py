@@ -247,7 +247,11 @@ class LearnedWarningFitter:
 
     # Internal: shared with the backtest, which caches measurements per cut-off.
     def fit_history(
-        self, history: LogHistory, day: int, *, cache: dict[tuple[int, bool], Measured]
+        self,
+        history: LogHistory,
+        day: int,
+        *,
+        cache: dict[tuple[int, bool, tuple[str, ...]], Measured],
     ) -> LearnedWarning:
         """Fit on the cut-offs before ``day`` of an already validated log (internal)."""
         days = [day - self.horizon_days - k * self.window_step_days for k in range(self.n_windows)]
@@ -340,9 +344,9 @@ class LearnedWarningFitter:
         history: LogHistory,
         day: int,
         signals: tuple[ChurnSignal, ...],
-        cache: dict[tuple[int, bool], Measured],
+        cache: dict[tuple[int, bool, tuple[str, ...]], Measured],
     ) -> Measured:
-        key = (day, self.use_p_alive)
+        key = (day, self.use_p_alive, tuple(s.name for s in signals))
         if key not in cache:
             cache[key] = measure(
                 history,
@@ -374,7 +378,8 @@ class LearnedWarningFitter:
     def _terms(
         self, blocks: Sequence[Measured], notes: list[str], kept: Sequence[ChurnSignal]
     ) -> list[FeatureTerm]:
-        names = [n for n in BASE_FEATURES if n in blocks[0].features] + [s.name for s in kept]
+        names = [n for n in BASE_FEATURES if all(n in m.features for m in blocks)]
+        names += [s.name for s in kept]
         terms: list[FeatureTerm] = []
         for name in names:
             transform = "identity" if name in IDENTITY else "slog"
