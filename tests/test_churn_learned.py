@@ -395,3 +395,16 @@ def test_purchase_lapse_hand_computed() -> None:
 def test_purchase_lapse_window_is_checked() -> None:
     with pytest.raises(InvalidParameterError, match="churn_days"):
         cs.PurchaseLapse(days=70, lead_days=30, churn_days=90)
+
+
+def test_irls_warm_start_and_single_precision_reach_the_same_optimum() -> None:
+    """Above the warm-start size the fit must still be the full-data optimum."""
+    rng = np.random.default_rng(11)
+    n = 450_000
+    x = rng.normal(size=(n, 3))
+    y = (rng.random(n) < 1 / (1 + np.exp(-(x @ [0.8, -0.5, 0.1] - 1.0)))).astype(float)
+    big = fit_logistic(x, y, penalty=1.0)
+    assert big.converged
+    reference = LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-14).fit(x, y)
+    np.testing.assert_allclose(big.beta[1:], reference.coef_[0], rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(big.beta[0], reference.intercept_[0], rtol=1e-7, atol=1e-9)

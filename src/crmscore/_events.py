@@ -371,7 +371,11 @@ def _first_deliveries(
     # Hash first (integer duplicate search is an order of magnitude faster than on
     # strings), then confirm on the ids themselves among the few candidates.
     hashed = hash_array(event_ids.to_numpy(), categorize=False)
-    candidate = pd.Series(hashed).duplicated(keep=False).to_numpy() & present
+    # A sort and a neighbour compare find the repeated hashes several times faster
+    # than a hash table (DESIGN.md: 0.18 s against 1.84 s for 10M ids).
+    ordered = np.sort(hashed)
+    repeats = ordered[1:][ordered[1:] == ordered[:-1]]
+    candidate = np.isin(hashed, repeats) & present if repeats.size else np.zeros_like(present)
     repeated = np.zeros(len(events), dtype=bool)
     if candidate.any():
         rows = np.flatnonzero(candidate)

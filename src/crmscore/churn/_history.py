@@ -25,9 +25,12 @@ import numpy as np
 import numpy.typing as npt
 
 from crmscore._events import ValidatedEvents
-from crmscore.churn._context import EventContext
+from crmscore.churn._context import EventContext, Subset
+from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
 
 __all__ = ["CutOff", "LogHistory"]
@@ -72,7 +75,9 @@ class LogHistory:
         days = events.days[purchase]
         self._low = int(days.min()) if days.size else 0
         self._span = int(days.max()) - self._low + 2 if days.size else 2
-        keys = np.unique(codes * self._span + (days - self._low))
+        keys = np.sort(codes * self._span + (days - self._low))
+        if keys.size:
+            keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
         self._keys = keys
         self._codes = keys // self._span
         self._days = keys % self._span + self._low
@@ -85,6 +90,12 @@ class LogHistory:
         churn[churn > self.end_day] = np.inf
         self._churn_after = churn
         self._first_index = np.searchsorted(keys, np.arange(events.n_customers) * self._span)
+        self._sorted: dict[str, npt.NDArray[Any]] | None = None
+        self._kind_start = np.empty(0, np.int64)
+        self._kind_end = np.empty(0, np.int64)
+        first = np.full(events.n_customers, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, events.codes, events.days)
+        self._first_event_day = first
 
     @property
     def customers(self) -> pd.Index[Any]:
@@ -92,22 +103,43 @@ class LogHistory:
         return self.events.customers
 
     def context(self, day: int, *, as_of: pd.Timestamp) -> EventContext:
-        """Event context over the events on days ``<= day`` (all customers keep their codes)."""
-        ev = self.events
-        keep = ev.days <= day
-        view = ValidatedEvents(
-            codes=ev.codes[keep],
-            customers=ev.customers,
-            stamps=ev.stamps[keep],
-            days=ev.days[keep],
-            kinds=ev.kinds[keep],
-            kind_names=ev.kind_names,
-            values=ev.values[keep],  # noqa: PD011 (a numpy field, not pandas)
-            as_of=as_of,
-            as_of_day=day,
-            rows=ev.rows[keep],
-        )
-        return EventContext(view)
+        """Event context over the events on days ``<= day`` (all customers keep their codes).
+
+        Every cut-off, the last day included, reads the events in the same (kind, day)
+        order, so that sums are added in the same order whatever the log's end: a
+        feature at a cut-off is then identical to the last bit with or without later
+        events.
+        """
+        return _CutContext(self, day, as_of=as_of)
+
+    def sorted_events(self) -> dict[str, npt.NDArray[Any]]:
+        """Return the events sorted by (kind, day), built once on first use."""
+        if self._sorted is None:
+            events = self.events
+            # Two stable passes (day, then kind): numpy sorts 8- and 16-bit keys by
+            # radix sort, in linear time.
+            offset = events.days - int(events.days.min())
+            day_key = offset.astype(np.int16) if offset.max() < 2**15 else offset
+            order = np.argsort(day_key, kind="stable")
+            order = order[np.argsort(events.kinds[order], kind="stable")]
+            self._sorted = {
+                "codes": events.codes[order],
+                "days": events.days[order],
+                "values": events.values[order],  # noqa: PD011 (a numpy field)
+                "stamps": events.stamps[order].view(np.int64),
+            }
+            sorted_kinds = events.kinds[order]
+            kind_codes = np.arange(len(events.kind_names))
+            self._kind_start = np.searchsorted(sorted_kinds, kind_codes, "left")
+            self._kind_end = np.searchsorted(sorted_kinds, kind_codes, "right")
+        return self._sorted
+
+    def prefix(self, kind: int, day: int) -> slice:
+        """Positions (in :meth:`sorted_events`) of the events of ``kind`` on days <= ``day``."""
+        days = self.sorted_events()["days"]  # also sets the kind bounds
+        start, end = int(self._kind_start[kind]), int(self._kind_end[kind])
+        stop = start + int(np.searchsorted(days[start:end], day, "right"))
+        return slice(start, stop)
 
     def cut(self, day: int) -> CutOff:
         """Purchase summary and churn day of every customer at cut-off ``day``."""
@@ -134,3 +166,63 @@ class LogHistory:
             n_days=n_days,
             churn_day=churn,
         )
+
+
+class _CutContext(EventContext):
+    """:class:`EventContext` of a :class:`LogHistory` at a cut-off, without copying the log.
+
+    ``events`` is a view of the log whose ``as_of`` is the cut-off but whose arrays
+    are the whole log's: only :meth:`subset` and :meth:`first_age` read events, and
+    both stop at the cut-off.
+    """
+
+    def __init__(self, history: LogHistory, day: int, *, as_of: pd.Timestamp) -> None:
+        ev = history.events
+        self.events = ValidatedEvents(
+            codes=ev.codes,
+            customers=ev.customers,
+            stamps=ev.stamps,
+            days=ev.days,
+            kinds=ev.kinds,
+            kind_names=ev.kind_names,
+            values=ev.values,
+            as_of=as_of,
+            as_of_day=day,
+            rows=ev.rows,
+        )
+        self.n = ev.n_customers
+        self._history = history
+        self._day = day
+        self._subsets: dict[tuple[str, ...], Subset] = {}
+        self._first_age: FloatArray | None = None
+
+    def subset(self, kinds: Sequence[str], *, owner: str) -> Subset:
+        """Return the events on or before the cut-off whose kind is one of ``kinds``."""
+        key = tuple(sorted(set(kinds)))
+        cached = self._subsets.get(key)
+        if cached is not None:
+            return cached
+        names = self.events.kind_names
+        unknown = sorted(set(key) - set(names))
+        if unknown:
+            raise InvalidParameterError(
+                f"{owner} reads event kinds {unknown} that are neither known nor registered. "
+                f"Known kinds: {list(names)}; register others with extra_kinds=."
+            )
+        parts = [self._history.prefix(names.index(k), self._day) for k in key]
+        arrays = self._history.sorted_events()
+
+        def take(name: str) -> npt.NDArray[Any]:
+            pieces = [arrays[name][part] for part in parts]
+            return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+        subset = Subset(take("codes"), self._day - take("days"), take("values"), take("stamps"))
+        self._subsets[key] = subset
+        return subset
+
+    def first_age(self) -> FloatArray:
+        """Age of each customer's first event of any kind (0 without one by the cut-off)."""
+        if self._first_age is None:
+            first = self._history._first_event_day
+            self._first_age = np.maximum(self._day - first, 0).astype(np.float64)
+        return self._first_age

@@ -18,6 +18,7 @@ __all__ = [
     "brier_score",
     "calibration_bins",
     "precision_at_recall",
+    "precision_recall_counts",
     "precision_recall_curve",
     "roc_auc",
 ]
@@ -35,6 +36,23 @@ def roc_auc(y: FloatArray, score: FloatArray) -> float:
     return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
+def precision_recall_counts(
+    y: FloatArray, score: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """:func:`precision_recall_curve` and the number warned at each threshold."""
+    # Ties are one threshold and only the last position of each tie group is read,
+    # so the order within ties (an unstable sort) does not matter.
+    order = np.argsort(-score)
+    s = score[order]
+    hits = np.cumsum(y[order])
+    last = np.r_[np.flatnonzero(np.diff(s) != 0), s.size - 1] if s.size else np.empty(0, int)
+    tp = hits[last]
+    warned = (last + 1).astype(np.float64)
+    total = float(y.sum())
+    recall = tp / total if total > 0 else np.full(tp.size, np.nan)
+    return tp / warned, recall, s[last], warned
+
+
 def precision_recall_curve(
     y: FloatArray, score: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -43,15 +61,8 @@ def precision_recall_curve(
     Warning everyone with ``score >= threshold[k]`` gives ``precision[k]`` and
     ``recall[k]``. Recall is NaN when there is no positive.
     """
-    order = np.argsort(-score, kind="stable")
-    s = score[order]
-    hits = np.cumsum(y[order])
-    last = np.r_[np.flatnonzero(np.diff(s) != 0), s.size - 1] if s.size else np.empty(0, int)
-    tp = hits[last]
-    warned = (last + 1).astype(np.float64)
-    total = float(y.sum())
-    recall = tp / total if total > 0 else np.full(tp.size, np.nan)
-    return tp / warned, recall, s[last]
+    precision, recall, thresholds, _ = precision_recall_counts(y, score)
+    return precision, recall, thresholds
 
 
 def average_precision(y: FloatArray, score: FloatArray) -> float:

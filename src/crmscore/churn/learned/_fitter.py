@@ -22,15 +22,15 @@ from crmscore.churn._features import (
 )
 from crmscore.churn._history import LogHistory
 from crmscore.churn._irls import fit_logistic
+from crmscore.churn._metrics import precision_recall_counts
 from crmscore.churn.learned._model import LearnedWarning
 from crmscore.churn.learned._values import (
     IDENTITY,
     TRANSFORMS,
     FeatureTerm,
     TrainingWindow,
-    choose_threshold,
-    design,
     iso_date,
+    point_on_curve,
     window_labels,
 )
 from crmscore.churn.rules import LEVELS
@@ -282,8 +282,7 @@ class LearnedWarningFitter:
         notes = list(left_out)
         for m in blocks:
             notes.extend(n for n in m.notes if n not in notes)
-        terms = self._terms(blocks, notes, kept)
-        x = np.vstack([design(terms, m, m.cut.active) for m in blocks])
+        terms, x = self._terms(blocks, notes, kept)
         n_iterations = 0
         if self.estimator is None:
             result = fit_logistic(
@@ -307,10 +306,11 @@ class LearnedWarningFitter:
             estimator.fit(x, y_all.astype(np.int64))
             probability = np.asarray(estimator.predict_proba(x), dtype=np.float64)[:, 1]
             intercept, intercept_se = math.nan, math.nan
+        curve = precision_recall_counts(y_all, probability)
         points = [
-            choose_threshold(
+            point_on_curve(
+                curve,
                 y_all,
-                probability,
                 target=target,
                 level=level,
                 lead_days=self.lead_days,
@@ -377,10 +377,16 @@ class LearnedWarningFitter:
 
     def _terms(
         self, blocks: Sequence[Measured], notes: list[str], kept: Sequence[ChurnSignal]
-    ) -> list[FeatureTerm]:
+    ) -> tuple[list[FeatureTerm], FloatArray]:
+        """Build the feature terms and the standardised design (rows: active customers).
+
+        The design is what :func:`design` computes from the terms, built in the same
+        pass that measures the means and scales.
+        """
         names = [n for n in BASE_FEATURES if all(n in m.features for m in blocks)]
         names += [s.name for s in kept]
         terms: list[FeatureTerm] = []
+        columns: list[FloatArray] = []
         for name in names:
             transform = "identity" if name in IDENTITY else "slog"
             raw = np.concatenate([m.features[name][m.cut.active] for m in blocks])
@@ -395,29 +401,33 @@ class LearnedWarningFitter:
             if scale <= 1e-12 * max(1.0, abs(fill)):
                 notes.append(f"{name}: left out, constant on the training windows")
                 continue
+            mean = float(filled.mean())
             terms.append(
                 FeatureTerm(
                     name=name,
                     transform=transform,
                     fill=fill,
-                    mean=float(filled.mean()),
+                    mean=mean,
                     scale=scale,
                     coefficient=math.nan,
                     standard_error=math.nan,
                 )
             )
+            columns.append((filled - mean) / scale)
             share = float(measured.mean())
             if share < 1:
                 indicator = (~measured).astype(np.float64)
+                mean, scale = float(indicator.mean()), float(indicator.std())
                 terms.append(
                     FeatureTerm(
                         name=f"{name}_missing",
                         transform="identity",
                         fill=0.0,
-                        mean=float(indicator.mean()),
-                        scale=float(indicator.std()),
+                        mean=mean,
+                        scale=scale,
                         coefficient=math.nan,
                         standard_error=math.nan,
                     )
                 )
-        return terms
+                columns.append((indicator - mean) / scale)
+        return terms, np.vstack(columns).T

@@ -15,7 +15,7 @@ from crmscore.churn._features import (
     Measured,
     jsonable,
 )
-from crmscore.churn._metrics import precision_recall_curve
+from crmscore.churn._metrics import precision_recall_counts
 from crmscore.churn.rules import LEVELS
 from crmscore.errors import InvalidParameterError
 
@@ -36,6 +36,7 @@ __all__ = [
     "float_field",
     "iso_date",
     "level_dtype",
+    "point_on_curve",
     "probability_levels",
     "to_tuple",
     "window_labels",
@@ -261,13 +262,16 @@ def raw_feature(measured: Measured, name: str) -> FloatArray:
 def design(
     terms: Sequence[FeatureTerm], measured: Measured, rows: npt.NDArray[np.bool_]
 ) -> FloatArray:
-    out = np.empty((int(rows.sum()), len(terms)))
+    """Build the standardised design of the ``rows`` customers (Fortran order)."""
+    out = np.empty((len(terms), int(rows.sum())))
     for j, term in enumerate(terms):
         raw = raw_feature(measured, term.name)[rows]
         t = TRANSFORMS[term.transform](raw)
-        t = np.where(np.isnan(t), term.fill, t)
-        out[:, j] = (t - term.mean) / term.scale
-    return out
+        np.copyto(t, term.fill, where=np.isnan(t))
+        t -= term.mean
+        t /= term.scale
+        out[j] = t
+    return out.T
 
 
 def choose_threshold(
@@ -280,9 +284,23 @@ def choose_threshold(
     min_warned: int,
 ) -> OperatingPoint:
     """Find the lowest threshold whose precision reaches ``target`` (most recall), if any."""
-    precision, recall, thresholds = precision_recall_curve(y, probability)
-    order = np.argsort(-probability, kind="stable")
-    warned = np.searchsorted(-probability[order], -thresholds, side="right")
+    curve = precision_recall_counts(y, probability)
+    return point_on_curve(
+        curve, y, target=target, level=level, lead_days=lead_days, min_warned=min_warned
+    )
+
+
+def point_on_curve(
+    curve: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    y: FloatArray,
+    *,
+    target: float,
+    level: str,
+    lead_days: int,
+    min_warned: int,
+) -> OperatingPoint:
+    """:func:`choose_threshold` on a precomputed :func:`precision_recall_counts`."""
+    precision, recall, thresholds, warned = curve
     valid = warned >= min_warned
     if not valid.any():
         valid = warned >= warned.max(initial=0)
@@ -291,31 +309,25 @@ def choose_threshold(
     best_threshold = float(thresholds[best]) if best >= 0 else None
     base_rate = float(y.mean()) if y.size else math.nan
     ok = valid & (precision >= target)
+    common: dict[str, Any] = {
+        "level": level,
+        "target_precision": target,
+        "lead_days": lead_days,
+        "best_precision": best_precision,
+        "best_threshold": best_threshold,
+        "base_rate": base_rate,
+    }
     if not ok.any():
         return OperatingPoint(
-            level=level,
-            target_precision=target,
-            lead_days=lead_days,
-            threshold=None,
-            precision=math.nan,
-            recall=0.0,
-            reachable=False,
-            best_precision=best_precision,
-            best_threshold=best_threshold,
-            base_rate=base_rate,
+            threshold=None, precision=math.nan, recall=0.0, reachable=False, **common
         )
     k = int(np.flatnonzero(ok)[-1])
     return OperatingPoint(
-        level=level,
-        target_precision=target,
-        lead_days=lead_days,
         threshold=float(thresholds[k]),
         precision=float(precision[k]),
         recall=float(recall[k]),
         reachable=True,
-        best_precision=best_precision,
-        best_threshold=best_threshold,
-        base_rate=base_rate,
+        **common,
     )
 
 
