@@ -350,13 +350,14 @@ class LearnedWarning:
                 refs = (
                     ref_all[positions[rows]] if ref_all is not None else np.full(rows.size, np.nan)
                 )
-                parts = np.asarray(
-                    [
-                        f"{words(v, r)}: {c:+.2f} log-odds"
-                        for v, r, c in zip(raw, refs, values, strict=True)
-                    ],
+                # One string per distinct (value, reference, contribution): counts and
+                # day numbers repeat across customers, so most strings are shared.
+                codes, distinct = pd.MultiIndex.from_arrays([raw, refs, values]).factorize()
+                unique_texts = np.asarray(
+                    [f"{words(v, r)}: {c:+.2f} log-odds" for v, r, c in distinct],
                     dtype=object,
                 )
+                parts = unique_texts[codes]
                 done = texts[rows]
                 texts[rows] = np.where(done == "", parts, done + "; " + parts)
         return texts
