@@ -17,11 +17,14 @@ from sklearn.linear_model import LogisticRegression
 
 import crmscore as cs
 from crmscore._events import validate_events
+from crmscore.churn import LEVELS
 from crmscore.churn._features import measure
 from crmscore.churn._history import LogHistory
 from crmscore.churn._irls import fit_logistic
 from crmscore.churn.learned import FeatureTerm, choose_threshold
 from crmscore.errors import InvalidDataError, InvalidParameterError
+from crmscore.rescoring import RescoringPolicy, open_book
+from crmscore.tiering import Criterion, FixedRange, Indicator, PercentileRank, Scorecard
 
 SMALL = cs.LearnedWarningFitter(n_windows=2)
 
@@ -408,3 +411,33 @@ def test_irls_warm_start_and_single_precision_reach_the_same_optimum() -> None:
     reference = LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-14).fit(x, y)
     np.testing.assert_allclose(big.beta[1:], reference.coef_[0], rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(big.beta[0], reference.intercept_[0], rtol=1e-7, atol=1e-9)
+
+
+# --- the rescoring engine carries the learned warning's levels ------------------------------
+
+
+def test_rescoring_policy_with_a_learned_warning(
+    book: cs.EventBook, model: cs.LearnedWarning
+) -> None:
+    card = Scorecard(
+        hierarchy=Criterion(name="value", weights={"total_spend": 0.6, "churn_level": 0.4}),
+        indicators=[
+            Indicator(name="total_spend", direction="benefit", normaliser=PercentileRank()),
+            Indicator(name="churn_level", direction="cost", normaliser=FixedRange(low=0, high=3)),
+        ],
+    )
+    policy = RescoringPolicy(scorecard=card, churn=model)
+    events = book.events.assign(event_id=book.events["event_id"].astype(str))
+    end = book.as_of + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    opened = open_book(policy, events, as_of=end).book
+    expected = model.predict(events, as_of=end)["level"]
+    codes = pd.Categorical(expected, categories=LEVELS).codes
+    got = opened.customers["churn_level"].reindex(expected.index).to_numpy()
+    np.testing.assert_array_equal(got, codes)
+    again = RescoringPolicy.from_dict(json.loads(json.dumps(policy.to_dict())))
+    assert again == policy
+    plugged = cs.LearnedWarningFitter(
+        n_windows=2, estimator=HistGradientBoostingClassifier(max_iter=5)
+    ).fit(book.events, as_of=book.as_of)
+    with pytest.raises(InvalidParameterError, match="plugged-in"):
+        RescoringPolicy(scorecard=card, churn=plugged)

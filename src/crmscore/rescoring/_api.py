@@ -10,7 +10,7 @@ import pandas as pd
 
 from crmscore._progress import ProgressReporter
 from crmscore._validation import as_timestamp
-from crmscore.churn import LEVELS
+from crmscore.churn import LEVELS, EarlyWarning, LearnedWarning
 from crmscore.clv import BetaGeoFitter, GammaGammaFitter
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rescoring._batch import _read_batch
@@ -132,6 +132,40 @@ def ingest(
 # --------------------------------------------------------------------------------------
 
 
+def _churn_warnings(
+    churn: EarlyWarning | LearnedWarning,
+    events: pd.DataFrame,
+    *,
+    as_of: pd.Timestamp,
+    customer_col: str,
+    timestamp_col: str,
+    kind_col: str,
+    value_col: str,
+    event_id_col: str,
+) -> pd.DataFrame:
+    """Warning levels of the churn step: rules, or a fitted learned warning's levels."""
+    if isinstance(churn, LearnedWarning):
+        return churn.predict(
+            events,
+            as_of=as_of,
+            n_reasons=0,
+            customer_col=customer_col,
+            timestamp_col=timestamp_col,
+            kind_col=kind_col,
+            value_col=value_col,
+            event_id_col=event_id_col,
+        )
+    return churn.evaluate(
+        events,
+        as_of=as_of,
+        customer_col=customer_col,
+        timestamp_col=timestamp_col,
+        kind_col=kind_col,
+        value_col=value_col,
+        event_id_col=event_id_col,
+    )
+
+
 def review(
     book: Book,
     *,
@@ -222,7 +256,8 @@ def review(
         )
     report(0.5)
     if policy.churn is not None and events is not None:
-        warnings = policy.churn.evaluate(
+        warnings = _churn_warnings(
+            policy.churn,
             events,
             as_of=as_of_ts,
             customer_col=customer_col,
