@@ -6,6 +6,7 @@ import json
 import re
 from functools import cache
 
+import attrs
 import numpy as np
 import pandas as pd
 import pytest
@@ -301,7 +302,7 @@ def test_no_churner_in_the_training_windows() -> None:
 
 
 def test_plugged_in_estimator(book: cs.EventBook) -> None:
-    estimator = HistGradientBoostingClassifier(max_iter=30, random_state=0)
+    estimator = HistGradientBoostingClassifier(max_iter=10, early_stopping=False)
     fitter = cs.LearnedWarningFitter(n_windows=2, estimator=estimator)
     fitted = fitter.fit(book.events, as_of=book.as_of)
     assert not hasattr(estimator, "n_iter_")  # the caller's estimator is not fitted
@@ -436,8 +437,6 @@ def test_rescoring_policy_with_a_learned_warning(
     np.testing.assert_array_equal(got, codes)
     again = RescoringPolicy.from_dict(json.loads(json.dumps(policy.to_dict())))
     assert again == policy
-    plugged = cs.LearnedWarningFitter(
-        n_windows=2, estimator=HistGradientBoostingClassifier(max_iter=5)
-    ).fit(book.events, as_of=book.as_of)
+    plugged = attrs.evolve(model, estimator=HistGradientBoostingClassifier())
     with pytest.raises(InvalidParameterError, match="plugged-in"):
         RescoringPolicy(scorecard=card, churn=plugged)
