@@ -169,7 +169,7 @@ def test_churn_after_the_end_is_not_seen() -> None:
 def test_final_churn_day_agrees_with_observed_churn_dates() -> None:
     book = cs.make_events(400, seed=77)
     end = book.as_of
-    observed = cs.observed_churn_dates(book.events, end=end)
+    observed = cs.observed_churn_dates(book.events, as_of=end)
     history = _history(book.events, str(end.date()))
     # The cut-off right after each customer's last purchase: the next churn day is
     # the final one when the customer never buys again.
@@ -223,9 +223,9 @@ def test_tables_are_consistent(result: cs.ChurnBacktest) -> None:
 
 
 def test_rules_match_early_warning(book: cs.EventBook, result: cs.ChurnBacktest) -> None:
-    """The rules in the backtest are EarlyWarning().evaluate at the cut-off."""
+    """The rules in the backtest are EarlyWarning().predict at the cut-off."""
     as_of = "2025-06-30"
-    warnings = cs.EarlyWarning().evaluate(book.events, as_of=as_of)
+    warnings = cs.EarlyWarning().predict(book.events, as_of=as_of)
     history = _history(book.events, str(book.as_of.date()))
     cut = history.cut(_day(as_of))
     active = pd.Series(cut.active, index=history.customers)

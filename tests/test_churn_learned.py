@@ -387,7 +387,7 @@ def test_purchase_lapse_hand_computed() -> None:
         }
     )
     warning = cs.EarlyWarning(signals=(cs.PurchaseLapse(),), rules=())
-    result = warning.evaluate(events, as_of="2024-03-31")
+    result = warning.predict(events, as_of="2024-03-31")
     # 29 days: too early; 30: fires; 59: fires (criterion met in 31 days); 60: too late.
     assert result["purchase_lapse_value"].tolist()[:4] == [29.0, 30.0, 59.0, 60.0]
     assert result["purchase_lapse"].tolist() == [False, True, True, False, False]

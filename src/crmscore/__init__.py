@@ -8,14 +8,15 @@ state.
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from crmscore._events import EVENT_KINDS
 from crmscore._params import BetaGeoParams, GammaGammaParams
+from crmscore.actions import DEFAULT_ACTIONS, ActionMap
 from crmscore.churn import (
-    DEFAULT_ACTIONS,
     DEFAULT_RULES,
     DEFAULT_SIGNALS,
     AccountAnomaly,
-    ActionMap,
     AliveModel,
     AllOf,
     AnyOf,
@@ -68,7 +69,6 @@ from crmscore.errors import (
     InconsistentJudgmentsError,
     InvalidDataError,
     InvalidParameterError,
-    NotFittedError,
     ValidationError,
 )
 from crmscore.plotting import (
@@ -143,7 +143,10 @@ from crmscore.tiering import (
     b2b_scorecard,
 )
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("crmscore")
+except _metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+    __version__ = "0+unknown"
 
 __all__ = [
     "B2B_CRITERIA",
@@ -200,7 +203,6 @@ __all__ = [
     "MinMax",
     "NegativeReviews",
     "Not",
-    "NotFittedError",
     "OperatingPoint",
     "PAliveBelow",
     "PairwiseMatrix",

@@ -14,8 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from crmscore.clv._kernels import bgnbd_probability_alive
-from crmscore.clv.bgnbd import BetaGeoFitter, BetaGeoModel
+from crmscore.clv import BetaGeoFitter, BetaGeoModel
 from crmscore.errors import ConvergenceError, InvalidDataError
 
 if TYPE_CHECKING:
@@ -194,12 +193,11 @@ def measure(
     params = _fit_bgnbd(cut, notes) if isinstance(bgnbd, str) else bgnbd
     if params is not None:
         bought, x, tx, age = _bgnbd_inputs(cut)
-        theta = (params.r, params.alpha, params.a, params.b)
-        alive = np.full(x.size, np.nan)
-        alive[bought] = bgnbd_probability_alive(theta, x[bought], tx[bought], age[bought])
-        values["p_alive"] = alive
         model = BetaGeoModel.from_params(params, time_unit="D")
         table = pd.DataFrame({"frequency": x[bought], "recency": tx[bought], "T": age[bought]})
+        alive = np.full(x.size, np.nan)
+        alive[bought] = model.probability_alive(table).to_numpy()
+        values["p_alive"] = alive
         expected = np.full(x.size, np.nan)
         expected[bought] = model.expected_purchases(table, t=horizon_days).to_numpy()
         values["expected_purchases"] = expected

@@ -9,6 +9,7 @@ purchases after ``c``. See :func:`evaluate_backtest`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from numbers import Integral
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
@@ -19,7 +20,7 @@ import pandas as pd
 from crmscore._display import html_block
 from crmscore._events import validate_events
 from crmscore._progress import ProgressReporter
-from crmscore._validation import as_timestamp
+from crmscore._validation import InstanceOf, Interval, as_timestamp, check_param
 from crmscore.churn._backtest_tables import Scores, pooled_tables, rule_table, summary_row
 from crmscore.churn._history import LogHistory
 from crmscore.churn.evaluation import churn_day_numbers
@@ -158,18 +159,17 @@ class ChurnBacktest:
 
 
 def _check_settings(
-    fitter: object, rules: object, as_of: object, n_bins: object
+    fitter: LearnedWarningFitter | None, rules: EarlyWarning | None, as_of: object, n_bins: object
 ) -> tuple[LearnedWarningFitter, EarlyWarning, list[pd.Timestamp]]:
     chosen = LearnedWarningFitter() if fitter is None else fitter
     warning = EarlyWarning() if rules is None else rules
-    if not isinstance(chosen, LearnedWarningFitter):
-        raise InvalidParameterError.for_value(
-            name="fitter", owner=_OWNER, allowed="a LearnedWarningFitter", got=type(chosen).__name__
-        )
-    if not isinstance(warning, EarlyWarning):
-        raise InvalidParameterError.for_value(
-            name="rules", owner=_OWNER, allowed="an EarlyWarning", got=type(warning).__name__
-        )
+    check_param(
+        chosen,
+        InstanceOf(LearnedWarningFitter, "a LearnedWarningFitter"),
+        name="fitter",
+        owner=_OWNER,
+    )
+    check_param(warning, InstanceOf(EarlyWarning, "an EarlyWarning"), name="rules", owner=_OWNER)
     if isinstance(as_of, (str, bytes, pd.Timestamp)) or not isinstance(as_of, Iterable):
         raise InvalidParameterError.for_value(
             name="as_of", owner=_OWNER, allowed="a sequence of dates", got=as_of
@@ -179,10 +179,7 @@ def _check_settings(
         raise InvalidParameterError.for_value(
             name="as_of", owner=_OWNER, allowed="a non-empty sequence of dates", got=[]
         )
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-        raise InvalidParameterError.for_value(
-            name="n_bins", owner=_OWNER, allowed="an integer >= 1", got=n_bins
-        )
+    check_param(n_bins, Interval(Integral, 1, None, closed="left"), name="n_bins", owner=_OWNER)
     return chosen, warning, dates
 
 
@@ -348,7 +345,7 @@ def evaluate_backtest(
         No cut-off, or one whose outcome window runs past ``end``, or a cut-off
         without ``n_windows`` training windows inside the log.
     ColumnNotFoundError, InvalidDataError
-        The log breaks the contract (see :meth:`EarlyWarning.evaluate`).
+        The log breaks the contract (see :meth:`EarlyWarning.predict`).
 
     Notes
     -----

@@ -13,7 +13,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmscore._events import validate_events
-from crmscore._validation import as_timestamp, integer_at_least, to_float
+from crmscore._validation import NON_NEGATIVE, as_timestamp, integer_at_least, to_float, validator
 from crmscore.churn._features import (
     BASE_FEATURES,
     REQUIRED_KINDS,
@@ -111,16 +111,6 @@ def _check_estimator(instance: object, attribute: attrs.Attribute[Any], value: o
         )
 
 
-def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (math.isfinite(value) and value >= 0):
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="a finite number >= 0",
-            got=value,
-        )
-
-
 @attrs.frozen(kw_only=True)
 class LearnedWarningFitter:
     """Settings of the learned early warning; :meth:`fit` returns a :class:`LearnedWarning`.
@@ -154,7 +144,7 @@ class LearnedWarningFitter:
     window_step_days: int = attrs.field(default=30, validator=integer_at_least(1))
     """Days between training cut-offs; the latest is ``horizon_days`` before ``as_of``."""
 
-    penalty: float = attrs.field(default=1.0, converter=to_float, validator=_non_negative)
+    penalty: float = attrs.field(default=1.0, converter=to_float, validator=validator(NON_NEGATIVE))
     """L2 penalty on the standardised coefficients (scikit-learn's ``1 / C``)."""
 
     use_p_alive: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
@@ -224,7 +214,7 @@ class LearnedWarningFitter:
         Raises
         ------
         ColumnNotFoundError, InvalidParameterError
-            As :meth:`EarlyWarning.evaluate`.
+            As :meth:`EarlyWarning.predict`.
         InvalidDataError
             The log breaks the contract, or the training windows hold no churner or
             no stayer.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from numbers import Integral
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
@@ -14,7 +15,7 @@ import pandas as pd
 from crmscore._display import html_block, short_repr
 from crmscore._events import validate_events
 from crmscore._params import BetaGeoParams
-from crmscore._validation import integer_at_least, to_float
+from crmscore._validation import InstanceOf, Interval, check_param, integer_at_least, to_float
 from crmscore.churn._features import (
     Measured,
     jsonable,
@@ -220,7 +221,7 @@ class LearnedWarning:
         Parameters
         ----------
         events : pandas.DataFrame
-            The event log (see :meth:`EarlyWarning.evaluate`); events after the day
+            The event log (see :meth:`EarlyWarning.predict`); events after the day
             of ``as_of`` are left out. Not modified.
         as_of : date-like
             The date of the warning.
@@ -255,14 +256,12 @@ class LearnedWarning:
         Raises
         ------
         ColumnNotFoundError, InvalidDataError, InvalidParameterError
-            As :meth:`EarlyWarning.evaluate`.
+            As :meth:`EarlyWarning.predict`.
         """
         owner = "LearnedWarning.predict"
-        given: object = n_reasons
-        if isinstance(given, bool) or not isinstance(given, int) or given < 0:
-            raise InvalidParameterError.for_value(
-                name="n_reasons", owner=owner, allowed="an integer >= 0", got=n_reasons
-            )
+        check_param(
+            n_reasons, Interval(Integral, 0, None, closed="left"), name="n_reasons", owner=owner
+        )
         validated = validate_events(
             events,
             as_of=as_of,
@@ -404,13 +403,9 @@ class LearnedWarning:
         InvalidParameterError
             ``data`` is not a mapping or lacks a field.
         """
-        if not isinstance(data, Mapping):
-            raise InvalidParameterError.for_value(
-                name="data",
-                owner="LearnedWarning.from_dict",
-                allowed="a mapping",
-                got=type(data).__name__,
-            )
+        check_param(
+            data, InstanceOf(Mapping, "a mapping"), name="data", owner="LearnedWarning.from_dict"
+        )
         needed = ["terms", "intercept", "penalty", "levels", "training", "signals", "left_out"]
         missing = sorted(set(needed) - set(data))
         if missing:

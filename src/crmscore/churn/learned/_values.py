@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from numbers import Real
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
@@ -10,14 +11,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from crmscore._validation import integer_at_least, to_float
+from crmscore._validation import Interval, integer_at_least, to_float, validator
 from crmscore.churn._features import (
     Measured,
     jsonable,
 )
 from crmscore.churn._metrics import precision_recall_counts
 from crmscore.churn.rules import LEVELS
-from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -65,14 +65,7 @@ def _optional_float(value: Any) -> float | None:
     return None if value is None else to_float(value)
 
 
-def _check_probability(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, float) or not 0 < value < 1:
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="a number strictly between 0 and 1",
-            got=value,
-        )
+_PROBABILITY = Interval(Real, 0, 1, closed="neither")
 
 
 def _nan_equal(left: object, right: object) -> bool:
@@ -119,7 +112,7 @@ class OperatingPoint:
     level: str = attrs.field(validator=attrs.validators.in_(LEVELS[1:]))
     """The warning level this threshold opens (``blue``, ``yellow`` or ``red``)."""
 
-    target_precision: float = attrs.field(converter=to_float, validator=_check_probability)
+    target_precision: float = attrs.field(converter=to_float, validator=validator(_PROBABILITY))
     """The precision asked for."""
 
     lead_days: int = attrs.field(validator=integer_at_least(0))
