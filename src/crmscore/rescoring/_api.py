@@ -12,7 +12,7 @@ from crmscore._columns import EventColumns
 from crmscore._progress import ProgressReporter
 from crmscore._purchases import rfm_columns
 from crmscore._validation import as_timestamp
-from crmscore.churn import LEVELS
+from crmscore.churn import LEVELS, LearnedWarning
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rescoring._batch import _read_batch
 from crmscore.rescoring._book import NAT, OVERRIDE_KINDS, Book, RescoringResult, empty_changes
@@ -297,8 +297,13 @@ def _churn_levels(
     book: Book, events: pd.DataFrame, as_of: pd.Timestamp, columns: EventColumns
 ) -> npt.NDArray[np.int8]:
     """Review step 2: every customer's warning level (0 none ... 3 red; 0 without events)."""
-    assert book.policy.churn is not None  # the caller checked
-    warnings = book.policy.churn.predict(events, as_of=as_of, **columns.as_kwargs())
+    warning = book.policy.churn
+    assert warning is not None  # the caller checked
+    if isinstance(warning, LearnedWarning):
+        # Levels only: the reasons in words are not stored in the book.
+        warnings = warning.predict(events, as_of=as_of, n_reasons=0, **columns.as_kwargs())
+    else:
+        warnings = warning.predict(events, as_of=as_of, **columns.as_kwargs())
     rows = book.ids.positions(warnings.index)
     levels = pd.Categorical(warnings["level"], categories=LEVELS).codes.astype(np.int8)
     churn = np.zeros(book.n_customers, dtype=np.int8)
