@@ -109,7 +109,11 @@ def b2b_scorecard(
         Replacements for default indicators of the same name (:data:`B2B_INDICATORS`).
     columns : mapping, optional
         ``{indicator: column}`` when the data names them differently.
-    tiers, rules, missing
+    tiers
+        As :class:`Scorecard`.
+    rules
+        As :class:`Scorecard`.
+    missing
         As :class:`Scorecard`.
 
     Returns
