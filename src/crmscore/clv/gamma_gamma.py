@@ -46,6 +46,7 @@ from crmscore.clv._inputs import (
     check_counts,
     check_repeaters,
     frame_columns,
+    one_table,
     spend_arrays,
 )
 
@@ -288,6 +289,7 @@ class GammaGammaFitter:
     max_iterations: int = attrs.field(default=DEFAULT_MAX_ITERATIONS, validator=positive_int)
     """Most optimiser iterations before :class:`~crmscore.errors.ConvergenceError`."""
 
+    @one_table("frequency", "monetary_value")
     def fit(
         self, table: pd.DataFrame, *, progress: Callable[[float], None] | None = None
     ) -> GammaGammaModel:
