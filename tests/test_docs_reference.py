@@ -165,3 +165,21 @@ def test_every_documented_default_is_the_signature_default() -> None:
     assert not offenders, "Documented defaults that differ from the signature:\n" + "\n".join(
         offenders
     )
+
+
+def test_help_of_rfm_segments_shows_a_short_signature() -> None:
+    """The default map is a sentinel: its long repr is not printed in the signature."""
+    signature = inspect.signature(crmscore.rfm_segments)
+    assert signature.parameters["segment_map"].default is None
+    assert len(str(signature)) < 300
+
+
+def test_the_sentinel_means_the_classic_map() -> None:
+    book = crmscore.make_transactions(500, seed=3)
+    table = crmscore.rfm_table(book.transactions, as_of=book.as_of)
+    by_default = crmscore.rfm_segments(table)
+    explicit = crmscore.rfm_segments(table, segment_map=crmscore.CLASSIC_SEGMENTS)
+    assert by_default.equals(explicit)
+    assert set(by_default["segment"].cat.categories) == {
+        segment.label_en for segment in crmscore.CLASSIC_SEGMENTS.segments
+    }
