@@ -20,11 +20,20 @@ The customer-grading method of the policy texts (客户分级管理办法), in f
    Gold 黄金级 80-89, Silver 白银级 60-79, Ordinary 普通级 < 60), :class:`TierRule`
    floors and caps, and :class:`KMeansTiering` natural groups.
 
-:func:`b2b_scorecard` is the policy's B2B grading, ready to fit.
+:func:`b2b_scorecard` is the policy's B2B grading, ready to fit
+(:func:`b2b_policy_scorecard` with the policy's nine indicators as written).
+
+5. **Rules without a score.** :class:`RuleTiering` places customers in the first
+   tier whose :class:`Condition` s hold; the presets :func:`high_value_rule`,
+   :func:`dairy_layers`, :func:`membership_levels`, :func:`activity_levels` and
+   :func:`lifecycle_stages` are the texts' layers, levels and stages, over the
+   indicators :func:`event_indicators` reads from an event log;
+   :func:`relationship_scorecard` is the five-dimension relationship quality.
 """
 
 from __future__ import annotations
 
+from crmscore.tiering._activity import event_indicators
 from crmscore.tiering._ahp import (
     MAX_ELEMENTS,
     RANDOM_INDEX,
@@ -45,7 +54,24 @@ from crmscore.tiering._normalise import (
     PercentileRank,
     ZScore,
 )
-from crmscore.tiering._presets import B2B_CRITERIA, B2B_INDICATORS, b2b_scorecard
+from crmscore.tiering._policy_presets import (
+    MEMBERSHIP_LEVELS,
+    RELATIONSHIP_INDICATORS,
+    activity_levels,
+    dairy_layers,
+    high_value_rule,
+    lifecycle_stages,
+    membership_levels,
+    relationship_scorecard,
+)
+from crmscore.tiering._presets import (
+    B2B_CRITERIA,
+    B2B_INDICATORS,
+    B2B_POLICY_INDICATORS,
+    b2b_policy_scorecard,
+    b2b_scorecard,
+)
+from crmscore.tiering._rules import Condition, RuleTier, RuleTiering
 from crmscore.tiering._scorecard import FittedScorecard, MissingPolicy, Scorecard
 from crmscore.tiering._tiers import (
     POLICY_TIERS,
@@ -64,11 +90,15 @@ from crmscore.tiering._tiers import apply_rules as apply_rules
 __all__ = [
     "B2B_CRITERIA",
     "B2B_INDICATORS",
+    "B2B_POLICY_INDICATORS",
     "MAX_ELEMENTS",
+    "MEMBERSHIP_LEVELS",
     "POLICY_TIERS",
     "RANDOM_INDEX",
+    "RELATIONSHIP_INDICATORS",
     "SAATY_SCALE",
     "TIER_TOLERANCE",
+    "Condition",
     "Criterion",
     "DirectWeights",
     "Direction",
@@ -85,11 +115,21 @@ __all__ = [
     "Normaliser",
     "PairwiseMatrix",
     "PercentileRank",
+    "RuleTier",
+    "RuleTiering",
     "Scorecard",
     "Tier",
     "TierRule",
     "TierScheme",
     "WeightMethod",
     "ZScore",
+    "activity_levels",
+    "b2b_policy_scorecard",
     "b2b_scorecard",
+    "dairy_layers",
+    "event_indicators",
+    "high_value_rule",
+    "lifecycle_stages",
+    "membership_levels",
+    "relationship_scorecard",
 ]
