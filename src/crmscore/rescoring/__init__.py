@@ -12,6 +12,11 @@ come out; no clock, no I/O, so a service stores the book wherever it likes.
 - :func:`set_override` / :func:`clear_override` for appeals and manual decisions;
   :func:`set_attributes` for indicators the service supplies; :func:`explain` for
   the reasons behind a score.
+- Reports over time, replayed from the audit trail: :func:`tier_history`,
+  :func:`tier_distribution` (per quarter), :func:`tier_migration` (between two
+  dates), :func:`tier_outcomes` (revenue share, retention and churn per tier),
+  :func:`course_check` (the training course's figures), :func:`clv_change` (the
+  +20 % CLV target) and :func:`tier_lists` (per department or owner).
 """
 
 from __future__ import annotations
@@ -33,21 +38,43 @@ from crmscore.rescoring._book import (
     RescoringResult,
 )
 from crmscore.rescoring._policy import CLVStage, RescoringPolicy, TierAdjustment
+from crmscore.rescoring._reports import (
+    CLV_TARGET,
+    COURSE_FIGURES,
+    UNRATED,
+    clv_change,
+    course_check,
+    tier_distribution,
+    tier_history,
+    tier_lists,
+    tier_migration,
+    tier_outcomes,
+)
 
 __all__ = [
     "CHANGE_COLUMNS",
+    "CLV_TARGET",
+    "COURSE_FIGURES",
     "CUSTOMER_COLUMNS",
     "SCHEMA_VERSION",
+    "UNRATED",
     "Book",
     "CLVStage",
     "RescoringPolicy",
     "RescoringResult",
     "TierAdjustment",
     "clear_override",
+    "clv_change",
+    "course_check",
     "explain",
     "ingest",
     "open_book",
     "review",
     "set_attributes",
     "set_override",
+    "tier_distribution",
+    "tier_history",
+    "tier_lists",
+    "tier_migration",
+    "tier_outcomes",
 ]
