@@ -17,6 +17,9 @@ come out; no clock, no I/O, so a service stores the book wherever it likes.
   dates), :func:`tier_outcomes` (revenue share, retention and churn per tier),
   :func:`course_check` (the training course's figures), :func:`clv_change` (the
   +20 % CLV target) and :func:`tier_lists` (per department or owner).
+- :func:`action_plan`: the dated actions per customer for a period (VIP invitations,
+  follow-ups, weekly win-back offers, quarterly wake-ups; :class:`ActionSchedule`),
+  with contact-frequency caps, for a service to execute.
 """
 
 from __future__ import annotations
@@ -37,6 +40,14 @@ from crmscore.rescoring._book import (
     Book,
     RescoringResult,
 )
+from crmscore.rescoring._plan import (
+    DEFAULT_SCHEDULES,
+    WEEKDAYS,
+    ActionSchedule,
+    Audience,
+    Cadence,
+    action_plan,
+)
 from crmscore.rescoring._policy import CLVStage, RescoringPolicy, TierAdjustment
 from crmscore.rescoring._reports import (
     CLV_TARGET,
@@ -56,13 +67,19 @@ __all__ = [
     "CLV_TARGET",
     "COURSE_FIGURES",
     "CUSTOMER_COLUMNS",
+    "DEFAULT_SCHEDULES",
     "SCHEMA_VERSION",
     "UNRATED",
+    "WEEKDAYS",
+    "ActionSchedule",
+    "Audience",
     "Book",
     "CLVStage",
+    "Cadence",
     "RescoringPolicy",
     "RescoringResult",
     "TierAdjustment",
+    "action_plan",
     "clear_override",
     "clv_change",
     "course_check",
