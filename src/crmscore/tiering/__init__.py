@@ -29,10 +29,15 @@ The customer-grading method of the policy texts (客户分级管理办法), in f
    :func:`lifecycle_stages` are the texts' layers, levels and stages, over the
    indicators :func:`event_indicators` reads from an event log;
    :func:`relationship_scorecard` is the five-dimension relationship quality.
+6. **Validation.** :func:`assign_arms` splits customers into arms by a seeded hash;
+   :func:`compare_schemes` compares tier schemes run on the arms (retention of
+   high-value customers, revenue, tier stability, with intervals and tests);
+   :func:`learn_weights` suggests weights from data beside the AHP judgments.
 """
 
 from __future__ import annotations
 
+from crmscore.tiering._ab import SchemeComparison, assign_arms, compare_schemes
 from crmscore.tiering._activity import event_indicators
 from crmscore.tiering._ahp import (
     MAX_ELEMENTS,
@@ -44,6 +49,7 @@ from crmscore.tiering._ahp import (
 )
 from crmscore.tiering._hierarchy import Criterion
 from crmscore.tiering._kmeans import FittedKMeansTiering, GroupMapping, KMeansTiering
+from crmscore.tiering._learn import WeightSuggestion, learn_weights
 from crmscore.tiering._normalise import (
     Direction,
     FixedRange,
@@ -117,18 +123,23 @@ __all__ = [
     "PercentileRank",
     "RuleTier",
     "RuleTiering",
+    "SchemeComparison",
     "Scorecard",
     "Tier",
     "TierRule",
     "TierScheme",
     "WeightMethod",
+    "WeightSuggestion",
     "ZScore",
     "activity_levels",
+    "assign_arms",
     "b2b_policy_scorecard",
     "b2b_scorecard",
+    "compare_schemes",
     "dairy_layers",
     "event_indicators",
     "high_value_rule",
+    "learn_weights",
     "lifecycle_stages",
     "membership_levels",
     "relationship_scorecard",
