@@ -14,6 +14,7 @@ from crmscore.actions import DEFAULT_ACTIONS, ActionMap
 from crmscore.churn import (
     DEFAULT_RULES,
     DEFAULT_SIGNALS,
+    PRECISION_TARGET,
     AccountAnomaly,
     AliveModel,
     AllOf,
@@ -184,6 +185,7 @@ __all__ = [
     "EVENT_KINDS",
     "MEMBERSHIP_LEVELS",
     "POLICY_TIERS",
+    "PRECISION_TARGET",
     "RANDOM_INDEX",
     "RELATIONSHIP_INDICATORS",
     "VALUE_MATRIX_SEGMENTS",

@@ -19,7 +19,12 @@ The mechanism of the policy texts as composable, explainable, vectorised parts:
 from __future__ import annotations
 
 from crmscore._events import EVENT_KINDS
-from crmscore.churn.evaluation import backtest, evaluate_warnings, observed_churn_dates
+from crmscore.churn.evaluation import (
+    PRECISION_TARGET,
+    backtest,
+    evaluate_warnings,
+    observed_churn_dates,
+)
 from crmscore.churn.rules import (
     DEFAULT_RULES,
     LEVELS,
@@ -60,6 +65,7 @@ __all__ = [
     "DEFAULT_SIGNALS",
     "EVENT_KINDS",
     "LEVELS",
+    "PRECISION_TARGET",
     "SIGNAL_GROUPS",
     "AccountAnomaly",
     "AliveModel",
