@@ -5,8 +5,9 @@ Run it with ``python examples/quarter.py``. A book is opened on the history to
 reviewed at the quarter's end. Then: the quarter's reports (tier distribution,
 migration, outcomes per tier, the training course's figures, tier lists per account
 manager), an A/B comparison of two tier schemes run on the two halves of the book,
-weights learned from the quarter's outcome beside the AHP judgments, and the action
-plan for the next quarter. Everything is computed in memory from a fixed seed.
+weights learned from the quarter's outcome beside the AHP judgments, CLV change
+against the course's +20 % target, and the action plan for the next quarter.
+Everything is computed in memory from a fixed seed.
 """
 
 from __future__ import annotations
@@ -127,6 +128,36 @@ def learned_weights(book: cs.Book, log: pd.DataFrame) -> None:
     )
 
 
+def clv_over_the_quarter(book: cs.Book, log: pd.DataFrame) -> None:
+    """Twelve-month CLV at both ends of the quarter, against the course's +20 %."""
+    bought = log[log["kind"] == "purchase"].rename(columns={"value": "amount"})
+    values = {}
+    for when in (OPENING, QUARTER_END):
+        history = bought.loc[bought["timestamp"] <= when, ["customer_id", "timestamp", "amount"]]
+        table = cs.rfm_table(history, as_of=when)
+        values[when] = cs.customer_lifetime_value(
+            table,
+            purchase_model=cs.BetaGeoFitter().fit(table),
+            spend_model=cs.GammaGammaFitter().fit(table),
+            horizon=12,
+            discount_rate=0.01,
+        )
+    tiers = cs.tier_history(book, at=OPENING)[OPENING.normalize()]
+    change = cs.clv_change(values[OPENING], values[QUARTER_END], tiers=tiers)
+    print("\nTwelve-month CLV by tier at the start, against the +20 % target:")
+    money = "{:,.0f}".format
+    print(
+        change.to_string(
+            formatters={
+                "clv_before": money,
+                "clv_after": money,
+                "change": PERCENT,
+                "target": PERCENT,
+            }
+        )
+    )
+
+
 def next_quarter_plan(book: cs.Book) -> None:
     plan = cs.action_plan(
         book, start="2025-10-01", end="2025-12-31", max_contacts=2, cap_days=7, language="zh"
@@ -147,6 +178,7 @@ def main() -> None:
     reports(book, log)
     ab_comparison(book, log)
     learned_weights(book, log)
+    clv_over_the_quarter(book, log)
     next_quarter_plan(book)
 
 
