@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 from crmscore._display import html_block
 from crmscore._validation import check_frame, reject_ids
@@ -145,7 +145,7 @@ def _auc(score: npt.NDArray[np.float64], positive: npt.NDArray[np.bool_]) -> flo
     """Area under the ROC curve by the rank-sum (Mann-Whitney) formula, ties halved."""
     n1 = int(positive.sum())
     n0 = positive.size - n1
-    ranks = stats.rankdata(score)
+    ranks = pd.Series(score).rank(method="average").to_numpy(dtype=np.float64)
     return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
