@@ -38,7 +38,7 @@ def log(rows: Sequence[Row]) -> pd.DataFrame:
 
 
 def measure(signal: ChurnSignal, rows: Sequence[Row]) -> pd.DataFrame:
-    return EarlyWarning(signals=(signal,), rules=()).evaluate(log(rows), as_of=AS_OF)
+    return EarlyWarning(signals=(signal,), rules=()).predict(log(rows), as_of=AS_OF)
 
 
 def fired_value(signal: ChurnSignal, rows: Sequence[Row]) -> tuple[bool, float]:

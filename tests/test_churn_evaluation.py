@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from crmscore import (
+    PRECISION_TARGET,
     EarlyWarning,
     InvalidDataError,
     InvalidParameterError,
@@ -80,11 +81,24 @@ def test_evaluate_warnings_rejects_repeated_ids() -> None:
 
 
 def test_evaluate_warnings_reads_as_of_from_the_warnings() -> None:
-    result = EarlyWarning().evaluate(log(SAMPLE), as_of=AS_OF)
+    result = EarlyWarning().predict(log(SAMPLE), as_of=AS_OF)
     churn = pd.Series([AS_OF + pd.Timedelta(days=40)], index=["quiet"])
     scored = evaluate_warnings(result, churn_dates=churn)
     assert scored.loc["red", "churned"] == 1
     assert scored.attrs["as_of"] == AS_OF
+
+
+def test_evaluate_warnings_without_attrs_needs_as_of() -> None:
+    result = EarlyWarning().predict(log(SAMPLE), as_of=AS_OF)
+    churn = pd.Series([AS_OF + pd.Timedelta(days=40)], index=["quiet"])
+    bare = result.copy()
+    bare.attrs = {}  # as after a CSV round trip
+    with pytest.raises(InvalidParameterError, match=r"pass as_of="):
+        evaluate_warnings(bare, churn_dates=churn)
+    pd.testing.assert_frame_equal(
+        evaluate_warnings(bare, churn_dates=churn, as_of=AS_OF),
+        evaluate_warnings(result, churn_dates=churn),
+    )
 
 
 @pytest.mark.parametrize(
@@ -128,7 +142,7 @@ def test_observed_churn_dates_boundary() -> None:
         }
     )
     # a: 2024-03-01 + 90 days = 2024-05-30 = end: churned that day. b: 05-31 > end.
-    dates = observed_churn_dates(events, end="2024-05-30", inactive_days=90)
+    dates = observed_churn_dates(events, as_of="2024-05-30", inactive_days=90)
     assert dates.loc["a"] == pd.Timestamp("2024-05-30")
     assert pd.isna(dates.loc["b"])
     assert pd.isna(dates.loc["c"])  # never purchased
@@ -142,7 +156,7 @@ def test_backtest_is_evaluate_at_each_date() -> None:
         book.events, churn_dates=churn, as_of_dates=dates, horizon_days=60, min_lead_days=20
     )
     for date in dates:
-        warnings = EarlyWarning().evaluate(book.events, as_of=date)
+        warnings = EarlyWarning().predict(book.events, as_of=date)
         expected = evaluate_warnings(warnings, churn_dates=churn, horizon_days=60, min_lead_days=20)
         at_date = result.loc[pd.Timestamp(date)]
         assert isinstance(at_date, pd.DataFrame)
@@ -166,3 +180,50 @@ def test_warnings_beat_chance_on_the_synthetic_book() -> None:
     assert precision["blue"] < precision["yellow"] < precision["red"]
     assert precision["yellow"] > 1.5 * base_rate
     assert precision["red"] > 4 * base_rate
+
+
+# --- the training course's target (85 % right, 30 days ahead) ----------------------
+
+TARGET_WARNINGS = pd.DataFrame(
+    {
+        "level": pd.Categorical(
+            ["red", "blue", "blue", "none"],
+            categories=["none", "blue", "yellow", "red"],
+            ordered=True,
+        )
+    },
+    index=pd.Index(["a", "b", "c", "d"], name="customer_id"),
+)
+# a leaves 45 days after the warning (right, 30 days ahead), b 10 days after (right,
+# too late), c stays
+TARGET_CHURN = pd.Series(pd.to_datetime(["2024-02-15", "2024-01-11"]), index=["a", "b"])
+
+
+def test_meets_target_compares_precision_at_lead_with_the_target() -> None:
+    scored = evaluate_warnings(TARGET_WARNINGS, churn_dates=TARGET_CHURN, as_of="2024-01-01")
+    assert PRECISION_TARGET == 0.85
+    assert scored.attrs["target_precision"] == 0.85
+    assert scored["precision_at_lead"].tolist()[:1] == [0.0]  # blue: b left too soon
+    assert scored["precision_at_lead"]["red"] == 1.0
+    assert scored["precision_at_lead"]["any"] == pytest.approx(1 / 3)
+    assert scored["meets_target"].to_dict() == {
+        "blue": False,
+        "yellow": False,  # nobody warned
+        "red": True,
+        "any": False,
+    }
+    lower = evaluate_warnings(
+        TARGET_WARNINGS, churn_dates=TARGET_CHURN, as_of="2024-01-01", target_precision=1 / 3
+    )
+    assert lower["meets_target"]["any"]
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, "high"])
+def test_target_precision_is_a_share(bad: object) -> None:
+    with pytest.raises(InvalidParameterError, match="target_precision"):
+        evaluate_warnings(
+            TARGET_WARNINGS,
+            churn_dates=TARGET_CHURN,
+            as_of="2024-01-01",
+            target_precision=bad,  # type: ignore[arg-type]
+        )

@@ -290,7 +290,7 @@ def test_signal_kinds_must_be_known_at_evaluation() -> None:
     ):
         measure(signal, [("a", 1, "interaction", None)])
     rows = log([("a", 40, "login", None)])
-    result = EarlyWarning(signals=(signal,), rules=()).evaluate(
+    result = EarlyWarning(signals=(signal,), rules=()).predict(
         rows, as_of=AS_OF, extra_kinds=("login",)
     )
     assert result["interaction_stop_value"].tolist() == [40.0]
@@ -340,7 +340,7 @@ def test_p_alive_signal_uses_the_rfm_table_of_purchases() -> None:
     as_of = pd.Timestamp("2025-03-31")
     model = ClosedFormBGNBD(**PARAMS)
     signal = PAliveBelow(model=model, threshold=0.4, time_unit="W")
-    result = EarlyWarning(signals=(signal,), rules=()).evaluate(book.events, as_of=as_of)
+    result = EarlyWarning(signals=(signal,), rules=()).predict(book.events, as_of=as_of)
     events = book.events
     purchases = events[(events["kind"] == "purchase") & (events["timestamp"] < "2025-04-01")]
     table = rfm_table(purchases.rename(columns={"value": "amount"}), as_of=as_of, time_unit="W")

@@ -61,7 +61,7 @@ def test_warning_round_trips_through_json() -> None:
 
 def test_output_and_explanation() -> None:
     warning = EarlyWarning()
-    result = warning.evaluate(log(SAMPLE), as_of=AS_OF)
+    result = warning.predict(log(SAMPLE), as_of=AS_OF)
     assert list(result.index) == ["happy", "quiet"]
     assert result.attrs["as_of"] == AS_OF
     assert list(result.columns[:4]) == ["level", "rule", "signals", "n_signals"]
@@ -93,7 +93,7 @@ def test_output_and_explanation() -> None:
 
 
 def test_level_column_is_ordered() -> None:
-    result = EarlyWarning().evaluate(log(SAMPLE), as_of=AS_OF)
+    result = EarlyWarning().predict(log(SAMPLE), as_of=AS_OF)
     assert result["level"].cat.ordered
     assert list(result["level"].cat.categories) == ["none", "blue", "yellow", "red"]
     assert (result["level"] > "none").tolist() == [False, True]
@@ -112,7 +112,7 @@ ONE_TODAY = log([("c0", 0, "interaction", None)])
 
 def test_a_log_with_only_future_events_is_rejected() -> None:
     with pytest.raises(InvalidDataError, match="no event on or before as_of"):
-        EarlyWarning().evaluate(ONLY_FUTURE, as_of=AS_OF)
+        EarlyWarning().predict(ONLY_FUTURE, as_of=AS_OF)
 
 
 @given(logs=event_logs(), data=st.data())
@@ -120,11 +120,11 @@ def test_a_log_with_only_future_events_is_rejected() -> None:
 def test_row_order_and_no_mutation(logs: pd.DataFrame, data: st.DataObject) -> None:
     assume(has_past_events(logs))
     before = logs.copy(deep=True)
-    result = EarlyWarning().evaluate(logs, as_of=AS_OF)
+    result = EarlyWarning().predict(logs, as_of=AS_OF)
     pd.testing.assert_frame_equal(logs, before)
     order = data.draw(st.permutations(range(len(logs))))
     shuffled = logs.iloc[list(order)].reset_index(drop=True)
-    pd.testing.assert_frame_equal(EarlyWarning().evaluate(shuffled, as_of=AS_OF), result)
+    pd.testing.assert_frame_equal(EarlyWarning().predict(shuffled, as_of=AS_OF), result)
 
 
 @given(logs=event_logs(), other=event_logs())
@@ -135,8 +135,8 @@ def test_an_unrelated_customer_changes_no_one_else(logs: pd.DataFrame, other: pd
     # The stranger has at least one event on or before as_of, else it is not evaluated.
     assume(has_past_events(other))
     stranger = other.assign(customer_id="stranger")
-    alone = EarlyWarning().evaluate(logs, as_of=AS_OF)
-    together = EarlyWarning().evaluate(pd.concat([logs, stranger]), as_of=AS_OF)
+    alone = EarlyWarning().predict(logs, as_of=AS_OF)
+    together = EarlyWarning().predict(pd.concat([logs, stranger]), as_of=AS_OF)
     pd.testing.assert_frame_equal(together.drop(index="stranger"), alone, check_categorical=False)
 
 
@@ -144,7 +144,7 @@ def test_an_unrelated_customer_changes_no_one_else(logs: pd.DataFrame, other: pd
 @example(logs=ONLY_FUTURE).via("a log with only events after as_of")
 def test_values_are_consistent_with_firing(logs: pd.DataFrame) -> None:
     assume(has_past_events(logs))
-    result = EarlyWarning().evaluate(logs, as_of=AS_OF)
+    result = EarlyWarning().predict(logs, as_of=AS_OF)
     for signal in DEFAULT_SIGNALS:
         value = result[f"{signal.name}_value"]
         fired = result[signal.name]

@@ -608,6 +608,39 @@ def test_clv_properties(cdnow_spend: pd.DataFrame) -> None:
     )
 
 
+def test_time_unit_is_an_argument_attrs_only_its_default(cdnow_spend: pd.DataFrame) -> None:
+    # make_rfm_summary's table has no attrs (as after any CSV round trip).
+    summary = make_rfm_summary(2_000, seed=3)
+    assert summary.attrs == {}
+    assert BetaGeoFitter().fit(summary).time_unit is None
+    daily = BetaGeoFitter().fit(summary, time_unit="D")
+    assert daily.time_unit == "D"
+    assert daily.params == BetaGeoFitter().fit(summary).params
+    with pytest.raises(InvalidParameterError, match=r"'time_unit' parameter of BetaGeoFitter\.fit"):
+        BetaGeoFitter().fit(summary, time_unit="days")
+    # The argument wins over attrs; attrs still supplies the default.
+    tagged = summary.copy()
+    tagged.attrs = {"time_unit": "W"}
+    assert BetaGeoFitter().fit(tagged).time_unit == "W"
+    assert BetaGeoFitter().fit(tagged, time_unit="D").time_unit == "D"
+    # customer_lifetime_value: time_unit= stands in for the lost attrs.
+    purchases = BetaGeoModel.from_params(LIFETIMES_CDNOW)
+    spend = GammaGammaModel.from_params(LIFETIMES_CDNOW_SPEND)
+    options: dict[str, Any] = {"horizon": 12, "discount_rate": 0.01}
+    with pytest.raises(InvalidParameterError, match="Pass time_unit="):
+        customer_lifetime_value(cdnow_spend, purchase_model=purchases, spend_model=spend, **options)
+    weekly_table = cdnow_spend.copy()
+    weekly_table.attrs = {"time_unit": "W"}
+    pd.testing.assert_series_equal(
+        customer_lifetime_value(
+            cdnow_spend, purchase_model=purchases, spend_model=spend, time_unit="W", **options
+        ),
+        customer_lifetime_value(
+            weekly_table, purchase_model=purchases, spend_model=spend, **options
+        ),
+    )
+
+
 def test_clv_parameter_errors(cdnow_spend: pd.DataFrame) -> None:
     purchases = BetaGeoModel.from_params(LIFETIMES_CDNOW)
     spend = GammaGammaModel.from_params(LIFETIMES_CDNOW_SPEND)

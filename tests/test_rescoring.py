@@ -831,7 +831,7 @@ def test_the_chain_equals_the_scorers_run_from_scratch() -> None:
     table = cs.rfm_table(purchases, as_of=end)
     purchase_model = cs.BetaGeoFitter().fit(table)
     spend_model = cs.GammaGammaFitter().fit(table)
-    levels = EarlyWarning().evaluate(events, as_of=end)["level"]
+    levels = EarlyWarning().predict(events, as_of=end)["level"]
     frame = table.assign(
         p_alive=purchase_model.probability_alive(table),
         clv=cs.customer_lifetime_value(
@@ -865,7 +865,7 @@ def test_a_churn_step_needs_events_at_review() -> None:
     with pytest.raises(cs.InvalidParameterError, match="pass the recent events"):
         review(book, as_of=end)
     fractions: list[float] = []
-    review(book, as_of=end, events=events, progress=fractions.append)
+    review(book, events, as_of=end, progress=fractions.append)
     assert fractions == sorted(fractions)
     assert fractions[-1] == 1.0
 
@@ -1030,3 +1030,49 @@ def test_split_invariance_with_a_default_delivered_before_a_first_purchase() -> 
     pd.testing.assert_frame_equal(
         comparable_changes(book.history), comparable_changes(whole.book.history)
     )
+
+
+def test_the_clv_step_fits_with_its_own_fitter_settings() -> None:
+    data = cs.make_events(800, seed=37)
+    events = data.events.assign(event_id=data.events["event_id"].astype(str))
+    end = data.as_of + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    fitter = cs.BetaGeoFitter(penalizer=0.01)
+    spend_fitter = cs.GammaGammaFitter(penalizer=0.001)
+    policy = attrs.evolve(
+        chain_policy(),
+        clv=CLVStage(horizon=12, purchase_fitter=fitter, spend_fitter=spend_fitter),
+    )
+    book = open_book(policy, events, as_of=end).book
+
+    purchases = events[events["kind"] == "purchase"].rename(columns={"value": "amount"})
+    table = cs.rfm_table(purchases, as_of=end)
+    assert book.purchase_model is not None
+    assert book.spend_model is not None
+    assert book.purchase_model.params == fitter.fit(table).params
+    assert book.spend_model.params == spend_fitter.fit(table).params
+    assert book.purchase_model.params != cs.BetaGeoFitter().fit(table).params
+    # The settings are part of the policy's JSON form.
+    again = RescoringPolicy.from_dict(json.loads(json.dumps(policy.to_dict())))
+    assert again == policy
+    assert again.clv is not None
+    assert again.clv.purchase_fitter == fitter
+
+
+def test_the_book_keeps_the_callers_customer_column_name() -> None:
+    data = cs.make_events(300, seed=5)
+    events = data.events.assign(event_id=data.events["event_id"].astype(str))
+    end = data.as_of + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    policy = chain_policy()
+    plain = open_book(policy, events, as_of=end).book
+    renamed = events.rename(columns={"customer_id": "member_no"})
+    book = open_book(policy, renamed, as_of=end, customer_col="member_no").book
+    assert plain.customers.index.name == "customer_id"
+    assert book.customers.index.name == "member_no"
+    # Only the name differs: the same customers, scores and tiers.
+    pd.testing.assert_frame_equal(
+        book.customers.rename_axis("customer_id"), plain.customers, check_exact=True
+    )
+    again = Book.from_dict(json.loads(json.dumps(book.to_dict())))
+    assert again.customers.index.name == "member_no"
+    later = review(book, renamed, as_of=end, customer_col="member_no").book
+    assert later.customers.index.name == "member_no"

@@ -51,7 +51,7 @@ def test_classic_map_has_the_eleven_named_segments() -> None:
         "Lost",
     ]
     scores = pd.DataFrame({"r_score": [5, 1, 1, 5], "f_score": [5, 1, 5, 1]})
-    assert CLASSIC_SEGMENTS.assign(scores).tolist() == [
+    assert CLASSIC_SEGMENTS.score(scores).tolist() == [
         "Champions",
         "Lost",
         "Can't Lose Them",
@@ -103,7 +103,7 @@ def test_map_and_scorer_must_agree() -> None:
         rfm_segments(table, segment_map=CLASSIC_SEGMENTS, scorer=RFMScorer.value_matrix())
     out_of_grid = pd.DataFrame({"r_score": [6], "f_score": [1]}, index=pd.Index(["z"]))
     with pytest.raises(InvalidDataError, match=r"outside 1..5, .* first \['z'\]"):
-        CLASSIC_SEGMENTS.assign(out_of_grid)
+        CLASSIC_SEGMENTS.score(out_of_grid)
 
 
 def test_a_user_segment_map_runs_through_rfm_segments() -> None:

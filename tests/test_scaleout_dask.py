@@ -305,6 +305,18 @@ def test_statistics_do_not_depend_on_the_partitioning(client: object, npartition
     pd.testing.assert_frame_equal(stats, cs.BetaGeoFitter.aggregate(summary), check_exact=True)
 
 
+def test_dask_time_unit_is_an_argument_as_in_pandas(client: object) -> None:
+    summary = cs.make_rfm_summary(1_000, seed=12)  # no attrs, as after a file
+    lazy = _lazy(summary, npartitions=3)
+    stats = sufficient_statistics_dask(lazy, fitter=cs.BetaGeoFitter(), time_unit="W")
+    assert stats.attrs == {"time_unit": "W"}
+    model = fit_dask(lazy, fitter=cs.BetaGeoFitter(), time_unit="W")
+    assert model == cs.BetaGeoFitter().fit(summary, time_unit="W")
+    assert fit_dask(lazy, fitter=cs.BetaGeoFitter()).time_unit is None
+    with pytest.raises(cs.InvalidParameterError, match="'time_unit' parameter of fit_dask"):
+        fit_dask(lazy, fitter=cs.BetaGeoFitter(), time_unit="days")  # type: ignore[call-overload]
+
+
 def test_dask_fit_errors_are_the_pandas_errors(client: object) -> None:
     summary = cs.make_rfm_summary(400, seed=9)
     lazy = _lazy(summary, npartitions=3)
@@ -415,7 +427,7 @@ def test_early_warning_per_partition_equals_pandas(client: object, days_before_e
     warning = cs.EarlyWarning()
     lazy = early_warning_dask(_lazy(log.events, npartitions=9), as_of=as_of)
     result = _computed(lazy).sort_index()
-    expected = warning.evaluate(log.events, as_of=as_of)
+    expected = warning.predict(log.events, as_of=as_of)
     assert lazy._meta.columns.equals(expected.columns)
     _assert_warning_meta(lazy, result)
     pd.testing.assert_frame_equal(_same_signals(result, expected), expected, check_exact=True)
@@ -444,7 +456,7 @@ def test_early_warning_partitions_with_only_future_customers(client: object) -> 
     lazy = early_warning_dask(distributed_log, as_of=as_of)
     result = _computed(lazy).sort_index()
     # Dask stores the string ids as Arrow strings: compare on the log as Dask holds it.
-    expected = cs.EarlyWarning().evaluate(_computed(distributed_log), as_of=as_of)
+    expected = cs.EarlyWarning().predict(_computed(distributed_log), as_of=as_of)
     assert len(expected) == 7
     assert lazy._meta.index.dtype == expected.index.dtype
     _assert_warning_meta(lazy, result)

@@ -57,7 +57,7 @@ def test_kmeans_recovers_separated_groups_and_ranks_them_by_score() -> None:
     fitted = single(FixedRange(low=0, high=100)).fit(book)
     groups = KMeansTiering(seed=0, mapping="rank").fit(book, scorecard=fitted)
     np.testing.assert_allclose([c[0] for c in groups.centroids], centres, atol=0.5)
-    out = groups.assign(book)
+    out = groups.score(book)
     expected = np.repeat(np.arange(4), 50)[order]
     assert out["group"].tolist() == expected.tolist()
     assert out["group_tier"].tolist() == [POLICY_TIERS.labels()[g] for g in expected]
@@ -74,7 +74,7 @@ def test_kmeans_is_seeded_and_round_trips() -> None:
     assert a == b
     again = FittedKMeansTiering.from_dict(json.loads(json.dumps(a.to_dict())))
     assert again == a
-    pd.testing.assert_frame_equal(again.assign(book), a.assign(book))
+    pd.testing.assert_frame_equal(again.score(book), a.score(book))
 
 
 def test_kmeans_with_a_revenue_floor() -> None:
@@ -83,7 +83,7 @@ def test_kmeans_with_a_revenue_floor() -> None:
     threshold = float(book["annual_revenue"].median())
     floor = TierRule(name="VIP", column="annual_revenue", op=">=", threshold=threshold, tier="gold")
     out = (
-        KMeansTiering(seed=1, rules=[floor]).fit(book, scorecard=fitted).assign(book, language="zh")
+        KMeansTiering(seed=1, rules=[floor]).fit(book, scorecard=fitted).score(book, language="zh")
     )
     big = book["annual_revenue"] >= threshold
     assert (out.loc[big, "tier"] >= "黄金级").all()
@@ -125,7 +125,7 @@ def test_kmeans_maps_groups_by_the_scheme_bounds_by_default() -> None:
     assert groups.settings.mapping == "scheme"
     np.testing.assert_allclose(groups.group_scores, centres, atol=0.5)
     assert groups.group_tiers == (0, 0, 1, 3)
-    out = groups.assign(book)
+    out = groups.score(book)
     expected_group = np.repeat(np.arange(4), 50)[order]
     assert out["group"].tolist() == expected_group.tolist()
     labels = ["Ordinary", "Ordinary", "Silver", "Diamond"]
@@ -154,11 +154,11 @@ def test_kmeans_low_population_has_no_diamond_under_the_scheme_but_does_by_rank(
     by_scheme = KMeansTiering(seed=0).fit(book, scorecard=fitted)
     assert max(by_scheme.group_scores) < 22
     assert by_scheme.group_tiers == (0, 0, 0, 0)
-    assert set(by_scheme.assign(book)["group_tier"]) == {"Ordinary"}
+    assert set(by_scheme.score(book)["group_tier"]) == {"Ordinary"}
     by_rank = KMeansTiering(seed=0, mapping="rank").fit(book, scorecard=fitted)
     assert by_rank.group_scores == by_scheme.group_scores
     assert by_rank.group_tiers == (0, 1, 2, 3)
-    ranked = by_rank.assign(book)
+    ranked = by_rank.score(book)
     assert ranked["group_tier"].value_counts()["Diamond"] > 0
     assert ranked.loc[ranked["group"] == 3, "group_tier"].eq("Diamond").all()
 
@@ -175,7 +175,7 @@ def test_kmeans_group_tier_bound_is_inclusive() -> None:
         inertia=0.0,
     )
     assert groups.group_tiers == (0, 2, 3)
-    out = groups.assign(frame(x=[40.0, 89.0, 99.0]))
+    out = groups.score(frame(x=[40.0, 89.0, 99.0]))
     assert out["group"].tolist() == [0, 1, 2]
     assert out["group_tier"].tolist() == ["Ordinary", "Gold", "Diamond"]
 
@@ -190,7 +190,7 @@ def test_kmeans_n_clusters() -> None:
     groups = KMeansTiering(seed=2, n_clusters=2).fit(book, scorecard=fitted)
     np.testing.assert_allclose(groups.group_scores, [20.0, 92.0], atol=0.5)
     assert groups.group_tiers == (0, 3)
-    out = groups.assign(book)
+    out = groups.score(book)
     assert out["group_tier"].tolist() == ["Ordinary"] * 40 + ["Diamond"] * 60
     many = KMeansTiering(seed=2, n_clusters=6).fit(book, scorecard=fitted)
     assert len(many.centroids) == len(many.group_scores) == len(many.group_tiers) == 6
@@ -244,8 +244,8 @@ def test_kmeans_inputs_are_not_mutated(data: st.DataObject, mapping: GroupMappin
     except InvalidDataError:  # fewer than four distinct customers
         pd.testing.assert_frame_equal(book, before)
         return
-    groups.assign(book)
-    groups.assign(book, language="zh")
+    groups.score(book)
+    groups.score(book, language="zh")
     pd.testing.assert_frame_equal(book, before)
     assert rules == rules_before
     assert fitted.to_dict() == fitted_before

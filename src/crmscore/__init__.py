@@ -8,6 +8,8 @@ state.
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from crmscore._events import EVENT_KINDS
 from crmscore._params import BetaGeoParams, GammaGammaParams
 from crmscore.actions import DEFAULT_ACTIONS, ActionMap
@@ -62,7 +64,6 @@ from crmscore.errors import (
     InconsistentJudgmentsError,
     InvalidDataError,
     InvalidParameterError,
-    NotFittedError,
     ValidationError,
 )
 from crmscore.plotting import (
@@ -169,7 +170,10 @@ from crmscore.tiering import (
     relationship_scorecard,
 )
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("crmscore")
+except _metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+    __version__ = "0+unknown"
 
 __all__ = [
     "B2B_CRITERIA",
@@ -232,7 +236,6 @@ __all__ = [
     "MinMax",
     "NegativeReviews",
     "Not",
-    "NotFittedError",
     "PAliveBelow",
     "PairwiseMatrix",
     "PercentileRank",

@@ -8,7 +8,7 @@ partition).
 
 from __future__ import annotations
 
-from typing import Any, Literal, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeAlias
 
 import attrs
 import numpy as np
@@ -27,6 +27,9 @@ from crmscore._validation import (
     timestamp_column,
 )
 from crmscore.errors import InvalidDataError
+
+if TYPE_CHECKING:
+    from crmscore._columns import TransactionColumns
 
 IntArray: TypeAlias = npt.NDArray[np.int64]
 FloatArray: TypeAlias = npt.NDArray[np.float64]
@@ -58,9 +61,7 @@ def summarise_transactions(
     *,
     as_of: Any,
     time_unit: TimeUnit,
-    customer_col: str,
-    timestamp_col: str,
-    amount_col: str,
+    columns: TransactionColumns,
     negative_amounts: Literal["error", "net"],
     allow_empty: bool,
 ) -> pd.DataFrame:
@@ -69,6 +70,7 @@ def summarise_transactions(
     A partition of a distributed log may hold no purchase at or before ``as_of``
     (``allow_empty=True`` then gives an empty table); a whole log may not.
     """
+    customer_col, timestamp_col, amount_col = columns.customer, columns.timestamp, columns.amount
     owner = "rfm_table"
     check_frame(transactions, name="transactions", owner=owner)
     check_choice(time_unit, name="time_unit", owner=owner, choices=TIME_UNITS)

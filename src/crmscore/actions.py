@@ -132,7 +132,7 @@ class ActionMap:
         Parameters
         ----------
         warnings : pandas.DataFrame
-            With a ``level`` column (from :meth:`crmscore.churn.EarlyWarning.evaluate`).
+            With a ``level`` column (from :meth:`crmscore.churn.EarlyWarning.predict`).
         tiers : pandas.Series
             Tier per customer id: e.g. the ``tier`` column of a scorecard's result
             (English or Chinese labels), or tier keys; matched ignoring case.

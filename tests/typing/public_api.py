@@ -78,16 +78,16 @@ def tiering(indicators: pd.DataFrame) -> None:
     )
     groups = cs.KMeansTiering(seed=1).fit(indicators, scorecard=fitted)
     assert_type(groups, cs.FittedKMeansTiering)
-    assert_type(groups.assign(indicators), pd.DataFrame)
+    assert_type(groups.score(indicators), pd.DataFrame)
 
 
 def churn(events: pd.DataFrame, as_of: pd.Timestamp, tiers: pd.Series[Any]) -> None:
     warning = cs.EarlyWarning()
-    warnings = warning.evaluate(events, as_of=as_of)
+    warnings = warning.predict(events, as_of=as_of)
     assert_type(warnings, pd.DataFrame)
     assert_type(warning.summary(), pd.DataFrame)
     assert_type(cs.DEFAULT_ACTIONS.recommend(warnings, tiers=tiers), "pd.Series[Any]")
-    churned = cs.observed_churn_dates(events, end=as_of)
+    churned = cs.observed_churn_dates(events, as_of=as_of)
     assert_type(churned, "pd.Series[Any]")
     assert_type(cs.evaluate_warnings(warnings, churn_dates=churned), pd.DataFrame)
     assert_type(cs.backtest(events, churn_dates=churned, as_of_dates=[as_of]), pd.DataFrame)
@@ -99,7 +99,7 @@ def rescoring(policy: cs.RescoringPolicy, events: pd.DataFrame, as_of: pd.Timest
     assert_type(opened.book, cs.Book)
     assert_type(opened.changes, pd.DataFrame)
     assert_type(cs.ingest(opened.book, events, as_of=as_of), cs.RescoringResult)
-    assert_type(cs.review(opened.book, as_of=as_of, events=events), cs.RescoringResult)
+    assert_type(cs.review(opened.book, events, as_of=as_of), cs.RescoringResult)
 
 
 def datasets() -> None:

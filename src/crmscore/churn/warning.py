@@ -71,7 +71,7 @@ class EarlyWarning:
     ...     "kind": ["purchase", "cart_abandoned", "cart_abandoned", "purchase", "interaction"],
     ...     "value": [120.0, None, None, 80.0, None],
     ... })
-    >>> warnings = EarlyWarning().evaluate(events, as_of="2024-03-31")
+    >>> warnings = EarlyWarning().predict(events, as_of="2024-03-31")
     >>> warnings[["level", "rule", "n_signals"]]
                   level                      rule  n_signals
     customer_id
@@ -128,7 +128,7 @@ class EarlyWarning:
         """Signal names per group (every group of ``SIGNAL_GROUPS``, maybe empty)."""
         return {g: tuple(s.name for s in self.signals if s.group == g) for g in SIGNAL_GROUPS}
 
-    def evaluate(
+    def predict(
         self,
         events: pd.DataFrame,
         *,
@@ -189,7 +189,7 @@ class EarlyWarning:
         validated = validate_events(
             events,
             as_of=as_of,
-            owner="EarlyWarning.evaluate",
+            owner="EarlyWarning.predict",
             customer_col=customer_col,
             timestamp_col=timestamp_col,
             kind_col=kind_col,
@@ -285,7 +285,7 @@ class EarlyWarning:
         Parameters
         ----------
         warnings : pandas.DataFrame
-            The result of :meth:`evaluate` with these signals and rules.
+            The result of :meth:`predict` with these signals and rules.
         customers : sequence, optional
             Customer ids to explain; by default every customer with a warning.
             Meant for a handful of customers (an appeal, a report): it builds one

@@ -185,7 +185,6 @@ def indicators(
 ) -> pd.DataFrame:
     """Build the scorecard's input along the chain RFM -> CLV -> churn -> attributes."""
     frame = pd.DataFrame(rfm_columns(aggregates, periods))
-    frame.attrs["time_unit"] = book.policy.time_unit
     stage = book.policy.clv
     if stage is not None and book.purchase_model is not None and book.spend_model is not None:
         frame["p_alive"] = book.purchase_model.probability_alive(frame).to_numpy()
@@ -196,6 +195,7 @@ def indicators(
             horizon=stage.horizon,
             discount_rate=stage.discount_rate,
             margin=stage.margin,
+            time_unit=book.policy.time_unit,
         ).to_numpy()
     if book.policy.churn is not None:
         frame["churn_level"] = churn_level

@@ -7,6 +7,7 @@ call) and record the outcome as events.
 
 from __future__ import annotations
 
+from numbers import Integral
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 
@@ -14,7 +15,16 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmscore._validation import as_timestamp, check_choice, is_int, require_keys
+from crmscore._validation import (
+    Interval,
+    OneOf,
+    as_timestamp,
+    check_choice,
+    check_integer,
+    is_int,
+    require_keys,
+    validator,
+)
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -114,10 +124,10 @@ class ActionSchedule:
     label_zh: str = attrs.field(validator=_name)
     """Chinese label."""
 
-    audience: Audience = attrs.field(validator=attrs.validators.in_(_AUDIENCES))
+    audience: Audience = attrs.field(validator=validator(OneOf(_AUDIENCES)))
     """Who gets it (see above)."""
 
-    cadence: Cadence = attrs.field(validator=attrs.validators.in_(_CADENCES))
+    cadence: Cadence = attrs.field(validator=validator(OneOf(_CADENCES)))
     """How often."""
 
     weekday: int = attrs.field(default=0, converter=_weekday)
@@ -126,7 +136,9 @@ class ActionSchedule:
     tiers: tuple[str, ...] = attrs.field(default=(), converter=_to_tiers)
     """Only customers in these tiers (keys or labels); every tier when empty."""
 
-    priority: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
+    priority: int = attrs.field(
+        default=0, validator=validator(Interval(int, None, None, closed="neither"))
+    )
     """Lower goes first when a contact cap leaves room for only some actions."""
 
     def describe(self) -> str:
@@ -227,11 +239,8 @@ def _day_value(value: object, *, name: str) -> np.datetime64:
 
 
 def _whole(value: object, *, name: str, minimum: int) -> int:
-    if not is_int(value, minimum=minimum):
-        raise InvalidParameterError.for_value(
-            name=name, owner="action_plan", allowed=f"an integer >= {minimum}", got=value
-        )
-    return int(cast("int", value))
+    constraint = Interval(Integral, minimum, None, closed="left")
+    return check_integer(value, constraint, name=name, owner="action_plan")
 
 
 def action_plan(
@@ -283,7 +292,8 @@ def action_plan(
     Returns
     -------
     pandas.DataFrame
-        One row per action: ``customer_id``, ``date`` (a day), ``action``,
+        One row per action: the customer (a column named after the book's
+        ``customer_col``, ``customer_id`` by default), ``date`` (a day), ``action``,
         ``label``, ``tier`` (current), ``priority``; sorted by date, customer and
         priority. ``attrs["capped"]`` counts the actions the cap removed.
 
@@ -363,7 +373,7 @@ def action_plan(
     tier_labels = np.asarray([*scheme.labels(language), None], dtype=object)
     plan = pd.DataFrame(
         {
-            "customer_id": ids[who],
+            book.customer_col: ids[who],
             "date": pd.DatetimeIndex(when.astype("datetime64[ns]")),
             "action": np.asarray([s.action for s in schedules], dtype=object)[which],
             "label": labels[which] if which.size else np.empty(0, dtype=object),

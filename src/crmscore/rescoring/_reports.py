@@ -16,7 +16,7 @@ import pandas as pd
 
 from crmscore._events import ValidatedEvents, validate_events
 from crmscore._periods import to_periods
-from crmscore._validation import as_timestamp, check_choice, to_float
+from crmscore._validation import FINITE, as_timestamp, check_choice, check_number
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ def tier_history(book: Book, *, at: Any, language: str = "en") -> pd.DataFrame:
             stamp: pd.Categorical.from_codes(codes[:, k] + 1, categories=categories, ordered=True)
             for k, stamp in enumerate(index)
         },
-        index=book.ids.to_index(name="customer_id"),
+        index=book.ids.to_index(name=book.customer_col),
     )
 
 
@@ -398,7 +398,7 @@ def tier_outcomes(
     if end_day <= start_day:
         raise InvalidParameterError(f"{owner}: end must be after start; got {start} and {end}.")
     codes = _tier_codes(book, [start_day])[:, 0]
-    customers = book.ids.to_index(name="customer_id")
+    customers = book.ids.to_index(name=book.customer_col)
     log = _validated(events, end=end, owner=owner, event_columns=event_columns)
     revenue, active, _ = _period_activity(
         log, customers, start_day=start_day, active_kinds=active_kinds, owner=owner
@@ -466,10 +466,7 @@ def clv_change(
     all       350.0      400.0  0.1429       False
     """
     owner = "clv_change"
-    if not np.isfinite(to_float(target)):
-        raise InvalidParameterError.for_value(
-            name="target", owner=owner, allowed="a finite number", got=target
-        )
+    check_number(target, FINITE, name="target", owner=owner)
     common = before.index.intersection(after.index)
     a = pd.to_numeric(before.loc[common], errors="raise").astype(np.float64)
     b = pd.to_numeric(after.loc[common], errors="raise").astype(np.float64)
@@ -582,7 +579,7 @@ def course_check(
     if end_day <= start_day:
         raise InvalidParameterError(f"{owner}: end must be after start; got {start} and {end}.")
     codes = _tier_codes(book, [start_day, end_day])
-    customers = book.ids.to_index(name="customer_id")
+    customers = book.ids.to_index(name=book.customer_col)
     log = _validated(events, end=end, owner=owner, event_columns=event_columns)
     revenue, active, first = _period_activity(
         log, customers, start_day=start_day, active_kinds=("purchase",), owner=owner

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
+from crmscore._columns import TransactionColumns
 from crmscore._frames import is_dask_frame
 from crmscore._purchases import summarise_transactions
 from crmscore.errors import InvalidParameterError
@@ -171,9 +172,9 @@ def rfm_table(
         transactions,
         as_of=as_of,
         time_unit=time_unit,
-        customer_col=customer_col,
-        timestamp_col=timestamp_col,
-        amount_col=amount_col,
+        columns=TransactionColumns(
+            customer=customer_col, timestamp=timestamp_col, amount=amount_col
+        ),
         negative_amounts=negative_amounts,
         allow_empty=False,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -23,7 +24,13 @@ from scipy import special
 from crmscore._display import html_block
 from crmscore._events import validate_events
 from crmscore._periods import to_periods
-from crmscore._validation import as_timestamp, is_int, reject_ids
+from crmscore._validation import (
+    Interval,
+    as_timestamp,
+    check_integer,
+    check_number,
+    reject_ids,
+)
 from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -34,6 +41,9 @@ if TYPE_CHECKING:
 __all__ = ["SchemeComparison", "assign_arms", "compare_schemes"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_SEED = Interval(Integral, 0, None, closed="left")
+_RESAMPLES = Interval(Integral, 100, None, closed="left")
+_CONFIDENCE = Interval(Real, 0.5, 1, closed="left")
 _EVENT_COLUMNS = frozenset(
     {"customer_col", "timestamp_col", "kind_col", "value_col", "event_id_col", "extra_kinds"}
 )
@@ -114,10 +124,7 @@ def assign_arms(
             allowed=f"{len(names)} positive numbers summing to 1",
             got=shares,
         )
-    if not is_int(seed, minimum=0):
-        raise InvalidParameterError.for_value(
-            name="seed", owner=owner, allowed="an integer >= 0", got=seed
-        )
+    check_integer(seed, _SEED, name="seed", owner=owner)
     if index.has_duplicates:
         raise InvalidParameterError(
             f"{owner}: ids repeat, first {index[index.duplicated()][:5].tolist()}."
@@ -374,11 +381,8 @@ def compare_schemes(
     """
     owner = "compare_schemes"
     q = _check_confidence(confidence, owner)
-    if not is_int(n_resamples, minimum=100) or not is_int(seed, minimum=0):
-        raise InvalidParameterError(
-            f"{owner}: n_resamples must be an integer >= 100 and seed an integer >= 0; got "
-            f"{n_resamples!r} and {seed!r}."
-        )
+    check_integer(n_resamples, _RESAMPLES, name="n_resamples", owner=owner)
+    check_integer(seed, _SEED, name="seed", owner=owner)
     arm_names = list(tiers)
     if len(arm_names) < 2:
         raise InvalidParameterError(f"{owner}: tiers needs two or more arms; got {arm_names}.")
@@ -473,11 +477,7 @@ def _high_value_tiers(
 
 
 def _check_confidence(confidence: float, owner: str) -> float:
-    if not 0.5 <= confidence < 1.0:
-        raise InvalidParameterError.for_value(
-            name="confidence", owner=owner, allowed="a float in [0.5, 1)", got=confidence
-        )
-    return _normal_quantile(confidence)
+    return _normal_quantile(check_number(confidence, _CONFIDENCE, name="confidence", owner=owner))
 
 
 def _day(value: object, name: str, owner: str) -> int:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from numbers import Integral
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from crmscore._events import validate_events
-from crmscore._validation import is_int
+from crmscore._validation import Interval, check_integer
 from crmscore.churn import ACTIVITY_KINDS
 from crmscore.errors import InvalidParameterError
 
@@ -22,12 +23,12 @@ __all__ = ["event_indicators"]
 OWNER = "event_indicators"
 
 
+#: Whole days, at least one.
+_DAYS = Interval(Integral, 1, None, closed="left")
+
+
 def _days(value: object, name: str) -> int:
-    if not is_int(value, minimum=1):
-        raise InvalidParameterError.for_value(
-            name=name, owner=OWNER, allowed="an integer number of days >= 1", got=value
-        )
-    return int(cast("int", value))
+    return check_integer(value, _DAYS, name=name, owner=OWNER)
 
 
 def _ratio(numerator: npt.NDArray[Any], denominator: npt.NDArray[Any]) -> npt.NDArray[np.float64]:

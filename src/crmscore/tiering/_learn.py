@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from crmscore._display import html_block
-from crmscore._validation import check_frame, reject_ids
+from crmscore._validation import NON_NEGATIVE, check_frame, check_number, reject_ids
 from crmscore.errors import ConvergenceError, InvalidDataError, InvalidParameterError
 from crmscore.tiering._ahp import RANDOM_INDEX, DirectWeights, PairwiseMatrix
 
@@ -257,10 +257,7 @@ def learn_weights(
     """
     owner = "learn_weights"
     check_frame(frame, name="frame", owner=owner)
-    if not (math.isfinite(penalty) and penalty >= 0):
-        raise InvalidParameterError.for_value(
-            name="penalty", owner=owner, allowed="a finite number >= 0", got=penalty
-        )
+    penalty = check_number(penalty, NON_NEGATIVE, name="penalty", owner=owner)
     y = _outcome(outcome, frame, owner=owner)
     indicators = list(fitted.indicators)
     points = fitted.normalised(frame).to_numpy(dtype=np.float64) / 100.0

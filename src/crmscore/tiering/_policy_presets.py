@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from crmscore._validation import OneOf, check_param
 from crmscore.errors import InvalidParameterError
 from crmscore.tiering._ahp import DirectWeights, PairwiseMatrix
 from crmscore.tiering._hierarchy import Criterion
@@ -177,10 +178,7 @@ def dairy_layers(
     'high_value'
     """
     name = _columns(("spend", "spend_growth", "complaint_rate"), columns, owner="dairy_layers")
-    if not isinstance(risk_first, bool):
-        raise InvalidParameterError.for_value(
-            name="risk_first", owner="dairy_layers", allowed="True or False", got=risk_first
-        )
+    check_param(risk_first, OneOf((True, False)), name="risk_first", owner="dairy_layers")
     risk = RuleTier(
         key="risk",
         label_en="Risk",
@@ -258,10 +256,7 @@ def membership_levels(
     >>> membership_levels(require="either").score(frame)["tier_key"].tolist()[3]
     'platinum'
     """
-    if require not in ("both", "either"):
-        raise InvalidParameterError.for_value(
-            name="require", owner="membership_levels", allowed="'both' or 'either'", got=require
-        )
+    check_param(require, OneOf(("both", "either")), name="require", owner="membership_levels")
     name = _columns(("purchases", "spend"), columns, owner="membership_levels")
     tiers = []
     for key, label_en, label_zh, min_purchases, min_spend in levels:

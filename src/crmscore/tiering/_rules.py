@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import operator
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -11,7 +10,15 @@ import numpy as np
 import pandas as pd
 
 from crmscore._display import html_block
-from crmscore._validation import check_choice, check_columns, check_frame, to_float
+from crmscore._validation import (
+    FINITE,
+    OneOf,
+    check_choice,
+    check_columns,
+    check_frame,
+    to_float,
+    validator,
+)
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -32,11 +39,7 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def _finite(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not math.isfinite(value):
-        raise InvalidParameterError.for_value(
-            name=attribute.name, owner=type(instance).__name__, allowed="a finite number", got=value
-        )
+_finite = validator(FINITE)
 
 
 @attrs.frozen(kw_only=True)
@@ -55,7 +58,7 @@ class Condition:
     """The numeric column read."""
 
     op: Literal[">=", ">", "<=", "<", "=="] = attrs.field(
-        validator=attrs.validators.in_(_OPERATORS)
+        validator=validator(OneOf(tuple(_OPERATORS)))
     )
     """Comparison of the column with ``threshold``."""
 

@@ -258,6 +258,31 @@ def test_caps_hold_in_every_window_and_drop_only_what_does_not_fit(
     assert capped[key].equals(ordered[key].reset_index(drop=True))
 
 
+def test_the_plan_names_customers_after_the_books_customer_col() -> None:
+    rows = [("a", "2025-01-10", "purchase", 1500.0), ("b", "2025-03-01", "purchase", 100.0)]
+    events = pd.DataFrame(rows, columns=["member_no", "timestamp", "kind", "value"])
+    events["timestamp"] = pd.to_datetime(events["timestamp"])
+    events["event_id"] = np.arange(len(events))
+    card = cs.Scorecard(
+        hierarchy=cs.Criterion(name="value", weights={"total_spend": 1.0}),
+        indicators=[
+            cs.Indicator(
+                name="total_spend", direction="benefit", normaliser=cs.FixedRange(low=0, high=2000)
+            )
+        ],
+    )
+    policy = cs.RescoringPolicy(scorecard=card)
+    renamed = cs.open_book(policy, events, as_of="2025-03-31", customer_col="member_no").book
+    plain = _book(rows, as_of="2025-03-31")
+    plan = action_plan(renamed, start="2025-04-01", end="2025-12-31")
+    assert plan.columns[0] == "member_no"
+    assert len(plan) > 0
+    pd.testing.assert_frame_equal(
+        plan.rename(columns={"member_no": "customer_id"}),
+        action_plan(plain, start="2025-04-01", end="2025-12-31"),
+    )
+
+
 def test_schedules_are_values() -> None:
     for schedule in DEFAULT_SCHEDULES:
         again = ActionSchedule.from_dict(json.loads(json.dumps(schedule.to_dict())))

@@ -146,7 +146,7 @@ def test_distribution_and_migration_agree_with_the_snapshots() -> None:
 # --- a book small enough to compute by hand -------------------------------------------
 
 
-def _small() -> tuple[Book, pd.DataFrame]:
+def _small(customer_col: str = "customer_id") -> tuple[Book, pd.DataFrame]:
     """Four customers graded on total spend, 0-1000 -> 0-100 points.
 
     At 2025-01-01 (opening): a 950 (Diamond), b 850 (Gold), c 700 (Silver), d 100
@@ -174,15 +174,16 @@ def _small() -> tuple[Book, pd.DataFrame]:
         ("c", "2025-03-15", "purchase", 200.0),
         ("d", "2025-03-20", "interaction", np.nan),
     ]
-    log = pd.DataFrame(rows, columns=["customer_id", "timestamp", "kind", "value"])
+    log = pd.DataFrame(rows, columns=[customer_col, "timestamp", "kind", "value"])
     log["timestamp"] = pd.to_datetime(log["timestamp"])
     log["event_id"] = np.arange(len(log))
     opening = pd.Timestamp("2025-01-01 12:00")
-    book = cs.open_book(
-        cs.RescoringPolicy(scorecard=card), log[log["timestamp"] <= opening], as_of=opening
-    ).book
+    policy = cs.RescoringPolicy(scorecard=card)
+    before = log[log["timestamp"] <= opening]
+    book = cs.open_book(policy, before, as_of=opening, customer_col=customer_col).book
     end = pd.Timestamp("2025-03-31 12:00")
-    book = cs.ingest(book, log[log["timestamp"] > opening], as_of=end).book
+    after = log[log["timestamp"] > opening]
+    book = cs.ingest(book, after, as_of=end, customer_col=customer_col).book
     book = cs.review(book, as_of=end).book
     return book, log
 
@@ -293,6 +294,27 @@ def test_tier_lists_sort_by_group_then_tier_then_score() -> None:
     assert zh["tier"].iloc[0] == "钻石级"
     with pytest.raises(InvalidParameterError, match="'by'"):
         tier_lists(book, by=["east"])  # type: ignore[arg-type]
+
+
+def test_reports_name_customers_after_the_books_customer_col() -> None:
+    book, log = _small()
+    renamed, renamed_log = _small("member_no")
+    history = tier_history(renamed, at=["2025-01-01", "2025-03-31"])
+    assert history.index.name == "member_no"
+    pd.testing.assert_frame_equal(
+        history.rename_axis("customer_id"), tier_history(book, at=["2025-01-01", "2025-03-31"])
+    )
+    owners = pd.Series({"a": "east", "b": "west", "c": "east"}, name="owner")
+    lists = tier_lists(renamed, by=owners)
+    assert lists.index.name == "member_no"
+    pd.testing.assert_frame_equal(lists.rename_axis("customer_id"), tier_lists(book, by=owners))
+    # the events keep the caller's column too: the same outcomes
+    pd.testing.assert_frame_equal(
+        tier_outcomes(
+            renamed, renamed_log, start="2025-01-01", end="2025-03-31", customer_col="member_no"
+        ),
+        tier_outcomes(book, log, start="2025-01-01", end="2025-03-31"),
+    )
 
 
 def test_a_trail_from_another_scheme_is_rejected() -> None:
