@@ -78,6 +78,19 @@ def test_assign_arms_parameters(kwargs: dict[str, Any], match: str) -> None:
         assign_arms([1, 2, 3], **kwargs)
     with pytest.raises(InvalidParameterError, match="repeat"):
         assign_arms([1, 1, 2])
+    with pytest.raises(InvalidParameterError, match="repeat"):
+        assign_arms(pd.Index([1, 1.0, 2], dtype=object))  # one id, spelt twice
+    with pytest.raises(InvalidDataError, match="id"):
+        assign_arms([True, False])
+
+
+def test_an_id_keeps_its_arm_whatever_its_spelling() -> None:
+    as_ints = assign_arms(np.arange(1, 201), seed=5)
+    for spelt in (np.arange(1.0, 201.0), np.arange(1, 201, dtype=np.uint16), list(range(1, 201))):
+        assert assign_arms(spelt, seed=5).tolist() == as_ints.tolist()
+    # strings are other ids: "1" is not 1, so the arms are drawn afresh
+    as_text = assign_arms([str(i) for i in range(1, 201)], seed=5)
+    assert as_text.tolist() != as_ints.tolist()
 
 
 # --- the statistics against outside references ----------------------------------------

@@ -93,6 +93,18 @@ def churn(events: pd.DataFrame, as_of: pd.Timestamp, tiers: pd.Series[Any]) -> N
     assert_type(cs.backtest(events, churn_dates=churned, as_of_dates=[as_of]), pd.DataFrame)
 
 
+def learned_churn(events: pd.DataFrame, as_of: pd.Timestamp) -> None:
+    model = cs.LearnedWarningFitter().fit(events, as_of=as_of)
+    assert_type(model, cs.LearnedWarning)
+    assert_type(model.predict(events, as_of=as_of), pd.DataFrame)
+    assert_type(model.predict(events, as_of=as_of, n_reasons=0), pd.DataFrame)
+    assert_type(cs.LearnedWarning.from_dict(model.to_dict()), cs.LearnedWarning)
+    result = cs.evaluate_backtest(events, as_of=[as_of])
+    assert_type(result, cs.ChurnBacktest)
+    assert_type(result.comparison, pd.DataFrame)
+    assert_type(cs.PurchaseLapse().describe(41.0, float("nan")), str)
+
+
 def rescoring(policy: cs.RescoringPolicy, events: pd.DataFrame, as_of: pd.Timestamp) -> None:
     opened = cs.open_book(policy, events, as_of=as_of)
     assert_type(opened, cs.RescoringResult)

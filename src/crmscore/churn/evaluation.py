@@ -126,7 +126,7 @@ def observed_churn_dates(
     return pd.Series(dates.astype("datetime64[ns]"), index=validated.customers, name="churn_date")
 
 
-def _churn_days(churn_dates: pd.Series[Any], index: pd.Index[Any]) -> np.ndarray[Any, Any]:
+def churn_day_numbers(churn_dates: pd.Series[Any], index: pd.Index[Any]) -> np.ndarray[Any, Any]:
     """Churn day (days since 1970-01-01, NaN if none) of each customer of ``index``."""
     if not isinstance(churn_dates, pd.Series):
         raise InvalidParameterError.for_value(
@@ -270,7 +270,7 @@ def evaluate_warnings(
     when = as_timestamp(as_of, name="as_of", owner=_OWNER)
     as_of_day = int(to_periods(np.array([when.tz_localize(None).to_datetime64()]), "D")[0])
 
-    lead = _churn_days(churn_dates, warnings.index) - as_of_day
+    lead = churn_day_numbers(churn_dates, warnings.index) - as_of_day
     level = warnings["level"].astype(str).to_numpy()
     unknown = ~np.isin(level, LEVELS)
     if unknown.any():

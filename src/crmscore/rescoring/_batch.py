@@ -71,7 +71,7 @@ def _read_batch(
         )
     valid = validate_events(events, as_of=as_of, owner=owner, future="error", **columns.as_kwargs())
     stamps = valid.stamps.astype("datetime64[ns]")
-    event_ids = events[event_id_col].to_numpy(dtype=object)[valid.rows]
+    event_ids = valid.event_ids if valid.event_ids is not None else np.empty(0, object)
     id_hashes = label_hashes(event_ids)
     fresh = book.event_ids.positions(event_ids, id_hashes) < 0
     if not fresh.any():

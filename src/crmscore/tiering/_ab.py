@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 import pandas as pd
-from pandas.util import hash_array
 from scipy import special
 
 from crmscore._display import html_block
 from crmscore._events import validate_events
+from crmscore._ids import canonical_ids, hash_ids, repeated_ids
 from crmscore._periods import to_periods
 from crmscore._validation import (
     Interval,
@@ -71,7 +71,9 @@ def assign_arms(
 
     A customer's arm depends only on its id and ``seed``: adding, removing or
     reordering other customers never moves it, so an experiment can run on a growing
-    book. Ids of different types hash differently (``1`` and ``"1"``).
+    book. Ids are read as everywhere else in the package: an integer is one id
+    whatever its spelling (``7``, ``np.int64(7)``, ``7.0``), a string is another
+    (``"7"`` is not ``7``).
 
     Parameters
     ----------
@@ -91,10 +93,10 @@ def assign_arms(
 
     Notes
     -----
-    The id is hashed with :func:`pandas.util.hash_array` (stable across platforms and
-    versions of the same dtype), offset by ``seed`` times the golden-ratio constant
-    and mixed with SplitMix64's finaliser; the top 53 bits give a uniform number
-    in [0, 1), cut at the cumulative shares.
+    The canonical id is hashed with :func:`pandas.util.hash_array` (an integer as an
+    int64, a string as itself; stable across platforms), offset by ``seed`` times the
+    golden-ratio constant and mixed with SplitMix64's finaliser; the top 53 bits give
+    a uniform number in [0, 1), cut at the cumulative shares.
 
     Examples
     --------
@@ -125,12 +127,12 @@ def assign_arms(
             got=shares,
         )
     check_integer(seed, _SEED, name="seed", owner=owner)
-    if index.has_duplicates:
-        raise InvalidParameterError(
-            f"{owner}: ids repeat, first {index[index.duplicated()][:5].tolist()}."
-        )
+    canonical = canonical_ids(index, column=None)
+    repeated = repeated_ids(canonical)
+    if repeated.any():
+        raise InvalidParameterError(f"{owner}: ids repeat, first {index[repeated][:5].tolist()}.")
     with np.errstate(over="ignore"):
-        hashed = hash_array(index.to_numpy(), categorize=False).astype(np.uint64)
+        hashed = hash_ids(canonical)
         offset = np.uint64(int(seed) % 2**64) * _GOLDEN
         uniform = (_mix(hashed + offset) >> np.uint64(11)).astype(np.float64) * 2.0**-53
     cuts = np.cumsum(weights)[:-1]
