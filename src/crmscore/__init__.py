@@ -63,6 +63,7 @@ from crmscore.errors import (
     InvalidDataError,
     InvalidParameterError,
     NotFittedError,
+    SerializationError,
     ValidationError,
 )
 from crmscore.plotting import (
@@ -207,6 +208,7 @@ __all__ = [
     "Scorecard",
     "Segment",
     "SegmentMap",
+    "SerializationError",
     "SpendDrop",
     "SyntheticBook",
     "Tier",

@@ -458,7 +458,7 @@ def set_override(
     state.note[:] = len(notes) - 1
     state.write(columns)
     changes.add(
-        customer_id=np.asarray([customer_id], dtype=object),
+        customer_id=stepped.book.ids.labels_at(np.array([row])),  # the book's own id
         at=as_of_ts.to_datetime64(),
         change="tier",
         before=before,
@@ -494,7 +494,7 @@ def clear_override(
     state.clear(np.array([True]))
     state.write(columns)
     changes.add(
-        customer_id=np.asarray([customer_id], dtype=object),
+        customer_id=stepped.book.ids.labels_at(np.array([row])),  # the book's own id
         at=as_of_ts.to_datetime64(),
         change="tier",
         before=before,

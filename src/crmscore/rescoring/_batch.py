@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
+import pandas as pd
 
 from crmscore._events import validate_events
+from crmscore._serialise import json_labels
 from crmscore._validation import check_frame, first_ids
 from crmscore.errors import ColumnNotFoundError, InvalidDataError
 from crmscore.rescoring._chunks import label_hashes
@@ -15,7 +17,6 @@ from crmscore.rescoring._core import skipped_frame
 
 if TYPE_CHECKING:
     import numpy.typing as npt
-    import pandas as pd
 
     from crmscore.rescoring._book import Book
 
@@ -69,8 +70,14 @@ def _read_batch(
             column=event_id_col,
         )
     valid = validate_events(events, as_of=as_of, owner=owner, future="error", **columns)
+    if valid.customers.dtype == object:  # ids are stored: plain JSON-safe scalars only
+        plain = json_labels(valid.customers, column=columns["customer_col"])
+        valid = attrs.evolve(valid, customers=pd.Index(plain, dtype=object))
     stamps = valid.stamps.astype("datetime64[ns]")
     event_ids = events[event_id_col].to_numpy(dtype=object)[valid.rows]
+    event_ids = json_labels(
+        event_ids, column=event_id_col, ids=valid.customers[valid.codes]
+    ).astype(object, copy=False)
     id_hashes = label_hashes(event_ids)
     fresh = book.event_ids.positions(event_ids, id_hashes) < 0
     if not fresh.any():

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from crmscore.clv import BetaGeoModel, GammaGammaModel
-from crmscore.errors import InvalidDataError, InvalidParameterError
+from crmscore.errors import InvalidParameterError
 from crmscore.rescoring._chunks import ChunkedFrame, ChunkedIndex
 from crmscore.rescoring._policy import RescoringPolicy
 from crmscore.rescoring._summary import book_html, book_repr, result_html, result_repr
@@ -128,8 +128,8 @@ class Book:
     Never modify a book: :func:`ingest`, :func:`review` and the override calls
     return a new one and leave the old one intact, so a service can keep the
     previous state until the new one is safely stored. ``to_dict()`` gives a
-    JSON-safe form with a schema version; :meth:`to_frame` the per-customer part as
-    one DataFrame (Arrow/Parquet friendly).
+    JSON-safe form with a schema version that :meth:`from_dict` restores whole;
+    :meth:`to_frame` exports the per-customer part as one DataFrame for analysis.
     """
 
     policy: RescoringPolicy
@@ -224,8 +224,10 @@ class Book:
     def to_frame(self) -> pd.DataFrame:
         """Return the per-customer arrays as one DataFrame (tiers as positions, -1 unrated).
 
-        ``attrs["schema_version"]`` holds :data:`SCHEMA_VERSION`; :meth:`from_frame`
-        reads it back.
+        An export for analysis (Arrow/Parquet friendly), not a saved book: override
+        reasons and authors, the audit trail, the models and the applied event ids
+        live elsewhere in the book. Persist :meth:`to_dict` to keep everything.
+        ``attrs["schema_version"]`` holds :data:`SCHEMA_VERSION`.
         """
         frame = pd.DataFrame(
             {name: np.array(values) for name, values in self.columns.items()},
@@ -295,6 +297,8 @@ class Book:
             values = frame[name].to_numpy()
             if dtype.startswith("datetime64"):
                 columns[name] = [None if v == _NAT_INT else int(v) for v in values.view(np.int64)]
+            elif dtype == "float64":  # NaN as null: strict JSON has no NaN
+                columns[name] = _floats_out(frame[name])
             else:
                 columns[name] = values.tolist()
         history = self.history
@@ -386,55 +390,6 @@ class Book:
             event_ids=ChunkedIndex().add(pd.Index(data["event_ids"])),
             changes=ChunkedFrame().add(history),
             notes=tuple((str(r), str(a)) for r, a in data["notes"]),
-        )
-
-    @classmethod
-    def from_frame(
-        cls,
-        frame: pd.DataFrame,
-        *,
-        policy: RescoringPolicy,
-        as_of: Any,
-        last_review: Any,
-        scorecard: FittedScorecard | None,
-        purchase_model: BetaGeoModel | None = None,
-        spend_model: GammaGammaModel | None = None,
-        event_ids: Any = (),
-        attributes: pd.DataFrame | None = None,
-        notes: Any = ENGINE_NOTES,
-        first_review: Any = None,
-    ) -> Book:
-        """Rebuild a book from :meth:`to_frame` output and the values kept beside it.
-
-        ``first_review`` anchors the review schedule (see :attr:`next_review`);
-        ``None`` anchors it at ``last_review``.
-        """
-        version = frame.attrs.get("schema_version", SCHEMA_VERSION)
-        if version != SCHEMA_VERSION:
-            raise InvalidParameterError(
-                f"This frame has schema version {version!r}; this crmscore reads "
-                f"version {SCHEMA_VERSION}."
-            )
-        missing = [c for c in CUSTOMER_COLUMNS if c not in frame.columns]
-        if missing:
-            raise InvalidDataError(f"The book frame lacks the column(s) {sorted(missing)}.")
-        columns = {
-            name: _frozen(frame[name].to_numpy(dtype=dtype, copy=True))
-            for name, dtype in CUSTOMER_COLUMNS.items()
-        }
-        return cls(
-            policy=policy,
-            as_of=_stamp_in(as_of),
-            last_review=_stamp_in(last_review),
-            first_review=_stamp_in(last_review if first_review is None else first_review),
-            scorecard=scorecard,
-            purchase_model=purchase_model,
-            spend_model=spend_model,
-            ids=ChunkedIndex().add(pd.Index(frame.index)),
-            columns=columns,
-            attributes=pd.DataFrame() if attributes is None else attributes.copy(),
-            event_ids=ChunkedIndex().add(pd.Index(event_ids)),
-            notes=tuple((str(r), str(a)) for r, a in notes),
         )
 
 

@@ -8,7 +8,8 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmscore._validation import check_frame, check_unique_index
+from crmscore._serialise import json_labels
+from crmscore._validation import check_frame, check_unique_index, reject_ids
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rescoring._book import Book, RescoringResult
 
@@ -64,4 +65,27 @@ def _checked_attributes(attributes: pd.DataFrame | None) -> pd.DataFrame:
             raise InvalidDataError(
                 f"Attribute column {column!r} must be numeric; got {series.dtype}.", column=column
             )
-    return attributes.astype(np.float64).copy()
+    columns: list[Any] = list(attributes.columns)
+    names = [c for c in columns if not isinstance(c, str)]
+    if names:
+        raise InvalidParameterError.for_value(
+            name="attributes",
+            owner="set_attributes",
+            allowed="a frame whose column names are strings",
+            got=names[:5],
+        )
+    values = attributes.astype(np.float64)
+    infinite = np.isinf(values.to_numpy())
+    if infinite.any():
+        column = str(values.columns[np.flatnonzero(infinite.any(axis=0))[0]])
+        reject_ids(
+            values.index,
+            infinite.any(axis=1),
+            column=column,
+            problem="has infinite values",
+            hint="Missing values may be NaN; an infinite indicator cannot be scored.",
+        )
+    # Plain scalars, and the dtype pandas infers from them (as a JSON list gives back).
+    plain = json_labels(values.index, column="attributes index").tolist()
+    index = pd.Index(plain, name="customer_id")
+    return values.set_axis(index)
