@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +25,9 @@ from crmscore.rescoring import (
     set_override,
 )
 from crmscore.tiering import Criterion, FixedRange, Indicator, Scorecard
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 T0 = pd.Timestamp("2024-01-01")
 
@@ -99,7 +101,9 @@ class EngineMachine(RuleBasedStateMachine):
         self.serial = 0
         self.last: pd.DataFrame | None = None
 
-    def _batch(self, draw: Callable[..., Any], rows: list[tuple[Any, int, str, int]]) -> pd.DataFrame:
+    def _batch(
+        self, draw: Callable[..., Any], rows: list[tuple[Any, int, str, int]]
+    ) -> pd.DataFrame:
         ordered = sorted(rows, key=lambda r: r[1])
         ids: list[Any] = []
         for _ in ordered:
