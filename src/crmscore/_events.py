@@ -117,6 +117,9 @@ class ValidatedEvents:
     rows: IntArray
     """Position in the input frame of each kept event (to read other columns)."""
 
+    value_col: str = "value"
+    """Name of the ``value`` column (for error messages)."""
+
     @property
     def n_customers(self) -> int:
         """Number of distinct customers."""
@@ -244,6 +247,7 @@ def validate_events(
         as_of=pd.Timestamp(as_of64),
         as_of_day=as_of_day,
         rows=rows,
+        value_col=value_col,
     )
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from crmscore._validation import reject_overflow
 from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -94,8 +95,11 @@ class EventContext:
         inside = ages >= low
         if np.isfinite(high):
             inside &= ages < high
-        w = None if weights is None else weights[inside]
-        return np.bincount(subset.codes[inside], weights=w, minlength=self.n).astype(np.float64)
+        if weights is None:
+            return np.bincount(subset.codes[inside], minlength=self.n).astype(np.float64)
+        sums = np.bincount(subset.codes[inside], weights=weights[inside], minlength=self.n)
+        reject_overflow(np.isinf(sums), self.events.customers, column=self.events.value_col)
+        return sums.astype(np.float64, copy=False)
 
     def windows(self, subset: Subset, *, width: int, n_windows: int) -> FloatArray:
         """Count events per customer in windows of ``width`` days back from as_of.

@@ -35,9 +35,11 @@ class _Batch:
     value: npt.NDArray[np.float64]
     event_ids: npt.NDArray[Any]
     id_hashes: npt.NDArray[np.uint64]
+    value_col: str = "value"  # the amount column's name, for error messages
 
     def take(self, mask: npt.NDArray[np.bool_]) -> _Batch:
         return _Batch(
+            value_col=self.value_col,
             customers=self.customers,
             codes=self.codes[mask],
             stamps=self.stamps[mask],
@@ -121,6 +123,7 @@ def _read_batch(
         value=valid.values[fresh][order],  # noqa: PD011  (a numpy array field)
         event_ids=event_ids[fresh][order],
         id_hashes=id_hashes[fresh][order],
+        value_col=columns["value_col"],
     )
 
 
