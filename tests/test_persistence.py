@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from crmscore.rescoring import (
     set_override,
 )
 from crmscore.tiering import Criterion, FixedRange, Indicator, Scorecard
+from tests.value_samples import samples
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -325,3 +327,114 @@ def test_attribute_values_are_stored_as_plain_floats(level: Any) -> None:
     stored = data["attributes"]["columns"]["level"][position]
     assert type(stored) is float
     assert stored == float(level)
+
+
+# --- from_dict on malformed data: a typed error naming the path --------------------------
+
+
+@functools.cache
+def valid_values() -> tuple[Any, ...]:
+    """One value of every class with from_dict, a whole book included."""
+    return (*samples(), two_overrides_book())
+
+
+WRONG_VALUES: tuple[Any, ...] = (None, True, -1, 2.5, "x", [], {}, [[1, 2]], {"k": [None]})
+
+
+def node_paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every position in a JSON tree (keys and list indices), the root included."""
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += node_paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            found += node_paths(child, (*prefix, i))
+    return found
+
+
+def replaced(value: Any, path: tuple[Any, ...], change: Callable[[Any], Any]) -> Any:
+    if not path:
+        return change(value)
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[path[0]] = replaced(value[path[0]], path[1:], change)
+    return copy
+
+
+def dropped(value: Any, path: tuple[Any, ...]) -> Any:
+    parent = replaced(value, path[:-1], lambda node: node)
+    node = parent
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return parent
+
+
+@st.composite
+def malformed(draw: st.DrawFn, data: dict[str, Any]) -> tuple[Any, tuple[Any, ...], str]:
+    """A valid dict with one thing wrong: a key dropped or added, a type or nesting changed."""
+    path = draw(st.sampled_from(node_paths(data)))
+    node: Any = data
+    for key in path:
+        node = node[key]
+    parent_is_object = bool(path) and isinstance(path[-1], str)
+    ops = ["retype", "nest"] + (["drop"] if parent_is_object else [])
+    ops += ["unknown"] if isinstance(node, dict) else []
+    op = draw(st.sampled_from(ops))
+    if op == "drop":
+        return dropped(json.loads(json.dumps(data)), path), path, op
+    if op == "unknown":
+        return replaced(data, path, lambda n: {**n, "zz_unknown": 1}), path, op
+    if op == "nest":
+        return replaced(data, path, lambda n: [n]), path, op
+    wrong = draw(
+        st.sampled_from([w for w in WRONG_VALUES if w != node or type(w) is not type(node)])
+    )
+    return replaced(data, path, lambda _: wrong), path, op
+
+
+@pytest.mark.parametrize(
+    "position", range(len(valid_values())), ids=lambda i: type(valid_values()[i]).__name__
+)
+@given(data=st.data())
+@settings(max_examples=25, deadline=None)
+def test_malformed_dicts_raise_a_serialization_error_naming_the_path(
+    position: int, data: st.DataObject
+) -> None:
+    value = valid_values()[position]
+    valid = json.loads(json.dumps(value.to_dict(), allow_nan=False))
+    bad, path, op = data.draw(malformed(valid), label="mutation")
+    try:
+        again = type(value).from_dict(bad)
+    except cs.SerializationError as error:
+        caught: cs.SerializationError | None = error
+    else:
+        caught = None
+    if caught is None:  # accepted (a value the class converts): still JSON-safe
+        json.dumps(again.to_dict(), allow_nan=False)
+        return
+    # The error is located on the way to the change (or at a sibling field of the
+    # same object, for rules across fields), and the message says where.
+    assert caught.path[:-1] == path[: max(len(caught.path) - 1, 0)], (caught.path, path, op)
+    where = f"at {caught.path_text}" if caught.path else "at the top level"
+    assert where in str(caught)
+    assert isinstance(caught, ValueError)
+    assert isinstance(caught, cs.InvalidDataError)
+
+
+def test_the_path_names_the_bad_field_deep_inside_a_book() -> None:
+    data = json.loads(dumped(two_overrides_book()))
+    data["policy"]["scorecard"]["hierarchy"]["weights"] = "heavy"
+    with pytest.raises(cs.SerializationError, match=r"at policy\.scorecard\.hierarchy") as info:
+        Book.from_dict(data)
+    assert info.value.path[:3] == ("policy", "scorecard", "hierarchy")
+    data = json.loads(dumped(two_overrides_book()))
+    data["customers"]["tier"][1] = "Gold"
+    with pytest.raises(cs.SerializationError, match=r"at customers\.tier\[1\]: expected a value"):
+        Book.from_dict(data)
+    data = json.loads(dumped(two_overrides_book()))
+    del data["history"]["detail"][0]
+    with pytest.raises(cs.SerializationError, match=r"at history\.detail: expected \d+ items"):
+        Book.from_dict(data)
+    with pytest.raises(cs.SerializationError, match=r"at the top level: the .data. parameter"):
+        Book.from_dict([data])  # type: ignore[arg-type]

@@ -18,8 +18,10 @@ numpy scalar, and ids JSON cannot hold are refused where they enter.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import math
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,9 +38,10 @@ if TYPE_CHECKING:
 
     import numpy.typing as npt
 
-__all__ = ["at", "json_labels", "reads"]
+__all__ = ["at", "build", "json_labels", "reads"]
 
 F = TypeVar("F", bound="Callable[..., Any]")
+T = TypeVar("T")
 
 #: What a bad input can raise while a value is rebuilt from data.
 _READ_ERRORS = (
@@ -62,6 +65,11 @@ class _LocatedError(Exception):
         self.source = source
 
 
+_KEYWORD = re.compile(
+    r"(?:missing \d+ required keyword-only argument|unexpected keyword argument):? '(\w+)'"
+)
+
+
 def _describe(exc: BaseException) -> tuple[tuple[str | int, ...], str]:
     """Return the field an error is about (if it says) and its message."""
     if isinstance(exc, SerializationError):
@@ -70,35 +78,83 @@ def _describe(exc: BaseException) -> tuple[tuple[str | int, ...], str]:
     if isinstance(parameter, str):
         return (parameter,), str(exc)
     if (
-        isinstance(exc, TypeError)
+        isinstance(exc, (TypeError, ValueError))
         and len(exc.args) > 1
         and isinstance(exc.args[1], attrs.Attribute)
     ):
         return (exc.args[1].name,), str(exc.args[0])  # attrs' instance_of / in_ validators
-    if isinstance(exc, KeyError) and exc.args:
-        return (), f"missing key {exc.args[0]!r}"
-    return (), f"{type(exc).__name__}: {exc}" if not isinstance(exc, CrmScoreError) else str(exc)
+    if isinstance(exc, TypeError) and (match := _KEYWORD.search(str(exc))):
+        unknown = "unexpected" in str(exc)
+        return (match.group(1),), "unknown key" if unknown else "missing required key"
+    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], (str, int)):
+        return (exc.args[0],), "missing required key"
+    plain = isinstance(exc, (CrmScoreError, TypeError, ValueError))
+    return (), str(exc) if plain else f"{type(exc).__name__}: {exc}"
 
 
-def _find(container: object, target: object, depth: int = 6) -> tuple[str | int, ...] | None:
-    """Path from ``container`` to the very object ``target`` (by identity), if inside."""
-    if container is target:
+def _find(container: object, target: object) -> tuple[str | int, ...] | None:
+    """Path from ``container`` to the very object ``target`` (by identity), if unique.
+
+    Values such as ``None`` or small integers are shared objects: when the target
+    sits at several places, the path is unknown (``None``) rather than guessed.
+    """
+    found: list[tuple[str | int, ...]] = []
+
+    def walk(node: object, path: tuple[str | int, ...], depth: int) -> None:
+        if node is target:
+            found.append(path)
+        if depth == 0 or len(found) > 1:
+            return
+        children: Any
+        if isinstance(node, Mapping):
+            children = node.items()
+        elif isinstance(node, (list, tuple)):
+            children = enumerate(node)
+        else:
+            return
+        for key, child in children:
+            walk(child, (*path, key), depth - 1)
+
+    walk(container, (), 8)
+    return found[0] if len(found) == 1 else None
+
+
+def _holds_objects(value: object) -> bool:
+    if isinstance(value, Mapping):
+        return True
+    return isinstance(value, list) and any(_holds_objects(v) for v in value)
+
+
+class _Probe:
+    """Stands in for the instance when one field's validator is tried on its own."""
+
+
+_MISSING = object()
+
+
+def _blame(cls: Any, data: Mapping[str, Any]) -> tuple[str | int, ...]:
+    """Name the first scalar field of an attrs class whose converter or validator rejects it.
+
+    Tried only after the constructor failed without saying which field (e.g. a
+    converter's ``float(None)``). Fields holding JSON objects (at any depth) are left
+    out: the constructor receives those rebuilt, not raw.
+    """
+    if not isinstance(cls, type) or not attrs.has(cls):
         return ()
-    if depth == 0:
-        return None
-    children: Any
-    if isinstance(container, Mapping):
-        children = container.items()
-    elif isinstance(container, (list, tuple)):
-        children = enumerate(container)
-    else:
-        return None
-    for key, child in children:
-        if isinstance(child, (Mapping, list, tuple)):
-            found = _find(child, target, depth - 1)
-            if found is not None:
-                return (key, *found)
-    return None
+    for field in attrs.fields(cls):
+        name = field.alias or field.name
+        raw = data.get(name, _MISSING)
+        if raw is _MISSING or isinstance(raw, Mapping) or _holds_objects(raw):
+            continue
+        try:
+            value = field.converter(raw) if callable(field.converter) else raw
+            if field.validator is not None:
+                field.validator(_Probe(), field, value)
+        except (CrmScoreError, TypeError, ValueError):
+            return (name,)
+        except Exception:
+            continue
+    return ()
 
 
 @contextlib.contextmanager
@@ -107,6 +163,8 @@ def at(*keys: str | int) -> Iterator[None]:
     try:
         yield
     except _LocatedError as located:
+        if located.source is not None:  # a nested reader's error: located by identity later
+            raise
         raise _LocatedError((*keys, *located.path), located.problem, None) from located.__cause__
     except _READ_ERRORS as exc:
         path, problem = _describe(exc)
@@ -114,18 +172,24 @@ def at(*keys: str | int) -> Iterator[None]:
 
 
 def _check_object(
-    data: object, required: Collection[str], optional: Collection[str] | None
-) -> None:
+    data: object, required: Collection[str], optional: Collection[str] | None, owner: str
+) -> Mapping[str, Any]:
+    """Return ``data`` if it is a JSON object with the required (and only known) keys."""
     if not isinstance(data, Mapping):
         raise _LocatedError(
-            (), f"expected a JSON object (a mapping), got {type(data).__name__}", data
+            (),
+            f"the 'data' parameter of {owner} must be a JSON object (a mapping); "
+            f"got {type(data).__name__}",
+            data,
         )
     for key in data:
         if not isinstance(key, str):
             raise _LocatedError((), f"keys must be strings, got {key!r}", data)
-    missing = [k for k in required if k not in data]
+    missing = sorted(k for k in required if k not in data)
     if missing:
-        raise _LocatedError((missing[0],), "missing required key", data)
+        raise _LocatedError(
+            (missing[0],), f"missing key: the parameters {missing} are required", data
+        )
     if optional is not None:
         unknown = sorted(set(data) - set(required) - set(optional))
         if unknown:
@@ -134,6 +198,7 @@ def _check_object(
                 f"unknown key (expected {sorted(required)} and optionally {sorted(optional)})",
                 data,
             )
+    return data
 
 
 def reads(
@@ -152,17 +217,17 @@ def reads(
     """
 
     def decorate(function: F) -> F:
-        owner_name = function.__qualname__.split(".")[0]
+        owner_name = function.__qualname__
 
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             data = args[1] if method else args[0]
-            owner = args[0].__name__ if method else owner_name
-            outermost = not _depth
-            _depth.append(None)
+            owner = f"{args[0].__name__}.from_dict" if method else owner_name
+            outermost = _depth.get() == 0
+            token = _depth.set(_depth.get() + 1)
             try:
                 try:
-                    _check_object(data, required, optional)
+                    _check_object(data, required, optional, owner)
                     with at():
                         return function(*args, **kwargs)
                 except _LocatedError as located:
@@ -170,21 +235,37 @@ def reads(
                     if located.source is not None and located.source is not data:
                         prefix = _find(data, located.source)
                         path = (*(prefix or ()), *path)
+                    elif not path and method and isinstance(data, Mapping):
+                        path = _blame(args[0], data)
                     if not outermost:
                         raise _LocatedError(path, located.problem, data) from located.__cause__
                     raise SerializationError(
                         owner=owner, path=path, problem=located.problem
                     ) from located.__cause__
             finally:
-                _depth.pop()
+                _depth.reset(token)
 
         return wrapper  # type: ignore[return-value]
 
     return decorate
 
 
-#: Nesting of readers on the call stack (the outermost turns errors into the public type).
-_depth: list[None] = []
+def build(cls: type[T], data: object) -> T:
+    """``cls(**data)`` for a class without ``from_dict``, inside a reader's body.
+
+    Errors are located like a nested reader's: the enclosing ``from_dict`` finds
+    ``data`` among its own and names the path.
+    """
+    fields = _check_object(data, (), None, cls.__name__)
+    try:
+        return cls(**fields)
+    except _READ_ERRORS as exc:
+        path, problem = _describe(exc)
+        raise _LocatedError(path or _blame(cls, fields), problem, data) from exc
+
+
+#: Readers active on this call stack (the outermost turns errors into the public type).
+_depth: contextvars.ContextVar[int] = contextvars.ContextVar("crmscore_readers", default=0)
 
 
 #: Object arrays of one kind of number, converted in one numpy pass.

@@ -17,6 +17,7 @@ from scipy.optimize import minimize
 
 from crmscore._display import html_block, short_repr
 from crmscore._progress import ProgressReporter, gradient_fraction
+from crmscore._serialise import reads
 from crmscore._validation import (
     integer_at_least,
     non_negative_finite,
@@ -173,6 +174,9 @@ class ConvergenceReport:
         return attrs.asdict(self)
 
     @classmethod
+    @reads(
+        "converged", "method", "n_iterations", "n_evaluations", "gradient_norm", "n_rows", "message"
+    )
     def from_dict(cls, data: Mapping[str, Any]) -> ConvergenceReport:
         """Inverse of :meth:`to_dict`."""
         return cls(**{field.name: data[field.name] for field in attrs.fields(cls)})
@@ -199,6 +203,13 @@ def fit_result_to_dict(model: Any) -> dict[str, Any]:
         "n_customers": model.n_customers,
         "convergence": None if model.convergence is None else model.convergence.to_dict(),
     }
+
+
+#: Keys of :func:`fit_result_to_dict` besides ``params`` (all optional when read).
+FIT_RESULT_KEYS: tuple[str, ...] = ("covariance", "log_likelihood", "n_customers", "convergence")
+
+#: Keys of :func:`settings_to_dict` (all optional when read: defaults if absent).
+SETTINGS_KEYS: tuple[str, ...] = ("initial_params", "penalizer", "tol", "max_iterations")
 
 
 def fit_result_from_dict(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,13 +15,16 @@ import pandas as pd
 
 from crmscore._params import GammaGammaParams
 from crmscore._progress import ProgressReporter
+from crmscore._serialise import reads
 from crmscore._validation import non_negative_finite, positive_finite, reject_ids, to_float
 from crmscore.clv import _kernels
 from crmscore.clv._fitting import (
     DEFAULT_MAX_ITERATIONS,
     DEFAULT_TOL,
+    FIT_RESULT_KEYS,
     OPTIMISED,
     PREPARED,
+    SETTINGS_KEYS,
     ConvergenceReport,
     Matrix,
     aggregate,
@@ -236,6 +239,7 @@ class GammaGammaModel:
         return fit_result_to_dict(self)
 
     @classmethod
+    @reads("params", optional=FIT_RESULT_KEYS)
     def from_dict(cls, data: Mapping[str, Any]) -> GammaGammaModel:
         """Inverse of :meth:`to_dict`."""
         return cls(params=GammaGammaParams.from_dict(data["params"]), **fit_result_from_dict(data))
@@ -455,6 +459,7 @@ class GammaGammaFitter:
         return settings_to_dict(self)
 
     @classmethod
+    @reads(optional=SETTINGS_KEYS)
     def from_dict(cls, data: Mapping[str, Any]) -> GammaGammaFitter:
         """Inverse of :meth:`to_dict`."""
         return cls(**settings_from_dict(data, GammaGammaParams))

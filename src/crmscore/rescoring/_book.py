@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._serialise import at, reads
 from crmscore.clv import BetaGeoModel, GammaGammaModel
 from crmscore.errors import InvalidParameterError
 from crmscore.rescoring._chunks import ChunkedFrame, ChunkedIndex
@@ -17,8 +19,6 @@ from crmscore.rescoring._summary import book_html, book_repr, result_html, resul
 from crmscore.tiering import FittedScorecard
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     import numpy.typing as npt
 
 __all__ = [
@@ -88,6 +88,20 @@ CHANGE_COLUMNS: tuple[str, ...] = (
     "rule",
     "event_ids",
     "detail",
+)
+
+#: Keys every serialised book has (``Book.to_dict``).
+_BOOK_KEYS: tuple[str, ...] = (
+    "schema_version",
+    "policy",
+    "as_of",
+    "last_review",
+    "customer_ids",
+    "customers",
+    "attributes",
+    "event_ids",
+    "notes",
+    "history",
 )
 
 NAT = np.datetime64("NaT", "ns")
@@ -336,6 +350,7 @@ class Book:
         }
 
     @classmethod
+    @reads(*_BOOK_KEYS, optional=("first_review", "scorecard", "purchase_model", "spend_model"))
     def from_dict(cls, data: Mapping[str, Any]) -> Book:
         """Inverse of :meth:`to_dict`."""
         version = data.get("schema_version")
@@ -344,21 +359,88 @@ class Book:
                 f"This book was saved with schema version {version!r}; this crmscore reads "
                 f"version {SCHEMA_VERSION}."
             )
-        columns: dict[str, npt.NDArray[Any]] = {}
-        for name, dtype in CUSTOMER_COLUMNS.items():
-            values = data["customers"][name]
+        with at("customer_ids"):
+            ids = _labels_in(data["customer_ids"], None)
+        columns = _columns_in(data, len(ids))
+        attributes = _attributes_in(data)
+        with at("event_ids"):
+            event_ids = _labels_in(data["event_ids"], None)
+        with at("notes"):
+            notes = _notes_in(data["notes"])
+        history = _history_in(data)
+        policy = RescoringPolicy.from_dict(data["policy"])
+        _check_codes(columns, n_tiers=len(policy.scorecard.tiers.labels()), n_notes=len(notes))
+        stamps: dict[str, pd.Timestamp | None] = {}
+        for name in ("as_of", "last_review", "first_review"):
+            with at(name):
+                # (books saved before first_review existed: the schedule starts at the last review)
+                stamps[name] = _stamp_in(data.get(name, data["last_review"]))
+        scorecard = data.get("scorecard")
+        purchase, spend = data.get("purchase_model"), data.get("spend_model")
+        return cls(
+            policy=policy,
+            as_of=stamps["as_of"],
+            last_review=stamps["last_review"],
+            first_review=stamps["first_review"],
+            scorecard=None if scorecard is None else FittedScorecard.from_dict(scorecard),
+            purchase_model=None if purchase is None else BetaGeoModel.from_dict(purchase),
+            spend_model=None if spend is None else GammaGammaModel.from_dict(spend),
+            ids=ChunkedIndex().add(pd.Index(ids)),
+            columns=columns,
+            attributes=attributes,
+            event_ids=ChunkedIndex().add(pd.Index(event_ids)),
+            changes=ChunkedFrame().add(history),
+            notes=notes,
+        )
+
+
+_NAT_INT = np.iinfo(np.int64).min
+
+
+def _columns_in(data: Mapping[str, Any], n_customers: int) -> dict[str, npt.NDArray[Any]]:
+    """Read the per-customer columns (``customers``) of a serialised book."""
+    columns: dict[str, npt.NDArray[Any]] = {}
+    with at("customers"):
+        _keys_in(data["customers"], CUSTOMER_COLUMNS)
+    for name, dtype in CUSTOMER_COLUMNS.items():
+        with at("customers", name):
+            values = _list_in(data["customers"][name], n_customers)
             if dtype.startswith("datetime64"):
                 raw = np.array([_NAT_INT if v is None else v for v in values], dtype=np.int64)
                 columns[name] = _frozen(raw.view("datetime64[ns]"))
             else:
-                columns[name] = _frozen(np.array(values, dtype=dtype))
-        attributes = pd.DataFrame(
-            {c: _floats_in(v) for c, v in data["attributes"]["columns"].items()},
-            index=pd.Index(data["attributes"]["index"], name="customer_id"),
-        )
+                columns[name] = _frozen(_array_in(values, dtype))
+    return columns
+
+
+def _attributes_in(data: Mapping[str, Any]) -> pd.DataFrame:
+    """Read the attributes (index and float columns) of a serialised book."""
+    with at("attributes"):
+        _keys_in(data["attributes"], ("index", "columns"))
+        index = _labels_in(data["attributes"]["index"], None)
+    with at("attributes", "columns"):
+        attribute_columns = data["attributes"]["columns"]
+        if not isinstance(attribute_columns, Mapping):
+            raise TypeError(f"expected a JSON object, got {type(attribute_columns).__name__}")
+    attributes = pd.DataFrame(index=pd.Index(index, name="customer_id"))
+    for column, values in attribute_columns.items():
+        with at("attributes", "columns", column):
+            attributes[column] = _floats_in(_list_in(values, len(index)))
+    return attributes
+
+
+def _history_in(data: Mapping[str, Any]) -> pd.DataFrame:
+    """Read the audit trail of a serialised book (columns of equal length)."""
+    with at("history"):
         h = data["history"]
-        history = empty_changes()
-        if h["customer_id"]:
+        _keys_in(h, CHANGE_COLUMNS)
+        n_changes = len(_list_in(h["customer_id"], None))
+        for name in CHANGE_COLUMNS:
+            with at(name):
+                _list_in(h[name], n_changes)
+    history = empty_changes()
+    if n_changes:
+        with at("history"):
             history = pd.DataFrame(
                 {
                     "customer_id": pd.Series(h["customer_id"], dtype=object),
@@ -373,27 +455,92 @@ class Book:
                     "detail": pd.Series(h["detail"], dtype=object),
                 }
             )
-        scorecard = data.get("scorecard")
-        purchase, spend = data.get("purchase_model"), data.get("spend_model")
-        return cls(
-            policy=RescoringPolicy.from_dict(data["policy"]),
-            as_of=_stamp_in(data["as_of"]),
-            last_review=_stamp_in(data["last_review"]),
-            # (books saved before the field existed: the schedule starts at the last review)
-            first_review=_stamp_in(data.get("first_review", data["last_review"])),
-            scorecard=None if scorecard is None else FittedScorecard.from_dict(scorecard),
-            purchase_model=None if purchase is None else BetaGeoModel.from_dict(purchase),
-            spend_model=None if spend is None else GammaGammaModel.from_dict(spend),
-            ids=ChunkedIndex().add(pd.Index(data["customer_ids"])),
-            columns=columns,
-            attributes=attributes,
-            event_ids=ChunkedIndex().add(pd.Index(data["event_ids"])),
-            changes=ChunkedFrame().add(history),
-            notes=tuple((str(r), str(a)) for r, a in data["notes"]),
+    return history
+
+
+def _list_in(values: Any, length: int | None) -> list[Any]:
+    """Check a JSON array (of ``length`` items, if given) and return it."""
+    if not isinstance(values, list):
+        raise TypeError(f"expected a JSON array, got {type(values).__name__}")
+    if length is not None and len(values) != length:
+        raise ValueError(f"expected {length} items (one per row), got {len(values)}")
+    return values
+
+
+def _keys_in(data: Any, keys: Any) -> None:
+    """Check a JSON object with exactly these keys."""
+    if not isinstance(data, Mapping):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    for key in keys:
+        if key not in data:
+            raise KeyError(key)
+    unknown = sorted(set(data) - set(keys), key=str)
+    if unknown:
+        with at(unknown[0]):
+            raise ValueError("unknown key")
+
+
+def _labels_in(values: Any, length: int | None) -> list[Any]:
+    """Check ids as stored: strings, integers, booleans or finite numbers (as they enter)."""
+    labels = _list_in(values, length)
+    for i, label in enumerate(labels):
+        if not isinstance(label, (str, int, float)) or (
+            isinstance(label, float) and not math.isfinite(label)
+        ):
+            with at(i):
+                raise TypeError(f"expected a string, integer or finite number, got {label!r}")
+    return labels
+
+
+def _array_in(values: list[Any], dtype: str) -> npt.NDArray[Any]:
+    """Read one column: numbers (or null for float NaN) of the kind its dtype needs."""
+    kind = np.dtype(dtype).kind
+    for i, v in enumerate(values):
+        ok = (
+            isinstance(v, bool)
+            if kind == "b"
+            else (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)))
+            if kind == "f"
+            else isinstance(v, int) and not isinstance(v, bool)
         )
+        if not ok:
+            with at(i):
+                raise TypeError(f"expected a value of dtype {dtype}, got {v!r}")
+    array = np.array([np.nan if v is None else v for v in values], dtype=dtype)
+    if kind == "i" and len(values) and (array != np.array(values, dtype=object)).any():
+        raise ValueError(f"values beyond the range of {dtype}")
+    return array
 
 
-_NAT_INT = np.iinfo(np.int64).min
+def _notes_in(values: Any) -> tuple[tuple[str, str], ...]:
+    notes = []
+    for i, note in enumerate(_list_in(values, None)):
+        if not (
+            isinstance(note, list) and len(note) == 2 and all(isinstance(t, str) for t in note)
+        ):
+            with at(i):
+                raise TypeError(f"expected [reason, author] (two strings), got {note!r}")
+        notes.append((note[0], note[1]))
+    return tuple(notes)
+
+
+def _check_codes(columns: Mapping[str, npt.NDArray[Any]], *, n_tiers: int, n_notes: int) -> None:
+    """Check that codes which index something point inside it (tiers, kinds, notes)."""
+    for name, limit in (
+        ("score_tier", n_tiers),
+        ("base_tier", n_tiers),
+        ("tier", n_tiers),
+        ("override_tier", n_tiers),
+        ("override_kind", len(OVERRIDE_KINDS)),
+        ("override_note", n_notes),
+        ("churn_level", 4),
+    ):
+        values = columns[name].astype(np.int64)
+        low = 0 if name in ("override_kind", "churn_level") else -1
+        bad = np.flatnonzero((values < low) | (values >= limit))
+        if bad.size:
+            with at("customers", name, int(bad[0])):
+                raise ValueError(f"code {values[bad[0]]} outside [{low}, {limit})")
 
 
 def _stamp_out(value: Any) -> int | None:
@@ -403,8 +550,10 @@ def _stamp_out(value: Any) -> int | None:
 
 
 def _stamp_in(value: Any) -> pd.Timestamp | None:
-    if value is None:
-        return None
+    if value is None or isinstance(value, pd.Timestamp):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected integer nanoseconds or null, got {value!r}")
     return pd.Timestamp(value)
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
+from crmscore._serialise import reads
 from crmscore._validation import (
     integer_at_least,
     non_negative_finite,
@@ -109,6 +110,7 @@ class TierAdjustment:
         return attrs.asdict(self)
 
     @classmethod
+    @reads(optional=("to_tier", "steps", "expires_after_days"))
     def from_dict(cls, data: Mapping[str, Any]) -> TierAdjustment:
         """Inverse of :meth:`to_dict`."""
         return cls(**data)
@@ -140,6 +142,7 @@ class CLVStage:
         return attrs.asdict(self)
 
     @classmethod
+    @reads(optional=("horizon", "discount_rate", "margin", "refit_on_review"))
     def from_dict(cls, data: Mapping[str, Any]) -> CLVStage:
         """Inverse of :meth:`to_dict`."""
         return cls(**data)
@@ -283,6 +286,24 @@ class RescoringPolicy:
         }
 
     @classmethod
+    @reads(
+        "scorecard",
+        optional=(
+            "time_unit",
+            "review_months",
+            "refit_on_review",
+            "large_transaction",
+            "default_adjustment",
+            "signing_adjustment",
+            "invitation_spend",
+            "follow_up_months",
+            "win_back_days",
+            "retention_margin",
+            "retention_reviews",
+            "clv",
+            "churn",
+        ),
+    )
     def from_dict(cls, data: Mapping[str, Any]) -> RescoringPolicy:
         """Inverse of :meth:`to_dict`."""
         fields = dict(data)

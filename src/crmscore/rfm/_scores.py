@@ -8,6 +8,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._serialise import build, reads
 from crmscore._validation import (
     as_float_array,
     check_columns,
@@ -152,6 +153,7 @@ def _bins_to_dict(bins: Bins) -> dict[str, Any]:
     return out
 
 
+@reads("kind", optional=None, method=False)
 def _bins_from_dict(data: Mapping[str, Any]) -> Bins:
     fields = dict(data)
     kind = fields.pop("kind", None)
@@ -159,7 +161,7 @@ def _bins_from_dict(data: Mapping[str, Any]) -> Bins:
         raise InvalidParameterError.for_value(
             name="kind", owner="bins", allowed="one of {'quantile', 'fixed', 'reference'}", got=kind
         )
-    return _BIN_TYPES[kind](**fields)
+    return build(_BIN_TYPES[kind], fields)
 
 
 @attrs.frozen(kw_only=True)
@@ -210,6 +212,7 @@ class ScoreDimension:
         }
 
     @classmethod
+    @reads("column", "higher_is_better", "bins")
     def from_dict(cls, data: Mapping[str, Any]) -> ScoreDimension:
         """Inverse of :meth:`to_dict`."""
         return cls(
@@ -369,6 +372,7 @@ class RFMScorer:
         }
 
     @classmethod
+    @reads("recency", "frequency", "monetary")
     def from_dict(cls, data: Mapping[str, Any]) -> RFMScorer:
         """Inverse of :meth:`to_dict`."""
         return cls(
@@ -511,6 +515,7 @@ class FittedRFMScorer:
         }
 
     @classmethod
+    @reads("scorer", "recency", "frequency", "monetary")
     def from_dict(cls, data: Mapping[str, Any]) -> FittedRFMScorer:
         """Inverse of :meth:`to_dict`."""
         edges = {k: _bins_from_dict(data[k]) for k in ("recency", "frequency", "monetary")}

@@ -11,6 +11,7 @@ import numpy.typing as npt
 from scipy.special import ndtr
 
 from crmscore._display import short_repr
+from crmscore._serialise import build, reads
 from crmscore._validation import integer_at_least, to_float
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
@@ -144,6 +145,7 @@ def _normaliser_to_dict(normaliser: Normaliser) -> dict[str, Any]:
     return out
 
 
+@reads("kind", optional=None, method=False)
 def _normaliser_from_dict(data: Mapping[str, Any]) -> Normaliser:
     fields = dict(data)
     kind = fields.pop("kind", None)
@@ -151,7 +153,7 @@ def _normaliser_from_dict(data: Mapping[str, Any]) -> Normaliser:
         raise InvalidParameterError.for_value(
             name="kind", owner="normaliser", allowed=f"one of {sorted(_NORMALISERS)}", got=kind
         )
-    return _NORMALISERS[kind](**fields)
+    return build(_NORMALISERS[kind], fields)
 
 
 def _step(values: FloatArray, centre: float) -> FloatArray:
@@ -275,6 +277,7 @@ class LearnedScale:
         }
 
     @classmethod
+    @reads("kind", "params", "clip_low", "clip_high")
     def from_dict(cls, data: Mapping[str, Any]) -> LearnedScale:
         """Inverse of :meth:`to_dict`."""
         return cls(
@@ -375,6 +378,7 @@ class Indicator:
         }
 
     @classmethod
+    @reads("name", "direction", "normaliser", optional=("column",))
     def from_dict(cls, data: Mapping[str, Any]) -> Indicator:
         """Inverse of :meth:`to_dict`."""
         return cls(
