@@ -438,3 +438,37 @@ def test_the_path_names_the_bad_field_deep_inside_a_book() -> None:
         Book.from_dict(data)
     with pytest.raises(cs.SerializationError, match=r"at the top level: the .data. parameter"):
         Book.from_dict([data])  # type: ignore[arg-type]
+
+
+#: Python scalar type -> the numpy scalar type user code often holds instead.
+NUMPY_SCALARS: tuple[tuple[type[Any], Any], ...] = (
+    (bool, np.bool_),  # (before int: a bool is an int)
+    (int, np.int64),
+    (float, np.float64),
+    (str, np.str_),
+)
+
+
+def numpy_spelled(value: Any) -> Any:
+    """The same JSON tree with numpy scalars and tuples, as user code often builds it."""
+    if isinstance(value, list):
+        return tuple(numpy_spelled(v) for v in value)
+    if isinstance(value, dict):
+        return {k: numpy_spelled(v) for k, v in value.items()}
+    kind = next((np_type for py_type, np_type in NUMPY_SCALARS if isinstance(value, py_type)), None)
+    return value if kind is None else kind(value)
+
+
+@pytest.mark.parametrize(
+    "position", range(len(valid_values())), ids=lambda i: type(valid_values()[i]).__name__
+)
+def test_numpy_scalars_never_reach_to_dict(position: int) -> None:
+    # Values built from numpy scalars are either refused with a typed error or
+    # stored as plain Python values: to_dict is strict JSON and equals the original.
+    value = valid_values()[position]
+    valid = json.loads(json.dumps(value.to_dict(), allow_nan=False))
+    try:
+        again = type(value).from_dict(numpy_spelled(valid))
+    except cs.CrmScoreError:
+        return
+    assert json.loads(json.dumps(again.to_dict(), allow_nan=False)) == valid
