@@ -518,7 +518,8 @@ def set_attributes(book: Book, *, attributes: pd.DataFrame) -> Book:
     book : Book
         The current state. Not modified.
     attributes : pandas.DataFrame
-        Numeric columns indexed by customer id (unique).
+        Numeric columns with string names, indexed by customer id (unique); NaN
+        for a missing value, never infinite (the book stores them as JSON).
 
     Returns
     -------

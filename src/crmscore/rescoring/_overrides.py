@@ -77,11 +77,11 @@ def _checked_attributes(attributes: pd.DataFrame | None) -> pd.DataFrame:
     values = attributes.astype(np.float64)
     infinite = np.isinf(values.to_numpy())
     if infinite.any():
-        column = str(values.columns[np.flatnonzero(infinite.any(axis=0))[0]])
+        first = int(np.flatnonzero(infinite.any(axis=0))[0])
         reject_ids(
             values.index,
-            infinite.any(axis=1),
-            column=column,
+            infinite[:, first],
+            column=str(values.columns[first]),
             problem="has infinite values",
             hint="Missing values may be NaN; an infinite indicator cannot be scored.",
         )
