@@ -418,6 +418,9 @@ def test_malformed_dicts_raise_a_serialization_error_naming_the_path(
     assert caught.path[:-1] == path[: max(len(caught.path) - 1, 0)], (caught.path, path, op)
     where = f"at {caught.path_text}" if caught.path else "at the top level"
     assert where in str(caught)
+    if op == "unknown":  # an unknown key is refused: at the key, or at its object naming it
+        assert caught.path in ((*path, "zz_unknown"), path), (caught.path, path)
+        assert caught.path[-1:] == ("zz_unknown",) or "'zz_unknown'" in str(caught)
     assert isinstance(caught, ValueError)
     assert isinstance(caught, cs.InvalidDataError)
 
