@@ -851,15 +851,14 @@ def test_integer_event_ids_stay_deduplicated_after_a_json_round_trip(
     batch = int_id_events(list(batch_ids), [10, 12], [3, 3], [5000.0, 1200.0])
     book = ingest(book, batch, as_of=day(3)).book
     assert book.customers["n_purchases"].to_dict() == {10: 3, 11: 1, 12: 1}
-    from_json = Book.from_dict(json.loads(json.dumps(book.to_dict())))
-    for again in (from_json,):
-        for replayed in (batch, history):
-            replay = ingest(again, replayed, as_of=day(3))
-            assert replay.changes.empty
-            assert replay.skipped.empty
-            pd.testing.assert_frame_equal(replay.book.to_frame(), again.to_frame())
-            assert replay.book.customers["n_purchases"].to_dict() == {10: 3, 11: 1, 12: 1}
-        assert len(again.event_ids) == 5
+    again = Book.from_dict(json.loads(json.dumps(book.to_dict())))
+    for replayed in (batch, history):
+        replay = ingest(again, replayed, as_of=day(3))
+        assert replay.changes.empty
+        assert replay.skipped.empty
+        pd.testing.assert_frame_equal(replay.book.to_frame(), again.to_frame())
+        assert replay.book.customers["n_purchases"].to_dict() == {10: 3, 11: 1, 12: 1}
+    assert len(again.event_ids) == 5
 
 
 def test_explain_shows_the_contributions_behind_a_tier() -> None:
