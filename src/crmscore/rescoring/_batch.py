@@ -76,9 +76,11 @@ def _read_batch(
         plain = json_labels(valid.customers, column=columns["customer_col"])
         valid = attrs.evolve(valid, customers=pd.Index(plain, dtype=object))
     stamps = valid.stamps.astype("datetime64[ns]")
-    event_ids = events[event_id_col].to_numpy(dtype=object)[valid.rows]
+    # Checked in the column's own dtype (a numeric column needs no pass over objects).
     event_ids = json_labels(
-        event_ids, column=event_id_col, ids=valid.customers[valid.codes]
+        events[event_id_col].to_numpy()[valid.rows],
+        column=event_id_col,
+        ids=valid.customers[valid.codes],
     ).astype(object, copy=False)
     id_hashes = label_hashes(event_ids)
     fresh = book.event_ids.positions(event_ids, id_hashes) < 0
