@@ -125,6 +125,11 @@ def _holds_objects(value: object) -> bool:
     return isinstance(value, list) and any(_holds_objects(v) for v in value)
 
 
+def _plain_annotation(annotation: object) -> bool:
+    """Whether a field's (string) annotation names only builtins: no class of ours."""
+    return isinstance(annotation, str) and not re.search(r"[A-Z]", annotation.replace("None", ""))
+
+
 class _Probe:
     """Stands in for the instance when one field's validator is tried on its own."""
 
@@ -136,15 +141,20 @@ def _blame(cls: Any, data: Mapping[str, Any]) -> tuple[str | int, ...]:
     """Name the first scalar field of an attrs class whose converter or validator rejects it.
 
     Tried only after the constructor failed without saying which field (e.g. a
-    converter's ``float(None)``). Fields holding JSON objects (at any depth) are left
-    out: the constructor receives those rebuilt, not raw.
+    converter's ``float(None)``). A JSON object (at any depth) in a field annotated
+    with builtins only (``float``, ``tuple[float, ...]``) is blamed at once; in other
+    fields it is left out, as the constructor receives those rebuilt, not raw.
     """
     if not isinstance(cls, type) or not attrs.has(cls):
         return ()
     for field in attrs.fields(cls):
         name = field.alias or field.name
         raw = data.get(name, _MISSING)
-        if raw is _MISSING or isinstance(raw, Mapping) or _holds_objects(raw):
+        if raw is _MISSING:
+            continue
+        if isinstance(raw, Mapping) or _holds_objects(raw):
+            if _plain_annotation(field.type):  # an object where numbers or text belong
+                return (name,)
             continue
         try:
             value = field.converter(raw) if callable(field.converter) else raw

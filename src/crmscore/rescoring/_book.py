@@ -355,10 +355,11 @@ class Book:
         """Inverse of :meth:`to_dict`."""
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
-            raise InvalidParameterError(
-                f"This book was saved with schema version {version!r}; this crmscore reads "
-                f"version {SCHEMA_VERSION}."
-            )
+            with at("schema_version"):
+                raise InvalidParameterError(
+                    f"This book was saved with schema version {version!r}; this crmscore "
+                    f"reads version {SCHEMA_VERSION}."
+                )
         with at("customer_ids"):
             ids = _labels_in(data["customer_ids"], None)
         columns = _columns_in(data, len(ids))
