@@ -54,8 +54,8 @@ def main() -> None:
     print(row("make_events", generation))
 
     warning = cs.EarlyWarning()
-    result, full_s = timed(lambda: warning.evaluate(events, as_of=as_of), repeat=args.repeat)
-    full_mb = peak_memory(lambda: warning.evaluate(events, as_of=as_of))
+    result, full_s = timed(lambda: warning.predict(events, as_of=as_of), repeat=args.repeat)
+    full_mb = peak_memory(lambda: warning.predict(events, as_of=as_of))
     print(row("EarlyWarning().evaluate (8 signals, rules)", full_s, full_mb))
     counts = result["level"].value_counts().reindex(list(cs.churn.LEVELS))
     print("  levels: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
@@ -63,12 +63,12 @@ def main() -> None:
     print(f"  target under 10 s for 1M customers / 10M events: {target} at this size")
 
     two = cs.EarlyWarning(signals=(cs.InteractionStop(), cs.SpendDrop()), rules=())
-    ours, ours_s = timed(lambda: two.evaluate(events, as_of=as_of), repeat=args.repeat)
+    ours, ours_s = timed(lambda: two.predict(events, as_of=as_of), repeat=args.repeat)
     print(
         row(
             "crmscore: interaction stop + spend drop",
             ours_s,
-            peak_memory(lambda: two.evaluate(events, as_of=as_of)),
+            peak_memory(lambda: two.predict(events, as_of=as_of)),
         )
     )
     ref, ref_s = timed(lambda: reference(events, as_of))

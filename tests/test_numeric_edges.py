@@ -151,7 +151,7 @@ def test_the_spend_drop_signal_refuses_a_total_that_overflows() -> None:
     )
     warning = cs.EarlyWarning(signals=[cs.SpendDrop()], rules=[])
     with pytest.raises(cs.InvalidDataError, match=r"'amount_paid' sums to .* \['big'\]"):
-        warning.evaluate(events, as_of="2024-06-01", value_col="amount_paid")
+        warning.predict(events, as_of="2024-06-01", value_col="amount_paid")
 
 
 @pytest.mark.parametrize("large", [1e20, BIG], ids=["absorbs", "overflows"])

@@ -475,3 +475,20 @@ def test_numpy_scalars_never_reach_to_dict(position: int) -> None:
     except cs.CrmScoreError:
         return
     assert json.loads(json.dumps(again.to_dict(), allow_nan=False)) == valid
+
+
+def test_a_registry_reads_like_every_other_from_dict() -> None:
+    # Normalisers and score bins are read by one TypeRegistry: a bad kind or field is
+    # a SerializationError at its path inside the enclosing value, as for any field.
+    indicator = Indicator(name="spend", direction="benefit", normaliser=FixedRange(low=0, high=9))
+    data = indicator.to_dict()
+    with pytest.raises(cs.SerializationError, match=r"at normaliser\.kind: The 'kind' parameter"):
+        Indicator.from_dict({**data, "normaliser": {**data["normaliser"], "kind": "log"}})
+    with pytest.raises(cs.SerializationError, match=r"at normaliser\.width: unknown key") as info:
+        Indicator.from_dict({**data, "normaliser": {**data["normaliser"], "width": 2}})
+    assert info.value.path == ("normaliser", "width")
+    table = cs.rfm_table(cs.make_transactions(50, seed=1).transactions, as_of="2025-12-31")
+    scores = cs.RFMScorer().fit(table).to_dict()
+    with pytest.raises(cs.SerializationError, match=r"at recency\.kind: .* of bins") as info:
+        cs.FittedRFMScorer.from_dict({**scores, "recency": {**scores["recency"], "kind": 3}})
+    assert info.value.owner == "FittedRFMScorer.from_dict"

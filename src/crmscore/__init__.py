@@ -8,14 +8,15 @@ state.
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from crmscore._events import EVENT_KINDS
 from crmscore._params import BetaGeoParams, GammaGammaParams
+from crmscore.actions import DEFAULT_ACTIONS, ActionMap
 from crmscore.churn import (
-    DEFAULT_ACTIONS,
     DEFAULT_RULES,
     DEFAULT_SIGNALS,
     AccountAnomaly,
-    ActionMap,
     AliveModel,
     AllOf,
     AnyOf,
@@ -62,7 +63,6 @@ from crmscore.errors import (
     InconsistentJudgmentsError,
     InvalidDataError,
     InvalidParameterError,
-    NotFittedError,
     SerializationError,
     ValidationError,
 )
@@ -138,7 +138,10 @@ from crmscore.tiering import (
     b2b_scorecard,
 )
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("crmscore")
+except _metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+    __version__ = "0+unknown"
 
 __all__ = [
     "B2B_CRITERIA",
@@ -192,7 +195,6 @@ __all__ = [
     "MinMax",
     "NegativeReviews",
     "Not",
-    "NotFittedError",
     "PAliveBelow",
     "PairwiseMatrix",
     "PercentileRank",

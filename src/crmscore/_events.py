@@ -38,6 +38,8 @@ import numpy.typing as npt
 import pandas as pd
 from pandas.util import hash_array
 
+from crmscore._ids import factorize_ids
+from crmscore._periods import to_periods
 from crmscore._validation import (
     as_timestamp,
     check_choice,
@@ -48,7 +50,6 @@ from crmscore._validation import (
     timestamp_column,
 )
 from crmscore.errors import InvalidDataError, InvalidParameterError
-from crmscore.rfm._table import _factorize_sorted, to_periods
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -235,7 +236,7 @@ def validate_events(
     if not keep.all():
         ids, stamps, days = ids[keep], stamps[keep], days[keep]
         kinds, values, rows = kinds[keep], values[keep], rows[keep]
-    codes, customers = _factorize_sorted(ids, column=customer_col)
+    codes, customers = factorize_ids(ids, column=customer_col)
     return ValidatedEvents(
         codes=codes,
         customers=customers,

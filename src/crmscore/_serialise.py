@@ -1,6 +1,12 @@
-"""Reading serialised values back, and keeping stored labels JSON-safe (private).
+"""Serialisation helpers shared by the value classes (private).
 
-Every ``from_dict`` of the package goes through :func:`reads`: the data must be a
+Ground floor. Three jobs:
+
+A :class:`TypeRegistry` is the one way a field that holds one of several attrs
+classes (score bins, normalisers) is written to and read from a JSON-safe dict
+tagged with its ``kind``.
+
+Every ``from_dict`` of the package (a registry's too) goes through :func:`reads`: the data must be a
 JSON object with the documented keys, and whatever goes wrong while the value is
 rebuilt (a missing key, a wrong type, wrong nesting, a value the constructor
 rejects) becomes one :class:`~crmscore.errors.SerializationError` whose message
@@ -23,22 +29,27 @@ import functools
 import math
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from crmscore._validation import first_ids
-from crmscore.errors import CrmScoreError, InvalidDataError, SerializationError
+from crmscore._validation import OneOf, first_ids
+from crmscore.errors import (
+    CrmScoreError,
+    InvalidDataError,
+    InvalidParameterError,
+    SerializationError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterator
 
     import numpy.typing as npt
 
-__all__ = ["at", "build", "json_labels", "reads"]
+__all__ = ["TypeRegistry", "at", "build", "json_labels", "reads"]
 
 F = TypeVar("F", bound="Callable[..., Any]")
 T = TypeVar("T")
@@ -211,6 +222,13 @@ def _check_object(
     return data
 
 
+def _reader_name(reader: object) -> str:
+    """``Class.from_dict``; a registry's reader is named after what it reads."""
+    if isinstance(reader, type):
+        return f"{reader.__name__}.from_dict"
+    return f"{getattr(reader, 'owner', type(reader).__name__)}.from_dict"
+
+
 def reads(
     *required: str, optional: Collection[str] | None = (), method: bool = True
 ) -> Callable[[F], F]:
@@ -223,7 +241,8 @@ def reads(
     optional : collection of str or None
         Keys it may have; ``None`` accepts any other key (the constructor decides).
     method : bool
-        Whether the function takes the class first (a classmethod's function).
+        Whether the function takes its owner first: a classmethod's function (the
+        class), or a :class:`TypeRegistry`'s ``from_dict`` (the registry).
     """
 
     def decorate(function: F) -> F:
@@ -232,7 +251,7 @@ def reads(
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             data = args[1] if method else args[0]
-            owner = f"{args[0].__name__}.from_dict" if method else owner_name
+            owner = _reader_name(args[0]) if method else owner_name
             outermost = _depth.get() == 0
             token = _depth.set(_depth.get() + 1)
             try:
@@ -336,3 +355,64 @@ def json_labels(
             hint="Ids are stored and serialised: convert them, e.g. to strings, first.",
         )
     return array
+
+
+def _json_safe(value: Any) -> Any:
+    """Tuples become lists (JSON has no tuples); other values pass as they are."""
+    return [_json_safe(v) for v in value] if isinstance(value, tuple) else value
+
+
+@attrs.frozen
+class TypeRegistry(Generic[T]):
+    """Named attrs classes that serialise as ``{"kind": name, **fields}``.
+
+    Examples
+    --------
+    >>> @attrs.frozen
+    ... class Half:
+    ...     edges: tuple[float, ...] = (0.5,)
+    >>> registry = TypeRegistry("bins", {"half": Half})
+    >>> registry.to_dict(Half())
+    {'kind': 'half', 'edges': [0.5]}
+    >>> registry.from_dict({"kind": "half", "edges": [0.5]}) == Half(edges=[0.5])
+    True
+    >>> registry.from_dict({"kind": "twice"})
+    Traceback (most recent call last):
+    ...
+    crmscore.errors.SerializationError: bins.from_dict: malformed data at kind: The 'kind'
+    parameter of bins must be one of {'half'}. Got 'twice' instead.
+    >>> registry.from_dict({"kind": "half", "width": 2})
+    Traceback (most recent call last):
+    ...
+    crmscore.errors.SerializationError: bins.from_dict: malformed data at width: unknown key
+    """
+
+    owner: str
+    """What the values are called in messages (``"bins"``, ``"normaliser"``)."""
+
+    types: Mapping[str, type[T]]
+    """Each kind's name and class, in the order messages list them."""
+
+    def kind_of(self, value: T) -> str:
+        """Return the name of ``value``'s class in the registry."""
+        return next(k for k, cls in self.types.items() if isinstance(value, cls))
+
+    def to_dict(self, value: T) -> dict[str, Any]:
+        """Return ``{"kind": ..., **fields}``, JSON-safe (tuples as lists)."""
+        fields = attrs.asdict(value, recurse=False)  # type: ignore[arg-type]
+        return {"kind": self.kind_of(value), **{k: _json_safe(v) for k, v in fields.items()}}
+
+    @reads("kind", optional=None)
+    def from_dict(self, data: Mapping[str, Any]) -> T:
+        """Inverse of :meth:`to_dict`.
+
+        Malformed data is a SerializationError, as for every ``from_dict``: an
+        unknown ``kind`` is reported at ``kind``, a rejected field at that field.
+        """
+        fields = dict(data)
+        kind = fields.pop("kind")
+        if not isinstance(kind, str) or kind not in self.types:
+            raise InvalidParameterError.for_value(
+                name="kind", owner=self.owner, allowed=str(OneOf(tuple(self.types))), got=kind
+            )
+        return build(self.types[kind], fields)

@@ -14,7 +14,6 @@ The hierarchy::
     │   │   └── SerializationError (also an InvalidParameterError)
     │   └── InvalidParameterError
     │       └── InconsistentJudgmentsError
-    ├── NotFittedError (AttributeError)
     └── ConvergenceError (RuntimeError)
 
 Messages say what was wrong, where (column, number of customers, the first
@@ -36,7 +35,6 @@ __all__ = [
     "InconsistentJudgmentsError",
     "InvalidDataError",
     "InvalidParameterError",
-    "NotFittedError",
     "SerializationError",
     "ValidationError",
 ]
@@ -317,10 +315,6 @@ class InconsistentJudgmentsError(InvalidParameterError):
         super().__init__(message)
         self.consistency_ratio = consistency_ratio
         self.judgments = tuple(judgments)
-
-
-class NotFittedError(CrmScoreError, AttributeError):
-    """A scorer that must be fitted was used before ``fit``."""
 
 
 class ConvergenceError(CrmScoreError, RuntimeError):

@@ -1,4 +1,4 @@
-"""Churn early warning (客户流失预警): signals, rules, levels, responses, evaluation.
+"""Churn early warning (客户流失预警): signals, rules, levels, evaluation.
 
 The mechanism of the policy texts as composable, explainable, vectorised parts:
 
@@ -12,8 +12,7 @@ The mechanism of the policy texts as composable, explainable, vectorised parts:
 3. :class:`EarlyWarning` measures the signals on an event log at an ``as_of``
    date and returns, per customer, the level, the rule that set it and every
    signal's measured value; :meth:`EarlyWarning.explain` puts that in words.
-4. :class:`ActionMap` maps (tier, level) to a recommended action label.
-5. :func:`evaluate_warnings` and :func:`backtest` score warnings against what
+4. :func:`evaluate_warnings` and :func:`backtest` score warnings against what
    happened afterwards: precision, recall and lead time per level.
 """
 
@@ -53,18 +52,16 @@ from crmscore.churn.signals import (
     SpendDrop,
     signal_from_dict,
 )
-from crmscore.churn.warning import DEFAULT_ACTIONS, ActionMap, EarlyWarning
+from crmscore.churn.warning import EarlyWarning
 
 __all__ = [
     "ACTIVITY_KINDS",
-    "DEFAULT_ACTIONS",
     "DEFAULT_RULES",
     "DEFAULT_SIGNALS",
     "EVENT_KINDS",
     "LEVELS",
     "SIGNAL_GROUPS",
     "AccountAnomaly",
-    "ActionMap",
     "AliveModel",
     "AllOf",
     "AnyOf",

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
 
+from crmscore._validation import NON_NEGATIVE, POSITIVE, InstanceOf, Interval, check_param
 from crmscore.clv import _kernels
 from crmscore.clv._expectation import bgnbd_expected_purchases_at
-from crmscore.clv._fitting import is_int
-from crmscore.clv._inputs import rfm_arrays, spend_arrays
+from crmscore.clv._inputs import resolve_time_unit, rfm_arrays, spend_arrays
 from crmscore.clv.bgnbd import BetaGeoModel
 from crmscore.clv.gamma_gamma import GammaGammaModel, check_finite_spend
 from crmscore.errors import InvalidParameterError
@@ -21,16 +22,14 @@ __all__ = ["PERIODS_PER_MONTH", "customer_lifetime_value"]
 PERIODS_PER_MONTH: dict[str, float] = {"D": 30.0, "W": 4.345, "M": 1.0}
 
 _OWNER = "customer_lifetime_value"
+_PURCHASE_MODEL = InstanceOf(BetaGeoModel, "a BetaGeoModel")
+_SPEND_MODEL = InstanceOf(GammaGammaModel, "a GammaGammaModel")
 
 
-def _check_number(value: object, *, name: str, minimum: float, strict: bool = False) -> float:
+def _check_number(value: object, *, name: str, constraint: Interval) -> float:
     number = math.nan if isinstance(value, bool) else _as_float(value)
-    ok = math.isfinite(number) and (number > minimum if strict else number >= minimum)
-    if not ok:
-        relation = ">" if strict else ">="
-        raise InvalidParameterError.for_value(
-            name=name, owner=_OWNER, allowed=f"a finite number {relation} {minimum:g}", got=value
-        )
+    if not constraint.is_satisfied_by(number):
+        check_param(value, constraint, name=name, owner=_OWNER)  # raises, quoting value
     return number
 
 
@@ -42,11 +41,14 @@ def _as_float(value: object) -> float:
 
 
 def _step_length(
-    table: pd.DataFrame, purchase_model: BetaGeoModel, periods_per_step: float | None
+    table: pd.DataFrame,
+    purchase_model: BetaGeoModel,
+    periods_per_step: float | None,
+    time_unit: str | None,
 ) -> float:
     if periods_per_step is not None:
-        return _check_number(periods_per_step, name="periods_per_step", minimum=0.0, strict=True)
-    table_unit = table.attrs.get("time_unit")
+        return _check_number(periods_per_step, name="periods_per_step", constraint=POSITIVE)
+    table_unit = resolve_time_unit(time_unit, table, owner=_OWNER)
     model_unit = purchase_model.time_unit
     if table_unit is not None and model_unit is not None and table_unit != model_unit:
         raise InvalidParameterError(
@@ -56,9 +58,11 @@ def _step_length(
     unit = table_unit if table_unit is not None else model_unit
     if unit not in PERIODS_PER_MONTH:
         raise InvalidParameterError(
-            f"{_OWNER} cannot tell the time unit of the table (attrs['time_unit'] is unset and "
-            "the purchase model has no time_unit). Pass periods_per_step, the number of "
-            "periods in one discounting step (e.g. 30.0 for months in a daily table)."
+            f"{_OWNER} cannot tell the time unit of the table (no time_unit argument, "
+            "attrs['time_unit'] is unset and the purchase model has no time_unit). Pass "
+            "time_unit= (the unit of recency and T: 'D', 'W' or 'M'), or periods_per_step=, "
+            "the number of periods in one discounting step (e.g. 30.0 for months in a daily "
+            "table)."
         )
     return PERIODS_PER_MONTH[unit]
 
@@ -72,6 +76,7 @@ def customer_lifetime_value(
     discount_rate: float,
     margin: float = 1.0,
     periods_per_step: float | None = None,
+    time_unit: str | None = None,
 ) -> pd.Series[float]:
     r"""Compute the expected discounted value of each customer's purchases over a horizon.
 
@@ -92,8 +97,12 @@ def customer_lifetime_value(
         Share of spend that is profit (1.0 values revenue), >= 0.
     periods_per_step : float, optional
         Length of a step in the table's time unit. By default one month: 30 days,
-        4.345 weeks or 1 month, from ``table.attrs["time_unit"]`` or the purchase
-        model's ``time_unit`` (as lifetimes' ``freq``).
+        4.345 weeks or 1 month, from ``time_unit`` (as lifetimes' ``freq``).
+    time_unit : {"D", "W", "M"}, optional
+        Unit of the table's ``recency`` and ``T``. Defaults to
+        ``table.attrs["time_unit"]``, then to the purchase model's ``time_unit``;
+        pass it when the table did not come straight from :func:`crmscore.rfm_table`
+        (pandas drops ``attrs`` through many operations and every file format).
 
     Returns
     -------
@@ -103,8 +112,8 @@ def customer_lifetime_value(
     Raises
     ------
     InvalidParameterError
-        A parameter outside its domain, or an unknown time unit without
-        ``periods_per_step``.
+        A parameter outside its domain, or an unknown time unit (pass
+        ``time_unit`` or ``periods_per_step``).
     InvalidDataError, ColumnNotFoundError
         The table breaks the contract of either model, or repeats a customer id.
 
@@ -143,24 +152,14 @@ def customer_lifetime_value(
     2    133.30
     Name: clv, dtype: float64
     """
-    models: dict[str, tuple[object, type]] = {
-        "purchase_model": (purchase_model, BetaGeoModel),
-        "spend_model": (spend_model, GammaGammaModel),
-    }
-    for name, (model, expected) in models.items():
-        if not isinstance(model, expected):
-            raise InvalidParameterError.for_value(
-                name=name, owner=_OWNER, allowed=f"a {expected.__name__}", got=type(model).__name__
-            )
-    if not is_int(horizon, minimum=1):
-        raise InvalidParameterError.for_value(
-            name="horizon", owner=_OWNER, allowed="an integer >= 1", got=horizon
-        )
-    rate = _check_number(discount_rate, name="discount_rate", minimum=0.0)
-    share = _check_number(margin, name="margin", minimum=0.0)
+    check_param(purchase_model, _PURCHASE_MODEL, name="purchase_model", owner=_OWNER)
+    check_param(spend_model, _SPEND_MODEL, name="spend_model", owner=_OWNER)
+    check_param(horizon, Interval(Integral, 1, None, closed="left"), name="horizon", owner=_OWNER)
+    rate = _check_number(discount_rate, name="discount_rate", constraint=NON_NEGATIVE)
+    share = _check_number(margin, name="margin", constraint=NON_NEGATIVE)
     frame, x, tx, age = rfm_arrays(table, owner=_OWNER)
     _, sx, m = spend_arrays(frame, owner=_OWNER)
-    step = _step_length(frame, purchase_model, periods_per_step)
+    step = _step_length(frame, purchase_model, periods_per_step, time_unit)
 
     p = purchase_model.params
     theta = (p.r, p.alpha, p.a, p.b)

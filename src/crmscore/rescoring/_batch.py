@@ -18,6 +18,7 @@ from crmscore.rescoring._core import skipped_frame
 if TYPE_CHECKING:
     import numpy.typing as npt
 
+    from crmscore._columns import EventColumns
     from crmscore.rescoring._book import Book
 
 _NEVER = np.iinfo(np.int64).max
@@ -51,11 +52,11 @@ class _Batch:
 
 
 def _read_batch(
-    book: Book, events: pd.DataFrame, as_of: pd.Timestamp, columns: dict[str, str]
+    book: Book, events: pd.DataFrame, as_of: pd.Timestamp, columns: EventColumns
 ) -> _Batch | None:
     """Validate a batch; drop events already applied; sort it. ``None`` if nothing is new."""
     owner = "ingest"
-    event_id_col = columns["event_id_col"]
+    event_id_col = columns.event_id
     check_frame(events, name="events", owner=owner)
     if event_id_col not in events.columns:
         raise ColumnNotFoundError.from_missing_and_available(
@@ -71,9 +72,9 @@ def _read_batch(
             "needs an id on every event to apply it exactly once.",
             column=event_id_col,
         )
-    valid = validate_events(events, as_of=as_of, owner=owner, future="error", **columns)
+    valid = validate_events(events, as_of=as_of, owner=owner, future="error", **columns.as_kwargs())
     if valid.customers.dtype == object:  # ids are stored: plain JSON-safe scalars only
-        plain = json_labels(valid.customers, column=columns["customer_col"])
+        plain = json_labels(valid.customers, column=columns.customer)
         valid = attrs.evolve(valid, customers=pd.Index(plain, dtype=object))
     stamps = valid.stamps.astype("datetime64[ns]")
     # Checked in the column's own dtype (a numeric column needs no pass over objects).
@@ -102,7 +103,7 @@ def _read_batch(
         if bad_rows.any():
             bad, total = first_ids(customers, bad_rows)
             raise InvalidDataError.for_ids(
-                column=columns["timestamp_col"],
+                column=columns.timestamp,
                 problem=problem,
                 ids=bad,
                 n_offending=total,
@@ -125,7 +126,7 @@ def _read_batch(
         value=valid.values[fresh][order],  # noqa: PD011  (a numpy array field)
         event_ids=event_ids[fresh][order],
         id_hashes=id_hashes[fresh][order],
-        value_col=columns["value_col"],
+        value_col=columns.value,
     )
 
 

@@ -191,6 +191,10 @@ class Book:
     schema_version: int = SCHEMA_VERSION
     """Version of the serialised form."""
 
+    customer_col: str = "customer_id"
+    """Name of the customer-id index of every per-customer frame the book gives: the
+    ``customer_col`` of the events that opened it."""
+
     def __repr__(self) -> str:
         return book_repr(self)  # counts and dates only: never customer data
 
@@ -245,7 +249,7 @@ class Book:
         """
         frame = pd.DataFrame(
             {name: np.array(values) for name, values in self.columns.items()},
-            index=self.ids.to_index(name="customer_id"),
+            index=self.ids.to_index(name=self.customer_col),
         )
         frame.attrs["schema_version"] = self.schema_version
         return frame
@@ -327,6 +331,7 @@ class Book:
             if self.purchase_model is None
             else self.purchase_model.to_dict(),
             "spend_model": None if self.spend_model is None else self.spend_model.to_dict(),
+            "customer_col": self.customer_col,
             "customer_ids": frame.index.tolist(),
             "customers": columns,
             "attributes": {
@@ -350,7 +355,10 @@ class Book:
         }
 
     @classmethod
-    @reads(*_BOOK_KEYS, optional=("first_review", "scorecard", "purchase_model", "spend_model"))
+    @reads(
+        *_BOOK_KEYS,
+        optional=("first_review", "scorecard", "purchase_model", "spend_model", "customer_col"),
+    )
     def from_dict(cls, data: Mapping[str, Any]) -> Book:
         """Inverse of :meth:`to_dict`."""
         version = data.get("schema_version")
@@ -363,7 +371,11 @@ class Book:
         with at("customer_ids"):
             ids = _labels_in(data["customer_ids"], None)
         columns = _columns_in(data, len(ids))
-        attributes = _attributes_in(data)
+        with at("customer_col"):  # (books saved before it: customer_id)
+            customer_col = data.get("customer_col", "customer_id")
+            if not isinstance(customer_col, str):
+                raise TypeError(f"expected a string, got {type(customer_col).__name__}")
+        attributes = _attributes_in(data, customer_col)
         with at("event_ids"):
             event_ids = _labels_in(data["event_ids"], None)
         with at("notes"):
@@ -392,6 +404,7 @@ class Book:
             event_ids=ChunkedIndex().add(pd.Index(event_ids)),
             changes=ChunkedFrame().add(history),
             notes=notes,
+            customer_col=customer_col,
         )
 
 
@@ -414,7 +427,7 @@ def _columns_in(data: Mapping[str, Any], n_customers: int) -> dict[str, npt.NDAr
     return columns
 
 
-def _attributes_in(data: Mapping[str, Any]) -> pd.DataFrame:
+def _attributes_in(data: Mapping[str, Any], customer_col: str) -> pd.DataFrame:
     """Read the attributes (index and float columns) of a serialised book."""
     with at("attributes"):
         _keys_in(data["attributes"], ("index", "columns"))
@@ -423,7 +436,7 @@ def _attributes_in(data: Mapping[str, Any]) -> pd.DataFrame:
         attribute_columns = data["attributes"]["columns"]
         if not isinstance(attribute_columns, Mapping):
             raise TypeError(f"expected a JSON object, got {type(attribute_columns).__name__}")
-    attributes = pd.DataFrame(index=pd.Index(index, name="customer_id"))
+    attributes = pd.DataFrame(index=pd.Index(index, name=customer_col))
     for column, values in attribute_columns.items():
         with at("attributes", "columns", column):
             attributes[column] = _floats_in(_list_in(values, len(index)))

@@ -52,7 +52,7 @@ def _finish(
     return RescoringResult(book=book, changes=all_changes, skipped=stepped.skipped)
 
 
-def _checked_attributes(attributes: pd.DataFrame | None) -> pd.DataFrame:
+def _checked_attributes(attributes: pd.DataFrame | None, *, customer_col: str) -> pd.DataFrame:
     if attributes is None:
         return pd.DataFrame()
     check_frame(attributes, name="attributes", owner="set_attributes")
@@ -87,5 +87,5 @@ def _checked_attributes(attributes: pd.DataFrame | None) -> pd.DataFrame:
         )
     # Plain scalars, and the dtype pandas infers from them (as a JSON list gives back).
     plain = json_labels(values.index, column="attributes index").tolist()
-    index = pd.Index(plain, name="customer_id")
+    index = pd.Index(plain, name=customer_col)
     return values.set_axis(index)

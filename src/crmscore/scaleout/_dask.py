@@ -8,8 +8,11 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 import pandas as pd
 
+from crmscore._columns import TransactionColumns
+from crmscore._groups import compress_rows
 from crmscore._progress import ProgressReporter
-from crmscore.clv._fitting import aggregate as compress_rows
+from crmscore._validation import TIME_UNIT, Optional, check_param
+from crmscore.clv import BetaGeoFitter
 from crmscore.errors import InvalidParameterError
 from crmscore.scaleout._common import (
     ROW,
@@ -29,8 +32,8 @@ if TYPE_CHECKING:
 
     import dask.dataframe as dd
 
-    from crmscore.clv import BetaGeoFitter, BetaGeoModel, GammaGammaFitter, GammaGammaModel
-    from crmscore.rfm import TimeUnit
+    from crmscore._periods import TimeUnit
+    from crmscore.clv import BetaGeoModel, GammaGammaFitter, GammaGammaModel
 
 __all__ = ["fit_dask", "map_customers", "rfm_table_dask", "sufficient_statistics_dask"]
 
@@ -214,16 +217,19 @@ def rfm_table_dask(
         owner="rfm_table_dask",
         as_of=as_of,
         time_unit=time_unit,
-        customer_col=customer_col,
-        timestamp_col=timestamp_col,
-        amount_col=amount_col,
+        columns=TransactionColumns(
+            customer=customer_col, timestamp=timestamp_col, amount=amount_col
+        ),
         negative_amounts=negative_amounts,
     )
     return map_customers(transactions, function=summarise, meta=meta, customer_col=customer_col)
 
 
 def sufficient_statistics_dask(
-    table: dd.DataFrame, *, fitter: BetaGeoFitter | GammaGammaFitter
+    table: dd.DataFrame,
+    *,
+    fitter: BetaGeoFitter | GammaGammaFitter,
+    time_unit: TimeUnit | None = None,
 ) -> pd.DataFrame:
     r"""Count the distinct rows a model's likelihood needs, on Dask.
 
@@ -235,6 +241,10 @@ def sufficient_statistics_dask(
         Gamma-Gamma.
     fitter : BetaGeoFitter or GammaGammaFitter
         Says which model's statistics to count.
+    time_unit : {"D", "W", "M"}, optional
+        Unit of ``recency`` and ``T``, kept in ``attrs["time_unit"]``, as
+        :func:`sufficient_statistics_spark` does; defaults to the table's metadata
+        ``attrs["time_unit"]`` when it has one.
 
     Returns
     -------
@@ -243,7 +253,7 @@ def sufficient_statistics_dask(
         distinct (``frequency``, ``recency``, ``T``) rows, or distinct
         (``frequency``, ``monetary_value``) rows of repeat customers, each with the
         number of customers sharing it (``count``), sorted. ``attrs["time_unit"]``
-        is kept from the table's metadata when it has one.
+        is ``time_unit``.
 
     Raises
     ------
@@ -287,7 +297,9 @@ def sufficient_statistics_dask(
     >>> stats.equals(BetaGeoFitter.aggregate(table)), int(stats["count"].sum())
     (True, 500)
     """
-    return _count_statistics(table, fitter=fitter, owner="sufficient_statistics_dask")
+    owner = "sufficient_statistics_dask"
+    check_param(time_unit, Optional(TIME_UNIT), name="time_unit", owner=owner)
+    return _count_statistics(table, fitter=fitter, owner=owner, time_unit=time_unit)
 
 
 def _count_statistics(
@@ -296,6 +308,7 @@ def _count_statistics(
     fitter: BetaGeoFitter | GammaGammaFitter,
     owner: str,
     fitting: bool = False,
+    time_unit: TimeUnit | None = None,
 ) -> pd.DataFrame:
     """Do the work of :func:`sufficient_statistics_dask` (and check for :func:`fit_dask`)."""
     table = check_dask(table, name="table", owner=owner)
@@ -318,7 +331,8 @@ def _count_statistics(
         fitting=fitting,
         as_of=table._meta.attrs.get("as_of"),
     )
-    time_unit = table._meta.attrs.get("time_unit")
+    if time_unit is None:
+        time_unit = table._meta.attrs.get("time_unit")
     stats.attrs = {} if time_unit is None else {"time_unit": time_unit}
     return stats
 
@@ -340,6 +354,7 @@ def fit_dask(
     table: dd.DataFrame,
     *,
     fitter: BetaGeoFitter,
+    time_unit: TimeUnit | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> BetaGeoModel: ...
 
@@ -349,6 +364,7 @@ def fit_dask(
     table: dd.DataFrame,
     *,
     fitter: GammaGammaFitter,
+    time_unit: TimeUnit | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> GammaGammaModel: ...
 
@@ -357,6 +373,7 @@ def fit_dask(
     table: dd.DataFrame,
     *,
     fitter: BetaGeoFitter | GammaGammaFitter,
+    time_unit: TimeUnit | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> BetaGeoModel | GammaGammaModel:
     """Fit BG/NBD or Gamma-Gamma to a Dask table, from its sufficient statistics.
@@ -367,6 +384,9 @@ def fit_dask(
         One row per customer (e.g. :func:`rfm_table_dask`).
     fitter : BetaGeoFitter or GammaGammaFitter
         The settings; its type says which model is fitted.
+    time_unit : {"D", "W", "M"}, optional
+        Unit of ``recency`` and ``T``, recorded on a BG/NBD model; defaults to the
+        table's ``attrs["time_unit"]`` (its metadata's) if set, as in ``fitter.fit``.
     progress : callable, optional
         Called with the fraction done of the fit (0 to 1, increasing), as in
         ``fitter.fit``. The fit starts once the statistics are counted on the
@@ -407,5 +427,8 @@ def fit_dask(
     True
     """
     ProgressReporter(progress, owner="fit_dask")  # reject a bad callback before the work
+    check_param(time_unit, Optional(TIME_UNIT), name="time_unit", owner="fit_dask")
     stats = _count_statistics(table, fitter=fitter, owner="fit_dask", fitting=True)
+    if isinstance(fitter, BetaGeoFitter):
+        return fitter.fit_aggregated(stats, time_unit=time_unit, progress=progress)
     return fitter.fit_aggregated(stats, progress=progress)

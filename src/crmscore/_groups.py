@@ -1,21 +1,25 @@
 """Distinct rows of several numeric columns, fast (private, pure numpy).
 
 Customers' statistics repeat a lot (whole periods, small frequencies), and every
-costly computation in :mod:`crmscore.clv` runs once per distinct row or pair.
+costly computation in :mod:`crmscore.clv` runs once per distinct row or pair; the
+Dask entry points compress partitions the same way.
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int64]
 
-__all__ = ["count_rows", "group_rows"]
+__all__ = ["compress_rows", "count_rows", "group_rows"]
 
 
 class _Packed(NamedTuple):
@@ -96,3 +100,14 @@ def count_rows(columns: list[FloatArray]) -> tuple[list[FloatArray], FloatArray]
         return [rows[:, i].copy() for i in range(rows.shape[1])], counts.astype(np.float64)
     keys, counts = np.unique(packed.key, return_counts=True)
     return packed.unpack(keys), counts.astype(np.float64)
+
+
+def compress_rows(
+    columns: Sequence[FloatArray], weight: FloatArray | None = None
+) -> tuple[list[FloatArray], FloatArray]:
+    """Distinct rows of ``columns`` (sorted) and the total weight (or count) of each."""
+    if weight is None:
+        return count_rows(list(columns))
+    distinct, inverse = group_rows(list(columns))
+    totals = np.bincount(inverse, weights=weight, minlength=len(distinct[0]))
+    return distinct, totals.astype(np.float64)
