@@ -6,6 +6,7 @@ Private: the public classes in :mod:`crmscore.clv.bgnbd` and
 
 from __future__ import annotations
 
+import contextlib
 import math
 from numbers import Real
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -374,10 +375,13 @@ class _Objective:
             # Where anything overflows the value is +inf, so scipy rejects the step; the
             # gradient and Hessian returned there are placeholders it never uses.
             unusable = (math.inf, np.zeros_like(theta), np.eye(theta.size))
-            if not np.isfinite(theta).all() or (theta == 0).any():
+            d = None
+            if np.isfinite(theta).all() and (theta != 0).all():
+                with contextlib.suppress(OverflowError):  # a Python float's ** raises, not inf
+                    d = self._derivatives(tuple(float(v) for v in theta))
+            if d is None:
                 result = unusable
             else:
-                d = self._derivatives(tuple(float(v) for v in theta))
                 grad_log = theta * d.gradient
                 hess_log = np.outer(theta, theta) * d.hessian + np.diag(grad_log)
                 pen = self._penalizer * self._scale2 * theta**2
@@ -547,7 +551,11 @@ def maximize(
         degenerate = not (np.isfinite(theta).all() and (theta > 0).all())
         information = np.full((theta.size, theta.size), np.nan)
         if not degenerate:
-            d = derivatives(tuple(float(v) for v in theta))
+            try:
+                d = derivatives(tuple(float(v) for v in theta))
+            except OverflowError:  # as in _Objective: no information there (reported below)
+                degenerate = True
+        if not degenerate:
             information = -d.hessian + np.diag(
                 2 * penalizer * total_weight * np.asarray(penalty_scale, dtype=np.float64) ** 2
             )
