@@ -42,6 +42,7 @@ from crmscore.tiering import (
     TierRule,
 )
 from tests.rescoring_cards import rfm_card
+from tests.strategies import id_columns, plain
 
 T0 = pd.Timestamp("2024-01-01")
 
@@ -767,6 +768,59 @@ def test_integer_event_ids_stay_deduplicated_after_a_json_round_trip(
         pd.testing.assert_frame_equal(replay.book.to_frame(), again.to_frame())
         assert replay.book.customers["n_purchases"].to_dict() == {10: 3, 11: 1, 12: 1}
     assert len(again.event_ids) == 5
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    customers=id_columns(min_size=2, max_size=10),
+    event_ids=id_columns(min_size=10, max_size=10),
+    data=st.data(),
+)
+def test_any_id_spellings_give_one_row_per_customer_and_replays_change_nothing(
+    customers: list[Any], event_ids: list[Any], data: st.DataObject
+) -> None:
+    """Ids in mixed widths, types and spellings (issue 11): one row per customer, and
+    replaying any subset of the delivered events (in any spelling) changes nothing."""
+    # Distinct events need distinct ids: keep the first spelling of each id.
+    seen: set[tuple[type, Any]] = set()
+    unique_events: list[Any] = []
+    for e in event_ids:
+        key = (type(plain(e)), plain(e))
+        if key not in seen:
+            seen.add(key)
+            unique_events.append(e)
+    n = min(len(customers), len(unique_events))
+    split = data.draw(st.integers(1, n), label="history size")
+    days = list(range(n))
+    log = int_id_events(unique_events[:n], customers[:n], days, [10.0 * (i + 1) for i in range(n)])
+    # As object columns: pandas would read [2**63 - 1, 0.0] as float64 (losing the id).
+    log["event_id"] = pd.Series(unique_events[:n], dtype=object)
+    log["customer_id"] = pd.Series(customers[:n], dtype=object)
+    policy = RescoringPolicy(scorecard=spend_card(), large_transaction=100.0)
+    book = open_book(policy, log.iloc[:split], as_of=day(split)).book
+    if split < n:
+        book = ingest(book, log.iloc[split:], as_of=day(n)).book
+    index = book.customers.index
+    assert index.is_unique
+    expected = pd.Series([plain(c) for c in customers[:n]]).value_counts()
+    assert sorted(book.customers["n_purchases"].items(), key=str) == sorted(
+        expected.items(), key=str
+    )
+    subset = data.draw(st.lists(st.integers(0, n - 1), min_size=1, unique=True), label="replay")
+    replayed = log.iloc[sorted(subset)].copy()
+    # Re-spell the replayed ids: an integer id comes back as a float or a Python int.
+    plain_ids = [plain(e) for e in replayed["event_id"]]
+    replayed["event_id"] = pd.Series(  # object: a float64 column would round 2**63 - 1
+        [float(e) if isinstance(e, int) and abs(e) <= 2**53 else e for e in plain_ids],
+        dtype=object,
+        index=replayed.index,
+    )
+    again = Book.from_dict(json.loads(json.dumps(book.to_dict())))
+    for target in (book, again):
+        replay = ingest(target, replayed, as_of=day(n))
+        assert replay.changes.empty
+        assert replay.skipped.empty
+        pd.testing.assert_frame_equal(replay.book.to_frame(), target.to_frame())
 
 
 def test_explain_shows_the_contributions_behind_a_tier() -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crmscore._groups import sum_by_group
 from crmscore._ids import compact_int, factorize_ids
 from crmscore._periods import TIME_UNITS, TimeUnit, to_periods
 from crmscore._validation import (
@@ -259,8 +260,8 @@ def _nets_below_zero(
     key_of_row: npt.NDArray[np.intp], amounts: FloatArray, n_keys: int
 ) -> npt.NDArray[np.bool_]:
     """Which (customer, purchase period) keys have a net spend below zero."""
-    net = np.bincount(key_of_row, weights=amounts, minlength=n_keys)
-    gross = np.bincount(key_of_row, weights=np.abs(amounts), minlength=n_keys)
+    net = sum_by_group(key_of_row, amounts, n_keys)
+    gross = sum_by_group(key_of_row, np.abs(amounts), n_keys)
     below: npt.NDArray[np.bool_] = net < -_NET_TOLERANCE * gross
     return below
 
@@ -333,10 +334,10 @@ def aggregate_purchases(
             negative_customer[owner[below]] = True
             return RejectedRows(rows=negative_customer[codes], reason="negative net spend")
 
-    # One pass sums both: bin 2c holds customer c's repeat spend, bin 2c + 1 the first period's.
+    # One pass sums both: bin 2c holds customer c's repeat spend, bin 2c + 1 the first
+    # period's; summed independently of row order, bit for bit.
     in_first = row_period == first_period[codes]
-    bins = np.bincount(2 * codes + in_first, weights=amounts, minlength=2 * n_customers)
-    spend = bins.astype(np.float64, copy=False)  # already float64; the stubs say intp
+    spend = sum_by_group(2 * codes + in_first, amounts, 2 * n_customers)
     if has_refunds:
         np.maximum(spend, 0.0, out=spend)  # a fully refunded period nets to -0.0 or -1e-17
 

@@ -1,6 +1,6 @@
 """Serialisation helpers shared by the value classes (private).
 
-Ground floor. Three jobs:
+Ground floor. Two jobs:
 
 A :class:`TypeRegistry` is the one way a field that holds one of several attrs
 classes (score bins, normalisers) is written to and read from a JSON-safe dict
@@ -16,9 +16,8 @@ Nested ``from_dict`` calls need no bookkeeping: an inner error carries the objec
 it was reading, and each enclosing reader finds that object among its own data and
 prefixes its key (only when an error happens, so reading stays as fast as before).
 
-:func:`json_labels` is the other boundary: ids that enter stored state (customer and
-event ids) are turned into plain Python scalars, so ``to_dict`` never meets a
-numpy scalar, and ids JSON cannot hold are refused where they enter.
+Ids are not handled here: stored ids are canonical ids, whose form is already
+JSON-safe (one rule, in :mod:`crmscore._ids`; see :func:`crmscore._ids.json_ids`).
 """
 
 from __future__ import annotations
@@ -26,20 +25,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import math
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
-import numpy as np
-import pandas as pd
-from pandas.api.types import infer_dtype
 
-from crmscore._validation import OneOf, first_ids
+from crmscore._validation import OneOf
 from crmscore.errors import (
     CrmScoreError,
-    InvalidDataError,
     InvalidParameterError,
     SerializationError,
 )
@@ -47,9 +41,8 @@ from crmscore.errors import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterator
 
-    import numpy.typing as npt
 
-__all__ = ["TypeRegistry", "at", "build", "json_labels", "reads"]
+__all__ = ["TypeRegistry", "at", "build", "reads"]
 
 F = TypeVar("F", bound="Callable[..., Any]")
 T = TypeVar("T")
@@ -295,66 +288,6 @@ def build(cls: type[T], data: object) -> T:
 
 #: Readers active on this call stack (the outermost turns errors into the public type).
 _depth: contextvars.ContextVar[int] = contextvars.ContextVar("crmscore_readers", default=0)
-
-
-#: Object arrays of one kind of number, converted in one numpy pass.
-_HOMOGENEOUS: dict[str, type[Any]] = {"integer": np.int64, "floating": np.float64, "boolean": bool}
-
-
-def _plain_label(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _json_label(value: Any) -> bool:
-    if isinstance(value, (str, bool, int)):
-        return True
-    return isinstance(value, float) and math.isfinite(value)
-
-
-def json_labels(
-    values: npt.NDArray[Any] | pd.Index[Any],
-    *,
-    column: str,
-    ids: npt.NDArray[Any] | pd.Index[Any] | None = None,
-) -> npt.NDArray[Any]:
-    """Labels as stored state holds them: numpy arrays of plain, JSON-safe scalars.
-
-    Numeric arrays pass unchanged (``tolist`` gives Python numbers). In an object
-    array, numpy scalars become Python scalars; a label that JSON cannot hold
-    (a timestamp, a tuple, bytes, an infinite float, ...) is refused with the
-    column and the first offending ids (``ids``, default the labels themselves).
-    """
-    array = values.to_numpy() if isinstance(values, pd.Index) else np.asarray(values)
-    if array.dtype.kind in "iub":
-        return array
-    if array.dtype.kind == "f":
-        bad = ~np.isfinite(array)
-    else:
-        array = array.astype(object, copy=False)
-        kind = infer_dtype(array, skipna=False)
-        if kind in ("string", "empty"):
-            return array
-        homogeneous = _HOMOGENEOUS.get(kind)
-        if homogeneous is not None:  # one vectorised pass (numpy scalars included)
-            with contextlib.suppress(OverflowError, TypeError, ValueError):
-                typed = array.astype(homogeneous)
-                if typed.dtype.kind != "f" or np.isfinite(typed).all():
-                    plain: npt.NDArray[Any] = typed.astype(object)
-                    return plain
-        array = np.fromiter((_plain_label(v) for v in array), dtype=object, count=array.size)
-        bad = np.fromiter((not _json_label(v) for v in array), dtype=bool, count=array.size)
-    if bad.any():
-        offending, total = first_ids(array if ids is None else np.asarray(ids), bad)
-        raise InvalidDataError.for_ids(
-            column=column,
-            problem="has ids that are not strings, integers or finite numbers",
-            ids=offending,
-            n_offending=total,
-            hint="Ids are stored and serialised: convert them, e.g. to strings, first.",
-        )
-    return array
 
 
 def _json_safe(value: Any) -> Any:

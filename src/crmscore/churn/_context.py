@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from crmscore._groups import sum_by_group
 from crmscore._validation import reject_overflow
 from crmscore.errors import InvalidParameterError
 
@@ -97,9 +98,10 @@ class EventContext:
             inside &= ages < high
         if weights is None:
             return np.bincount(subset.codes[inside], minlength=self.n).astype(np.float64)
-        sums = np.bincount(subset.codes[inside], weights=weights[inside], minlength=self.n)
+        # Independent of row order bit for bit (np.bincount adds in row order).
+        sums = sum_by_group(subset.codes[inside], weights[inside], self.n)
         reject_overflow(np.isinf(sums), self.events.customers, column=self.events.value_col)
-        return sums.astype(np.float64, copy=False)
+        return sums
 
     def windows(self, subset: Subset, *, width: int, n_windows: int) -> FloatArray:
         """Count events per customer in windows of ``width`` days back from as_of.

@@ -28,7 +28,13 @@ from crmscore.rescoring._core import (
 )
 from crmscore.rescoring._ingest import _NO_SCORECARD, _step
 from crmscore.rescoring._open import _open_adjustments
-from crmscore.rescoring._overrides import _check_note, _checked_attributes, _finish, _row_of
+from crmscore.rescoring._overrides import (
+    _check_note,
+    _checked_attributes,
+    _finish,
+    _label_of,
+    _row_of,
+)
 from crmscore.rescoring._review import _retier
 from crmscore.tiering import apply_rules
 
@@ -498,7 +504,7 @@ def set_override(
     state.note[:] = len(notes) - 1
     state.write(columns)
     changes.add(
-        customer_id=stepped.book.ids.labels_at(np.array([row])),  # the book's own id
+        customer_id=_label_of(stepped.book, row),
         at=as_of_ts.to_datetime64(),
         change="tier",
         before=before,
@@ -534,7 +540,7 @@ def clear_override(
     state.clear(np.array([True]))
     state.write(columns)
     changes.add(
-        customer_id=stepped.book.ids.labels_at(np.array([row])),  # the book's own id
+        customer_id=_label_of(stepped.book, row),
         at=as_of_ts.to_datetime64(),
         change="tier",
         before=before,
@@ -597,13 +603,14 @@ def explain(book: Book, *, customer_ids: Any, language: str = "en") -> pd.DataFr
     """
     if book.scorecard is None or book.as_of is None:
         raise InvalidDataError("The book has no fitted scorecard yet: review it first.")
-    wanted = pd.Index(list(customer_ids) if not isinstance(customer_ids, str) else [customer_ids])
-    rows = book.ids.positions(wanted)
+    asked = pd.Index(list(customer_ids) if not isinstance(customer_ids, str) else [customer_ids])
+    rows = book.ids.positions(asked)
     absent = rows < 0
     if absent.any():
         raise InvalidDataError.for_ids(
-            column=None, problem="is not in the book", ids=list(wanted[absent])
+            column=None, problem="is not in the book", ids=list(asked[absent])
         )
+    wanted: pd.Index[Any] = pd.Index(book.ids.labels_at(rows))  # canonical: 1.0 is customer 1
     frame = indicators(
         book,
         aggregates_of(book.columns, rows),

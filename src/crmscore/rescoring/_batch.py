@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from crmscore._events import validate_events
-from crmscore._serialise import json_labels
+from crmscore._ids import canonical_ids, json_ids
 from crmscore._validation import check_frame, first_ids
 from crmscore.errors import ColumnNotFoundError, InvalidDataError
 from crmscore.rescoring._chunks import label_hashes
@@ -73,16 +73,11 @@ def _read_batch(
             column=event_id_col,
         )
     valid = validate_events(events, as_of=as_of, owner=owner, future="error", **columns.as_kwargs())
-    if valid.customers.dtype == object:  # ids are stored: plain JSON-safe scalars only
-        plain = json_labels(valid.customers, column=columns.customer)
-        valid = attrs.evolve(valid, customers=pd.Index(plain, dtype=object))
+    if valid.customers.dtype == object:  # stored: canonical ids as plain Python int and str
+        plain = json_ids(canonical_ids(valid.customers, column=columns.customer).labels)
+        valid = attrs.evolve(valid, customers=pd.Index(plain, dtype=object, name=columns.customer))
     stamps = valid.stamps.astype("datetime64[ns]")
-    # Checked in the column's own dtype (a numeric column needs no pass over objects).
-    event_ids = json_labels(
-        events[event_id_col].to_numpy()[valid.rows],
-        column=event_id_col,
-        ids=valid.customers[valid.codes],
-    ).astype(object, copy=False)
+    event_ids = json_ids(valid.event_ids) if valid.event_ids is not None else np.empty(0, object)
     id_hashes = label_hashes(event_ids)
     fresh = book.event_ids.positions(event_ids, id_hashes) < 0
     if not fresh.any():

@@ -10,9 +10,10 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._ids import canonical_ids, json_ids
 from crmscore._serialise import at, reads
 from crmscore.clv import BetaGeoModel, GammaGammaModel
-from crmscore.errors import InvalidParameterError
+from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rescoring._chunks import ChunkedFrame, ChunkedIndex
 from crmscore.rescoring._policy import RescoringPolicy
 from crmscore.rescoring._summary import book_html, book_repr, result_html, result_repr
@@ -398,10 +399,10 @@ class Book:
             scorecard=None if scorecard is None else FittedScorecard.from_dict(scorecard),
             purchase_model=None if purchase is None else BetaGeoModel.from_dict(purchase),
             spend_model=None if spend is None else GammaGammaModel.from_dict(spend),
-            ids=ChunkedIndex().add(pd.Index(ids)),
+            ids=ChunkedIndex().add(ids),
             columns=columns,
             attributes=attributes,
-            event_ids=ChunkedIndex().add(pd.Index(event_ids)),
+            event_ids=ChunkedIndex().add(event_ids),
             changes=ChunkedFrame().add(history),
             notes=notes,
             customer_col=customer_col,
@@ -436,7 +437,8 @@ def _attributes_in(data: Mapping[str, Any], customer_col: str) -> pd.DataFrame:
         attribute_columns = data["attributes"]["columns"]
         if not isinstance(attribute_columns, Mapping):
             raise TypeError(f"expected a JSON object, got {type(attribute_columns).__name__}")
-    attributes = pd.DataFrame(index=pd.Index(index, name=customer_col))
+    # The dtype pandas infers from the plain ids, as set_attributes gives it.
+    attributes = pd.DataFrame(index=pd.Index(index.tolist(), name=customer_col))
     for column, values in attribute_columns.items():
         with at("attributes", "columns", column):
             attributes[column] = _floats_in(_list_in(values, len(index)))
@@ -449,6 +451,8 @@ def _history_in(data: Mapping[str, Any]) -> pd.DataFrame:
         h = data["history"]
         _keys_in(h, CHANGE_COLUMNS)
         n_changes = len(_list_in(h["customer_id"], None))
+        with at("customer_id"):
+            customer_ids = _labels_in(h["customer_id"], None, unique=False)
         for name in CHANGE_COLUMNS:
             with at(name):
                 _list_in(h[name], n_changes)
@@ -457,7 +461,7 @@ def _history_in(data: Mapping[str, Any]) -> pd.DataFrame:
         with at("history"):
             history = pd.DataFrame(
                 {
-                    "customer_id": pd.Series(h["customer_id"], dtype=object),
+                    "customer_id": pd.Series(customer_ids, dtype=object),
                     "at": _stamps_in(h["at"]),
                     "as_of": _stamps_in(h["as_of"]),
                     "change": pd.Series(h["change"], dtype=object),
@@ -494,16 +498,35 @@ def _keys_in(data: Any, keys: Any) -> None:
             raise ValueError("unknown key")
 
 
-def _labels_in(values: Any, length: int | None) -> list[Any]:
-    """Check ids as stored: strings, integers, booleans or finite numbers (as they enter)."""
+def _labels_in(values: Any, length: int | None, *, unique: bool = True) -> npt.NDArray[Any]:
+    """Read stored ids by the one id rule (:mod:`crmscore._ids`), in their stored form.
+
+    So a saved book can hold no id the engine would have refused (a bool, a
+    fraction), ``1.0`` written by another tool is customer 1, and (if ``unique``)
+    no id twice.
+    """
     labels = _list_in(values, length)
-    for i, label in enumerate(labels):
-        if not isinstance(label, (str, int, float)) or (
-            isinstance(label, float) and not math.isfinite(label)
-        ):
-            with at(i):
-                raise TypeError(f"expected a string, integer or finite number, got {label!r}")
-    return labels
+    try:
+        stored = json_ids(canonical_ids(labels, column=None, unit="ids").labels)
+    except InvalidDataError:
+        for i, label in enumerate(labels):  # only on the error path: the first bad item
+            try:
+                canonical_ids([label], column=None, unit="ids")
+            except InvalidDataError:
+                with at(i):
+                    raise TypeError(
+                        f"expected an id (an integer, an integral float or a string), got {label!r}"
+                    ) from None
+        raise
+    if unique:
+        again = np.flatnonzero(pd.Index(stored, dtype=object).duplicated())
+        if again.size:
+            first = int(again[0])
+            with at(first):
+                raise ValueError(
+                    f"the id {stored[first : first + 1].tolist()[0]!r} is listed twice"
+                )
+    return stored
 
 
 def _array_in(values: list[Any], dtype: str) -> npt.NDArray[Any]:

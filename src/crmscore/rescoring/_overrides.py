@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from crmscore._serialise import json_labels
+from crmscore._ids import canonical_ids, json_ids
 from crmscore._validation import check_frame, check_unique_index, reject_ids
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rescoring._book import Book, RescoringResult
@@ -33,6 +34,15 @@ def _row_of(book: Book, customer_id: Any, owner: str) -> int:
             column=None, problem=f"is not in the book ({owner})", ids=[customer_id]
         )
     return row
+
+
+def _label_of(book: Book, row: int) -> npt.NDArray[Any]:
+    """Return the book's own (canonical, JSON-safe) id of a row, as a one-element array.
+
+    The audit trail records the id as the book holds it, not as the caller spelled
+    it (``np.int64(7)`` or ``7.0`` for customer 7).
+    """
+    return np.asarray(book.ids.labels_at(np.array([row])).tolist(), dtype=object)
 
 
 def _finish(
@@ -85,7 +95,10 @@ def _checked_attributes(attributes: pd.DataFrame | None, *, customer_col: str) -
             problem="has infinite values",
             hint="Missing values may be NaN; an infinite indicator cannot be scored.",
         )
-    # Plain scalars, and the dtype pandas infers from them (as a JSON list gives back).
-    plain = json_labels(values.index, column="attributes index").tolist()
-    index = pd.Index(plain, name=customer_col)
-    return values.set_axis(index)
+    # Canonical ids as plain scalars (1.0 and np.uint8(1) are customer 1), in the
+    # dtype pandas infers from them (as a JSON list gives back).
+    ids = canonical_ids(values.index, column="attributes index", unit="customer id(s)")
+    index = pd.Index(json_ids(ids.labels).tolist(), name=customer_col)
+    checked = values.set_axis(index)
+    check_unique_index(checked, frame_name="attributes")  # unique by the id rule too
+    return checked
