@@ -492,3 +492,32 @@ def test_a_registry_reads_like_every_other_from_dict() -> None:
     with pytest.raises(cs.SerializationError, match=r"at recency\.kind: .* of bins") as info:
         cs.FittedRFMScorer.from_dict({**scores, "recency": {**scores["recency"], "kind": 3}})
     assert info.value.owner == "FittedRFMScorer.from_dict"
+
+
+def test_from_dict_and_set_attributes_read_ids_by_the_one_id_rule() -> None:
+    """Stored ids follow crmscore._ids: 1.0 is customer 1; bools, fractions, repeats refused."""
+    rows = {
+        "event_id": [1, 2],
+        "customer_id": [10, 11],
+        "timestamp": [T0, T0],
+        "kind": "purchase",
+        "value": [100.0, 200.0],
+    }
+    data = json.loads(dumped(opened(rows)))
+    spelled_as_floats = {**data, "customer_ids": [10.0, 11.0], "event_ids": [1.0, 2.0]}
+    again = Book.from_dict(spelled_as_floats)
+    assert json.loads(dumped(again)) == data  # stored exactly as the original
+    for key, bad, where in (
+        ("customer_ids", [10, True], r"customer_ids\[1\]: expected an id"),
+        ("event_ids", [1, 2.5], r"event_ids\[1\]: expected an id"),
+        ("customer_ids", [10, 10.0], r"customer_ids\[1\]: the id 10 is listed twice"),
+    ):
+        with pytest.raises(cs.SerializationError, match=where):
+            Book.from_dict({**data, key: bad})
+    book = set_attributes(
+        again, attributes=pd.DataFrame({"level": [1.0, 2.0]}, index=[10.0, np.uint8(11)])
+    )
+    assert book.attributes.index.tolist() == [10, 11]
+    assert [type(v) for v in book.attributes.index.tolist()] == [int, int]
+    with pytest.raises(cs.InvalidDataError, match="not ids"):
+        set_attributes(again, attributes=pd.DataFrame({"level": [1.0]}, index=[1.5]))
