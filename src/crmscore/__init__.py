@@ -70,6 +70,7 @@ from crmscore.errors import (
     InconsistentJudgmentsError,
     InvalidDataError,
     InvalidParameterError,
+    SerializationError,
     ValidationError,
 )
 from crmscore.plotting import (
@@ -265,6 +266,7 @@ __all__ = [
     "Scorecard",
     "Segment",
     "SegmentMap",
+    "SerializationError",
     "SpendDrop",
     "SyntheticBook",
     "Tier",
