@@ -151,8 +151,11 @@ def test_every_documented_default_is_the_signature_default() -> None:
             parameter = parameters.get(name)
             if parameter is None or parameter.default is inspect.Parameter.empty:
                 continue
+            # A number may be written for the reader with thousands separators.
+            grouped = re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", text)
+            literal = text.replace(",", "") if grouped else text
             try:
-                documented = ast.literal_eval(text)
+                documented = ast.literal_eval(literal)
             except (ValueError, SyntaxError):
                 continue  # prose ("default the module's map"): nothing to compare
             actual = parameter.default

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from crmscore._serialise import reads
 from crmscore._validation import positive_finite, to_float
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class BetaGeoParams:
         return attrs.asdict(self)
 
     @classmethod
+    @reads("r", "alpha", "a", "b")
     def from_dict(cls, data: Mapping[str, Any]) -> BetaGeoParams:
         """Inverse of :meth:`to_dict`."""
         return cls(r=data["r"], alpha=data["alpha"], a=data["a"], b=data["b"])
@@ -98,6 +100,7 @@ class GammaGammaParams:
         return attrs.asdict(self)
 
     @classmethod
+    @reads("p", "q", "v")
     def from_dict(cls, data: Mapping[str, Any]) -> GammaGammaParams:
         """Inverse of :meth:`to_dict`."""
         return cls(p=data["p"], q=data["q"], v=data["v"])

@@ -53,6 +53,7 @@ __all__ = [
     "no_repeat_purchase",
     "optional_integer_at_least",
     "reject_ids",
+    "reject_overflow",
     "require_keys",
     "timestamp_column",
     "to_float",
@@ -114,6 +115,30 @@ def reject_ids(
         raise InvalidDataError.for_ids(
             column=column, problem=problem, ids=offending, n_offending=total, hint=hint
         )
+
+
+def reject_overflow(
+    overflowed: npt.NDArray[np.bool_],
+    ids: Sequence[Any] | pd.Index[Any] | pd.Series[Any] | npt.NDArray[Any],
+    *,
+    column: str,
+    what: str = "a total spend",
+) -> None:
+    """Refuse sums of finite values that overflowed to infinity (where ``overflowed``).
+
+    Each value was checked finite where it entered, so an infinite sum can only be
+    float overflow (beyond about 1.8e308): an error naming the column and the first
+    customers, never an ``inf`` passed on. ``overflowed`` is ``np.isinf(sums)``, per
+    customer or per row, aligned with ``ids``.
+    """
+    reject_ids(
+        ids,
+        overflowed,
+        column=column,
+        problem=f"sums to {what} beyond the float range (overflows to inf)",
+        hint="Check those amounts for unit or data-entry errors (sentinel values, "
+        "misplaced decimal points).",
+    )
 
 
 def _is_text_or_object(series: pd.Series[Any]) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import pandas as pd
 
+from crmscore._serialise import reads
 from crmscore._validation import check_columns, check_frame, require_keys
 from crmscore.churn import LEVELS
 from crmscore.churn.signals import instance_of
@@ -189,6 +190,7 @@ class ActionMap:
         }
 
     @classmethod
+    @reads("entries", optional=("fallback", "scheme"))
     def from_dict(cls, data: Mapping[str, Any]) -> ActionMap:
         """Inverse of :meth:`to_dict`.
 

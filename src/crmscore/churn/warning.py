@@ -12,6 +12,7 @@ import pandas as pd
 
 from crmscore._display import short_repr
 from crmscore._events import validate_events
+from crmscore._serialise import reads
 from crmscore._validation import check_columns, check_frame, require_keys
 from crmscore.churn._context import EventContext
 from crmscore.churn.rules import DEFAULT_RULES, LEVELS, Rule
@@ -371,6 +372,7 @@ class EarlyWarning:
         }
 
     @classmethod
+    @reads("signals", "rules")
     def from_dict(cls, data: Mapping[str, Any], *, model: AliveModel | None = None) -> EarlyWarning:
         """Inverse of :meth:`to_dict`; ``model`` restores a P(alive) signal's model.
 

@@ -13,7 +13,7 @@ from crmscore.clv import _kernels
 from crmscore.clv._expectation import bgnbd_expected_purchases_at
 from crmscore.clv._inputs import resolve_time_unit, rfm_arrays, spend_arrays
 from crmscore.clv.bgnbd import BetaGeoModel
-from crmscore.clv.gamma_gamma import GammaGammaModel
+from crmscore.clv.gamma_gamma import GammaGammaModel, check_finite_spend
 from crmscore.errors import InvalidParameterError
 
 __all__ = ["PERIODS_PER_MONTH", "customer_lifetime_value"]
@@ -164,6 +164,7 @@ def customer_lifetime_value(
     p = purchase_model.params
     theta = (p.r, p.alpha, p.a, p.b)
     g = spend_model.params
+    check_finite_spend(g, frame.index, sx)  # never an infinite CLV
     spend = _kernels.gg_expected_spend((g.p, g.q, g.v), sx, np.where(sx > 0, m, 0.0))
     value = np.zeros(len(frame))
     previous = np.zeros(len(frame))

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crmscore._serialise import reads
 from crmscore._validation import (
     InstanceOf,
     check_choice,
@@ -231,6 +232,7 @@ class KMeansTiering:
         }
 
     @classmethod
+    @reads("seed", "n_init", "max_iter", "rules", optional=("mapping", "n_clusters"))
     def from_dict(cls, data: Mapping[str, Any]) -> KMeansTiering:
         """Inverse of :meth:`to_dict`.
 
@@ -362,6 +364,7 @@ class FittedKMeansTiering:
         }
 
     @classmethod
+    @reads("settings", "scorecard", "centroids", "group_scores", "inertia")
     def from_dict(cls, data: Mapping[str, Any]) -> FittedKMeansTiering:
         """Inverse of :meth:`to_dict`."""
         return cls(
