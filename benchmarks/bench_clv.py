@@ -80,7 +80,7 @@ def compare_fit(
     ours_ll: Any,
     theirs_ll: Any,
     repeat: int,
-) -> None:
+) -> Any:
     """Time our fit and lifetimes' (on ``sample``), check our optimum is not worse.
 
     ``ours(frame)`` returns a fitted model; ``theirs(frame)`` a fitted lifetimes model;
