@@ -9,7 +9,7 @@ state.
 from __future__ import annotations
 
 from crmscore._events import EVENT_KINDS
-from crmscore._params import BetaGeoParams, GammaGammaParams
+from crmscore._params import BetaGeoParams, GammaGammaParams, ParetoNBDParams
 from crmscore.churn import (
     DEFAULT_ACTIONS,
     DEFAULT_RULES,
@@ -45,6 +45,8 @@ from crmscore.clv import (
     GammaGammaModel,
     ModifiedBetaGeoFitter,
     ModifiedBetaGeoModel,
+    ParetoNBDFitter,
+    ParetoNBDModel,
     PurchaseModel,
     calibration_holdout_split,
     customer_lifetime_value,
@@ -199,6 +201,9 @@ __all__ = [
     "NotFittedError",
     "PAliveBelow",
     "PairwiseMatrix",
+    "ParetoNBDFitter",
+    "ParetoNBDModel",
+    "ParetoNBDParams",
     "PercentileRank",
     "PurchaseFrequencyDrop",
     "PurchaseModel",
