@@ -53,8 +53,8 @@ __all__ = [
 
 #: Levels of phi at the edges of the quadrature pieces: the integrand exp(-phi) falls
 #: by a bounded factor on each piece, and below exp(-60) of its start at the end.
-_LEVELS = np.array([0.0, 0.5, 1.5, 3.0, 5.0, 8.0, 12.0, 17.0, 24.0, 33.0, 45.0, 60.0])
-_N_NODES = 12
+_LEVELS = np.array([0.0, 1.0, 3.0, 6.0, 10.0, 16.0, 24.0, 34.0, 46.0, 60.0])
+_N_NODES = 10
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(_N_NODES)
 #: Largest growth of v - log z over one piece.
 _RATIO = 3.0
