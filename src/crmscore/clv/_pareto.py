@@ -33,13 +33,16 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from scipy.special import digamma, gammaln
 
 from crmscore.clv._groups import group_rows
 from crmscore.clv._kernels import Derivatives, FloatArray, IntArray, Params, trigamma
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "ParetoData",
@@ -351,73 +354,127 @@ def prepare_pareto(
     )
 
 
+def _by_count(function: Callable[[FloatArray], FloatArray], x: FloatArray, n: FloatArray) -> float:
+    """Return sum_i n_i function(x_i), evaluating ``function`` once per distinct x."""
+    values, index = np.unique(x, return_inverse=True)
+    totals = np.bincount(index.ravel(), weights=n, minlength=len(values))
+    return float(np.dot(totals, function(values)))
+
+
+def _hessian(
+    theta: Params,
+    data: ParetoData,
+    tails: tuple[Tail, Tail],
+    *,
+    weights: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    gradients: tuple[FloatArray, FloatArray],
+) -> FloatArray:
+    """Sum the Hessian of :func:`pareto_derivatives` over the rows (the mixture rule)."""
+    r, alpha, s, beta = theta
+    x, T, n = data.x, data.T, data.weight  # noqa: N806 (the paper's symbol)
+    tail_x, tail_t = tails
+    assert tail_x.hess is not None
+    assert tail_t.hess is not None
+    nw1, nw2, q_over, inv_safe = weights
+    g1, g2 = gradients
+    inv_at = 1.0 / (alpha + T)
+    inv_bt = 1.0 / (beta + T)
+    w2 = np.divide(nw2, n, out=np.zeros_like(nw2), where=n > 0)
+    # e1's Hessian is sparse.
+    hess = np.zeros((4, 4))
+    hess[0, 1] = hess[1, 0] = float(np.dot(nw1, 1.0 / alpha - inv_at))
+    hess[1, 1] = float(np.dot(nw1, -r / alpha**2 + (r + x) * inv_at**2))
+    hess[2, 3] = hess[3, 2] = float(np.dot(nw1, 1.0 / beta - inv_bt))
+    hess[3, 3] = float(np.dot(nw1, -s / beta**2 + s * inv_bt**2))
+    # e2's: I''/I - g_I g_I' (g_I = g2 less its constants), plus the constants'.
+    to_x = np.bincount(data.kx, weights=nw2 * inv_safe, minlength=len(tail_x.log_f))
+    to_t = np.bincount(data.kt, weights=nw2 * q_over, minlength=len(tail_t.log_f))
+    hess += np.einsum("p,pjk->jk", to_x, tail_x.hess) - np.einsum("p,pjk->jk", to_t, tail_t.hess)
+    g_i = g2 - np.array([math.log(alpha), r / alpha, 1.0 / s + math.log(beta), s / beta])
+    hess -= (g_i * nw2[:, None]).T @ g_i
+    total2 = float(nw2.sum())
+    hess[0, 1] += total2 / alpha
+    hess[1, 0] += total2 / alpha
+    hess[1, 1] += -r * total2 / alpha**2
+    hess[2, 2] += -total2 / s**2
+    hess[2, 3] += total2 / beta
+    hess[3, 2] += total2 / beta
+    hess[3, 3] += -s * total2 / beta**2
+    # The mixture: w1 w2 (g1 - g2)(g1 - g2)'.
+    diff = g1 - g2
+    hess += (diff * (nw1 * w2)[:, None]).T @ diff
+    hess[0, 0] += _by_count(lambda v: trigamma(r + v), x, n) - float(n.sum()) * float(trigamma(r))
+    result: FloatArray = hess
+    return result
+
+
 def pareto_derivatives(theta: Params, data: ParetoData) -> Derivatives:
     """Weighted log-likelihood, gradient and Hessian with respect to (r, alpha, s, beta).
 
     log L = log C + logaddexp(e1, e2) with e1 the "alive at T" term and
     e2 = log s + log I; the mixture rule as in the BG/NBD, and the derivatives of
-    log I from the quadrature moments of F at tx and at T.
+    log I from the quadrature moments of F at tx and at T. I''/I is a combination of
+    the pairs' second moments, so its weighted sum is taken per pair, not per row.
     """
     r, alpha, s, beta = theta
     x, T, n = data.x, data.T, data.weight  # noqa: N806 (the paper's symbol)
+    kx, kt = data.kx, data.kt
     tail_x = tail(theta, data.x_tx, data.tx_pairs, order=2)
     tail_t = tail(theta, data.x_age, data.age_pairs, order=2)
-    log_i, _, gi, hi = _log_i(tail_x, tail_t, data.kx, data.kt)
-    assert gi is not None
-    assert hi is not None
+    assert tail_x.grad is not None
+    assert tail_t.grad is not None
+    assert tail_x.hess is not None
+    assert tail_t.hess is not None
+    lfx = tail_x.log_f[kx]
+    ratio = np.minimum(tail_t.log_f[kt] - lfx, 0.0)
+    q = np.exp(ratio)
+    one_minus_q = -np.expm1(ratio)
+    dropped = one_minus_q > 0  # tx < T: the second term exists
+    safe = np.where(dropped, one_minus_q, 1.0)
+    with np.errstate(divide="ignore"):
+        log_i = lfx + np.log(one_minus_q)
+    gi = (tail_x.grad[kx] - q[:, None] * tail_t.grad[kt]) / safe[:, None]
+
     e1 = _alive_term(theta, x, T)
     e2 = math.log(s) + log_i + r * math.log(alpha) + s * math.log(beta)
-    gap = e1 - e2
     with np.errstate(over="ignore"):
-        w2 = 1.0 / (1.0 + np.exp(gap))
+        w2 = np.where(dropped, 1.0 / (1.0 + np.exp(e1 - e2)), 0.0)
     w1 = 1.0 - w2
-    value = float(np.dot(n, gammaln(r + x) - gammaln(r) + np.logaddexp(e1, e2)))
+    value = (
+        _by_count(lambda v: np.asarray(gammaln(r + v), dtype=np.float64), x, n)
+        - float(n.sum()) * float(gammaln(r))
+        + float(np.dot(n, np.logaddexp(e1, e2)))
+    )
 
-    # Gradients of e1 and e2 (rows x 4), relative parts alpha^-r beta^-s included.
-    inv_at = 1.0 / (alpha + T)
-    inv_bt = 1.0 / (beta + T)
+    # Gradients of e1 and e2 (rows x 4), the factors alpha^r beta^s included.
     g1 = np.column_stack(
         (
             -np.log1p(T / alpha),
-            r / alpha - (r + x) * inv_at,
+            r / alpha - (r + x) / (alpha + T),
             -np.log1p(T / beta),
-            s / beta - s * inv_bt,
+            s / beta - s / (beta + T),
         )
     )
-    g2 = gi.copy()
+    g2 = gi
     g2[:, 0] += math.log(alpha)
     g2[:, 1] += r / alpha
     g2[:, 2] += 1.0 / s + math.log(beta)
     g2[:, 3] += s / beta
-    dropped = w2 > 0
     g2[~dropped] = 0.0
-
-    psi = digamma(r + x) - digamma(r)
-    grad = np.einsum("i,ij->j", n * w1, g1) + np.einsum("i,ij->j", n * w2, g2)
-    grad[0] += float(np.dot(n, psi))
-
-    # Hessians: e1's is sparse; e2's is H_I = I''/I - g_I g_I' plus the constants.
-    h1 = np.zeros((4, 4))
     nw1 = n * w1
-    h1[0, 1] = h1[1, 0] = float(np.dot(nw1, 1.0 / alpha - inv_at))
-    h1[1, 1] = float(np.dot(nw1, -r / alpha**2 + (r + x) * inv_at**2))
-    h1[2, 3] = h1[3, 2] = float(np.dot(nw1, 1.0 / beta - inv_bt))
-    h1[3, 3] = float(np.dot(nw1, -s / beta**2 + s * inv_bt**2))
-    nw2 = np.where(dropped, n * w2, 0.0)
-    h2 = np.einsum("i,ijk->jk", nw2, hi) - np.einsum("i,ij,ik->jk", nw2, gi, gi)
-    total2 = float(nw2.sum())
-    h2[0, 1] += total2 / alpha
-    h2[1, 0] += total2 / alpha
-    h2[1, 1] += -r * total2 / alpha**2
-    h2[2, 2] += -total2 / s**2
-    h2[2, 3] += total2 / beta
-    h2[3, 2] += total2 / beta
-    h2[3, 3] += -s * total2 / beta**2
-    diff = g1 - g2
-    mixed = np.where(dropped, n * w1 * w2, 0.0)
-    h3 = np.einsum("i,ij,ik->jk", mixed, diff, diff)
-    hess = h1 + h2 + h3
-    hess[0, 0] += float(np.dot(n, trigamma(r + x) - float(trigamma(r))))
+    nw2 = n * w2
+    grad = nw1 @ g1 + nw2 @ g2
+    grad[0] += _by_count(lambda v: np.asarray(digamma(r + v), dtype=np.float64), x, n) - float(
+        n.sum()
+    ) * float(digamma(r))
+
+    hess = _hessian(
+        theta,
+        data,
+        (tail_x, tail_t),
+        weights=(nw1, nw2, q / safe, 1.0 / safe),
+        gradients=(g1, g2),
+    )
     return Derivatives(value=value, gradient=grad, hessian=hess)
 
 
