@@ -267,7 +267,7 @@ def test_recovers_simulated_parameters() -> None:
 
 def test_no_repeat_purchase_is_rejected() -> None:
     table = pd.DataFrame({"frequency": [0, 0], "recency": [0.0, 0.0], "T": [5.0, 6.0]})
-    with pytest.raises(InvalidDataError, match="frequency"):
+    with pytest.raises(InvalidDataError, match="Pareto/NBD parameters"):
         ParetoNBDFitter().fit(table)
 
 

@@ -504,7 +504,7 @@ class ModifiedBetaGeoFitter:
         reporter = ProgressReporter(progress, owner=owner)
         reporter.report(0.0)
         frame, x, tx, age = rfm_arrays(table, owner=owner)
-        check_identifiable(frame, x, owner=owner)
+        check_identifiable(frame, x, owner=owner, model="MBG/NBD")
         (x, tx, age), counts = aggregate([x, tx, age])
         return self._fit(x, tx, age, counts, time_unit=table_time_unit(frame), progress=reporter)
 
@@ -540,7 +540,7 @@ class ModifiedBetaGeoFitter:
         frame, x, tx, age = rfm_arrays(stats, owner=owner, per_customer=False, frame_name="stats")
         _, (counts,) = frame_columns(frame, [count_col], owner=owner, frame_name="stats")
         check_counts(frame, counts, column=count_col)
-        check_identifiable(frame, x, owner=owner)
+        check_identifiable(frame, x, owner=owner, model="MBG/NBD")
         if time_unit is not None:
             check_time_unit(self, attrs.fields(ModifiedBetaGeoModel).time_unit, time_unit)
         return self._fit(

@@ -449,7 +449,7 @@ class ParetoNBDFitter:
         reporter = ProgressReporter(progress, owner=owner)
         reporter.report(0.0)
         frame, x, tx, age = rfm_arrays(table, owner=owner)
-        check_identifiable(frame, x, owner=owner)
+        check_identifiable(frame, x, owner=owner, model="Pareto/NBD")
         (x, tx, age), counts = aggregate([x, tx, age])
         return self._fit(x, tx, age, counts, time_unit=table_time_unit(frame), progress=reporter)
 
@@ -485,7 +485,7 @@ class ParetoNBDFitter:
         frame, x, tx, age = rfm_arrays(stats, owner=owner, per_customer=False, frame_name="stats")
         _, (counts,) = frame_columns(frame, [count_col], owner=owner, frame_name="stats")
         check_counts(frame, counts, column=count_col)
-        check_identifiable(frame, x, owner=owner)
+        check_identifiable(frame, x, owner=owner, model="Pareto/NBD")
         if time_unit is not None:
             check_time_unit(self, attrs.fields(ParetoNBDModel).time_unit, time_unit)
         return self._fit(
