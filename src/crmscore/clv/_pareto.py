@@ -64,7 +64,7 @@ _RATIO = 3.0
 _NEWTON_STEPS = 40
 #: Groups of pairs by the number of extra, geometrically graded pieces they need
 #: (none for most: only where |alpha - beta| is close to max(alpha, beta) + y).
-_GEOMETRIC_BUCKETS = ((0, 0), (0, 4), (4, 10), (10, 20), (20, 45))
+_GEOMETRIC_BUCKETS = ((0, 0), (0, 2), (2, 4), (4, 10), (10, 20), (20, 45))
 #: Extra piece edges in v where r + s + x < 2 (see :func:`_tail_chunk`).
 _FLAT_EDGES = np.array(
     [0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 18.0, 22.0, 27.0, 33.0, 40.0]
