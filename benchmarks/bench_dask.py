@@ -121,7 +121,7 @@ def dask_chain(
     from dask.distributed import wait  # noqa: PLC0415
 
     stages = (stages or Stages()).start()
-    table = cs.rfm_table(log, as_of=as_of, time_unit=unit).persist()
+    table = cs.rfm_table_dask(log, as_of=as_of, time_unit=unit).persist()
     wait(table)
     stages.done("RFM table")
     purchases = cs.fit_dask(table, fitter=cs.BetaGeoFitter())

@@ -98,7 +98,7 @@ def main() -> None:
     #    with the same VIP floor. On this book no group averages 60, except the top one
     #    at about 74 (Silver); mapping="rank" would have made that group Diamond.
     groups = cs.KMeansTiering(seed=7, rules=card.rules).fit(book, scorecard=fitted)
-    natural = groups.assign(book)
+    natural = groups.score(book)
     labels = card.tiers.labels("en")
     print("\nk-means groups (lowest mean score first), tier of the group's mean score:")
     for g, (score, size, tier) in enumerate(

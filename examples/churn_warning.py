@@ -20,7 +20,7 @@ def main() -> None:
 
     # 2. The eight policy signals and the default rules, as of one date.
     warning = cs.EarlyWarning()
-    warnings = warning.evaluate(book.events, as_of=as_of)
+    warnings = warning.predict(book.events, as_of=as_of)
     counts = warnings["level"].value_counts().reindex(list(cs.churn.LEVELS))
     print(f"Warnings as of {as_of.date()} (customers with any event so far):")
     print(counts.to_string())

@@ -72,7 +72,7 @@ def main() -> None:
         print(f"Cluster: {len(client.scheduler_info()['workers'])} workers on 127.0.0.1")
         start = time.perf_counter()
         transactions = dd.from_map(chunk, range(CHUNKS))
-        table = cs.rfm_table(transactions, as_of=as_of, time_unit="W").persist()
+        table = cs.rfm_table_dask(transactions, as_of=as_of, time_unit="W").persist()
         purchases = cs.fit_dask(table, fitter=cs.BetaGeoFitter())
         spend = cs.fit_dask(table, fitter=cs.GammaGammaFitter())
         clv = cs.predict_clv_dask(table, purchase_model=purchases, spend_model=spend, **clv_options)

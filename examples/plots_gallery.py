@@ -85,7 +85,7 @@ def rescoring(migration_ax: Axes, churn_ax: Axes) -> None:
     tiers, order = second.customers["tier"], second.tiers.labels()  # order: lowest first
     cs.plot_tier_migration(first.customers["tier"], tiers, order=order, ax=migration_ax)
 
-    warnings = cs.EarlyWarning().evaluate(events, as_of=september)
+    warnings = cs.EarlyWarning().predict(events, as_of=september)
     cs.plot_churn_by_tier(warnings["level"], tiers, order=order, ax=churn_ax)
     # --8<-- [end:rescoring]
 

@@ -1,3 +1,8 @@
+"""The CLV models (BG/NBD, Gamma-Gamma) and customer_lifetime_value.
+
+Published estimates, lifetimes at identical inputs, properties, bad input.
+"""
+
 from __future__ import annotations
 
 import copy
@@ -14,7 +19,6 @@ from hypothesis import strategies as st
 from lifetimes import BetaGeoFitter as LifetimesBetaGeo
 from lifetimes import GammaGammaFitter as LifetimesGammaGamma
 from lifetimes.datasets import load_cdnow_summary, load_cdnow_summary_data_with_monetary_value
-from lifetimes.utils import calibration_and_holdout_data
 
 from crmscore import (
     BetaGeoFitter,
@@ -28,19 +32,21 @@ from crmscore import (
     GammaGammaParams,
     InvalidDataError,
     InvalidParameterError,
-    calibration_holdout_split,
     customer_lifetime_value,
     holdout_comparison,
     make_rfm_summary,
     rfm_table,
 )
+from tests.oracles import (
+    LIFETIMES_CDNOW,
+    LIFETIMES_CDNOW_SPEND,
+    assert_published_cdnow_bgnbd,
+    assert_published_cdnow_gamma_gamma,
+    oracle_expected_purchases,
+)
 from tests.strategies import log_uniform, rfm_rows
-from tests.test_clv_numerics import oracle_expected_purchases
 
 BGNBD = ["frequency", "recency", "T"]
-#: lifetimes' fit of CDNOW (weekly summary), and the published estimates.
-LIFETIMES_CDNOW = BetaGeoParams(r=0.242593, alpha=4.413532, a=0.792886, b=2.425752)
-LIFETIMES_CDNOW_SPEND = GammaGammaParams(p=6.248802, q=3.744588, v=15.447748)
 
 
 @pytest.fixture(scope="module")
@@ -78,16 +84,7 @@ def lifetimes_nll(params: BetaGeoParams, table: pd.DataFrame) -> float:
 
 def test_cdnow_bgnbd_reproduces_published_estimates(cdnow_model: BetaGeoModel) -> None:
     # Fader, Hardie and Lee (2005), table 1: r=0.243, alpha=4.414, a=0.793, b=2.426, LL -9582.4.
-    p = cdnow_model.params
-    assert (round(p.r, 3), round(p.alpha, 3), round(p.a, 3), round(p.b, 3)) == (
-        0.243,
-        4.414,
-        0.793,
-        2.426,
-    )
-    assert cdnow_model.log_likelihood is not None
-    assert round(cdnow_model.log_likelihood, 1) == -9582.4
-    assert cdnow_model.n_customers == 2357
+    assert_published_cdnow_bgnbd(cdnow_model)
     assert cdnow_model.convergence is not None
     assert cdnow_model.convergence.converged
     assert cdnow_model.convergence.n_rows < 2357  # compressed into distinct rows
@@ -122,8 +119,8 @@ def test_cdnow_gamma_gamma_reproduces_published_estimates(cdnow_spend: pd.DataFr
     # rounded to 2 decimals; gamma is truncated, not rounded: the maximum is at
     # 15.44775 (lifetimes finds the same), which rounds to 15.45.
     model = GammaGammaFitter().fit(cdnow_spend)
+    assert_published_cdnow_gamma_gamma(model)
     p = model.params
-    assert (round(p.p, 2), round(p.q, 2)) == (6.25, 3.74)
     assert math.floor(p.v * 100) / 100 == 15.44
     assert round(p.v, 2) == 15.45
     assert model.n_customers == int((cdnow_spend["frequency"] > 0).sum()) == 946
@@ -611,6 +608,39 @@ def test_clv_properties(cdnow_spend: pd.DataFrame) -> None:
     )
 
 
+def test_time_unit_is_an_argument_attrs_only_its_default(cdnow_spend: pd.DataFrame) -> None:
+    # make_rfm_summary's table has no attrs (as after any CSV round trip).
+    summary = make_rfm_summary(2_000, seed=3)
+    assert summary.attrs == {}
+    assert BetaGeoFitter().fit(summary).time_unit is None
+    daily = BetaGeoFitter().fit(summary, time_unit="D")
+    assert daily.time_unit == "D"
+    assert daily.params == BetaGeoFitter().fit(summary).params
+    with pytest.raises(InvalidParameterError, match=r"'time_unit' parameter of BetaGeoFitter\.fit"):
+        BetaGeoFitter().fit(summary, time_unit="days")
+    # The argument wins over attrs; attrs still supplies the default.
+    tagged = summary.copy()
+    tagged.attrs = {"time_unit": "W"}
+    assert BetaGeoFitter().fit(tagged).time_unit == "W"
+    assert BetaGeoFitter().fit(tagged, time_unit="D").time_unit == "D"
+    # customer_lifetime_value: time_unit= stands in for the lost attrs.
+    purchases = BetaGeoModel.from_params(LIFETIMES_CDNOW)
+    spend = GammaGammaModel.from_params(LIFETIMES_CDNOW_SPEND)
+    options: dict[str, Any] = {"horizon": 12, "discount_rate": 0.01}
+    with pytest.raises(InvalidParameterError, match="Pass time_unit="):
+        customer_lifetime_value(cdnow_spend, purchase_model=purchases, spend_model=spend, **options)
+    weekly_table = cdnow_spend.copy()
+    weekly_table.attrs = {"time_unit": "W"}
+    pd.testing.assert_series_equal(
+        customer_lifetime_value(
+            cdnow_spend, purchase_model=purchases, spend_model=spend, time_unit="W", **options
+        ),
+        customer_lifetime_value(
+            weekly_table, purchase_model=purchases, spend_model=spend, **options
+        ),
+    )
+
+
 def test_clv_parameter_errors(cdnow_spend: pd.DataFrame) -> None:
     purchases = BetaGeoModel.from_params(LIFETIMES_CDNOW)
     spend = GammaGammaModel.from_params(LIFETIMES_CDNOW_SPEND)
@@ -639,87 +669,6 @@ def test_clv_parameter_errors(cdnow_spend: pd.DataFrame) -> None:
             horizon=1,
             discount_rate=0.0,
         )
-
-
-# --- calibration and holdout -----------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("freq", "calibration_end"),
-    [("D", "1997-09-30"), ("W", "1997-09-28")],  # a Sunday
-)
-def test_calibration_holdout_matches_lifetimes(
-    cdnow_transactions: pd.DataFrame, freq: str, calibration_end: str
-) -> None:
-    split = calibration_holdout_split(
-        cdnow_transactions,
-        calibration_end=calibration_end,
-        observation_end="1998-06-30",
-        time_unit=freq,  # type: ignore[arg-type]
-    )
-    ref = calibration_and_holdout_data(
-        cdnow_transactions,
-        "customer_id",
-        "timestamp",
-        calibration_period_end=calibration_end,
-        observation_period_end="1998-06-30",
-        freq=freq,
-        monetary_value_col="amount",  # without it lifetimes fails under pandas 3
-    )
-    assert split.index.equals(ref.index)
-    for ours, theirs in [
-        ("frequency", "frequency_cal"),
-        ("recency", "recency_cal"),
-        ("T", "T_cal"),
-        ("frequency_holdout", "frequency_holdout"),
-        ("duration_holdout", "duration_holdout"),
-    ]:
-        np.testing.assert_array_equal(split[ours].to_numpy(np.float64), ref[theirs].to_numpy())
-    assert split.attrs["time_unit"] == freq
-    assert split.attrs["duration_holdout"] == split["duration_holdout"].iloc[0]
-
-
-def test_holdout_spend_is_per_purchase_period() -> None:
-    tx = pd.DataFrame(
-        {
-            "customer_id": ["a", "a", "a", "a", "b"],
-            "timestamp": pd.to_datetime(
-                ["2024-01-01", "2024-02-05", "2024-02-05", "2024-02-20", "2024-01-03"]
-            ),
-            "amount": [10.0, 20.0, 10.0, 60.0, 5.0],
-        }
-    )
-    split = calibration_holdout_split(
-        tx, calibration_end="2024-01-31", observation_end="2024-02-29"
-    )
-    assert split.loc["a", "frequency_holdout"] == 2  # two days with purchases
-    assert split.loc["a", "monetary_value_holdout"] == 45.0  # (30 + 60) / 2
-    assert (split.loc["b", "frequency_holdout"], split.loc["b", "monetary_value_holdout"]) == (0, 0)
-    with pytest.raises(InvalidParameterError, match="observation_end"):
-        calibration_holdout_split(tx, calibration_end="2024-01-31", observation_end="2024-01-31")
-
-
-def test_holdout_comparison_on_cdnow(cdnow_transactions: pd.DataFrame) -> None:
-    split = calibration_holdout_split(
-        cdnow_transactions, calibration_end="1997-09-30", observation_end="1998-06-30"
-    )
-    model = BetaGeoFitter().fit(split)
-    report = holdout_comparison(split, model=model)
-    assert list(report.index) == ["0", "1", "2", "3", "4", "5", "6", "7+", "all"]
-    assert report.loc["all", "customers"] == len(split)
-    assert report.loc["all", "actual_total"] == split["frequency_holdout"].sum()
-    predicted = model.expected_purchases(split, t=split.attrs["duration_holdout"])
-    assert report.loc["all", "predicted_total"] == pytest.approx(predicted.sum(), rel=1e-12)
-    groups = split["frequency"].clip(upper=7)
-    assert report.loc["2", "actual"] == pytest.approx(
-        split.loc[groups == 2, "frequency_holdout"].mean(), rel=1e-12
-    )
-    # Calibration to 1997-09-30 is the published 39-week fit (alpha in days = 7 x 4.414).
-    assert model.params.alpha / 7 == pytest.approx(4.414, abs=5e-3)
-    reference = model.to_lifetimes().conditional_expected_number_of_purchases_up_to_time(
-        split.attrs["duration_holdout"], split["frequency"], split["recency"], split["T"]
-    )
-    assert report.loc["all", "predicted_total"] == pytest.approx(reference.sum(), rel=1e-10)
 
 
 # --- bad input ---------------------------------------------------------------------------
@@ -924,33 +873,6 @@ def test_fitted_models_pass_their_own_validation(cdnow_model: BetaGeoModel) -> N
     assert cdnow_model.covariance is not None
     assert np.linalg.eigvalsh(np.asarray(cdnow_model.covariance)).min() > 0
     attrs.validate(cdnow_model)  # raises if a field breaks its validator
-
-
-def test_holdout_comparison_checks_its_columns(cdnow_transactions: pd.DataFrame) -> None:
-    split = calibration_holdout_split(
-        cdnow_transactions.iloc[:3000], calibration_end="1997-03-31", observation_end="1997-06-30"
-    )
-    model = BetaGeoFitter().fit(split)
-    for column in ("frequency_holdout", "duration_holdout"):
-        with pytest.raises(ColumnNotFoundError, match=f"missing the required column.*{column}"):
-            holdout_comparison(split.drop(columns=column), model=model)
-    first = split.index[1]
-    for bad, message in ((math.nan, "NaN"), (-1, "whole numbers >= 0"), (1.5, "whole numbers")):
-        broken = split.assign(
-            frequency_holdout=split["frequency_holdout"]
-            .astype(float)
-            .mask(split.index == first, bad)
-        )
-        with pytest.raises(InvalidDataError, match=message) as info:
-            holdout_comparison(broken, model=model)
-        assert info.value.column == "frequency_holdout"
-        assert info.value.ids == (first,)
-    negative = split.assign(duration_holdout=-1.0)
-    with pytest.raises(InvalidDataError, match="negative") as info:
-        holdout_comparison(negative, model=model)
-    assert info.value.column == "duration_holdout"
-    with pytest.raises(InvalidDataError, match="repeats ids"):
-        holdout_comparison(pd.concat([split, split.iloc[:1]]), model=model)
 
 
 def test_models_are_keyword_only(cdnow_spend: pd.DataFrame) -> None:

@@ -15,61 +15,8 @@ from hypothesis import strategies as st
 from crmscore import BetaGeoModel, BetaGeoParams, GammaGammaModel, GammaGammaParams
 from crmscore.clv import _kernels
 from crmscore.clv._expectation import bgnbd_expected_purchases
+from tests.oracles import oracle_expected_purchases
 from tests.strategies import log_uniform
-
-
-def oracle_expected_purchases(
-    params: BetaGeoParams, x: float, tx: float, age: float, t: float
-) -> float:
-    """E[Y(t) | x, tx, T] in 50-digit arithmetic, independent of our code paths.
-
-    P(alive) times (c / (a - 1)) (1 - 2F1(r + x, a - 1; c; -t / (alpha + T))), with
-    mpmath's hypergeometric function; where that does not converge, the expectation
-    E[(1 - (1 + p u)^-(r + x)) / p], p ~ Beta(a, b + x), by adaptive quadrature with
-    substitutions that remove the endpoint singularities.
-    """
-    with mp.workdps(50):
-        r, alpha, a, b = (mp.mpf(v) for v in (params.r, params.alpha, params.a, params.b))
-        x_, tx_, age_, t_ = (mp.mpf(v) for v in (x, tx, age, t))
-        rho, beta, u = r + x_, b + x_, t_ / (alpha + age_)
-        if x > 0:
-            ratio = a / (b + x_ - 1) * ((alpha + age_) / (alpha + tx_)) ** rho
-            alive = 1 / (1 + ratio)
-        else:
-            alive = mp.mpf(1)
-        a_eff = a + mp.mpf("1e-30") if a == 1 else a  # at a = 1: the limit, to 30 digits
-        try:
-            c = a_eff + beta - 1
-            value = c / (a_eff - 1) * (1 - mp.hyp2f1(rho, a_eff - 1, c, -u, maxterms=10**6))
-        except (mp.libmp.NoConvergence, ValueError, ZeroDivisionError):
-            value = _quadrature(rho, beta, a, u)
-        return float(alive * value)
-
-
-def _quadrature(rho: Any, beta: Any, a: Any, u: Any) -> Any:
-    log_norm = mp.log(mp.beta(a, beta))
-
-    def g(p: Any) -> Any:
-        return rho * u if p == 0 else -mp.expm1(-rho * mp.log1p(p * u)) / p
-
-    def left(s: Any) -> Any:  # p = s^(1/a) on [0, 1/2]
-        p = s ** (1 / a)
-        return g(p) * mp.exp((beta - 1) * mp.log1p(-p) - log_norm) / a
-
-    def right(w: Any) -> Any:  # 1 - p = w^(1/beta) on [1/2, 1]
-        p = 1 - w ** (1 / beta)
-        return g(p) * mp.exp((a - 1) * mp.log(p) - log_norm) / beta
-
-    marks = [mp.mpf(10) ** -k for k in (300, 100, 30, 12, 6, 3, 2, 1)] + [
-        1 / (rho * u + 1),
-        1 / (u + 1),
-        1 / beta,
-        10 / beta,
-    ]
-    half = mp.mpf(1) / 2
-    left_points = sorted({mp.mpf(0), half**a, *(m**a for m in marks if 0 < m < half)})
-    right_points = sorted({mp.mpf(0), half**beta, *(m**beta for m in marks if 0 < m < half)})
-    return mp.quad(left, left_points) + mp.quad(right, right_points)
 
 
 def one_row(x: float, tx: float, age: float) -> pd.DataFrame:

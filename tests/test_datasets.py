@@ -10,6 +10,7 @@ from crmscore import (
     BetaGeoParams,
     GammaGammaParams,
     InvalidParameterError,
+    make_b2b_indicators,
     make_events,
     make_transactions,
 )
@@ -260,3 +261,23 @@ def test_rfm_summary_follows_the_bgnbd_and_gamma_gamma_means() -> None:
     # The mean of x spends has mean p v / (q - 1) whatever x: weight customers equally.
     means = summary.loc[summary["frequency"] > 0, "monetary_value"].to_numpy()
     assert abs(means.mean() - spend.mean_spend) < 4 * means.std() / np.sqrt(means.size)
+
+
+# --- the synthetic B2B book ------------------------------------------------------------------
+
+
+def test_make_b2b_indicators_is_seeded_and_in_range() -> None:
+    a = make_b2b_indicators(2_000, seed=8)
+    pd.testing.assert_frame_equal(a, make_b2b_indicators(2_000, seed=8))
+    assert not a.equals(make_b2b_indicators(2_000, seed=9))
+    assert a.index.name == "customer_id"
+    assert a.index.is_unique
+    assert (a["annual_revenue"] > 0).all()
+    assert a["strategic_fit"].between(1, 5).all()
+    assert a["credit_rating"].between(1, 10).all()
+    assert (a[["default_history", "legal_disputes"]] >= 0).all().all()
+    assert a["payment_cycle"].between(7, 180).all()
+    # Quality drives the indicators together: margin and credit rating correlate.
+    assert a["profit_margin"].corr(a["credit_rating"]) > 0.3
+    with pytest.raises(InvalidParameterError, match="make_b2b_indicators"):
+        make_b2b_indicators(0, seed=1)

@@ -266,7 +266,7 @@ def test_migration_title_without_common_customers() -> None:
 @pytest.fixture(scope="module")
 def warnings() -> pd.DataFrame:
     events = cs.make_events(2_000, seed=12).events
-    return cs.EarlyWarning().evaluate(events, as_of="2025-09-30")
+    return cs.EarlyWarning().predict(events, as_of="2025-09-30")
 
 
 def test_churn_bars_are_the_level_shares_within_each_tier(warnings: pd.DataFrame) -> None:

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import crmscore as cs
+from crmscore._periods import to_periods
+from crmscore._purchases import rfm_columns
 from crmscore.churn import LEVELS, EarlyWarning, PAliveBelow
 from crmscore.rescoring import (
     CUSTOMER_COLUMNS,
@@ -31,7 +33,6 @@ from crmscore.rescoring import (
     set_override,
 )
 from crmscore.rescoring._aggregates import from_frame
-from crmscore.rfm._table import rfm_columns, to_periods
 from crmscore.tiering import (
     Criterion,
     FixedRange,
@@ -39,8 +40,9 @@ from crmscore.tiering import (
     PercentileRank,
     Scorecard,
     TierRule,
-    TierScheme,
 )
+from tests.rescoring_cards import rfm_card
+from tests.strategies import id_columns, plain
 
 T0 = pd.Timestamp("2024-01-01")
 
@@ -67,20 +69,6 @@ def spend_card() -> Scorecard:
     )
 
 
-def rfm_card() -> Scorecard:
-    return Scorecard(
-        hierarchy=Criterion(
-            name="value",
-            weights={"total_spend": 0.5, "time_since_last": 0.3, "frequency": 0.2},
-        ),
-        indicators=[
-            Indicator(name="total_spend", direction="benefit", normaliser=PercentileRank()),
-            Indicator(name="time_since_last", direction="cost", normaliser=PercentileRank()),
-            Indicator(name="frequency", direction="benefit", normaliser=PercentileRank()),
-        ],
-    )
-
-
 def events(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
     """Rows of (event_id, customer, days after T0, kind, value)."""
     return pd.DataFrame(
@@ -100,85 +88,6 @@ def day(n: float) -> pd.Timestamp:
 
 def tiers_of(book: Book) -> dict[Any, Any]:
     return book.customers["tier"].to_dict()
-
-
-# --- the policy value ------------------------------------------------------------------
-
-
-def test_policy_defaults_follow_the_texts_and_round_trip() -> None:
-    policy = RescoringPolicy(scorecard=rfm_card())
-    assert policy.review_months == 3  # quarterly review
-    assert policy.invitation_spend == 1000.0  # cumulative spend >= 1000 -> invitation
-    assert policy.follow_up_months == 6  # 6 months without a purchase -> follow-up
-    assert policy.win_back_days is None  # the weekly offer (7) is opt-in
-    assert policy.default_adjustment == TierAdjustment(steps=-1)
-    assert RescoringPolicy.from_dict(json.loads(json.dumps(policy.to_dict()))) == policy
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"review_months": 0}, "'review_months' parameter"),
-        ({"retention_reviews": 0}, "'retention_reviews' parameter"),
-        ({"large_transaction": -1.0}, "'large_transaction' parameter"),
-        ({"large_transaction": "big"}, r"'large_transaction' parameter .* Got 'big'"),
-        ({"large_transaction": True}, "'large_transaction' parameter"),
-        ({"invitation_spend": "abc"}, r"'invitation_spend' parameter .* Got 'abc'"),
-        ({"invitation_spend": float("nan")}, "'invitation_spend' parameter"),
-        ({"retention_margin": None}, r"'retention_margin' parameter .* >= 0. Got None"),
-        ({"retention_margin": "x"}, r"'retention_margin' parameter .* Got 'x'"),
-        ({"retention_margin": -0.5}, "'retention_margin' parameter"),
-        (
-            {"signing_adjustment": TierAdjustment(to_tier="platinum")},
-            r"'signing_adjustment' parameter .* Unknown tier 'platinum'",
-        ),
-        (
-            {"default_adjustment": TierAdjustment(to_tier="vip")},
-            r"'default_adjustment' parameter .* Unknown tier 'vip'",
-        ),
-    ],
-)
-def test_policy_validation(kwargs: dict[str, Any], match: str) -> None:
-    with pytest.raises(cs.InvalidParameterError, match=match):
-        RescoringPolicy(scorecard=rfm_card(), **kwargs)
-
-
-def test_policy_numbers_are_converted_to_float() -> None:
-    policy = RescoringPolicy(
-        scorecard=rfm_card(),
-        large_transaction=np.int64(500),
-        invitation_spend=0,
-        retention_margin=2,
-    )
-    assert (policy.large_transaction, policy.invitation_spend, policy.retention_margin) == (
-        500.0,
-        0.0,
-        2.0,
-    )
-    assert all(
-        type(v) is float
-        for v in (policy.large_transaction, policy.invitation_spend, policy.retention_margin)
-    )
-    assert RescoringPolicy(scorecard=rfm_card(), large_transaction=None).large_transaction is None
-
-
-def test_the_default_signing_adjustment_needs_a_gold_tier() -> None:
-    card = attrs.evolve(rfm_card(), tiers=TierScheme.from_bounds({"Low": 0.0, "High": 50.0}))
-    with pytest.raises(cs.InvalidParameterError, match="'signing_adjustment' parameter") as info:
-        RescoringPolicy(scorecard=card)
-    assert isinstance(info.value, ValueError)
-    assert "signing_adjustment=None" in str(info.value)
-    policy = RescoringPolicy(
-        scorecard=card, signing_adjustment=TierAdjustment(to_tier="High", expires_after_days=180)
-    )
-    assert policy.signing_adjustment is not None
-
-
-def test_adjustment_needs_one_target() -> None:
-    with pytest.raises(cs.InvalidParameterError, match="exactly one of to_tier"):
-        TierAdjustment()
-    with pytest.raises(cs.InvalidParameterError, match="exactly one of to_tier"):
-        TierAdjustment(to_tier="gold", steps=1)
 
 
 # --- reviews and the retention rule ---------------------------------------------------------
@@ -878,6 +787,59 @@ def test_integer_event_ids_stay_deduplicated_after_json_and_frame_round_trips(
         assert len(again.event_ids) == 5
 
 
+@settings(max_examples=20, deadline=None)
+@given(
+    customers=id_columns(min_size=2, max_size=10),
+    event_ids=id_columns(min_size=10, max_size=10),
+    data=st.data(),
+)
+def test_any_id_spellings_give_one_row_per_customer_and_replays_change_nothing(
+    customers: list[Any], event_ids: list[Any], data: st.DataObject
+) -> None:
+    """Ids in mixed widths, types and spellings (issue 11): one row per customer, and
+    replaying any subset of the delivered events (in any spelling) changes nothing."""
+    # Distinct events need distinct ids: keep the first spelling of each id.
+    seen: set[tuple[type, Any]] = set()
+    unique_events: list[Any] = []
+    for e in event_ids:
+        key = (type(plain(e)), plain(e))
+        if key not in seen:
+            seen.add(key)
+            unique_events.append(e)
+    n = min(len(customers), len(unique_events))
+    split = data.draw(st.integers(1, n), label="history size")
+    days = list(range(n))
+    log = int_id_events(unique_events[:n], customers[:n], days, [10.0 * (i + 1) for i in range(n)])
+    # As object columns: pandas would read [2**63 - 1, 0.0] as float64 (losing the id).
+    log["event_id"] = pd.Series(unique_events[:n], dtype=object)
+    log["customer_id"] = pd.Series(customers[:n], dtype=object)
+    policy = RescoringPolicy(scorecard=spend_card(), large_transaction=100.0)
+    book = open_book(policy, log.iloc[:split], as_of=day(split)).book
+    if split < n:
+        book = ingest(book, log.iloc[split:], as_of=day(n)).book
+    index = book.customers.index
+    assert index.is_unique
+    expected = pd.Series([plain(c) for c in customers[:n]]).value_counts()
+    assert sorted(book.customers["n_purchases"].items(), key=str) == sorted(
+        expected.items(), key=str
+    )
+    subset = data.draw(st.lists(st.integers(0, n - 1), min_size=1, unique=True), label="replay")
+    replayed = log.iloc[sorted(subset)].copy()
+    # Re-spell the replayed ids: an integer id comes back as a float or a Python int.
+    plain_ids = [plain(e) for e in replayed["event_id"]]
+    replayed["event_id"] = pd.Series(  # object: a float64 column would round 2**63 - 1
+        [float(e) if isinstance(e, int) and abs(e) <= 2**53 else e for e in plain_ids],
+        dtype=object,
+        index=replayed.index,
+    )
+    again = Book.from_dict(json.loads(json.dumps(book.to_dict())))
+    for target in (book, again):
+        replay = ingest(target, replayed, as_of=day(n))
+        assert replay.changes.empty
+        assert replay.skipped.empty
+        pd.testing.assert_frame_equal(replay.book.to_frame(), target.to_frame())
+
+
 def test_explain_shows_the_contributions_behind_a_tier() -> None:
     synthetic = cs.make_transactions(300, seed=8)
     tx = synthetic.transactions
@@ -923,7 +885,7 @@ def test_the_chain_equals_the_scorers_run_from_scratch() -> None:
     table = cs.rfm_table(purchases, as_of=end)
     purchase_model = cs.BetaGeoFitter().fit(table)
     spend_model = cs.GammaGammaFitter().fit(table)
-    levels = EarlyWarning().evaluate(events, as_of=end)["level"]
+    levels = EarlyWarning().predict(events, as_of=end)["level"]
     frame = table.assign(
         p_alive=purchase_model.probability_alive(table),
         clv=cs.customer_lifetime_value(
@@ -957,7 +919,7 @@ def test_a_churn_step_needs_events_at_review() -> None:
     with pytest.raises(cs.InvalidParameterError, match="pass the recent events"):
         review(book, as_of=end)
     fractions: list[float] = []
-    review(book, as_of=end, events=events, progress=fractions.append)
+    review(book, events, as_of=end, progress=fractions.append)
     assert fractions == sorted(fractions)
     assert fractions[-1] == 1.0
 
@@ -1122,3 +1084,49 @@ def test_split_invariance_with_a_default_delivered_before_a_first_purchase() -> 
     pd.testing.assert_frame_equal(
         comparable_changes(book.history), comparable_changes(whole.book.history)
     )
+
+
+def test_the_clv_step_fits_with_its_own_fitter_settings() -> None:
+    data = cs.make_events(800, seed=37)
+    events = data.events.assign(event_id=data.events["event_id"].astype(str))
+    end = data.as_of + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    fitter = cs.BetaGeoFitter(penalizer=0.01)
+    spend_fitter = cs.GammaGammaFitter(penalizer=0.001)
+    policy = attrs.evolve(
+        chain_policy(),
+        clv=CLVStage(horizon=12, purchase_fitter=fitter, spend_fitter=spend_fitter),
+    )
+    book = open_book(policy, events, as_of=end).book
+
+    purchases = events[events["kind"] == "purchase"].rename(columns={"value": "amount"})
+    table = cs.rfm_table(purchases, as_of=end)
+    assert book.purchase_model is not None
+    assert book.spend_model is not None
+    assert book.purchase_model.params == fitter.fit(table).params
+    assert book.spend_model.params == spend_fitter.fit(table).params
+    assert book.purchase_model.params != cs.BetaGeoFitter().fit(table).params
+    # The settings are part of the policy's JSON form.
+    again = RescoringPolicy.from_dict(json.loads(json.dumps(policy.to_dict())))
+    assert again == policy
+    assert again.clv is not None
+    assert again.clv.purchase_fitter == fitter
+
+
+def test_the_book_keeps_the_callers_customer_column_name() -> None:
+    data = cs.make_events(300, seed=5)
+    events = data.events.assign(event_id=data.events["event_id"].astype(str))
+    end = data.as_of + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    policy = chain_policy()
+    plain = open_book(policy, events, as_of=end).book
+    renamed = events.rename(columns={"customer_id": "member_no"})
+    book = open_book(policy, renamed, as_of=end, customer_col="member_no").book
+    assert plain.customers.index.name == "customer_id"
+    assert book.customers.index.name == "member_no"
+    # Only the name differs: the same customers, scores and tiers.
+    pd.testing.assert_frame_equal(
+        book.customers.rename_axis("customer_id"), plain.customers, check_exact=True
+    )
+    again = Book.from_dict(json.loads(json.dumps(book.to_dict())))
+    assert again.customers.index.name == "member_no"
+    later = review(book, renamed, as_of=end, customer_col="member_no").book
+    assert later.customers.index.name == "member_no"

@@ -9,16 +9,11 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crmscore._periods import TimeUnit, to_periods
+from crmscore._purchases import PurchaseAggregates, aggregate_purchases, rfm_columns
 from crmscore.rescoring import _aggregates
 from crmscore.rescoring._core import add_months
-from crmscore.rfm._table import (
-    PurchaseAggregates,
-    TimeUnit,
-    aggregate_purchases,
-    rfm_columns,
-    rfm_table,
-    to_periods,
-)
+from crmscore.rfm import rfm_table
 from tests.strategies import transaction_logs
 
 

@@ -23,9 +23,13 @@ from tests.row_order import positions
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("java") is None, reason="Spark needs a Java runtime and none is on PATH"
-)
+#: Deselect with ``-m "not spark"`` (see docs/development.md, "Tests").
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.skipif(
+        shutil.which("java") is None, reason="Spark needs a Java runtime and none is on PATH"
+    ),
+]
 
 
 @pytest.fixture(scope="module")

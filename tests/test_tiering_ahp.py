@@ -458,7 +458,7 @@ def test_judgment_on_unknown_label_raises() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"method": "mean"}, "'method' must be in"),
+        ({"method": "mean"}, "'method' parameter"),
         ({"max_consistency_ratio": -0.1}, "max_consistency_ratio"),
         ({"reciprocal_tolerance": 2.0}, "reciprocal_tolerance"),
     ],

@@ -8,32 +8,39 @@ state.
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from crmscore._events import EVENT_KINDS
 from crmscore._params import BetaGeoParams, GammaGammaParams, ParetoNBDParams
+from crmscore.actions import DEFAULT_ACTIONS, ActionMap
 from crmscore.churn import (
-    DEFAULT_ACTIONS,
     DEFAULT_RULES,
     DEFAULT_SIGNALS,
     AccountAnomaly,
-    ActionMap,
     AliveModel,
     AllOf,
     AnyOf,
     AtLeast,
     CartAbandonment,
+    ChurnBacktest,
     ComplaintRise,
     EarlyWarning,
     Fired,
     Group,
     InteractionStop,
+    LearnedWarning,
+    LearnedWarningFitter,
     NegativeReviews,
     Not,
+    OperatingPoint,
     PAliveBelow,
     PurchaseFrequencyDrop,
+    PurchaseLapse,
     ReviewDrop,
     Rule,
     SpendDrop,
     backtest,
+    evaluate_backtest,
     evaluate_warnings,
     observed_churn_dates,
 )
@@ -67,7 +74,6 @@ from crmscore.errors import (
     InconsistentJudgmentsError,
     InvalidDataError,
     InvalidParameterError,
-    NotFittedError,
     ValidationError,
 )
 from crmscore.plotting import (
@@ -142,7 +148,10 @@ from crmscore.tiering import (
     b2b_scorecard,
 )
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("crmscore")
+except _metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+    __version__ = "0+unknown"
 
 __all__ = [
     "B2B_CRITERIA",
@@ -167,6 +176,7 @@ __all__ = [
     "Book",
     "CLVStage",
     "CartAbandonment",
+    "ChurnBacktest",
     "ColumnNotFoundError",
     "ComplaintRise",
     "ConvergenceError",
@@ -193,12 +203,14 @@ __all__ = [
     "InvalidParameterError",
     "KMeansTiering",
     "LearnedScale",
+    "LearnedWarning",
+    "LearnedWarningFitter",
     "MinMax",
     "ModifiedBetaGeoFitter",
     "ModifiedBetaGeoModel",
     "NegativeReviews",
     "Not",
-    "NotFittedError",
+    "OperatingPoint",
     "PAliveBelow",
     "PairwiseMatrix",
     "ParetoNBDFitter",
@@ -206,6 +218,7 @@ __all__ = [
     "ParetoNBDParams",
     "PercentileRank",
     "PurchaseFrequencyDrop",
+    "PurchaseLapse",
     "PurchaseModel",
     "QuantileBins",
     "RFMScorer",
@@ -233,6 +246,7 @@ __all__ = [
     "clear_override",
     "customer_lifetime_value",
     "early_warning_dask",
+    "evaluate_backtest",
     "evaluate_warnings",
     "explain",
     "fit_dask",

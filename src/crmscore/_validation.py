@@ -8,8 +8,11 @@ offending customers and the first offending ids.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from numbers import Integral, Real
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -23,30 +26,44 @@ from crmscore.errors import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable, Sequence
 
-    import attrs
+T = TypeVar("T")
 
 __all__ = [
+    "DATAFRAME",
+    "FINITE",
+    "NON_NEGATIVE",
+    "POSITIVE",
+    "TIME_UNIT",
+    "Constraint",
+    "InstanceOf",
+    "Interval",
+    "OneOf",
+    "Optional",
     "as_float_array",
     "as_timestamp",
     "check_choice",
     "check_frame",
+    "check_integer",
+    "check_number",
+    "check_param",
     "check_unique_index",
     "first_ids",
     "integer_at_least",
+    "is_int",
+    "no_repeat_purchase",
     "optional_integer_at_least",
     "reject_ids",
+    "require_keys",
     "timestamp_column",
     "to_float",
+    "validator",
 ]
 
 
 def check_frame(obj: object, *, name: str, owner: str) -> pd.DataFrame:
     """Return ``obj`` if it is a pandas DataFrame, else raise a typed error."""
-    if not isinstance(obj, pd.DataFrame):
-        raise InvalidParameterError.for_value(
-            name=name, owner=owner, allowed="a pandas DataFrame", got=type(obj).__name__
-        )
-    return obj
+    checked: pd.DataFrame = check_param(obj, DATAFRAME, name=name, owner=owner)  # type: ignore[assignment]
+    return checked
 
 
 def check_columns(frame: pd.DataFrame, required: Iterable[str], *, frame_name: str) -> None:
@@ -60,10 +77,8 @@ def check_columns(frame: pd.DataFrame, required: Iterable[str], *, frame_name: s
 
 def check_choice(value: object, *, name: str, owner: str, choices: Collection[str]) -> str:
     """Return ``value`` if it is one of ``choices``, else raise the standard message."""
-    if not isinstance(value, str) or value not in choices:
-        allowed = "one of {" + ", ".join(repr(c) for c in choices) + "}"
-        raise InvalidParameterError.for_value(name=name, owner=owner, allowed=allowed, got=value)
-    return value
+    check_param(value, OneOf(tuple(choices)), name=name, owner=owner)
+    return str(value)
 
 
 def first_ids(
@@ -269,6 +284,33 @@ def as_float_array(
     return values
 
 
+def no_repeat_purchase(*, owner: str, ids: list[Any], n_rows: int) -> InvalidDataError:
+    """Build the error of a Gamma-Gamma fit on rows none of which has a repeat purchase."""
+    return InvalidDataError.for_ids(
+        column="frequency",
+        problem=f"is 0 (no repeat purchase) in every row passed to {owner}",
+        ids=ids,
+        n_offending=n_rows,
+        unit="row(s)",
+        hint="The Gamma-Gamma model is fitted on the mean spend of repeat purchases, "
+        "and there is none.",
+    )
+
+
+def require_keys(data: object, keys: Sequence[str], *, owner: str) -> Mapping[str, Any]:
+    """Check that ``data`` is a mapping holding ``keys`` (InvalidParameterError)."""
+    if not isinstance(data, Mapping):
+        raise InvalidParameterError.for_value(
+            name="data", owner=owner, allowed="a mapping", got=type(data).__name__
+        )
+    missing = sorted(set(keys) - set(data))
+    if missing:
+        raise InvalidParameterError(
+            f"{owner}: the parameters {missing} are required; got only {sorted(map(str, data))}."
+        )
+    return data
+
+
 def check_unique_index(frame: pd.DataFrame | pd.Series[Any], *, frame_name: str) -> None:
     """Per-customer frames are indexed by a unique customer id."""
     index = frame.index
@@ -297,32 +339,225 @@ def check_unique_index(frame: pd.DataFrame | pd.Series[Any], *, frame_name: str)
         )
 
 
-def integer_at_least(minimum: int) -> Callable[[object, attrs.Attribute[Any], object], None]:
-    """Make an attrs validator: a plain integer (not a bool) of at least ``minimum``."""
+def is_int(value: object, *, minimum: int) -> bool:
+    """Whether ``value`` is an integer (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        return False
+    return int(value) >= minimum
 
-    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise InvalidParameterError.for_value(
-                name=attribute.name,
-                owner=type(instance).__name__,
-                allowed=f"an integer of at least {minimum}",
-                got=value,
-            )
+
+# --------------------------------------------------------------------------------------
+# Declared constraints (in the manner of scikit-learn's parameter constraints)
+# --------------------------------------------------------------------------------------
+#
+# A constraint is declared once, where the parameter or field is, and both the check
+# and the message come from it: ``validator(c)`` for an attrs field, ``check_param``
+# for a function argument. Every message follows the one template of
+# ``InvalidParameterError.for_value``: "The 'x' parameter of owner must be
+# <constraint>. Got <value> instead."
+
+
+class Constraint:
+    """A set of allowed values that can describe itself after "must be"."""
+
+    def is_satisfied_by(self, value: object) -> bool:
+        """Whether ``value`` is allowed."""
+        raise NotImplementedError
+
+    def shown(self, value: object) -> object:
+        """Return what the message quotes as the value received."""
+        return value
+
+    def __str__(self) -> str:
+        raise NotImplementedError
+
+
+def _is_number(value: object) -> bool:
+    return not isinstance(value, bool | np.bool_) and isinstance(value, int | float | np.number)
+
+
+def _bound(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+@attrs.frozen
+class Interval(Constraint):
+    """Numbers of a kind (``Real`` or ``Integral``) within bounds; ``None`` is unbounded.
+
+    A ``Real`` must also be finite. Booleans are never numbers here.
+
+    Examples
+    --------
+    >>> from numbers import Integral, Real
+    >>> str(Interval(Real, 0, 1, closed="left"))
+    'a number in [0, 1)'
+    >>> str(Interval(Integral, 1, None, closed="left"))
+    'an integer >= 1'
+    >>> Interval(Real, 0, None, closed="neither").is_satisfied_by(float("inf"))
+    False
+    """
+
+    kind: type[Real] | type[Integral] | type[int]
+    """``Real``; ``Integral`` (Python or numpy integers); or ``int`` (Python integers
+    only, for attrs fields, which must stay JSON-safe)."""
+    left: float | None
+    right: float | None
+    closed: Literal["left", "right", "both", "neither"] = attrs.field(kw_only=True)
+
+    def is_satisfied_by(self, value: object) -> bool:
+        if self.kind is Integral or self.kind is int:
+            kinds = int if self.kind is int else (int, np.integer)
+            if isinstance(value, bool | np.bool_) or not isinstance(value, kinds):
+                return False
+        elif not _is_number(value) or not math.isfinite(float(value)):  # type: ignore[arg-type]
+            return False
+        number = float(value)  # type: ignore[arg-type]
+        if self.left is not None:
+            left_ok = number >= self.left if self.closed in ("left", "both") else number > self.left
+            if not left_ok:
+                return False
+        if self.right is not None:
+            closed_right = self.closed in ("right", "both")
+            return number <= self.right if closed_right else number < self.right
+        return True
+
+    def __str__(self) -> str:
+        integral = self.kind is Integral or self.kind is int
+        noun = "an integer" if integral else "a number"
+        if self.left is not None and self.right is not None:
+            low = "[" if self.closed in ("left", "both") else "("
+            high = "]" if self.closed in ("right", "both") else ")"
+            return f"{noun} in {low}{_bound(self.left)}, {_bound(self.right)}{high}"
+        noun = noun if integral else "a finite number"
+        if self.left is not None:
+            relation = ">=" if self.closed in ("left", "both") else ">"
+            return f"{noun} {relation} {_bound(self.left)}"
+        if self.right is not None:
+            relation = "<=" if self.closed in ("right", "both") else "<"
+            return f"{noun} {relation} {_bound(self.right)}"
+        return noun
+
+
+def _to_options(values: Iterable[object]) -> tuple[object, ...]:
+    return tuple(values)
+
+
+@attrs.frozen
+class OneOf(Constraint):
+    """One of the given values, listed in the message in the order given.
+
+    Examples
+    --------
+    >>> str(OneOf(("D", "W", "M")))
+    "one of {'D', 'W', 'M'}"
+    """
+
+    options: tuple[object, ...] = attrs.field(converter=_to_options)
+
+    def is_satisfied_by(self, value: object) -> bool:
+        try:
+            return any(value == option and type(value) is type(option) for option in self.options)
+        except (TypeError, ValueError):  # e.g. an array compared elementwise
+            return False
+
+    def __str__(self) -> str:
+        return "one of {" + ", ".join(repr(o) for o in self.options) + "}"
+
+
+@attrs.frozen
+class InstanceOf(Constraint):
+    """An instance of a type, described in words; the message quotes the type received.
+
+    Examples
+    --------
+    >>> str(InstanceOf(pd.DataFrame, "a pandas DataFrame"))
+    'a pandas DataFrame'
+    """
+
+    kind: type | tuple[type, ...]
+    description: str
+    quote_type: bool = attrs.field(default=True, kw_only=True)
+    """Quote the type of the value received (else the value itself)."""
+
+    def is_satisfied_by(self, value: object) -> bool:
+        return isinstance(value, self.kind)
+
+    def shown(self, value: object) -> object:
+        return type(value).__name__ if self.quote_type else value
+
+    def __str__(self) -> str:
+        return self.description
+
+
+@attrs.frozen
+class Optional(Constraint):
+    """``None``, or a value the inner constraint allows.
+
+    Examples
+    --------
+    >>> from numbers import Real
+    >>> str(Optional(Interval(Real, 0, None, closed="left")))
+    'a finite number >= 0, or None'
+    """
+
+    inner: Constraint
+
+    def is_satisfied_by(self, value: object) -> bool:
+        return value is None or self.inner.is_satisfied_by(value)
+
+    def __str__(self) -> str:
+        return f"{self.inner}, or None"
+
+
+def check_param(value: T, constraint: Constraint, *, name: str, owner: str) -> T:
+    """Return ``value`` if ``constraint`` allows it, else raise the one-template error.
+
+    Examples
+    --------
+    >>> check_param("days", OneOf(("D", "W", "M")), name="time_unit", owner="rfm_table")
+    Traceback (most recent call last):
+    ...
+    crmscore.errors.InvalidParameterError: The 'time_unit' parameter of rfm_table must be
+    one of {'D', 'W', 'M'}. Got 'days' instead.
+    """
+    if not constraint.is_satisfied_by(value):
+        raise InvalidParameterError.for_value(
+            name=name, owner=owner, allowed=str(constraint), got=constraint.shown(value)
+        )
+    return value
+
+
+def check_number(value: object, constraint: Interval, *, name: str, owner: str) -> float:
+    """Check a number against an :class:`Interval`; return it as a float."""
+    checked: Any = check_param(value, constraint, name=name, owner=owner)
+    return float(checked)
+
+
+def check_integer(value: object, constraint: Interval, *, name: str, owner: str) -> int:
+    """Check an integer against an :class:`Interval`; return it as a Python int."""
+    checked: Any = check_param(value, constraint, name=name, owner=owner)
+    return int(checked)
+
+
+def validator(constraint: Constraint) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    """Make an attrs validator from ``constraint``: the field name and class in the message."""
+
+    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        check_param(value, constraint, name=attribute.name, owner=type(instance).__name__)
 
     return check
+
+
+def integer_at_least(minimum: int) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    """Make an attrs validator: a plain integer (not a bool) of at least ``minimum``."""
+    return validator(Interval(int, minimum, None, closed="left"))
 
 
 def optional_integer_at_least(
     minimum: int,
-) -> Callable[[object, attrs.Attribute[Any], object], None]:
+) -> Callable[[object, attrs.Attribute[Any], Any], None]:
     """Make an attrs validator like :func:`integer_at_least` that also accepts ``None``."""
-    inner = integer_at_least(minimum)
-
-    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if value is not None:
-            inner(instance, attribute, value)
-
-    return check
+    return validator(Optional(Interval(int, minimum, None, closed="left")))
 
 
 class _NotANumber(float):
@@ -355,18 +590,13 @@ def to_float(value: Any) -> float:
         return _NotANumber(value)
 
 
-def _finite_at_least(*, strict: bool) -> Callable[[object, attrs.Attribute[float], float], None]:
-    allowed = "a positive finite number" if strict else "a finite number >= 0"
-
-    def validate(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-        if not (math.isfinite(value) and (value > 0 if strict else value >= 0)):
-            raise InvalidParameterError.for_value(
-                name=attribute.name, owner=type(instance).__name__, allowed=allowed, got=value
-            )
-
-    return validate
-
+#: Constraints used across the package.
+FINITE = Interval(Real, None, None, closed="neither")
+NON_NEGATIVE = Interval(Real, 0, None, closed="left")
+POSITIVE = Interval(Real, 0, None, closed="neither")
+TIME_UNIT = OneOf(("D", "W", "M"))
+DATAFRAME = InstanceOf(pd.DataFrame, "a pandas DataFrame")
 
 #: attrs validators of float fields: finite and >= 0, or finite and > 0.
-non_negative_finite = _finite_at_least(strict=False)
-positive_finite = _finite_at_least(strict=True)
+non_negative_finite = validator(NON_NEGATIVE)
+positive_finite = validator(POSITIVE)

@@ -12,6 +12,7 @@ churn warnings can be scored against what really happened.
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import attrs
@@ -21,7 +22,7 @@ import pandas as pd
 
 from crmscore._events import EVENT_KINDS
 from crmscore._params import BetaGeoParams, GammaGammaParams
-from crmscore._validation import as_timestamp
+from crmscore._validation import POSITIVE, Interval, as_timestamp, check_integer, check_number
 from crmscore.errors import InvalidParameterError
 
 __all__ = [
@@ -79,11 +80,8 @@ class SyntheticBook:
 
 
 def _check_count(value: object, name: str, minimum: int, owner: str = "make_transactions") -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InvalidParameterError.for_value(
-            name=name, owner=owner, allowed=f"an integer >= {minimum}", got=value
-        )
-    return int(value)
+    constraint = Interval(Integral, minimum, None, closed="left")
+    return check_integer(value, constraint, name=name, owner=owner)
 
 
 def _check_book(
@@ -300,23 +298,14 @@ class EventBook:
 
 
 def _check_fraction(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise InvalidParameterError.for_value(
-            name=name, owner="make_events", allowed="a number in [0, 1]", got=value
-        )
-    return float(value)
+    return check_number(value, _FRACTION, name=name, owner="make_events")
 
 
 def _check_positive(value: object, name: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not (np.isfinite(value) and value > 0)
-    ):
-        raise InvalidParameterError.for_value(
-            name=name, owner="make_events", allowed="a positive finite number", got=value
-        )
-    return float(value)
+    return check_number(value, POSITIVE, name=name, owner="make_events")
+
+
+_FRACTION = Interval(Real, 0, 1, closed="both")
 
 
 def _check_range(value: object, name: str) -> tuple[int, int]:

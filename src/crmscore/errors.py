@@ -13,7 +13,6 @@ The hierarchy::
     │   ├── InvalidDataError
     │   └── InvalidParameterError
     │       └── InconsistentJudgmentsError
-    ├── NotFittedError (AttributeError)
     └── ConvergenceError (RuntimeError)
 
 Messages say what was wrong, where (column, number of customers, the first
@@ -35,7 +34,6 @@ __all__ = [
     "InconsistentJudgmentsError",
     "InvalidDataError",
     "InvalidParameterError",
-    "NotFittedError",
     "ValidationError",
 ]
 
@@ -258,10 +256,6 @@ class InconsistentJudgmentsError(InvalidParameterError):
         super().__init__(message)
         self.consistency_ratio = consistency_ratio
         self.judgments = tuple(judgments)
-
-
-class NotFittedError(CrmScoreError, AttributeError):
-    """A scorer that must be fitted was used before ``fit``."""
 
 
 class ConvergenceError(CrmScoreError, RuntimeError):

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from crmscore._columns import EventColumns
 from crmscore._events import validate_events
+from crmscore._periods import to_periods
 from crmscore._progress import ProgressReporter
-from crmscore._validation import as_timestamp, check_columns, check_frame, check_unique_index
+from crmscore._validation import (
+    InstanceOf,
+    Interval,
+    as_timestamp,
+    check_columns,
+    check_frame,
+    check_param,
+    check_unique_index,
+)
 from crmscore.churn.rules import LEVELS
 from crmscore.churn.warning import EarlyWarning
 from crmscore.errors import InvalidDataError, InvalidParameterError
-from crmscore.rfm._table import to_periods
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Sequence
@@ -23,18 +33,15 @@ __all__ = ["backtest", "evaluate_warnings", "observed_churn_dates"]
 _OWNER = "evaluate_warnings"
 
 
-def _positive_int(value: object, *, name: str, owner: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InvalidParameterError.for_value(
-            name=name, owner=owner, allowed=f"an integer >= {minimum}", got=value
-        )
-    return int(value)
+#: Whole days: at least one (a horizon), or at least none (a lead time).
+_DAYS = Interval(Integral, 1, None, closed="left")
+_DAYS_OR_NONE = Interval(Integral, 0, None, closed="left")
 
 
 def observed_churn_dates(
     events: pd.DataFrame,
     *,
-    end: Any,
+    as_of: Any,
     inactive_days: int = 90,
     customer_col: str = "customer_id",
     timestamp_col: str = "timestamp",
@@ -48,8 +55,8 @@ def observed_churn_dates(
     Parameters
     ----------
     events : pandas.DataFrame
-        The event log, covering the time after the evaluation dates (up to ``end``).
-    end : date-like
+        The event log, covering the time after the evaluation dates (up to ``as_of``).
+    as_of : date-like
         Last day the log covers; events after it are left out.
     inactive_days : int, default 90
         Days without a purchase that make a customer churned.
@@ -61,9 +68,9 @@ def observed_churn_dates(
     Returns
     -------
     pandas.Series
-        ``churn_date`` per customer with an event up to ``end``: the day on which
+        ``churn_date`` per customer with an event up to ``as_of``: the day on which
         ``inactive_days`` days have passed since the customer's last purchase
-        (last purchase day + ``inactive_days``), if that day is not after ``end``;
+        (last purchase day + ``inactive_days``), if that day is not after ``as_of``;
         NaT for customers still buying, and for customers who never purchased.
 
     Notes
@@ -83,17 +90,17 @@ def observed_churn_dates(
     ...     "customer_id": ["a", "a", "b"],
     ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-02-10", "2024-06-01"]),
     ...     "kind": "purchase", "value": [10.0, 20.0, 5.0]})
-    >>> observed_churn_dates(events, end="2024-06-30")
+    >>> observed_churn_dates(events, as_of="2024-06-30")
     customer_id
     a   2024-05-10
     b          NaT
     Name: churn_date, dtype: datetime64[ns]
     """
     owner = "observed_churn_dates"
-    days_inactive = _positive_int(inactive_days, name="inactive_days", owner=owner)
+    days_inactive = int(check_param(inactive_days, _DAYS, name="inactive_days", owner=owner))
     validated = validate_events(
         events,
-        as_of=end,
+        as_of=as_of,
         owner=owner,
         customer_col=customer_col,
         timestamp_col=timestamp_col,
@@ -111,7 +118,7 @@ def observed_churn_dates(
     return pd.Series(dates.astype("datetime64[ns]"), index=validated.customers, name="churn_date")
 
 
-def _churn_days(churn_dates: pd.Series[Any], index: pd.Index[Any]) -> np.ndarray[Any, Any]:
+def churn_day_numbers(churn_dates: pd.Series[Any], index: pd.Index[Any]) -> np.ndarray[Any, Any]:
     """Churn day (days since 1970-01-01, NaN if none) of each customer of ``index``."""
     if not isinstance(churn_dates, pd.Series):
         raise InvalidParameterError.for_value(
@@ -149,13 +156,14 @@ def evaluate_warnings(
     Parameters
     ----------
     warnings : pandas.DataFrame
-        The result of :meth:`EarlyWarning.evaluate` (a ``level`` column, indexed by
+        The result of :meth:`EarlyWarning.predict` (a ``level`` column, indexed by
         customer id).
     churn_dates : pandas.Series
         The churn date of each customer who churned (NaT or absent: did not
         churn), e.g. :func:`observed_churn_dates` or a synthetic book's truth.
     as_of : date-like, optional
-        The date the warnings were made; defaults to ``warnings.attrs["as_of"]``.
+        The date the warnings were made; defaults to ``warnings.attrs["as_of"]``
+        (pass it when the frame was filtered, joined or read from a file).
     horizon_days : int, default 90
         A warned customer counts as a churner when the churn day is 1 to
         ``horizon_days`` days after ``as_of``'s day.
@@ -228,8 +236,8 @@ def evaluate_warnings(
     check_frame(warnings, name="warnings", owner=_OWNER)
     check_columns(warnings, ["level"], frame_name="warnings")
     check_unique_index(warnings, frame_name="warnings")
-    horizon = _positive_int(horizon_days, name="horizon_days", owner=_OWNER)
-    lead_min = _positive_int(min_lead_days, name="min_lead_days", owner=_OWNER, minimum=0)
+    horizon = int(check_param(horizon_days, _DAYS, name="horizon_days", owner=_OWNER))
+    lead_min = int(check_param(min_lead_days, _DAYS_OR_NONE, name="min_lead_days", owner=_OWNER))
     if lead_min > horizon:
         raise InvalidParameterError.for_value(
             name="min_lead_days",
@@ -239,10 +247,16 @@ def evaluate_warnings(
         )
     if as_of is None:
         as_of = warnings.attrs.get("as_of")
+        if as_of is None:
+            raise InvalidParameterError(
+                f"{_OWNER} needs the date the warnings were made: pass as_of= (warnings.attrs "
+                "has no 'as_of'; pandas drops attrs through many operations and every file "
+                "format)."
+            )
     when = as_timestamp(as_of, name="as_of", owner=_OWNER)
     as_of_day = int(to_periods(np.array([when.tz_localize(None).to_datetime64()]), "D")[0])
 
-    lead = _churn_days(churn_dates, warnings.index) - as_of_day
+    lead = churn_day_numbers(churn_dates, warnings.index) - as_of_day
     level = warnings["level"].astype(str).to_numpy()
     unknown = ~np.isin(level, LEVELS)
     if unknown.any():
@@ -341,28 +355,27 @@ def backtest(
     True
     """
     chosen = EarlyWarning() if warning is None else warning
-    if not isinstance(chosen, EarlyWarning):
-        raise InvalidParameterError.for_value(
-            name="warning", owner="backtest", allowed="an EarlyWarning", got=type(chosen).__name__
-        )
+    check_param(
+        chosen, InstanceOf(EarlyWarning, "an EarlyWarning"), name="warning", owner="backtest"
+    )
     dates = [as_timestamp(d, name="as_of_dates", owner="backtest") for d in as_of_dates]
     if not dates:
         raise InvalidParameterError.for_value(
             name="as_of_dates", owner="backtest", allowed="a non-empty sequence of dates", got=[]
         )
+    columns = EventColumns(
+        customer=customer_col,
+        timestamp=timestamp_col,
+        kind=kind_col,
+        value=value_col,
+        event_id=event_id_col,
+    )
     reporter = ProgressReporter(progress, owner="backtest")
     reporter.report(0.0)
     frames = []
     for done, date in enumerate(dates, start=1):
-        warnings = chosen.evaluate(
-            events,
-            as_of=date,
-            customer_col=customer_col,
-            timestamp_col=timestamp_col,
-            kind_col=kind_col,
-            value_col=value_col,
-            event_id_col=event_id_col,
-            extra_kinds=extra_kinds,
+        warnings = chosen.predict(
+            events, as_of=date, extra_kinds=extra_kinds, **columns.as_kwargs()
         )
         frames.append(
             evaluate_warnings(

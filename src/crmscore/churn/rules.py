@@ -18,6 +18,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from crmscore._validation import integer_at_least
 from crmscore.churn.signals import SIGNAL_GROUPS, identifier, instance_of, one_of
 from crmscore.errors import InvalidParameterError
 
@@ -263,11 +264,7 @@ class AnyOf(_Compound):
         return result
 
 
-def _positive(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidParameterError.for_value(
-            name=attribute.name, owner=type(instance).__name__, allowed="an integer >= 1", got=value
-        )
+_positive = integer_at_least(1)
 
 
 @attrs.frozen(kw_only=True)

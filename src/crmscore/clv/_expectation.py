@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import betainc, digamma, hyp2f1
 
-from crmscore.clv._groups import group_rows
+from crmscore._groups import group_rows
 from crmscore.clv._kernels import (
     FloatArray,
     Params,

@@ -7,6 +7,7 @@ Private: the public classes in :mod:`crmscore.clv.bgnbd` and
 from __future__ import annotations
 
 import math
+from numbers import Real
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
@@ -18,12 +19,16 @@ from scipy.optimize import minimize
 from crmscore._display import html_block, short_repr
 from crmscore._progress import ProgressReporter, gradient_fraction
 from crmscore._validation import (
+    FINITE,
+    Interval,
+    Optional,
+    check_number,
     integer_at_least,
     non_negative_finite,
     optional_integer_at_least,
     to_float,
+    validator,
 )
-from crmscore.clv._groups import count_rows, group_rows
 from crmscore.errors import ConvergenceError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -55,15 +60,11 @@ OPTIMISED = 0.95
 
 #: Validators of float fields (finite and >= 0, or > 0) and of counts (>= 1).
 positive_int = integer_at_least(1)
+
+#: The confidence level of an interval.
+_LEVEL = Interval(Real, 0, 1, closed="neither")
 #: Validator of the optional customer count of a fitted model: None, or >= 1.
 optional_positive_int = optional_integer_at_least(1)
-
-
-def is_int(value: object, *, minimum: int) -> bool:
-    """Whether ``value`` is an integer (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        return False
-    return int(value) >= minimum
 
 
 def to_matrix(value: Any) -> Matrix | None:
@@ -117,15 +118,8 @@ def check_covariance(size: int) -> Callable[[object, attrs.Attribute[Any], Matri
     return validate
 
 
-def optional_finite(instance: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    """Validate an optional float field: None, or a finite number (JSON has no NaN)."""
-    if value is not None and not math.isfinite(value):
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="a finite number, or None",
-            got=value,
-        )
+#: Validate an optional float field: None, or a finite number (JSON has no NaN).
+optional_finite = validator(Optional(FINITE))
 
 
 # --------------------------------------------------------------------------------------
@@ -308,10 +302,7 @@ def parameter_summary(
     """Estimates, standard errors and log-scale Wald intervals."""
     from scipy.stats import norm  # noqa: PLC0415 (only needed here)
 
-    if isinstance(level, bool) or not (isinstance(level, float | int) and 0 < level < 1):
-        raise InvalidParameterError.for_value(
-            name="level", owner="summary", allowed="a number in (0, 1)", got=level
-        )
+    level = check_number(level, _LEVEL, name="level", owner="summary")
     names = list(estimates)
     estimate = np.array([estimates[k] for k in names])
     se = np.array([math.nan if errors is None else errors[k] for k in names])
@@ -331,17 +322,6 @@ def parameter_summary(
 # --------------------------------------------------------------------------------------
 # Compression into distinct rows
 # --------------------------------------------------------------------------------------
-
-
-def aggregate(
-    columns: Sequence[FloatArray], weight: FloatArray | None = None
-) -> tuple[list[FloatArray], FloatArray]:
-    """Distinct rows of ``columns`` (sorted) and the total weight (or count) of each."""
-    if weight is None:
-        return count_rows(list(columns))
-    distinct, inverse = group_rows(list(columns))
-    totals = np.bincount(inverse, weights=weight, minlength=len(distinct[0]))
-    return distinct, totals.astype(np.float64)
 
 
 # --------------------------------------------------------------------------------------

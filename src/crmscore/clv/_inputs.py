@@ -14,20 +14,25 @@ import numpy as np
 import numpy.typing as npt
 
 from crmscore._validation import (
+    NON_NEGATIVE,
+    TIME_UNIT,
+    Optional,
     as_float_array,
     check_columns,
     check_frame,
+    check_param,
     check_unique_index,
     first_ids,
+    no_repeat_purchase,
     reject_ids,
     to_float,
+    validator,
 )
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    import attrs
     import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
@@ -93,19 +98,23 @@ def check_counts(frame: pd.DataFrame, counts: FloatArray, *, column: str) -> Non
     )
 
 
-def check_time_unit(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and value not in TIME_UNITS:
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="one of {'D', 'W', 'M'} or None",
-            got=value,
-        )
+check_time_unit = validator(Optional(TIME_UNIT))
 
 
 def table_time_unit(table: pd.DataFrame) -> str | None:
     unit = table.attrs.get("time_unit")
     return unit if unit in TIME_UNITS else None
+
+
+def resolve_time_unit(time_unit: object, table: pd.DataFrame, *, owner: str) -> str | None:
+    """Return the ``time_unit`` argument if given (checked), else the table's attrs, or None.
+
+    pandas drops ``attrs`` through many operations and every file format, so the
+    argument is the reliable way; ``attrs`` only supplies a default.
+    """
+    if time_unit is None:
+        return table_time_unit(table)
+    return str(check_param(time_unit, Optional(TIME_UNIT), name="time_unit", owner=owner))
 
 
 def rfm_arrays(
@@ -163,11 +172,9 @@ def check_identifiable(
 
 
 def check_horizon(t: object, *, owner: str) -> float:
-    value = to_float(t)
-    if isinstance(t, bool) or not (math.isfinite(value) and value >= 0):
-        raise InvalidParameterError.for_value(
-            name="t", owner=owner, allowed="a finite number >= 0", got=t
-        )
+    value = math.nan if isinstance(t, bool) else to_float(t)
+    if not NON_NEGATIVE.is_satisfied_by(value):
+        check_param(t, NON_NEGATIVE, name="t", owner=owner)  # raises, quoting t as given
     return value
 
 
@@ -206,19 +213,6 @@ def spend_arrays(
         hint="The Gamma-Gamma model needs positive spend; drop or fix those customers.",
     )
     return frame, x, m
-
-
-def no_repeat_purchase(*, owner: str, ids: list[Any], n_rows: int) -> InvalidDataError:
-    """Build the error of a Gamma-Gamma fit on rows none of which has a repeat purchase."""
-    return InvalidDataError.for_ids(
-        column="frequency",
-        problem=f"is 0 (no repeat purchase) in every row passed to {owner}",
-        ids=ids,
-        n_offending=n_rows,
-        unit="row(s)",
-        hint="The Gamma-Gamma model is fitted on the mean spend of repeat purchases, "
-        "and there is none.",
-    )
 
 
 def check_repeaters(frame: pd.DataFrame, x: FloatArray, *, owner: str) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import betainc, betaln, digamma, expit, gammaln, polygamma
 
-from crmscore.clv._groups import group_rows
+from crmscore._groups import group_rows
 
 if TYPE_CHECKING:
     from collections.abc import Callable

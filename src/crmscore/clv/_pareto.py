@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from crmscore.clv._groups import group_rows
+from crmscore._groups import group_rows
 from crmscore.clv._kernels import Derivatives, FloatArray, IntArray, Params, trigamma
 
 if TYPE_CHECKING:

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crmscore._groups import compress_rows
 from crmscore._params import BetaGeoParams
 from crmscore._progress import ProgressReporter
 from crmscore._validation import non_negative_finite, positive_finite, to_float
@@ -25,7 +26,6 @@ from crmscore.clv._fitting import (
     PREPARED,
     ConvergenceReport,
     Matrix,
-    aggregate,
     check_covariance,
     fit_result_from_dict,
     fit_result_to_dict,
@@ -50,6 +50,7 @@ from crmscore.clv._inputs import (
     check_identifiable,
     check_time_unit,
     frame_columns,
+    resolve_time_unit,
     rfm_arrays,
     table_time_unit,
 )
@@ -495,7 +496,11 @@ class BetaGeoFitter:
     """Most optimiser iterations before :class:`~crmscore.errors.ConvergenceError`."""
 
     def fit(
-        self, table: pd.DataFrame, *, progress: Callable[[float], None] | None = None
+        self,
+        table: pd.DataFrame,
+        *,
+        time_unit: str | None = None,
+        progress: Callable[[float], None] | None = None,
     ) -> BetaGeoModel:
         """Fit the model to an RFM table.
 
@@ -507,7 +512,11 @@ class BetaGeoFitter:
         ----------
         table : pandas.DataFrame
             One row per customer with ``frequency``, ``recency``, ``T`` (e.g. from
-            :func:`crmscore.rfm_table`; its ``attrs["time_unit"]`` is kept).
+            :func:`crmscore.rfm_table`).
+        time_unit : {"D", "W", "M"}, optional
+            Unit of recency and T, recorded on the model; defaults to
+            ``table.attrs["time_unit"]`` if set (pandas drops ``attrs`` through many
+            operations and any file, so pass it when the table was not made just now).
         progress : callable, optional
             Called with the fraction done (0 to 1, increasing): after the data are
             checked and compressed, at every optimiser iteration (how far the
@@ -532,9 +541,10 @@ class BetaGeoFitter:
         reporter = ProgressReporter(progress, owner=owner)
         reporter.report(0.0)
         frame, x, tx, age = rfm_arrays(table, owner=owner)
+        unit = resolve_time_unit(time_unit, frame, owner=owner)
         check_identifiable(frame, x, owner=owner)
-        (x, tx, age), counts = aggregate([x, tx, age])
-        return self._fit(x, tx, age, counts, time_unit=table_time_unit(frame), progress=reporter)
+        (x, tx, age), counts = compress_rows([x, tx, age])
+        return self._fit(x, tx, age, counts, time_unit=unit, progress=reporter)
 
     def fit_aggregated(
         self,
@@ -581,12 +591,9 @@ class BetaGeoFitter:
         frame, x, tx, age = rfm_arrays(stats, owner=owner, per_customer=False, frame_name="stats")
         _, (counts,) = frame_columns(frame, [count_col], owner=owner, frame_name="stats")
         check_counts(frame, counts, column=count_col)
+        unit = resolve_time_unit(time_unit, frame, owner=owner)
         check_identifiable(frame, x, owner=owner)
-        if time_unit is not None:
-            check_time_unit(self, attrs.fields(BetaGeoModel).time_unit, time_unit)
-        return self._fit(
-            x, tx, age, counts, time_unit=time_unit or table_time_unit(frame), progress=reporter
-        )
+        return self._fit(x, tx, age, counts, time_unit=unit, progress=reporter)
 
     @staticmethod
     def aggregate(table: pd.DataFrame) -> pd.DataFrame:
@@ -614,7 +621,7 @@ class BetaGeoFitter:
         1          1      3.0  9.0      2
         """
         frame, x, tx, age = rfm_arrays(table, owner="BetaGeoFitter.aggregate")
-        (x, tx, age), counts = aggregate([x, tx, age])
+        (x, tx, age), counts = compress_rows([x, tx, age])
         stats = pd.DataFrame(
             {
                 "frequency": x.astype(np.int64),

@@ -13,6 +13,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._groups import compress_rows
 from crmscore._params import GammaGammaParams
 from crmscore._progress import ProgressReporter
 from crmscore._validation import non_negative_finite, positive_finite, to_float
@@ -24,7 +25,6 @@ from crmscore.clv._fitting import (
     PREPARED,
     ConvergenceReport,
     Matrix,
-    aggregate,
     check_covariance,
     fit_result_from_dict,
     fit_result_to_dict,
@@ -322,7 +322,7 @@ class GammaGammaFitter:
         frame, x, m = spend_arrays(table, owner=owner)
         check_repeaters(frame, x, owner=owner)
         keep = x > 0
-        (x, m), counts = aggregate([x[keep], m[keep]])
+        (x, m), counts = compress_rows([x[keep], m[keep]])
         return self._fit(x, m, counts, progress=reporter)
 
     def fit_aggregated(
@@ -375,7 +375,7 @@ class GammaGammaFitter:
         _, x, m = spend_arrays(table, owner="GammaGammaFitter.aggregate")
         keep = x > 0
         if keep.any():
-            (x, m), counts = aggregate([x[keep], m[keep]])
+            (x, m), counts = compress_rows([x[keep], m[keep]])
         else:
             x, m, counts = x[keep], m[keep], x[keep]
         return pd.DataFrame(

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from crmscore._validation import as_timestamp, check_frame, timestamp_column
-from crmscore.clv._fitting import is_int
+from crmscore._periods import TimeUnit, to_periods
+from crmscore._validation import (
+    InstanceOf,
+    Interval,
+    as_timestamp,
+    check_frame,
+    check_param,
+    timestamp_column,
+)
 from crmscore.clv._inputs import check_frequency, frame_columns, reject
 from crmscore.clv.bgnbd import BetaGeoModel
 from crmscore.errors import InvalidDataError, InvalidParameterError
-from crmscore.rfm._table import TimeUnit, rfm_table, to_periods
+from crmscore.rfm import rfm_table
 
 __all__ = ["calibration_holdout_split", "holdout_comparison"]
 
 _OWNER = "calibration_holdout_split"
+
+
+_AT_LEAST_ONE = Interval(Integral, 1, None, closed="left")
 
 
 def calibration_holdout_split(
@@ -203,14 +214,8 @@ def holdout_comparison(
     ['0', '1', '2', '3+', 'all']
     """
     owner = "holdout_comparison"
-    if not isinstance(model, BetaGeoModel):
-        raise InvalidParameterError.for_value(
-            name="model", owner=owner, allowed="a BetaGeoModel", got=type(model).__name__
-        )
-    if not is_int(max_frequency, minimum=1):
-        raise InvalidParameterError.for_value(
-            name="max_frequency", owner=owner, allowed="an integer >= 1", got=max_frequency
-        )
+    check_param(model, InstanceOf(BetaGeoModel, "a BetaGeoModel"), name="model", owner=owner)
+    check_param(max_frequency, _AT_LEAST_ONE, name="max_frequency", owner=owner)
     frame, (actual, durations) = frame_columns(
         split,
         ("frequency_holdout", "duration_holdout"),

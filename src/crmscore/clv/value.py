@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
+from numbers import Integral
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
+from crmscore._validation import NON_NEGATIVE, POSITIVE, InstanceOf, Interval, check_param
 from crmscore.clv import _kernels
 from crmscore.clv._expectation import bgnbd_expected_purchases_at, mbgnbd_expected_purchases_at
-from crmscore.clv._fitting import is_int
-from crmscore.clv._inputs import rfm_arrays, spend_arrays
+from crmscore.clv._inputs import resolve_time_unit, rfm_arrays, spend_arrays
 from crmscore.clv.bgnbd import BetaGeoModel
 from crmscore.clv.gamma_gamma import GammaGammaModel
 from crmscore.clv.mbgnbd import ModifiedBetaGeoModel
@@ -45,16 +46,16 @@ class PurchaseModel(Protocol):
 PERIODS_PER_MONTH: dict[str, float] = {"D": 30.0, "W": 4.345, "M": 1.0}
 
 _OWNER = "customer_lifetime_value"
+_PURCHASE_MODEL = InstanceOf(
+    PurchaseModel, "a purchase model (time_unit and expected_purchases(table, *, t))"
+)
+_SPEND_MODEL = InstanceOf(GammaGammaModel, "a GammaGammaModel")
 
 
-def _check_number(value: object, *, name: str, minimum: float, strict: bool = False) -> float:
+def _check_number(value: object, *, name: str, constraint: Interval) -> float:
     number = math.nan if isinstance(value, bool) else _as_float(value)
-    ok = math.isfinite(number) and (number > minimum if strict else number >= minimum)
-    if not ok:
-        relation = ">" if strict else ">="
-        raise InvalidParameterError.for_value(
-            name=name, owner=_OWNER, allowed=f"a finite number {relation} {minimum:g}", got=value
-        )
+    if not constraint.is_satisfied_by(number):
+        check_param(value, constraint, name=name, owner=_OWNER)  # raises, quoting value
     return number
 
 
@@ -66,11 +67,14 @@ def _as_float(value: object) -> float:
 
 
 def _step_length(
-    table: pd.DataFrame, purchase_model: PurchaseModel, periods_per_step: float | None
+    table: pd.DataFrame,
+    purchase_model: PurchaseModel,
+    periods_per_step: float | None,
+    time_unit: str | None,
 ) -> float:
     if periods_per_step is not None:
-        return _check_number(periods_per_step, name="periods_per_step", minimum=0.0, strict=True)
-    table_unit = table.attrs.get("time_unit")
+        return _check_number(periods_per_step, name="periods_per_step", constraint=POSITIVE)
+    table_unit = resolve_time_unit(time_unit, table, owner=_OWNER)
     model_unit = purchase_model.time_unit
     if table_unit is not None and model_unit is not None and table_unit != model_unit:
         raise InvalidParameterError(
@@ -80,9 +84,11 @@ def _step_length(
     unit = table_unit if table_unit is not None else model_unit
     if unit not in PERIODS_PER_MONTH:
         raise InvalidParameterError(
-            f"{_OWNER} cannot tell the time unit of the table (attrs['time_unit'] is unset and "
-            "the purchase model has no time_unit). Pass periods_per_step, the number of "
-            "periods in one discounting step (e.g. 30.0 for months in a daily table)."
+            f"{_OWNER} cannot tell the time unit of the table (no time_unit argument, "
+            "attrs['time_unit'] is unset and the purchase model has no time_unit). Pass "
+            "time_unit= (the unit of recency and T: 'D', 'W' or 'M'), or periods_per_step=, "
+            "the number of periods in one discounting step (e.g. 30.0 for months in a daily "
+            "table)."
         )
     return PERIODS_PER_MONTH[unit]
 
@@ -96,6 +102,7 @@ def customer_lifetime_value(
     discount_rate: float,
     margin: float = 1.0,
     periods_per_step: float | None = None,
+    time_unit: str | None = None,
 ) -> pd.Series[float]:
     r"""Compute the expected discounted value of each customer's purchases over a horizon.
 
@@ -119,8 +126,12 @@ def customer_lifetime_value(
         Share of spend that is profit (1.0 values revenue), >= 0.
     periods_per_step : float, optional
         Length of a step in the table's time unit. By default one month: 30 days,
-        4.345 weeks or 1 month, from ``table.attrs["time_unit"]`` or the purchase
-        model's ``time_unit`` (as lifetimes' ``freq``).
+        4.345 weeks or 1 month, from ``time_unit`` (as lifetimes' ``freq``).
+    time_unit : {"D", "W", "M"}, optional
+        Unit of the table's ``recency`` and ``T``. Defaults to
+        ``table.attrs["time_unit"]``, then to the purchase model's ``time_unit``;
+        pass it when the table did not come straight from :func:`crmscore.rfm_table`
+        (pandas drops ``attrs`` through many operations and every file format).
 
     Returns
     -------
@@ -130,8 +141,8 @@ def customer_lifetime_value(
     Raises
     ------
     InvalidParameterError
-        A parameter outside its domain, or an unknown time unit without
-        ``periods_per_step``.
+        A parameter outside its domain, or an unknown time unit (pass
+        ``time_unit`` or ``periods_per_step``).
     InvalidDataError, ColumnNotFoundError
         The table breaks the contract of either model, or repeats a customer id.
 
@@ -170,28 +181,13 @@ def customer_lifetime_value(
     2    133.30
     Name: clv, dtype: float64
     """
-    if not isinstance(purchase_model, PurchaseModel):
-        raise InvalidParameterError.for_value(
-            name="purchase_model",
-            owner=_OWNER,
-            allowed="a purchase model (time_unit and expected_purchases(table, *, t))",
-            got=type(purchase_model).__name__,
-        )
-    if not isinstance(spend_model, GammaGammaModel):
-        raise InvalidParameterError.for_value(
-            name="spend_model",
-            owner=_OWNER,
-            allowed="a GammaGammaModel",
-            got=type(spend_model).__name__,
-        )
-    if not is_int(horizon, minimum=1):
-        raise InvalidParameterError.for_value(
-            name="horizon", owner=_OWNER, allowed="an integer >= 1", got=horizon
-        )
-    rate = _check_number(discount_rate, name="discount_rate", minimum=0.0)
-    share = _check_number(margin, name="margin", minimum=0.0)
+    check_param(purchase_model, _PURCHASE_MODEL, name="purchase_model", owner=_OWNER)
+    check_param(spend_model, _SPEND_MODEL, name="spend_model", owner=_OWNER)
+    check_param(horizon, Interval(Integral, 1, None, closed="left"), name="horizon", owner=_OWNER)
+    rate = _check_number(discount_rate, name="discount_rate", constraint=NON_NEGATIVE)
+    share = _check_number(margin, name="margin", constraint=NON_NEGATIVE)
     frame, sx, m = spend_arrays(table, owner=_OWNER)
-    step = _step_length(frame, purchase_model, periods_per_step)
+    step = _step_length(frame, purchase_model, periods_per_step, time_unit)
     times = [k * step for k in range(1, int(horizon) + 1)]
     steps = _cumulative_purchases(frame, purchase_model, times)
 

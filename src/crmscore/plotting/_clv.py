@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
-from crmscore._validation import check_choice, check_columns, check_frame
-from crmscore.clv._fitting import is_int
+from crmscore._validation import (
+    InstanceOf,
+    Interval,
+    check_choice,
+    check_columns,
+    check_frame,
+    check_param,
+)
 from crmscore.clv.bgnbd import BetaGeoModel
-from crmscore.errors import InvalidDataError, InvalidParameterError
+from crmscore.errors import InvalidDataError
 from crmscore.plotting._common import (
     CUSTOMERS_COLOR,
     REVENUE_COLOR,
@@ -86,10 +93,7 @@ def plot_p_alive_matrix(
     >>> plt.close(ax.figure)
     """
     owner = "plot_p_alive_matrix"
-    if not isinstance(model, BetaGeoModel):
-        raise InvalidParameterError.for_value(
-            name="model", owner=owner, allowed="a BetaGeoModel", got=type(model).__name__
-        )
+    check_param(model, InstanceOf(BetaGeoModel, "a BetaGeoModel"), name="model", owner=owner)
     check_choice(kind, name="kind", owner=owner, choices=("p_alive", "expected_purchases"))
     T = positive_number(T, name="T", owner=owner)  # noqa: N806
     t = positive_number(t, name="t", owner=owner)
@@ -97,10 +101,7 @@ def plot_p_alive_matrix(
         ("max_frequency", max_frequency, 1),
         ("resolution", resolution, 2),
     ):
-        if not is_int(value, minimum=minimum):
-            raise InvalidParameterError.for_value(
-                name=name, owner=owner, allowed=f"an integer >= {minimum}", got=value
-            )
+        check_param(value, Interval(Integral, minimum, None, closed="left"), name=name, owner=owner)
     frequency = np.repeat(np.arange(max_frequency + 1, dtype=np.int64), resolution)
     recency = np.tile(np.linspace(0.0, float(T), resolution), max_frequency + 1)
     grid = pd.DataFrame(

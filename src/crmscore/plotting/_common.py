@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from crmscore._validation import check_unique_index, reject_ids
+from crmscore._validation import POSITIVE, check_number, check_unique_index, reject_ids
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -142,9 +141,4 @@ def annotate_grid(
 
 def positive_number(value: object, *, name: str, owner: str) -> float:
     """Return ``value`` as a float if it is a positive finite number (not a bool)."""
-    number = value if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
-    if not (math.isfinite(number) and number > 0):
-        raise InvalidParameterError.for_value(
-            name=name, owner=owner, allowed="a positive finite number", got=value
-        )
-    return float(number)
+    return check_number(value, POSITIVE, name=name, owner=owner)

@@ -271,7 +271,7 @@ def plot_churn_by_tier(
     Parameters
     ----------
     levels : pandas.Series
-        Warning level per customer (``EarlyWarning.evaluate(...)["level"]``).
+        Warning level per customer (``EarlyWarning.predict(...)["level"]``).
     tiers : pandas.Series
         Tier per customer; it must have every customer of ``levels`` (customers
         without a warning row are not drawn).

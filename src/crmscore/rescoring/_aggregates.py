@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from crmscore.rfm._table import PurchaseAggregates
+from crmscore._purchases import PurchaseAggregates
 
 if TYPE_CHECKING:
     import numpy.typing as npt

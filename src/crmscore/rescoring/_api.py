@@ -8,10 +8,11 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._columns import EventColumns
 from crmscore._progress import ProgressReporter
+from crmscore._purchases import rfm_columns
 from crmscore._validation import as_timestamp
-from crmscore.churn import LEVELS
-from crmscore.clv import BetaGeoFitter, GammaGammaFitter
+from crmscore.churn import LEVELS, LearnedWarning
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rescoring._batch import _read_batch
 from crmscore.rescoring._book import NAT, OVERRIDE_KINDS, Book, RescoringResult, empty_changes
@@ -27,13 +28,20 @@ from crmscore.rescoring._core import (
 )
 from crmscore.rescoring._ingest import _NO_SCORECARD, _step
 from crmscore.rescoring._open import _open_adjustments
-from crmscore.rescoring._overrides import _check_note, _checked_attributes, _finish, _row_of
+from crmscore.rescoring._overrides import (
+    _check_note,
+    _checked_attributes,
+    _finish,
+    _label_of,
+    _row_of,
+)
 from crmscore.rescoring._review import _retier
-from crmscore.rfm._table import rfm_columns
-from crmscore.tiering._tiers import apply_rules
+from crmscore.tiering import apply_rules
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    import numpy.typing as npt
 
     from crmscore.rescoring._policy import RescoringPolicy
     from crmscore.tiering import FittedScorecard
@@ -112,18 +120,16 @@ def ingest(
     - Every customer the batch touches gets a fresh cached ``score`` at ``as_of``.
     """
     as_of_ts = check_as_of(book, as_of, "ingest")
-    batch = _read_batch(
-        book,
-        events,
-        as_of_ts,
-        {
-            "customer_col": customer_col,
-            "timestamp_col": timestamp_col,
-            "kind_col": kind_col,
-            "value_col": value_col,
-            "event_id_col": event_id_col,
-        },
+    columns = EventColumns(
+        customer=customer_col,
+        timestamp=timestamp_col,
+        kind=kind_col,
+        value=value_col,
+        event_id=event_id_col,
     )
+    if book.n_customers == 0 and book.customer_col != customer_col:
+        book = attrs.evolve(book, customer_col=customer_col)  # the first events name the ids
+    batch = _read_batch(book, events, as_of_ts, columns)
     return _step(book, batch, as_of_ts)
 
 
@@ -134,9 +140,9 @@ def ingest(
 
 def review(
     book: Book,
+    events: pd.DataFrame | None = None,
     *,
     as_of: Any,
-    events: pd.DataFrame | None = None,
     progress: Callable[[float], None] | None = None,
     customer_col: str = "customer_id",
     timestamp_col: str = "timestamp",
@@ -150,12 +156,13 @@ def review(
     ----------
     book : Book
         The current state. Not modified.
-    as_of : date-like
-        When the review happens (not before the book's ``as_of``).
     events : pandas.DataFrame, optional
         The recent event log, for the policy's churn step (required when the
         policy has one; its signals look back at most a year by default). Not
-        applied to the book: ingest events with :func:`ingest`.
+        applied to the book: ingest events with :func:`ingest`. Data, so
+        positional, as in :func:`ingest`.
+    as_of : date-like
+        When the review happens (not before the book's ``as_of``).
     progress : callable, optional
         Called with the fraction done (0 to 1) after each stage of the review.
     customer_col, timestamp_col, kind_col, value_col, event_id_col : str
@@ -193,79 +200,45 @@ def review(
     reporter = ProgressReporter(progress, owner="review")
     report = reporter.report
     report(0.0)
-    as_of_ts = check_as_of(book, as_of, "review")
-    if book.n_customers == 0:
-        raise InvalidDataError("The book has no customers to review: ingest purchases first.")
-    policy = book.policy
-    if policy.churn is not None and events is None:
-        raise InvalidParameterError(
-            "The policy has a churn step: pass the recent events to review(events=...) so "
-            "that warning levels can be measured."
-        )
+    as_of_ts = _check_review(book, events, as_of)
     stepped = _step(book, None, as_of_ts)
     book = stepped.book
     report(0.2)
     columns = Columns(book.columns)
-    changes = Changes(book.tiers, as_of_ts)
     ids = book.ids.to_index()
     every = aggregates_of(columns.data, slice(None))
     period = int(periods_of([as_of_ts.to_datetime64()], book)[0])
-    if policy.clv is not None and (
-        book.purchase_model is None or book.spend_model is None or policy.clv.refit_on_review
-    ):
-        table = pd.DataFrame(rfm_columns(every, period)).set_axis(ids)
-        table.attrs["time_unit"] = policy.time_unit
-        book = attrs.evolve(
-            book,
-            purchase_model=BetaGeoFitter().fit(table),
-            spend_model=GammaGammaFitter().fit(table),
-        )
+    book = _refit_clv(book, every, period, ids)
     report(0.5)
-    if policy.churn is not None and events is not None:
-        warnings = policy.churn.evaluate(
-            events,
-            as_of=as_of_ts,
-            customer_col=customer_col,
-            timestamp_col=timestamp_col,
-            kind_col=kind_col,
-            value_col=value_col,
-            event_id_col=event_id_col,
+    if book.policy.churn is not None and events is not None:
+        event_columns = EventColumns(
+            customer=customer_col,
+            timestamp=timestamp_col,
+            kind=kind_col,
+            value=value_col,
+            event_id=event_id_col,
         )
-        rows = book.ids.positions(warnings.index)
-        levels = pd.Categorical(warnings["level"], categories=LEVELS).codes.astype(np.int8)
-        churn = np.zeros(book.n_customers, dtype=np.int8)
-        churn[rows[rows >= 0]] = levels[rows >= 0]
-        columns.edit("churn_level")[:] = churn
+        columns.edit("churn_level")[:] = _churn_levels(book, events, as_of_ts, event_columns)
     report(0.7)
     frame = indicators(book, every, period, ids, churn_level=columns["churn_level"]).set_axis(
-        ids.rename("customer_id")
+        ids.rename(book.customer_col)
     )
-    scorecard: FittedScorecard | None = book.scorecard
-    if scorecard is None or policy.refit_on_review:
-        scorecard = policy.scorecard.fit(frame)
-    score, computed = score_frame(scorecard, frame)
-    # The tier of the score alone, and the rule (if any) that moved it to `computed`.
-    plain = book.tiers.codes(score).astype(np.int8)
-    rules = policy.scorecard.rules
-    fired = np.full(score.size, -1, dtype=np.int64)
-    if rules:
-        _, fired = apply_rules(
-            plain, frame, scheme=book.tiers, rules=rules, frame_name="the review's indicators"
-        )
+    scored = _score_review(book, frame)
     report(0.9)
+    changes = Changes(book.tiers, as_of_ts)
     _retier(
         book,
         columns=columns,
         changes=changes,
         ids=np.asarray(ids, dtype=object),
-        score=score,
-        computed=computed,
-        plain=plain,
-        fired=fired,
+        score=scored.score,
+        computed=scored.computed,
+        plain=scored.plain,
+        fired=scored.fired,
         as_of=as_of_ts,
     )
-    columns.edit("score")[:] = score
-    columns.edit("score_tier")[:] = computed
+    columns.edit("score")[:] = scored.score
+    columns.edit("score_tier")[:] = scored.computed
     columns.edit("scored_at")[:] = as_of_ts.to_datetime64()
     made = changes.frame()
     reviewed = attrs.evolve(
@@ -273,7 +246,7 @@ def review(
         as_of=as_of_ts,
         last_review=as_of_ts,
         first_review=as_of_ts if book.first_review is None else book.first_review,
-        scorecard=scorecard,
+        scorecard=scored.scorecard,
         columns=columns.freeze(),
         changes=book.changes.add(made),
     )
@@ -285,6 +258,89 @@ def review(
         else made,
         skipped=stepped.skipped,
     )
+
+
+def _check_review(book: Book, events: pd.DataFrame | None, as_of: Any) -> pd.Timestamp:
+    """Review step 0: the date, a book with customers, events for a churn step."""
+    as_of_ts = check_as_of(book, as_of, "review")
+    if book.n_customers == 0:
+        raise InvalidDataError("The book has no customers to review: ingest purchases first.")
+    if book.policy.churn is not None and events is None:
+        raise InvalidParameterError(
+            "The policy has a churn step: pass the recent events to review(book, events, ...) so "
+            "that warning levels can be measured."
+        )
+    return as_of_ts
+
+
+def _refit_clv(book: Book, every: Any, period: int, ids: pd.Index[Any]) -> Book:
+    """Review step 1: refit BG/NBD and Gamma-Gamma on the whole book, with the stage's fitters.
+
+    Only with a CLV step, and only when its models are missing or ``refit_on_review``.
+    """
+    stage, unit = book.policy.clv, book.policy.time_unit
+    if stage is None or (
+        book.purchase_model is not None
+        and book.spend_model is not None
+        and not stage.refit_on_review
+    ):
+        return book
+    table = pd.DataFrame(rfm_columns(every, period)).set_axis(ids)
+    return attrs.evolve(
+        book,
+        purchase_model=stage.purchase_fitter.fit(table, time_unit=unit),
+        spend_model=stage.spend_fitter.fit(table),
+    )
+
+
+def _churn_levels(
+    book: Book, events: pd.DataFrame, as_of: pd.Timestamp, columns: EventColumns
+) -> npt.NDArray[np.int8]:
+    """Review step 2: every customer's warning level (0 none ... 3 red; 0 without events)."""
+    warning = book.policy.churn
+    assert warning is not None  # the caller checked
+    if isinstance(warning, LearnedWarning):
+        # Levels only: the reasons in words are not stored in the book.
+        warnings = warning.predict(events, as_of=as_of, n_reasons=0, **columns.as_kwargs())
+    else:
+        warnings = warning.predict(events, as_of=as_of, **columns.as_kwargs())
+    rows = book.ids.positions(warnings.index)
+    levels = pd.Categorical(warnings["level"], categories=LEVELS).codes.astype(np.int8)
+    churn = np.zeros(book.n_customers, dtype=np.int8)
+    churn[rows[rows >= 0]] = levels[rows >= 0]
+    return churn
+
+
+@attrs.frozen(eq=False)  # arrays: no equality
+class _Scored:
+    """What review step 3 gives: the scorecard used, and every customer's scores."""
+
+    scorecard: FittedScorecard
+    score: npt.NDArray[np.float64]
+    computed: npt.NDArray[np.int8]
+    plain: npt.NDArray[np.int8]
+    fired: npt.NDArray[np.int64]
+
+
+def _score_review(book: Book, frame: pd.DataFrame) -> _Scored:
+    """Review step 3: (re)fit the scorecard, score, and note which tier rule moved whom.
+
+    ``plain`` is the tier of the score alone, ``computed`` the tier after the
+    scorecard's rules, ``fired`` the rule that moved it (-1 for none).
+    """
+    policy = book.policy
+    scorecard = book.scorecard
+    if scorecard is None or policy.refit_on_review:
+        scorecard = policy.scorecard.fit(frame)
+    score, computed = score_frame(scorecard, frame)
+    plain = book.tiers.codes(score).astype(np.int8)
+    rules = policy.scorecard.rules
+    fired = np.full(score.size, -1, dtype=np.int64)
+    if rules:
+        _, fired = apply_rules(
+            plain, frame, scheme=book.tiers, rules=rules, frame_name="the review's indicators"
+        )
+    return _Scored(scorecard=scorecard, score=score, computed=computed, plain=plain, fired=fired)
 
 
 def open_book(
@@ -359,26 +415,19 @@ def open_book(
     upgrade_invitation    304
     Name: count, dtype: int64
     """
-    columns = {
-        "customer_col": customer_col,
-        "timestamp_col": timestamp_col,
-        "kind_col": kind_col,
-        "value_col": value_col,
-        "event_id_col": event_id_col,
-    }
-    book = Book(policy=policy, attributes=_checked_attributes(attributes))
-    first = ingest(book, events, as_of=as_of, **columns)
-    history = events if policy.churn is not None else None
-    second = review(
-        first.book,
-        as_of=as_of,
-        events=history,
-        customer_col=customer_col,
-        timestamp_col=timestamp_col,
-        kind_col=kind_col,
-        value_col=value_col,
-        event_id_col=event_id_col,
+    columns = EventColumns(
+        customer=customer_col,
+        timestamp=timestamp_col,
+        kind=kind_col,
+        value=value_col,
+        event_id=event_id_col,
     )
+    book = Book(
+        policy=policy, attributes=_checked_attributes(attributes), customer_col=customer_col
+    )
+    first = ingest(book, events, as_of=as_of, **columns.as_kwargs())
+    history = events if policy.churn is not None else None
+    second = review(first.book, history, as_of=as_of, **columns.as_kwargs())
     book, adjusted, skipped = second.book, empty_changes(), first.skipped
     if book.as_of is not None and (skipped["reason"] == _NO_SCORECARD).any():
         book, adjusted, skipped = _open_adjustments(book, events, book.as_of, columns, skipped)
@@ -458,7 +507,7 @@ def set_override(
     state.note[:] = len(notes) - 1
     state.write(columns)
     changes.add(
-        customer_id=np.asarray([customer_id], dtype=object),
+        customer_id=_label_of(stepped.book, row),
         at=as_of_ts.to_datetime64(),
         change="tier",
         before=before,
@@ -494,7 +543,7 @@ def clear_override(
     state.clear(np.array([True]))
     state.write(columns)
     changes.add(
-        customer_id=np.asarray([customer_id], dtype=object),
+        customer_id=_label_of(stepped.book, row),
         at=as_of_ts.to_datetime64(),
         change="tier",
         before=before,
@@ -527,7 +576,7 @@ def set_attributes(book: Book, *, attributes: pd.DataFrame) -> Book:
     """
     new = _checked_attributes(attributes)
     merged = new if book.attributes.empty else new.combine_first(book.attributes)
-    merged.index.name = "customer_id"
+    merged.index.name = book.customer_col
     return attrs.evolve(book, attributes=merged)
 
 
@@ -556,13 +605,14 @@ def explain(book: Book, *, customer_ids: Any, language: str = "en") -> pd.DataFr
     """
     if book.scorecard is None or book.as_of is None:
         raise InvalidDataError("The book has no fitted scorecard yet: review it first.")
-    wanted = pd.Index(list(customer_ids) if not isinstance(customer_ids, str) else [customer_ids])
-    rows = book.ids.positions(wanted)
+    asked = pd.Index(list(customer_ids) if not isinstance(customer_ids, str) else [customer_ids])
+    rows = book.ids.positions(asked)
     absent = rows < 0
     if absent.any():
         raise InvalidDataError.for_ids(
-            column=None, problem="is not in the book", ids=list(wanted[absent])
+            column=None, problem="is not in the book", ids=list(asked[absent])
         )
+    wanted: pd.Index[Any] = pd.Index(book.ids.labels_at(rows))  # canonical: 1.0 is customer 1
     frame = indicators(
         book,
         aggregates_of(book.columns, rows),

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
 
+    from crmscore._columns import EventColumns
     from crmscore.rescoring._book import Book
 
 _NEVER = np.iinfo(np.int64).max
@@ -48,11 +49,11 @@ class _Batch:
 
 
 def _read_batch(
-    book: Book, events: pd.DataFrame, as_of: pd.Timestamp, columns: dict[str, str]
+    book: Book, events: pd.DataFrame, as_of: pd.Timestamp, columns: EventColumns
 ) -> _Batch | None:
     """Validate a batch; drop events already applied; sort it. ``None`` if nothing is new."""
     owner = "ingest"
-    event_id_col = columns["event_id_col"]
+    event_id_col = columns.event_id
     check_frame(events, name="events", owner=owner)
     if event_id_col not in events.columns:
         raise ColumnNotFoundError.from_missing_and_available(
@@ -68,9 +69,9 @@ def _read_batch(
             "needs an id on every event to apply it exactly once.",
             column=event_id_col,
         )
-    valid = validate_events(events, as_of=as_of, owner=owner, future="error", **columns)
+    valid = validate_events(events, as_of=as_of, owner=owner, future="error", **columns.as_kwargs())
     stamps = valid.stamps.astype("datetime64[ns]")
-    event_ids = events[event_id_col].to_numpy(dtype=object)[valid.rows]
+    event_ids = valid.event_ids if valid.event_ids is not None else np.empty(0, object)
     id_hashes = label_hashes(event_ids)
     fresh = book.event_ids.positions(event_ids, id_hashes) < 0
     if not fresh.any():
@@ -91,7 +92,7 @@ def _read_batch(
         if bad_rows.any():
             bad, total = first_ids(customers, bad_rows)
             raise InvalidDataError.for_ids(
-                column=columns["timestamp_col"],
+                column=columns.timestamp,
                 problem=problem,
                 ids=bad,
                 n_offending=total,

@@ -177,6 +177,10 @@ class Book:
     schema_version: int = SCHEMA_VERSION
     """Version of the serialised form."""
 
+    customer_col: str = "customer_id"
+    """Name of the customer-id index of every per-customer frame the book gives: the
+    ``customer_col`` of the events that opened it."""
+
     def __repr__(self) -> str:
         return book_repr(self)  # counts and dates only: never customer data
 
@@ -229,7 +233,7 @@ class Book:
         """
         frame = pd.DataFrame(
             {name: np.array(values) for name, values in self.columns.items()},
-            index=self.ids.to_index(name="customer_id"),
+            index=self.ids.to_index(name=self.customer_col),
         )
         frame.attrs["schema_version"] = self.schema_version
         return frame
@@ -309,6 +313,7 @@ class Book:
             if self.purchase_model is None
             else self.purchase_model.to_dict(),
             "spend_model": None if self.spend_model is None else self.spend_model.to_dict(),
+            "customer_col": self.customer_col,
             "customer_ids": frame.index.tolist(),
             "customers": columns,
             "attributes": {
@@ -348,9 +353,10 @@ class Book:
                 columns[name] = _frozen(raw.view("datetime64[ns]"))
             else:
                 columns[name] = _frozen(np.array(values, dtype=dtype))
+        customer_col = str(data.get("customer_col", "customer_id"))  # (books saved before it)
         attributes = pd.DataFrame(
             {c: _floats_in(v) for c, v in data["attributes"]["columns"].items()},
-            index=pd.Index(data["attributes"]["index"], name="customer_id"),
+            index=pd.Index(data["attributes"]["index"], name=customer_col),
         )
         h = data["history"]
         history = empty_changes()
@@ -386,6 +392,7 @@ class Book:
             event_ids=ChunkedIndex().add(pd.Index(data["event_ids"])),
             changes=ChunkedFrame().add(history),
             notes=tuple((str(r), str(a)) for r, a in data["notes"]),
+            customer_col=customer_col,
         )
 
     @classmethod
@@ -435,6 +442,7 @@ class Book:
             attributes=pd.DataFrame() if attributes is None else attributes.copy(),
             event_ids=ChunkedIndex().add(pd.Index(event_ids)),
             notes=tuple((str(r), str(a)) for r, a in notes),
+            customer_col=frame.index.name if isinstance(frame.index.name, str) else "customer_id",
         )
 
 

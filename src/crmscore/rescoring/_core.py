@@ -8,6 +8,8 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._periods import to_periods
+from crmscore._purchases import PurchaseAggregates, rfm_columns
 from crmscore._validation import as_timestamp
 from crmscore.clv import customer_lifetime_value
 from crmscore.errors import InvalidParameterError
@@ -20,7 +22,6 @@ from crmscore.rescoring._book import (
     Book,
     empty_changes,
 )
-from crmscore.rfm._table import PurchaseAggregates, rfm_columns, to_periods
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -184,7 +185,6 @@ def indicators(
 ) -> pd.DataFrame:
     """Build the scorecard's input along the chain RFM -> CLV -> churn -> attributes."""
     frame = pd.DataFrame(rfm_columns(aggregates, periods))
-    frame.attrs["time_unit"] = book.policy.time_unit
     stage = book.policy.clv
     if stage is not None and book.purchase_model is not None and book.spend_model is not None:
         frame["p_alive"] = book.purchase_model.probability_alive(frame).to_numpy()
@@ -195,6 +195,7 @@ def indicators(
             horizon=stage.horizon,
             discount_rate=stage.discount_rate,
             margin=stage.margin,
+            time_unit=book.policy.time_unit,
         ).to_numpy()
     if book.policy.churn is not None:
         frame["churn_level"] = churn_level

@@ -8,6 +8,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._purchases import PurchaseAggregates, aggregate_purchases
 from crmscore.rescoring import _aggregates
 from crmscore.rescoring._batch import _NEVER, _Batch, _drop_before_first_purchase
 from crmscore.rescoring._book import NAT, Book, RescoringResult
@@ -27,7 +28,6 @@ from crmscore.rescoring._core import (
     score_frame,
     skipped_frame,
 )
-from crmscore.rfm._table import PurchaseAggregates, aggregate_purchases
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -107,7 +107,7 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
     )
     touched = np.unique(rows)
     if book.scorecard is not None and touched.size:
-        touched_ids = pd.Index(customer_ids.labels_at(touched), name="customer_id")
+        touched_ids = pd.Index(customer_ids.labels_at(touched), name=book.customer_col)
         frame = indicators(
             book,
             aggregates_of(columns.data, touched),
@@ -440,10 +440,10 @@ def _triggers(
     # one trigger (the usual case), else by (customer, trigger number) (a
     # MultiIndex makes the scorecard's uniqueness check far slower).
     if customer_ids.is_unique:
-        frame.index = customer_ids.rename("customer_id")
+        frame.index = customer_ids.rename(book.customer_col)
     else:
         frame.index = pd.MultiIndex.from_arrays(
-            [customer_ids, np.arange(len(customer_ids))], names=["customer_id", "trigger"]
+            [customer_ids, np.arange(len(customer_ids))], names=[book.customer_col, "trigger"]
         )
     score, tier = score_frame(book.scorecard, frame)
     return (

@@ -21,11 +21,12 @@ from crmscore.rescoring._core import (
 from crmscore.rescoring._ingest import _NO_SCORECARD, _timeline
 
 if TYPE_CHECKING:
+    from crmscore._columns import EventColumns
     from crmscore.rescoring._policy import RescoringPolicy
 
 
 def _adjustment_rows(
-    events: pd.DataFrame, policy: RescoringPolicy, columns: dict[str, str]
+    events: pd.DataFrame, policy: RescoringPolicy, columns: EventColumns
 ) -> pd.DataFrame:
     """Select the rows of a history that :func:`_open_adjustments` reads, in order.
 
@@ -34,12 +35,12 @@ def _adjustment_rows(
     the large purchases, which are reported as rated. Reading only these keeps
     opening a book from validating its whole history twice.
     """
-    kinds = events[columns["kind_col"]]
+    kinds = events[columns.kind]
     trigger = kinds.isin(["default", "strategic_signing"]).to_numpy()
     purchase = (kinds == "purchase").to_numpy()
-    customers = events[columns["customer_col"]]
+    customers = events[columns.customer]
     keep = trigger | (purchase & customers.isin(customers[trigger]).to_numpy())
-    value_col = columns["value_col"]
+    value_col = columns.value
     if policy.large_transaction is not None and value_col in events.columns:
         large = (events[value_col] >= policy.large_transaction).to_numpy(dtype=bool)
         keep |= purchase & large
@@ -50,7 +51,7 @@ def _open_adjustments(
     book: Book,
     events: pd.DataFrame,
     as_of: pd.Timestamp,
-    columns: dict[str, str],
+    columns: EventColumns,
     skipped: pd.DataFrame,
 ) -> tuple[Book, pd.DataFrame, pd.DataFrame]:
     """Apply the history's defaults and signings whose adjustment is still running.

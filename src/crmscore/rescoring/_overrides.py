@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from crmscore._validation import check_frame, check_unique_index
@@ -32,6 +33,15 @@ def _row_of(book: Book, customer_id: Any, owner: str) -> int:
             column=None, problem=f"is not in the book ({owner})", ids=[customer_id]
         )
     return row
+
+
+def _label_of(book: Book, row: int) -> npt.NDArray[Any]:
+    """Return the book's own (canonical, JSON-safe) id of a row, as a one-element array.
+
+    The audit trail records the id as the book holds it, not as the caller spelled
+    it (``np.int64(7)`` or ``7.0`` for customer 7).
+    """
+    return np.asarray(book.ids.labels_at(np.array([row])).tolist(), dtype=object)
 
 
 def _finish(

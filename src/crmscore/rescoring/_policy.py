@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import numpy as np
 
+from crmscore._periods import TIME_UNITS, TimeUnit
 from crmscore._validation import (
+    NON_NEGATIVE,
+    InstanceOf,
+    OneOf,
+    Optional,
+    check_param,
     integer_at_least,
     non_negative_finite,
     optional_integer_at_least,
+    validator,
 )
-from crmscore.churn import EarlyWarning, PAliveBelow
+from crmscore.churn import EarlyWarning, LearnedWarning, PAliveBelow
+from crmscore.clv import BetaGeoFitter, GammaGammaFitter
 from crmscore.errors import InvalidParameterError
 from crmscore.rescoring._summary import policy_html
-from crmscore.rfm import TIME_UNITS, TimeUnit
 from crmscore.tiering import Scorecard
 
 if TYPE_CHECKING:
@@ -31,21 +36,11 @@ def _amount(name: str, *, optional: bool) -> Callable[[Any], Any]:
     It raises :class:`InvalidParameterError` naming the field for anything else
     (a string, a bool, NaN, a negative number, or ``None`` where not allowed).
     """
-    allowed = "a finite number >= 0" + (", or None to switch the rule off" if optional else "")
+    constraint = Optional(NON_NEGATIVE) if optional else NON_NEGATIVE
 
     def convert(value: Any) -> float | None:
-        if value is None and optional:
-            return None
-        number = math.nan
-        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-            value, (bool, np.bool_)
-        ):
-            number = float(value)
-        if not (math.isfinite(number) and number >= 0):
-            raise InvalidParameterError.for_value(
-                name=name, owner="RescoringPolicy", allowed=allowed, got=value
-            )
-        return number
+        check_param(value, constraint, name=name, owner="RescoringPolicy")
+        return None if value is None else float(value)
 
     return convert
 
@@ -135,14 +130,35 @@ class CLVStage:
     refit_on_review: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     """Refit both models on the whole book at every review (always at the first)."""
 
+    purchase_fitter: BetaGeoFitter = attrs.field(
+        factory=BetaGeoFitter,
+        validator=validator(InstanceOf(BetaGeoFitter, "a BetaGeoFitter")),
+    )
+    """Settings of the BG/NBD fit at reviews (penalizer, tolerance, iterations)."""
+
+    spend_fitter: GammaGammaFitter = attrs.field(
+        factory=GammaGammaFitter,
+        validator=validator(InstanceOf(GammaGammaFitter, "a GammaGammaFitter")),
+    )
+    """Settings of the Gamma-Gamma fit at reviews."""
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""
-        return attrs.asdict(self)
+        return {
+            **attrs.asdict(self, recurse=False),
+            "purchase_fitter": self.purchase_fitter.to_dict(),
+            "spend_fitter": self.spend_fitter.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CLVStage:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**data)
+        """Inverse of :meth:`to_dict` (a dict without fitters gets the default ones)."""
+        fields = dict(data)
+        if "purchase_fitter" in fields:
+            fields["purchase_fitter"] = BetaGeoFitter.from_dict(fields["purchase_fitter"])
+        if "spend_fitter" in fields:
+            fields["spend_fitter"] = GammaGammaFitter.from_dict(fields["spend_fitter"])
+        return cls(**fields)
 
 
 def _optional_adjustment(value: TierAdjustment | Mapping[str, Any] | None) -> TierAdjustment | None:
@@ -178,7 +194,7 @@ class RescoringPolicy:
     scorecard: Scorecard = attrs.field(validator=attrs.validators.instance_of(Scorecard))
     """The tiering scorecard (settings; its normalisation is learned at reviews)."""
 
-    time_unit: TimeUnit = attrs.field(default="D", validator=attrs.validators.in_(TIME_UNITS))
+    time_unit: TimeUnit = attrs.field(default="D", validator=validator(OneOf(TIME_UNITS)))
     """Period of the RFM columns the scorecard reads."""
 
     review_months: int = attrs.field(default=3, validator=_count(1))
@@ -227,14 +243,27 @@ class RescoringPolicy:
     )
     """The CLV step (``p_alive``, ``clv`` columns), or ``None`` to leave it out."""
 
-    churn: EarlyWarning | None = attrs.field(
+    churn: EarlyWarning | LearnedWarning | None = attrs.field(
         default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(EarlyWarning)),
+        validator=attrs.validators.optional(
+            attrs.validators.instance_of((EarlyWarning, LearnedWarning))
+        ),
     )
-    """The churn step: levels measured at reviews (``churn_level`` 0 none .. 3 red)."""
+    """The churn step: levels measured at reviews (``churn_level`` 0 none .. 3 red), by
+    rules (:class:`~crmscore.churn.EarlyWarning`) or by a fitted
+    :class:`~crmscore.churn.LearnedWarning` (its levels; only the built-in logistic
+    model, which serialises with the policy)."""
 
     def __attrs_post_init__(self) -> None:
-        if self.churn is not None and any(isinstance(s, PAliveBelow) for s in self.churn.signals):
+        if isinstance(self.churn, LearnedWarning) and self.churn.estimator is not None:
+            raise InvalidParameterError(
+                "RescoringPolicy: the churn step cannot hold a LearnedWarning with a plugged-in "
+                f"{type(self.churn.estimator).__name__} (it is not serialisable with the "
+                "policy). Fit it with the built-in logistic model."
+            )
+        if isinstance(self.churn, EarlyWarning) and any(
+            isinstance(s, PAliveBelow) for s in self.churn.signals
+        ):
             raise InvalidParameterError(
                 "RescoringPolicy: the churn step cannot hold a PAliveBelow signal (its model "
                 "is not serialisable with the policy). Turn on the clv step and use its "
@@ -291,5 +320,14 @@ class RescoringPolicy:
         return cls(
             **fields,
             clv=None if clv is None else CLVStage.from_dict(clv),
-            churn=None if churn is None else EarlyWarning.from_dict(churn),
+            churn=_churn_from_dict(churn),
         )
+
+
+def _churn_from_dict(data: Mapping[str, Any] | None) -> EarlyWarning | LearnedWarning | None:
+    """Rebuild the churn step: a learned warning's dictionary has ``terms``."""
+    if data is None:
+        return None
+    if "terms" in data:
+        return LearnedWarning.from_dict(data)
+    return EarlyWarning.from_dict(data)

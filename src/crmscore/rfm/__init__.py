@@ -16,6 +16,7 @@ Three steps, each a pure function or a frozen value:
 :func:`rfm_segments` chains steps 2 and 3.
 """
 
+from crmscore._periods import TIME_UNITS, TimeUnit
 from crmscore.rfm._scores import (
     FittedRFMScorer,
     FixedBins,
@@ -31,7 +32,7 @@ from crmscore.rfm._segments import (
     SegmentMap,
     rfm_segments,
 )
-from crmscore.rfm._table import TIME_UNITS, TimeUnit, rfm_table
+from crmscore.rfm._table import rfm_table
 
 __all__ = [
     "CLASSIC_SEGMENTS",

@@ -8,19 +8,22 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._serialise import TypeRegistry
 from crmscore._validation import (
+    OneOf,
     as_float_array,
     check_columns,
     check_frame,
     check_unique_index,
     integer_at_least,
+    validator,
 )
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from crmscore.rfm._table import FloatArray, IntArray
+    from crmscore._purchases import FloatArray, IntArray
 
 _positive_int = integer_at_least(2)
 
@@ -106,7 +109,7 @@ class FixedBins:
     """Thresholds in increasing order (equal neighbours leave a score empty)."""
 
     at_edge: Literal["lower", "higher"] = attrs.field(
-        default="lower", validator=attrs.validators.in_(("lower", "higher"))
+        default="lower", validator=validator(OneOf(("lower", "higher")))
     )
     """Which of the two scores a value exactly at an edge gets."""
 
@@ -126,7 +129,7 @@ class ReferenceBins:
     """
 
     statistic: Literal["mean", "median"] = attrs.field(
-        default="mean", validator=attrs.validators.in_(("mean", "median"))
+        default="mean", validator=validator(OneOf(("mean", "median")))
     )
     """The population statistic used as the reference."""
 
@@ -137,29 +140,11 @@ class ReferenceBins:
 
 
 Bins: TypeAlias = QuantileBins | FixedBins | ReferenceBins
-_BIN_TYPES: dict[str, type[Bins]] = {
-    "quantile": QuantileBins,
-    "fixed": FixedBins,
-    "reference": ReferenceBins,
-}
-
-
-def _bins_to_dict(bins: Bins) -> dict[str, Any]:
-    kind = next(k for k, v in _BIN_TYPES.items() if isinstance(bins, v))
-    out: dict[str, Any] = {"kind": kind, **attrs.asdict(bins)}
-    if "edges" in out:
-        out["edges"] = list(out["edges"])
-    return out
-
-
-def _bins_from_dict(data: Mapping[str, Any]) -> Bins:
-    fields = dict(data)
-    kind = fields.pop("kind", None)
-    if kind not in _BIN_TYPES:
-        raise InvalidParameterError.for_value(
-            name="kind", owner="bins", allowed="one of {'quantile', 'fixed', 'reference'}", got=kind
-        )
-    return _BIN_TYPES[kind](**fields)
+_BINS: TypeRegistry[Bins] = TypeRegistry(
+    "bins", {"quantile": QuantileBins, "fixed": FixedBins, "reference": ReferenceBins}
+)
+_bins_to_dict = _BINS.to_dict
+_bins_from_dict = _BINS.from_dict
 
 
 @attrs.frozen(kw_only=True)

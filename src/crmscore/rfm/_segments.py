@@ -169,7 +169,7 @@ class SegmentMap:
         frame["label_zh"] = [s.label_zh for s in owners]
         return frame
 
-    def assign(
+    def score(
         self, scores: pd.DataFrame, *, language: Literal["en", "zh"] = "en"
     ) -> pd.Series[Any]:
         """Name the segment of every customer.
@@ -192,7 +192,7 @@ class SegmentMap:
         InvalidDataError
             A score is outside the map's grid.
         """
-        check_choice(language, name="language", owner="SegmentMap.assign", choices=("en", "zh"))
+        check_choice(language, name="language", owner="SegmentMap.score", choices=("en", "zh"))
         check_columns(scores, self.dimensions, frame_name="scores")
         coords = []
         for column, n in zip(self.dimensions, self.n_scores, strict=True):
@@ -423,4 +423,4 @@ def rfm_segments(
                 f"scorer gives {by_column[dimension]}."
             )
     scores = fitted.score(table)
-    return scores.assign(segment=segment_map.assign(scores, language=language))
+    return scores.assign(segment=segment_map.score(scores, language=language))

@@ -8,22 +8,19 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from crmscore._validation import as_timestamp, check_choice
+from crmscore._frames import is_dask_frame
+from crmscore._periods import TIME_UNITS, TimeUnit
+from crmscore._purchases import empty_rfm_table, summarise_transactions
+from crmscore._validation import as_timestamp, check_choice, no_repeat_purchase
 from crmscore.clv import BetaGeoFitter, GammaGammaFitter
-from crmscore.clv._inputs import no_repeat_purchase
 from crmscore.errors import ColumnNotFoundError, InvalidDataError, InvalidParameterError
-from crmscore.rfm._table import (
-    TIME_UNITS,
-    TimeUnit,
-    empty_rfm_table,
-    is_dask_frame,
-    summarise_transactions,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     import dask.dataframe as dd
+
+    from crmscore._columns import TransactionColumns
 
 #: Column carrying each row's place in the input through a shuffle (dropped after).
 ROW = "__crmscore_row"
@@ -168,27 +165,26 @@ def meta_of(
 
 
 def rfm_plan(
-    columns: Iterable[Any],
+    available: Iterable[Any],
     sample: pd.DataFrame,
     *,
     owner: str,
     as_of: Any,
     time_unit: TimeUnit,
-    customer_col: str,
-    timestamp_col: str,
-    amount_col: str,
+    columns: TransactionColumns,
     negative_amounts: Literal["error", "net"],
 ) -> tuple[pd.DataFrame, Callable[[pd.DataFrame], pd.DataFrame]]:
     """Check an RFM call on a lazy log; return the output schema and the per-part work.
 
-    ``columns`` are the lazy frame's column names and ``sample`` an empty pandas
-    frame with its dtypes. The work is :func:`crmscore.rfm.summarise_transactions`
+    ``available`` are the lazy frame's column names and ``sample`` an empty pandas
+    frame with its dtypes. The work is :func:`crmscore._purchases.summarise_transactions`
     with every setting bound, accepting parts with no customer.
     """
     check_choice(time_unit, name="time_unit", owner=owner, choices=TIME_UNITS)
     check_choice(negative_amounts, name="negative_amounts", owner=owner, choices=("error", "net"))
     as_of_ts = as_timestamp(as_of, name="as_of", owner=owner)
-    require_columns(columns, (customer_col, timestamp_col, amount_col), frame="transactions")
+    customer_col, timestamp_col = columns.customer, columns.timestamp
+    require_columns(available, (customer_col, timestamp_col, columns.amount), frame="transactions")
     meta = empty_rfm_table(
         id_dtype=sample[customer_col].dtype,
         stamp_dtype=wall_clock(sample[timestamp_col].dtype),
@@ -199,9 +195,7 @@ def rfm_plan(
         summarise_transactions,
         as_of=as_of,
         time_unit=time_unit,
-        customer_col=customer_col,
-        timestamp_col=timestamp_col,
-        amount_col=amount_col,
+        columns=columns,
         negative_amounts=negative_amounts,
         allow_empty=True,
     )

@@ -8,8 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 import pandas as pd
 
+from crmscore._columns import TransactionColumns
+from crmscore._groups import compress_rows
+from crmscore._ids import canonical_ids, hash_ids
 from crmscore._progress import ProgressReporter
-from crmscore.clv._fitting import aggregate as compress_rows
+from crmscore._validation import TIME_UNIT, Optional, check_param
+from crmscore.clv import BetaGeoFitter
 from crmscore.errors import InvalidParameterError
 from crmscore.scaleout._common import (
     ROW,
@@ -29,8 +33,8 @@ if TYPE_CHECKING:
 
     import dask.dataframe as dd
 
-    from crmscore.clv import BetaGeoFitter, BetaGeoModel, GammaGammaFitter, GammaGammaModel
-    from crmscore.rfm import TimeUnit
+    from crmscore._periods import TimeUnit
+    from crmscore.clv import BetaGeoModel, GammaGammaFitter, GammaGammaModel
 
 __all__ = ["fit_dask", "map_customers", "rfm_table_dask", "sufficient_statistics_dask"]
 
@@ -39,10 +43,28 @@ __all__ = ["fit_dask", "map_customers", "rfm_table_dask", "sufficient_statistics
 _ROW_BITS = 40
 
 
-def _number_rows(part: pd.DataFrame, partition_info: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Add each row's place in the whole frame: (partition number, position)."""
+#: Column holding the hash of each row's canonical customer id, to shuffle on.
+_ID_HASH = "__crmscore_id_hash__"
+
+
+def _number_rows(
+    part: pd.DataFrame, customer_col: str, partition_info: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """Add each row's place in the whole frame, and the hash of its canonical id.
+
+    The place is (partition number, position). Shuffling on that hash (not on the
+    raw column) sends every spelling of one id (``1``, ``1.0``, ``np.uint8(1)`` in an
+    object column) to the same partition; the hash of an id does not depend on the
+    rest of the partition.
+    """
     number = 0 if partition_info is None else int(partition_info["number"])
-    return part.assign(**{ROW: (number << _ROW_BITS) + np.arange(len(part), dtype=np.int64)})
+    ids = canonical_ids(part[customer_col], column=customer_col, allow_missing=True)
+    return part.assign(
+        **{
+            ROW: (number << _ROW_BITS) + np.arange(len(part), dtype=np.int64),
+            _ID_HASH: hash_ids(ids),
+        }
+    )
 
 
 def _apply_or_empty(
@@ -60,7 +82,9 @@ def _apply_or_empty(
     """
     if len(part) == 0:
         return empty.copy()
-    return function(in_input_order(part) if shuffled else part)
+    if shuffled:
+        part = in_input_order(part.drop(columns=_ID_HASH))
+    return function(part)
 
 
 def map_customers(
@@ -137,11 +161,13 @@ def map_customers(
     if customer_col is not None:
         require_columns(frame.columns, [customer_col], frame="frame")
         check_row_column(frame.columns, owner=owner)
-        numbered = frame._meta.assign(**{ROW: np.empty(0, dtype=np.int64)})
+        numbered = frame._meta.assign(
+            **{ROW: np.empty(0, dtype=np.int64), _ID_HASH: np.empty(0, dtype=np.uint64)}
+        )
         # dask's map_partitions is not annotated upstream (here and below).
         frame = frame.map_partitions(  # type: ignore[no-untyped-call]
-            _number_rows, meta=numbered
-        ).shuffle(customer_col)
+            _number_rows, customer_col, meta=numbered
+        ).shuffle(_ID_HASH)
     empty = meta.iloc[:0]
     result: dd.DataFrame = frame.map_partitions(  # type: ignore[no-untyped-call]
         functools.partial(_apply_or_empty, function=function, empty=empty, shuffled=shuffled),
@@ -214,16 +240,19 @@ def rfm_table_dask(
         owner="rfm_table_dask",
         as_of=as_of,
         time_unit=time_unit,
-        customer_col=customer_col,
-        timestamp_col=timestamp_col,
-        amount_col=amount_col,
+        columns=TransactionColumns(
+            customer=customer_col, timestamp=timestamp_col, amount=amount_col
+        ),
         negative_amounts=negative_amounts,
     )
     return map_customers(transactions, function=summarise, meta=meta, customer_col=customer_col)
 
 
 def sufficient_statistics_dask(
-    table: dd.DataFrame, *, fitter: BetaGeoFitter | GammaGammaFitter
+    table: dd.DataFrame,
+    *,
+    fitter: BetaGeoFitter | GammaGammaFitter,
+    time_unit: TimeUnit | None = None,
 ) -> pd.DataFrame:
     r"""Count the distinct rows a model's likelihood needs, on Dask.
 
@@ -235,6 +264,10 @@ def sufficient_statistics_dask(
         Gamma-Gamma.
     fitter : BetaGeoFitter or GammaGammaFitter
         Says which model's statistics to count.
+    time_unit : {"D", "W", "M"}, optional
+        Unit of ``recency`` and ``T``, kept in ``attrs["time_unit"]``, as
+        :func:`sufficient_statistics_spark` does; defaults to the table's metadata
+        ``attrs["time_unit"]`` when it has one.
 
     Returns
     -------
@@ -243,7 +276,7 @@ def sufficient_statistics_dask(
         distinct (``frequency``, ``recency``, ``T``) rows, or distinct
         (``frequency``, ``monetary_value``) rows of repeat customers, each with the
         number of customers sharing it (``count``), sorted. ``attrs["time_unit"]``
-        is kept from the table's metadata when it has one.
+        is ``time_unit``.
 
     Raises
     ------
@@ -287,7 +320,9 @@ def sufficient_statistics_dask(
     >>> stats.equals(BetaGeoFitter.aggregate(table)), int(stats["count"].sum())
     (True, 500)
     """
-    return _count_statistics(table, fitter=fitter, owner="sufficient_statistics_dask")
+    owner = "sufficient_statistics_dask"
+    check_param(time_unit, Optional(TIME_UNIT), name="time_unit", owner=owner)
+    return _count_statistics(table, fitter=fitter, owner=owner, time_unit=time_unit)
 
 
 def _count_statistics(
@@ -296,6 +331,7 @@ def _count_statistics(
     fitter: BetaGeoFitter | GammaGammaFitter,
     owner: str,
     fitting: bool = False,
+    time_unit: TimeUnit | None = None,
 ) -> pd.DataFrame:
     """Do the work of :func:`sufficient_statistics_dask` (and check for :func:`fit_dask`)."""
     table = check_dask(table, name="table", owner=owner)
@@ -318,7 +354,8 @@ def _count_statistics(
         fitting=fitting,
         as_of=table._meta.attrs.get("as_of"),
     )
-    time_unit = table._meta.attrs.get("time_unit")
+    if time_unit is None:
+        time_unit = table._meta.attrs.get("time_unit")
     stats.attrs = {} if time_unit is None else {"time_unit": time_unit}
     return stats
 
@@ -340,6 +377,7 @@ def fit_dask(
     table: dd.DataFrame,
     *,
     fitter: BetaGeoFitter,
+    time_unit: TimeUnit | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> BetaGeoModel: ...
 
@@ -349,6 +387,7 @@ def fit_dask(
     table: dd.DataFrame,
     *,
     fitter: GammaGammaFitter,
+    time_unit: TimeUnit | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> GammaGammaModel: ...
 
@@ -357,6 +396,7 @@ def fit_dask(
     table: dd.DataFrame,
     *,
     fitter: BetaGeoFitter | GammaGammaFitter,
+    time_unit: TimeUnit | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> BetaGeoModel | GammaGammaModel:
     """Fit BG/NBD or Gamma-Gamma to a Dask table, from its sufficient statistics.
@@ -367,6 +407,9 @@ def fit_dask(
         One row per customer (e.g. :func:`rfm_table_dask`).
     fitter : BetaGeoFitter or GammaGammaFitter
         The settings; its type says which model is fitted.
+    time_unit : {"D", "W", "M"}, optional
+        Unit of ``recency`` and ``T``, recorded on a BG/NBD model; defaults to the
+        table's ``attrs["time_unit"]`` (its metadata's) if set, as in ``fitter.fit``.
     progress : callable, optional
         Called with the fraction done of the fit (0 to 1, increasing), as in
         ``fitter.fit``. The fit starts once the statistics are counted on the
@@ -407,5 +450,8 @@ def fit_dask(
     True
     """
     ProgressReporter(progress, owner="fit_dask")  # reject a bad callback before the work
+    check_param(time_unit, Optional(TIME_UNIT), name="time_unit", owner="fit_dask")
     stats = _count_statistics(table, fitter=fitter, owner="fit_dask", fitting=True)
+    if isinstance(fitter, BetaGeoFitter):
+        return fitter.fit_aggregated(stats, time_unit=time_unit, progress=progress)
     return fitter.fit_aggregated(stats, progress=progress)

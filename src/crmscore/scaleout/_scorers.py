@@ -8,11 +8,18 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from crmscore._validation import as_timestamp, check_choice, timestamp_column
-from crmscore.churn import EarlyWarning
+from crmscore._columns import EventColumns
+from crmscore._periods import to_periods
+from crmscore._validation import (
+    InstanceOf,
+    as_timestamp,
+    check_choice,
+    check_param,
+    timestamp_column,
+)
+from crmscore.churn import EarlyWarning, LearnedWarning
 from crmscore.clv import BetaGeoModel, GammaGammaModel, customer_lifetime_value
 from crmscore.errors import InvalidParameterError
-from crmscore.rfm._table import to_periods
 from crmscore.scaleout._common import check_dask, meta_of, require_columns
 from crmscore.scaleout._dask import map_customers
 from crmscore.tiering import FittedScorecard
@@ -22,7 +29,8 @@ if TYPE_CHECKING:
 
     import dask.dataframe as dd
 
-    from crmscore.tiering._tiers import Language
+    from crmscore._periods import TimeUnit
+    from crmscore.tiering import Language
 
 __all__ = ["early_warning_dask", "predict_clv_dask", "score_tiers_dask"]
 
@@ -39,6 +47,7 @@ def _clv_columns(
     discount_rate: float,
     margin: float,
     periods_per_step: float | None,
+    time_unit: str | None,
 ) -> pd.DataFrame:
     """Predict the CLV columns of one partition (any rows of an RFM table)."""
     return pd.DataFrame(
@@ -54,6 +63,7 @@ def _clv_columns(
                 discount_rate=discount_rate,
                 margin=margin,
                 periods_per_step=periods_per_step,
+                time_unit=time_unit,
             ),
         },
         index=table.index,
@@ -70,6 +80,7 @@ def predict_clv_dask(
     discount_rate: float,
     margin: float = 1.0,
     periods_per_step: float | None = None,
+    time_unit: TimeUnit | None = None,
 ) -> dd.DataFrame:
     """P(alive), expected purchases, expected spend and CLV per customer, on Dask.
 
@@ -86,6 +97,10 @@ def predict_clv_dask(
         Horizon of ``expected_purchases``, in the table's time unit.
     horizon, discount_rate, margin, periods_per_step
         As in :func:`crmscore.clv.customer_lifetime_value`.
+    time_unit : {"D", "W", "M"}, optional
+        As in :func:`crmscore.clv.customer_lifetime_value`; defaults to the
+        ``attrs["time_unit"]`` of the table's metadata, and is passed to every
+        partition explicitly (a partition need not carry ``attrs``).
 
     Returns
     -------
@@ -137,6 +152,7 @@ def predict_clv_dask(
         discount_rate=discount_rate,
         margin=margin,
         periods_per_step=periods_per_step,
+        time_unit=time_unit if time_unit is not None else table._meta.attrs.get("time_unit"),
     )
     # One valid customer, so that every parameter is checked now, not when computed.
     template = pd.DataFrame(
@@ -147,21 +163,22 @@ def predict_clv_dask(
     return map_customers(table, function=function, meta=meta)
 
 
-def _evaluate_partition(
+def _predict_partition(
     events: pd.DataFrame,
     *,
-    warning: EarlyWarning,
+    warning: EarlyWarning | LearnedWarning,
     as_of: pd.Timestamp,
     empty: pd.DataFrame,
+    columns: EventColumns,
     options: dict[str, Any],
 ) -> pd.DataFrame:
-    """:meth:`EarlyWarning.evaluate` on one partition of co-located events.
+    """``warning.predict`` on one partition of co-located events.
 
     A partition whose events all fall after ``as_of``'s day (left out with
     ``future="drop"``) has nobody to evaluate: it gives no rows, where the pandas
     call on such a log alone would raise.
     """
-    stamps = events[options["timestamp_col"]]
+    stamps = events[columns.timestamp]
     if (
         options["future"] == "drop"
         and pd.api.types.is_datetime64_any_dtype(stamps.dtype)
@@ -169,22 +186,29 @@ def _evaluate_partition(
     ):
         values, as_of64 = timestamp_column(
             events,
-            options["timestamp_col"],
-            ids=events[options["customer_col"]],
+            columns.timestamp,
+            ids=events[columns.customer],
             as_of=as_of,
             frame_name="events",
         )
         as_of_day = to_periods(np.array([as_of64]), "D")[0]
         if (to_periods(values, "D") > as_of_day).all():
             return empty.copy()
-    return warning.evaluate(events, as_of=as_of, **options)
+    if isinstance(warning, LearnedWarning):
+        return warning.predict(events, as_of=as_of, **_predict_options(options))
+    return warning.predict(events, as_of=as_of, **options)
+
+
+def _predict_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Keep the options :meth:`LearnedWarning.predict` takes (it drops future events)."""
+    return {k: v for k, v in options.items() if k != "future"}
 
 
 def early_warning_dask(
     events: dd.DataFrame,
     *,
     as_of: Any,
-    warning: EarlyWarning | None = None,
+    warning: EarlyWarning | LearnedWarning | None = None,
     customer_col: str = "customer_id",
     timestamp_col: str = "timestamp",
     kind_col: str = "kind",
@@ -198,18 +222,23 @@ def early_warning_dask(
     Parameters
     ----------
     events : dask.dataframe.DataFrame
-        The event log, partitioned any way (see :meth:`crmscore.churn.EarlyWarning.evaluate`).
+        The event log, partitioned any way (see :meth:`crmscore.churn.EarlyWarning.predict`).
     as_of : date-like
         Evaluation date.
-    warning : EarlyWarning, optional
-        Signals and rules; by default ``EarlyWarning()`` (the policy's).
+    warning : EarlyWarning or LearnedWarning, optional
+        Signals and rules; by default ``EarlyWarning()`` (the policy's). A fitted
+        :class:`~crmscore.churn.LearnedWarning` scores with
+        :meth:`~crmscore.churn.LearnedWarning.predict` instead (its BG/NBD
+        parameters are fixed in the model, so every feature is the customer's own).
     customer_col, timestamp_col, kind_col, value_col, event_id_col, extra_kinds, future
-        As in :meth:`crmscore.churn.EarlyWarning.evaluate`.
+        As in :meth:`crmscore.churn.EarlyWarning.predict` (``future`` is not used
+        by a learned warning, which leaves later events out).
 
     Returns
     -------
     dask.dataframe.DataFrame
-        Lazy; the columns of :meth:`~crmscore.churn.EarlyWarning.evaluate`, one row
+        Lazy; the columns of :meth:`~crmscore.churn.EarlyWarning.predict` (or of
+        :meth:`~crmscore.churn.LearnedWarning.predict`), one row
         per customer with an event on or before ``as_of``, indexed by customer id
         (sorted within each partition). The values equal those of the pandas call on
         the whole log. ``signals`` is a categorical whose categories are the
@@ -226,7 +255,7 @@ def early_warning_dask(
     Notes
     -----
     The events are shuffled on ``customer_col`` so that each customer's events
-    share a partition, then ``evaluate`` runs per partition
+    share a partition, then ``predict`` runs per partition
     (:func:`map_customers`): a customer's level depends on that customer's events
     only. Event ids are de-duplicated, and checked for conflicts, within a
     customer's events: an id shared by two customers is not detected.
@@ -239,26 +268,32 @@ def early_warning_dask(
     >>> lazy = early_warning_dask(dd.from_pandas(log.events, npartitions=3),
     ...                           as_of=log.as_of)
     >>> levels = lazy.compute().sort_index()["level"]
-    >>> levels.equals(EarlyWarning().evaluate(log.events, as_of=log.as_of)["level"])
+    >>> levels.equals(EarlyWarning().predict(log.events, as_of=log.as_of)["level"])
     True
     """
     owner = "early_warning_dask"
     events = check_dask(events, name="events", owner=owner)
     if warning is None:
         warning = EarlyWarning()
-    elif not isinstance(warning, EarlyWarning):
-        raise InvalidParameterError.for_value(
-            name="warning", owner=owner, allowed="an EarlyWarning", got=type(warning).__name__
+    else:
+        check_param(
+            warning,
+            InstanceOf((EarlyWarning, LearnedWarning), "an EarlyWarning or a LearnedWarning"),
+            name="warning",
+            owner=owner,
         )
     check_choice(future, name="future", owner=owner, choices=("drop", "error"))
     as_of_ts = as_timestamp(as_of, name="as_of", owner=owner)
     require_columns(events.columns, (customer_col, timestamp_col, kind_col), frame="events")
+    columns = EventColumns(
+        customer=customer_col,
+        timestamp=timestamp_col,
+        kind=kind_col,
+        value=value_col,
+        event_id=event_id_col,
+    )
     options: dict[str, Any] = {
-        "customer_col": customer_col,
-        "timestamp_col": timestamp_col,
-        "kind_col": kind_col,
-        "value_col": value_col,
-        "event_id_col": event_id_col,
+        **columns.as_kwargs(),
         "extra_kinds": extra_kinds,
         "future": future,
     }
@@ -267,15 +302,27 @@ def early_warning_dask(
         {customer_col: [0], timestamp_col: [as_of_ts], kind_col: ["purchase"], value_col: [1.0]}
     )
     index = pd.Index([], dtype=events._meta[customer_col].dtype, name=customer_col)
-    meta = meta_of(
-        functools.partial(warning.evaluate, as_of=as_of_ts, **options), template, index=index
-    )
-    # The fired combinations depend on the data: unknown categories (dask's marker).
-    from dask.dataframe.utils import clear_known_categories  # noqa: PLC0415  (optional extra)
+    if isinstance(warning, LearnedWarning):
+        meta = meta_of(
+            functools.partial(warning.predict, as_of=as_of_ts, **_predict_options(options)),
+            template,
+            index=index,
+        )
+    else:
+        meta = meta_of(
+            functools.partial(warning.predict, as_of=as_of_ts, **options), template, index=index
+        )
+        # The fired combinations depend on the data: unknown categories (dask's marker).
+        from dask.dataframe.utils import clear_known_categories  # noqa: PLC0415  (optional extra)
 
-    meta = clear_known_categories(meta, cols=["signals"])  # type: ignore[no-untyped-call]
+        meta = clear_known_categories(meta, cols=["signals"])  # type: ignore[no-untyped-call]
     function = functools.partial(
-        _evaluate_partition, warning=warning, as_of=as_of_ts, empty=meta, options=options
+        _predict_partition,
+        warning=warning,
+        as_of=as_of_ts,
+        empty=meta,
+        columns=columns,
+        options=options,
     )
     return map_customers(events, function=function, meta=meta, customer_col=customer_col)
 

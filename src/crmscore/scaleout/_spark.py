@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from crmscore._columns import TransactionColumns
+from crmscore._periods import TIME_UNITS, TimeUnit
 from crmscore._progress import ProgressReporter
-from crmscore._validation import check_choice
+from crmscore._validation import Interval, check_choice, check_param
 from crmscore.clv import BetaGeoFitter, BetaGeoModel, GammaGammaFitter, GammaGammaModel
-from crmscore.errors import InvalidParameterError
-from crmscore.rfm import TIME_UNITS, TimeUnit
 from crmscore.scaleout._common import (
     ROW,
     check_counted,
@@ -100,10 +101,7 @@ def map_customers_spark(
     ``monetary_value`` could differ from pandas in the last bits, from run to run.
     """
     owner = "map_customers_spark"
-    if buckets < 1:
-        raise InvalidParameterError.for_value(
-            name="buckets", owner=owner, allowed="a positive integer", got=buckets
-        )
+    check_param(buckets, Interval(Integral, 1, None, closed="left"), name="buckets", owner=owner)
     require_columns(frame.columns, (customer_col,), frame="frame")
     check_row_column(frame.columns, owner=owner)
     from pyspark.sql import functions as sf  # noqa: PLC0415  (optional extra)
@@ -180,9 +178,9 @@ def rfm_table_spark(
         owner="rfm_table_spark",
         as_of=as_of,
         time_unit=time_unit,
-        customer_col=customer_col,
-        timestamp_col=timestamp_col,
-        amount_col=amount_col,
+        columns=TransactionColumns(
+            customer=customer_col, timestamp=timestamp_col, amount=amount_col
+        ),
         negative_amounts=negative_amounts,
     )
     return map_customers_spark(

@@ -56,6 +56,11 @@ from crmscore.tiering._tiers import (
     TierScheme,
 )
 
+# Not public (absent from __all__): the tier-rule step, which the rescoring engine
+# re-runs on a review's indicators. Other packages import it from here, never from
+# the private module.
+from crmscore.tiering._tiers import apply_rules as apply_rules
+
 __all__ = [
     "B2B_CRITERIA",
     "B2B_INDICATORS",

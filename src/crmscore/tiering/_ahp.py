@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from numbers import Real
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -13,7 +14,15 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmscore._display import html_block
-from crmscore._validation import non_negative_finite, to_float
+from crmscore._validation import (
+    NON_NEGATIVE,
+    Interval,
+    OneOf,
+    Optional,
+    non_negative_finite,
+    to_float,
+    validator,
+)
 from crmscore.errors import InconsistentJudgmentsError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -131,30 +140,14 @@ def _check_labels(
         )
 
 
-def _check_limit(instance: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    if value is not None and not 0 <= value < math.inf:
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="a non-negative number, or None to accept any consistency",
-            got=value,
-        )
+_check_limit = validator(Optional(NON_NEGATIVE))
 
 
 def _optional_float(value: object) -> float | None:
     return None if value is None else to_float(value)
 
 
-def _check_reciprocal_tolerance(
-    instance: object, attribute: attrs.Attribute[float], value: float
-) -> None:
-    if not (math.isfinite(value) and 0 <= value < 1):
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="a number in [0, 1)",
-            got=value,
-        )
+_check_reciprocal_tolerance = validator(Interval(Real, 0, 1, closed="left"))
 
 
 @attrs.frozen(kw_only=True)
@@ -219,9 +212,7 @@ class PairwiseMatrix:
     values: tuple[tuple[float, ...], ...] = attrs.field(converter=_to_rows)
     """``values[i][j]``: how many times more important ``labels[i]`` is than ``labels[j]``."""
 
-    method: WeightMethod = attrs.field(
-        default="eigenvector", validator=attrs.validators.in_(_METHODS)
-    )
+    method: WeightMethod = attrs.field(default="eigenvector", validator=validator(OneOf(_METHODS)))
     """How weights are derived: principal ``"eigenvector"`` or row ``"geometric_mean"``."""
 
     max_consistency_ratio: float | None = attrs.field(

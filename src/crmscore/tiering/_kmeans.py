@@ -11,7 +11,9 @@ import pandas as pd
 from scipy.cluster.vq import ClusterError, kmeans2, vq
 
 from crmscore._validation import (
+    InstanceOf,
     check_choice,
+    check_param,
     integer_at_least,
     non_negative_finite,
     optional_integer_at_least,
@@ -78,7 +80,7 @@ class KMeansTiering:
     >>> book = make_b2b_indicators(2_000, seed=7)
     >>> fitted = b2b_scorecard().fit(book)
     >>> groups = KMeansTiering(seed=1).fit(book, scorecard=fitted)
-    >>> tiers = groups.assign(book)
+    >>> tiers = groups.score(book)
     >>> list(tiers.columns)
     ['score', 'group', 'group_tier', 'tier', 'tier_reason']
     >>> bool(tiers.groupby("group_tier", observed=True)["score"].mean().is_monotonic_increasing)
@@ -152,13 +154,12 @@ class KMeansTiering:
         ConvergenceError
             Every initialisation left a group empty.
         """
-        if not isinstance(scorecard, FittedScorecard):
-            raise InvalidParameterError.for_value(
-                name="scorecard",
-                owner="KMeansTiering.fit",
-                allowed="a FittedScorecard",
-                got=type(scorecard).__name__,
-            )
+        check_param(
+            scorecard,
+            InstanceOf(FittedScorecard, "a FittedScorecard"),
+            name="scorecard",
+            owner="KMeansTiering.fit",
+        )
         for rule in self.rules:
             scorecard.scorecard.tiers.index(rule.tier)
         points = np.ascontiguousarray(scorecard._points(frame, owner="KMeansTiering.fit")[0].T)
@@ -286,7 +287,7 @@ class FittedKMeansTiering:
         """Tier position (0 = lowest tier of the scheme) of each group, lowest group first."""
         return self._group_tiers
 
-    def assign(self, frame: pd.DataFrame, *, language: Language = "en") -> pd.DataFrame:
+    def score(self, frame: pd.DataFrame, *, language: Language = "en") -> pd.DataFrame:
         """Place customers in the nearest group and give them its tier, then the rules'.
 
         Returns
@@ -297,11 +298,11 @@ class FittedKMeansTiering:
             (after the rules), ordered categoricals, and ``tier_reason``.
         """
         check_choice(
-            language, name="language", owner="FittedKMeansTiering.assign", choices=("en", "zh")
+            language, name="language", owner="FittedKMeansTiering.score", choices=("en", "zh")
         )
         scheme = self.scorecard.scorecard.tiers
         points = np.ascontiguousarray(
-            self.scorecard._points(frame, owner="FittedKMeansTiering.assign")[0].T
+            self.scorecard._points(frame, owner="FittedKMeansTiering.score")[0].T
         )
         found, _ = vq(points, np.asarray(self.centroids))
         groups = found.astype(np.int64)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
@@ -11,7 +10,15 @@ import numpy.typing as npt
 from scipy.special import ndtr
 
 from crmscore._display import short_repr
-from crmscore._validation import integer_at_least, to_float
+from crmscore._serialise import TypeRegistry
+from crmscore._validation import (
+    FINITE,
+    OneOf,
+    check_param,
+    integer_at_least,
+    to_float,
+    validator,
+)
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -101,10 +108,7 @@ class PercentileRank:
 
 
 def _check_range(instance: FixedRange, attribute: attrs.Attribute[float], value: float) -> None:
-    if not math.isfinite(value):
-        raise InvalidParameterError.for_value(
-            name=attribute.name, owner="FixedRange", allowed="a finite number", got=value
-        )
+    check_param(value, FINITE, name=attribute.name, owner="FixedRange")
     if attribute.name == "high" and not value > instance.low:
         raise InvalidParameterError.for_value(
             name="high", owner="FixedRange", allowed=f"greater than low ({instance.low})", got=value
@@ -128,30 +132,17 @@ class FixedRange:
 
 
 Normaliser: TypeAlias = MinMax | ZScore | PercentileRank | FixedRange
-_NORMALISERS: dict[str, type[Normaliser]] = {
-    "min_max": MinMax,
-    "z_score": ZScore,
-    "percentile_rank": PercentileRank,
-    "fixed_range": FixedRange,
-}
-
-
-def _normaliser_to_dict(normaliser: Normaliser) -> dict[str, Any]:
-    kind = next(k for k, v in _NORMALISERS.items() if isinstance(normaliser, v))
-    out: dict[str, Any] = {"kind": kind, **attrs.asdict(normaliser)}
-    if out.get("clip") is not None:
-        out["clip"] = list(out["clip"])
-    return out
-
-
-def _normaliser_from_dict(data: Mapping[str, Any]) -> Normaliser:
-    fields = dict(data)
-    kind = fields.pop("kind", None)
-    if kind not in _NORMALISERS:
-        raise InvalidParameterError.for_value(
-            name="kind", owner="normaliser", allowed=f"one of {sorted(_NORMALISERS)}", got=kind
-        )
-    return _NORMALISERS[kind](**fields)
+_NORMALISERS: TypeRegistry[Normaliser] = TypeRegistry(
+    "normaliser",
+    {
+        "fixed_range": FixedRange,
+        "min_max": MinMax,
+        "percentile_rank": PercentileRank,
+        "z_score": ZScore,
+    },
+)
+_normaliser_to_dict = _NORMALISERS.to_dict
+_normaliser_from_dict = _NORMALISERS.from_dict
 
 
 def _step(values: FloatArray, centre: float) -> FloatArray:
@@ -174,7 +165,7 @@ class LearnedScale:
     the scorecard.
     """
 
-    kind: ScaleKind = attrs.field(validator=attrs.validators.in_(tuple(_NORMALISERS)))
+    kind: ScaleKind = attrs.field(validator=validator(OneOf(tuple(_NORMALISERS.types))))
     """Which normaliser learned it."""
 
     params: tuple[float, ...] = attrs.field(converter=_to_params)
@@ -308,7 +299,7 @@ class Indicator:
     name: str = attrs.field(validator=attrs.validators.instance_of(str))
     """The indicator's name in the criteria hierarchy."""
 
-    direction: Direction = attrs.field(validator=attrs.validators.in_(("benefit", "cost")))
+    direction: Direction = attrs.field(validator=validator(OneOf(("benefit", "cost"))))
     """``"benefit"``: more is better (revenue); ``"cost"``: less is better (payment cycle,
     defaults, disputes)."""
 

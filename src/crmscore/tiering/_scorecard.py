@@ -11,11 +11,13 @@ import pandas as pd
 
 from crmscore._display import html_block, short_repr
 from crmscore._validation import (
+    OneOf,
     check_choice,
     check_columns,
     check_frame,
     check_unique_index,
     first_ids,
+    validator,
 )
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.tiering._ahp import PairwiseMatrix
@@ -148,7 +150,7 @@ class Scorecard:
     rules: tuple[TierRule, ...] = attrs.field(default=(), converter=to_rules)
     """Floors and caps applied to the score's tier, in order."""
 
-    missing: MissingPolicy = attrs.field(default="error", validator=attrs.validators.in_(_MISSING))
+    missing: MissingPolicy = attrs.field(default="error", validator=validator(OneOf(_MISSING)))
     """Missing-value policy: ``"error"``, ``"median"`` or ``"zero"``."""
 
     def __attrs_post_init__(self) -> None:

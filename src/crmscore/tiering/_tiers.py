@@ -12,7 +12,16 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmscore._display import html_block
-from crmscore._validation import check_choice, check_columns, to_float
+from crmscore._validation import (
+    FINITE,
+    Interval,
+    OneOf,
+    check_choice,
+    check_columns,
+    check_param,
+    to_float,
+    validator,
+)
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -34,11 +43,7 @@ customer down a tier.
 _LANGUAGES: tuple[Language, ...] = ("en", "zh")
 
 
-def _finite(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not math.isfinite(value):
-        raise InvalidParameterError.for_value(
-            name=attribute.name, owner=type(instance).__name__, allowed="a finite number", got=value
-        )
+_finite = validator(FINITE)
 
 
 @attrs.frozen(kw_only=True)
@@ -221,10 +226,12 @@ class TierScheme:
 
         The result is named the way ``tier`` was (key, English or Chinese label).
         """
-        if isinstance(steps, bool) or not isinstance(steps, int):
-            raise InvalidParameterError.for_value(
-                name="steps", owner="TierScheme.shift", allowed="an integer", got=steps
-            )
+        check_param(
+            steps,
+            Interval(int, None, None, closed="neither"),
+            name="steps",
+            owner="TierScheme.shift",
+        )
         position, getter = self._find(tier)
         return getter(self.tiers[min(max(position + steps, 0), len(self.tiers) - 1)])
 
@@ -239,10 +246,7 @@ class TierScheme:
     def tier_of(self, score: float, *, language: Language = "en") -> str:
         """Return the tier label of one score."""
         check_choice(language, name="language", owner="TierScheme.tier_of", choices=_LANGUAGES)
-        if not math.isfinite(score):
-            raise InvalidParameterError.for_value(
-                name="score", owner="TierScheme.tier_of", allowed="a finite number", got=score
-            )
+        check_param(score, FINITE, name="score", owner="TierScheme.tier_of")
         return self.tiers[int(self.codes(np.array([score], dtype=np.float64))[0])].label(language)
 
     def categorical(self, codes: IntArray, *, language: Language = "en") -> pd.Categorical[str]:
@@ -329,7 +333,7 @@ class TierRule:
     column: str = attrs.field(validator=attrs.validators.instance_of(str))
     """Numeric column the condition reads (an indicator or any other column)."""
 
-    op: Literal[">=", ">", "<=", "<"] = attrs.field(validator=attrs.validators.in_(_OPERATORS))
+    op: Literal[">=", ">", "<=", "<"] = attrs.field(validator=validator(OneOf(_OPERATORS)))
     """Comparison of ``column`` with ``threshold``."""
 
     threshold: float = attrs.field(converter=to_float, validator=_finite)
@@ -339,7 +343,7 @@ class TierRule:
     """Tier key or label: the floor or cap."""
 
     kind: Literal["floor", "cap"] = attrs.field(
-        default="floor", validator=attrs.validators.in_(("floor", "cap"))
+        default="floor", validator=validator(OneOf(("floor", "cap")))
     )
     """``"floor"`` (at least ``tier``) or ``"cap"`` (at most ``tier``)."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+from numbers import Real
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -15,7 +15,18 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from crmscore._validation import integer_at_least, optional_integer_at_least, to_float
+from crmscore._validation import (
+    FINITE,
+    NON_NEGATIVE,
+    InstanceOf,
+    Interval,
+    OneOf,
+    Optional,
+    integer_at_least,
+    optional_integer_at_least,
+    to_float,
+    validator,
+)
 from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -126,58 +137,17 @@ _optional_days = optional_integer_at_least(1)
 
 def one_of(choices: Sequence[str]) -> Any:
     """Build a validator: the value must be one of ``choices`` (InvalidParameterError)."""
-
-    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if not isinstance(value, str) or value not in choices:
-            raise InvalidParameterError.for_value(
-                name=attribute.name,
-                owner=type(instance).__name__,
-                allowed="one of {" + ", ".join(repr(c) for c in choices) + "}",
-                got=value,
-            )
-
-    return check
+    return validator(OneOf(tuple(choices)))
 
 
 def instance_of(cls: type | tuple[type, ...], allowed: str) -> Any:
     """Build a validator: the value must be a ``cls`` (InvalidParameterError)."""
-
-    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if not isinstance(value, cls):
-            raise InvalidParameterError.for_value(
-                name=attribute.name, owner=type(instance).__name__, allowed=allowed, got=value
-            )
-
-    return check
+    return validator(InstanceOf(cls, allowed, quote_type=False))
 
 
-def _fraction(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0 < value < 1:
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="a number strictly between 0 and 1",
-            got=value,
-        )
-
-
-def _finite(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not math.isfinite(value):
-        raise InvalidParameterError.for_value(
-            name=attribute.name, owner=type(instance).__name__, allowed="a finite number", got=value
-        )
-
-
-def _non_negative_or_none(
-    instance: object, attribute: attrs.Attribute[float | None], value: float | None
-) -> None:
-    if value is not None and not (math.isfinite(value) and value >= 0):
-        raise InvalidParameterError.for_value(
-            name=attribute.name,
-            owner=type(instance).__name__,
-            allowed="None or a non-negative finite number",
-            got=value,
-        )
+_fraction = validator(Interval(Real, 0, 1, closed="neither"))
+_finite = validator(FINITE)
+_non_negative_or_none = validator(Optional(NON_NEGATIVE))
 
 
 def _optional_float(value: Any) -> float | None:

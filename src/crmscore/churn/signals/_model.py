@@ -8,10 +8,11 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._periods import TIME_UNITS, TimeUnit
 from crmscore._validation import to_float
 from crmscore.churn.signals._base import ChurnSignal, SignalResult, _fraction, _name, one_of
 from crmscore.errors import InvalidDataError, InvalidParameterError
-from crmscore.rfm._table import TIME_UNITS, TimeUnit, rfm_table
+from crmscore.rfm import rfm_table
 
 if TYPE_CHECKING:
     from crmscore.churn._context import EventContext

@@ -11,6 +11,7 @@ from crmscore.churn.signals._behaviour import (
     AccountAnomaly,
     InteractionStop,
     PurchaseFrequencyDrop,
+    PurchaseLapse,
     ReviewDrop,
 )
 from crmscore.churn.signals._emotion import ComplaintRise, NegativeReviews
@@ -38,6 +39,7 @@ _SIGNAL_TYPES: dict[str, type[ChurnSignal]] = {
     cls.type_name: cls
     for cls in (
         PurchaseFrequencyDrop,
+        PurchaseLapse,
         InteractionStop,
         ReviewDrop,
         AccountAnomaly,

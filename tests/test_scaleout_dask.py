@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import dask
@@ -29,10 +27,14 @@ from crmscore.scaleout import (
     score_tiers_dask,
     sufficient_statistics_dask,
 )
+from tests.oracles import assert_published_cdnow_bgnbd, assert_published_cdnow_gamma_gamma
 from tests.row_order import positions
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+#: Deselect with ``-m "not dask"`` (see docs/development.md, "Tests").
+pytestmark = pytest.mark.dask
 
 
 def _lazy(frame: pd.DataFrame, *, npartitions: int) -> dd.DataFrame:
@@ -76,11 +78,22 @@ def test_rfm_table_on_dask_equals_pandas(
 ) -> None:
     as_of = book.as_of - pd.Timedelta(days=200)
     ddf = _lazy(book.transactions, npartitions=7)
-    lazy = cs.rfm_table(ddf, as_of=as_of, time_unit=time_unit)
+    lazy = cs.rfm_table_dask(ddf, as_of=as_of, time_unit=time_unit)
     assert type(lazy).__module__.startswith("dask")
     result = _computed(lazy).sort_index()
     expected = cs.rfm_table(book.transactions, as_of=as_of, time_unit=time_unit)
     pd.testing.assert_frame_equal(result, expected, check_exact=True)
+
+
+def test_float_ids_are_the_integer_customers(client: object) -> None:
+    """Ids are canonical (issue 11): a float column of integral ids (an integer column
+    that had missing values) gives the integer customers, as in pandas."""
+    tx = cs.make_transactions(300, seed=5).transactions
+    floats = tx.assign(customer_id=tx["customer_id"].astype(np.float64))
+    as_of = tx["timestamp"].max()
+    result = _computed(rfm_table_dask(_lazy(floats, npartitions=6), as_of=as_of)).sort_index()
+    assert result.index.is_unique
+    pd.testing.assert_frame_equal(result, cs.rfm_table(tx, as_of=as_of), check_exact=True)
 
 
 def test_partitions_without_customers_give_empty_parts(client: object) -> None:
@@ -261,7 +274,7 @@ def test_map_customers_rejects_bad_arguments() -> None:
 def test_fits_from_dask_statistics_equal_the_in_memory_fits(
     client: object, book: cs.SyntheticBook, time_unit: cs.rfm.TimeUnit
 ) -> None:
-    lazy = cs.rfm_table(
+    lazy = cs.rfm_table_dask(
         _lazy(book.transactions, npartitions=5), time_unit=time_unit, as_of=book.as_of
     )
     table = cs.rfm_table(book.transactions, as_of=book.as_of, time_unit=time_unit)
@@ -287,19 +300,10 @@ def test_dask_fits_reproduce_the_published_cdnow_estimates(client: object) -> No
     summary = load_cdnow_summary(index_col=[0])
     lazy = _lazy(summary, npartitions=6)
     model = fit_dask(lazy, fitter=cs.BetaGeoFitter())
-    p = model.params
-    assert (round(p.r, 3), round(p.alpha, 3), round(p.a, 3), round(p.b, 3)) == (
-        0.243,
-        4.414,
-        0.793,
-        2.426,
-    )
-    assert model.log_likelihood is not None
-    assert round(model.log_likelihood, 1) == -9582.4
-    assert model.n_customers == 2357
+    assert_published_cdnow_bgnbd(model)
     spend_summary = load_cdnow_summary_data_with_monetary_value()
     spend = fit_dask(_lazy(spend_summary, npartitions=4), fitter=cs.GammaGammaFitter())
-    assert (round(spend.params.p, 2), round(spend.params.q, 2)) == (6.25, 3.74)
+    assert_published_cdnow_gamma_gamma(spend)
     assert spend == cs.GammaGammaFitter().fit(spend_summary)
 
 
@@ -310,6 +314,18 @@ def test_statistics_do_not_depend_on_the_partitioning(client: object, npartition
         _lazy(summary, npartitions=npartitions), fitter=cs.BetaGeoFitter()
     )
     pd.testing.assert_frame_equal(stats, cs.BetaGeoFitter.aggregate(summary), check_exact=True)
+
+
+def test_dask_time_unit_is_an_argument_as_in_pandas(client: object) -> None:
+    summary = cs.make_rfm_summary(1_000, seed=12)  # no attrs, as after a file
+    lazy = _lazy(summary, npartitions=3)
+    stats = sufficient_statistics_dask(lazy, fitter=cs.BetaGeoFitter(), time_unit="W")
+    assert stats.attrs == {"time_unit": "W"}
+    model = fit_dask(lazy, fitter=cs.BetaGeoFitter(), time_unit="W")
+    assert model == cs.BetaGeoFitter().fit(summary, time_unit="W")
+    assert fit_dask(lazy, fitter=cs.BetaGeoFitter()).time_unit is None
+    with pytest.raises(cs.InvalidParameterError, match="'time_unit' parameter of fit_dask"):
+        fit_dask(lazy, fitter=cs.BetaGeoFitter(), time_unit="days")  # type: ignore[call-overload]
 
 
 def test_dask_fit_errors_are_the_pandas_errors(client: object) -> None:
@@ -422,7 +438,7 @@ def test_early_warning_per_partition_equals_pandas(client: object, days_before_e
     warning = cs.EarlyWarning()
     lazy = early_warning_dask(_lazy(log.events, npartitions=9), as_of=as_of)
     result = _computed(lazy).sort_index()
-    expected = warning.evaluate(log.events, as_of=as_of)
+    expected = warning.predict(log.events, as_of=as_of)
     assert lazy._meta.columns.equals(expected.columns)
     _assert_warning_meta(lazy, result)
     pd.testing.assert_frame_equal(_same_signals(result, expected), expected, check_exact=True)
@@ -451,7 +467,7 @@ def test_early_warning_partitions_with_only_future_customers(client: object) -> 
     lazy = early_warning_dask(distributed_log, as_of=as_of)
     result = _computed(lazy).sort_index()
     # Dask stores the string ids as Arrow strings: compare on the log as Dask holds it.
-    expected = cs.EarlyWarning().evaluate(_computed(distributed_log), as_of=as_of)
+    expected = cs.EarlyWarning().predict(_computed(distributed_log), as_of=as_of)
     assert len(expected) == 7
     assert lazy._meta.index.dtype == expected.index.dtype
     _assert_warning_meta(lazy, result)
@@ -503,17 +519,3 @@ def test_tiers_reject_bad_arguments() -> None:
         score_tiers_dask(lazy, scorecard=card)  # type: ignore[arg-type]
     with pytest.raises(cs.ColumnNotFoundError, match=r"\['credit_rating'\]"):
         score_tiers_dask(lazy.drop(columns="credit_rating"), scorecard=card.fit(indicators))
-
-
-# --- optional dependencies ---------------------------------------------------------------
-
-
-def test_importing_crmscore_does_not_import_dask_or_spark() -> None:
-    code = (
-        "import sys, crmscore, crmscore.scaleout; "
-        "loaded = sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'dask', 'distributed', 'pyspark'}); "
-        "sys.exit(str(loaded) if loaded else 0)"
-    )
-    run = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr

@@ -1,0 +1,8 @@
+"""Frame helpers that tell frame libraries apart without importing them (private)."""
+
+from __future__ import annotations
+
+
+def is_dask_frame(obj: object) -> bool:
+    """Tell a Dask DataFrame from a pandas one without importing Dask."""
+    return type(obj).__module__.startswith("dask") and hasattr(obj, "map_partitions")

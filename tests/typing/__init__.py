@@ -1,0 +1,1 @@
+"""Code that exists only to be type-checked (mypy), never run: see public_api.py."""
