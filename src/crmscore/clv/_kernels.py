@@ -349,7 +349,15 @@ def bgnbd_probability_alive(
     r, alpha, a, b = theta
     log_b_x1 = _on_counts(lambda v: np.log(b + np.maximum(v, 1.0) - 1.0), x, shift=0.0)
     log_odds = math.log(a) - log_b_x1 + (r + x) * np.log1p((T - tx) / (alpha + tx))
-    return np.where(x > 0, expit(-log_odds), 1.0)
+    # 1 / (1 + exp(.)) in place rather than scipy's expit: faster on a million rows,
+    # the same values to 1e-15 relative, and 0 where exp overflows, as expit gives.
+    alive = log_odds
+    with np.errstate(over="ignore"):
+        np.exp(alive, out=alive)
+    alive += 1.0
+    np.reciprocal(alive, out=alive)
+    alive[x <= 0] = 1.0
+    return alive
 
 
 def bgnbd_probability_of_purchases(
