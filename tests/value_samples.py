@@ -63,5 +63,14 @@ def samples() -> list[Any]:
         TierAdjustment(to_tier="gold", expires_after_days=180),
         CLVStage(),
         RescoringPolicy(scorecard=simple, clv=CLVStage()),
+        cs.ModifiedBetaGeoFitter(),
+        cs.ModifiedBetaGeoFitter().fit(table),
+        cs.ParetoNBDParams(r=0.55, alpha=10.58, s=0.61, beta=11.67),
+        cs.ParetoNBDFitter(),
+        cs.ParetoNBDModel.from_params({"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.67}),
+        cs.high_value_rule(),
+        cs.high_value_rule().tiers[0],
+        cs.high_value_rule().tiers[0].all_of[0],
+        *cs.DEFAULT_SCHEDULES,
     ]
     return values

@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import metadata as _metadata
 
 from crmscore._events import EVENT_KINDS
-from crmscore._params import BetaGeoParams, GammaGammaParams
+from crmscore._params import BetaGeoParams, GammaGammaParams, ParetoNBDParams
 from crmscore.actions import DEFAULT_ACTIONS, ActionMap
 from crmscore.churn import (
     DEFAULT_RULES,
@@ -51,6 +51,11 @@ from crmscore.clv import (
     ConvergenceReport,
     GammaGammaFitter,
     GammaGammaModel,
+    ModifiedBetaGeoFitter,
+    ModifiedBetaGeoModel,
+    ParetoNBDFitter,
+    ParetoNBDModel,
+    PurchaseModel,
     calibration_holdout_split,
     customer_lifetime_value,
     holdout_comparison,
@@ -244,14 +249,20 @@ __all__ = [
     "LearnedWarning",
     "LearnedWarningFitter",
     "MinMax",
+    "ModifiedBetaGeoFitter",
+    "ModifiedBetaGeoModel",
     "NegativeReviews",
     "Not",
     "OperatingPoint",
     "PAliveBelow",
     "PairwiseMatrix",
+    "ParetoNBDFitter",
+    "ParetoNBDModel",
+    "ParetoNBDParams",
     "PercentileRank",
     "PurchaseFrequencyDrop",
     "PurchaseLapse",
+    "PurchaseModel",
     "QuantileBins",
     "RFMScorer",
     "ReferenceBins",

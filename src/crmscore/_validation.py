@@ -8,7 +8,6 @@ offending customers and the first offending ids.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -54,7 +53,6 @@ __all__ = [
     "optional_integer_at_least",
     "reject_ids",
     "reject_overflow",
-    "require_keys",
     "timestamp_column",
     "to_float",
     "validator",
@@ -330,20 +328,6 @@ def no_repeat_purchase(*, owner: str, ids: list[Any], n_rows: int) -> InvalidDat
         hint="The Gamma-Gamma model is fitted on the mean spend of repeat purchases, "
         "and there is none.",
     )
-
-
-def require_keys(data: object, keys: Sequence[str], *, owner: str) -> Mapping[str, Any]:
-    """Check that ``data`` is a mapping holding ``keys`` (InvalidParameterError)."""
-    if not isinstance(data, Mapping):
-        raise InvalidParameterError.for_value(
-            name="data", owner=owner, allowed="a mapping", got=type(data).__name__
-        )
-    missing = sorted(set(keys) - set(data))
-    if missing:
-        raise InvalidParameterError(
-            f"{owner}: the parameters {missing} are required; got only {sorted(map(str, data))}."
-        )
-    return data
 
 
 def check_unique_index(frame: pd.DataFrame | pd.Series[Any], *, frame_name: str) -> None:

@@ -13,7 +13,7 @@ import pandas as pd
 from crmscore._display import short_repr
 from crmscore._events import validate_events
 from crmscore._serialise import reads
-from crmscore._validation import check_columns, check_frame, require_keys
+from crmscore._validation import check_columns, check_frame
 from crmscore.churn._context import EventContext
 from crmscore.churn.rules import DEFAULT_RULES, LEVELS, Rule
 from crmscore.churn.signals import (
@@ -382,12 +382,11 @@ class EarlyWarning:
             ``data`` is not a mapping, lacks ``signals`` or ``rules``, or holds an
             invalid signal or rule.
         """
-        checked = require_keys(data, ("signals", "rules"), owner="EarlyWarning.from_dict")
         signals: tuple[Mapping[str, Any], ...] = _sequence(
-            checked["signals"], name="signals", allowed="a sequence of ChurnSignal"
+            data["signals"], name="signals", allowed="a sequence of ChurnSignal"
         )
         rules: tuple[Mapping[str, Any], ...] = _sequence(
-            checked["rules"], name="rules", allowed="a sequence of Rule"
+            data["rules"], name="rules", allowed="a sequence of Rule"
         )
         return cls(
             signals=[signal_from_dict(s, model=model) for s in signals],

@@ -15,6 +15,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._serialise import reads
 from crmscore._validation import (
     Interval,
     OneOf,
@@ -22,7 +23,6 @@ from crmscore._validation import (
     check_choice,
     check_integer,
     is_int,
-    require_keys,
     validator,
 )
 from crmscore.errors import InvalidDataError, InvalidParameterError
@@ -156,11 +156,9 @@ class ActionSchedule:
         return data
 
     @classmethod
+    @reads("action", "label_en", "label_zh", "audience", "cadence", optional=None)
     def from_dict(cls, data: Mapping[str, Any]) -> ActionSchedule:
         """Inverse of :meth:`to_dict`."""
-        require_keys(
-            data, ("action", "label_en", "label_zh", "audience", "cadence"), owner="ActionSchedule"
-        )
         return cls(**data)
 
 

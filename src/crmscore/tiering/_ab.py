@@ -24,6 +24,7 @@ from crmscore._display import html_block
 from crmscore._events import validate_events
 from crmscore._ids import canonical_ids, hash_ids, repeated_ids
 from crmscore._periods import to_periods
+from crmscore._serialise import reads
 from crmscore._validation import (
     Interval,
     as_timestamp,
@@ -263,6 +264,7 @@ class SchemeComparison:
         }
 
     @classmethod
+    @reads("arms", "tests", "control", "confidence", "n_resamples", "seed")
     def from_dict(cls, data: Mapping[str, Any]) -> SchemeComparison:
         """Inverse of :meth:`to_dict`."""
         arms = _frame_in(data["arms"]).set_index("arm")

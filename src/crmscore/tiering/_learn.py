@@ -11,6 +11,7 @@ import pandas as pd
 from scipy import special
 
 from crmscore._display import html_block
+from crmscore._serialise import reads
 from crmscore._validation import NON_NEGATIVE, check_frame, check_number, reject_ids
 from crmscore.errors import ConvergenceError, InvalidDataError, InvalidParameterError
 from crmscore.tiering._ahp import RANDOM_INDEX, DirectWeights, PairwiseMatrix
@@ -133,6 +134,7 @@ class WeightSuggestion:
         return data
 
     @classmethod
+    @reads(optional=None)
     def from_dict(cls, data: Mapping[str, Any]) -> WeightSuggestion:
         """Inverse of :meth:`to_dict`."""
         values = dict(data)

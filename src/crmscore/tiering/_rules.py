@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from crmscore._display import html_block
+from crmscore._serialise import reads
 from crmscore._validation import (
     FINITE,
     OneOf,
@@ -89,6 +90,7 @@ class Condition:
         return attrs.asdict(self)
 
     @classmethod
+    @reads(optional=None)
     def from_dict(cls, data: Mapping[str, Any]) -> Condition:
         """Inverse of :meth:`to_dict`."""
         return cls(**data)
@@ -191,6 +193,7 @@ class RuleTier:
         }
 
     @classmethod
+    @reads("key", "label_en", "label_zh", optional=("all_of", "any_of"))
     def from_dict(cls, data: Mapping[str, Any]) -> RuleTier:
         """Inverse of :meth:`to_dict`."""
         return cls(
@@ -412,6 +415,7 @@ class RuleTiering:
         return {"name": self.name, "tiers": [t.to_dict() for t in self.tiers]}
 
     @classmethod
+    @reads("name", "tiers")
     def from_dict(cls, data: Mapping[str, Any]) -> RuleTiering:
         """Inverse of :meth:`to_dict`."""
         return cls(name=data["name"], tiers=[RuleTier.from_dict(t) for t in data["tiers"]])
