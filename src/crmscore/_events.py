@@ -159,8 +159,16 @@ def validate_events(
         day of ``as_of`` counts, whatever its time of day.
     owner : str
         Name of the public function calling, for error messages.
-    customer_col, timestamp_col, kind_col, value_col, event_id_col : str
-        Column names.
+    customer_col : str, default "customer_id"
+        Column of customer ids.
+    timestamp_col : str, default "timestamp"
+        Column of timestamps.
+    kind_col : str, default "kind"
+        Column of event kinds.
+    value_col : str, default "value"
+        Column of event values.
+    event_id_col : str, default "event_id"
+        Column of event ids.
     extra_kinds : collection of str, default ()
         Kinds accepted besides :data:`EVENT_KINDS` (their value is optional).
     future : {"drop", "error"}, default "drop"

@@ -65,12 +65,22 @@ def check_frame(obj: object, *, name: str, owner: str) -> pd.DataFrame:
     return checked
 
 
-def check_columns(frame: pd.DataFrame, required: Iterable[str], *, frame_name: str) -> None:
-    """Raise :class:`ColumnNotFoundError` listing every missing required column."""
+def check_columns(
+    frame: pd.DataFrame, required: Iterable[str], *, frame_name: str, hint: str | None = None
+) -> None:
+    """Raise :class:`ColumnNotFoundError` listing every missing required column.
+
+    ``hint`` replaces the default fix (pass the names through the ``*_col``
+    parameters) where the function has no such parameters.
+    """
     missing = [c for c in required if c not in frame.columns]
     if missing:
+        if hint is None:
+            raise ColumnNotFoundError.from_missing_and_available(
+                missing, frame.columns, frame=frame_name
+            )
         raise ColumnNotFoundError.from_missing_and_available(
-            missing, frame.columns, frame=frame_name
+            missing, frame.columns, frame=frame_name, hint=hint
         )
 
 

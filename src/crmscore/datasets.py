@@ -678,8 +678,10 @@ def make_rfm_summary(
         Purchase-process parameters, per unit of ``T``.
     spend : GammaGammaParams, default DEFAULT_SPEND
         Spend-per-transaction parameters.
-    min_age, max_age : float, default 365 and 730
-        Customer ages ``T`` are uniform between them.
+    min_age : float, default 365
+        Customer ages ``T`` are uniform between ``min_age`` and ``max_age``.
+    max_age : float, default 730
+        See ``min_age``.
 
     Returns
     -------

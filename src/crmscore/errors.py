@@ -71,6 +71,9 @@ class ValidationError(CrmScoreError, ValueError):
     """The caller's input (data or parameters) breaks a documented contract."""
 
 
+_COLUMN_HINT = "Pass the actual column names through the *_col parameters."
+
+
 class ColumnNotFoundError(ValidationError):
     """A required column is absent from a data frame."""
 
@@ -81,6 +84,7 @@ class ColumnNotFoundError(ValidationError):
         available: Iterable[Any],
         *,
         frame: str = "data",
+        hint: str = _COLUMN_HINT,
     ) -> ColumnNotFoundError:
         """Build the error listing what is missing and what is available.
 
@@ -92,6 +96,9 @@ class ColumnNotFoundError(ValidationError):
             The columns the frame does have.
         frame : str, default "data"
             What the frame is called in the message (e.g. ``"transactions"``).
+        hint : str, optional
+            The fix, last in the message; by default, to pass the actual column
+            names through the ``*_col`` parameters.
 
         Returns
         -------
@@ -111,8 +118,7 @@ class ColumnNotFoundError(ValidationError):
         available_sorted = sorted(str(a) for a in available)
         return cls(
             f"{frame} is missing the required column(s) {missing_sorted}. "
-            f"Available columns: {available_sorted}. "
-            "Pass the actual column names through the *_col parameters."
+            f"Available columns: {available_sorted}. {hint}"
         )
 
 

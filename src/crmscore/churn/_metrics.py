@@ -11,7 +11,6 @@ from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import rankdata
 
 __all__ = [
     "average_precision",
@@ -32,6 +31,9 @@ def roc_auc(y: FloatArray, score: FloatArray) -> float:
     negatives = y.size - positives
     if positives == 0 or negatives == 0:
         return float("nan")
+    # scipy.stats takes longer to import than the rest of crmscore: only when needed.
+    from scipy.stats import rankdata  # noqa: PLC0415
+
     ranks = rankdata(score)
     return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 

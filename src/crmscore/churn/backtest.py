@@ -328,8 +328,16 @@ def evaluate_backtest(
         Last day the log covers; defaults to the day of its latest event.
     n_bins : int, default 10
         Bins of the calibration table.
-    customer_col, timestamp_col, kind_col, value_col, event_id_col : str
-        Column names.
+    customer_col : str, default "customer_id"
+        Column of customer ids.
+    timestamp_col : str, default "timestamp"
+        Column of timestamps.
+    kind_col : str, default "kind"
+        Column of event kinds.
+    value_col : str, default "value"
+        Column of event values.
+    event_id_col : str, default "event_id"
+        Column of event ids.
     extra_kinds : collection of str, default ()
         Event kinds accepted besides the known ones.
     progress : callable, optional

@@ -68,8 +68,16 @@ def observed_churn_dates(
         Last day the log covers; events after it are left out.
     inactive_days : int, default 90
         Days without a purchase that make a customer churned.
-    customer_col, timestamp_col, kind_col, value_col, event_id_col : str
-        Column names.
+    customer_col : str, default "customer_id"
+        Column of customer ids.
+    timestamp_col : str, default "timestamp"
+        Column of timestamps.
+    kind_col : str, default "kind"
+        Column of event kinds.
+    value_col : str, default "value"
+        Column of event values.
+    event_id_col : str, default "event_id"
+        Column of event ids.
     extra_kinds : collection of str, default ()
         Event kinds accepted besides the known ones.
 
@@ -346,10 +354,20 @@ def backtest(
         The evaluation dates.
     warning : EarlyWarning, optional
         Signals and rules; the defaults when omitted.
-    horizon_days, min_lead_days : int
+    horizon_days : int, default 90
         As in :func:`evaluate_warnings`.
-    customer_col, timestamp_col, kind_col, value_col, event_id_col : str
-        Column names.
+    min_lead_days : int, default 30
+        As in :func:`evaluate_warnings`.
+    customer_col : str, default "customer_id"
+        Column of customer ids.
+    timestamp_col : str, default "timestamp"
+        Column of timestamps.
+    kind_col : str, default "kind"
+        Column of event kinds.
+    value_col : str, default "value"
+        Column of event values.
+    event_id_col : str, default "event_id"
+        Column of event ids.
     extra_kinds : collection of str, default ()
         Event kinds accepted besides the known ones.
     progress : callable, optional

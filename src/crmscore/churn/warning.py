@@ -152,8 +152,16 @@ class EarlyWarning:
             amount, review rating 1-5) and optional ``event_id``. Not modified.
         as_of : date-like
             Evaluation date; every event on its calendar day counts.
-        customer_col, timestamp_col, kind_col, value_col, event_id_col : str
-            Column names.
+        customer_col : str, default "customer_id"
+            Column of customer ids.
+        timestamp_col : str, default "timestamp"
+            Column of timestamps.
+        kind_col : str, default "kind"
+            Column of event kinds.
+        value_col : str, default "value"
+            Column of event values.
+        event_id_col : str, default "event_id"
+            Column of event ids.
         extra_kinds : collection of str, default ()
             Event kinds accepted besides the known ones.
         future : {"drop", "error"}, default "drop"

@@ -15,7 +15,6 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.optimize import minimize
 
 from crmscore._display import html_block, short_repr
 from crmscore._progress import ProgressReporter, gradient_fraction
@@ -518,6 +517,9 @@ def maximize(
     callback: _IterationReporter | None = None
     if progress is not None and progress.active:
         callback = _IterationReporter(objective, x0, tol=tol, progress=progress, span=progress_span)
+    # scipy.optimize is imported by a fit, not by `import crmscore` (issue 19).
+    from scipy.optimize import minimize  # noqa: PLC0415
+
     try:
         result = minimize(
             objective.value,

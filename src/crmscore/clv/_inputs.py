@@ -7,11 +7,13 @@ offending ids.
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from crmscore._validation import (
     NON_NEGATIVE,
@@ -31,16 +33,67 @@ from crmscore._validation import (
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    import pandas as pd
+    from collections.abc import Callable, Sequence
 
 FloatArray = npt.NDArray[np.float64]
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_S = TypeVar("_S")
 
 #: The units of time an RFM table can be in (see :func:`crmscore.rfm_table`).
 TIME_UNITS = ("D", "W", "M")
 _BGNBD_COLUMNS = ("frequency", "recency", "T")
 _SPEND_COLUMNS = ("frequency", "monetary_value")
+
+
+def _table_hint(columns: Sequence[str]) -> str:
+    """How to make the one table the CLV functions take, from what lifetimes users have."""
+    listed = ", ".join(f"{c!r}" for c in columns)
+    built = ", ".join(f"{c!r}: {c}" for c in columns)
+    return (
+        f"Pass one DataFrame with a row per customer and the columns {listed} (an RFM"
+        " table): from a transaction log, crmscore.rfm_table(transactions, as_of=...)"
+        " (lifetimes' summary_data_from_transaction_data); from separate arrays, as"
+        f" lifetimes takes them, pandas.DataFrame({{{built}}})."
+    )
+
+
+def one_table(
+    *columns: str,
+) -> Callable[
+    [Callable[Concatenate[_S, pd.DataFrame, _P], _R]],
+    Callable[Concatenate[_S, pd.DataFrame, _P], _R],
+]:
+    """Decorate a method taking one RFM table: a lifetimes-style call is told what to pass.
+
+    lifetimes' fitters take the columns as separate arrays, ``fit(frequency, recency,
+    T)``; Python would answer "takes 2 positional arguments but 4 were given". The
+    decorated method raises :class:`InvalidParameterError` naming the table it wants
+    instead, for extra positional arguments and for the columns passed by keyword.
+    The signature (and so the static type check) is the method's own.
+    """
+
+    def decorate(
+        method: Callable[Concatenate[_S, pd.DataFrame, _P], _R],
+    ) -> Callable[Concatenate[_S, pd.DataFrame, _P], _R]:
+        owner = method.__qualname__
+
+        @functools.wraps(method)
+        def checked(self: _S, /, *args: Any, **kwargs: Any) -> _R:
+            by_keyword = sorted(set(columns) & set(kwargs))
+            if len(args) > 1 or by_keyword:
+                given = f"{len(args)} positional arguments" if len(args) > 1 else ""
+                if by_keyword:
+                    given += (" and " if given else "") + f"the keyword(s) {by_keyword}"
+                raise InvalidParameterError(
+                    f"{owner} takes one table, not the columns one by one as lifetimes"
+                    f" does (got {given}). {_table_hint(columns)}"
+                )
+            return method(self, *args, **kwargs)
+
+        return checked
+
+    return decorate
 
 
 def frame_columns(
@@ -50,14 +103,24 @@ def frame_columns(
     owner: str,
     frame_name: str = "table",
     per_customer: bool = False,
+    rfm_hint: bool = False,
 ) -> tuple[pd.DataFrame, list[FloatArray]]:
     """Check that ``table`` is a non-empty frame with finite numeric ``columns``.
 
     With ``per_customer`` the index must also be unique customer ids: a repeated id
     would count one customer twice in a fit, and give two answers for one customer.
+    With ``rfm_hint`` (a function with no ``*_col`` parameters, that takes an RFM
+    table) a missing column, or a Series or array where the table belongs, is
+    answered with how to build the table.
     """
+    hint = _table_hint(columns) if rfm_hint else None
+    if hint is not None and isinstance(table, pd.Series | np.ndarray):
+        raise InvalidParameterError(
+            f"The {frame_name!r} parameter of {owner} must be a pandas DataFrame. Got"
+            f" {type(table).__name__!r} instead. {hint}"
+        )
     frame = check_frame(table, name=frame_name, owner=owner)
-    check_columns(frame, columns, frame_name=frame_name)
+    check_columns(frame, columns, frame_name=frame_name, hint=hint)
     if len(frame) == 0:
         raise InvalidDataError(
             f"{frame_name} passed to {owner} has no rows: there is nothing to fit or score."
@@ -126,7 +189,12 @@ def rfm_arrays(
     whose index is not a customer id and whose equal rows legitimately add up.
     """
     frame, (x, tx, age) = frame_columns(
-        table, _BGNBD_COLUMNS, owner=owner, frame_name=frame_name, per_customer=per_customer
+        table,
+        _BGNBD_COLUMNS,
+        owner=owner,
+        frame_name=frame_name,
+        per_customer=per_customer,
+        rfm_hint=per_customer,
     )
     check_frequency(frame, x)
     hint = "Build the table with crmscore.rfm_table, or check how it was made."
@@ -195,7 +263,12 @@ def spend_arrays(
     :func:`rfm_arrays`.
     """
     frame, (x, m) = frame_columns(
-        table, _SPEND_COLUMNS, owner=owner, frame_name=frame_name, per_customer=per_customer
+        table,
+        _SPEND_COLUMNS,
+        owner=owner,
+        frame_name=frame_name,
+        per_customer=per_customer,
+        rfm_hint=per_customer,
     )
     check_frequency(frame, x)
     reject(

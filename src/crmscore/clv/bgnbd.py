@@ -53,6 +53,7 @@ from crmscore.clv._inputs import (
     check_identifiable,
     check_time_unit,
     frame_columns,
+    one_table,
     resolve_time_unit,
     rfm_arrays,
     table_time_unit,
@@ -499,6 +500,7 @@ class BetaGeoFitter:
     max_iterations: int = attrs.field(default=DEFAULT_MAX_ITERATIONS, validator=positive_int)
     """Most optimiser iterations before :class:`~crmscore.errors.ConvergenceError`."""
 
+    @one_table("frequency", "recency", "T")
     def fit(
         self,
         table: pd.DataFrame,

@@ -49,6 +49,7 @@ from crmscore.clv._inputs import (
     check_counts,
     check_repeaters,
     frame_columns,
+    one_table,
     spend_arrays,
 )
 from crmscore.errors import InvalidDataError
@@ -316,6 +317,7 @@ class GammaGammaFitter:
     max_iterations: int = attrs.field(default=DEFAULT_MAX_ITERATIONS, validator=positive_int)
     """Most optimiser iterations before :class:`~crmscore.errors.ConvergenceError`."""
 
+    @one_table("frequency", "monetary_value")
     def fit(
         self, table: pd.DataFrame, *, progress: Callable[[float], None] | None = None
     ) -> GammaGammaModel:

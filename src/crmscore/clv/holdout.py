@@ -54,8 +54,12 @@ def calibration_holdout_split(
         End of the holdout period, in a later period than ``calibration_end``.
     time_unit : {"D", "W", "M"}, default "D"
         The period, as in :func:`crmscore.rfm_table`.
-    customer_col, timestamp_col, amount_col : str
-        Column names in ``transactions``.
+    customer_col : str, default "customer_id"
+        Column of customer ids in ``transactions``.
+    timestamp_col : str, default "timestamp"
+        Column of timestamps in ``transactions``.
+    amount_col : str, default "amount"
+        Column of amounts in ``transactions``.
     negative_amounts : {"error", "net"}, default "error"
         Returns and refunds, as in :func:`crmscore.rfm_table`; with ``"net"`` a
         holdout refund reduces holdout spend but never counts as a purchase.

@@ -57,8 +57,10 @@ def plot_rfm_heatmap(
     monetary : pandas.Series, optional
         Monetary value per customer (e.g. ``table["total_spend"]``), indexed like
         ``scores`` (extra customers are ignored).
-    r_col, f_col : str
-        The R and F score columns (whole numbers from 1).
+    r_col : str, default "r_score"
+        The R score column (whole numbers from 1).
+    f_col : str, default "f_score"
+        The F score column (whole numbers from 1).
     color_by : {"customers", "monetary"}, default "customers"
         What the shading shows (``"monetary"`` needs ``monetary``).
     ax : matplotlib.axes.Axes, optional

@@ -166,9 +166,10 @@ def plot_tier_migration(
 
     Parameters
     ----------
-    before, after : pandas.Series
-        Tier label per customer at the two reviews (e.g. ``book.customers["tier"]``
-        of two books).
+    before : pandas.Series
+        Tier label per customer at the earlier review (e.g. ``book.customers["tier"]``).
+    after : pandas.Series
+        Tier label per customer at the later review, like ``before``.
     order : sequence of str, optional
         Tier labels from lowest to highest; by default the categories of a
         categorical ``before`` (or ``after``), else the sorted labels.

@@ -66,9 +66,12 @@ def merge(
 
     Parameters
     ----------
-    old, batch : PurchaseAggregates
-        Aligned arrays; ``old`` is ignored where ``known`` is false (new customers).
-        Every batch period is at or after the customer's ``old.last_period``.
+    old : PurchaseAggregates
+        The aggregates so far, aligned with ``batch``; ignored where ``known`` is
+        false (new customers).
+    batch : PurchaseAggregates
+        The new batch's aggregates; every batch period is at or after the
+        customer's ``old.last_period``.
     known : ndarray of bool
         Whether the customer had aggregates before the batch.
 

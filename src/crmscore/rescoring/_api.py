@@ -81,8 +81,16 @@ def ingest(
         The time of this call, a watermark: every event of the batch must be at or
         before it, new events at or after the book's ``as_of``, and ``as_of`` may
         not go back.
-    customer_col, timestamp_col, kind_col, value_col, event_id_col : str
-        Column names.
+    customer_col : str, default "customer_id"
+        Column of customer ids.
+    timestamp_col : str, default "timestamp"
+        Column of timestamps.
+    kind_col : str, default "kind"
+        Column of event kinds.
+    value_col : str, default "value"
+        Column of event values.
+    event_id_col : str, default "event_id"
+        Column of event ids.
 
     Returns
     -------
@@ -165,8 +173,16 @@ def review(
         When the review happens (not before the book's ``as_of``).
     progress : callable, optional
         Called with the fraction done (0 to 1) after each stage of the review.
-    customer_col, timestamp_col, kind_col, value_col, event_id_col : str
-        Column names of ``events``.
+    customer_col : str, default "customer_id"
+        Column of customer ids in ``events``.
+    timestamp_col : str, default "timestamp"
+        Column of timestamps in ``events``.
+    kind_col : str, default "kind"
+        Column of event kinds in ``events``.
+    value_col : str, default "value"
+        Column of event values in ``events``.
+    event_id_col : str, default "event_id"
+        Column of event ids in ``events``.
 
     Returns
     -------
@@ -367,8 +383,16 @@ def open_book(
         When the book opens; the first review happens then.
     attributes : pandas.DataFrame, optional
         Indicator columns the service supplies, indexed by customer id.
-    customer_col, timestamp_col, kind_col, value_col, event_id_col : str
-        Column names, as in :func:`ingest`.
+    customer_col : str, default "customer_id"
+        Column of customer ids.
+    timestamp_col : str, default "timestamp"
+        Column of timestamps.
+    kind_col : str, default "kind"
+        Column of event kinds.
+    value_col : str, default "value"
+        Column of event values.
+    event_id_col : str, default "event_id"
+        Column of event ids.
 
     Returns
     -------
@@ -465,8 +489,10 @@ def set_override(
         The customer.
     tier : str
         The tier (key or label).
-    reason, author : str
-        Why, and who decided; both are kept on the override and in the audit trail.
+    reason : str
+        Why; kept on the override and in the audit trail.
+    author : str
+        Who decided; kept on the override and in the audit trail.
     as_of : date-like
         When the override takes effect.
     expires : date-like, "review" or None

@@ -265,7 +265,9 @@ def action_plan(
     ----------
     book : Book
         The book (state, tiers and audit trail).
-    start, end : date-like
+    start : date-like
+        The period, first and last day included.
+    end : date-like
         The period, first and last day included.
     schedules : sequence of ActionSchedule, default DEFAULT_SCHEDULES
         What to plan.

@@ -235,7 +235,9 @@ def tier_migration(
     ----------
     book : Book
         The book.
-    start, end : date-like
+    start : date-like
+        The two dates (calendar days).
+    end : date-like
         The two dates (calendar days).
     normalize : bool, default False
         Each row as shares of its customers (rows of no customer are NaN).
@@ -347,7 +349,9 @@ def tier_outcomes(
         The book (its audit trail gives the tiers at ``start``).
     events : pandas.DataFrame
         The event log (as :func:`ingest` takes it); purchases give the revenue.
-    start, end : date-like
+    start : date-like
+        The period is the days after ``start`` up to and including ``end``.
+    end : date-like
         The period is the days after ``start`` up to and including ``end``.
     active_kinds : collection of str, default ("purchase",)
         Event kinds that make a customer retained in the period.
@@ -441,7 +445,11 @@ def clv_change(
 
     Parameters
     ----------
-    before, after : pandas.Series
+    before : pandas.Series
+        CLV per customer at the two dates (e.g. ``customer_lifetime_value`` of the
+        book's model at each review), indexed by customer id; customers in both are
+        compared.
+    after : pandas.Series
         CLV per customer at the two dates (e.g. ``customer_lifetime_value`` of the
         book's model at each review), indexed by customer id; customers in both are
         compared.
@@ -513,7 +521,9 @@ def course_check(
         The book (tiers from its audit trail).
     events : pandas.DataFrame
         The event log.
-    start, end : date-like
+    start : date-like
+        The period: the days after ``start`` up to and including ``end``.
+    end : date-like
         The period: the days after ``start`` up to and including ``end``.
     vip_tiers : sequence of str, optional
         The tiers (labels or keys) that count as VIP; the highest tier by default.

@@ -290,8 +290,12 @@ class RFMScorer:
         ----------
         statistic : {"mean", "median"}, default "mean"
             The reference each customer is compared with.
-        recency, frequency, monetary : str
-            Columns used for R, F and M.
+        recency : str, default "time_since_last"
+            Column used for R.
+        frequency : str, default "n_purchases"
+            Column used for F.
+        monetary : str, default "total_spend"
+            Column used for M.
 
         Returns
         -------

@@ -370,7 +370,7 @@ VALUE_MATRIX_SEGMENTS = SegmentMap(
 def rfm_segments(
     table: pd.DataFrame,
     *,
-    segment_map: SegmentMap = CLASSIC_SEGMENTS,
+    segment_map: SegmentMap | None = None,
     scorer: RFMScorer | FittedRFMScorer | None = None,
     language: Literal["en", "zh"] = "en",
 ) -> pd.DataFrame:
@@ -380,9 +380,10 @@ def rfm_segments(
     ----------
     table : pandas.DataFrame
         Per-customer table, e.g. from :func:`rfm_table`.
-    segment_map : SegmentMap, default CLASSIC_SEGMENTS
+    segment_map : SegmentMap, optional
         The named segments (:data:`CLASSIC_SEGMENTS`, :data:`VALUE_MATRIX_SEGMENTS`
-        or your own).
+        or your own). ``None`` (the default) means :data:`CLASSIC_SEGMENTS`; the
+        sentinel keeps the map's long repr out of the signature ``help()`` shows.
     scorer : RFMScorer or FittedRFMScorer, optional
         How to score. An unfitted scorer is fitted on ``table``; a fitted one is
         applied as it is. Defaults to the map's own scorer.
@@ -411,6 +412,8 @@ def rfm_segments(
     >>> bool(segments["segment"].notna().all())
     True
     """
+    if segment_map is None:
+        segment_map = CLASSIC_SEGMENTS
     chosen = segment_map.scorer if scorer is None else scorer
     if chosen is None:
         raise InvalidParameterError(

@@ -55,8 +55,12 @@ def rfm_table(
     time_unit : {"D", "W", "M"}, default "D"
         The period: calendar day, week (Monday to Sunday, pandas' ``"W"``) or
         calendar month.
-    customer_col, timestamp_col, amount_col : str
-        Column names in ``transactions``.
+    customer_col : str, default "customer_id"
+        Column of customer ids in ``transactions``.
+    timestamp_col : str, default "timestamp"
+        Column of timestamps in ``transactions``.
+    amount_col : str, default "amount"
+        Column of amounts in ``transactions``.
     negative_amounts : {"error", "net"}, default "error"
         What to do with negative amounts (returns, refunds). ``"error"`` raises.
         ``"net"`` subtracts each refund from the customer's latest purchase period

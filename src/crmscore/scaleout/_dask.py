@@ -192,7 +192,17 @@ def rfm_table_dask(
     ----------
     transactions : dask.dataframe.DataFrame
         The transaction log, partitioned any way.
-    as_of, time_unit, customer_col, timestamp_col, amount_col, negative_amounts
+    as_of
+        As in :func:`crmscore.rfm.rfm_table`.
+    time_unit
+        As in :func:`crmscore.rfm.rfm_table`.
+    customer_col
+        As in :func:`crmscore.rfm.rfm_table`.
+    timestamp_col
+        As in :func:`crmscore.rfm.rfm_table`.
+    amount_col
+        As in :func:`crmscore.rfm.rfm_table`.
+    negative_amounts
         As in :func:`crmscore.rfm.rfm_table`.
 
     Returns

@@ -95,7 +95,13 @@ def predict_clv_dask(
         Likewise.
     t : float
         Horizon of ``expected_purchases``, in the table's time unit.
-    horizon, discount_rate, margin, periods_per_step
+    horizon
+        As in :func:`crmscore.clv.customer_lifetime_value`.
+    discount_rate
+        As in :func:`crmscore.clv.customer_lifetime_value`.
+    margin
+        As in :func:`crmscore.clv.customer_lifetime_value`.
+    periods_per_step
         As in :func:`crmscore.clv.customer_lifetime_value`.
     time_unit : {"D", "W", "M"}, optional
         As in :func:`crmscore.clv.customer_lifetime_value`; defaults to the
@@ -230,7 +236,25 @@ def early_warning_dask(
         :class:`~crmscore.churn.LearnedWarning` scores with
         :meth:`~crmscore.churn.LearnedWarning.predict` instead (its BG/NBD
         parameters are fixed in the model, so every feature is the customer's own).
-    customer_col, timestamp_col, kind_col, value_col, event_id_col, extra_kinds, future
+    customer_col
+        As in :meth:`crmscore.churn.EarlyWarning.predict` (``future`` is not used
+        by a learned warning, which leaves later events out).
+    timestamp_col
+        As in :meth:`crmscore.churn.EarlyWarning.predict` (``future`` is not used
+        by a learned warning, which leaves later events out).
+    kind_col
+        As in :meth:`crmscore.churn.EarlyWarning.predict` (``future`` is not used
+        by a learned warning, which leaves later events out).
+    value_col
+        As in :meth:`crmscore.churn.EarlyWarning.predict` (``future`` is not used
+        by a learned warning, which leaves later events out).
+    event_id_col
+        As in :meth:`crmscore.churn.EarlyWarning.predict` (``future`` is not used
+        by a learned warning, which leaves later events out).
+    extra_kinds
+        As in :meth:`crmscore.churn.EarlyWarning.predict` (``future`` is not used
+        by a learned warning, which leaves later events out).
+    future
         As in :meth:`crmscore.churn.EarlyWarning.predict` (``future`` is not used
         by a learned warning, which leaves later events out).
 
@@ -344,7 +368,9 @@ def score_tiers_dask(
     scorecard : FittedScorecard
         The frozen normalisation, fitted on a population (in pandas: the whole book
         if it fits in memory, or a sample of it).
-    language, normalised
+    language
+        As in :meth:`crmscore.tiering.FittedScorecard.score`.
+    normalised
         As in :meth:`crmscore.tiering.FittedScorecard.score`.
 
     Returns

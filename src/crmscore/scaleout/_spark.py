@@ -135,7 +135,17 @@ def rfm_table_spark(
     transactions : pyspark.sql.DataFrame
         The transaction log with a timestamp column (Spark ``TimestampType`` or
         ``TimestampNTZType``).
-    as_of, time_unit, customer_col, timestamp_col, amount_col, negative_amounts
+    as_of
+        As in :func:`crmscore.rfm.rfm_table`.
+    time_unit
+        As in :func:`crmscore.rfm.rfm_table`.
+    customer_col
+        As in :func:`crmscore.rfm.rfm_table`.
+    timestamp_col
+        As in :func:`crmscore.rfm.rfm_table`.
+    amount_col
+        As in :func:`crmscore.rfm.rfm_table`.
+    negative_amounts
         As in :func:`crmscore.rfm.rfm_table`.
     buckets : int, default 16
         Customers are hashed into this many buckets; each bucket is one pandas

@@ -322,7 +322,9 @@ def compare_schemes(
         every scheme; each arm reads its own customers).
     high_value : collection of str, or mapping of arm to collection of str
         The tiers that count as high-value (the same for every arm, or per arm).
-    start, end : date-like
+    start : date-like
+        The period: the days after ``start`` up to and including ``end``.
+    end : date-like
         The period: the days after ``start`` up to and including ``end``.
     later_tiers : mapping of arm to pandas.Series, optional
         Each arm's tiers at ``end``, for tier stability.

@@ -75,8 +75,16 @@ def event_indicators(
         Kinds that count as an interaction (every customer-initiated kind, as the
         churn signal *interaction stop*; pass ``("interaction",)`` for logins and
         contacts only).
-    customer_col, timestamp_col, kind_col, value_col, event_id_col : str
-        Column names.
+    customer_col : str, default "customer_id"
+        Column of customer ids.
+    timestamp_col : str, default "timestamp"
+        Column of timestamps.
+    kind_col : str, default "kind"
+        Column of event kinds.
+    value_col : str, default "value"
+        Column of event values.
+    event_id_col : str, default "event_id"
+        Column of event ids.
     extra_kinds : collection of str, default ()
         Kinds registered besides the built-in ones.
 

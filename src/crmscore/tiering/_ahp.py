@@ -318,7 +318,11 @@ class PairwiseMatrix:
             ``"1/3"``. Every pair must be judged exactly once, in either order.
         labels : sequence of str, optional
             Element order; by default the order of first appearance in ``judgments``.
-        method, max_consistency_ratio, reciprocal_tolerance
+        method
+            As the fields of the class.
+        max_consistency_ratio
+            As the fields of the class.
+        reciprocal_tolerance
             As the fields of the class.
 
         Returns

@@ -8,7 +8,6 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.cluster.vq import ClusterError, kmeans2, vq
 
 from crmscore._serialise import reads
 from crmscore._validation import (
@@ -31,7 +30,26 @@ if TYPE_CHECKING:
 
 __all__ = ["FittedKMeansTiering", "GroupMapping", "KMeansTiering"]
 
+
 FloatArray: TypeAlias = npt.NDArray[np.float64]
+
+
+# scipy.cluster takes longer to import than the rest of crmscore: k-means tiering
+# imports it when it runs, not `import crmscore` (issue 19).
+def kmeans2(*args: Any, **kwargs: Any) -> tuple[FloatArray, npt.NDArray[np.int32]]:
+    """``scipy.cluster.vq.kmeans2``, imported on first use."""
+    from scipy.cluster.vq import kmeans2 as scipy_kmeans2  # noqa: PLC0415
+
+    return scipy_kmeans2(*args, **kwargs)
+
+
+def vq(*args: Any, **kwargs: Any) -> tuple[npt.NDArray[np.int32], FloatArray]:
+    """``scipy.cluster.vq.vq``, imported on first use."""
+    from scipy.cluster.vq import vq as scipy_vq  # noqa: PLC0415
+
+    return scipy_vq(*args, **kwargs)
+
+
 GroupMapping: TypeAlias = Literal["scheme", "rank"]
 _MAPPINGS: tuple[GroupMapping, ...] = ("scheme", "rank")
 
@@ -170,6 +188,8 @@ class KMeansTiering:
                 f"k-means needs at least {k} distinct customers (one per group); the frame has "
                 f"{np.unique(points, axis=0).shape[0]}."
             )
+        from scipy.cluster.vq import ClusterError  # noqa: PLC0415  (see kmeans2)
+
         rng = np.random.default_rng(self.seed)
         best: tuple[float, FloatArray, npt.NDArray[np.int32]] | None = None
         for _ in range(self.n_init):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import special
 
 from crmscore._display import html_block
 from crmscore._serialise import reads
@@ -168,6 +168,9 @@ def _fit_logistic(
 
     bounds = [(None, None)] + [(0.0, None)] * m
     start = np.zeros(m + 1)
+    # scipy.optimize is imported by a fit, not by `import crmscore` (issue 19).
+    from scipy import optimize  # noqa: PLC0415
+
     result = optimize.minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
     if not result.success:
         raise ConvergenceError(f"learn_weights: the fit did not converge ({result.message}).")

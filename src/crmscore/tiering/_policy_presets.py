@@ -367,10 +367,16 @@ def lifecycle_stages(
 
     Parameters
     ----------
-    new_days, dormant_days, lost_days : float, default 90, 180, 365
-        Day thresholds, as above.
-    lost_p_alive, decline_p_alive : float, default 0.1, 0.5
-        P(alive) thresholds, as above.
+    new_days : float, default 90
+        Day threshold (the new stage), as above.
+    dormant_days : float, default 180
+        Day threshold (the dormant stage), as above.
+    lost_days : float, default 365
+        Day threshold (the lost stage), as above.
+    lost_p_alive : float, default 0.1
+        P(alive) threshold, as above.
+    decline_p_alive : float, default 0.5
+        P(alive) threshold, as above.
     decline_ratio : float, default 0.5
         Largest recent-to-earlier purchase rate ratio of a declining customer.
     columns : mapping, optional

@@ -139,7 +139,11 @@ def b2b_scorecard(
         Replacements for default indicators of the same name (:data:`B2B_INDICATORS`).
     columns : mapping, optional
         ``{indicator: column}`` when the data names them differently.
-    tiers, rules, missing
+    tiers
+        As :class:`Scorecard`.
+    rules
+        As :class:`Scorecard`.
+    missing
         As :class:`Scorecard`.
 
     Returns
@@ -192,7 +196,19 @@ def b2b_policy_scorecard(
 
     Parameters
     ----------
-    criteria_weights, indicator_weights, indicators, columns, tiers, rules, missing
+    criteria_weights
+        As :func:`b2b_scorecard`.
+    indicator_weights
+        As :func:`b2b_scorecard`.
+    indicators
+        As :func:`b2b_scorecard`.
+    columns
+        As :func:`b2b_scorecard`.
+    tiers
+        As :func:`b2b_scorecard`.
+    rules
+        As :func:`b2b_scorecard`.
+    missing
         As :func:`b2b_scorecard`.
 
     Returns

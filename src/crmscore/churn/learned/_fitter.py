@@ -202,8 +202,16 @@ class LearnedWarningFitter:
             The last day of data. The training cut-offs are ``horizon_days``,
             ``horizon_days + window_step_days``, ... days before it, so that every
             training label is observed by ``as_of`` (no customer is censored).
-        customer_col, timestamp_col, kind_col, value_col, event_id_col : str
-            Column names.
+        customer_col : str, default "customer_id"
+            Column of customer ids.
+        timestamp_col : str, default "timestamp"
+            Column of timestamps.
+        kind_col : str, default "kind"
+            Column of event kinds.
+        value_col : str, default "value"
+            Column of event values.
+        event_id_col : str, default "event_id"
+            Column of event ids.
         extra_kinds : collection of str, default ()
             Event kinds accepted besides the known ones.
 

@@ -225,8 +225,16 @@ class LearnedWarning:
             of ``as_of`` are left out. Not modified.
         as_of : date-like
             The date of the warning.
-        customer_col, timestamp_col, kind_col, value_col, event_id_col : str
-            Column names.
+        customer_col : str, default "customer_id"
+            Column of customer ids.
+        timestamp_col : str, default "timestamp"
+            Column of timestamps.
+        kind_col : str, default "kind"
+            Column of event kinds.
+        value_col : str, default "value"
+            Column of event values.
+        event_id_col : str, default "event_id"
+            Column of event ids.
         extra_kinds : collection of str, default ()
             Event kinds accepted besides the known ones.
         n_reasons : int, default 3

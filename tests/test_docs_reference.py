@@ -1,0 +1,188 @@
+"""The API reference as mkdocstrings renders it from the numpydoc docstrings.
+
+A numpydoc line that documents several parameters at once (``a, b, c : str``) is
+rendered by mkdocstrings as one entry per name, each showing the *first* name's
+default: the reference then claims ``timestamp_col`` defaults to ``'customer_id'``.
+Every parameter gets its own entry, and every documented name is one the callable
+accepts (``inspect.signature`` is the outside reference).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from typing import TYPE_CHECKING
+
+import crmscore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+# A parameter entry in a numpydoc "Parameters" section: the name(s), optionally
+# followed by " : type", at the section's own indentation.
+_ENTRY = re.compile(r"^(?P<names>\*{0,2}[A-Za-z_][\w]*(?:\s*,\s*\*{0,2}[A-Za-z_]\w*)*)\s*(?::.*)?$")
+_SECTION_RULE = re.compile(r"^-{3,}$")
+
+
+def _public_callables() -> Iterator[tuple[str, Callable[..., object]]]:
+    """Every public function, class and public method reachable from ``crmscore.__all__``."""
+    for name in crmscore.__all__:
+        obj = getattr(crmscore, name)
+        if inspect.isfunction(obj):
+            yield name, obj
+        elif inspect.isclass(obj):
+            yield name, obj
+            for attr, member in vars(obj).items():
+                if attr.startswith("_") and attr != "__init__":
+                    continue
+                wrapped = isinstance(member, classmethod | staticmethod)
+                function = member.__func__ if wrapped else member
+                if inspect.isfunction(function):
+                    yield f"{name}.{attr}", function
+
+
+def _parameter_entries(doc: str) -> list[str]:
+    """The entry lines of the first "Parameters" section of a docstring (names part)."""
+    lines = inspect.cleandoc(doc).splitlines()
+    for start, line in enumerate(lines[:-1]):
+        if line.strip() == "Parameters" and _SECTION_RULE.match(lines[start + 1].strip()):
+            indent = len(line) - len(line.lstrip())
+            break
+    else:
+        return []
+    entries: list[str] = []
+    for position in range(start + 2, len(lines)):
+        line = lines[position]
+        if not line.strip():
+            continue
+        if position + 1 < len(lines) and _SECTION_RULE.match(lines[position + 1].strip()):
+            break  # the next section's title
+        if len(line) - len(line.lstrip()) != indent:
+            continue  # a description line
+        match = _ENTRY.match(line.strip())
+        if match:
+            entries.append(match.group("names"))
+    return entries
+
+
+def test_the_parser_reads_numpydoc_entries() -> None:
+    doc = """Summary.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The data, with a colon: here.
+    a, b : str, default "x"
+        Two at once.
+    *args
+        More.
+
+    Returns
+    -------
+    out : int
+        Not a parameter.
+    """
+    assert _parameter_entries(doc) == ["data", "a, b", "*args"]
+
+
+def test_every_parameter_has_its_own_docstring_entry() -> None:
+    offenders = [
+        f"{qualname}: {entry!r}"
+        for qualname, obj in _public_callables()
+        for entry in _parameter_entries(inspect.getdoc(obj) or "")
+        if "," in entry
+    ]
+    assert not offenders, (
+        "numpydoc lines documenting several parameters at once (mkdocstrings shows the"
+        " first one's default for all of them); give each parameter its own entry:\n"
+        + "\n".join(offenders)
+    )
+
+
+def _signature_names(obj: Callable[..., object]) -> set[str] | None:
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+    prefix: dict[inspect._ParameterKind, str] = {
+        inspect.Parameter.VAR_POSITIONAL: "*",
+        inspect.Parameter.VAR_KEYWORD: "**",
+    }
+    return {
+        prefix.get(parameter.kind, "") + parameter.name
+        for parameter in signature.parameters.values()
+    }
+
+
+def test_every_documented_parameter_is_in_the_signature() -> None:
+    offenders = [
+        f"{qualname}: {name!r} not in {sorted(accepted)}"
+        for qualname, obj in _public_callables()
+        if (accepted := _signature_names(obj)) is not None
+        for entry in _parameter_entries(inspect.getdoc(obj) or "")
+        for name in (part.strip() for part in entry.split(","))
+        if name not in accepted and name.lstrip("*") not in accepted
+    ]
+    assert not offenders, "Documented parameters the callable does not accept:\n" + "\n".join(
+        offenders
+    )
+
+
+def _documented_defaults(doc: str) -> Iterator[tuple[str, str]]:
+    """``(name, default text)`` of each entry whose type says ``default ...``."""
+    lines = inspect.cleandoc(doc).splitlines()
+    entries = set(_parameter_entries(doc))
+    for line in lines:
+        name, _, kind = line.strip().partition(" : ")
+        match = re.search(r"(?:^|,\s*)default[:=]?\s+(.+)$", kind)
+        if name in entries and match:
+            yield name, match.group(1).strip()
+
+
+def test_every_documented_default_is_the_signature_default() -> None:
+    offenders = []
+    for qualname, obj in _public_callables():
+        try:
+            parameters = inspect.signature(obj).parameters
+        except (TypeError, ValueError):
+            continue
+        for name, text in _documented_defaults(inspect.getdoc(obj) or ""):
+            parameter = parameters.get(name)
+            if parameter is None or parameter.default is inspect.Parameter.empty:
+                continue
+            # A number may be written for the reader with thousands separators.
+            grouped = re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", text)
+            literal = text.replace(",", "") if grouped else text
+            try:
+                documented = ast.literal_eval(literal)
+            except (ValueError, SyntaxError):
+                continue  # prose ("default the module's map"): nothing to compare
+            actual = parameter.default
+            if isinstance(actual, tuple | list | frozenset | set) and not actual:
+                same = isinstance(documented, tuple | list | set) and not documented
+            else:
+                same = documented == actual and type(documented) in {type(actual), int, float}
+            if not same:
+                offenders.append(f"{qualname}: {name} documented {text}, signature {actual!r}")
+    assert not offenders, "Documented defaults that differ from the signature:\n" + "\n".join(
+        offenders
+    )
+
+
+def test_help_of_rfm_segments_shows_a_short_signature() -> None:
+    """The default map is a sentinel: its long repr is not printed in the signature."""
+    signature = inspect.signature(crmscore.rfm_segments)
+    assert signature.parameters["segment_map"].default is None
+    assert len(str(signature)) < 300
+
+
+def test_the_sentinel_means_the_classic_map() -> None:
+    book = crmscore.make_transactions(500, seed=3)
+    table = crmscore.rfm_table(book.transactions, as_of=book.as_of)
+    by_default = crmscore.rfm_segments(table)
+    explicit = crmscore.rfm_segments(table, segment_map=crmscore.CLASSIC_SEGMENTS)
+    assert by_default.equals(explicit)
+    assert set(by_default["segment"].cat.categories) == {
+        segment.label_en for segment in crmscore.CLASSIC_SEGMENTS.segments
+    }
