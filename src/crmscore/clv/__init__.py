@@ -10,6 +10,12 @@ from crmscore.clv._fitting import ConvergenceReport
 from crmscore.clv.bgnbd import BetaGeoFitter, BetaGeoModel
 from crmscore.clv.gamma_gamma import GammaGammaFitter, GammaGammaModel
 from crmscore.clv.holdout import calibration_holdout_split, holdout_comparison
+from crmscore.clv.intervals import (
+    FittedModel,
+    parameter_intervals,
+    predict_intervals,
+    predict_totals,
+)
 from crmscore.clv.value import PERIODS_PER_MONTH, customer_lifetime_value
 
 __all__ = [
@@ -17,9 +23,13 @@ __all__ = [
     "BetaGeoFitter",
     "BetaGeoModel",
     "ConvergenceReport",
+    "FittedModel",
     "GammaGammaFitter",
     "GammaGammaModel",
     "calibration_holdout_split",
     "customer_lifetime_value",
     "holdout_comparison",
+    "parameter_intervals",
+    "predict_intervals",
+    "predict_totals",
 ]
