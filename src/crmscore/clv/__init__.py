@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from crmscore.clv._fitting import ConvergenceReport
 from crmscore.clv.bgnbd import BetaGeoFitter, BetaGeoModel
+from crmscore.clv.compare import (
+    IndependenceTest,
+    LikelihoodRatioTest,
+    ModelLeaderboard,
+    information_criteria,
+    likelihood_ratio_test,
+    model_leaderboard,
+    spend_independence_test,
+)
 from crmscore.clv.gamma_gamma import GammaGammaFitter, GammaGammaModel
 from crmscore.clv.holdout import calibration_holdout_split, holdout_comparison
 from crmscore.clv.intervals import (
@@ -26,10 +35,17 @@ __all__ = [
     "FittedModel",
     "GammaGammaFitter",
     "GammaGammaModel",
+    "IndependenceTest",
+    "LikelihoodRatioTest",
+    "ModelLeaderboard",
     "calibration_holdout_split",
     "customer_lifetime_value",
     "holdout_comparison",
+    "information_criteria",
+    "likelihood_ratio_test",
+    "model_leaderboard",
     "parameter_intervals",
     "predict_intervals",
     "predict_totals",
+    "spend_independence_test",
 ]

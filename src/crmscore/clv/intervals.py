@@ -429,6 +429,11 @@ def _log_gradients(target: _Target, frame: pd.DataFrame) -> tuple[FloatArray, li
     return value, gradients
 
 
+def _quadratic_form(gradient: FloatArray, cov: FloatArray) -> FloatArray:
+    """Row-wise g' C g: a matrix product, then a row sum (einsum's loop is 10x slower)."""
+    return np.asarray(((gradient @ cov) * gradient).sum(axis=1), dtype=np.float64)
+
+
 def _customer_frame(
     estimate: FloatArray, se: FloatArray, lower: FloatArray, upper: FloatArray, index: pd.Index
 ) -> pd.DataFrame:
@@ -710,7 +715,7 @@ def predict_intervals(
     value, gradients = _log_gradients(target, frame)
     variance = np.zeros(len(frame))
     for factor, gradient in zip(target.factors, gradients, strict=True):
-        variance += np.einsum("ij,jk,ik->i", gradient, factor.log_cov, gradient)
+        variance += _quadratic_form(gradient, factor.log_cov)
     z = float(norm.ppf(0.5 + level / 2))
     se, lower, upper = _linked_interval(value, np.sqrt(np.maximum(variance, 0.0)), z, target.link)
     return _customer_frame(value, se, lower, upper, frame.index)
@@ -868,7 +873,7 @@ def predict_totals(
             (
                 np.column_stack(
                     [np.bincount(codes, weights=col, minlength=n_groups) for col in absolute.T]
-                ),
+                ).astype(np.float64),
                 factor.log_cov,
             )
         )
@@ -878,7 +883,7 @@ def predict_totals(
         blocks = [(np.vstack([g, g.sum(axis=0)]), c) for g, c in blocks]
     variance = np.zeros(sums.size)
     for g, c in blocks:
-        variance += np.einsum("ij,jk,ik->i", g, c, g)
+        variance += _quadratic_form(g, c)
     with np.errstate(invalid="ignore", divide="ignore"):
         log_se = np.asarray(
             np.where(sums > 0, np.sqrt(np.maximum(variance, 0.0)) / sums, 0.0), dtype=np.float64
