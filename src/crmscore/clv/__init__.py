@@ -17,6 +17,11 @@ from crmscore.clv.compare import (
     model_leaderboard,
     spend_independence_test,
 )
+from crmscore.clv.diagnostics import (
+    conditional_expectations,
+    frequency_histogram,
+    repeat_tracking,
+)
 from crmscore.clv.gamma_gamma import GammaGammaFitter, GammaGammaModel
 from crmscore.clv.holdout import calibration_holdout_split, holdout_comparison
 from crmscore.clv.intervals import (
@@ -39,7 +44,9 @@ __all__ = [
     "LikelihoodRatioTest",
     "ModelLeaderboard",
     "calibration_holdout_split",
+    "conditional_expectations",
     "customer_lifetime_value",
+    "frequency_histogram",
     "holdout_comparison",
     "information_criteria",
     "likelihood_ratio_test",
@@ -47,5 +54,6 @@ __all__ = [
     "parameter_intervals",
     "predict_intervals",
     "predict_totals",
+    "repeat_tracking",
     "spend_independence_test",
 ]
