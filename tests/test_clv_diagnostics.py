@@ -11,6 +11,7 @@ from crmscore import (
     BetaGeoFitter,
     BetaGeoModel,
     BetaGeoParams,
+    InvalidDataError,
     InvalidParameterError,
     calibration_holdout_split,
     conditional_expectations,
@@ -129,3 +130,40 @@ def test_bad_models_are_rejected() -> None:
         repeat_tracking(
             _log(), models={"m": CDNOW}, calibration_end="2024-01-06", observation_end="2024-01-06"
         )
+
+
+def test_figures_draw_the_frames() -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    from crmscore import (  # noqa: PLC0415
+        plot_conditional_expectations,
+        plot_frequency_histogram,
+        plot_tracking,
+    )
+
+    track = repeat_tracking(
+        _log(),
+        models={"m": CDNOW},
+        calibration_end="2024-01-06",
+        observation_end="2024-01-14",
+        step=3,
+    )
+    ax = plot_tracking(track, cumulative=False, ax=Figure().add_subplot())
+    np.testing.assert_array_equal(np.asarray(ax.lines[0].get_ydata()), track["actual"])
+    np.testing.assert_allclose(np.asarray(ax.lines[1].get_ydata(), dtype=float), track["m"])
+    table = make_rfm_summary(500, seed=2)
+    hist = frequency_histogram(table, models={"m": CDNOW, "n": CDNOW}, max_frequency=3)
+    ax = plot_frequency_histogram(hist, ax=Figure().add_subplot())
+    heights = [float(bar.get_height()) for bar in ax.containers[0]]
+    heights += [float(bar.get_height()) for c in ax.containers[1:] for bar in c]
+    np.testing.assert_allclose(heights, np.concatenate([hist[c].to_numpy() for c in hist]))
+    frame = pd.DataFrame(
+        {"customers": [3, 2, 5], "actual": [0.1, 0.9, 0.4], "m": [0.2, 0.8, 0.44]},
+        index=["0", "1+", "all"],
+    )
+    ax = plot_conditional_expectations(frame, ax=Figure().add_subplot())
+    np.testing.assert_array_equal(np.asarray(ax.lines[1].get_ydata()), [0.2, 0.8])
+    with pytest.raises(InvalidDataError, match="no model column"):
+        plot_frequency_histogram(hist[["actual"]])

@@ -82,10 +82,13 @@ from crmscore.errors import (
 from crmscore.plotting import (
     plot_calibration,
     plot_churn_by_tier,
+    plot_conditional_expectations,
+    plot_frequency_histogram,
     plot_p_alive_matrix,
     plot_rfm_heatmap,
     plot_tier_migration,
     plot_tier_pyramid,
+    plot_tracking,
 )
 from crmscore.rescoring import (
     Book,
@@ -263,10 +266,13 @@ __all__ = [
     "parameter_intervals",
     "plot_calibration",
     "plot_churn_by_tier",
+    "plot_conditional_expectations",
+    "plot_frequency_histogram",
     "plot_p_alive_matrix",
     "plot_rfm_heatmap",
     "plot_tier_migration",
     "plot_tier_pyramid",
+    "plot_tracking",
     "predict_clv_dask",
     "predict_intervals",
     "predict_totals",

@@ -88,7 +88,7 @@ def repeat_tracking(
     -------
     pandas.DataFrame
         Indexed by ``period`` (periods from the cohort's first purchase period to
-        the end of the step): ``holdout`` (bool, the step ends after
+        the end of the step; the last step may be shorter): ``holdout`` (bool, the step ends after
         ``calibration_end``), ``actual``, ``actual_cumulative``, and per model
         ``<name>`` (expected in the step) and ``<name>_cumulative``.
 
