@@ -17,6 +17,10 @@ from crmscore.clv.compare import (
     model_leaderboard,
     spend_independence_test,
 )
+from crmscore.clv.conditional import (
+    predict_p_alive_at,
+    predict_purchase_distribution,
+)
 from crmscore.clv.diagnostics import (
     conditional_expectations,
     frequency_histogram,
@@ -53,6 +57,8 @@ __all__ = [
     "model_leaderboard",
     "parameter_intervals",
     "predict_intervals",
+    "predict_p_alive_at",
+    "predict_purchase_distribution",
     "predict_totals",
     "repeat_tracking",
     "spend_independence_test",
