@@ -12,6 +12,7 @@ from crmscore import (
     BetaGeoModel,
     BetaGeoParams,
     InvalidParameterError,
+    predict_dert,
     predict_p_alive_at,
     predict_purchase_distribution,
 )
@@ -126,3 +127,33 @@ def test_bad_input_is_rejected() -> None:
         predict_p_alive_at(TABLE, model="bgnbd", t=1.0)  # type: ignore[arg-type]
     with pytest.raises(InvalidParameterError, match="'max_purchases'"):
         predict_purchase_distribution(TABLE, model=CDNOW, t=1.0, max_purchases=-1)
+
+
+def test_dert_matches_a_two_dimensional_mpmath_quadrature() -> None:
+    """DERT = P(alive) E[lambda / (delta + lambda p)] over the posterior, integrated
+    over (lambda, p) directly: an oracle of the one-dimensional reduction too."""
+    mpmath.mp.dps = 15
+    p = CDNOW.params
+    delta = 0.01
+    some = TABLE.iloc[[3]]  # x = 7: P(alive) < 1 and a posterior far from the prior
+    dert = predict_dert(some, model=CDNOW, discount_rate=delta)
+    for i, (x, tx, age) in enumerate(some.itertuples(index=False)):
+        alive = _p_alive(p.r, p.alpha, p.a, p.b, x=x, tx=tx, T=age)
+        rho, beta_, b_x = p.r + x, p.alpha + age, p.b + x
+
+        def integrand(
+            lam: mpmath.mpf, q: mpmath.mpf, rho: float = rho, beta_: float = beta_, b_x: float = b_x
+        ) -> mpmath.mpf:
+            gamma_density = (
+                beta_**rho * lam ** (rho - 1) * mpmath.exp(-beta_ * lam) / mpmath.gamma(rho)
+            )
+            beta_density = q ** (p.a - 1) * (1 - q) ** (b_x - 1) / mpmath.beta(p.a, b_x)
+            return gamma_density * beta_density * lam / (delta + lam * q)
+
+        expected = alive * mpmath.quad(integrand, [0, 1, mpmath.inf], [0, 1])
+        assert dert.iloc[i] == pytest.approx(float(expected), rel=1e-6)
+    # A lower discount rate values the same future more.
+    assert (
+        predict_dert(TABLE, model=CDNOW, discount_rate=0.001)
+        > predict_dert(TABLE, model=CDNOW, discount_rate=0.01)
+    ).all()

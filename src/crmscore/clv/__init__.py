@@ -18,6 +18,7 @@ from crmscore.clv.compare import (
     spend_independence_test,
 )
 from crmscore.clv.conditional import (
+    predict_dert,
     predict_p_alive_at,
     predict_purchase_distribution,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "likelihood_ratio_test",
     "model_leaderboard",
     "parameter_intervals",
+    "predict_dert",
     "predict_intervals",
     "predict_p_alive_at",
     "predict_purchase_distribution",

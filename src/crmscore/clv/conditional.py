@@ -7,14 +7,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.integrate import quad_vec
 from scipy.special import hyp2f1
 
-from crmscore._validation import InstanceOf, Interval, check_integer, check_param
+from crmscore._groups import group_rows
+from crmscore._validation import (
+    POSITIVE,
+    InstanceOf,
+    Interval,
+    check_integer,
+    check_number,
+    check_param,
+)
 from crmscore.clv import _kernels
 from crmscore.clv._inputs import check_horizon, rfm_arrays
 from crmscore.clv.bgnbd import BetaGeoModel
 
-__all__ = ["predict_p_alive_at", "predict_purchase_distribution"]
+__all__ = ["predict_dert", "predict_p_alive_at", "predict_purchase_distribution"]
 
 _MODEL = InstanceOf(BetaGeoModel, "a BetaGeoModel")
 
@@ -156,3 +165,80 @@ def predict_p_alive_at(table: pd.DataFrame, *, model: BetaGeoModel, t: float) ->
     u = horizon / (p.alpha + age)
     survive = (1.0 + u) ** (-p.a) * hyp2f1(p.a + p.b - p.r, p.a, p.a + p.b + x, u / (1.0 + u))
     return pd.Series(alive * survive, index=frame.index, name="p_alive_at")
+
+
+def predict_dert(
+    table: pd.DataFrame, *, model: BetaGeoModel, discount_rate: float
+) -> pd.Series[float]:
+    r"""Predict discounted expected residual transactions (DERT) of each customer.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        RFM table (``frequency``, ``recency``, ``T``), the only positional argument.
+    model : BetaGeoModel
+        The purchase model.
+    discount_rate : float
+        Continuously compounded discount rate per period of the table's time unit
+        (> 0); an annual rate ``d`` in weekly units is ``log(1 + d) / 52``.
+
+    Returns
+    -------
+    pandas.Series
+        ``dert``, indexed like ``table``: the present value of all future purchases
+        counted as 1 each; times a margin per purchase, a residual lifetime value.
+
+    Notes
+    -----
+    :math:`\mathrm{DERT} = \int_0^\infty e^{-\delta s}\, dE[Y(s)]`. An alive customer
+    buys at rate :math:`\lambda` while still alive, and survives to :math:`s` with
+    probability :math:`e^{-\lambda p s}`, so given the posterior
+    (:math:`\lambda \sim 	ext{Gamma}(r + x, lpha + T)`,
+    :math:`p \sim 	ext{Beta}(a, b + x)`)
+
+    .. math::
+
+        \mathrm{DERT} = P(	ext{alive})\, rac{r + x}{lpha + T} \int_0^\infty
+        e^{-\delta w}\, {}_2F_1\left(r + x + 1, a; a + b + x; -rac{w}{lpha + T}
+
+    ight) dw,
+
+    integrated adaptively (scipy ``quad_vec``, relative tolerance 1e-10) once per
+    distinct (x, T). The tests compare with a two-dimensional mpmath quadrature over
+    :math:`(\lambda, p)` of :math:`\lambda / (\delta + \lambda p)`, which this
+    reduces. Fader, Hardie and Lee (2005b) give the Pareto/NBD DERT; the BG/NBD
+    has none in closed form.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> model = BetaGeoModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793,
+    ...                                   "b": 2.426}, time_unit="W")
+    >>> table = pd.DataFrame({"frequency": [0, 2, 7], "recency": [0.0, 30.4, 35.0],
+    ...                       "T": [38.9, 38.9, 38.9]})
+    >>> dert = predict_dert(table, model=model, discount_rate=0.0029)
+    >>> bool(dert.is_monotonic_increasing)
+    True
+    """
+    owner = "predict_dert"
+    check_param(model, _MODEL, name="model", owner=owner)
+    delta = check_number(discount_rate, POSITIVE, name="discount_rate", owner=owner)
+    frame, x, tx, age = rfm_arrays(table, owner=owner)
+    p = model.params
+    alive = _kernels.bgnbd_probability_alive((p.r, p.alpha, p.a, p.b), x, tx, age)
+    (xs, ages), pair = group_rows([x, age])
+    beta = p.alpha + ages
+    rho = p.r + xs
+    c = p.a + p.b + xs
+
+    def integrand(w: float) -> Any:
+        u = w / beta
+        # Pfaff's transform keeps the argument in [0, 1): 2F1(A, a; c; -u) =
+        # (1 + u)^-a 2F1(c - A, a; c; u / (1 + u)).
+        return (
+            np.exp(-delta * w) * (1.0 + u) ** (-p.a) * hyp2f1(c - rho - 1.0, p.a, c, u / (1.0 + u))
+        )
+
+    integral, _ = quad_vec(integrand, 0.0, np.inf, epsrel=1e-10, epsabs=0.0)
+    per_pair = rho / beta * np.asarray(integral, dtype=np.float64)
+    return pd.Series(alive * per_pair[pair], index=frame.index, name="dert")
