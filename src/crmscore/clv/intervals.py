@@ -521,23 +521,27 @@ def _bootstrap(
     """Stream replicates over chunks of customers: memory is chunk_size x n_replicates.
 
     Returns per-customer (estimate, sd, lower, upper) (empty unless ``per_customer``)
-    and the replicate totals per group, shaped (n_replicates, n_groups).
+    and the replicate totals per group, shaped (n_replicates, n_groups). Totals alone
+    need no replicate-by-customer block: each replicate is summed as it is made, over
+    the whole table at once (one prediction call per replicate).
     """
     draws = _draws(target, n_replicates, rng)
     n = len(frame)
     size = n if per_customer else 0
+    chunk_size = chunk_size if per_customer else n
     estimate, sd, lower, upper = (np.empty(size) for _ in range(4))
     totals = np.zeros((n_replicates, n_groups))
     tails = [0.5 - level / 2, 0.5 + level / 2]
     for start in range(0, n, chunk_size):
         part = frame.iloc[start : start + chunk_size]
         group = codes[start : start + chunk_size]
-        values = np.empty((n_replicates, len(part)))
+        values = np.empty((n_replicates, len(part) if per_customer else 0))
         for b in range(n_replicates):
             product = np.full(len(part), target.constant)
             for factor, draw in zip(target.factors, draws, strict=True):
                 product *= factor.at(draw[b], part)
-            values[b] = product
+            if per_customer:
+                values[b] = product
             totals[b] += np.bincount(group, weights=product, minlength=n_groups)
         if per_customer:
             stop = start + len(part)
@@ -621,8 +625,8 @@ def predict_intervals(
     seed : int or numpy.random.Generator, optional
         Source of randomness; required for ``"bootstrap"``.
     chunk_size : int, default 50000
-        Customers per block of the bootstrap: memory is ``chunk_size *
-        n_replicates`` floats, whatever the number of customers.
+        Customers per block of the per-customer bootstrap: memory is
+        ``chunk_size * n_replicates`` floats, whatever the number of customers.
 
     Returns
     -------
@@ -768,8 +772,8 @@ def predict_totals(
     seed : int or numpy.random.Generator, optional
         Source of randomness; required for ``"bootstrap"``.
     chunk_size : int, default 50000
-        Customers per block of the bootstrap: memory is ``chunk_size *
-        n_replicates`` floats, whatever the number of customers.
+        Customers per block of the per-customer bootstrap: memory is
+        ``chunk_size * n_replicates`` floats, whatever the number of customers.
     segments : pandas.Series, optional
         A segment label per customer (indexed by customer id, covering the table);
         without it only the book total is returned.
