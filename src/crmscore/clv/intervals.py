@@ -409,6 +409,15 @@ def _target(
     return frame, _Target(factors=tuple(factors), constant=constant, link=link)  # type: ignore[arg-type]
 
 
+def _for_evaluation(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the validated table under a RangeIndex, for the repeated predictions.
+
+    The predictions do not depend on the index, and checking that a RangeIndex is
+    unique costs nothing, where hashing a million ids on every call does.
+    """
+    return frame.reset_index(drop=True)
+
+
 def _log_gradients(target: _Target, frame: pd.DataFrame) -> tuple[FloatArray, list[FloatArray]]:
     """Return the prediction and, per factor, d log(factor) / d log(theta) (central differences)."""
     value = np.full(len(frame), target.constant)
@@ -706,7 +715,7 @@ def predict_intervals(
         codes = np.zeros(len(frame), dtype=np.intp)
         estimate, sd, lower, upper, _ = _bootstrap(
             target,
-            frame,
+            _for_evaluation(frame),
             codes,
             1,
             n_replicates=replicates,
@@ -716,7 +725,7 @@ def predict_intervals(
             per_customer=True,
         )
         return _customer_frame(estimate, sd, lower, upper, frame.index)
-    value, gradients = _log_gradients(target, frame)
+    value, gradients = _log_gradients(target, _for_evaluation(frame))
     variance = np.zeros(len(frame))
     for factor, gradient in zip(target.factors, gradients, strict=True):
         variance += _quadratic_form(gradient, factor.log_cov)
@@ -846,7 +855,7 @@ def predict_totals(
         assert rng is not None
         _, _, _, _, totals = _bootstrap(
             target,
-            frame,
+            _for_evaluation(frame),
             codes,
             n_groups,
             n_replicates=replicates,
@@ -857,7 +866,7 @@ def predict_totals(
         )
         point = np.full(len(frame), target.constant)
         for factor in target.factors:
-            point *= factor.at(factor.log_theta, frame)
+            point *= factor.at(factor.log_theta, _for_evaluation(frame))
         sums = np.bincount(codes, weights=point, minlength=n_groups)
         if labels:
             totals = np.column_stack([totals, totals.sum(axis=1)])
@@ -869,7 +878,7 @@ def predict_totals(
             for a, b, c, d in zip(sums, sd, low, high, strict=True)
         ]
         return _totals_frame(codes, labels, rows)
-    value, gradients = _log_gradients(target, frame)
+    value, gradients = _log_gradients(target, _for_evaluation(frame))
     blocks = []
     for factor, gradient in zip(target.factors, gradients, strict=True):
         absolute = gradient * value[:, None]
