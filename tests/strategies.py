@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from hypothesis import strategies as st
@@ -215,3 +217,48 @@ def transaction_logs_with_refunds(
     )
     order = draw(st.permutations(range(len(combined))))
     return combined.iloc[list(order)].reset_index(drop=True)
+
+
+# --- ids in mixed spellings (tests/test_ids.py, the engine) --------------------------
+
+BIG = 2**70
+
+#: The integers drawn: small, at the int64 edges, and beyond 64 bits.
+INTEGERS = st.one_of(
+    st.integers(0, 40),
+    st.sampled_from([2**31, 2**53, 2**63 - 1, -(2**63), 2**63, 2**64 - 1, BIG]),
+)
+
+
+def spelled(value: int, how: str) -> Any:
+    """One spelling of the integer ``value`` inside an object column."""
+    if how == "float" and abs(value) <= 2**53:
+        return float(value)
+    if how == "numpy":
+        for dtype in (np.uint8, np.int16, np.int64, np.uint64):
+            info = np.iinfo(dtype)
+            if info.min <= value <= info.max:
+                return dtype(value)
+    return value
+
+
+@st.composite
+def id_columns(draw: st.DrawFn, *, min_size: int = 1, max_size: int = 12) -> list[Any]:
+    """Object columns of ids: integers in mixed spellings, and some strings."""
+    values = draw(
+        st.lists(
+            st.one_of(INTEGERS, st.sampled_from(["1", "a", "b", "2**70"])),
+            min_size=min_size,
+            max_size=max_size,
+        )
+    )
+    hows = draw(
+        st.lists(
+            st.sampled_from(["int", "float", "numpy"]), min_size=len(values), max_size=len(values)
+        )
+    )
+    return [v if isinstance(v, str) else spelled(v, h) for v, h in zip(values, hows, strict=True)]
+
+
+def plain(value: Any) -> int | str:
+    return value if isinstance(value, str) else int(value)

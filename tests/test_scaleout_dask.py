@@ -85,6 +85,17 @@ def test_rfm_table_on_dask_equals_pandas(
     pd.testing.assert_frame_equal(result, expected, check_exact=True)
 
 
+def test_float_ids_are_the_integer_customers(client: object) -> None:
+    """Ids are canonical (issue 11): a float column of integral ids (an integer column
+    that had missing values) gives the integer customers, as in pandas."""
+    tx = cs.make_transactions(300, seed=5).transactions
+    floats = tx.assign(customer_id=tx["customer_id"].astype(np.float64))
+    as_of = tx["timestamp"].max()
+    result = _computed(rfm_table_dask(_lazy(floats, npartitions=6), as_of=as_of)).sort_index()
+    assert result.index.is_unique
+    pd.testing.assert_frame_equal(result, cs.rfm_table(tx, as_of=as_of), check_exact=True)
+
+
 def test_partitions_without_customers_give_empty_parts(client: object) -> None:
     # Most partitions hold only transactions after as_of: they contribute nothing.
     tx = cs.make_transactions(500, seed=3).transactions

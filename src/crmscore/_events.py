@@ -36,9 +36,8 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from pandas.util import hash_array
 
-from crmscore._ids import factorize_ids
+from crmscore._ids import Ids, canonical_ids, factorize_ids, repeated_ids, with_id_dtype
 from crmscore._periods import to_periods
 from crmscore._validation import (
     as_timestamp,
@@ -117,6 +116,13 @@ class ValidatedEvents:
 
     rows: IntArray
     """Position in the input frame of each kept event (to read other columns)."""
+
+    value_col: str = "value"
+    """Name of the ``value`` column (for error messages)."""
+
+    event_ids: npt.NDArray[Any] | None = None
+    """Canonical ``event_id`` of each kept event (None where missing), if the log
+    has the column (see :func:`crmscore._ids.canonical_ids`)."""
 
     @property
     def n_customers(self) -> int:
@@ -201,6 +207,7 @@ def validate_events(
             "Drop those rows or fill the ids.",
             column=customer_col,
         )
+    customer_ids = canonical_ids(ids, column=customer_col)
     stamps, as_of64 = timestamp_column(
         events, timestamp_col, ids=ids, as_of=as_of_ts, frame_name="events"
     )
@@ -219,9 +226,19 @@ def validate_events(
             n_offending=total,
             hint="Drop them, or pass future='drop' to leave them out.",
         )
+    event_ids: npt.NDArray[Any] | None = None
     if event_id_col in events.columns:
+        canonical = canonical_ids(
+            events[event_id_col], column=event_id_col, allow_missing=True, unit="event id(s)"
+        )
+        event_ids = canonical.labels
         keep &= _first_deliveries(
-            events, event_id_col, ids=ids, stamps=stamps, kinds=kinds, values=values
+            canonical,
+            event_id_col,
+            customers=customer_ids.labels,
+            stamps=stamps,
+            kinds=kinds,
+            values=values,
         )
     if not keep.any():
         raise InvalidDataError(
@@ -231,9 +248,12 @@ def validate_events(
         )
     rows = np.arange(len(events), dtype=np.int64)
     if not keep.all():
-        ids, stamps, days = ids[keep], stamps[keep], days[keep]
+        customer_ids = Ids(customer_ids.labels[keep], _part(customer_ids.text, keep), None)
+        stamps, days = stamps[keep], days[keep]
         kinds, values, rows = kinds[keep], values[keep], rows[keep]
-    codes, customers = factorize_ids(ids, column=customer_col)
+        event_ids = None if event_ids is None else event_ids[keep]
+    codes, customers = factorize_ids(customer_ids, column=customer_col)
+    customers = with_id_dtype(customers, ids.dtype)  # as rfm_table
     return ValidatedEvents(
         codes=codes,
         customers=customers,
@@ -245,7 +265,13 @@ def validate_events(
         as_of=pd.Timestamp(as_of64),
         as_of_day=as_of_day,
         rows=rows,
+        value_col=value_col,
+        event_ids=event_ids,
     )
+
+
+def _part(mask: npt.NDArray[np.bool_] | None, keep: npt.NDArray[np.bool_]) -> Any:
+    return None if mask is None or not mask[keep].any() else mask[keep]
 
 
 def _kind_names(extra_kinds: Collection[str], *, owner: str) -> tuple[str, ...]:
@@ -358,33 +384,28 @@ def _values(
 
 
 def _first_deliveries(
-    events: pd.DataFrame,
+    event_ids: Ids,
     column: str,
     *,
-    ids: pd.Series[Any],
+    customers: npt.NDArray[Any],
     stamps: npt.NDArray[np.datetime64],
     kinds: npt.NDArray[np.int8],
     values: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.bool_]:
-    """Mask keeping the first row of each ``event_id``; conflicting repeats raise."""
-    event_ids = events[column]
-    present = event_ids.notna().to_numpy()
-    # Hash first (integer duplicate search is an order of magnitude faster than on
-    # strings), then confirm on the ids themselves among the few candidates.
-    hashed = hash_array(event_ids.to_numpy(), categorize=False)
-    candidate = pd.Series(hashed).duplicated(keep=False).to_numpy() & present
-    repeated = np.zeros(len(events), dtype=bool)
-    if candidate.any():
-        rows = np.flatnonzero(candidate)
-        repeated[rows] = event_ids.iloc[rows].duplicated(keep=False).to_numpy()
-    keep = np.ones(len(events), dtype=bool)
+    """Mask keeping the first row of each ``event_id``; conflicting repeats raise.
+
+    Ids are canonical (``1``, ``1.0`` and ``np.uint8(1)`` are one id), and so are
+    the customer ids compared between repeats.
+    """
+    repeated = repeated_ids(event_ids)
+    keep = np.ones(event_ids.size, dtype=bool)
     if not repeated.any():
         return keep
     rows = np.flatnonzero(repeated)
     content = pd.DataFrame(
         {
-            "event_id": event_ids.to_numpy()[rows],
-            "customer": ids.to_numpy()[rows],
+            "event_id": event_ids.labels[rows].astype(object),
+            "customer": customers[rows].astype(object),
             "stamp": stamps[rows],
             "kind": kinds[rows],
             "value": values[rows],

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int64]
 
-__all__ = ["compress_rows", "count_rows", "group_rows"]
+__all__ = ["compress_rows", "count_rows", "group_rows", "sum_by_group"]
 
 
 class _Packed(NamedTuple):
@@ -111,3 +111,40 @@ def compress_rows(
     distinct, inverse = group_rows(list(columns))
     totals = np.bincount(inverse, weights=weight, minlength=len(distinct[0]))
     return distinct, totals.astype(np.float64)
+
+
+def sum_by_group(groups: npt.NDArray[np.integer], weights: FloatArray, n_groups: int) -> FloatArray:
+    """Sum finite ``weights`` per group ``0..n_groups-1``, independent of row order bit for bit.
+
+    ``numpy.bincount`` adds in row order, and floating-point addition is not
+    associative, so a permutation of the rows could change a sum in its last bits.
+    Groups of one or two values sum alike in any order (addition is commutative).
+    Otherwise the values are split into levels that add exactly: at each level every
+    value is rounded to a multiple of one power of two ``q``, coarse enough that no
+    partial sum of a group can need more than 53 bits, and the remainders (exact,
+    and at most ``q / 2``) go to the next level. Each level's sums are therefore
+    exact, whatever the order; the sum is the levels' sums added in level order.
+    Money amounts need two levels, so this costs a few passes over the rows instead
+    of a sort.
+    """
+    sizes = np.bincount(groups, minlength=n_groups)
+    largest = int(sizes.max()) if sizes.size else 0
+    if largest <= 2:
+        return np.bincount(groups, weights=weights, minlength=n_groups).astype(np.float64)
+    spare = int(largest - 1).bit_length()  # 2**spare >= the largest group
+    total = np.zeros(n_groups, dtype=np.float64)
+    rest = np.asarray(weights, dtype=np.float64)
+    while rest.size:
+        peak = float(np.abs(rest).max())
+        if peak == 0.0:
+            break
+        top = math.frexp(peak)[1]  # peak < 2**top
+        quantum = math.ldexp(1.0, max(top - 52 + spare, -1074))
+        high = np.rint(rest / quantum)  # exact: scaling by a power of two
+        high *= quantum
+        total += np.bincount(groups, weights=high, minlength=n_groups)
+        rest = rest - high
+        left = np.flatnonzero(rest)
+        if left.size < rest.size:
+            groups, rest = groups[left], rest[left]
+    return total

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crmscore._groups import sum_by_group
 from crmscore._ids import compact_int, factorize_ids
 from crmscore._periods import TIME_UNITS, TimeUnit, to_periods
 from crmscore._validation import (
@@ -24,6 +25,7 @@ from crmscore._validation import (
     check_columns,
     check_frame,
     first_ids,
+    reject_overflow,
     timestamp_column,
 )
 from crmscore.errors import InvalidDataError
@@ -162,6 +164,9 @@ def summarise_transactions(
             "of purchases the log does not hold (e.g. made before it starts), or date each "
             "refund no earlier than its purchase.",
         )
+    with np.errstate(over="ignore"):  # finite amounts whose total overflows: refused
+        overflowed = np.isinf(aggregates.first_spend + aggregates.repeat_spend)
+    reject_overflow(overflowed, index, column=amount_col)
     table = pd.DataFrame(rfm_columns(aggregates, as_of_period), index=index)
     table.attrs = {"as_of": as_of_ts, "time_unit": time_unit}
     return table
@@ -255,8 +260,8 @@ def _nets_below_zero(
     key_of_row: npt.NDArray[np.intp], amounts: FloatArray, n_keys: int
 ) -> npt.NDArray[np.bool_]:
     """Which (customer, purchase period) keys have a net spend below zero."""
-    net = np.bincount(key_of_row, weights=amounts, minlength=n_keys)
-    gross = np.bincount(key_of_row, weights=np.abs(amounts), minlength=n_keys)
+    net = sum_by_group(key_of_row, amounts, n_keys)
+    gross = sum_by_group(key_of_row, np.abs(amounts), n_keys)
     below: npt.NDArray[np.bool_] = net < -_NET_TOLERANCE * gross
     return below
 
@@ -329,10 +334,10 @@ def aggregate_purchases(
             negative_customer[owner[below]] = True
             return RejectedRows(rows=negative_customer[codes], reason="negative net spend")
 
-    # One pass sums both: bin 2c holds customer c's repeat spend, bin 2c + 1 the first period's.
+    # One pass sums both: bin 2c holds customer c's repeat spend, bin 2c + 1 the first
+    # period's; summed independently of row order, bit for bit.
     in_first = row_period == first_period[codes]
-    bins = np.bincount(2 * codes + in_first, weights=amounts, minlength=2 * n_customers)
-    spend = bins.astype(np.float64, copy=False)  # already float64; the stubs say intp
+    spend = sum_by_group(2 * codes + in_first, amounts, 2 * n_customers)
     if has_refunds:
         np.maximum(spend, 0.0, out=spend)  # a fully refunded period nets to -0.0 or -1e-17
 

@@ -14,12 +14,30 @@ The mechanism of the policy texts as composable, explainable, vectorised parts:
    signal's measured value; :meth:`EarlyWarning.explain` puts that in words.
 4. :func:`evaluate_warnings` and :func:`backtest` score warnings against what
    happened afterwards: precision, recall and lead time per level.
+6. :class:`LearnedWarningFitter` learns a warning from the book's own past
+   (features at past cut-offs, churn after them) and returns a
+   :class:`LearnedWarning` that predicts a probability, a level and the reasons.
+7. :func:`evaluate_backtest` compares the rules, the learned model, 1 - P(alive)
+   and warning everyone on past cut-offs without leakage (:class:`ChurnBacktest`).
 """
 
 from __future__ import annotations
 
 from crmscore._events import EVENT_KINDS
-from crmscore.churn.evaluation import backtest, evaluate_warnings, observed_churn_dates
+from crmscore.churn.backtest import ChurnBacktest, evaluate_backtest
+from crmscore.churn.evaluation import (
+    PRECISION_TARGET,
+    backtest,
+    evaluate_warnings,
+    observed_churn_dates,
+)
+from crmscore.churn.learned import (
+    FeatureTerm,
+    LearnedWarning,
+    LearnedWarningFitter,
+    OperatingPoint,
+    TrainingWindow,
+)
 from crmscore.churn.rules import (
     DEFAULT_RULES,
     LEVELS,
@@ -47,6 +65,7 @@ from crmscore.churn.signals import (
     NegativeReviews,
     PAliveBelow,
     PurchaseFrequencyDrop,
+    PurchaseLapse,
     ReviewDrop,
     SignalResult,
     SpendDrop,
@@ -60,6 +79,7 @@ __all__ = [
     "DEFAULT_SIGNALS",
     "EVENT_KINDS",
     "LEVELS",
+    "PRECISION_TARGET",
     "SIGNAL_GROUPS",
     "AccountAnomaly",
     "AliveModel",
@@ -67,24 +87,32 @@ __all__ = [
     "AnyOf",
     "AtLeast",
     "CartAbandonment",
+    "ChurnBacktest",
     "ChurnSignal",
     "ComplaintRise",
     "Condition",
     "EarlyWarning",
+    "FeatureTerm",
     "Fired",
     "Group",
     "InteractionStop",
+    "LearnedWarning",
+    "LearnedWarningFitter",
     "Level",
     "NegativeReviews",
     "Not",
+    "OperatingPoint",
     "PAliveBelow",
     "PurchaseFrequencyDrop",
+    "PurchaseLapse",
     "ReviewDrop",
     "Rule",
     "SignalResult",
     "SpendDrop",
+    "TrainingWindow",
     "backtest",
     "condition_from_dict",
+    "evaluate_backtest",
     "evaluate_warnings",
     "observed_churn_dates",
     "signal_from_dict",

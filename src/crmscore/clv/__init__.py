@@ -1,4 +1,6 @@
-"""Customer lifetime value: BG/NBD purchases, Gamma-Gamma spend, discounted value.
+"""Customer lifetime value: purchase models, Gamma-Gamma spend, discounted value.
+
+The purchase models are the BG/NBD, the MBG/NBD and the Pareto/NBD.
 
 Fitters hold settings and return frozen fitted models; models predict from an RFM
 table (:func:`crmscore.rfm_table`) and return Series indexed like it.
@@ -35,7 +37,9 @@ from crmscore.clv.intervals import (
     predict_intervals,
     predict_totals,
 )
-from crmscore.clv.value import PERIODS_PER_MONTH, customer_lifetime_value
+from crmscore.clv.mbgnbd import ModifiedBetaGeoFitter, ModifiedBetaGeoModel
+from crmscore.clv.paretonbd import ParetoNBDFitter, ParetoNBDModel
+from crmscore.clv.value import PERIODS_PER_MONTH, PurchaseModel, customer_lifetime_value
 
 __all__ = [
     "PERIODS_PER_MONTH",
@@ -48,6 +52,11 @@ __all__ = [
     "IndependenceTest",
     "LikelihoodRatioTest",
     "ModelLeaderboard",
+    "ModifiedBetaGeoFitter",
+    "ModifiedBetaGeoModel",
+    "ParetoNBDFitter",
+    "ParetoNBDModel",
+    "PurchaseModel",
     "calibration_holdout_split",
     "conditional_expectations",
     "customer_lifetime_value",

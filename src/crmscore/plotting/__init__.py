@@ -20,7 +20,12 @@ from crmscore.plotting._diagnostics import (
     plot_tracking,
 )
 from crmscore.plotting._rfm import plot_rfm_heatmap
-from crmscore.plotting._tiers import plot_churn_by_tier, plot_tier_migration, plot_tier_pyramid
+from crmscore.plotting._tiers import (
+    plot_churn_by_tier,
+    plot_tier_migration,
+    plot_tier_pyramid,
+    plot_tier_shares,
+)
 
 __all__ = [
     "LEVEL_COLORS",
@@ -32,5 +37,6 @@ __all__ = [
     "plot_rfm_heatmap",
     "plot_tier_migration",
     "plot_tier_pyramid",
+    "plot_tier_shares",
     "plot_tracking",
 ]

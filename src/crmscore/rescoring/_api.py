@@ -12,7 +12,7 @@ from crmscore._columns import EventColumns
 from crmscore._progress import ProgressReporter
 from crmscore._purchases import rfm_columns
 from crmscore._validation import as_timestamp
-from crmscore.churn import LEVELS
+from crmscore.churn import LEVELS, LearnedWarning
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rescoring._batch import _read_batch
 from crmscore.rescoring._book import NAT, OVERRIDE_KINDS, Book, RescoringResult, empty_changes
@@ -28,7 +28,13 @@ from crmscore.rescoring._core import (
 )
 from crmscore.rescoring._ingest import _NO_SCORECARD, _step
 from crmscore.rescoring._open import _open_adjustments
-from crmscore.rescoring._overrides import _check_note, _checked_attributes, _finish, _row_of
+from crmscore.rescoring._overrides import (
+    _check_note,
+    _checked_attributes,
+    _finish,
+    _label_of,
+    _row_of,
+)
 from crmscore.rescoring._review import _retier
 from crmscore.tiering import apply_rules
 
@@ -291,8 +297,13 @@ def _churn_levels(
     book: Book, events: pd.DataFrame, as_of: pd.Timestamp, columns: EventColumns
 ) -> npt.NDArray[np.int8]:
     """Review step 2: every customer's warning level (0 none ... 3 red; 0 without events)."""
-    assert book.policy.churn is not None  # the caller checked
-    warnings = book.policy.churn.predict(events, as_of=as_of, **columns.as_kwargs())
+    warning = book.policy.churn
+    assert warning is not None  # the caller checked
+    if isinstance(warning, LearnedWarning):
+        # Levels only: the reasons in words are not stored in the book.
+        warnings = warning.predict(events, as_of=as_of, n_reasons=0, **columns.as_kwargs())
+    else:
+        warnings = warning.predict(events, as_of=as_of, **columns.as_kwargs())
     rows = book.ids.positions(warnings.index)
     levels = pd.Categorical(warnings["level"], categories=LEVELS).codes.astype(np.int8)
     churn = np.zeros(book.n_customers, dtype=np.int8)
@@ -412,7 +423,9 @@ def open_book(
         event_id=event_id_col,
     )
     book = Book(
-        policy=policy, attributes=_checked_attributes(attributes), customer_col=customer_col
+        policy=policy,
+        attributes=_checked_attributes(attributes, customer_col=customer_col),
+        customer_col=customer_col,
     )
     first = ingest(book, events, as_of=as_of, **columns.as_kwargs())
     history = events if policy.churn is not None else None
@@ -496,7 +509,7 @@ def set_override(
     state.note[:] = len(notes) - 1
     state.write(columns)
     changes.add(
-        customer_id=np.asarray([customer_id], dtype=object),
+        customer_id=_label_of(stepped.book, row),
         at=as_of_ts.to_datetime64(),
         change="tier",
         before=before,
@@ -532,7 +545,7 @@ def clear_override(
     state.clear(np.array([True]))
     state.write(columns)
     changes.add(
-        customer_id=np.asarray([customer_id], dtype=object),
+        customer_id=_label_of(stepped.book, row),
         at=as_of_ts.to_datetime64(),
         change="tier",
         before=before,
@@ -556,14 +569,15 @@ def set_attributes(book: Book, *, attributes: pd.DataFrame) -> Book:
     book : Book
         The current state. Not modified.
     attributes : pandas.DataFrame
-        Numeric columns indexed by customer id (unique).
+        Numeric columns with string names, indexed by customer id (unique); NaN
+        for a missing value, never infinite (the book stores them as JSON).
 
     Returns
     -------
     Book
         A new book with the merged attributes.
     """
-    new = _checked_attributes(attributes)
+    new = _checked_attributes(attributes, customer_col=book.customer_col)
     merged = new if book.attributes.empty else new.combine_first(book.attributes)
     merged.index.name = book.customer_col
     return attrs.evolve(book, attributes=merged)
@@ -594,13 +608,14 @@ def explain(book: Book, *, customer_ids: Any, language: str = "en") -> pd.DataFr
     """
     if book.scorecard is None or book.as_of is None:
         raise InvalidDataError("The book has no fitted scorecard yet: review it first.")
-    wanted = pd.Index(list(customer_ids) if not isinstance(customer_ids, str) else [customer_ids])
-    rows = book.ids.positions(wanted)
+    asked = pd.Index(list(customer_ids) if not isinstance(customer_ids, str) else [customer_ids])
+    rows = book.ids.positions(asked)
     absent = rows < 0
     if absent.any():
         raise InvalidDataError.for_ids(
-            column=None, problem="is not in the book", ids=list(wanted[absent])
+            column=None, problem="is not in the book", ids=list(asked[absent])
         )
+    wanted: pd.Index[Any] = pd.Index(book.ids.labels_at(rows))  # canonical: 1.0 is customer 1
     frame = indicators(
         book,
         aggregates_of(book.columns, rows),

@@ -21,8 +21,8 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from pandas.api.types import infer_dtype
-from pandas.util import hash_array
+
+from crmscore._ids import canonical_ids, hash_ids
 
 __all__ = ["ChunkedFrame", "ChunkedIndex", "label_hashes"]
 
@@ -33,36 +33,14 @@ def _merge_tail(chunks: list[Any], size: Any, join: Any) -> tuple[Any, ...]:
     return tuple(chunks)
 
 
-_INT64 = np.iinfo(np.int64)
-
-
-def _is_int64(value: Any) -> bool:
-    """Whether a label is an integer (not a bool) that fits in int64."""
-    return bool(
-        isinstance(value, (int, np.integer))
-        and not isinstance(value, (bool, np.bool_))
-        and _INT64.min <= value <= _INT64.max
-    )
-
-
 def _array(labels: pd.Index[Any] | npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """Labels in their canonical form: int64 if all are integers, else object.
+    """Labels in their canonical form (:func:`crmscore._ids.canonical_ids`).
 
-    One form whatever the labels came from (an int64 column, an object column of
-    Python ints, a JSON list), so that the same label always gets the same hash.
+    One form whatever the labels came from (an int64 column, a float column, an
+    object column of Python ints, a JSON list), so that the same label always gets
+    the same hash.
     """
-    values = labels.to_numpy() if isinstance(labels, pd.Index) else np.asarray(labels)
-    if values.dtype.kind == "i":
-        return values.astype(np.int64, copy=False)
-    if values.dtype.kind == "u" and (values.size == 0 or values.max() <= _INT64.max):
-        return values.astype(np.int64)
-    values = values.astype(object, copy=False)
-    if values.size and infer_dtype(values, skipna=False) == "integer":  # no bools
-        try:
-            return values.astype(np.int64)
-        except OverflowError:  # an integer beyond int64 keeps them all as objects
-            return values
-    return values
+    return canonical_ids(labels, column=None, unit="ids").labels
 
 
 def label_hashes(labels: pd.Index[Any] | npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
@@ -71,17 +49,10 @@ def label_hashes(labels: pd.Index[Any] | npt.NDArray[Any]) -> npt.NDArray[np.uin
 
 
 def _hashes(labels: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
-    """Hash canonical labels; an integer hashes alike alone or among other labels."""
+    """Hash canonical labels; a label hashes alike alone or among other labels."""
     if labels.size == 0:
         return np.empty(0, dtype=np.uint64)
-    if labels.dtype == object and infer_dtype(labels, skipna=False) == "mixed-integer":
-        ints = np.fromiter((_is_int64(v) for v in labels), dtype=bool, count=labels.size)
-        hashes = np.empty(labels.size, dtype=np.uint64)
-        hashes[ints] = hash_array(labels[ints].astype(np.int64), categorize=False)
-        if (~ints).any():
-            hashes[~ints] = hash_array(labels[~ints], categorize=False)
-        return hashes
-    return hash_array(labels, categorize=False)
+    return hash_ids(labels)
 
 
 @attrs.frozen(eq=False)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from crmscore._periods import TIME_UNITS, TimeUnit
+from crmscore._serialise import reads
 from crmscore._validation import (
     NON_NEGATIVE,
     InstanceOf,
@@ -18,7 +19,7 @@ from crmscore._validation import (
     optional_integer_at_least,
     validator,
 )
-from crmscore.churn import EarlyWarning, PAliveBelow
+from crmscore.churn import EarlyWarning, LearnedWarning, PAliveBelow
 from crmscore.clv import BetaGeoFitter, GammaGammaFitter
 from crmscore.errors import InvalidParameterError
 from crmscore.rescoring._summary import policy_html
@@ -104,6 +105,7 @@ class TierAdjustment:
         return attrs.asdict(self)
 
     @classmethod
+    @reads(optional=("to_tier", "steps", "expires_after_days"))
     def from_dict(cls, data: Mapping[str, Any]) -> TierAdjustment:
         """Inverse of :meth:`to_dict`."""
         return cls(**data)
@@ -151,6 +153,16 @@ class CLVStage:
         }
 
     @classmethod
+    @reads(
+        optional=(
+            "horizon",
+            "discount_rate",
+            "margin",
+            "refit_on_review",
+            "purchase_fitter",
+            "spend_fitter",
+        )
+    )
     def from_dict(cls, data: Mapping[str, Any]) -> CLVStage:
         """Inverse of :meth:`to_dict` (a dict without fitters gets the default ones)."""
         fields = dict(data)
@@ -243,14 +255,27 @@ class RescoringPolicy:
     )
     """The CLV step (``p_alive``, ``clv`` columns), or ``None`` to leave it out."""
 
-    churn: EarlyWarning | None = attrs.field(
+    churn: EarlyWarning | LearnedWarning | None = attrs.field(
         default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(EarlyWarning)),
+        validator=attrs.validators.optional(
+            attrs.validators.instance_of((EarlyWarning, LearnedWarning))
+        ),
     )
-    """The churn step: levels measured at reviews (``churn_level`` 0 none .. 3 red)."""
+    """The churn step: levels measured at reviews (``churn_level`` 0 none .. 3 red), by
+    rules (:class:`~crmscore.churn.EarlyWarning`) or by a fitted
+    :class:`~crmscore.churn.LearnedWarning` (its levels; only the built-in logistic
+    model, which serialises with the policy)."""
 
     def __attrs_post_init__(self) -> None:
-        if self.churn is not None and any(isinstance(s, PAliveBelow) for s in self.churn.signals):
+        if isinstance(self.churn, LearnedWarning) and self.churn.estimator is not None:
+            raise InvalidParameterError(
+                "RescoringPolicy: the churn step cannot hold a LearnedWarning with a plugged-in "
+                f"{type(self.churn.estimator).__name__} (it is not serialisable with the "
+                "policy). Fit it with the built-in logistic model."
+            )
+        if isinstance(self.churn, EarlyWarning) and any(
+            isinstance(s, PAliveBelow) for s in self.churn.signals
+        ):
             raise InvalidParameterError(
                 "RescoringPolicy: the churn step cannot hold a PAliveBelow signal (its model "
                 "is not serialisable with the policy). Turn on the clv step and use its "
@@ -299,6 +324,24 @@ class RescoringPolicy:
         }
 
     @classmethod
+    @reads(
+        "scorecard",
+        optional=(
+            "time_unit",
+            "review_months",
+            "refit_on_review",
+            "large_transaction",
+            "default_adjustment",
+            "signing_adjustment",
+            "invitation_spend",
+            "follow_up_months",
+            "win_back_days",
+            "retention_margin",
+            "retention_reviews",
+            "clv",
+            "churn",
+        ),
+    )
     def from_dict(cls, data: Mapping[str, Any]) -> RescoringPolicy:
         """Inverse of :meth:`to_dict`."""
         fields = dict(data)
@@ -307,5 +350,14 @@ class RescoringPolicy:
         return cls(
             **fields,
             clv=None if clv is None else CLVStage.from_dict(clv),
-            churn=None if churn is None else EarlyWarning.from_dict(churn),
+            churn=_churn_from_dict(churn),
         )
+
+
+def _churn_from_dict(data: Mapping[str, Any] | None) -> EarlyWarning | LearnedWarning | None:
+    """Rebuild the churn step: a learned warning's dictionary has ``terms``."""
+    if data is None:
+        return None
+    if "terms" in data:
+        return LearnedWarning.from_dict(data)
+    return EarlyWarning.from_dict(data)

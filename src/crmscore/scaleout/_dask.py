@@ -10,6 +10,7 @@ import pandas as pd
 
 from crmscore._columns import TransactionColumns
 from crmscore._groups import compress_rows
+from crmscore._ids import canonical_ids, hash_ids
 from crmscore._progress import ProgressReporter
 from crmscore._validation import TIME_UNIT, Optional, check_param
 from crmscore.clv import BetaGeoFitter
@@ -42,10 +43,28 @@ __all__ = ["fit_dask", "map_customers", "rfm_table_dask", "sufficient_statistics
 _ROW_BITS = 40
 
 
-def _number_rows(part: pd.DataFrame, partition_info: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Add each row's place in the whole frame: (partition number, position)."""
+#: Column holding the hash of each row's canonical customer id, to shuffle on.
+_ID_HASH = "__crmscore_id_hash__"
+
+
+def _number_rows(
+    part: pd.DataFrame, customer_col: str, partition_info: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """Add each row's place in the whole frame, and the hash of its canonical id.
+
+    The place is (partition number, position). Shuffling on that hash (not on the
+    raw column) sends every spelling of one id (``1``, ``1.0``, ``np.uint8(1)`` in an
+    object column) to the same partition; the hash of an id does not depend on the
+    rest of the partition.
+    """
     number = 0 if partition_info is None else int(partition_info["number"])
-    return part.assign(**{ROW: (number << _ROW_BITS) + np.arange(len(part), dtype=np.int64)})
+    ids = canonical_ids(part[customer_col], column=customer_col, allow_missing=True)
+    return part.assign(
+        **{
+            ROW: (number << _ROW_BITS) + np.arange(len(part), dtype=np.int64),
+            _ID_HASH: hash_ids(ids),
+        }
+    )
 
 
 def _apply_or_empty(
@@ -63,7 +82,9 @@ def _apply_or_empty(
     """
     if len(part) == 0:
         return empty.copy()
-    return function(in_input_order(part) if shuffled else part)
+    if shuffled:
+        part = in_input_order(part.drop(columns=_ID_HASH))
+    return function(part)
 
 
 def map_customers(
@@ -140,11 +161,13 @@ def map_customers(
     if customer_col is not None:
         require_columns(frame.columns, [customer_col], frame="frame")
         check_row_column(frame.columns, owner=owner)
-        numbered = frame._meta.assign(**{ROW: np.empty(0, dtype=np.int64)})
+        numbered = frame._meta.assign(
+            **{ROW: np.empty(0, dtype=np.int64), _ID_HASH: np.empty(0, dtype=np.uint64)}
+        )
         # dask's map_partitions is not annotated upstream (here and below).
         frame = frame.map_partitions(  # type: ignore[no-untyped-call]
-            _number_rows, meta=numbered
-        ).shuffle(customer_col)
+            _number_rows, customer_col, meta=numbered
+        ).shuffle(_ID_HASH)
     empty = meta.iloc[:0]
     result: dd.DataFrame = frame.map_partitions(  # type: ignore[no-untyped-call]
         functools.partial(_apply_or_empty, function=function, empty=empty, shuffled=shuffled),

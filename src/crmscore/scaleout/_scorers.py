@@ -17,7 +17,7 @@ from crmscore._validation import (
     check_param,
     timestamp_column,
 )
-from crmscore.churn import EarlyWarning
+from crmscore.churn import EarlyWarning, LearnedWarning
 from crmscore.clv import BetaGeoModel, GammaGammaModel, customer_lifetime_value
 from crmscore.errors import InvalidParameterError
 from crmscore.scaleout._common import check_dask, meta_of, require_columns
@@ -166,13 +166,13 @@ def predict_clv_dask(
 def _predict_partition(
     events: pd.DataFrame,
     *,
-    warning: EarlyWarning,
+    warning: EarlyWarning | LearnedWarning,
     as_of: pd.Timestamp,
     empty: pd.DataFrame,
     columns: EventColumns,
     options: dict[str, Any],
 ) -> pd.DataFrame:
-    """:meth:`EarlyWarning.predict` on one partition of co-located events.
+    """``warning.predict`` on one partition of co-located events.
 
     A partition whose events all fall after ``as_of``'s day (left out with
     ``future="drop"``) has nobody to evaluate: it gives no rows, where the pandas
@@ -194,14 +194,21 @@ def _predict_partition(
         as_of_day = to_periods(np.array([as_of64]), "D")[0]
         if (to_periods(values, "D") > as_of_day).all():
             return empty.copy()
+    if isinstance(warning, LearnedWarning):
+        return warning.predict(events, as_of=as_of, **_predict_options(options))
     return warning.predict(events, as_of=as_of, **options)
+
+
+def _predict_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Keep the options :meth:`LearnedWarning.predict` takes (it drops future events)."""
+    return {k: v for k, v in options.items() if k != "future"}
 
 
 def early_warning_dask(
     events: dd.DataFrame,
     *,
     as_of: Any,
-    warning: EarlyWarning | None = None,
+    warning: EarlyWarning | LearnedWarning | None = None,
     customer_col: str = "customer_id",
     timestamp_col: str = "timestamp",
     kind_col: str = "kind",
@@ -218,15 +225,20 @@ def early_warning_dask(
         The event log, partitioned any way (see :meth:`crmscore.churn.EarlyWarning.predict`).
     as_of : date-like
         Evaluation date.
-    warning : EarlyWarning, optional
-        Signals and rules; by default ``EarlyWarning()`` (the policy's).
+    warning : EarlyWarning or LearnedWarning, optional
+        Signals and rules; by default ``EarlyWarning()`` (the policy's). A fitted
+        :class:`~crmscore.churn.LearnedWarning` scores with
+        :meth:`~crmscore.churn.LearnedWarning.predict` instead (its BG/NBD
+        parameters are fixed in the model, so every feature is the customer's own).
     customer_col, timestamp_col, kind_col, value_col, event_id_col, extra_kinds, future
-        As in :meth:`crmscore.churn.EarlyWarning.predict`.
+        As in :meth:`crmscore.churn.EarlyWarning.predict` (``future`` is not used
+        by a learned warning, which leaves later events out).
 
     Returns
     -------
     dask.dataframe.DataFrame
-        Lazy; the columns of :meth:`~crmscore.churn.EarlyWarning.predict`, one row
+        Lazy; the columns of :meth:`~crmscore.churn.EarlyWarning.predict` (or of
+        :meth:`~crmscore.churn.LearnedWarning.predict`), one row
         per customer with an event on or before ``as_of``, indexed by customer id
         (sorted within each partition). The values equal those of the pandas call on
         the whole log. ``signals`` is a categorical whose categories are the
@@ -265,7 +277,10 @@ def early_warning_dask(
         warning = EarlyWarning()
     else:
         check_param(
-            warning, InstanceOf(EarlyWarning, "an EarlyWarning"), name="warning", owner=owner
+            warning,
+            InstanceOf((EarlyWarning, LearnedWarning), "an EarlyWarning or a LearnedWarning"),
+            name="warning",
+            owner=owner,
         )
     check_choice(future, name="future", owner=owner, choices=("drop", "error"))
     as_of_ts = as_timestamp(as_of, name="as_of", owner=owner)
@@ -287,13 +302,20 @@ def early_warning_dask(
         {customer_col: [0], timestamp_col: [as_of_ts], kind_col: ["purchase"], value_col: [1.0]}
     )
     index = pd.Index([], dtype=events._meta[customer_col].dtype, name=customer_col)
-    meta = meta_of(
-        functools.partial(warning.predict, as_of=as_of_ts, **options), template, index=index
-    )
-    # The fired combinations depend on the data: unknown categories (dask's marker).
-    from dask.dataframe.utils import clear_known_categories  # noqa: PLC0415  (optional extra)
+    if isinstance(warning, LearnedWarning):
+        meta = meta_of(
+            functools.partial(warning.predict, as_of=as_of_ts, **_predict_options(options)),
+            template,
+            index=index,
+        )
+    else:
+        meta = meta_of(
+            functools.partial(warning.predict, as_of=as_of_ts, **options), template, index=index
+        )
+        # The fired combinations depend on the data: unknown categories (dask's marker).
+        from dask.dataframe.utils import clear_known_categories  # noqa: PLC0415  (optional extra)
 
-    meta = clear_known_categories(meta, cols=["signals"])  # type: ignore[no-untyped-call]
+        meta = clear_known_categories(meta, cols=["signals"])  # type: ignore[no-untyped-call]
     function = functools.partial(
         _predict_partition,
         warning=warning,

@@ -26,6 +26,7 @@ from crmscore.churn.signals._behaviour import (
     AccountAnomaly,
     InteractionStop,
     PurchaseFrequencyDrop,
+    PurchaseLapse,
     ReviewDrop,
 )
 from crmscore.churn.signals._emotion import ComplaintRise, NegativeReviews
@@ -46,6 +47,7 @@ __all__ = [
     "NegativeReviews",
     "PAliveBelow",
     "PurchaseFrequencyDrop",
+    "PurchaseLapse",
     "ReviewDrop",
     "SignalResult",
     "SpendDrop",

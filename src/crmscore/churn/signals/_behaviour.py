@@ -131,6 +131,75 @@ class InteractionStop(ChurnSignal):
         return f"no interaction for {value:g} days"
 
 
+def _lapse_window(instance: PurchaseLapse, attribute: attrs.Attribute[int], value: int) -> None:
+    del attribute
+    if instance.days + instance.lead_days > value:
+        from crmscore.errors import InvalidParameterError  # noqa: PLC0415 (rare path)
+
+        raise InvalidParameterError.for_value(
+            name="churn_days",
+            owner="PurchaseLapse",
+            allowed=f"at least days + lead_days ({instance.days + instance.lead_days})",
+            got=value,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class PurchaseLapse(ChurnSignal):
+    """Purchase lapse (购买间隔拉长): silent long enough to worry, early enough to act.
+
+    The dairy plan's "purchase interval lengthening", with lead time. Exact
+    definition: ``value`` is the number of days from the customer's latest
+    purchase to the day of ``as_of``; the signal fires when
+    ``days <= value < churn_days - lead_days``. A customer silent for
+    ``churn_days`` days has churned by the documented criterion
+    (:func:`~crmscore.churn.observed_churn_dates`), so one silent for more than
+    ``churn_days - lead_days`` days can only churn within ``lead_days``: too late for
+    a warning ``lead_days`` ahead, and the signal no longer fires (other signals,
+    such as :class:`InteractionStop`, still do). Customers who never purchased are
+    not judged (NaN).
+
+    Measured (see the churn guide): at the default 30 to 60 days of silence, 72 % of
+    the customers it fires for on CDNOW churn 30 to 90 days later, at 48 % recall.
+
+    Examples
+    --------
+    >>> PurchaseLapse().describe(41.0, float("nan"))
+    'no purchase for 41 days (the 90-day churn criterion is met in 49 days)'
+    """
+
+    group: ClassVar[str] = "behaviour"
+    type_name: ClassVar[str] = "purchase_lapse"
+
+    name: str = _name("purchase_lapse")
+    """Name of the signal in rules and output columns."""
+
+    days: int = attrs.field(default=30, validator=_int_at_least(1))
+    """Days without a purchase that fire the signal (the policy's 30-day silence)."""
+
+    lead_days: int = attrs.field(default=30, validator=_int_at_least(0))
+    """Notice a warning must give (policy: 30 days)."""
+
+    churn_days: int = attrs.field(default=90, validator=[_int_at_least(1), _lapse_window])
+    """Days without a purchase after which a customer has churned (the documented
+    criterion, ``inactive_days`` elsewhere)."""
+
+    def compute(self, context: EventContext) -> SignalResult:
+        """Measure the signal for every customer of the log."""
+        value = context.last_age(context.subset(("purchase",), owner=type(self).__name__))
+        value = np.where(np.isfinite(value), value, np.nan)
+        with np.errstate(invalid="ignore"):
+            fired = (value >= self.days) & (value < self.churn_days - self.lead_days)
+        return SignalResult(fired=fired, value=value)
+
+    def describe(self, value: float, reference: float) -> str:  # noqa: ARG002
+        """One human-readable line for a measured value."""
+        return (
+            f"no purchase for {value:g} days (the {self.churn_days}-day churn criterion is "
+            f"met in {self.churn_days - value:g} days)"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class ReviewDrop(ChurnSignal):
     """Review drop (评价减少): months without a review, for customers who used to review.

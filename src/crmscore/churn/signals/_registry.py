@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from crmscore._serialise import reads
 from crmscore.churn.signals._behaviour import (
     AccountAnomaly,
     InteractionStop,
     PurchaseFrequencyDrop,
+    PurchaseLapse,
     ReviewDrop,
 )
 from crmscore.churn.signals._emotion import ComplaintRise, NegativeReviews
@@ -38,6 +40,7 @@ _SIGNAL_TYPES: dict[str, type[ChurnSignal]] = {
     cls.type_name: cls
     for cls in (
         PurchaseFrequencyDrop,
+        PurchaseLapse,
         InteractionStop,
         ReviewDrop,
         AccountAnomaly,
@@ -50,6 +53,7 @@ _SIGNAL_TYPES: dict[str, type[ChurnSignal]] = {
 }
 
 
+@reads("type", optional=None, method=False)
 def signal_from_dict(data: Mapping[str, Any], *, model: AliveModel | None = None) -> ChurnSignal:
     """Rebuild a signal from :meth:`ChurnSignal.to_dict`.
 

@@ -1,0 +1,228 @@
+"""One validated event log seen at several cut-offs (private, numpy only).
+
+:class:`LogHistory` validates nothing itself: it takes a log validated once up to
+its last day and gives, for any cut-off day ``c``,
+
+- :meth:`context`: an :class:`~crmscore.churn._context.EventContext` over the events
+  on days ``<= c`` only (every customer of the log keeps its code, so arrays of
+  different cut-offs line up), and
+- :meth:`outcomes`: who is still a customer at ``c`` and the day each of them
+  churns after ``c``, read from purchases on days ``> c``.
+
+Churn is the documented criterion of :func:`crmscore.churn.observed_churn_dates`:
+a customer churns on the day ``inactive_days`` days have passed since a purchase
+without another purchase. At a cut-off ``c`` a customer is *active* when their
+latest purchase on or before ``c`` is less than ``inactive_days`` days old; their
+churn day is the first day after ``c`` on which the criterion is met (``inf``
+when it is not met by the end of the log).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from crmscore._events import ValidatedEvents
+from crmscore.churn._context import EventContext, Subset
+from crmscore.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import pandas as pd
+
+__all__ = ["CutOff", "LogHistory"]
+
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+IntArray: TypeAlias = npt.NDArray[np.int64]
+BoolArray: TypeAlias = npt.NDArray[np.bool_]
+
+
+class CutOff:
+    """The purchase summary of every customer at one cut-off day (days since 1970-01-01)."""
+
+    __slots__ = ("active", "churn_day", "day", "first_day", "last_day", "n_days")
+
+    def __init__(
+        self,
+        *,
+        day: int,
+        active: BoolArray,
+        first_day: FloatArray,
+        last_day: FloatArray,
+        n_days: FloatArray,
+        churn_day: FloatArray,
+    ) -> None:
+        self.day = day
+        self.active = active
+        self.first_day = first_day
+        self.last_day = last_day
+        self.n_days = n_days
+        self.churn_day = churn_day
+
+
+class LogHistory:
+    """A log validated up to ``events.as_of_day``, cut at earlier days on demand."""
+
+    def __init__(self, events: ValidatedEvents, *, inactive_days: int) -> None:
+        self.events = events
+        self.inactive_days = inactive_days
+        self.end_day = events.as_of_day
+        purchase = events.kinds == events.kind_code("purchase")
+        codes = events.codes[purchase]
+        days = events.days[purchase]
+        self._low = int(days.min()) if days.size else 0
+        self._span = int(days.max()) - self._low + 2 if days.size else 2
+        keys = np.sort(codes * self._span + (days - self._low))
+        if keys.size:
+            keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
+        self._keys = keys
+        self._codes = keys // self._span
+        self._days = keys % self._span + self._low
+        n = keys.size
+        nxt = np.r_[self._days[1:], 0]
+        same = np.r_[self._codes[1:] == self._codes[:-1], False]
+        breaks = np.flatnonzero(~same | (nxt - self._days > inactive_days))
+        after = np.empty(0, np.int64) if n == 0 else breaks[np.searchsorted(breaks, np.arange(n))]
+        churn = (self._days[after] + inactive_days).astype(np.float64) if n else np.empty(0)
+        churn[churn > self.end_day] = np.inf
+        self._churn_after = churn
+        self._first_index = np.searchsorted(keys, np.arange(events.n_customers) * self._span)
+        self._sorted: dict[str, npt.NDArray[Any]] | None = None
+        self._kind_start = np.empty(0, np.int64)
+        self._kind_end = np.empty(0, np.int64)
+        first = np.full(events.n_customers, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, events.codes, events.days)
+        self._first_event_day = first
+
+    @property
+    def customers(self) -> pd.Index[Any]:
+        """Every customer id of the log (sorted)."""
+        return self.events.customers
+
+    def context(self, day: int, *, as_of: pd.Timestamp) -> EventContext:
+        """Event context over the events on days ``<= day`` (all customers keep their codes).
+
+        Every cut-off, the last day included, reads the events in the same (kind, day)
+        order, so that sums are added in the same order whatever the log's end: a
+        feature at a cut-off is then identical to the last bit with or without later
+        events.
+        """
+        return _CutContext(self, day, as_of=as_of)
+
+    def sorted_events(self) -> dict[str, npt.NDArray[Any]]:
+        """Return the events sorted by (kind, day), built once on first use."""
+        if self._sorted is None:
+            events = self.events
+            # Two stable passes (day, then kind): numpy sorts 8- and 16-bit keys by
+            # radix sort, in linear time.
+            offset = events.days - int(events.days.min())
+            day_key = offset.astype(np.int16) if offset.max() < 2**15 else offset
+            order = np.argsort(day_key, kind="stable")
+            order = order[np.argsort(events.kinds[order], kind="stable")]
+            self._sorted = {
+                "codes": events.codes[order],
+                "days": events.days[order],
+                "values": events.values[order],  # noqa: PD011 (a numpy field)
+                "stamps": events.stamps[order].view(np.int64),
+            }
+            sorted_kinds = events.kinds[order]
+            kind_codes = np.arange(len(events.kind_names))
+            self._kind_start = np.searchsorted(sorted_kinds, kind_codes, "left")
+            self._kind_end = np.searchsorted(sorted_kinds, kind_codes, "right")
+        return self._sorted
+
+    def prefix(self, kind: int, day: int) -> slice:
+        """Positions (in :meth:`sorted_events`) of the events of ``kind`` on days <= ``day``."""
+        days = self.sorted_events()["days"]  # also sets the kind bounds
+        start, end = int(self._kind_start[kind]), int(self._kind_end[kind])
+        stop = start + int(np.searchsorted(days[start:end], day, "right"))
+        return slice(start, stop)
+
+    def cut(self, day: int) -> CutOff:
+        """Purchase summary and churn day of every customer at cut-off ``day``."""
+        n = self.events.n_customers
+        ids = np.arange(n, dtype=np.int64)
+        offset = day - self._low
+        last = np.searchsorted(self._keys, ids * self._span + min(offset, self._span - 1), "right")
+        last -= 1
+        first = self._first_index
+        bought = (last >= first) & (last >= 0) & (offset >= 0)
+        safe_last = np.where(bought, last, 0)
+        safe_first = np.where(bought, first, 0)
+        nan = np.full(n, np.nan)
+        first_day = np.where(bought, self._days[safe_first] if self._days.size else nan, np.nan)
+        last_day = np.where(bought, self._days[safe_last] if self._days.size else nan, np.nan)
+        n_days = np.where(bought, last - first + 1, 0).astype(np.float64)
+        active = bought & (day - last_day < self.inactive_days)
+        churn = np.where(active, self._churn_after[safe_last] if self._days.size else nan, np.nan)
+        return CutOff(
+            day=day,
+            active=active,
+            first_day=first_day,
+            last_day=last_day,
+            n_days=n_days,
+            churn_day=churn,
+        )
+
+
+class _CutContext(EventContext):
+    """:class:`EventContext` of a :class:`LogHistory` at a cut-off, without copying the log.
+
+    ``events`` is a view of the log whose ``as_of`` is the cut-off but whose arrays
+    are the whole log's: only :meth:`subset` and :meth:`first_age` read events, and
+    both stop at the cut-off.
+    """
+
+    def __init__(self, history: LogHistory, day: int, *, as_of: pd.Timestamp) -> None:
+        ev = history.events
+        self.events = ValidatedEvents(
+            codes=ev.codes,
+            customers=ev.customers,
+            stamps=ev.stamps,
+            days=ev.days,
+            kinds=ev.kinds,
+            kind_names=ev.kind_names,
+            values=ev.values,
+            as_of=as_of,
+            as_of_day=day,
+            rows=ev.rows,
+        )
+        self.n = ev.n_customers
+        self._history = history
+        self._day = day
+        self._subsets: dict[tuple[str, ...], Subset] = {}
+        self._first_age: FloatArray | None = None
+
+    def subset(self, kinds: Sequence[str], *, owner: str) -> Subset:
+        """Return the events on or before the cut-off whose kind is one of ``kinds``."""
+        key = tuple(sorted(set(kinds)))
+        cached = self._subsets.get(key)
+        if cached is not None:
+            return cached
+        names = self.events.kind_names
+        unknown = sorted(set(key) - set(names))
+        if unknown:
+            raise InvalidParameterError(
+                f"{owner} reads event kinds {unknown} that are neither known nor registered. "
+                f"Known kinds: {list(names)}; register others with extra_kinds=."
+            )
+        parts = [self._history.prefix(names.index(k), self._day) for k in key]
+        arrays = self._history.sorted_events()
+
+        def take(name: str) -> npt.NDArray[Any]:
+            pieces = [arrays[name][part] for part in parts]
+            return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+        subset = Subset(take("codes"), self._day - take("days"), take("values"), take("stamps"))
+        self._subsets[key] = subset
+        return subset
+
+    def first_age(self) -> FloatArray:
+        """Age of each customer's first event of any kind (0 without one by the cut-off)."""
+        if self._first_age is None:
+            first = self._history._first_event_day
+            self._first_age = np.maximum(self._day - first, 0).astype(np.float64)
+        return self._first_age
