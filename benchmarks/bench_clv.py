@@ -8,7 +8,9 @@ On the standard synthetic book in daily units: crmscore's BetaGeoFitter.fit agai
 lifetimes.BetaGeoFitter.fit (times, ratio, both log-likelihoods), then P(alive) and
 expected purchases for every customer at identical parameters (times, ratios, and a
 check that the values agree). pymc-marketing's BetaGeoModel MAP fit is timed too
-when the package is importable (it is not a dependency).
+when the package is importable (it is not a dependency). Then intervals for every
+customer's expected purchases and the book total: delta method, and a bootstrap of
+``--replicates`` (default 200) replicates.
 
 Each further model (MBG/NBD, Pareto/NBD) is timed the same way on the same table. With
 ``--lifetimes-sample n`` (smaller than the book), lifetimes' fits run on the first n
@@ -235,6 +237,7 @@ def bench_pareto(table: Any, args: Any) -> None:
 
 def main() -> None:
     cli = parser(__doc__ or "", customers=1_000_000)
+    cli.add_argument("--replicates", type=int, default=200, help="bootstrap replicates")
     cli.add_argument(
         "--lifetimes-sample",
         type=int,
@@ -309,9 +312,41 @@ def main() -> None:
     )
     if not math.isfinite(ours_ll):
         raise SystemExit("non-finite log-likelihood")
-
+    intervals(table, model, repeat=args.repeat, replicates=args.replicates)
     bench_mbgnbd(table, args)
     bench_pareto(table, args)
+
+
+def intervals(table: Any, model: cs.BetaGeoModel, *, repeat: int, replicates: int) -> None:
+    """Delta-method and bootstrap intervals for every customer and the book total."""
+    kwargs: dict[str, Any] = {
+        "quantity": "expected_purchases",
+        "purchase_model": model,
+        "t": HORIZON,
+    }
+    each, delta = timed(lambda: cs.predict_intervals(table, **kwargs), repeat=repeat)
+    _, delta_total = timed(lambda: cs.predict_totals(table, **kwargs), repeat=repeat)
+    _, delta_alive = timed(
+        lambda: cs.predict_intervals(table, quantity="p_alive", purchase_model=model),
+        repeat=repeat,
+    )
+    print(row("predict_intervals expected_purchases (delta)", delta))
+    print(row("predict_totals expected_purchases (delta)", delta_total))
+    print(row("predict_intervals p_alive (delta)", delta_alive))
+    boot, seconds = timed(
+        lambda: cs.predict_intervals(
+            table, **kwargs, method="bootstrap", n_replicates=replicates, seed=1
+        )
+    )
+    print(row(f"predict_intervals bootstrap, {replicates} replicates", seconds))
+    _, seconds_total = timed(
+        lambda: cs.predict_totals(
+            table, **kwargs, method="bootstrap", n_replicates=replicates, seed=1
+        )
+    )
+    print(row(f"predict_totals bootstrap, {replicates} replicates", seconds_total))
+    ratio = (boot["std_error"] / each["std_error"]).median()
+    print(f"  bootstrap / delta standard error, median over customers: {ratio:.3f}")
 
 
 if __name__ == "__main__":

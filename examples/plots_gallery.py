@@ -32,6 +32,9 @@ SIZES: dict[str, tuple[float, float]] = {
     "rfm_heatmap": (7.0, 5.0),
     "calibration": (7.0, 4.5),
     "p_alive_matrix": (7.0, 5.0),
+    "tracking": (7.0, 4.5),
+    "frequency_histogram": (7.0, 4.0),
+    "conditional_expectations": (7.0, 4.5),
     "tier_migration": (6.5, 4.5),
     "churn_by_tier": (7.0, 3.4),
 }
@@ -67,6 +70,30 @@ def clv(calibration_ax: Axes, p_alive_ax: Axes) -> None:
     # --8<-- [end:clv]
 
 
+def diagnostics(tracking_ax: Axes, histogram_ax: Axes, conditional_ax: Axes) -> None:
+    # --8<-- [start:diagnostics]
+    book = cs.make_transactions(20_000, seed=2026)
+    split = cs.calibration_holdout_split(
+        book.transactions, calibration_end="2025-06-30", observation_end=book.as_of
+    )
+    models = {  # daily units; the fit against the parameters that drew the book
+        "fitted BG/NBD": cs.BetaGeoFitter().fit(split),
+        "true parameters": cs.BetaGeoModel.from_params(book.purchase, time_unit="D"),
+    }
+    tracking = cs.repeat_tracking(
+        book.transactions,
+        models=models,
+        calibration_end="2025-06-30",
+        observation_end=book.as_of,
+        step=7,  # weekly rows
+    )
+    cs.plot_tracking(tracking, cumulative=False, ax=tracking_ax)
+    cs.plot_frequency_histogram(cs.frequency_histogram(split, models=models), ax=histogram_ax)
+    expectations = cs.conditional_expectations(split, models=models)
+    cs.plot_conditional_expectations(expectations, ax=conditional_ax)
+    # --8<-- [end:diagnostics]
+
+
 def rescoring(migration_ax: Axes, churn_ax: Axes) -> None:
     # --8<-- [start:rescoring]
     value = cs.Scorecard(  # 60 % spend, 40 % recency, as percentile ranks
@@ -97,6 +124,7 @@ def figures() -> dict[str, Figure]:
     tier_pyramid(ax["tier_pyramid"])
     rfm_heatmap(ax["rfm_heatmap"])
     clv(ax["calibration"], ax["p_alive_matrix"])
+    diagnostics(ax["tracking"], ax["frequency_histogram"], ax["conditional_expectations"])
     rescoring(ax["tier_migration"], ax["churn_by_tier"])
     return drawn
 

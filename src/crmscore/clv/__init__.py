@@ -10,8 +10,33 @@ from __future__ import annotations
 
 from crmscore.clv._fitting import ConvergenceReport
 from crmscore.clv.bgnbd import BetaGeoFitter, BetaGeoModel
+from crmscore.clv.compare import (
+    IndependenceTest,
+    LikelihoodRatioTest,
+    ModelLeaderboard,
+    information_criteria,
+    likelihood_ratio_test,
+    model_leaderboard,
+    spend_independence_test,
+)
+from crmscore.clv.conditional import (
+    predict_dert,
+    predict_p_alive_at,
+    predict_purchase_distribution,
+)
+from crmscore.clv.diagnostics import (
+    conditional_expectations,
+    frequency_histogram,
+    repeat_tracking,
+)
 from crmscore.clv.gamma_gamma import GammaGammaFitter, GammaGammaModel
 from crmscore.clv.holdout import calibration_holdout_split, holdout_comparison
+from crmscore.clv.intervals import (
+    FittedModel,
+    parameter_intervals,
+    predict_intervals,
+    predict_totals,
+)
 from crmscore.clv.mbgnbd import ModifiedBetaGeoFitter, ModifiedBetaGeoModel
 from crmscore.clv.paretonbd import ParetoNBDFitter, ParetoNBDModel
 from crmscore.clv.value import PERIODS_PER_MONTH, PurchaseModel, customer_lifetime_value
@@ -21,14 +46,31 @@ __all__ = [
     "BetaGeoFitter",
     "BetaGeoModel",
     "ConvergenceReport",
+    "FittedModel",
     "GammaGammaFitter",
     "GammaGammaModel",
+    "IndependenceTest",
+    "LikelihoodRatioTest",
+    "ModelLeaderboard",
     "ModifiedBetaGeoFitter",
     "ModifiedBetaGeoModel",
     "ParetoNBDFitter",
     "ParetoNBDModel",
     "PurchaseModel",
     "calibration_holdout_split",
+    "conditional_expectations",
     "customer_lifetime_value",
+    "frequency_histogram",
     "holdout_comparison",
+    "information_criteria",
+    "likelihood_ratio_test",
+    "model_leaderboard",
+    "parameter_intervals",
+    "predict_dert",
+    "predict_intervals",
+    "predict_p_alive_at",
+    "predict_purchase_distribution",
+    "predict_totals",
+    "repeat_tracking",
+    "spend_independence_test",
 ]

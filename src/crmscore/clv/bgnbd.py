@@ -345,9 +345,8 @@ class BetaGeoModel:
         Equation (8) of Fader, Hardie and Lee (2005): the unconditional distribution
         of a **new** customer's repeat purchases in their first ``t`` periods. The
         conditional version for an existing customer with history
-        :math:`(x, t_x, T)`, :math:`P(Y(t) = n \mid x, t_x, T)`, is not provided;
-        for those customers use :meth:`expected_purchases` and
-        :meth:`probability_alive`.
+        :math:`(x, t_x, T)`, :math:`P(Y(t) = n \mid x, t_x, T)`, is
+        :func:`crmscore.predict_purchase_distribution`.
 
         Its finite sum is the upper tail
         of a negative binomial, evaluated as a regularised incomplete beta function,

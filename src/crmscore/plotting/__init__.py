@@ -14,6 +14,11 @@ exactly that).
 
 from crmscore.plotting._clv import plot_calibration, plot_p_alive_matrix
 from crmscore.plotting._common import LEVEL_COLORS
+from crmscore.plotting._diagnostics import (
+    plot_conditional_expectations,
+    plot_frequency_histogram,
+    plot_tracking,
+)
 from crmscore.plotting._rfm import plot_rfm_heatmap
 from crmscore.plotting._tiers import (
     plot_churn_by_tier,
@@ -26,9 +31,12 @@ __all__ = [
     "LEVEL_COLORS",
     "plot_calibration",
     "plot_churn_by_tier",
+    "plot_conditional_expectations",
+    "plot_frequency_histogram",
     "plot_p_alive_matrix",
     "plot_rfm_heatmap",
     "plot_tier_migration",
     "plot_tier_pyramid",
     "plot_tier_shares",
+    "plot_tracking",
 ]

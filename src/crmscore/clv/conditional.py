@@ -1,0 +1,244 @@
+"""BG/NBD predictions given a customer's history: the count distribution, P(alive) later."""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.integrate import quad_vec
+from scipy.special import hyp2f1
+
+from crmscore._groups import group_rows
+from crmscore._validation import (
+    POSITIVE,
+    InstanceOf,
+    Interval,
+    check_integer,
+    check_number,
+    check_param,
+)
+from crmscore.clv import _kernels
+from crmscore.clv._inputs import check_horizon, rfm_arrays
+from crmscore.clv.bgnbd import BetaGeoModel
+
+__all__ = ["predict_dert", "predict_p_alive_at", "predict_purchase_distribution"]
+
+_MODEL = InstanceOf(BetaGeoModel, "a BetaGeoModel")
+
+
+def predict_purchase_distribution(
+    table: pd.DataFrame, *, model: BetaGeoModel, t: float, max_purchases: int = 10
+) -> pd.DataFrame:
+    r"""Predict P(Y(t) = n | x, t_x, T) for each customer and n = 0 .. max_purchases.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        RFM table (``frequency``, ``recency``, ``T``), the only positional argument.
+    model : BetaGeoModel
+        The purchase model.
+    t : float
+        Horizon, in the table's time unit (>= 0).
+    max_purchases : int, default 10
+        Largest count given its own column; the column ``"more"`` holds
+        :math:`P(Y(t) > \text{max\_purchases})`, so each row sums to 1.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``table``; columns ``0 .. max_purchases`` and ``"more"``.
+
+    Notes
+    -----
+    Given the history, the customer is dead with probability 1 - P(alive) (and
+    makes no purchase), or alive at :math:`T` with
+    :math:`\lambda \sim \text{Gamma}(r + x, \alpha + T)` and
+    :math:`p \sim \text{Beta}(a, b + x)`; the Poisson process is memoryless and a
+    BG/NBD customer drops out only after a purchase, so from :math:`T` on the
+    alive customer is a new BG/NBD customer with parameters
+    :math:`(r + x, \alpha + T, a, b + x)`. Hence
+
+    .. math::
+
+        P(Y(t) = n \mid x, t_x, T) = P(\text{alive})\, P_{new}(X(t) = n \mid
+        r + x, \alpha + T, a, b + x) + (1 - P(\text{alive}))\,\delta_{n0},
+
+    with :math:`P_{new}` equation (8) of Fader, Hardie and Lee (2005); its mean is
+    their equation (10). The tests check the sum, the mean and an mpmath oracle.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> model = BetaGeoModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793,
+    ...                                   "b": 2.426}, time_unit="W")
+    >>> table = pd.DataFrame({"frequency": [0, 2], "recency": [0.0, 30.4],
+    ...                       "T": [38.9, 38.9]})
+    >>> dist = predict_purchase_distribution(table, model=model, t=39.0, max_purchases=3)
+    >>> dist.round(4)
+            0       1       2       3    more
+    0  0.8555  0.1098  0.0243  0.0069  0.0035
+    1  0.4461  0.2391  0.1440  0.0807  0.0900
+    >>> dist.sum(axis=1).round(12).tolist()
+    [1.0, 1.0]
+    """
+    owner = "predict_purchase_distribution"
+    check_param(model, _MODEL, name="model", owner=owner)
+    horizon = check_horizon(t, owner=owner)
+    top = check_integer(
+        max_purchases, Interval(Integral, 0, None, closed="left"), name="max_purchases", owner=owner
+    )
+    frame, x, tx, age = rfm_arrays(table, owner=owner)
+    p = model.params
+    alive = _kernels.bgnbd_probability_alive((p.r, p.alpha, p.a, p.b), x, tx, age)
+    counts = np.arange(top + 1, dtype=np.float64)
+    posterior: Any = (
+        (p.r + x)[:, None],
+        (p.alpha + age)[:, None],
+        p.a,
+        (p.b + x)[:, None],
+    )
+    n_grid = np.broadcast_to(counts[None, :], (len(frame), top + 1))
+    new = _kernels.bgnbd_probability_of_purchases(posterior, n_grid, np.full(n_grid.shape, horizon))
+    probabilities = alive[:, None] * new
+    probabilities[:, 0] += 1.0 - alive
+    more = np.clip(1.0 - probabilities.sum(axis=1), 0.0, 1.0)
+    out = pd.DataFrame(probabilities, index=frame.index, columns=[int(n) for n in counts])
+    out["more"] = more
+    return out
+
+
+def predict_p_alive_at(table: pd.DataFrame, *, model: BetaGeoModel, t: float) -> pd.Series[float]:
+    r"""Predict the probability that each customer is still alive ``t`` periods from now.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        RFM table (``frequency``, ``recency``, ``T``), the only positional argument.
+    model : BetaGeoModel
+        The purchase model.
+    t : float
+        How far ahead, in the table's time unit (>= 0); ``t = 0`` is
+        :meth:`BetaGeoModel.probability_alive`.
+
+    Returns
+    -------
+    pandas.Series
+        ``p_alive_at``, indexed like ``table``; non-increasing in ``t``.
+
+    Notes
+    -----
+    An alive BG/NBD customer with rate :math:`\lambda` and dropout probability
+    :math:`p` survives each purchase with probability :math:`1 - p`, so survives
+    :math:`(T, T + t]` with probability
+    :math:`E[(1 - p)^{N}] = e^{-\lambda p t}`, :math:`N \sim
+    \text{Poisson}(\lambda t)`. Over the posterior
+    :math:`\lambda \sim \text{Gamma}(r + x, \alpha + T)`,
+    :math:`p \sim \text{Beta}(a, b + x)`, with :math:`u = t / (\alpha + T)`:
+
+    .. math::
+
+        P(\text{alive at } T + t) = P(\text{alive at } T)\,
+        {}_2F_1(r + x, a; a + b + x; -u)
+        = P(\text{alive at } T)\,(1 + u)^{-a}\,
+        {}_2F_1\left(a + b - r, a; a + b + x; \frac{u}{1 + u}\right),
+
+    the second (Pfaff) form evaluated, whose argument stays in [0, 1).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> model = BetaGeoModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793,
+    ...                                   "b": 2.426}, time_unit="W")
+    >>> table = pd.DataFrame({"frequency": [0, 2], "recency": [0.0, 30.4],
+    ...                       "T": [38.9, 38.9]})
+    >>> predict_p_alive_at(table, model=model, t=52.0).round(4).tolist()
+    [0.9439, 0.5312]
+    """
+    owner = "predict_p_alive_at"
+    check_param(model, _MODEL, name="model", owner=owner)
+    horizon = check_horizon(t, owner=owner)
+    frame, x, tx, age = rfm_arrays(table, owner=owner)
+    p = model.params
+    alive = _kernels.bgnbd_probability_alive((p.r, p.alpha, p.a, p.b), x, tx, age)
+    u = horizon / (p.alpha + age)
+    survive = (1.0 + u) ** (-p.a) * hyp2f1(p.a + p.b - p.r, p.a, p.a + p.b + x, u / (1.0 + u))
+    return pd.Series(alive * survive, index=frame.index, name="p_alive_at")
+
+
+def predict_dert(
+    table: pd.DataFrame, *, model: BetaGeoModel, discount_rate: float
+) -> pd.Series[float]:
+    r"""Predict discounted expected residual transactions (DERT) of each customer.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        RFM table (``frequency``, ``recency``, ``T``), the only positional argument.
+    model : BetaGeoModel
+        The purchase model.
+    discount_rate : float
+        Continuously compounded discount rate per period of the table's time unit
+        (> 0); an annual rate ``d`` in weekly units is ``log(1 + d) / 52``.
+
+    Returns
+    -------
+    pandas.Series
+        ``dert``, indexed like ``table``: the present value of all future purchases
+        counted as 1 each; times a margin per purchase, a residual lifetime value.
+
+    Notes
+    -----
+    :math:`\mathrm{DERT} = \int_0^\infty e^{-\delta s}\, dE[Y(s)]`. An alive customer
+    buys at rate :math:`\lambda` while still alive, and survives to :math:`s` with
+    probability :math:`e^{-\lambda p s}`, so given the posterior
+    (:math:`\lambda \sim 	ext{Gamma}(r + x, lpha + T)`,
+    :math:`p \sim 	ext{Beta}(a, b + x)`)
+
+    .. math::
+
+        \mathrm{DERT} = P(	ext{alive})\, rac{r + x}{lpha + T} \int_0^\infty
+        e^{-\delta w}\, {}_2F_1\left(r + x + 1, a; a + b + x; -rac{w}{lpha + T}
+
+    ight) dw,
+
+    integrated adaptively (scipy ``quad_vec``, relative tolerance 1e-10) once per
+    distinct (x, T). The tests compare with a two-dimensional mpmath quadrature over
+    :math:`(\lambda, p)` of :math:`\lambda / (\delta + \lambda p)`, which this
+    reduces. Fader, Hardie and Lee (2005b) give the Pareto/NBD DERT; the BG/NBD
+    has none in closed form.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> model = BetaGeoModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793,
+    ...                                   "b": 2.426}, time_unit="W")
+    >>> table = pd.DataFrame({"frequency": [0, 2, 7], "recency": [0.0, 30.4, 35.0],
+    ...                       "T": [38.9, 38.9, 38.9]})
+    >>> dert = predict_dert(table, model=model, discount_rate=0.0029)
+    >>> bool(dert.is_monotonic_increasing)
+    True
+    """
+    owner = "predict_dert"
+    check_param(model, _MODEL, name="model", owner=owner)
+    delta = check_number(discount_rate, POSITIVE, name="discount_rate", owner=owner)
+    frame, x, tx, age = rfm_arrays(table, owner=owner)
+    p = model.params
+    alive = _kernels.bgnbd_probability_alive((p.r, p.alpha, p.a, p.b), x, tx, age)
+    (xs, ages), pair = group_rows([x, age])
+    beta = p.alpha + ages
+    rho = p.r + xs
+    c = p.a + p.b + xs
+
+    def integrand(w: float) -> Any:
+        u = w / beta
+        # Pfaff's transform keeps the argument in [0, 1): 2F1(A, a; c; -u) =
+        # (1 + u)^-a 2F1(c - A, a; c; u / (1 + u)).
+        return (
+            np.exp(-delta * w) * (1.0 + u) ** (-p.a) * hyp2f1(c - rho - 1.0, p.a, c, u / (1.0 + u))
+        )
+
+    integral, _ = quad_vec(integrand, 0.0, np.inf, epsrel=1e-10, epsabs=0.0)
+    per_pair = rho / beta * np.asarray(integral, dtype=np.float64)
+    return pd.Series(alive * per_pair[pair], index=frame.index, name="dert")

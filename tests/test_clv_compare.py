@@ -1,0 +1,152 @@
+"""Model comparison: information criteria, likelihood-ratio test, holdout leaderboard,
+and the Gamma-Gamma independence test (crmscore.clv.compare)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import attrs
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import t as student_t
+
+from crmscore import (
+    BetaGeoFitter,
+    BetaGeoModel,
+    BetaGeoParams,
+    InvalidDataError,
+    InvalidParameterError,
+    LikelihoodRatioTest,
+    ModelLeaderboard,
+    calibration_holdout_split,
+    information_criteria,
+    likelihood_ratio_test,
+    make_rfm_summary,
+    make_transactions,
+    model_leaderboard,
+    spend_independence_test,
+)
+
+
+@pytest.fixture(scope="module")
+def model() -> BetaGeoModel:
+    return BetaGeoFitter().fit(make_rfm_summary(2_000, seed=21))
+
+
+def test_information_criteria_by_hand(model: BetaGeoModel) -> None:
+    ic = information_criteria(model)
+    ll = model.log_likelihood
+    assert ll is not None
+    assert ic["aic"] == pytest.approx(8 - 2 * ll, rel=1e-14)
+    assert ic["bic"] == pytest.approx(4 * math.log(2_000) - 2 * ll, rel=1e-14)
+    with pytest.raises(InvalidParameterError, match="'model'"):
+        information_criteria(BetaGeoModel.from_params(model.params))
+
+
+def test_likelihood_ratio_test_textbook_quantiles(model: BetaGeoModel) -> None:
+    """chi2(1) has its 95 % quantile at 3.841459 and chi2(2) at 5.991465 (tables)."""
+    ll = model.log_likelihood
+    assert ll is not None
+    restricted = attrs.evolve(model, log_likelihood=ll - 3.841459 / 2)
+    test = likelihood_ratio_test(restricted, full=model, n_restricted=1)
+    assert test.statistic == pytest.approx(3.841459, rel=1e-9)
+    assert test.p_value == pytest.approx(0.05, abs=1e-6)
+    on_boundary = likelihood_ratio_test(restricted, full=model, n_restricted=1, boundary=True)
+    assert on_boundary.p_value == pytest.approx(0.025, abs=1e-6)
+    two = attrs.evolve(model, log_likelihood=ll - 5.991465 / 2)
+    assert likelihood_ratio_test(two, full=model, n_restricted=2).p_value == pytest.approx(
+        0.05, abs=1e-6
+    )
+    assert LikelihoodRatioTest.from_dict(json.loads(json.dumps(test.to_dict()))) == test
+
+
+def test_likelihood_ratio_test_rejects_mismatched_models(model: BetaGeoModel) -> None:
+    other = BetaGeoFitter().fit(make_rfm_summary(1_000, seed=2))
+    with pytest.raises(InvalidParameterError, match="same customers"):
+        likelihood_ratio_test(other, full=model, n_restricted=1)
+    with pytest.raises(InvalidParameterError, match="'n_restricted'"):
+        likelihood_ratio_test(model, full=model, n_restricted=0)
+
+
+def test_likelihood_ratio_test_holds_its_size() -> None:
+    """A true restriction is rejected at 5 % in about 5 % of simulated books.
+
+    Restriction: b fixed at its true value (3.0), fitted by profiling b out with the
+    full fitter's optimum as the unrestricted model. 60 books of 800 customers;
+    rejections ~ Binomial(60, 0.05): we accept up to 9 (P(X >= 10) < 0.2 %).
+    """
+    truth = BetaGeoParams(r=0.5, alpha=20.0, a=0.8, b=3.0)
+    from scipy.optimize import minimize  # noqa: PLC0415
+
+    rejections = 0
+    for i in range(60):
+        table = make_rfm_summary(800, seed=500 + i, purchase=truth, min_age=100, max_age=300)
+        full = BetaGeoFitter().fit(table)
+
+        def negative(free: np.ndarray, table: pd.DataFrame = table) -> float:
+            r, alpha, a = np.exp(free)
+            params = BetaGeoParams(r=r, alpha=alpha, a=a, b=3.0)
+            return -float(BetaGeoModel.from_params(params).log_likelihood_of(table).sum())
+
+        start = np.log([full.params.r, full.params.alpha, full.params.a])
+        best = minimize(negative, start, method="Nelder-Mead", options={"fatol": 1e-8})
+        restricted = attrs.evolve(full, log_likelihood=-float(best.fun))
+        rejections += likelihood_ratio_test(restricted, full=full, n_restricted=1).p_value < 0.05
+    assert rejections <= 9
+
+
+def test_leaderboard_metrics_by_hand() -> None:
+    book = make_transactions(2_000, seed=3)
+    split = calibration_holdout_split(
+        book.transactions, calibration_end="2025-06-30", observation_end=book.as_of
+    )
+    fitted = BetaGeoFitter().fit(split)
+    wrong = BetaGeoModel.from_params(BetaGeoParams(r=2.0, alpha=10.0, a=0.5, b=5.0))
+    board = model_leaderboard(split, models={"wrong": wrong, "bgnbd": fitted})
+    frame = board.to_frame()
+    assert list(frame.index) == ["bgnbd", "wrong"]  # sorted by RMSE
+    duration = float(split["duration_holdout"].iloc[0])
+    actual = split["frequency_holdout"].to_numpy(dtype=float)
+    for name, model in (("bgnbd", fitted), ("wrong", wrong)):
+        predicted = model.expected_purchases(split, t=duration).to_numpy()
+        row = frame.loc[name]
+        assert row["mae"] == pytest.approx(np.mean(np.abs(predicted - actual)), rel=1e-12)
+        assert row["rmse"] == pytest.approx(np.sqrt(np.mean((predicted - actual) ** 2)), rel=1e-12)
+        assert row["bias"] == pytest.approx(np.mean(predicted - actual), rel=1e-12)
+        assert row["actual_total"] == actual.sum()
+        assert row["total_error"] == pytest.approx(predicted.sum() / actual.sum() - 1, rel=1e-12)
+    assert np.isnan(frame["aic"].to_numpy()[list(frame.index).index("wrong")])
+    assert frame.loc["bgnbd", "aic"] == pytest.approx(information_criteria(fitted)["aic"])
+    again = ModelLeaderboard.from_dict(json.loads(json.dumps(board.to_dict())))
+    pd.testing.assert_frame_equal(again.to_frame(), frame)
+    html = board._repr_html_()
+    assert "bgnbd" in html
+    assert "rmse" in html
+    with pytest.raises(InvalidParameterError, match="'models'"):
+        model_leaderboard(split, models={})
+
+
+def test_independence_test_detects_dependence() -> None:
+    table = make_rfm_summary(5_000, seed=8)
+    independent = spend_independence_test(table)
+    repeat = table[table["frequency"] > 0]
+    r = np.corrcoef(repeat["frequency"], repeat["monetary_value"])[0, 1]
+    n = len(repeat)
+    t_stat = r * math.sqrt((n - 2) / (1 - r**2))
+    assert independent.pearson == pytest.approx(r, rel=1e-10)
+    assert independent.pearson_p_value == pytest.approx(
+        2 * student_t.sf(abs(t_stat), n - 2), rel=1e-8
+    )
+    assert independent.n_customers == n
+    assert independent.pearson_p_value > 0.01
+    dependent = table.assign(
+        monetary_value=table["monetary_value"] * (1 + table["frequency"]) ** 0.5
+    )
+    result = spend_independence_test(dependent)
+    assert result.pearson > 0
+    assert result.spearman > 0
+    assert result.spearman_p_value < 1e-6
+    with pytest.raises(InvalidDataError, match="at least 3"):
+        spend_independence_test(table[table["frequency"] == 0])
