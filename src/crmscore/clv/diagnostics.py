@@ -75,14 +75,18 @@ def repeat_tracking(
     models : mapping of str to purchase model
         Fitted on the calibration period, in ``time_unit``; each needs
         ``expected_purchases_new_customer(t)``.
-    calibration_end, observation_end : date-like
-        End of the calibration period and of the holdout.
+    calibration_end : date-like
+        End of the calibration period.
+    observation_end : date-like
+        End of the holdout.
     time_unit : {"D", "W", "M"}, default "D"
         The models' period.
     step : int, default 7
         Periods per row (7 days: weekly rows in daily units).
-    customer_col, timestamp_col : str
-        Column names.
+    customer_col : str, default "customer_id"
+        Column of customer ids.
+    timestamp_col : str, default "timestamp"
+        Column of purchase timestamps.
 
     Returns
     -------

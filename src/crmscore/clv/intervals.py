@@ -621,8 +621,17 @@ def predict_intervals(
         A fitted spend model (for ``"expected_spend"`` and ``"clv"``).
     t : float, optional
         Horizon of ``"expected_purchases"``, in the table's time unit.
-    horizon, discount_rate, margin, periods_per_step, time_unit
-        Of ``"clv"``, as in :func:`crmscore.customer_lifetime_value`.
+    horizon : int, optional
+        Discounting steps to sum over, for ``"clv"`` (as in
+        :func:`crmscore.customer_lifetime_value`).
+    discount_rate : float, default 0.0
+        Discount rate per step, for ``"clv"``.
+    margin : float, default 1.0
+        Profit margin applied to spend, for ``"clv"``.
+    periods_per_step : float, optional
+        Length of a step in the table's time unit, for ``"clv"``; by default a month.
+    time_unit : {"D", "W", "M"}, optional
+        The table's time unit, for ``"clv"``; by default the purchase model's.
     level : float, default 0.9
         Confidence level, in (0, 1).
     method : {"delta", "bootstrap"}, default "delta"
@@ -768,8 +777,17 @@ def predict_totals(
         A fitted spend model (for ``"expected_spend"`` and ``"clv"``).
     t : float, optional
         Horizon of ``"expected_purchases"``, in the table's time unit.
-    horizon, discount_rate, margin, periods_per_step, time_unit
-        Of ``"clv"``, as in :func:`crmscore.customer_lifetime_value`.
+    horizon : int, optional
+        Discounting steps to sum over, for ``"clv"`` (as in
+        :func:`crmscore.customer_lifetime_value`).
+    discount_rate : float, default 0.0
+        Discount rate per step, for ``"clv"``.
+    margin : float, default 1.0
+        Profit margin applied to spend, for ``"clv"``.
+    periods_per_step : float, optional
+        Length of a step in the table's time unit, for ``"clv"``; by default a month.
+    time_unit : {"D", "W", "M"}, optional
+        The table's time unit, for ``"clv"``; by default the purchase model's.
     level : float, default 0.9
         Confidence level, in (0, 1).
     method : {"delta", "bootstrap"}, default "delta"
