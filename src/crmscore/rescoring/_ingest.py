@@ -280,22 +280,30 @@ def _follow_ups(
     due = columns["follow_up_due"]
     flag = columns["follow_up"]
     # Win-back intervals: (row, flag raised, flag cleared by a purchase or never).
-    flagged = np.flatnonzero(flag)
+    flagged = np.flatnonzero(flag)  # (sorted)
     flagged_at = due[flagged]  # (a copy: the columns may be edited in place below)
     ended = np.full(flagged.size, _NEVER, dtype=np.int64)
-    bought = np.zeros(due.size, dtype=bool)
-    bought[purchases.rows] = True
     # Customers without a purchase in this batch: raised when their due time passes.
-    idle = ~bought & ~flag & ~np.isnat(due) & (due < limit)
-    raised_rows = [np.flatnonzero(idle)]
+    # Two passes over the book (NaT never compares below a time); the batch's buyers
+    # are then taken out of the (few) candidates rather than marked in a book-sized mask.
+    idle_mask = due < limit
+    idle_mask &= ~flag
+    idle = np.flatnonzero(idle_mask)
+    if purchases.rows.size and idle.size:
+        idle = idle[~np.isin(idle, purchases.rows)]
+    raised_rows = [idle]
     raised_at = [due[idle]]
-    raised_end = [np.full(raised_rows[0].size, _NEVER, dtype=np.int64)]
+    raised_end = [np.full(idle.size, _NEVER, dtype=np.int64)]
     if purchases.rows.size:
         # Gaps between consecutive purchases (the first from the previous purchase).
         starts = _group_starts(purchases.rows)
-        first_buy = np.full(due.size, _NEVER, dtype=np.int64)
-        first_buy[purchases.rows[starts]] = purchases.stamps[starts].view(np.int64)
-        ended = first_buy[flagged]
+        # A flag up before the batch ends at the customer's first purchase in it
+        # (one run of rows per customer: each row starts once).
+        first_rows = purchases.rows[starts]
+        was_up = flag[first_rows]
+        ended[np.searchsorted(flagged, first_rows[was_up])] = purchases.stamps[starts][was_up].view(
+            np.int64
+        )
         previous = np.r_[NAT, purchases.stamps[:-1]].astype("datetime64[ns]")
         previous[starts] = purchases.before_last[starts]
         gap_due = add_months(previous, months)
@@ -317,7 +325,7 @@ def _follow_ups(
     rows = np.concatenate(raised_rows)
     raised = np.concatenate(raised_at)
     if rows.size:
-        columns.edit("follow_up")[np.flatnonzero(idle)] = True
+        columns.edit("follow_up")[idle] = True
         changes.add(
             customer_id=ids.labels_at(rows),
             at=raised,
@@ -408,7 +416,8 @@ def _triggers(
     t_rows, t_stamps = rows[chosen], batch.stamps[chosen]
     # The customer's aggregates at the trigger's time: the book's before the batch
     # merged with the batch's purchases up to the trigger.
-    was = book.ids.positions(batch.customers)[batch.codes[chosen]]
+    # Rows below the old book's size are the customers it knew (the others are new).
+    was = np.where(t_rows < len(book.ids), t_rows, -1)
     known = was >= 0
     # Up to the trigger in stream order (ties in time resolved as they arrived).
     prefix, found = _aggregates.prefix_at(
@@ -470,12 +479,9 @@ def _timeline(
 ) -> None:
     """Run triggers and override expiries in time order for the customers concerned."""
     kinds, expires = columns["override_kind"], columns["override_expires"]
-    expiring = np.flatnonzero(
-        (kinds > 0)
-        & ~columns["override_until_review"]
-        & ~np.isnat(expires)
-        & (expires <= as_of.to_datetime64())
-    )
+    # One pass over the book (NaT never compares below a time), then the candidates.
+    expiring = np.flatnonzero(expires <= as_of.to_datetime64())
+    expiring = expiring[(kinds[expiring] > 0) & ~columns["override_until_review"][expiring]]
     t_rows = triggers[0] if triggers is not None else np.empty(0, dtype=np.int64)
     involved = np.unique(np.concatenate([t_rows, expiring]))
     if involved.size == 0:
