@@ -204,7 +204,11 @@ def _merge_purchases(
         before_flag[existing] = columns["follow_up"][old_rows]
         merged = _aggregates.merge(old, fresh, existing)
         for name in _aggregates.AGGREGATE_COLUMNS:
-            columns.edit(name)[old_rows] = getattr(merged, name)[existing]
+            values = getattr(merged, name)[existing]
+            # A repeat purchase leaves the first-purchase columns as they were: the
+            # (immutable) book column is copied only when a value really changes.
+            if not np.array_equal(columns[name][old_rows], values, equal_nan=True):
+                columns.edit(name)[old_rows] = values
         if (~existing).any():
             count = int((~existing).sum())
             start = len(ids)
