@@ -464,3 +464,12 @@ def test_score_and_tier_is_score_without_the_explanations() -> None:
     score, codes = fitted.score_and_tier(book)
     np.testing.assert_array_equal(score, full["score"].to_numpy())
     np.testing.assert_array_equal(codes, full["tier"].cat.codes.to_numpy())
+
+
+def test_percentile_rank_knots_are_numpys_quantiles_bit_for_bit() -> None:
+    rng = np.random.default_rng(7)
+    for values in (rng.gamma(2.0, 3.0, 20_000), rng.integers(0, 50, 20_000).astype(float)):
+        rule = PercentileRank(n_knots=1001)
+        scale = Indicator(name="x", direction="benefit", normaliser=rule).fit(values)
+        expected = np.quantile(values, np.linspace(0.0, 1.0, rule.n_knots))  # unsorted input
+        assert scale.params == tuple(expected.tolist())
