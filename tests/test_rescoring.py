@@ -33,6 +33,7 @@ from crmscore.rescoring import (
     set_override,
 )
 from crmscore.rescoring._aggregates import from_frame
+from crmscore.rescoring._core import add_months
 from crmscore.tiering import (
     Criterion,
     FixedRange,
@@ -1174,3 +1175,14 @@ def test_deriving_a_book_leaves_the_old_one_bit_for_bit_unchanged(
         assert not any(a.flags.writeable for a in book.columns.values())
         assert not any(a.flags.writeable for a in derived.columns.values())
         book, previous = derived, as_of
+
+
+def test_calendar_months_are_never_shorter_than_28_days_each() -> None:
+    # The follow-up step skips add_months for purchase gaps under 28 days a month;
+    # pandas' DateOffset is the oracle, on every day of a leap and a common year.
+    days = pd.date_range("2023-01-01 13:45", "2024-12-31 13:45", freq="D").to_numpy()
+    for months in (1, 2, 3, 6, 12):
+        due = add_months(days, months)
+        expected = (pd.Series(days) + pd.DateOffset(months=months)).to_numpy()
+        np.testing.assert_array_equal(due, expected)
+        assert (due - days >= np.timedelta64(28 * months, "D")).all()

@@ -310,7 +310,12 @@ def _follow_ups(
         )
         previous = np.r_[NAT, purchases.stamps[:-1]].astype("datetime64[ns]")
         previous[starts] = purchases.before_last[starts]
-        gap_due = add_months(previous, months)
+        # m calendar months are never shorter than 28 m days: only the longer gaps
+        # can reach their due time, so only theirs are worked out (a history opens
+        # with millions of purchases, nearly all close to the previous one).
+        long_gap = previous <= purchases.stamps - np.timedelta64(28 * months, "D")
+        gap_due = np.full(previous.size, NAT)
+        gap_due[long_gap] = add_months(previous[long_gap], months)
         already = starts & purchases.before_flag  # raised before this batch
         gap = ~np.isnat(gap_due) & (gap_due < purchases.stamps) & ~already
         raised_rows.append(purchases.rows[gap])
