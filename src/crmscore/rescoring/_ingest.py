@@ -283,8 +283,11 @@ def _follow_ups(
     limit = as_of.to_datetime64()
     due = columns["follow_up_due"]
     flag = columns["follow_up"]
-    # Win-back intervals: (row, flag raised, flag cleared by a purchase or never).
-    flagged = np.flatnonzero(flag)  # (sorted)
+    # Win-back intervals: (row, flag raised, flag cleared by a purchase or never);
+    # the flags already up are only gathered when win-backs are on (half a book may
+    # be flagged: a gather of every one of them per batch otherwise serves nothing).
+    win_backs = book.policy.win_back_days is not None
+    flagged = np.flatnonzero(flag) if win_backs else np.empty(0, dtype=np.int64)  # (sorted)
     flagged_at = due[flagged]  # (a copy: the columns may be edited in place below)
     ended = np.full(flagged.size, _NEVER, dtype=np.int64)
     # Customers without a purchase in this batch: raised when their due time passes.
@@ -304,7 +307,7 @@ def _follow_ups(
         # A flag up before the batch ends at the customer's first purchase in it
         # (one run of rows per customer: each row starts once).
         first_rows = purchases.rows[starts]
-        was_up = flag[first_rows]
+        was_up = flag[first_rows] & win_backs
         ended[np.searchsorted(flagged, first_rows[was_up])] = purchases.stamps[starts][was_up].view(
             np.int64
         )
