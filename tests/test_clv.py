@@ -743,6 +743,19 @@ def test_a_fit_that_cannot_converge_raises(cdnow: pd.DataFrame) -> None:
 
 @settings(max_examples=20)
 @given(table=rfm_rows(max_customers=30, max_frequency=8, whole_periods=True))
+# Found by hypothesis: the optimiser runs alpha to ~1e246, where Python-float
+# arithmetic in the derivatives raised OverflowError instead of a typed error.
+@example(
+    table=pd.DataFrame(
+        {
+            "frequency": [6, 8],
+            "recency": [97.0, 103.0],
+            "T": [103.0, 145.0],
+            "monetary_value": [1.0, 1.0],
+        },
+        index=pd.Index(["c000", "c001"], name="customer_id"),
+    )
+)
 def test_fits_on_small_generated_tables_converge_or_raise_typed_errors(table: pd.DataFrame) -> None:
     try:
         model = BetaGeoFitter().fit(table)

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import crmscore as cs
 from crmscore import BetaGeoModel, BetaGeoParams, GammaGammaModel, GammaGammaParams
 from crmscore.clv import _kernels
 from crmscore.clv._expectation import bgnbd_expected_purchases
@@ -186,13 +187,18 @@ def test_gamma_gamma_is_finite_everywhere(
     assert math.isfinite(d.value)
     assert np.isfinite(d.gradient).all()
     assert np.isfinite(d.hessian).all()
-    spend = GammaGammaModel.from_params(GammaGammaParams(p=p, q=q, v=v)).expected_spend(
-        pd.DataFrame({"frequency": xs, "monetary_value": ms})
-    )
-    # Finite wherever the posterior mean exists (p x + q > 1), positive always.
+    model = GammaGammaModel.from_params(GammaGammaParams(p=p, q=q, v=v))
+    table = pd.DataFrame({"frequency": xs, "monetary_value": ms})
+    # Finite and positive wherever the posterior mean exists (p x + q > 1); refused,
+    # naming the customers, where it does not (never inf).
     exists = p * xs + q > 1
-    assert np.isfinite(spend[exists]).all()
-    assert (spend > 0).all()
+    if not exists.all():
+        with pytest.raises(cs.InvalidDataError, match="finite expected spend"):
+            model.expected_spend(table)
+    if exists.any():
+        spend = model.expected_spend(table[exists])
+        assert np.isfinite(spend).all()
+        assert (spend > 0).all()
 
 
 # --- P(X(t) = n): the negative-binomial tail without cancellation -----------------------
@@ -233,10 +239,11 @@ def test_expected_spend_when_the_population_mean_is_infinite() -> None:
     model = GammaGammaModel.from_params(GammaGammaParams(p=2.0, q=0.8, v=10.0))
     assert model.mean_spend == math.inf
     table = pd.DataFrame({"frequency": [0, 1, 3], "monetary_value": [0.0, 20.0, 30.0]})
-    spend = model.expected_spend(table)
-    assert spend.iloc[0] == math.inf
-    assert spend.iloc[1] == pytest.approx(2.0 * (10.0 + 20.0) / (2.0 + 0.8 - 1))
-    assert spend.iloc[2] == pytest.approx(2.0 * (10.0 + 90.0) / (6.0 + 0.8 - 1))
+    spend = model.expected_spend(table.iloc[1:])
+    assert spend.iloc[0] == pytest.approx(2.0 * (10.0 + 20.0) / (2.0 + 0.8 - 1))
+    assert spend.iloc[1] == pytest.approx(2.0 * (10.0 + 90.0) / (6.0 + 0.8 - 1))
+    # ... and where it does not (p x + q <= 1), the customers are named, never inf
+    # (tests/test_numeric_edges.py).
 
 
 # --- what docs/clv.md says of lifetimes 0.11.3, checked ------------------------------------

@@ -1,4 +1,4 @@
-"""The B2B preset scorecard: structure, options, the synthetic book."""
+"""The B2B preset scorecards: structure, options, the synthetic book, the literal preset."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 
 from crmscore import (
     B2B_CRITERIA,
+    B2B_INDICATORS,
+    B2B_POLICY_INDICATORS,
     POLICY_TIERS,
     DirectWeights,
     Indicator,
@@ -18,6 +20,7 @@ from crmscore import (
     PairwiseMatrix,
     TierRule,
     TierScheme,
+    b2b_policy_scorecard,
     b2b_scorecard,
     make_b2b_indicators,
 )
@@ -125,3 +128,27 @@ def test_b2b_preset_on_the_synthetic_book_forms_a_pyramid() -> None:
         out["score"],
         atol=1e-9,
     )
+
+
+def test_literal_b2b_preset_swaps_growth_and_clv_for_the_policy_indicators() -> None:
+    literal = [i.name for group in B2B_POLICY_INDICATORS.values() for i in group]
+    practical = [i.name for group in B2B_INDICATORS.values() for i in group]
+    assert len(literal) == 9
+    assert set(practical) - set(literal) == {"growth", "clv"}
+    assert set(literal) - set(practical) == {"industry_position", "market_expansion"}
+    card = b2b_policy_scorecard()
+    weights = card.hierarchy.global_weights()
+    assert weights["industry_position"] == pytest.approx(0.1)
+    assert weights["annual_revenue"] == pytest.approx(0.5 / 3)
+    book = make_b2b_indicators(300, seed=2).assign(industry_position=5, market_expansion=1)
+    arguments = {"columns": {"market_expansion": "expansion"}}
+    saved = copy.deepcopy(arguments)
+    renamed = b2b_policy_scorecard(**arguments)  # type: ignore[arg-type]
+    assert arguments == saved
+    scored = renamed.fit(book.rename(columns={"market_expansion": "expansion"})).score(
+        book.rename(columns={"market_expansion": "expansion"})
+    )
+    assert scored["industry_position_points"].eq(10.0).all()  # 5 of 5: the full 10 points
+    assert scored["market_expansion_points"].eq(0.0).all()
+    with pytest.raises(InvalidParameterError, match=r"b2b_policy_scorecard.*'growth'"):
+        b2b_policy_scorecard(columns={"growth": "g"})

@@ -117,6 +117,9 @@ class ValidatedEvents:
     rows: IntArray
     """Position in the input frame of each kept event (to read other columns)."""
 
+    value_col: str = "value"
+    """Name of the ``value`` column (for error messages)."""
+
     event_ids: npt.NDArray[Any] | None = None
     """Canonical ``event_id`` of each kept event (None where missing), if the log
     has the column (see :func:`crmscore._ids.canonical_ids`)."""
@@ -262,6 +265,7 @@ def validate_events(
         as_of=pd.Timestamp(as_of64),
         as_of_day=as_of_day,
         rows=rows,
+        value_col=value_col,
         event_ids=event_ids,
     )
 

@@ -22,6 +22,14 @@ An id is an integer or a string.
 
 The hash of an id (:func:`hash_ids`) depends on the id alone, never on which other
 ids share its batch.
+
+Stored ids
+----------
+Ids that enter stored state (the rescoring book's customers, applied event ids and
+audit trail, its attributes' index) are canonical ids as plain Python scalars
+(:func:`json_ids`): an int64 array, or Python ints and ``str``. So the canonical
+form is also the JSON form and ``to_dict`` never meets a numpy scalar. A saved
+book's ids are read back by this same rule, so they are the ids that were stored.
 """
 
 from __future__ import annotations
@@ -140,7 +148,8 @@ def _as_series(
         return ids
     if isinstance(ids, pd.Index):
         return pd.Series(ids, copy=False)
-    array = ids if isinstance(ids, np.ndarray) else np.asarray(list(ids), dtype=object)
+    # fromiter: an element that is itself a list stays one (bad) element, never a new axis.
+    array = ids if isinstance(ids, np.ndarray) else np.fromiter(ids, dtype=object)
     if array.dtype.kind in "US":  # numpy text: as Python str
         array = array.astype(object)
     return pd.Series(array, copy=False, dtype=array.dtype)
@@ -259,8 +268,9 @@ def _reject(series: pd.Series[Any], bad: BoolArray, *, column: str | None, unit:
         offending = pd.unique(series.to_numpy(dtype=object)[bad])
         raise InvalidDataError.for_ids(
             column=column,
-            problem="has values that are not ids (an id is an integer, an integral float "
-            "or a string; not a bool, a fraction, inf or another object)",
+            problem="has ids that are not integers or strings, so not ids (an id is an "
+            "integer, an integral float or a string; not a bool, a fraction, inf or "
+            "another object)",
             ids=list(offending[:5]),
             n_offending=len(offending),
             unit="value(s)",
@@ -418,6 +428,38 @@ def repeated_ids(ids: Ids) -> BoolArray:
     confirmed = pd.Series(ids.labels[rows], dtype=object).duplicated(keep=False).to_numpy()
     repeated[rows[confirmed]] = True
     return repeated
+
+
+def json_ids(labels: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Canonical ids (:attr:`Ids.labels`) as stored state holds them: no numpy scalars.
+
+    The canonical form already is the JSON form, an int64 array (``tolist`` gives
+    Python ints) or objects that are Python ints and strings (None where missing),
+    except that the fast path for all-string columns keeps numpy's ``str_``
+    subclass as it comes: those become plain ``str`` here.
+
+    Examples
+    --------
+    >>> ids = canonical_ids([np.uint8(1), 2.0, np.str_("a")], column="c")
+    >>> [(type(v).__name__, v) for v in json_ids(ids.labels)]
+    [('int', 1), ('int', 2), ('str', 'a')]
+    >>> ids = canonical_ids(pd.Series([np.str_("a"), np.str_("b")], dtype=object), column="c")
+    >>> [type(v).__name__ for v in ids.labels], [type(v).__name__ for v in json_ids(ids.labels)]
+    (['str_', 'str_'], ['str', 'str'])
+    >>> json_ids(canonical_ids(np.array([3, 4], dtype=np.int32), column="c").labels).dtype
+    dtype('int64')
+    """
+    if labels.dtype != object or set(map(type, labels)) <= _PLAIN:  # one C-level pass
+        return labels
+    return np.fromiter(map(_plain_id, labels), dtype=object, count=labels.size)
+
+
+#: Types of canonical ids in an object array, as stored.
+_PLAIN: set[type[Any]] = {int, str, type(None)}
+
+
+def _plain_id(value: Any) -> Any:
+    return str(value) if isinstance(value, str) else value
 
 
 def compact_int(limit: int) -> type[np.signedinteger[Any]]:

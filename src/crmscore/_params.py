@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from crmscore._serialise import reads
 from crmscore._validation import positive_finite, to_float
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["BetaGeoParams", "GammaGammaParams"]
+__all__ = ["BetaGeoParams", "GammaGammaParams", "ParetoNBDParams"]
 
 
 def _param() -> Any:
@@ -60,6 +61,7 @@ class BetaGeoParams:
         return attrs.asdict(self)
 
     @classmethod
+    @reads("r", "alpha", "a", "b")
     def from_dict(cls, data: Mapping[str, Any]) -> BetaGeoParams:
         """Inverse of :meth:`to_dict`."""
         return cls(r=data["r"], alpha=data["alpha"], a=data["a"], b=data["b"])
@@ -98,6 +100,55 @@ class GammaGammaParams:
         return attrs.asdict(self)
 
     @classmethod
+    @reads("p", "q", "v")
     def from_dict(cls, data: Mapping[str, Any]) -> GammaGammaParams:
         """Inverse of :meth:`to_dict`."""
         return cls(p=data["p"], q=data["q"], v=data["v"])
+
+
+@attrs.frozen(kw_only=True)
+class ParetoNBDParams:
+    r"""Parameters of the Pareto/NBD purchase model (Schmittlein et al., 1987).
+
+    While alive, a customer buys at rate :math:`\lambda \sim \text{Gamma}(r, \alpha)`;
+    the customer's lifetime is exponential with rate
+    :math:`\mu \sim \text{Gamma}(s, \beta)` (shapes ``r``, ``s``; rates ``alpha``,
+    ``beta``, per period).
+
+    Examples
+    --------
+    >>> ParetoNBDParams(r=0.553, alpha=10.578, s=0.606, beta=11.669).mean_purchase_rate
+    0.05227831348080923
+    """
+
+    r: float = _param()
+    """Shape of the purchase-rate distribution."""
+
+    alpha: float = _param()
+    """Rate (inverse scale, in periods) of the purchase-rate distribution."""
+
+    s: float = _param()
+    """Shape of the dropout-rate distribution."""
+
+    beta: float = _param()
+    """Rate (inverse scale, in periods) of the dropout-rate distribution."""
+
+    @property
+    def mean_purchase_rate(self) -> float:
+        """Population mean of the purchase rate per period, ``r / alpha``."""
+        return self.r / self.alpha
+
+    @property
+    def mean_dropout_rate(self) -> float:
+        """Population mean of the dropout rate per period, ``s / beta``."""
+        return self.s / self.beta
+
+    def to_dict(self) -> dict[str, float]:
+        """JSON-safe representation."""
+        return attrs.asdict(self)
+
+    @classmethod
+    @reads("r", "alpha", "s", "beta")
+    def from_dict(cls, data: Mapping[str, Any]) -> ParetoNBDParams:
+        """Inverse of :meth:`to_dict`."""
+        return cls(r=data["r"], alpha=data["alpha"], s=data["s"], beta=data["beta"])

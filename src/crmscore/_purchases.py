@@ -25,6 +25,7 @@ from crmscore._validation import (
     check_columns,
     check_frame,
     first_ids,
+    reject_overflow,
     timestamp_column,
 )
 from crmscore.errors import InvalidDataError
@@ -163,6 +164,9 @@ def summarise_transactions(
             "of purchases the log does not hold (e.g. made before it starts), or date each "
             "refund no earlier than its purchase.",
         )
+    with np.errstate(over="ignore"):  # finite amounts whose total overflows: refused
+        overflowed = np.isinf(aggregates.first_spend + aggregates.repeat_spend)
+    reject_overflow(overflowed, index, column=amount_col)
     table = pd.DataFrame(rfm_columns(aggregates, as_of_period), index=index)
     table.attrs = {"as_of": as_of_ts, "time_unit": time_unit}
     return table

@@ -8,7 +8,6 @@ offending customers and the first offending ids.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -53,7 +52,7 @@ __all__ = [
     "no_repeat_purchase",
     "optional_integer_at_least",
     "reject_ids",
-    "require_keys",
+    "reject_overflow",
     "timestamp_column",
     "to_float",
     "validator",
@@ -104,6 +103,30 @@ def reject_ids(
         raise InvalidDataError.for_ids(
             column=column, problem=problem, ids=offending, n_offending=total, hint=hint
         )
+
+
+def reject_overflow(
+    overflowed: npt.NDArray[np.bool_],
+    ids: Sequence[Any] | pd.Index[Any] | pd.Series[Any] | npt.NDArray[Any],
+    *,
+    column: str,
+    what: str = "a total spend",
+) -> None:
+    """Refuse sums of finite values that overflowed to infinity (where ``overflowed``).
+
+    Each value was checked finite where it entered, so an infinite sum can only be
+    float overflow (beyond about 1.8e308): an error naming the column and the first
+    customers, never an ``inf`` passed on. ``overflowed`` is ``np.isinf(sums)``, per
+    customer or per row, aligned with ``ids``.
+    """
+    reject_ids(
+        ids,
+        overflowed,
+        column=column,
+        problem=f"sums to {what} beyond the float range (overflows to inf)",
+        hint="Check those amounts for unit or data-entry errors (sentinel values, "
+        "misplaced decimal points).",
+    )
 
 
 def _is_text_or_object(series: pd.Series[Any]) -> bool:
@@ -295,20 +318,6 @@ def no_repeat_purchase(*, owner: str, ids: list[Any], n_rows: int) -> InvalidDat
         hint="The Gamma-Gamma model is fitted on the mean spend of repeat purchases, "
         "and there is none.",
     )
-
-
-def require_keys(data: object, keys: Sequence[str], *, owner: str) -> Mapping[str, Any]:
-    """Check that ``data`` is a mapping holding ``keys`` (InvalidParameterError)."""
-    if not isinstance(data, Mapping):
-        raise InvalidParameterError.for_value(
-            name="data", owner=owner, allowed="a mapping", got=type(data).__name__
-        )
-    missing = sorted(set(keys) - set(data))
-    if missing:
-        raise InvalidParameterError(
-            f"{owner}: the parameters {missing} are required; got only {sorted(map(str, data))}."
-        )
-    return data
 
 
 def check_unique_index(frame: pd.DataFrame | pd.Series[Any], *, frame_name: str) -> None:

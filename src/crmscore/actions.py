@@ -14,7 +14,8 @@ from typing import Any
 import attrs
 import pandas as pd
 
-from crmscore._validation import check_columns, check_frame, require_keys
+from crmscore._serialise import reads
+from crmscore._validation import check_columns, check_frame
 from crmscore.churn import LEVELS
 from crmscore.churn.signals import instance_of
 from crmscore.errors import InvalidParameterError
@@ -189,6 +190,7 @@ class ActionMap:
         }
 
     @classmethod
+    @reads("entries", optional=("fallback", "scheme"))
     def from_dict(cls, data: Mapping[str, Any]) -> ActionMap:
         """Inverse of :meth:`to_dict`.
 
@@ -197,14 +199,13 @@ class ActionMap:
         InvalidParameterError
             ``data`` is not a mapping, lacks ``entries``, or holds invalid entries.
         """
-        checked = require_keys(data, ("entries",), owner="ActionMap.from_dict")
-        scheme = checked.get("scheme")
-        entries = checked["entries"]
+        scheme = data.get("scheme")
+        entries = data["entries"]
         if isinstance(entries, (str, bytes, Mapping)) or not isinstance(entries, Iterable):
             raise _entries_error(entries)
         return cls(
             entries=[tuple(e) if isinstance(e, list) else e for e in entries],
-            fallback=checked.get("fallback"),
+            fallback=data.get("fallback"),
             scheme=None if scheme is None else TierScheme.from_dict(scheme),
         )
 

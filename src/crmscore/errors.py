@@ -11,6 +11,7 @@ The hierarchy::
     ├── ValidationError (ValueError)
     │   ├── ColumnNotFoundError
     │   ├── InvalidDataError
+    │   │   └── SerializationError (also an InvalidParameterError)
     │   └── InvalidParameterError
     │       └── InconsistentJudgmentsError
     └── ConvergenceError (RuntimeError)
@@ -34,6 +35,7 @@ __all__ = [
     "InconsistentJudgmentsError",
     "InvalidDataError",
     "InvalidParameterError",
+    "SerializationError",
     "ValidationError",
 ]
 
@@ -227,7 +229,64 @@ class InvalidParameterError(ValidationError):
         The 'time_unit' parameter of rfm_table must be one of {'D', 'W', 'M'}.
         Got 'days' instead.
         """
-        return cls(f"The {name!r} parameter of {owner} must be {allowed}. Got {got!r} instead.")
+        error = cls(f"The {name!r} parameter of {owner} must be {allowed}. Got {got!r} instead.")
+        error.parameter = name
+        return error
+
+    #: The parameter the message is about, when the error was built by :meth:`for_value`.
+    parameter: str | None = None
+
+
+class SerializationError(InvalidDataError, InvalidParameterError):
+    """A serialised value (``from_dict`` input) is malformed.
+
+    Raised for wrong types, missing or unknown keys, wrong nesting and values a
+    constructor rejects. The message names the path of the bad field, such as
+    ``policy.scorecard.hierarchy.weights``; the error that revealed the problem,
+    if any, is its ``__cause__``. It is also an :class:`InvalidParameterError`, as a
+    serialised configuration is a set of parameters.
+
+    Attributes
+    ----------
+    owner : str
+        The function called, e.g. ``"Book.from_dict"``.
+    path : tuple of (str or int)
+        Keys and list positions from the top of the data to the bad field (empty
+        when the data as a whole is wrong).
+    problem : str
+        What is wrong there.
+
+    Examples
+    --------
+    >>> err = SerializationError(owner="Scorecard.from_dict", path=("indicators", 2, "name"),
+    ...                          problem="expected a string, got int")
+    >>> print(err)
+    Scorecard.from_dict: malformed data at indicators[2].name: expected a string, got int
+    >>> err.path_text
+    'indicators[2].name'
+    """
+
+    owner: str
+    path: tuple[str | int, ...]
+    problem: str
+
+    def __init__(self, *, owner: str, path: Sequence[str | int], problem: str) -> None:
+        self.owner = owner
+        self.path = tuple(path)
+        self.problem = problem
+        where = f"at {self.path_text}" if self.path else "at the top level"
+        super().__init__(f"{owner}: malformed data {where}: {problem}")
+
+    @property
+    def path_text(self) -> str:
+        """The path as text: keys joined by dots, list positions in brackets."""
+        text = ""
+        for part in self.path:
+            if isinstance(part, int):
+                text += f"[{part}]"
+            else:
+                text += f".{part}" if text else str(part)
+        return text
 
 
 class InconsistentJudgmentsError(InvalidParameterError):

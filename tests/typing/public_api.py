@@ -58,6 +58,38 @@ def clv(table: pd.DataFrame, stats: pd.DataFrame) -> None:
     assert_type(value, "pd.Series[float]")
 
 
+def other_purchase_models(table: pd.DataFrame, stats: pd.DataFrame) -> None:
+    modified = cs.ModifiedBetaGeoFitter().fit(table, time_unit="W")
+    assert_type(modified, cs.ModifiedBetaGeoModel)
+    assert_type(
+        cs.ModifiedBetaGeoFitter().fit_aggregated(stats, time_unit="W"), cs.ModifiedBetaGeoModel
+    )
+    assert_type(modified.params, cs.BetaGeoParams)
+    assert_type(modified.probability_alive(table), "pd.Series[float]")
+    assert_type(modified.expected_purchases(table, t=52.0), "pd.Series[float]")
+    assert_type(modified.expected_purchases_new_customer(52.0), float)
+    assert_type(modified.probability_of_purchases(2, t=52.0), float)
+    assert_type(modified.log_likelihood_of(table), "pd.Series[float]")
+    assert_type(cs.ModifiedBetaGeoModel.from_dict(modified.to_dict()), cs.ModifiedBetaGeoModel)
+
+    pareto = cs.ParetoNBDFitter().fit(table, time_unit="W")
+    assert_type(pareto, cs.ParetoNBDModel)
+    assert_type(cs.ParetoNBDFitter().fit_aggregated(stats, time_unit="W"), cs.ParetoNBDModel)
+    assert_type(pareto.params, cs.ParetoNBDParams)
+    assert_type(pareto.probability_alive(table), "pd.Series[float]")
+    assert_type(pareto.expected_purchases(table, t=52.0), "pd.Series[float]")
+    assert_type(pareto.expected_purchases_new_customer(52.0), float)
+    assert_type(pareto.log_likelihood_of(table), "pd.Series[float]")
+    assert_type(cs.ParetoNBDModel.from_dict(pareto.to_dict()), cs.ParetoNBDModel)
+
+    purchase_model: cs.PurchaseModel = pareto
+    spend = cs.GammaGammaFitter().fit(table)
+    value = cs.customer_lifetime_value(
+        table, purchase_model=purchase_model, spend_model=spend, horizon=12, discount_rate=0.01
+    )
+    assert_type(value, "pd.Series[float]")
+
+
 def holdout(transactions: pd.DataFrame, model: cs.BetaGeoModel) -> None:
     split = cs.calibration_holdout_split(
         transactions, calibration_end="2024-06-30", observation_end="2024-12-31"

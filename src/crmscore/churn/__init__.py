@@ -25,7 +25,12 @@ from __future__ import annotations
 
 from crmscore._events import EVENT_KINDS
 from crmscore.churn.backtest import ChurnBacktest, evaluate_backtest
-from crmscore.churn.evaluation import backtest, evaluate_warnings, observed_churn_dates
+from crmscore.churn.evaluation import (
+    PRECISION_TARGET,
+    backtest,
+    evaluate_warnings,
+    observed_churn_dates,
+)
 from crmscore.churn.learned import (
     FeatureTerm,
     LearnedWarning,
@@ -74,6 +79,7 @@ __all__ = [
     "DEFAULT_SIGNALS",
     "EVENT_KINDS",
     "LEVELS",
+    "PRECISION_TARGET",
     "SIGNAL_GROUPS",
     "AccountAnomaly",
     "AliveModel",

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmscore._groups import sum_by_group
+from crmscore._validation import reject_overflow
 from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -98,7 +99,9 @@ class EventContext:
         if weights is None:
             return np.bincount(subset.codes[inside], minlength=self.n).astype(np.float64)
         # Independent of row order bit for bit (np.bincount adds in row order).
-        return sum_by_group(subset.codes[inside], weights[inside], self.n)
+        sums = sum_by_group(subset.codes[inside], weights[inside], self.n)
+        reject_overflow(np.isinf(sums), self.events.customers, column=self.events.value_col)
+        return sums
 
     def windows(self, subset: Subset, *, width: int, n_windows: int) -> FloatArray:
         """Count events per customer in windows of ``width`` days back from as_of.

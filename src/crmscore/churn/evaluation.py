@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from numbers import Integral
+from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from crmscore._validation import (
     as_timestamp,
     check_columns,
     check_frame,
+    check_number,
     check_param,
     check_unique_index,
 )
@@ -28,7 +29,13 @@ from crmscore.errors import InvalidDataError, InvalidParameterError
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Sequence
 
-__all__ = ["backtest", "evaluate_warnings", "observed_churn_dates"]
+__all__ = ["PRECISION_TARGET", "backtest", "evaluate_warnings", "observed_churn_dates"]
+
+PRECISION_TARGET = 0.85
+"""The training course's target: warnings right 85 % of the time, 30 days ahead.
+
+Read as ``precision_at_lead`` with ``min_lead_days=30`` (see :func:`evaluate_warnings`).
+"""
 
 _OWNER = "evaluate_warnings"
 
@@ -36,6 +43,7 @@ _OWNER = "evaluate_warnings"
 #: Whole days: at least one (a horizon), or at least none (a lead time).
 _DAYS = Interval(Integral, 1, None, closed="left")
 _DAYS_OR_NONE = Interval(Integral, 0, None, closed="left")
+_SHARE = Interval(Real, 0, 1, closed="both")
 
 
 def observed_churn_dates(
@@ -150,6 +158,7 @@ def evaluate_warnings(
     as_of: Any = None,
     horizon_days: int = 90,
     min_lead_days: int = 30,
+    target_precision: float = PRECISION_TARGET,
 ) -> pd.DataFrame:
     """Precision, recall and lead time of warnings, per level.
 
@@ -169,6 +178,8 @@ def evaluate_warnings(
         ``horizon_days`` days after ``as_of``'s day.
     min_lead_days : int, default 30
         Lead time of the policy target ("flag churn 30 days before it happens").
+    target_precision : float, default PRECISION_TARGET (0.85)
+        The policy's "85 % warning accuracy", compared with ``precision_at_lead``.
 
     Returns
     -------
@@ -198,6 +209,8 @@ def evaluate_warnings(
         ``customers``, ``churners``, ``churners_after_lead``
             The scored population, its churners within the horizon, and those of
             them whose churn day is at least ``min_lead_days`` away.
+        ``meets_target``
+            ``precision_at_lead >= target_precision`` (False when nobody is warned).
 
     Raises
     ------
@@ -238,6 +251,7 @@ def evaluate_warnings(
     check_unique_index(warnings, frame_name="warnings")
     horizon = int(check_param(horizon_days, _DAYS, name="horizon_days", owner=_OWNER))
     lead_min = int(check_param(min_lead_days, _DAYS_OR_NONE, name="min_lead_days", owner=_OWNER))
+    target = check_number(target_precision, _SHARE, name="target_precision", owner=_OWNER)
     if lead_min > horizon:
         raise InvalidParameterError.for_value(
             name="min_lead_days",
@@ -291,7 +305,13 @@ def evaluate_warnings(
         }
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "level"
-    frame.attrs = {"as_of": when, "horizon_days": horizon, "min_lead_days": lead_min}
+    frame["meets_target"] = frame["precision_at_lead"].fillna(-1.0) >= target
+    frame.attrs = {
+        "as_of": when,
+        "horizon_days": horizon,
+        "min_lead_days": lead_min,
+        "target_precision": target,
+    }
     return frame
 
 

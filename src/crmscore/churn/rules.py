@@ -18,6 +18,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from crmscore._serialise import reads
 from crmscore._validation import integer_at_least
 from crmscore.churn.signals import SIGNAL_GROUPS, identifier, instance_of, one_of
 from crmscore.errors import InvalidParameterError
@@ -94,6 +95,7 @@ class Condition:
         raise NotImplementedError
 
     @classmethod
+    @reads(optional=None)
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         """Inverse of :meth:`to_dict` (see :func:`condition_from_dict`), checked to be a ``cls``.
 
@@ -329,6 +331,7 @@ class Not(Condition):
         return {"op": self.op, "of": self.of.to_dict()}
 
 
+@reads("op", optional=None, method=False)
 def condition_from_dict(data: Mapping[str, Any]) -> Condition:
     """Rebuild a condition from its :meth:`Condition.to_dict`.
 
@@ -414,6 +417,7 @@ class Rule:
         }
 
     @classmethod
+    @reads("name", "level", "when", optional=("description",))
     def from_dict(cls, data: Mapping[str, Any]) -> Rule:
         """Inverse of :meth:`to_dict`.
 

@@ -12,7 +12,8 @@ import pandas as pd
 
 from crmscore._display import short_repr
 from crmscore._events import validate_events
-from crmscore._validation import check_columns, check_frame, require_keys
+from crmscore._serialise import reads
+from crmscore._validation import check_columns, check_frame
 from crmscore.churn._context import EventContext
 from crmscore.churn.rules import DEFAULT_RULES, LEVELS, Rule
 from crmscore.churn.signals import (
@@ -363,6 +364,7 @@ class EarlyWarning:
         }
 
     @classmethod
+    @reads("signals", "rules")
     def from_dict(cls, data: Mapping[str, Any], *, model: AliveModel | None = None) -> EarlyWarning:
         """Inverse of :meth:`to_dict`; ``model`` restores a P(alive) signal's model.
 
@@ -372,12 +374,11 @@ class EarlyWarning:
             ``data`` is not a mapping, lacks ``signals`` or ``rules``, or holds an
             invalid signal or rule.
         """
-        checked = require_keys(data, ("signals", "rules"), owner="EarlyWarning.from_dict")
         signals: tuple[Mapping[str, Any], ...] = _sequence(
-            checked["signals"], name="signals", allowed="a sequence of ChurnSignal"
+            data["signals"], name="signals", allowed="a sequence of ChurnSignal"
         )
         rules: tuple[Mapping[str, Any], ...] = _sequence(
-            checked["rules"], name="rules", allowed="a sequence of Rule"
+            data["rules"], name="rules", allowed="a sequence of Rule"
         )
         return cls(
             signals=[signal_from_dict(s, model=model) for s in signals],

@@ -14,9 +14,19 @@ import numpy.typing as npt
 from scipy.special import betainc, digamma, hyp2f1
 
 from crmscore._groups import group_rows
-from crmscore.clv._kernels import FloatArray, Params, bgnbd_probability_alive, trigamma
+from crmscore.clv._kernels import (
+    FloatArray,
+    Params,
+    bgnbd_probability_alive,
+    mbgnbd_probability_alive,
+    trigamma,
+)
 
-__all__ = ["bgnbd_expected_purchases", "bgnbd_expected_purchases_at"]
+__all__ = [
+    "bgnbd_expected_purchases",
+    "bgnbd_expected_purchases_at",
+    "mbgnbd_expected_purchases_at",
+]
 
 
 #: Below this bound on the ratio of consecutive terms the power series in u is used.
@@ -236,3 +246,27 @@ def bgnbd_expected_purchases_at(
     alive = bgnbd_probability_alive(theta, x, tx, T)
     (x_pairs, T_pairs), pair = group_rows([x, T])  # noqa: N806
     return [alive * _expectation(theta, x_pairs, T_pairs, t)[pair] for t in times]
+
+
+def mbgnbd_expected_purchases_at(
+    theta: Params,
+    x: FloatArray,
+    tx: FloatArray,
+    T: FloatArray,  # noqa: N803 (the paper's symbol for the age)
+    times: list[float],
+) -> list[FloatArray]:
+    """E[Y(t) | x, tx, T] of the MBG/NBD at each of several horizons ``times``.
+
+    Wagner and Hoppe (2008): P(alive) times
+    (a + b + x) / (a - 1) [1 - ((alpha + T) / (alpha + T + t))^(r + x)
+    2F1(r + x, b + x + 1; a + b + x; t / (alpha + T + t))]. The bracketed factor is
+    the BG/NBD's expectation with b + 1 in place of b (a customer alive after x
+    purchases has survived x + 1 dropout opportunities, so p ~ Beta(a, b + x + 1)),
+    evaluated by :func:`_expectation` with all its safeguards (a = 1, large
+    parameters).
+    """
+    r, alpha, a, b = theta
+    alive = mbgnbd_probability_alive(theta, x, tx, T)
+    (x_pairs, T_pairs), pair = group_rows([x, T])  # noqa: N806
+    shifted = (r, alpha, a, b + 1.0)
+    return [alive * _expectation(shifted, x_pairs, T_pairs, t)[pair] for t in times]

@@ -6,6 +6,7 @@ Private: the public classes in :mod:`crmscore.clv.bgnbd` and
 
 from __future__ import annotations
 
+import contextlib
 import math
 from numbers import Real
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -18,6 +19,7 @@ from scipy.optimize import minimize
 
 from crmscore._display import html_block, short_repr
 from crmscore._progress import ProgressReporter, gradient_fraction
+from crmscore._serialise import reads
 from crmscore._validation import (
     FINITE,
     Interval,
@@ -167,6 +169,9 @@ class ConvergenceReport:
         return attrs.asdict(self)
 
     @classmethod
+    @reads(
+        "converged", "method", "n_iterations", "n_evaluations", "gradient_norm", "n_rows", "message"
+    )
     def from_dict(cls, data: Mapping[str, Any]) -> ConvergenceReport:
         """Inverse of :meth:`to_dict`."""
         return cls(**{field.name: data[field.name] for field in attrs.fields(cls)})
@@ -193,6 +198,13 @@ def fit_result_to_dict(model: Any) -> dict[str, Any]:
         "n_customers": model.n_customers,
         "convergence": None if model.convergence is None else model.convergence.to_dict(),
     }
+
+
+#: Keys of :func:`fit_result_to_dict` besides ``params`` (all optional when read).
+FIT_RESULT_KEYS: tuple[str, ...] = ("covariance", "log_likelihood", "n_customers", "convergence")
+
+#: Keys of :func:`settings_to_dict` (all optional when read: defaults if absent).
+SETTINGS_KEYS: tuple[str, ...] = ("initial_params", "penalizer", "tol", "max_iterations")
 
 
 def fit_result_from_dict(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -363,10 +375,13 @@ class _Objective:
             # Where anything overflows the value is +inf, so scipy rejects the step; the
             # gradient and Hessian returned there are placeholders it never uses.
             unusable = (math.inf, np.zeros_like(theta), np.eye(theta.size))
-            if not np.isfinite(theta).all() or (theta == 0).any():
+            d = None
+            if np.isfinite(theta).all() and (theta != 0).all():
+                with contextlib.suppress(OverflowError):  # a Python float's ** raises, not inf
+                    d = self._derivatives(tuple(float(v) for v in theta))
+            if d is None:
                 result = unusable
             else:
-                d = self._derivatives(tuple(float(v) for v in theta))
                 grad_log = theta * d.gradient
                 hess_log = np.outer(theta, theta) * d.hessian + np.diag(grad_log)
                 pen = self._penalizer * self._scale2 * theta**2
@@ -536,7 +551,11 @@ def maximize(
         degenerate = not (np.isfinite(theta).all() and (theta > 0).all())
         information = np.full((theta.size, theta.size), np.nan)
         if not degenerate:
-            d = derivatives(tuple(float(v) for v in theta))
+            try:
+                d = derivatives(tuple(float(v) for v in theta))
+            except OverflowError:  # as in _Objective: no information there (reported below)
+                degenerate = True
+        if not degenerate:
             information = -d.hessian + np.diag(
                 2 * penalizer * total_weight * np.asarray(penalty_scale, dtype=np.float64) ** 2
             )

@@ -155,7 +155,9 @@ def _all_rows(frame: pd.DataFrame) -> list[Any]:
     return ids
 
 
-def check_identifiable(frame: pd.DataFrame, x: FloatArray, *, owner: str) -> None:
+def check_identifiable(
+    frame: pd.DataFrame, x: FloatArray, *, owner: str, model: str = "BG/NBD"
+) -> None:
     """Reject data without any repeat purchase: every row offends."""
     if not (x > 0).any():
         raise InvalidDataError.for_ids(
@@ -164,7 +166,7 @@ def check_identifiable(frame: pd.DataFrame, x: FloatArray, *, owner: str) -> Non
             ids=_all_rows(frame),
             n_offending=len(frame),
             unit="row(s)",
-            hint="The BG/NBD parameters are not identified: use a longer observation "
+            hint=f"The {model} parameters are not identified: use a longer observation "
             "period or more customers.",
         )
 

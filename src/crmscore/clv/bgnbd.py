@@ -16,14 +16,17 @@ import pandas as pd
 from crmscore._groups import compress_rows
 from crmscore._params import BetaGeoParams
 from crmscore._progress import ProgressReporter
+from crmscore._serialise import reads
 from crmscore._validation import non_negative_finite, positive_finite, to_float
 from crmscore.clv import _kernels
 from crmscore.clv._expectation import bgnbd_expected_purchases
 from crmscore.clv._fitting import (
     DEFAULT_MAX_ITERATIONS,
     DEFAULT_TOL,
+    FIT_RESULT_KEYS,
     OPTIMISED,
     PREPARED,
+    SETTINGS_KEYS,
     ConvergenceReport,
     Matrix,
     check_covariance,
@@ -408,6 +411,7 @@ class BetaGeoModel:
         return {**fit_result_to_dict(self), "time_unit": self.time_unit}
 
     @classmethod
+    @reads("params", optional=(*FIT_RESULT_KEYS, "time_unit"))
     def from_dict(cls, data: Mapping[str, Any]) -> BetaGeoModel:
         """Inverse of :meth:`to_dict`."""
         return cls(
@@ -684,6 +688,7 @@ class BetaGeoFitter:
         return settings_to_dict(self)
 
     @classmethod
+    @reads(optional=SETTINGS_KEYS)
     def from_dict(cls, data: Mapping[str, Any]) -> BetaGeoFitter:
         """Inverse of :meth:`to_dict`."""
         return cls(**settings_from_dict(data, BetaGeoParams))

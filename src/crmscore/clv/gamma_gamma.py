@@ -16,13 +16,16 @@ import pandas as pd
 from crmscore._groups import compress_rows
 from crmscore._params import GammaGammaParams
 from crmscore._progress import ProgressReporter
-from crmscore._validation import non_negative_finite, positive_finite, to_float
+from crmscore._serialise import reads
+from crmscore._validation import non_negative_finite, positive_finite, reject_ids, to_float
 from crmscore.clv import _kernels
 from crmscore.clv._fitting import (
     DEFAULT_MAX_ITERATIONS,
     DEFAULT_TOL,
+    FIT_RESULT_KEYS,
     OPTIMISED,
     PREPARED,
+    SETTINGS_KEYS,
     ConvergenceReport,
     Matrix,
     check_covariance,
@@ -48,6 +51,7 @@ from crmscore.clv._inputs import (
     frame_columns,
     spend_arrays,
 )
+from crmscore.errors import InvalidDataError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -57,6 +61,25 @@ if TYPE_CHECKING:
 __all__ = ["GammaGammaFitter", "GammaGammaModel"]
 
 _NAMES = ("p", "q", "v")
+
+
+def check_finite_spend(params: GammaGammaParams, ids: pd.Index[Any], x: FloatArray) -> None:
+    """Refuse customers whose expected spend is infinite: p x + q <= 1 (needs q <= 1).
+
+    The posterior mean spend p (v + x m) / (p x + q - 1) exists only where
+    p x + q > 1; with q > 1 that holds for everyone.
+    """
+    if params.q > 1:
+        return
+    reject_ids(
+        ids,
+        params.p * x + params.q <= 1,
+        column="frequency",
+        problem=f"is too low for a finite expected spend under this Gamma-Gamma model "
+        f"(q = {params.q:.4g} <= 1, so p * frequency + q must exceed 1)",
+        hint="Its population mean spend p v / (q - 1) is infinite: use a model with "
+        "q > 1, or predict only for customers with enough repeat purchases.",
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -181,9 +204,13 @@ class GammaGammaModel:
             = \frac{p (\gamma + x m_x)}{p x + q - 1}.
 
         The right-hand form is computed; it stays finite for q <= 1 when
-        p x + q > 1 (and is infinite otherwise, with the population mean).
+        p x + q > 1. Where p x + q <= 1 (with q <= 1, every customer without
+        repeat purchases) the mean is infinite and the call raises
+        :class:`~crmscore.errors.InvalidDataError` naming those customers, rather
+        than returning ``inf``.
         """
         frame, x, m = spend_arrays(table, owner="GammaGammaModel.expected_spend")
+        check_finite_spend(self.params, frame.index, x)
         p = self.params
         values = _kernels.gg_expected_spend((p.p, p.q, p.v), x, np.where(x > 0, m, 0.0))
         return pd.Series(values, index=frame.index, name="expected_spend")
@@ -212,6 +239,7 @@ class GammaGammaModel:
         return fit_result_to_dict(self)
 
     @classmethod
+    @reads("params", optional=FIT_RESULT_KEYS)
     def from_dict(cls, data: Mapping[str, Any]) -> GammaGammaModel:
         """Inverse of :meth:`to_dict`."""
         return cls(params=GammaGammaParams.from_dict(data["params"]), **fit_result_from_dict(data))
@@ -405,8 +433,19 @@ class GammaGammaFitter:
             progress=progress,
             progress_span=(PREPARED, OPTIMISED),
         )
+        params = GammaGammaParams(**dict(zip(_NAMES, optimum.theta, strict=True)))
+        if params.q <= 1:
+            raise InvalidDataError(
+                f"The Gamma-Gamma fit gives q = {params.q:.4g} <= 1: the spend of these "
+                f"{round(n)} repeat customers is so heavy-tailed that the model's mean spend "
+                "p v / (q - 1) is infinite, and so would be the expected spend of every "
+                "customer without enough repeat purchases. Check monetary_value for "
+                "outliers or data errors, or cap extreme amounts, before fitting.",
+                column="monetary_value",
+                n_offending=round(n),
+            )
         model = GammaGammaModel(
-            params=GammaGammaParams(**dict(zip(_NAMES, optimum.theta, strict=True))),
+            params=params,
             covariance=optimum.covariance,
             log_likelihood=optimum.log_likelihood,
             n_customers=round(n),
@@ -420,6 +459,7 @@ class GammaGammaFitter:
         return settings_to_dict(self)
 
     @classmethod
+    @reads(optional=SETTINGS_KEYS)
     def from_dict(cls, data: Mapping[str, Any]) -> GammaGammaFitter:
         """Inverse of :meth:`to_dict`."""
         return cls(**settings_from_dict(data, GammaGammaParams))

@@ -4,25 +4,51 @@ from __future__ import annotations
 
 import math
 from numbers import Integral
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
 from crmscore._validation import NON_NEGATIVE, POSITIVE, InstanceOf, Interval, check_param
 from crmscore.clv import _kernels
-from crmscore.clv._expectation import bgnbd_expected_purchases_at
+from crmscore.clv._expectation import bgnbd_expected_purchases_at, mbgnbd_expected_purchases_at
 from crmscore.clv._inputs import resolve_time_unit, rfm_arrays, spend_arrays
 from crmscore.clv.bgnbd import BetaGeoModel
-from crmscore.clv.gamma_gamma import GammaGammaModel
+from crmscore.clv.gamma_gamma import GammaGammaModel, check_finite_spend
+from crmscore.clv.mbgnbd import ModifiedBetaGeoModel
 from crmscore.errors import InvalidParameterError
 
-__all__ = ["PERIODS_PER_MONTH", "customer_lifetime_value"]
+if TYPE_CHECKING:
+    from crmscore.clv._kernels import FloatArray
+
+__all__ = ["PERIODS_PER_MONTH", "PurchaseModel", "customer_lifetime_value"]
+
+
+@runtime_checkable
+class PurchaseModel(Protocol):
+    """What :func:`customer_lifetime_value` needs of a purchase model.
+
+    Every purchase model of :mod:`crmscore.clv` has it (:class:`~crmscore.BetaGeoModel`,
+    :class:`~crmscore.ModifiedBetaGeoModel`, ...); so can a model of your own.
+    """
+
+    @property
+    def time_unit(self) -> str | None:
+        """Unit of the model's time ("D", "W", "M"), or None if unknown."""
+        ...
+
+    def expected_purchases(self, table: pd.DataFrame, *, t: float) -> pd.Series[float]:
+        """Predict each customer's purchases in the next ``t`` periods."""
+        ...
+
 
 #: Length of a month in each time unit: lifetimes' factors (30 days, 4.345 weeks).
 PERIODS_PER_MONTH: dict[str, float] = {"D": 30.0, "W": 4.345, "M": 1.0}
 
 _OWNER = "customer_lifetime_value"
-_PURCHASE_MODEL = InstanceOf(BetaGeoModel, "a BetaGeoModel")
+_PURCHASE_MODEL = InstanceOf(
+    PurchaseModel, "a purchase model (time_unit and expected_purchases(table, *, t))"
+)
 _SPEND_MODEL = InstanceOf(GammaGammaModel, "a GammaGammaModel")
 
 
@@ -42,7 +68,7 @@ def _as_float(value: object) -> float:
 
 def _step_length(
     table: pd.DataFrame,
-    purchase_model: BetaGeoModel,
+    purchase_model: PurchaseModel,
     periods_per_step: float | None,
     time_unit: str | None,
 ) -> float:
@@ -70,7 +96,7 @@ def _step_length(
 def customer_lifetime_value(
     table: pd.DataFrame,
     *,
-    purchase_model: BetaGeoModel,
+    purchase_model: PurchaseModel,
     spend_model: GammaGammaModel,
     horizon: int,
     discount_rate: float,
@@ -85,8 +111,11 @@ def customer_lifetime_value(
     table : pandas.DataFrame
         RFM table with ``frequency``, ``recency``, ``T``, ``monetary_value``, indexed
         by unique customer ids. The only positional argument.
-    purchase_model : BetaGeoModel
-        Predicts how many purchases each customer makes.
+    purchase_model : PurchaseModel
+        Predicts how many purchases each customer makes: a
+        :class:`~crmscore.BetaGeoModel`, :class:`~crmscore.ModifiedBetaGeoModel`, or
+        any object with ``time_unit`` and ``expected_purchases(table, *, t)``
+        (:class:`PurchaseModel`).
     spend_model : GammaGammaModel
         Predicts how much each purchase is worth.
     horizon : int
@@ -127,14 +156,14 @@ def customer_lifetime_value(
         \text{CLV}_i = \mu \, E[M_i] \sum_{k=1}^{H}
         \frac{E[Y_i(k\Delta)] - E[Y_i((k - 1)\Delta)]}{(1 + d)^k},
 
-    where :math:`E[Y_i(t)]` is the BG/NBD conditional expectation (equation 10 of
-    Fader, Hardie and Lee 2005) and :math:`E[M_i]` the Gamma-Gamma expected spend
-    (equation 5 of Fader and Hardie's note): purchases expected in step :math:`k`
-    are valued at the customer's expected spend and discounted to today. This is
-    the discounting scheme of lifetimes' ``customer_lifetime_value`` (which has no
-    margin, i.e. :math:`\mu = 1`), and gives the same values at the same inputs.
-    Spend is assumed independent of the purchase process, as the Gamma-Gamma model
-    requires.
+    where :math:`E[Y_i(t)]` is the purchase model's conditional expectation (for the
+    BG/NBD, equation 10 of Fader, Hardie and Lee 2005) and :math:`E[M_i]` the
+    Gamma-Gamma expected spend (equation 5 of Fader and Hardie's note): purchases
+    expected in step :math:`k` are valued at the customer's expected spend and
+    discounted to today. This is the discounting scheme of lifetimes'
+    ``customer_lifetime_value`` (which has no margin, i.e. :math:`\mu = 1`), and
+    gives the same values at the same inputs. Spend is assumed independent of the
+    purchase process, as the Gamma-Gamma model requires.
 
     Examples
     --------
@@ -157,22 +186,41 @@ def customer_lifetime_value(
     check_param(horizon, Interval(Integral, 1, None, closed="left"), name="horizon", owner=_OWNER)
     rate = _check_number(discount_rate, name="discount_rate", constraint=NON_NEGATIVE)
     share = _check_number(margin, name="margin", constraint=NON_NEGATIVE)
-    frame, x, tx, age = rfm_arrays(table, owner=_OWNER)
-    _, sx, m = spend_arrays(frame, owner=_OWNER)
+    frame, sx, m = spend_arrays(table, owner=_OWNER)
     step = _step_length(frame, purchase_model, periods_per_step, time_unit)
+    times = [k * step for k in range(1, int(horizon) + 1)]
+    steps = _cumulative_purchases(frame, purchase_model, times)
 
-    p = purchase_model.params
-    theta = (p.r, p.alpha, p.a, p.b)
     g = spend_model.params
+    check_finite_spend(g, frame.index, sx)  # never an infinite CLV
     spend = _kernels.gg_expected_spend((g.p, g.q, g.v), sx, np.where(sx > 0, m, 0.0))
     value = np.zeros(len(frame))
     previous = np.zeros(len(frame))
-    # One horizon per step, vectorised over customers; P(alive) and the distinct
-    # (x, T) pairs are worked out once for all steps.
-    steps = bgnbd_expected_purchases_at(
-        theta, x, tx, age, [k * step for k in range(1, int(horizon) + 1)]
-    )
     for k, cumulative in enumerate(steps, start=1):
         value += (cumulative - previous) / (1.0 + rate) ** k
         previous = cumulative
     return pd.Series(share * spend * value, index=frame.index, name="clv")
+
+
+def _cumulative_purchases(
+    frame: pd.DataFrame, model: PurchaseModel, times: list[float]
+) -> list[FloatArray]:
+    """Predict every customer's cumulative purchases up to each of ``times``.
+
+    The BG/NBD and MBG/NBD work out P(alive) and the distinct (x, T) pairs once for
+    all steps; any other model is asked once per step.
+    """
+    if isinstance(model, BetaGeoModel | ModifiedBetaGeoModel):
+        _, x, tx, age = rfm_arrays(frame, owner=_OWNER)
+        p = model.params
+        theta = (p.r, p.alpha, p.a, p.b)
+        at = (
+            bgnbd_expected_purchases_at
+            if isinstance(model, BetaGeoModel)
+            else mbgnbd_expected_purchases_at
+        )
+        return at(theta, x, tx, age, times)
+    return [
+        np.asarray(model.expected_purchases(frame, t=t), dtype=np.float64).reshape(len(frame))
+        for t in times
+    ]

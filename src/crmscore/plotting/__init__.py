@@ -15,7 +15,12 @@ exactly that).
 from crmscore.plotting._clv import plot_calibration, plot_p_alive_matrix
 from crmscore.plotting._common import LEVEL_COLORS
 from crmscore.plotting._rfm import plot_rfm_heatmap
-from crmscore.plotting._tiers import plot_churn_by_tier, plot_tier_migration, plot_tier_pyramid
+from crmscore.plotting._tiers import (
+    plot_churn_by_tier,
+    plot_tier_migration,
+    plot_tier_pyramid,
+    plot_tier_shares,
+)
 
 __all__ = [
     "LEVEL_COLORS",
@@ -25,4 +30,5 @@ __all__ = [
     "plot_rfm_heatmap",
     "plot_tier_migration",
     "plot_tier_pyramid",
+    "plot_tier_shares",
 ]

@@ -9,6 +9,7 @@ import pandas as pd
 
 from crmscore._validation import reject_ids
 from crmscore.churn.rules import LEVELS
+from crmscore.errors import InvalidDataError
 from crmscore.plotting._common import (
     CUSTOMERS_COLOR,
     LEVEL_COLORS,
@@ -26,7 +27,12 @@ if TYPE_CHECKING:
 
     from matplotlib.axes import Axes
 
-__all__ = ["plot_churn_by_tier", "plot_tier_migration", "plot_tier_pyramid"]
+__all__ = [
+    "plot_churn_by_tier",
+    "plot_tier_migration",
+    "plot_tier_pyramid",
+    "plot_tier_shares",
+]
 
 
 def plot_tier_pyramid(
@@ -367,3 +373,79 @@ def plot_churn_by_tier(
     ax.set_title("Churn warning levels by tier")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=n_levels, frameon=False)
     return ax
+
+
+def plot_tier_shares(distribution: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Draw each tier's share of the rated customers over time, stacked.
+
+    Parameters
+    ----------
+    distribution : pandas.DataFrame
+        One row per date and one column per tier, lowest first, of counts (as
+        ``tier_distribution(book, at=...)`` returns; a ``(unrated)`` column is left
+        out) or of shares.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One stacked band per tier (lowest at the bottom), heights the shares in
+        percent of each date's rated customers; the legend lists the highest first.
+
+    Raises
+    ------
+    InvalidDataError
+        No row or no tier column, negative or non-numeric values, or a date with no
+        customer.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> counts = pd.DataFrame({"Silver": [8, 6], "Gold": [2, 4]},
+    ...                       index=pd.to_datetime(["2025-03-31", "2025-06-30"]))
+    >>> ax = plot_tier_shares(counts)
+    >>> [round(float(p.get_height()), 1) for p in ax.patches]  # Silver, then Gold
+    [80.0, 60.0, 20.0, 40.0]
+    >>> plt.close(ax.figure)
+    """
+    owner = "plot_tier_shares"
+    if not isinstance(distribution, pd.DataFrame):
+        raise InvalidDataError(f"{owner}: distribution must be a DataFrame of dates x tiers.")
+    frame = distribution.drop(columns=[c for c in distribution.columns if c == "(unrated)"])
+    if frame.empty or frame.shape[1] == 0:
+        raise InvalidDataError(f"{owner}: distribution has no date or no tier column.")
+    values = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise InvalidDataError(
+            f"{owner}: distribution must hold finite, non-negative counts or shares."
+        )
+    totals = values.sum(axis=1)
+    if (totals <= 0).any():
+        empty = [str(d) for d in frame.index[totals <= 0][:5]]
+        raise InvalidDataError(f"{owner}: no customer at date(s) {empty}.")
+    shares = 100.0 * values / totals[:, None]
+    ax = new_axes(ax, owner=owner, figsize=(7.0, 4.0))
+    positions = np.arange(len(frame))
+    bottom = np.zeros(len(frame))
+    colors = _band_colors(frame.shape[1])
+    for k, tier in enumerate(frame.columns):
+        ax.bar(positions, shares[:, k], bottom=bottom, color=colors[k], label=str(tier), width=0.8)
+        bottom += shares[:, k]
+    labels = [d.date().isoformat() if isinstance(d, pd.Timestamp) else str(d) for d in frame.index]
+    ax.set_xticks(positions, labels)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("share of rated customers (%)")
+    ax.set_title("Tier shares over time")
+    handles, names = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], names[::-1], loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return ax
+
+
+def _band_colors(n: int) -> list[tuple[float, float, float]]:
+    """From a light grey (lowest tier) to a dark blue (highest)."""
+    low, high = np.array([0.85, 0.85, 0.85]), np.array([0.12, 0.25, 0.55])
+    steps = np.linspace(0.0, 1.0, n) if n > 1 else np.array([1.0])
+    return [tuple(float(c) for c in low + (high - low) * s) for s in steps]  # type: ignore[misc]

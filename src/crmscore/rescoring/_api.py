@@ -423,7 +423,9 @@ def open_book(
         event_id=event_id_col,
     )
     book = Book(
-        policy=policy, attributes=_checked_attributes(attributes), customer_col=customer_col
+        policy=policy,
+        attributes=_checked_attributes(attributes, customer_col=customer_col),
+        customer_col=customer_col,
     )
     first = ingest(book, events, as_of=as_of, **columns.as_kwargs())
     history = events if policy.churn is not None else None
@@ -570,14 +572,15 @@ def set_attributes(book: Book, *, attributes: pd.DataFrame) -> Book:
     book : Book
         The current state. Not modified.
     attributes : pandas.DataFrame
-        Numeric columns indexed by customer id (unique).
+        Numeric columns with string names, indexed by customer id (unique); NaN
+        for a missing value, never infinite (the book stores them as JSON).
 
     Returns
     -------
     Book
         A new book with the merged attributes.
     """
-    new = _checked_attributes(attributes)
+    new = _checked_attributes(attributes, customer_col=book.customer_col)
     merged = new if book.attributes.empty else new.combine_first(book.attributes)
     merged.index.name = book.customer_col
     return attrs.evolve(book, attributes=merged)

@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
+import pandas as pd
 
 from crmscore._events import validate_events
+from crmscore._ids import canonical_ids, json_ids
 from crmscore._validation import check_frame, first_ids
 from crmscore.errors import ColumnNotFoundError, InvalidDataError
 from crmscore.rescoring._chunks import label_hashes
@@ -15,7 +17,6 @@ from crmscore.rescoring._core import skipped_frame
 
 if TYPE_CHECKING:
     import numpy.typing as npt
-    import pandas as pd
 
     from crmscore._columns import EventColumns
     from crmscore.rescoring._book import Book
@@ -35,9 +36,11 @@ class _Batch:
     value: npt.NDArray[np.float64]
     event_ids: npt.NDArray[Any]
     id_hashes: npt.NDArray[np.uint64]
+    value_col: str = "value"  # the amount column's name, for error messages
 
     def take(self, mask: npt.NDArray[np.bool_]) -> _Batch:
         return _Batch(
+            value_col=self.value_col,
             customers=self.customers,
             codes=self.codes[mask],
             stamps=self.stamps[mask],
@@ -70,8 +73,11 @@ def _read_batch(
             column=event_id_col,
         )
     valid = validate_events(events, as_of=as_of, owner=owner, future="error", **columns.as_kwargs())
+    if valid.customers.dtype == object:  # stored: canonical ids as plain Python int and str
+        plain = json_ids(canonical_ids(valid.customers, column=columns.customer).labels)
+        valid = attrs.evolve(valid, customers=pd.Index(plain, dtype=object, name=columns.customer))
     stamps = valid.stamps.astype("datetime64[ns]")
-    event_ids = valid.event_ids if valid.event_ids is not None else np.empty(0, object)
+    event_ids = json_ids(valid.event_ids) if valid.event_ids is not None else np.empty(0, object)
     id_hashes = label_hashes(event_ids)
     fresh = book.event_ids.positions(event_ids, id_hashes) < 0
     if not fresh.any():
@@ -115,6 +121,7 @@ def _read_batch(
         value=valid.values[fresh][order],  # noqa: PD011  (a numpy array field)
         event_ids=event_ids[fresh][order],
         id_hashes=id_hashes[fresh][order],
+        value_col=columns.value,
     )
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._ids import canonical_ids, json_ids
+from crmscore._serialise import at, reads
 from crmscore.clv import BetaGeoModel, GammaGammaModel
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rescoring._chunks import ChunkedFrame, ChunkedIndex
@@ -17,8 +20,6 @@ from crmscore.rescoring._summary import book_html, book_repr, result_html, resul
 from crmscore.tiering import FittedScorecard
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     import numpy.typing as npt
 
 __all__ = [
@@ -90,6 +91,20 @@ CHANGE_COLUMNS: tuple[str, ...] = (
     "detail",
 )
 
+#: Keys every serialised book has (``Book.to_dict``).
+_BOOK_KEYS: tuple[str, ...] = (
+    "schema_version",
+    "policy",
+    "as_of",
+    "last_review",
+    "customer_ids",
+    "customers",
+    "attributes",
+    "event_ids",
+    "notes",
+    "history",
+)
+
 NAT = np.datetime64("NaT", "ns")
 
 
@@ -128,8 +143,8 @@ class Book:
     Never modify a book: :func:`ingest`, :func:`review` and the override calls
     return a new one and leave the old one intact, so a service can keep the
     previous state until the new one is safely stored. ``to_dict()`` gives a
-    JSON-safe form with a schema version; :meth:`to_frame` the per-customer part as
-    one DataFrame (Arrow/Parquet friendly).
+    JSON-safe form with a schema version that :meth:`from_dict` restores whole;
+    :meth:`to_frame` exports the per-customer part as one DataFrame for analysis.
     """
 
     policy: RescoringPolicy
@@ -228,8 +243,10 @@ class Book:
     def to_frame(self) -> pd.DataFrame:
         """Return the per-customer arrays as one DataFrame (tiers as positions, -1 unrated).
 
-        ``attrs["schema_version"]`` holds :data:`SCHEMA_VERSION`; :meth:`from_frame`
-        reads it back.
+        An export for analysis (Arrow/Parquet friendly), not a saved book: override
+        reasons and authors, the audit trail, the models and the applied event ids
+        live elsewhere in the book. Persist :meth:`to_dict` to keep everything.
+        ``attrs["schema_version"]`` holds :data:`SCHEMA_VERSION`.
         """
         frame = pd.DataFrame(
             {name: np.array(values) for name, values in self.columns.items()},
@@ -299,6 +316,8 @@ class Book:
             values = frame[name].to_numpy()
             if dtype.startswith("datetime64"):
                 columns[name] = [None if v == _NAT_INT else int(v) for v in values.view(np.int64)]
+            elif dtype == "float64":  # NaN as null: strict JSON has no NaN
+                columns[name] = _floats_out(frame[name])
             else:
                 columns[name] = values.tolist()
         history = self.history
@@ -337,33 +356,112 @@ class Book:
         }
 
     @classmethod
+    @reads(
+        *_BOOK_KEYS,
+        optional=("first_review", "scorecard", "purchase_model", "spend_model", "customer_col"),
+    )
     def from_dict(cls, data: Mapping[str, Any]) -> Book:
         """Inverse of :meth:`to_dict`."""
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
-            raise InvalidParameterError(
-                f"This book was saved with schema version {version!r}; this crmscore reads "
-                f"version {SCHEMA_VERSION}."
-            )
-        columns: dict[str, npt.NDArray[Any]] = {}
-        for name, dtype in CUSTOMER_COLUMNS.items():
-            values = data["customers"][name]
+            with at("schema_version"):
+                raise InvalidParameterError(
+                    f"This book was saved with schema version {version!r}; this crmscore "
+                    f"reads version {SCHEMA_VERSION}."
+                )
+        with at("customer_ids"):
+            ids = _labels_in(data["customer_ids"], None)
+        columns = _columns_in(data, len(ids))
+        with at("customer_col"):  # (books saved before it: customer_id)
+            customer_col = data.get("customer_col", "customer_id")
+            if not isinstance(customer_col, str):
+                raise TypeError(f"expected a string, got {type(customer_col).__name__}")
+        attributes = _attributes_in(data, customer_col)
+        with at("event_ids"):
+            event_ids = _labels_in(data["event_ids"], None)
+        with at("notes"):
+            notes = _notes_in(data["notes"])
+        history = _history_in(data)
+        policy = RescoringPolicy.from_dict(data["policy"])
+        _check_codes(columns, n_tiers=len(policy.scorecard.tiers.labels()), n_notes=len(notes))
+        stamps: dict[str, pd.Timestamp | None] = {}
+        for name in ("as_of", "last_review", "first_review"):
+            with at(name):
+                # (books saved before first_review existed: the schedule starts at the last review)
+                stamps[name] = _stamp_in(data.get(name, data["last_review"]))
+        scorecard = data.get("scorecard")
+        purchase, spend = data.get("purchase_model"), data.get("spend_model")
+        return cls(
+            policy=policy,
+            as_of=stamps["as_of"],
+            last_review=stamps["last_review"],
+            first_review=stamps["first_review"],
+            scorecard=None if scorecard is None else FittedScorecard.from_dict(scorecard),
+            purchase_model=None if purchase is None else BetaGeoModel.from_dict(purchase),
+            spend_model=None if spend is None else GammaGammaModel.from_dict(spend),
+            ids=ChunkedIndex().add(ids),
+            columns=columns,
+            attributes=attributes,
+            event_ids=ChunkedIndex().add(event_ids),
+            changes=ChunkedFrame().add(history),
+            notes=notes,
+            customer_col=customer_col,
+        )
+
+
+_NAT_INT = np.iinfo(np.int64).min
+
+
+def _columns_in(data: Mapping[str, Any], n_customers: int) -> dict[str, npt.NDArray[Any]]:
+    """Read the per-customer columns (``customers``) of a serialised book."""
+    columns: dict[str, npt.NDArray[Any]] = {}
+    with at("customers"):
+        _keys_in(data["customers"], CUSTOMER_COLUMNS)
+    for name, dtype in CUSTOMER_COLUMNS.items():
+        with at("customers", name):
+            values = _list_in(data["customers"][name], n_customers)
             if dtype.startswith("datetime64"):
                 raw = np.array([_NAT_INT if v is None else v for v in values], dtype=np.int64)
                 columns[name] = _frozen(raw.view("datetime64[ns]"))
             else:
-                columns[name] = _frozen(np.array(values, dtype=dtype))
-        customer_col = str(data.get("customer_col", "customer_id"))  # (books saved before it)
-        attributes = pd.DataFrame(
-            {c: _floats_in(v) for c, v in data["attributes"]["columns"].items()},
-            index=pd.Index(data["attributes"]["index"], name=customer_col),
-        )
+                columns[name] = _frozen(_array_in(values, dtype))
+    return columns
+
+
+def _attributes_in(data: Mapping[str, Any], customer_col: str) -> pd.DataFrame:
+    """Read the attributes (index and float columns) of a serialised book."""
+    with at("attributes"):
+        _keys_in(data["attributes"], ("index", "columns"))
+        index = _labels_in(data["attributes"]["index"], None)
+    with at("attributes", "columns"):
+        attribute_columns = data["attributes"]["columns"]
+        if not isinstance(attribute_columns, Mapping):
+            raise TypeError(f"expected a JSON object, got {type(attribute_columns).__name__}")
+    # The dtype pandas infers from the plain ids, as set_attributes gives it.
+    attributes = pd.DataFrame(index=pd.Index(index.tolist(), name=customer_col))
+    for column, values in attribute_columns.items():
+        with at("attributes", "columns", column):
+            attributes[column] = _floats_in(_list_in(values, len(index)))
+    return attributes
+
+
+def _history_in(data: Mapping[str, Any]) -> pd.DataFrame:
+    """Read the audit trail of a serialised book (columns of equal length)."""
+    with at("history"):
         h = data["history"]
-        history = empty_changes()
-        if h["customer_id"]:
+        _keys_in(h, CHANGE_COLUMNS)
+        n_changes = len(_list_in(h["customer_id"], None))
+        with at("customer_id"):
+            customer_ids = _labels_in(h["customer_id"], None, unique=False)
+        for name in CHANGE_COLUMNS:
+            with at(name):
+                _list_in(h[name], n_changes)
+    history = empty_changes()
+    if n_changes:
+        with at("history"):
             history = pd.DataFrame(
                 {
-                    "customer_id": pd.Series(h["customer_id"], dtype=object),
+                    "customer_id": pd.Series(customer_ids, dtype=object),
                     "at": _stamps_in(h["at"]),
                     "as_of": _stamps_in(h["as_of"]),
                     "change": pd.Series(h["change"], dtype=object),
@@ -375,78 +473,111 @@ class Book:
                     "detail": pd.Series(h["detail"], dtype=object),
                 }
             )
-        scorecard = data.get("scorecard")
-        purchase, spend = data.get("purchase_model"), data.get("spend_model")
-        return cls(
-            policy=RescoringPolicy.from_dict(data["policy"]),
-            as_of=_stamp_in(data["as_of"]),
-            last_review=_stamp_in(data["last_review"]),
-            # (books saved before the field existed: the schedule starts at the last review)
-            first_review=_stamp_in(data.get("first_review", data["last_review"])),
-            scorecard=None if scorecard is None else FittedScorecard.from_dict(scorecard),
-            purchase_model=None if purchase is None else BetaGeoModel.from_dict(purchase),
-            spend_model=None if spend is None else GammaGammaModel.from_dict(spend),
-            ids=ChunkedIndex().add(pd.Index(data["customer_ids"])),
-            columns=columns,
-            attributes=attributes,
-            event_ids=ChunkedIndex().add(pd.Index(data["event_ids"])),
-            changes=ChunkedFrame().add(history),
-            notes=tuple((str(r), str(a)) for r, a in data["notes"]),
-            customer_col=customer_col,
+    return history
+
+
+def _list_in(values: Any, length: int | None) -> list[Any]:
+    """Check a JSON array (of ``length`` items, if given) and return it."""
+    if not isinstance(values, list):
+        raise TypeError(f"expected a JSON array, got {type(values).__name__}")
+    if length is not None and len(values) != length:
+        raise ValueError(f"expected {length} items (one per row), got {len(values)}")
+    return values
+
+
+def _keys_in(data: Any, keys: Any) -> None:
+    """Check a JSON object with exactly these keys."""
+    if not isinstance(data, Mapping):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    for key in keys:
+        if key not in data:
+            raise KeyError(key)
+    unknown = sorted(set(data) - set(keys), key=str)
+    if unknown:
+        with at(unknown[0]):
+            raise ValueError("unknown key")
+
+
+def _labels_in(values: Any, length: int | None, *, unique: bool = True) -> npt.NDArray[Any]:
+    """Read stored ids by the one id rule (:mod:`crmscore._ids`), in their stored form.
+
+    So a saved book can hold no id the engine would have refused (a bool, a
+    fraction), ``1.0`` written by another tool is customer 1, and (if ``unique``)
+    no id twice.
+    """
+    labels = _list_in(values, length)
+    try:
+        stored = json_ids(canonical_ids(labels, column=None, unit="ids").labels)
+    except InvalidDataError:
+        for i, label in enumerate(labels):  # only on the error path: the first bad item
+            try:
+                canonical_ids([label], column=None, unit="ids")
+            except InvalidDataError:
+                with at(i):
+                    raise TypeError(
+                        f"expected an id (an integer, an integral float or a string), got {label!r}"
+                    ) from None
+        raise
+    if unique:
+        again = np.flatnonzero(pd.Index(stored, dtype=object).duplicated())
+        if again.size:
+            first = int(again[0])
+            with at(first):
+                raise ValueError(
+                    f"the id {stored[first : first + 1].tolist()[0]!r} is listed twice"
+                )
+    return stored
+
+
+def _array_in(values: list[Any], dtype: str) -> npt.NDArray[Any]:
+    """Read one column: numbers (or null for float NaN) of the kind its dtype needs."""
+    kind = np.dtype(dtype).kind
+    for i, v in enumerate(values):
+        ok = (
+            isinstance(v, bool)
+            if kind == "b"
+            else (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)))
+            if kind == "f"
+            else isinstance(v, int) and not isinstance(v, bool)
         )
-
-    @classmethod
-    def from_frame(
-        cls,
-        frame: pd.DataFrame,
-        *,
-        policy: RescoringPolicy,
-        as_of: Any,
-        last_review: Any,
-        scorecard: FittedScorecard | None,
-        purchase_model: BetaGeoModel | None = None,
-        spend_model: GammaGammaModel | None = None,
-        event_ids: Any = (),
-        attributes: pd.DataFrame | None = None,
-        notes: Any = ENGINE_NOTES,
-        first_review: Any = None,
-    ) -> Book:
-        """Rebuild a book from :meth:`to_frame` output and the values kept beside it.
-
-        ``first_review`` anchors the review schedule (see :attr:`next_review`);
-        ``None`` anchors it at ``last_review``.
-        """
-        version = frame.attrs.get("schema_version", SCHEMA_VERSION)
-        if version != SCHEMA_VERSION:
-            raise InvalidParameterError(
-                f"This frame has schema version {version!r}; this crmscore reads "
-                f"version {SCHEMA_VERSION}."
-            )
-        missing = [c for c in CUSTOMER_COLUMNS if c not in frame.columns]
-        if missing:
-            raise InvalidDataError(f"The book frame lacks the column(s) {sorted(missing)}.")
-        columns = {
-            name: _frozen(frame[name].to_numpy(dtype=dtype, copy=True))
-            for name, dtype in CUSTOMER_COLUMNS.items()
-        }
-        return cls(
-            policy=policy,
-            as_of=_stamp_in(as_of),
-            last_review=_stamp_in(last_review),
-            first_review=_stamp_in(last_review if first_review is None else first_review),
-            scorecard=scorecard,
-            purchase_model=purchase_model,
-            spend_model=spend_model,
-            ids=ChunkedIndex().add(pd.Index(frame.index)),
-            columns=columns,
-            attributes=pd.DataFrame() if attributes is None else attributes.copy(),
-            event_ids=ChunkedIndex().add(pd.Index(event_ids)),
-            notes=tuple((str(r), str(a)) for r, a in notes),
-            customer_col=frame.index.name if isinstance(frame.index.name, str) else "customer_id",
-        )
+        if not ok:
+            with at(i):
+                raise TypeError(f"expected a value of dtype {dtype}, got {v!r}")
+    array = np.array([np.nan if v is None else v for v in values], dtype=dtype)
+    if kind == "i" and len(values) and (array != np.array(values, dtype=object)).any():
+        raise ValueError(f"values beyond the range of {dtype}")
+    return array
 
 
-_NAT_INT = np.iinfo(np.int64).min
+def _notes_in(values: Any) -> tuple[tuple[str, str], ...]:
+    notes = []
+    for i, note in enumerate(_list_in(values, None)):
+        if not (
+            isinstance(note, list) and len(note) == 2 and all(isinstance(t, str) for t in note)
+        ):
+            with at(i):
+                raise TypeError(f"expected [reason, author] (two strings), got {note!r}")
+        notes.append((note[0], note[1]))
+    return tuple(notes)
+
+
+def _check_codes(columns: Mapping[str, npt.NDArray[Any]], *, n_tiers: int, n_notes: int) -> None:
+    """Check that codes which index something point inside it (tiers, kinds, notes)."""
+    for name, limit in (
+        ("score_tier", n_tiers),
+        ("base_tier", n_tiers),
+        ("tier", n_tiers),
+        ("override_tier", n_tiers),
+        ("override_kind", len(OVERRIDE_KINDS)),
+        ("override_note", n_notes),
+        ("churn_level", 4),
+    ):
+        values = columns[name].astype(np.int64)
+        low = 0 if name in ("override_kind", "churn_level") else -1
+        bad = np.flatnonzero((values < low) | (values >= limit))
+        if bad.size:
+            with at("customers", name, int(bad[0])):
+                raise ValueError(f"code {values[bad[0]]} outside [{low}, {limit})")
 
 
 def _stamp_out(value: Any) -> int | None:
@@ -456,8 +587,10 @@ def _stamp_out(value: Any) -> int | None:
 
 
 def _stamp_in(value: Any) -> pd.Timestamp | None:
-    if value is None:
-        return None
+    if value is None or isinstance(value, pd.Timestamp):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected integer nanoseconds or null, got {value!r}")
     return pd.Timestamp(value)
 
 

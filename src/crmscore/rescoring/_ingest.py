@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from crmscore._purchases import PurchaseAggregates, aggregate_purchases
+from crmscore._validation import reject_overflow
 from crmscore.rescoring import _aggregates
 from crmscore.rescoring._batch import _NEVER, _Batch, _drop_before_first_purchase
 from crmscore.rescoring._book import NAT, Book, RescoringResult
@@ -199,10 +200,17 @@ def _merge_purchases(
         old_rows = position[buyers[existing]]
         # Rows of new customers are placeholders: merge ignores them.
         old = aggregates_of(columns.data, np.maximum(position[buyers], 0)) if len(ids) else fresh
-        before_total[existing] = (old.first_spend + old.repeat_spend)[existing]
+        with np.errstate(over="ignore"):  # an overflow is detected, and refused, below
+            before_total[existing] = (old.first_spend + old.repeat_spend)[existing]
+            merged = _aggregates.merge(old, fresh, existing)
+            total = merged.first_spend + merged.repeat_spend
         before_last[existing] = old.last_purchase[existing]
         before_flag[existing] = columns["follow_up"][old_rows]
-        merged = _aggregates.merge(old, fresh, existing)
+        reject_overflow(  # the book's totals plus the batch's, beyond the float range
+            np.isinf(total),
+            batch.customers[buyers],
+            column=batch.value_col,
+        )
         for name in _aggregates.AGGREGATE_COLUMNS:
             values = getattr(merged, name)[existing]
             # A repeat purchase leaves the first-purchase columns as they were: the
@@ -238,6 +246,27 @@ def _group_starts(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     return np.r_[True, rows[1:] != rows[:-1]] if rows.size else np.zeros(0, dtype=bool)
 
 
+def _running_sums(
+    values: npt.NDArray[np.float64], group_first: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """Cumulative sums within each run of rows (``group_first``: where each row's run starts).
+
+    A scan by doubling steps (Hillis-Steele), so a sum only ever adds values of its
+    own customer: one global cumulative sum minus the run's offset would lose a small
+    customer's spend after a large one (absorbed by rounding) and overflow when the
+    whole batch's spend does, though no customer's does. log2(longest run) passes.
+    """
+    out = values.copy()
+    position = np.arange(values.size)
+    shift = 1
+    while True:
+        reach = np.flatnonzero(position - shift >= group_first)
+        if reach.size == 0:
+            return out
+        out[reach] = out[reach] + out[reach - shift]  # the right side is read before writing
+        shift *= 2
+
+
 def _invitations(
     book: Book, columns: Columns, changes: Changes, ids: ChunkedIndex, purchases: _Purchases
 ) -> None:
@@ -247,8 +276,7 @@ def _invitations(
         return
     starts = _group_starts(purchases.rows)
     group_first = np.maximum.accumulate(np.where(starts, np.arange(starts.size), 0))
-    total = np.cumsum(purchases.amounts)
-    running = total - np.r_[0.0, total][group_first]  # spend within the batch so far
+    running = _running_sums(purchases.amounts, group_first)  # spend within the batch so far
     reached = purchases.before_total + running >= threshold * (1 - _SPEND_TOLERANCE)
     eligible = reached & ~columns["invited"][purchases.rows]
     count = np.cumsum(eligible)

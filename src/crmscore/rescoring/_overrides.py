@@ -9,7 +9,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from crmscore._validation import check_frame, check_unique_index
+from crmscore._ids import canonical_ids, json_ids
+from crmscore._validation import check_frame, check_unique_index, reject_ids
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rescoring._book import Book, RescoringResult
 
@@ -61,7 +62,7 @@ def _finish(
     return RescoringResult(book=book, changes=all_changes, skipped=stepped.skipped)
 
 
-def _checked_attributes(attributes: pd.DataFrame | None) -> pd.DataFrame:
+def _checked_attributes(attributes: pd.DataFrame | None, *, customer_col: str) -> pd.DataFrame:
     if attributes is None:
         return pd.DataFrame()
     check_frame(attributes, name="attributes", owner="set_attributes")
@@ -74,4 +75,30 @@ def _checked_attributes(attributes: pd.DataFrame | None) -> pd.DataFrame:
             raise InvalidDataError(
                 f"Attribute column {column!r} must be numeric; got {series.dtype}.", column=column
             )
-    return attributes.astype(np.float64).copy()
+    columns: list[Any] = list(attributes.columns)
+    names = [c for c in columns if not isinstance(c, str)]
+    if names:
+        raise InvalidParameterError.for_value(
+            name="attributes",
+            owner="set_attributes",
+            allowed="a frame whose column names are strings",
+            got=names[:5],
+        )
+    values = attributes.astype(np.float64)
+    infinite = np.isinf(values.to_numpy())
+    if infinite.any():
+        first = int(np.flatnonzero(infinite.any(axis=0))[0])
+        reject_ids(
+            values.index,
+            infinite[:, first],
+            column=str(values.columns[first]),
+            problem="has infinite values",
+            hint="Missing values may be NaN; an infinite indicator cannot be scored.",
+        )
+    # Canonical ids as plain scalars (1.0 and np.uint8(1) are customer 1), in the
+    # dtype pandas infers from them (as a JSON list gives back).
+    ids = canonical_ids(values.index, column="attributes index", unit="customer id(s)")
+    index = pd.Index(json_ids(ids.labels).tolist(), name=customer_col)
+    checked = values.set_axis(index)
+    check_unique_index(checked, frame_name="attributes")  # unique by the id rule too
+    return checked

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from crmscore._periods import TIME_UNITS, TimeUnit
+from crmscore._serialise import reads
 from crmscore._validation import (
     NON_NEGATIVE,
     InstanceOf,
@@ -104,6 +105,7 @@ class TierAdjustment:
         return attrs.asdict(self)
 
     @classmethod
+    @reads(optional=("to_tier", "steps", "expires_after_days"))
     def from_dict(cls, data: Mapping[str, Any]) -> TierAdjustment:
         """Inverse of :meth:`to_dict`."""
         return cls(**data)
@@ -151,6 +153,16 @@ class CLVStage:
         }
 
     @classmethod
+    @reads(
+        optional=(
+            "horizon",
+            "discount_rate",
+            "margin",
+            "refit_on_review",
+            "purchase_fitter",
+            "spend_fitter",
+        )
+    )
     def from_dict(cls, data: Mapping[str, Any]) -> CLVStage:
         """Inverse of :meth:`to_dict` (a dict without fitters gets the default ones)."""
         fields = dict(data)
@@ -312,6 +324,24 @@ class RescoringPolicy:
         }
 
     @classmethod
+    @reads(
+        "scorecard",
+        optional=(
+            "time_unit",
+            "review_months",
+            "refit_on_review",
+            "large_transaction",
+            "default_adjustment",
+            "signing_adjustment",
+            "invitation_spend",
+            "follow_up_months",
+            "win_back_days",
+            "retention_margin",
+            "retention_reviews",
+            "clv",
+            "churn",
+        ),
+    )
     def from_dict(cls, data: Mapping[str, Any]) -> RescoringPolicy:
         """Inverse of :meth:`to_dict`."""
         fields = dict(data)

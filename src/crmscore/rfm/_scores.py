@@ -8,7 +8,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmscore._serialise import TypeRegistry
+from crmscore._serialise import TypeRegistry, reads
 from crmscore._validation import (
     OneOf,
     as_float_array,
@@ -195,6 +195,7 @@ class ScoreDimension:
         }
 
     @classmethod
+    @reads("column", "higher_is_better", "bins")
     def from_dict(cls, data: Mapping[str, Any]) -> ScoreDimension:
         """Inverse of :meth:`to_dict`."""
         return cls(
@@ -354,6 +355,7 @@ class RFMScorer:
         }
 
     @classmethod
+    @reads("recency", "frequency", "monetary")
     def from_dict(cls, data: Mapping[str, Any]) -> RFMScorer:
         """Inverse of :meth:`to_dict`."""
         return cls(
@@ -496,6 +498,7 @@ class FittedRFMScorer:
         }
 
     @classmethod
+    @reads("scorer", "recency", "frequency", "monetary")
     def from_dict(cls, data: Mapping[str, Any]) -> FittedRFMScorer:
         """Inverse of :meth:`to_dict`."""
         edges = {k: _bins_from_dict(data[k]) for k in ("recency", "frequency", "monetary")}

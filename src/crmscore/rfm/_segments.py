@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crmscore._serialise import build, reads
 from crmscore._validation import (
     as_float_array,
     check_choice,
@@ -229,6 +230,7 @@ class SegmentMap:
         }
 
     @classmethod
+    @reads("name", "dimensions", "n_scores", "segments", optional=("scorer",))
     def from_dict(cls, data: Mapping[str, Any]) -> SegmentMap:
         """Inverse of :meth:`to_dict`."""
         scorer = data.get("scorer")
@@ -236,7 +238,7 @@ class SegmentMap:
             name=data["name"],
             dimensions=data["dimensions"],
             n_scores=data["n_scores"],
-            segments=[Segment(**s) for s in data["segments"]],
+            segments=[build(Segment, s) for s in data["segments"]],
             scorer=None if scorer is None else RFMScorer.from_dict(scorer),
         )
 

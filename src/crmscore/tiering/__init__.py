@@ -20,11 +20,25 @@ The customer-grading method of the policy texts (客户分级管理办法), in f
    Gold 黄金级 80-89, Silver 白银级 60-79, Ordinary 普通级 < 60), :class:`TierRule`
    floors and caps, and :class:`KMeansTiering` natural groups.
 
-:func:`b2b_scorecard` is the policy's B2B grading, ready to fit.
+:func:`b2b_scorecard` is the policy's B2B grading, ready to fit
+(:func:`b2b_policy_scorecard` with the policy's nine indicators as written).
+
+5. **Rules without a score.** :class:`RuleTiering` places customers in the first
+   tier whose :class:`Condition` s hold; the presets :func:`high_value_rule`,
+   :func:`dairy_layers`, :func:`membership_levels`, :func:`activity_levels` and
+   :func:`lifecycle_stages` are the texts' layers, levels and stages, over the
+   indicators :func:`event_indicators` reads from an event log;
+   :func:`relationship_scorecard` is the five-dimension relationship quality.
+6. **Validation.** :func:`assign_arms` splits customers into arms by a seeded hash;
+   :func:`compare_schemes` compares tier schemes run on the arms (retention of
+   high-value customers, revenue, tier stability, with intervals and tests);
+   :func:`learn_weights` suggests weights from data beside the AHP judgments.
 """
 
 from __future__ import annotations
 
+from crmscore.tiering._ab import SchemeComparison, assign_arms, compare_schemes
+from crmscore.tiering._activity import event_indicators
 from crmscore.tiering._ahp import (
     MAX_ELEMENTS,
     RANDOM_INDEX,
@@ -35,6 +49,7 @@ from crmscore.tiering._ahp import (
 )
 from crmscore.tiering._hierarchy import Criterion
 from crmscore.tiering._kmeans import FittedKMeansTiering, GroupMapping, KMeansTiering
+from crmscore.tiering._learn import WeightSuggestion, learn_weights
 from crmscore.tiering._normalise import (
     Direction,
     FixedRange,
@@ -45,7 +60,24 @@ from crmscore.tiering._normalise import (
     PercentileRank,
     ZScore,
 )
-from crmscore.tiering._presets import B2B_CRITERIA, B2B_INDICATORS, b2b_scorecard
+from crmscore.tiering._policy_presets import (
+    MEMBERSHIP_LEVELS,
+    RELATIONSHIP_INDICATORS,
+    activity_levels,
+    dairy_layers,
+    high_value_rule,
+    lifecycle_stages,
+    membership_levels,
+    relationship_scorecard,
+)
+from crmscore.tiering._presets import (
+    B2B_CRITERIA,
+    B2B_INDICATORS,
+    B2B_POLICY_INDICATORS,
+    b2b_policy_scorecard,
+    b2b_scorecard,
+)
+from crmscore.tiering._rules import Condition, RuleTier, RuleTiering
 from crmscore.tiering._scorecard import FittedScorecard, MissingPolicy, Scorecard
 from crmscore.tiering._tiers import (
     POLICY_TIERS,
@@ -64,11 +96,15 @@ from crmscore.tiering._tiers import apply_rules as apply_rules
 __all__ = [
     "B2B_CRITERIA",
     "B2B_INDICATORS",
+    "B2B_POLICY_INDICATORS",
     "MAX_ELEMENTS",
+    "MEMBERSHIP_LEVELS",
     "POLICY_TIERS",
     "RANDOM_INDEX",
+    "RELATIONSHIP_INDICATORS",
     "SAATY_SCALE",
     "TIER_TOLERANCE",
+    "Condition",
     "Criterion",
     "DirectWeights",
     "Direction",
@@ -85,11 +121,26 @@ __all__ = [
     "Normaliser",
     "PairwiseMatrix",
     "PercentileRank",
+    "RuleTier",
+    "RuleTiering",
+    "SchemeComparison",
     "Scorecard",
     "Tier",
     "TierRule",
     "TierScheme",
     "WeightMethod",
+    "WeightSuggestion",
     "ZScore",
+    "activity_levels",
+    "assign_arms",
+    "b2b_policy_scorecard",
     "b2b_scorecard",
+    "compare_schemes",
+    "dairy_layers",
+    "event_indicators",
+    "high_value_rule",
+    "learn_weights",
+    "lifecycle_stages",
+    "membership_levels",
+    "relationship_scorecard",
 ]

@@ -14,6 +14,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmscore._display import html_block
+from crmscore._serialise import reads
 from crmscore._validation import (
     NON_NEGATIVE,
     Interval,
@@ -474,6 +475,7 @@ class PairwiseMatrix:
         }
 
     @classmethod
+    @reads("labels", "values", "method", "max_consistency_ratio", "reciprocal_tolerance")
     def from_dict(cls, data: Mapping[str, Any]) -> PairwiseMatrix:
         """Inverse of :meth:`to_dict`."""
         return cls(
@@ -564,6 +566,7 @@ class DirectWeights:
         }
 
     @classmethod
+    @reads("labels", "values", "tolerance")
     def from_dict(cls, data: Mapping[str, Any]) -> DirectWeights:
         """Inverse of :meth:`to_dict`."""
         return cls(labels=data["labels"], values=data["values"], tolerance=data["tolerance"])

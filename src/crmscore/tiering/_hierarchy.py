@@ -9,6 +9,7 @@ import attrs
 import pandas as pd
 
 from crmscore._display import html_block
+from crmscore._serialise import reads
 from crmscore.errors import InvalidParameterError
 from crmscore.tiering._ahp import DirectWeights, PairwiseMatrix
 
@@ -42,6 +43,7 @@ def _weights_to_dict(weights: Weights) -> dict[str, Any]:
     return {"kind": kind, **weights.to_dict()}
 
 
+@reads("kind", optional=None, method=False)
 def _weights_from_dict(data: Mapping[str, Any]) -> Weights:
     fields = dict(data)
     kind = fields.pop("kind", None)
@@ -193,6 +195,7 @@ class Criterion:
         }
 
     @classmethod
+    @reads("name", "weights", optional=("subcriteria",))
     def from_dict(cls, data: Mapping[str, Any]) -> Criterion:
         """Inverse of :meth:`to_dict`."""
         return cls(

@@ -10,6 +10,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.cluster.vq import ClusterError, kmeans2, vq
 
+from crmscore._serialise import reads
 from crmscore._validation import (
     InstanceOf,
     check_choice,
@@ -211,6 +212,7 @@ class KMeansTiering:
         }
 
     @classmethod
+    @reads("seed", "n_init", "max_iter", "rules", optional=("mapping", "n_clusters"))
     def from_dict(cls, data: Mapping[str, Any]) -> KMeansTiering:
         """Inverse of :meth:`to_dict`.
 
@@ -342,6 +344,7 @@ class FittedKMeansTiering:
         }
 
     @classmethod
+    @reads("settings", "scorecard", "centroids", "group_scores", "inertia")
     def from_dict(cls, data: Mapping[str, Any]) -> FittedKMeansTiering:
         """Inverse of :meth:`to_dict`."""
         return cls(

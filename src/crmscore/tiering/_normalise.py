@@ -10,7 +10,7 @@ import numpy.typing as npt
 from scipy.special import ndtr
 
 from crmscore._display import short_repr
-from crmscore._serialise import TypeRegistry
+from crmscore._serialise import TypeRegistry, reads
 from crmscore._validation import (
     FINITE,
     OneOf,
@@ -266,6 +266,7 @@ class LearnedScale:
         }
 
     @classmethod
+    @reads("kind", "params", "clip_low", "clip_high")
     def from_dict(cls, data: Mapping[str, Any]) -> LearnedScale:
         """Inverse of :meth:`to_dict`."""
         return cls(
@@ -369,6 +370,7 @@ class Indicator:
         }
 
     @classmethod
+    @reads("name", "direction", "normaliser", optional=("column",))
     def from_dict(cls, data: Mapping[str, Any]) -> Indicator:
         """Inverse of :meth:`to_dict`."""
         return cls(

@@ -17,7 +17,13 @@ from crmscore.tiering._tiers import POLICY_TIERS, TierRule, TierScheme
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["B2B_CRITERIA", "B2B_INDICATORS", "b2b_scorecard"]
+__all__ = [
+    "B2B_CRITERIA",
+    "B2B_INDICATORS",
+    "B2B_POLICY_INDICATORS",
+    "b2b_policy_scorecard",
+    "b2b_scorecard",
+]
 
 B2B_CRITERIA: Mapping[str, float] = MappingProxyType(
     {"financial": 0.5, "potential": 0.3, "risk": 0.2}
@@ -76,6 +82,30 @@ B2B_INDICATORS: Mapping[str, tuple[Indicator, ...]] = MappingProxyType(
 | `legal_disputes` | cost | fixed range 0-3 disputes (3 or more: 0 points) |
 """
 
+B2B_POLICY_INDICATORS: Mapping[str, tuple[Indicator, ...]] = MappingProxyType(
+    {
+        **B2B_INDICATORS,
+        "potential": (
+            Indicator(
+                name="industry_position", direction="benefit", normaliser=FixedRange(low=1, high=5)
+            ),
+            Indicator(
+                name="market_expansion", direction="benefit", normaliser=FixedRange(low=1, high=5)
+            ),
+            B2B_INDICATORS["potential"][2],
+        ),
+    }
+)
+"""The policy's own nine indicators, literally (客户分级管理办法).
+
+As :data:`B2B_INDICATORS`, except that cooperation potential is measured as the policy
+words it: industry position 行业地位 and market-expansion ability 市场拓展能力 (both
+benefit, fixed range 1-5: an account manager's or analyst's rating, 5 best) with
+strategic fit 战略契合度. The caller supplies the two ratings; the practical preset
+:func:`b2b_scorecard` measures potential by growth and CLV instead, which the data
+carries.
+"""
+
 
 def b2b_scorecard(
     *,
@@ -127,18 +157,99 @@ def b2b_scorecard(
     >>> round(b2b_scorecard(criteria_weights=judged).hierarchy.local_weights["risk"], 6)
     0.2
     """
+    return _b2b(
+        B2B_INDICATORS,
+        owner="b2b_scorecard",
+        criteria_weights=criteria_weights,
+        indicator_weights=indicator_weights,
+        indicators=indicators,
+        columns=columns,
+        tiers=tiers,
+        rules=rules,
+        missing=missing,
+    )
+
+
+def b2b_policy_scorecard(
+    *,
+    criteria_weights: PairwiseMatrix | DirectWeights | Mapping[str, float] = B2B_CRITERIA,
+    indicator_weights: (
+        Mapping[str, PairwiseMatrix | DirectWeights | Mapping[str, float]] | None
+    ) = None,
+    indicators: Sequence[Indicator] = (),
+    columns: Mapping[str, str] | None = None,
+    tiers: TierScheme = POLICY_TIERS,
+    rules: Sequence[TierRule] = (),
+    missing: MissingPolicy = "error",
+) -> Scorecard:
+    """Build the policy's B2B grading with its nine indicators as written.
+
+    The literal preset beside the practical :func:`b2b_scorecard`: cooperation
+    potential is industry position, market-expansion ability and strategic fit
+    (:data:`B2B_POLICY_INDICATORS`), which the caller supplies as ratings 1-5.
+    Financial contribution and risk control, the weights 50 / 30 / 20 and the tiers
+    are the same.
+
+    Parameters
+    ----------
+    criteria_weights, indicator_weights, indicators, columns, tiers, rules, missing
+        As :func:`b2b_scorecard`.
+
+    Returns
+    -------
+    Scorecard
+
+    Examples
+    --------
+    >>> card = b2b_policy_scorecard()
+    >>> [i.name for i in card.indicators][3:6]
+    ['industry_position', 'market_expansion', 'strategic_fit']
+    >>> from crmscore import make_b2b_indicators
+    >>> book = make_b2b_indicators(200, seed=1).assign(industry_position=3, market_expansion=4)
+    >>> scored = card.fit(book).score(book)
+    >>> float(scored["industry_position_points"].iloc[0])
+    5.0
+    """
+    return _b2b(
+        B2B_POLICY_INDICATORS,
+        owner="b2b_policy_scorecard",
+        criteria_weights=criteria_weights,
+        indicator_weights=indicator_weights,
+        indicators=indicators,
+        columns=columns,
+        tiers=tiers,
+        rules=rules,
+        missing=missing,
+    )
+
+
+def _b2b(
+    defaults_by_group: Mapping[str, tuple[Indicator, ...]],
+    *,
+    owner: str,
+    criteria_weights: PairwiseMatrix | DirectWeights | Mapping[str, float],
+    indicator_weights: Mapping[str, PairwiseMatrix | DirectWeights | Mapping[str, float]] | None,
+    indicators: Sequence[Indicator],
+    columns: Mapping[str, str] | None,
+    tiers: TierScheme,
+    rules: Sequence[TierRule],
+    missing: MissingPolicy,
+) -> Scorecard:
     overrides = {indicator.name: indicator for indicator in indicators}
-    known = [i.name for group in B2B_INDICATORS.values() for i in group]
+    known = [i.name for group in defaults_by_group.values() for i in group]
     renamed = dict(columns or {})
     chosen_weights = dict(indicator_weights or {})
-    _reject_unknown(overrides, known, what="indicators names unknown indicator(s)")
-    _reject_unknown(renamed, known, what="columns names unknown indicator(s)")
+    _reject_unknown(overrides, known, owner=owner, what="indicators names unknown indicator(s)")
+    _reject_unknown(renamed, known, owner=owner, what="columns names unknown indicator(s)")
     _reject_unknown(
-        chosen_weights, list(B2B_INDICATORS), what="indicator_weights names unknown group(s)"
+        chosen_weights,
+        list(defaults_by_group),
+        owner=owner,
+        what="indicator_weights names unknown group(s)",
     )
     groups = []
     specs = []
-    for group, defaults in B2B_INDICATORS.items():
+    for group, defaults in defaults_by_group.items():
         names = [i.name for i in defaults]
         weights = chosen_weights.get(group)
         if weights is None:
@@ -155,9 +266,9 @@ def b2b_scorecard(
     )
 
 
-def _reject_unknown(given: Mapping[str, object], known: Sequence[str], *, what: str) -> None:
+def _reject_unknown(
+    given: Mapping[str, object], known: Sequence[str], *, owner: str, what: str
+) -> None:
     unknown = sorted(set(given) - set(known))
     if unknown:
-        raise InvalidParameterError(
-            f"b2b_scorecard: {what} {unknown}; expected some of {list(known)}."
-        )
+        raise InvalidParameterError(f"{owner}: {what} {unknown}; expected some of {list(known)}.")

@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmscore._display import html_block, short_repr
+from crmscore._serialise import reads
 from crmscore._validation import (
     OneOf,
     check_choice,
@@ -348,6 +349,7 @@ class Scorecard:
         }
 
     @classmethod
+    @reads("hierarchy", "indicators", "tiers", "rules", "missing")
     def from_dict(cls, data: Mapping[str, Any]) -> Scorecard:
         """Inverse of :meth:`to_dict`."""
         return cls(
@@ -609,6 +611,7 @@ class FittedScorecard:
         }
 
     @classmethod
+    @reads("scorecard", "scales", "medians", "n_customers")
     def from_dict(cls, data: Mapping[str, Any]) -> FittedScorecard:
         """Inverse of :meth:`to_dict`."""
         return cls(

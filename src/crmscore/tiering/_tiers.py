@@ -12,6 +12,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmscore._display import html_block
+from crmscore._serialise import build, reads
 from crmscore._validation import (
     FINITE,
     Interval,
@@ -271,9 +272,10 @@ class TierScheme:
         return {"tiers": [attrs.asdict(t) for t in self.tiers]}
 
     @classmethod
+    @reads("tiers")
     def from_dict(cls, data: Mapping[str, Any]) -> TierScheme:
         """Inverse of :meth:`to_dict`."""
-        return cls(tiers=[Tier(**t) for t in data["tiers"]])
+        return cls(tiers=[build(Tier, t) for t in data["tiers"]])
 
 
 def _key(tier: Tier) -> str:
@@ -358,6 +360,7 @@ class TierRule:
         return attrs.asdict(self)
 
     @classmethod
+    @reads("name", "column", "op", "threshold", "tier", optional=("kind",))
     def from_dict(cls, data: Mapping[str, Any]) -> TierRule:
         """Inverse of :meth:`to_dict`."""
         return cls(**data)

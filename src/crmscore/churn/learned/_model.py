@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from numbers import Integral
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -15,7 +14,8 @@ import pandas as pd
 from crmscore._display import html_block, short_repr
 from crmscore._events import validate_events
 from crmscore._params import BetaGeoParams
-from crmscore._validation import InstanceOf, Interval, check_param, integer_at_least, to_float
+from crmscore._serialise import reads
+from crmscore._validation import Interval, check_param, integer_at_least, to_float
 from crmscore.churn._features import (
     Measured,
     jsonable,
@@ -37,7 +37,7 @@ from crmscore.churn.signals import ChurnSignal, signal_from_dict
 from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Mapping
 
 
 __all__ = ["LearnedWarning"]
@@ -395,24 +395,18 @@ class LearnedWarning:
         }
 
     @classmethod
+    @reads(
+        "terms", "intercept", "penalty", "levels", "training", "signals", "left_out", optional=None
+    )
     def from_dict(cls, data: Mapping[str, Any]) -> LearnedWarning:
         """Inverse of :meth:`to_dict`.
 
         Raises
         ------
-        InvalidParameterError
-            ``data`` is not a mapping or lacks a field.
+        SerializationError
+            ``data`` is not a mapping, lacks a field, or holds a bad value (the
+            message names the path of the field).
         """
-        check_param(
-            data, InstanceOf(Mapping, "a mapping"), name="data", owner="LearnedWarning.from_dict"
-        )
-        needed = ["terms", "intercept", "penalty", "levels", "training", "signals", "left_out"]
-        missing = sorted(set(needed) - set(data))
-        if missing:
-            raise InvalidParameterError(
-                f"LearnedWarning.from_dict: the fields {missing} are required; got "
-                f"{sorted(map(str, data))}."
-            )
         fields = dict(data)
         bgnbd = fields.pop("bgnbd", None)
         se = fields.pop("intercept_standard_error", None)

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crmscore._serialise import reads
 from crmscore._validation import Interval, integer_at_least, to_float, validator
 from crmscore.churn._features import (
     Measured,
@@ -165,6 +166,7 @@ class OperatingPoint:
         return {k: jsonable(v) for k, v in attrs.asdict(self).items()}
 
     @classmethod
+    @reads(optional=None)
     def from_dict(cls, data: Mapping[str, Any]) -> OperatingPoint:
         """Inverse of :meth:`to_dict`."""
         fields: dict[str, Any] = {
@@ -212,6 +214,7 @@ class FeatureTerm:
         return {k: jsonable(v) for k, v in attrs.asdict(self).items()}
 
     @classmethod
+    @reads(optional=None)
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureTerm:
         """Inverse of :meth:`to_dict`."""
         fields: dict[str, Any] = {k: (math.nan if v is None else v) for k, v in data.items()}
@@ -236,6 +239,7 @@ class TrainingWindow:
         return attrs.asdict(self)
 
     @classmethod
+    @reads(optional=None)
     def from_dict(cls, data: Mapping[str, Any]) -> TrainingWindow:
         """Inverse of :meth:`to_dict`."""
         return cls(**data)

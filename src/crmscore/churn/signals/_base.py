@@ -15,6 +15,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from crmscore._serialise import reads
 from crmscore._validation import (
     FINITE,
     NON_NEGATIVE,
@@ -242,6 +243,7 @@ class ChurnSignal:
         return {"type": self.type_name, **{k: _jsonable(v) for k, v in data.items()}}
 
     @classmethod
+    @reads("type", optional=None)
     def from_dict(cls, data: Mapping[str, Any], *, model: AliveModel | None = None) -> Self:
         """Inverse of :meth:`to_dict` (see :func:`signal_from_dict`), checked to be a ``cls``.
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from crmscore._serialise import reads
 from crmscore.churn.signals._behaviour import (
     AccountAnomaly,
     InteractionStop,
@@ -52,6 +53,7 @@ _SIGNAL_TYPES: dict[str, type[ChurnSignal]] = {
 }
 
 
+@reads("type", optional=None, method=False)
 def signal_from_dict(data: Mapping[str, Any], *, model: AliveModel | None = None) -> ChurnSignal:
     """Rebuild a signal from :meth:`ChurnSignal.to_dict`.
 
