@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import attrs
 import numpy as np
 import pandas as pd
 import pytest
@@ -175,7 +176,14 @@ def test_scorecard_summary_is_the_weight_tree_with_settings(
     learned = fitted.summary()
     for name, scale, median in zip(fitted.indicators, fitted.scales, fitted.medians, strict=True):
         assert learned.loc[name, "scale"] == scale.describe()
-        assert learned.loc[name, "median"] == median == np.median(book[by_name[name].source])
+        # The median is learned only for the policy that uses it (missing="median").
+        assert card.missing != "median"
+        assert np.isnan(learned.loc[name, "median"])
+        assert np.isnan(median)
+    with_median = attrs.evolve(card, missing="median").fit(book)
+    for name, median in zip(with_median.indicators, with_median.medians, strict=True):
+        assert with_median.summary().loc[name, "median"] == median
+        assert median == np.median(book[by_name[name].source])
 
 
 def test_scorecard_reprs_are_short_and_html_has_weights_and_tiers(

@@ -150,6 +150,41 @@ def test_missing_median_policy_scores_at_the_fitted_median() -> None:
     assert out.attrs["missing"] == "median"
 
 
+def test_fit_learns_a_median_only_for_the_policy_that_uses_it() -> None:
+    population = frame(x=[1.0, 2.0, 4.0, np.nan, 9.0])
+    for policy in ("error", "zero"):
+        data = population.dropna() if policy == "error" else population
+        fitted = single(MinMax(), missing=policy).fit(data)
+        assert np.isnan(fitted.medians[0])
+        assert fitted.scales[0].params == (1.0, 9.0)
+        # Strict JSON (no NaN token): an unlearned median is written as null.
+        text = json.dumps(fitted.to_dict(), allow_nan=False)
+        back = FittedScorecard.from_dict(json.loads(text))
+        assert np.isnan(back.medians[0])
+        assert back.scales == fitted.scales
+    # An integer column is read without a float copy; the fit is the same.
+    as_ints = single(MinMax()).fit(frame(x=[3, -2, 7]))
+    assert as_ints.scales == single(MinMax()).fit(frame(x=[3.0, -2.0, 7.0])).scales
+    assert as_ints.scales[0].params == (-2.0, 7.0)
+    fitted = single(MinMax(), missing="median").fit(population)
+    back = FittedScorecard.from_dict(json.loads(json.dumps(fitted.to_dict(), allow_nan=False)))
+    assert back.medians == (3.0,)  # np.median of 1, 2, 4, 9
+
+
+def test_fit_rejects_infinities_whatever_the_policy() -> None:
+    for policy in ("error", "median", "zero"):
+        for bad in (np.inf, -np.inf):
+            with pytest.raises(InvalidDataError, match="infinite"):
+                single(MinMax(), missing=policy).fit(
+                    frame(x=[1.0, bad, np.nan][: 2 + (policy != "error")])
+                )
+    with pytest.raises(InvalidDataError, match="missing"):
+        single(MinMax()).fit(frame(x=[1.0, np.nan]))
+    # Finite values whose sum overflows are valid (the quick check must not reject them).
+    fitted = single(MinMax()).fit(frame(x=[1e308, 1e308, -1.0]))
+    assert fitted.scales[0].params == (-1.0, 1e308)
+
+
 def test_missing_zero_policy_gives_zero_points_for_costs_too() -> None:
     card = single(FixedRange(low=0, high=10), direction="cost", missing="zero")
     out = card.fit(frame(x=[1.0])).score(frame(x=[np.nan, 0.0]))
@@ -429,3 +464,12 @@ def test_score_and_tier_is_score_without_the_explanations() -> None:
     score, codes = fitted.score_and_tier(book)
     np.testing.assert_array_equal(score, full["score"].to_numpy())
     np.testing.assert_array_equal(codes, full["tier"].cat.codes.to_numpy())
+
+
+def test_percentile_rank_knots_are_numpys_quantiles_bit_for_bit() -> None:
+    rng = np.random.default_rng(7)
+    for values in (rng.gamma(2.0, 3.0, 20_000), rng.integers(0, 50, 20_000).astype(float)):
+        rule = PercentileRank(n_knots=1001)
+        scale = Indicator(name="x", direction="benefit", normaliser=rule).fit(values)
+        expected = np.quantile(values, np.linspace(0.0, 1.0, rule.n_knots))  # unsorted input
+        assert scale.params == tuple(expected.tolist())

@@ -457,6 +457,9 @@ def open_book(
     book, adjusted, skipped = second.book, empty_changes(), first.skipped
     if book.as_of is not None and (skipped["reason"] == _NO_SCORECARD).any():
         book, adjusted, skipped = _open_adjustments(book, events, book.as_of, columns, skipped)
+    # Build the id and event-id hash indexes now, not inside the first batch.
+    book.ids.warmed()
+    book.event_ids.warmed()
     return RescoringResult(
         book=book,
         changes=pd.concat([first.changes, second.changes, adjusted], ignore_index=True),

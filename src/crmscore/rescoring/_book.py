@@ -399,10 +399,10 @@ class Book:
             scorecard=None if scorecard is None else FittedScorecard.from_dict(scorecard),
             purchase_model=None if purchase is None else BetaGeoModel.from_dict(purchase),
             spend_model=None if spend is None else GammaGammaModel.from_dict(spend),
-            ids=ChunkedIndex().add(ids),
+            ids=ChunkedIndex().add(ids).warmed(),  # (hash indexes now, not in the first batch)
             columns=columns,
             attributes=attributes,
-            event_ids=ChunkedIndex().add(event_ids),
+            event_ids=ChunkedIndex().add(event_ids).warmed(),
             changes=ChunkedFrame().add(history),
             notes=notes,
             customer_col=customer_col,

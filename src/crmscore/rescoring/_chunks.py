@@ -117,6 +117,16 @@ class ChunkedIndex:
         chunk = _Chunk(values, _hashes(values) if hashes is None else hashes)
         return ChunkedIndex(_merge_tail([*self.chunks, chunk], len, _join))
 
+    def warmed(self) -> ChunkedIndex:
+        """Return this collection with every chunk's hash index built (and cached).
+
+        Lookups build a chunk's index on first use; a freshly built book would
+        otherwise pay for its whole id and event-id indexes inside its first batch.
+        """
+        for chunk in self.chunks:
+            _ = chunk.lookup
+        return self
+
     def positions(
         self,
         labels: pd.Index[Any] | npt.NDArray[Any],

@@ -212,7 +212,11 @@ def _merge_purchases(
             column=batch.value_col,
         )
         for name in _aggregates.AGGREGATE_COLUMNS:
-            columns.edit(name)[old_rows] = getattr(merged, name)[existing]
+            values = getattr(merged, name)[existing]
+            # A repeat purchase leaves the first-purchase columns as they were: the
+            # (immutable) book column is copied only when a value really changes.
+            if not np.array_equal(columns[name][old_rows], values, equal_nan=True):
+                columns.edit(name)[old_rows] = values
         if (~existing).any():
             count = int((~existing).sum())
             start = len(ids)
@@ -307,26 +311,42 @@ def _follow_ups(
     limit = as_of.to_datetime64()
     due = columns["follow_up_due"]
     flag = columns["follow_up"]
-    # Win-back intervals: (row, flag raised, flag cleared by a purchase or never).
-    flagged = np.flatnonzero(flag)
+    # Win-back intervals: (row, flag raised, flag cleared by a purchase or never);
+    # the flags already up are only gathered when win-backs are on (half a book may
+    # be flagged: a gather of every one of them per batch otherwise serves nothing).
+    win_backs = book.policy.win_back_days is not None
+    flagged = np.flatnonzero(flag) if win_backs else np.empty(0, dtype=np.int64)  # (sorted)
     flagged_at = due[flagged]  # (a copy: the columns may be edited in place below)
     ended = np.full(flagged.size, _NEVER, dtype=np.int64)
-    bought = np.zeros(due.size, dtype=bool)
-    bought[purchases.rows] = True
     # Customers without a purchase in this batch: raised when their due time passes.
-    idle = ~bought & ~flag & ~np.isnat(due) & (due < limit)
-    raised_rows = [np.flatnonzero(idle)]
+    # Two passes over the book (NaT never compares below a time); the batch's buyers
+    # are then taken out of the (few) candidates rather than marked in a book-sized mask.
+    idle_mask = due < limit
+    idle_mask &= ~flag
+    idle = np.flatnonzero(idle_mask)
+    if purchases.rows.size and idle.size:
+        idle = idle[~np.isin(idle, purchases.rows)]
+    raised_rows = [idle]
     raised_at = [due[idle]]
-    raised_end = [np.full(raised_rows[0].size, _NEVER, dtype=np.int64)]
+    raised_end = [np.full(idle.size, _NEVER, dtype=np.int64)]
     if purchases.rows.size:
         # Gaps between consecutive purchases (the first from the previous purchase).
         starts = _group_starts(purchases.rows)
-        first_buy = np.full(due.size, _NEVER, dtype=np.int64)
-        first_buy[purchases.rows[starts]] = purchases.stamps[starts].view(np.int64)
-        ended = first_buy[flagged]
+        # A flag up before the batch ends at the customer's first purchase in it
+        # (one run of rows per customer: each row starts once).
+        first_rows = purchases.rows[starts]
+        was_up = flag[first_rows] & win_backs
+        ended[np.searchsorted(flagged, first_rows[was_up])] = purchases.stamps[starts][was_up].view(
+            np.int64
+        )
         previous = np.r_[NAT, purchases.stamps[:-1]].astype("datetime64[ns]")
         previous[starts] = purchases.before_last[starts]
-        gap_due = add_months(previous, months)
+        # m calendar months are never shorter than 28 m days: only the longer gaps
+        # can reach their due time, so only theirs are worked out (a history opens
+        # with millions of purchases, nearly all close to the previous one).
+        long_gap = previous <= purchases.stamps - np.timedelta64(28 * months, "D")
+        gap_due = np.full(previous.size, NAT)
+        gap_due[long_gap] = add_months(previous[long_gap], months)
         already = starts & purchases.before_flag  # raised before this batch
         gap = ~np.isnat(gap_due) & (gap_due < purchases.stamps) & ~already
         raised_rows.append(purchases.rows[gap])
@@ -345,7 +365,7 @@ def _follow_ups(
     rows = np.concatenate(raised_rows)
     raised = np.concatenate(raised_at)
     if rows.size:
-        columns.edit("follow_up")[np.flatnonzero(idle)] = True
+        columns.edit("follow_up")[idle] = True
         changes.add(
             customer_id=ids.labels_at(rows),
             at=raised,
@@ -436,7 +456,8 @@ def _triggers(
     t_rows, t_stamps = rows[chosen], batch.stamps[chosen]
     # The customer's aggregates at the trigger's time: the book's before the batch
     # merged with the batch's purchases up to the trigger.
-    was = book.ids.positions(batch.customers)[batch.codes[chosen]]
+    # Rows below the old book's size are the customers it knew (the others are new).
+    was = np.where(t_rows < len(book.ids), t_rows, -1)
     known = was >= 0
     # Up to the trigger in stream order (ties in time resolved as they arrived).
     prefix, found = _aggregates.prefix_at(
@@ -498,12 +519,9 @@ def _timeline(
 ) -> None:
     """Run triggers and override expiries in time order for the customers concerned."""
     kinds, expires = columns["override_kind"], columns["override_expires"]
-    expiring = np.flatnonzero(
-        (kinds > 0)
-        & ~columns["override_until_review"]
-        & ~np.isnat(expires)
-        & (expires <= as_of.to_datetime64())
-    )
+    # One pass over the book (NaT never compares below a time), then the candidates.
+    expiring = np.flatnonzero(expires <= as_of.to_datetime64())
+    expiring = expiring[(kinds[expiring] > 0) & ~columns["override_until_review"][expiring]]
     t_rows = triggers[0] if triggers is not None else np.empty(0, dtype=np.int64)
     involved = np.unique(np.concatenate([t_rows, expiring]))
     if involved.size == 0:

@@ -415,9 +415,15 @@ def score_tiers_dask(
     card = scorecard.scorecard
     rule_columns = [rule.column for rule in card.rules]
     require_columns(frame.columns, [*card.columns, *rule_columns], frame="frame")
-    # One customer at the population medians, no rule met: valid for any scorecard.
+    # One customer at the population medians (or, where no median was learned, at a
+    # value the learned scale names: a minimum, mean, first knot or range start), no
+    # rule met: valid for any scorecard.
     values: dict[str, list[float]] = {column: [np.nan] for column in rule_columns}
-    values.update({c: [m] for c, m in zip(card.columns, scorecard.medians, strict=True)})
+    typical = [
+        scale.params[0] if np.isnan(m) else m
+        for m, scale in zip(scorecard.medians, scorecard.scales, strict=True)
+    ]
+    values.update({c: [v] for c, v in zip(card.columns, typical, strict=True)})
     function = functools.partial(scorecard.score, language=language, normalised=normalised)
     meta = meta_of(function, pd.DataFrame(values), index=frame._meta.index)
     return map_customers(frame, function=function, meta=meta)

@@ -329,7 +329,10 @@ class Indicator:
             if values.size <= rule.n_knots:
                 knots = np.sort(values)
             else:
-                knots = np.quantile(values, np.linspace(0.0, 1.0, rule.n_knots))
+                # Sorted first: the same order statistics (so the same knots, bit for
+                # bit), but a sort is several times faster than np.quantile's
+                # partition around a thousand pivots.
+                knots = np.quantile(np.sort(values), np.linspace(0.0, 1.0, rule.n_knots))
             return LearnedScale(kind="percentile_rank", params=knots.tolist())
         clip_low = clip_high = None
         if rule.clip is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
@@ -62,10 +63,35 @@ def _to_indicators(values: Sequence[Indicator]) -> tuple[Indicator, ...]:
     return tuple(values)
 
 
+def _all_allowed(values: FloatArray, *, allow_missing: bool) -> bool:
+    """Cheap sufficient test that a column has no infinite (or, if not allowed, NaN) value.
+
+    One reduction instead of an elementwise mask: a sum is finite only when every
+    term is (a NaN or an infinity propagates); ``fmin``/``fmax`` skip NaNs and meet
+    any infinity. ``False`` only means the exact (masked) check must decide: a sum
+    of large finite values may overflow.
+    """
+    if values.size == 0:
+        return True
+    if allow_missing:
+        return not (np.isinf(np.fmax.reduce(values)) or np.isinf(np.fmin.reduce(values)))
+    with np.errstate(over="ignore", invalid="ignore"):  # (inf - inf, or an overflow)
+        return bool(np.isfinite(np.add.reduce(values)))
+
+
 def _indicator_values(
-    frame: pd.DataFrame, column: str, *, allow_missing: bool, frame_name: str
+    frame: pd.DataFrame,
+    column: str,
+    *,
+    allow_missing: bool,
+    frame_name: str,
+    keep_integers: bool = False,
 ) -> FloatArray:
-    """Read a numeric indicator column as float64; NaN only where the policy allows it."""
+    """Read a numeric indicator column as float64; NaN only where the policy allows it.
+
+    ``keep_integers`` returns an integer column as it is (no float copy), for a
+    min/max that is exact on integers anyway.
+    """
     series = frame[column]
     if pd.api.types.is_bool_dtype(series.dtype) or not pd.api.types.is_numeric_dtype(series.dtype):
         raise InvalidDataError(
@@ -73,7 +99,15 @@ def _indicator_values(
             f"{series.dtype}.",
             column=column,
         )
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu":
+        integers = series.to_numpy()  # never missing nor infinite
+        return integers if keep_integers else integers.astype(np.float64)
+    if isinstance(series.dtype, np.dtype):  # numpy floats: NaN is the only gap
+        values = np.asarray(series.to_numpy(), dtype=np.float64)
+    else:  # nullable / Arrow: their NA becomes NaN
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if _all_allowed(values, allow_missing=allow_missing):
+        return values
     bad = np.isinf(values) if allow_missing else ~np.isfinite(values)
     if bad.any():
         offending, total = first_ids(frame.index, bad)
@@ -275,6 +309,9 @@ class Scorecard:
         by_name = {i.name: i for i in self.indicators}
         scales: list[LearnedScale] = []
         medians: list[float] = []
+        # Only what scoring uses is learned: a median costs a partition of the whole
+        # column (several times a min/max pass), so it is kept for missing="median" only.
+        wants_median = self.missing == "median"
         for leaf in self.hierarchy.indicators:
             indicator = by_name[leaf]
             values = _indicator_values(
@@ -282,15 +319,21 @@ class Scorecard:
                 indicator.source,
                 allow_missing=self.missing != "error",
                 frame_name=name,
+                keep_integers=type(indicator.normaliser) is MinMax
+                and indicator.normaliser.clip is None,
             )
-            present = values[~np.isnan(values)]
+            present = values
+            if self.missing != "error":  # (under "error" every value is known finite)
+                gaps = np.isnan(values)
+                if gaps.any():
+                    present = values[~gaps]
             if present.size == 0:
                 raise InvalidDataError(
                     f"Indicator column {indicator.source!r} has no values to learn from.",
                     column=indicator.source,
                 )
             scales.append(indicator.fit(present))
-            medians.append(float(np.median(present)))
+            medians.append(float(np.median(present)) if wants_median else math.nan)
         return FittedScorecard(
             scorecard=self, scales=scales, medians=medians, n_customers=len(indicators_frame)
         )
@@ -342,7 +385,9 @@ class FittedScorecard:
     """Learned normalisation per indicator, in hierarchy order."""
 
     medians: tuple[float, ...] = attrs.field(converter=_to_medians)
-    """Raw population median per indicator (used by ``missing="median"``)."""
+    """Raw population median per indicator, learned for ``missing="median"`` only (the
+    policy that uses it); NaN under the other policies, where a median would cost a
+    partition of every column at each fit and serve nothing."""
 
     n_customers: int = attrs.field(validator=attrs.validators.instance_of(int))
     """Number of customers the normalisation was learned on."""
@@ -398,7 +443,8 @@ class FittedScorecard:
         -------
         pandas.DataFrame
             The scorecard's summary plus, for indicators, the learned ``scale`` (in
-            words, e.g. ``"min-max: 100 .. 500"``) and the population ``median``.
+            words, e.g. ``"min-max: 100 .. 500"``) and the population ``median``
+            (NaN unless the missing-value policy is ``"median"``, see :attr:`medians`).
         """
         learned = {
             leaf: (scale.describe(), median)
@@ -560,7 +606,7 @@ class FittedScorecard:
         return {
             "scorecard": self.scorecard.to_dict(),
             "scales": [s.to_dict() for s in self.scales],
-            "medians": list(self.medians),
+            "medians": [None if math.isnan(m) else m for m in self.medians],
             "n_customers": self.n_customers,
         }
 
@@ -571,7 +617,7 @@ class FittedScorecard:
         return cls(
             scorecard=Scorecard.from_dict(data["scorecard"]),
             scales=[LearnedScale.from_dict(s) for s in data["scales"]],
-            medians=data["medians"],
+            medians=[math.nan if m is None else m for m in data["medians"]],
             n_customers=int(data["n_customers"]),
         )
 
