@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.integrate import quad_vec
 from scipy.special import hyp2f1
 
 from crmscore._groups import group_rows
@@ -238,6 +237,8 @@ def predict_dert(
         return (
             np.exp(-delta * w) * (1.0 + u) ** (-p.a) * hyp2f1(c - rho - 1.0, p.a, c, u / (1.0 + u))
         )
+
+    from scipy.integrate import quad_vec  # noqa: PLC0415 (DERT only)
 
     integral, _ = quad_vec(integrand, 0.0, np.inf, epsrel=1e-10, epsabs=0.0)
     per_pair = rho / beta * np.asarray(integral, dtype=np.float64)

@@ -16,8 +16,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.optimize import brentq, minimize
-from scipy.stats import chi2, norm
+from scipy.special import ndtri
 
 from crmscore._validation import (
     NON_NEGATIVE,
@@ -150,6 +149,8 @@ def _profile_bound(
     best: float,
 ) -> float:
     """Where the profile deviance reaches ``critical``, on one side of the estimate."""
+    from scipy.optimize import brentq, minimize  # noqa: PLC0415 (profiles only)
+
     _, theta = _vector(model)
     log_hat = np.log(theta)
     others = [k for k in range(theta.size) if k != index]
@@ -256,14 +257,14 @@ def parameter_intervals(
     log_cov = _log_covariance(model, owner=owner, name="model")
     names, theta = _vector(model)
     se = np.sqrt(np.diag(log_cov)) * theta
-    z = float(norm.ppf(0.5 + level / 2))
+    z = float(ndtri(0.5 + level / 2))
     if method == "wald":
         spread = np.exp(z * se / theta)
         lower, upper = theta / spread, theta * spread
     else:
         check_param(table, InstanceOf(pd.DataFrame, "the fitted table"), name="table", owner=owner)
         assert table is not None
-        critical = float(chi2.ppf(level, 1))
+        critical = float(ndtri(0.5 + level / 2)) ** 2  # chi-square(1) quantile
         best = _total_log_likelihood(model, table, theta)
         if not math.isfinite(best):
             raise InvalidDataError(
@@ -738,7 +739,7 @@ def predict_intervals(
     variance = np.zeros(len(frame))
     for factor, gradient in zip(target.factors, gradients, strict=True):
         variance += _quadratic_form(gradient, factor.log_cov)
-    z = float(norm.ppf(0.5 + level / 2))
+    z = float(ndtri(0.5 + level / 2))
     se, lower, upper = _linked_interval(value, np.sqrt(np.maximum(variance, 0.0)), z, target.link)
     return _customer_frame(value, se, lower, upper, frame.index)
 
@@ -867,7 +868,7 @@ def predict_totals(
     )
     codes, labels = _segment_codes(frame, segments, owner=owner)
     n_groups = max(len(labels), 1)
-    z = float(norm.ppf(0.5 + level / 2))
+    z = float(ndtri(0.5 + level / 2))
     rows: list[tuple[float, float, float, float]] = []
     if method == "bootstrap":
         assert rng is not None
