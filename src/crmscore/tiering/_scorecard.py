@@ -556,7 +556,15 @@ class FittedScorecard:
         contributions *= self._weights[:, None]
         np.sum(contributions, axis=0, out=block[0])
         np.clip(block[0], 0.0, 100.0, out=block[0])
-        np.matmul(self._membership.T, contributions, out=block[1 : 1 + c])
+        # Each criterion's points: its indicators' contributions added one by one, in
+        # a fixed order. A matrix product would block the work by the number of
+        # customers, so a customer's last bit would depend on who shares the call (a
+        # Dask partition against the whole frame).
+        for j, criterion in enumerate(block[1 : 1 + c]):
+            members = np.flatnonzero(self._membership[:, j])
+            criterion[:] = contributions[members[0]]
+            for k in members[1:]:
+                np.add(criterion, contributions[k], out=criterion)
         names = [
             "score",
             *(f"{name}_points" for name in (*self.criteria, *self.indicators)),
