@@ -77,7 +77,7 @@ from crmscore.clv.paretonbd import ParetoNBDModel
 from crmscore.errors import ColumnNotFoundError, InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from crmscore.clv._kernels import Derivatives, FloatArray
 
@@ -149,14 +149,14 @@ def _exponents(spec: _Spec, z: Mapping[str, FloatArray], gamma: Mapping[str, Flo
 # --------------------------------------------------------------------------------------
 
 
-def _to_names(value: Any) -> tuple[str, ...]:
+def _to_names(value: str | Iterable[str]) -> tuple[str, ...]:
     """Convert a column name or a sequence of names to a tuple of names."""
     if isinstance(value, str):
         return (value,)
     return tuple(value)
 
 
-def _check_names(instance: object, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+def _check_names(instance: object, attribute: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
     if not all(isinstance(v, str) and v for v in value) or len(set(value)) != len(value):
         raise InvalidParameterError.for_value(
             name=attribute.name,
@@ -166,7 +166,7 @@ def _check_names(instance: object, attribute: attrs.Attribute[Any], value: tuple
         )
 
 
-def _to_floats(value: Any) -> tuple[float, ...]:
+def _to_floats(value: Iterable[float]) -> tuple[float, ...]:
     """Convert a sequence of numbers to a tuple of floats."""
     return tuple(to_float(v) for v in value)
 
@@ -181,14 +181,6 @@ def _check_finite_all(
             allowed="finite numbers",
             got=list(value),
         )
-
-
-def _names_field(doc_default: tuple[str, ...] = ()) -> Any:
-    return attrs.field(default=doc_default, converter=_to_names, validator=_check_names)
-
-
-def _gamma_field() -> Any:
-    return attrs.field(default=(), converter=_to_floats, validator=_check_finite_all)
 
 
 def covariate_matrix(
@@ -663,16 +655,24 @@ class BetaGeoCovariateModel(_CovariateModel):
     params: BetaGeoParams = attrs.field(validator=attrs.validators.instance_of(BetaGeoParams))
     """Baseline r, alpha, a, b: the parameters of a customer whose covariates are 0."""
 
-    trans_covariates: tuple[str, ...] = _names_field()
+    trans_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=_to_names, validator=_check_names
+    )
     """Columns that scale the purchase rate: alpha_i = alpha exp(-trans_gamma' z)."""
 
-    trans_gamma: tuple[float, ...] = _gamma_field()
+    trans_gamma: tuple[float, ...] = attrs.field(
+        default=(), converter=_to_floats, validator=_check_finite_all
+    )
     """Coefficients of ``trans_covariates`` (positive: more purchases)."""
 
-    life_covariates: tuple[str, ...] = _names_field()
+    life_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=_to_names, validator=_check_names
+    )
     """Columns that scale the dropout distribution: a_i, b_i = (a, b) exp(life_gamma' z)."""
 
-    life_gamma: tuple[float, ...] = _gamma_field()
+    life_gamma: tuple[float, ...] = attrs.field(
+        default=(), converter=_to_floats, validator=_check_finite_all
+    )
     """Coefficients of ``life_covariates``."""
 
     covariance: Matrix | None = attrs.field(
@@ -790,16 +790,24 @@ class ParetoNBDCovariateModel(_CovariateModel):
     params: ParetoNBDParams = attrs.field(validator=attrs.validators.instance_of(ParetoNBDParams))
     """Baseline r, alpha, s, beta: the parameters of a customer whose covariates are 0."""
 
-    trans_covariates: tuple[str, ...] = _names_field()
+    trans_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=_to_names, validator=_check_names
+    )
     """Columns that scale the purchase rate: alpha_i = alpha exp(-trans_gamma' z)."""
 
-    trans_gamma: tuple[float, ...] = _gamma_field()
+    trans_gamma: tuple[float, ...] = attrs.field(
+        default=(), converter=_to_floats, validator=_check_finite_all
+    )
     """Coefficients of ``trans_covariates`` (positive: more purchases)."""
 
-    life_covariates: tuple[str, ...] = _names_field()
+    life_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=_to_names, validator=_check_names
+    )
     """Columns that scale the dropout rate: beta_i = beta exp(-life_gamma' z)."""
 
-    life_gamma: tuple[float, ...] = _gamma_field()
+    life_gamma: tuple[float, ...] = attrs.field(
+        default=(), converter=_to_floats, validator=_check_finite_all
+    )
     """Coefficients of ``life_covariates`` (positive: faster dropout)."""
 
     covariance: Matrix | None = attrs.field(
@@ -916,10 +924,14 @@ class GammaGammaCovariateModel(_CovariateModel):
     params: GammaGammaParams = attrs.field(validator=attrs.validators.instance_of(GammaGammaParams))
     """Baseline p, q, v: the parameters of a customer whose covariates are 0."""
 
-    spend_covariates: tuple[str, ...] = _names_field()
+    spend_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=_to_names, validator=_check_names
+    )
     """Columns that scale spend: v_i = v exp(spend_gamma' z)."""
 
-    spend_gamma: tuple[float, ...] = _gamma_field()
+    spend_gamma: tuple[float, ...] = attrs.field(
+        default=(), converter=_to_floats, validator=_check_finite_all
+    )
     """Coefficients of ``spend_covariates`` (positive: higher spend)."""
 
     covariance: Matrix | None = attrs.field(
@@ -1137,10 +1149,14 @@ class BetaGeoCovariateFitter(_CovariateFitter):
 
     _SPEC: ClassVar[_Spec] = _BGNBD
 
-    trans_covariates: tuple[str, ...] = _names_field()
+    trans_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=_to_names, validator=_check_names
+    )
     """Columns of the table that scale the purchase rate (alpha)."""
 
-    life_covariates: tuple[str, ...] = _names_field()
+    life_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=_to_names, validator=_check_names
+    )
     """Columns of the table that scale the dropout distribution (a and b)."""
 
     initial_params: BetaGeoParams | None = attrs.field(
@@ -1241,10 +1257,14 @@ class ParetoNBDCovariateFitter(_CovariateFitter):
 
     _SPEC: ClassVar[_Spec] = _PARETO
 
-    trans_covariates: tuple[str, ...] = _names_field()
+    trans_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=_to_names, validator=_check_names
+    )
     """Columns of the table that scale the purchase rate (alpha)."""
 
-    life_covariates: tuple[str, ...] = _names_field()
+    life_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=_to_names, validator=_check_names
+    )
     """Columns of the table that scale the dropout rate (beta)."""
 
     initial_params: ParetoNBDParams | None = attrs.field(
@@ -1353,7 +1373,9 @@ class GammaGammaCovariateFitter(_CovariateFitter):
 
     _SPEC: ClassVar[_Spec] = _GG
 
-    spend_covariates: tuple[str, ...] = _names_field()
+    spend_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=_to_names, validator=_check_names
+    )
     """Columns of the table that scale spend (v)."""
 
     initial_params: GammaGammaParams | None = attrs.field(
