@@ -16,6 +16,7 @@ from crmscore import (
     BetaGeoModel,
     BetaGeoParams,
     ColumnNotFoundError,
+    ConvergenceError,
     GammaGammaCovariateFitter,
     GammaGammaCovariateModel,
     GammaGammaFitter,
@@ -388,6 +389,18 @@ def test_model_rejects_a_coefficient_per_name_mismatch() -> None:
         BetaGeoCovariateModel(params=BG_TRUTH, trans_covariates=["web"], trans_gamma=[0.1, 0.2])
     with pytest.raises(InvalidParameterError, match="distinct"):
         BetaGeoCovariateFitter(trans_covariates=["web", "web"])
+
+
+def test_many_distinct_covariate_values_warn_at_the_callers_line() -> None:
+    table = simulate_spend(GG_TRUTH, 300, spend=0.0, seed=5)
+    table["score"] = np.arange(300.0)
+    fitter = GammaGammaCovariateFitter(spend_covariates=["score"], max_iterations=1)
+    with (
+        pytest.warns(UserWarning, match="300 distinct values") as record,
+        pytest.raises(ConvergenceError),  # one iteration: only the warning is wanted
+    ):
+        fitter.fit(table)
+    assert record[0].filename == __file__
 
 
 def test_predictions_need_the_covariates() -> None:
