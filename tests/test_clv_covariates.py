@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -436,3 +439,38 @@ def test_summary_and_display(bg_model: BetaGeoCovariateModel) -> None:
     assert "trans.web" in html
     assert "life.north" in html
     assert "trans.web=" in repr(bg_model)
+
+
+# --- the docs page's example ----------------------------------------------------------------
+
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "clv.md"
+
+
+def test_docs_example_runs_and_recovers_the_channels(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/clv.md's ``covariates`` block runs, and what its comments claim holds."""
+    block = re.search(
+        r'^```python title="covariates"\n(?P<code>.*?)^```$',
+        PAGE.read_text(encoding="utf-8"),
+        re.S | re.M,
+    )
+    assert block is not None
+    namespace: dict[str, Any] = {}
+    exec(compile(block["code"], "clv.md:covariates", "exec"), namespace)
+    capsys.readouterr()
+    purchases, spend, table = namespace["purchases"], namespace["spend"], namespace["table"]
+    errors = purchases.standard_errors
+    assert abs(purchases.trans_gamma[0] - math.log(45 / 30)) < 4 * errors["trans.web"]
+    errors = spend.standard_errors
+    assert abs(spend.spend_gamma[0] - math.log(200 / 150)) < 4 * errors["spend.web"]
+    clv = namespace["clv"]
+    assert clv.index.equals(table.index)
+    assert bool((clv >= 0).all())
+    online = table.index[table["web"] == 1][:5]
+    expected = customer_lifetime_value(
+        table.loc[online],
+        purchase_model=purchases.base_model({"web": 1}),
+        spend_model=spend.base_model({"web": 1}),
+        horizon=12,
+        discount_rate=0.01,
+    )
+    np.testing.assert_allclose(clv[online], expected, rtol=1e-10)
