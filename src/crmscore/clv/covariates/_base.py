@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from crmscore._display import html_block
 from crmscore._groups import group_rows
 from crmscore._validation import (
     check_unique_index,
@@ -16,7 +17,6 @@ from crmscore.clv._fitting import (
     ConvergenceReport,
     Matrix,
     check_covariance,
-    fitted_model_html,
     parameter_summary,
 )
 from crmscore.clv.covariates._estimation import Spec, covariate_matrix, exponents
@@ -142,7 +142,30 @@ class CovariateModel:
 
     def _repr_html_(self) -> str:
         """Parameters and coefficients with standard errors, as an HTML table."""
-        return fitted_model_html(self, title=self._TITLE)
+        report = self.convergence
+        facts = [
+            ("time unit", getattr(self, "time_unit", None)),
+            ("customers", self.n_customers),
+            ("log-likelihood", self.log_likelihood),
+            (
+                "optimiser",
+                None
+                if report is None
+                else f"{report.method}: converged={report.converged} in "
+                f"{report.n_iterations} iterations over {report.n_rows:,} distinct rows",
+            ),
+        ]
+        caption = (
+            "Baseline parameters (log-scale Wald intervals) and coefficients (Wald "
+            "intervals, p-value of a zero coefficient), 95%"
+            if self.covariance is not None
+            else "Parameters and coefficients (built from given values: no standard errors)"
+        )
+        return html_block(
+            self._TITLE,
+            facts=[(k, v) for k, v in facts if v is not None],
+            tables=[(caption, self.summary())],
+        )
 
     def _covariates(self, table: object, *, owner: str) -> tuple[pd.DataFrame, FloatArray]:
         """Validate the table's covariates; return the frame and the log multipliers."""

@@ -128,7 +128,7 @@ def _purchase_fit(
     owner: str,
     kernel: Callable[[tuple[float, ...], Any], Derivatives],
     prepare: Callable[[list[FloatArray], FloatArray], Any],
-    start: Callable[[float], tuple[float, ...]],
+    start: Callable[[float, float], tuple[float, ...]],
     penalty_scale: Callable[[float], tuple[float, ...]],
 ) -> dict[str, Any]:
     spec = fitter._SPEC
@@ -146,7 +146,7 @@ def _purchase_fit(
     else:
         # The start of the fitters without covariates, from the same compressed rows.
         rate = float(np.sum(counts * xs)) / max(float(np.sum(counts * ages)), 1e-12)
-        first = tuple(longest if v == -1.0 else v for v in start(rate))
+        first = start(rate, longest)
     base, gamma, log_likelihood, covariance, report = fit_coefficients(
         spec,
         groups=groups,
@@ -274,7 +274,7 @@ class BetaGeoCovariateFitter(_CovariateFitter):
             owner="BetaGeoCovariateFitter.fit",
             kernel=_kernels.bgnbd_derivatives,
             prepare=_prepare_bgnbd,
-            start=lambda rate: (1.0, 1.0 / max(rate, 1e-12), 1.0, 1.0),
+            start=lambda rate, _: (1.0, 1.0 / max(rate, 1e-12), 1.0, 1.0),
             penalty_scale=lambda longest: (1.0, 1.0 / longest, 1.0, 1.0),
         )
         return BetaGeoCovariateModel(**kwargs)
@@ -380,8 +380,8 @@ class ParetoNBDCovariateFitter(_CovariateFitter):
             owner="ParetoNBDCovariateFitter.fit",
             kernel=_pareto.pareto_derivatives,
             prepare=_prepare_pareto,
-            # -1.0 stands for the longest age (beta starts there, as in ParetoNBDFitter).
-            start=lambda rate: (1.0, 1.0 / max(rate, 1e-12), 1.0, -1.0),
+            # beta starts at the longest age, as in ParetoNBDFitter.
+            start=lambda rate, longest: (1.0, 1.0 / max(rate, 1e-12), 1.0, longest),
             penalty_scale=lambda longest: (1.0, 1.0 / longest, 1.0, 1.0 / longest),
         )
         return ParetoNBDCovariateModel(**kwargs)
