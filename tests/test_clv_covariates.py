@@ -195,6 +195,18 @@ def test_spend_recovers_simulated_coefficient() -> None:
     assert_recovered(model, {**GG_TRUTH.to_dict(), "spend.web": 0.4})
 
 
+def test_row_order_and_a_column_in_both_processes(bg_table: pd.DataFrame) -> None:
+    """Shuffled rows give the same fit; one column may move both processes."""
+    fitter = BetaGeoCovariateFitter(trans_covariates=["web"], life_covariates=["web", "north"])
+    table = bg_table.iloc[:3000]
+    model = fitter.fit(table)
+    again = fitter.fit(table.sample(frac=1.0, random_state=np.random.default_rng(1)))
+    assert model.coefficient_names == ("trans.web", "life.web", "life.north")
+    for name, value in model.params.to_dict().items():
+        assert again.params.to_dict()[name] == pytest.approx(value, rel=1e-9)
+    np.testing.assert_allclose(again.life_gamma, model.life_gamma, rtol=1e-8, atol=1e-10)
+
+
 # --- the likelihood and its derivatives, from the models without covariates -------------
 
 

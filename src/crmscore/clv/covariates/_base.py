@@ -10,9 +10,7 @@ import pandas as pd
 
 from crmscore._display import html_block
 from crmscore._groups import group_rows
-from crmscore._validation import (
-    check_unique_index,
-)
+from crmscore._validation import check_unique_index
 from crmscore.clv._fitting import (
     ConvergenceReport,
     Matrix,
