@@ -33,6 +33,7 @@ from crmscore import (
     ParetoNBDParams,
     customer_lifetime_value,
     make_rfm_summary,
+    predict_intervals,
 )
 
 # --- simulation from known parameters ---------------------------------------------------
@@ -312,6 +313,31 @@ def test_base_model_reads_the_covariate_values(bg_model: BetaGeoCovariateModel) 
     assert online.params.a == pytest.approx(bg_model.params.a)
     with pytest.raises(InvalidParameterError, match="colour"):
         bg_model.base_model({"colour": 1.0})
+
+
+def test_base_model_carries_the_segment_covariance(
+    bg_model: BetaGeoCovariateModel, bg_table: pd.DataFrame
+) -> None:
+    """log alpha_web = log alpha - gamma_web: its variance, by hand, from the fit's."""
+    assert bg_model.covariance is not None
+    cov = np.asarray(bg_model.covariance)
+    baseline = bg_model.base_model()
+    assert baseline.covariance is not None
+    np.testing.assert_allclose(np.asarray(baseline.covariance), cov[:4, :4], rtol=1e-12)
+    online = bg_model.base_model({"web": 1.0})
+    assert online.covariance is not None
+    alpha = bg_model.params.alpha
+    var_log = cov[1, 1] / alpha**2 + cov[4, 4] - 2 * cov[1, 4] / alpha
+    assert online.covariance[1][1] == pytest.approx(var_log * online.params.alpha**2, rel=1e-10)
+    assert online.covariance[0][0] == pytest.approx(cov[0, 0], rel=1e-12)  # r is shared
+    web = bg_table[bg_table["web"] == 1].iloc[:20]
+    ci = predict_intervals(web, quantity="p_alive", purchase_model=online)
+    repeaters = web["frequency"] > 0  # P(alive) = 1 exactly without a repeat purchase
+    assert bool((ci["std_error"][repeaters] > 0).all())
+    assert bool(((ci["lower"] <= ci["estimate"]) & (ci["estimate"] <= ci["upper"])).all())
+    whole: Any = bg_model  # not a FittedModel: its covariance also covers the coefficients
+    with pytest.raises(InvalidParameterError, match="base_model"):
+        predict_intervals(web, quantity="p_alive", purchase_model=whole)
 
 
 def test_pareto_predictions_per_customer() -> None:

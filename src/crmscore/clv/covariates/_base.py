@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import attrs
 import numpy as np
 import pandas as pd
 
@@ -22,8 +23,6 @@ from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
-
-    import attrs
 
     from crmscore.clv._kernels import FloatArray
 
@@ -201,7 +200,7 @@ class CovariateModel:
         )
 
     def base_model(self, covariates: Mapping[str, float] | None = None) -> Any:
-        """Build the model without covariates for a customer with the given covariate values.
+        r"""Build the model without covariates for a customer with the given covariate values.
 
         Parameters
         ----------
@@ -211,7 +210,20 @@ class CovariateModel:
         Returns
         -------
         BetaGeoModel, ParetoNBDModel or GammaGammaModel
-            Built from the customer's own parameters (no standard errors).
+            Built from the customer's own parameters. For a fitted model it carries
+            their covariance (below), so the intervals of :mod:`crmscore.clv`
+            (``parameter_intervals``' Wald intervals, ``predict_intervals``,
+            ``predict_totals``) work for the segment; it has no log-likelihood.
+
+        Notes
+        -----
+        The segment's log parameters are linear in the fitted ones:
+        :math:`\log\theta_z = \log\theta + S_z \gamma`, with :math:`S_z` the
+        covariate values signed as in the model's form. So their covariance is
+        exactly :math:`A \Sigma_{\log} A'` with :math:`A = [I \; S_z]` and
+        :math:`\Sigma_{\log}` the covariance of (log baseline, coefficients), and
+        the covariance of the parameters is that scaled by
+        :math:`\theta_z \theta_z'` (the delta method, as for any fitted model).
         """
         values = dict(covariates or {})
         names = {n for names, _ in self._sets() for n in names}
@@ -225,7 +237,24 @@ class CovariateModel:
             )
         row = pd.DataFrame({n: [float(values.get(n, 0.0))] for n in sorted(names)})
         params = self.individual_params(row).iloc[0]
-        return self._base(tuple(float(params[k]) for k in self._SPEC.names))
+        theta = np.array([float(params[k]) for k in self._SPEC.names])
+        model = self._base(tuple(theta.tolist()))
+        if self.covariance is None:
+            return model
+        size = len(theta)
+        design = [np.eye(size)]
+        for process, (columns, _) in zip(self._SPEC.processes, self._sets(), strict=True):
+            block = np.zeros((size, len(columns)))
+            z = np.array([float(values.get(c, 0.0)) for c in columns])
+            for index, sign in self._SPEC.scaled[process]:
+                block[index] = sign * z
+            design.append(block)
+        a = np.hstack(design)
+        baseline = np.array([self.params.to_dict()[k] for k in self._SPEC.names])
+        to_log = np.concatenate([1.0 / baseline, np.ones(a.shape[1] - size)])
+        log_cov = np.asarray(self.covariance) * np.outer(to_log, to_log)
+        cov = (a @ log_cov @ a.T) * np.outer(theta, theta)
+        return attrs.evolve(model, covariance=(cov + cov.T) / 2)
 
     def _base(self, theta: tuple[float, ...]) -> Any:
         raise NotImplementedError
