@@ -179,7 +179,8 @@ def check_design(z: FloatArray, names: Sequence[str], *, setting: str) -> None:
     """
     if not names:
         return
-    rows = np.unique(z, axis=0)
+    # Distinct covariate vectors (packed keys: no sort of the rows themselves).
+    rows = np.column_stack(group_rows([z[:, j] for j in range(z.shape[1])])[0])
     for j, name in enumerate(names):
         if np.ptp(rows[:, j]) == 0:
             raise InvalidDataError(
