@@ -102,12 +102,14 @@ def covariates(table: pd.DataFrame) -> None:
     assert_type(purchases.summary(level=0.9), pd.DataFrame)
     assert_type(purchases.standard_errors, dict[str, float] | None)
     assert_type(purchases.coefficient_names, tuple[str, ...])
+    assert_type(purchases.base_model({"web": 1.0}), cs.BetaGeoModel)
     assert_type(cs.BetaGeoCovariateModel.from_dict(purchases.to_dict()), cs.BetaGeoCovariateModel)
     assert_type(cs.BetaGeoCovariateFitter.from_dict(fitter.to_dict()), cs.BetaGeoCovariateFitter)
 
     pareto = cs.ParetoNBDCovariateFitter(life_covariates=["web"]).fit(table)
     assert_type(pareto, cs.ParetoNBDCovariateModel)
     assert_type(pareto.params, cs.ParetoNBDParams)
+    assert_type(pareto.base_model(), cs.ParetoNBDModel)
     assert_type(pareto.probability_alive(table), "pd.Series[float]")
     assert_type(cs.ParetoNBDCovariateModel.from_dict(pareto.to_dict()), cs.ParetoNBDCovariateModel)
 
@@ -116,6 +118,7 @@ def covariates(table: pd.DataFrame) -> None:
     assert_type(spend.params, cs.GammaGammaParams)
     assert_type(spend.spend_gamma, tuple[float, ...])
     assert_type(spend.expected_spend(table), "pd.Series[float]")
+    assert_type(spend.base_model({"web": 0.0}), cs.GammaGammaModel)
 
     purchase_model: cs.PurchaseModel = purchases
     value = cs.customer_lifetime_value(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import attrs
 import numpy as np
@@ -39,7 +39,11 @@ def covariance_size(instance: Any, attribute: attrs.Attribute[Any], value: Matri
     check_covariance(size)(instance, attribute, value)
 
 
-class CovariateModel:
+#: The model without covariates a covariate model reduces to for one segment.
+M = TypeVar("M")
+
+
+class CovariateModel(Generic[M]):
     """Shared behaviour of the fitted covariate models (fields are in the subclasses)."""
 
     _SPEC: ClassVar[Spec]
@@ -199,7 +203,7 @@ class CovariateModel:
             base * np.exp(exponent), index=frame.index, columns=list(self._SPEC.names)
         )
 
-    def base_model(self, covariates: Mapping[str, float] | None = None) -> Any:
+    def base_model(self, covariates: Mapping[str, float] | None = None) -> M:
         r"""Build the model without covariates for a customer with the given covariate values.
 
         Parameters
@@ -254,9 +258,11 @@ class CovariateModel:
         to_log = np.concatenate([1.0 / baseline, np.ones(a.shape[1] - size)])
         log_cov = np.asarray(self.covariance) * np.outer(to_log, to_log)
         cov = (a @ log_cov @ a.T) * np.outer(theta, theta)
-        return attrs.evolve(model, covariance=(cov + cov.T) / 2)
+        plain: Any = model  # an attrs value (BetaGeoModel, ...), which M does not say
+        result: M = attrs.evolve(plain, covariance=(cov + cov.T) / 2)
+        return result
 
-    def _base(self, theta: tuple[float, ...]) -> Any:
+    def _base(self, theta: tuple[float, ...]) -> M:
         raise NotImplementedError
 
     def _by_group(

@@ -57,7 +57,7 @@ _PURCHASE_KEYS = (
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class BetaGeoCovariateModel(CovariateModel):
+class BetaGeoCovariateModel(CovariateModel[BetaGeoModel]):
     r"""A BG/NBD model with time-invariant covariates (CLVTools' static covariates).
 
     Customer :math:`i` with transaction covariates :math:`z^t_i` and lifetime
@@ -194,7 +194,7 @@ class BetaGeoCovariateModel(CovariateModel):
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class ParetoNBDCovariateModel(CovariateModel):
+class ParetoNBDCovariateModel(CovariateModel[ParetoNBDModel]):
     r"""A Pareto/NBD model with time-invariant covariates (CLVTools' static covariates).
 
     Customer :math:`i` follows the Pareto/NBD with
@@ -329,7 +329,7 @@ class ParetoNBDCovariateModel(CovariateModel):
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class GammaGammaCovariateModel(CovariateModel):
+class GammaGammaCovariateModel(CovariateModel[GammaGammaModel]):
     r"""A Gamma-Gamma spend model with time-invariant covariates.
 
     Customer :math:`i` follows the Gamma-Gamma model with
