@@ -55,7 +55,7 @@ __all__ = [
 
 
 class Spec(NamedTuple):
-    """How covariates enter one model, and which kernels fit it."""
+    """How covariates enter one model: its parameters and which of them each process scales."""
 
     model: str
     """The model's name in messages ("BG/NBD")."""
