@@ -433,9 +433,11 @@ def test_model_rejects_a_coefficient_per_name_mismatch() -> None:
 
 
 def test_many_distinct_covariate_values_warn_at_the_callers_line() -> None:
-    table = simulate_spend(GG_TRUTH, 300, spend=0.0, seed=5)
+    # Only the Pareto/NBD still evaluates its likelihood group by group (and warns);
+    # the BG/NBD and Gamma-Gamma fits are per row (tests/test_clv_covariate_rows.py).
+    table = simulate_pareto(PARETO_TRUTH, 300, trans=0.0, life=0.0, seed=5)
     table["score"] = np.arange(300.0)
-    fitter = GammaGammaCovariateFitter(spend_covariates=["score"], max_iterations=1)
+    fitter = ParetoNBDCovariateFitter(trans_covariates=["score"], max_iterations=1)
     with (
         pytest.warns(UserWarning, match="300 distinct values") as record,
         pytest.raises(ConvergenceError),  # one iteration: only the warning is wanted

@@ -30,12 +30,14 @@ if TYPE_CHECKING:
     import attrs
 
     from crmscore.clv._kernels import Derivatives, FloatArray
+    from crmscore.clv.covariates._rows import RowDerivatives
 
 __all__ = [
     "BGNBD_SPEC",
     "GG_SPEC",
     "MANY_GROUPS",
     "PARETO_SPEC",
+    "Rows",
     "Spec",
     "check_design",
     "check_finite_all",
@@ -43,7 +45,11 @@ __all__ = [
     "covariate_matrix",
     "exponents",
     "fit_coefficients",
+    "fit_rows",
     "group_by_covariates",
+    "group_derivatives",
+    "row_derivatives",
+    "rows_by_covariates",
     "to_floats",
     "to_names",
 ]
@@ -297,23 +303,43 @@ def fit_coefficients(
     max_iterations: int,
     owner: str,
 ) -> tuple[tuple[float, ...], tuple[float, ...], float, Matrix, ConvergenceReport]:
-    """Maximise the likelihood over (baseline parameters, coefficients).
+    """Maximise the likelihood over (baseline parameters, coefficients), group by group.
 
-    :func:`~crmscore.clv._fitting.maximize` works on the logs of positive
-    parameters; a coefficient enters it as exp(gamma), so its log is gamma itself.
     Each group's kernel gives derivatives in its own parameters theta_g; with
     log theta_g = D_g phi (phi = log baseline, then gamma) the gradient in phi is
     D_g' (theta_g * grad) and the Hessian D_g' (theta_g theta_g' * hess +
     diag(theta_g * grad)) D_g, summed over the groups.
     """
-    n_params = len(spec.names)
+    return _optimise(
+        group_derivatives(spec, groups, kernel, n_coefficients=n_coefficients),
+        n_params=len(spec.names),
+        start=start,
+        n_coefficients=n_coefficients,
+        total_weight=total_weight,
+        n_rows=n_rows,
+        penalizer=penalizer,
+        penalty_scale=penalty_scale,
+        tol=tol,
+        max_iterations=max_iterations,
+        owner=owner,
+    )
 
-    def derivatives(theta: tuple[float, ...]) -> Derivatives:
-        values = np.asarray(theta, dtype=np.float64)
-        base, gamma = values[:n_params], np.log(values[n_params:])
+
+def group_derivatives(
+    spec: Spec,
+    groups: list[_Group],
+    kernel: Callable[[tuple[float, ...], Any], Derivatives],
+    *,
+    n_coefficients: int,
+) -> Callable[[FloatArray, FloatArray], tuple[float, FloatArray, FloatArray]]:
+    """Log-likelihood with derivatives in phi, summed group by group (a kernel call each)."""
+    n_params = len(spec.names)
+    size = n_params + n_coefficients
+
+    def derivatives(base: FloatArray, gamma: FloatArray) -> tuple[float, FloatArray, FloatArray]:
         value = 0.0
-        grad = np.zeros(values.size)
-        hess = np.zeros((values.size, values.size))
+        grad = np.zeros(size)
+        hess = np.zeros((size, size))
         for group in groups:
             exponent = group.design[:, n_params:] @ gamma
             theta_g = base * np.exp(exponent) if n_coefficients else base
@@ -323,6 +349,142 @@ def fit_coefficients(
             value += d.value
             grad += group.design.T @ grad_log
             hess += group.design.T @ hess_log @ group.design
+        return value, grad, hess
+
+    return derivatives
+
+
+class Rows(NamedTuple):
+    """Distinct rows of (statistics, covariates), for the per-row path (:func:`fit_rows`)."""
+
+    stats: list[FloatArray]
+    """The kernel's statistics per row."""
+    weight: FloatArray
+    """Per row: the number of customers it stands for."""
+    designs: list[FloatArray]
+    """Per baseline parameter j: d log theta_ij / d phi, rows x (parameters + coefficients)."""
+    scaled: tuple[bool, ...]
+    """Per baseline parameter: whether any covariate scales it (else it is one float)."""
+
+
+def rows_by_covariates(spec: Spec, stats: list[FloatArray], z: Mapping[str, FloatArray]) -> Rows:
+    """Compress rows to distinct (stats, z) with counts; each parameter's design over them."""
+    sizes = [z[p].shape[1] for p in spec.processes]
+    columns = [
+        *stats,
+        *(z[p][:, j] for p, k in zip(spec.processes, sizes, strict=True) for j in range(k)),
+    ]
+    distinct, counts = compress_rows(columns)
+    n_stats, n_params = len(stats), len(spec.names)
+    n = len(counts)
+    designs = [np.zeros((n, n_params + sum(sizes))) for _ in spec.names]
+    for j, design in enumerate(designs):
+        design[:, j] = 1.0
+    scaled = [False] * n_params
+    offset, column = n_params, n_stats
+    for process, k in zip(spec.processes, sizes, strict=True):
+        zp = np.column_stack(distinct[column : column + k]) if k else np.zeros((n, 0))
+        for index, sign in spec.scaled[process]:
+            designs[index][:, offset : offset + k] += sign * zp
+            scaled[index] = scaled[index] or k > 0
+        offset += k
+        column += k
+    return Rows(stats=distinct[:n_stats], weight=counts, designs=designs, scaled=tuple(scaled))
+
+
+def row_derivatives(
+    rows: Rows, kernel: Callable[..., RowDerivatives]
+) -> Callable[[FloatArray, FloatArray], tuple[float, FloatArray, FloatArray]]:
+    """Log-likelihood with derivatives in phi, from per-row derivatives and the designs.
+
+    Row i has log theta_i = D_i phi; with g_i, H_i its derivatives in log theta_i
+    the gradient is sum_i D_i' w_i g_i and the Hessian sum_i D_i' w_i H_i D_i, i.e.
+    per pair of parameters (j, l) the matrix product X_j' diag(w H_ijl) X_l of the
+    parameters' designs: no loop over rows or groups.
+    """
+    n_params = len(rows.designs)
+    w = rows.weight
+
+    def derivatives(base: FloatArray, gamma: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+        values = [
+            base[j] * np.exp(design[:, n_params:] @ gamma) if scaled else float(base[j])
+            for j, (design, scaled) in enumerate(zip(rows.designs, rows.scaled, strict=True))
+        ]
+        d = kernel(tuple(values), *rows.stats)
+        theta = np.column_stack([np.broadcast_to(v, w.shape) for v in values])
+        grad_log = theta * d.gradient
+        hess_log = theta[:, :, None] * theta[:, None, :] * d.hessian
+        size = rows.designs[0].shape[1]
+        grad = np.zeros(size)
+        hess = np.zeros((size, size))
+        for j in range(n_params):
+            hess_log[:, j, j] += grad_log[:, j]
+            grad += rows.designs[j].T @ (w * grad_log[:, j])
+            for m in range(j, n_params):
+                block = rows.designs[j].T @ (rows.designs[m] * (w * hess_log[:, j, m])[:, None])
+                hess += block if m == j else block + block.T
+        return float(np.einsum("i,i->", w, d.value)), grad, hess
+
+    return derivatives
+
+
+def fit_rows(
+    spec: Spec,
+    *,
+    rows: Rows,
+    kernel: Callable[..., RowDerivatives],
+    start: Sequence[float],
+    n_coefficients: int,
+    penalizer: float,
+    penalty_scale: Sequence[float],
+    tol: float,
+    max_iterations: int,
+    owner: str,
+) -> tuple[tuple[float, ...], tuple[float, ...], float, Matrix, ConvergenceReport]:
+    """:func:`fit_coefficients` with the likelihood summed over rows by matrix products.
+
+    The per-row kernel is evaluated once per step on every distinct row at its own
+    parameters, so the cost does not grow with the number of distinct covariate
+    vectors: a continuous covariate costs what a dummy does.
+    """
+    return _optimise(
+        row_derivatives(rows, kernel),
+        n_params=len(spec.names),
+        start=start,
+        n_coefficients=n_coefficients,
+        total_weight=float(rows.weight.sum()),
+        n_rows=len(rows.weight),
+        penalizer=penalizer,
+        penalty_scale=penalty_scale,
+        tol=tol,
+        max_iterations=max_iterations,
+        owner=owner,
+    )
+
+
+def _optimise(
+    log_derivatives: Callable[[FloatArray, FloatArray], tuple[float, FloatArray, FloatArray]],
+    *,
+    n_params: int,
+    start: Sequence[float],
+    n_coefficients: int,
+    total_weight: float,
+    n_rows: int,
+    penalizer: float,
+    penalty_scale: Sequence[float],
+    tol: float,
+    max_iterations: int,
+    owner: str,
+) -> tuple[tuple[float, ...], tuple[float, ...], float, Matrix, ConvergenceReport]:
+    """Run :func:`~crmscore.clv._fitting.maximize` on derivatives in phi.
+
+    maximize works on the logs of positive parameters; a coefficient enters it as
+    exp(gamma), so its log is gamma itself.
+    """
+
+    def derivatives(theta: tuple[float, ...]) -> Derivatives:
+        values = np.asarray(theta, dtype=np.float64)
+        value, grad, hess = log_derivatives(values[:n_params], np.log(values[n_params:]))
         # Back to the parameters maximize sees (baseline, exp(gamma)): it takes logs.
         natural_grad = grad / values
         natural_hess = (hess - np.diag(grad)) / np.outer(values, values)
