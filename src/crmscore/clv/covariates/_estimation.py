@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     import attrs
 
+    from crmscore._groups import IntArray
     from crmscore.clv._kernels import Derivatives, FloatArray
     from crmscore.clv.covariates._rows import RowDerivatives
 
@@ -361,10 +362,13 @@ class Rows(NamedTuple):
     """The kernel's statistics per row."""
     weight: FloatArray
     """Per row: the number of customers it stands for."""
+    entries: list[IntArray]
+    """Per baseline parameter j: the entries of phi its log depends on (j, then gammas)."""
     designs: list[FloatArray]
-    """Per baseline parameter j: d log theta_ij / d phi, rows x (parameters + coefficients)."""
-    scaled: tuple[bool, ...]
-    """Per baseline parameter: whether any covariate scales it (else it is one float)."""
+    """Per baseline parameter j: d log theta_ij / d phi[entries[j]], len(entries[j]) x rows.
+
+    Stored row-major (one covariate per row), so the products below run along memory.
+    """
 
 
 def rows_by_covariates(spec: Spec, stats: list[FloatArray], z: Mapping[str, FloatArray]) -> Rows:
@@ -375,54 +379,59 @@ def rows_by_covariates(spec: Spec, stats: list[FloatArray], z: Mapping[str, Floa
         *(z[p][:, j] for p, k in zip(spec.processes, sizes, strict=True) for j in range(k)),
     ]
     distinct, counts = compress_rows(columns)
-    n_stats, n_params = len(stats), len(spec.names)
-    n = len(counts)
-    designs = [np.zeros((n, n_params + sum(sizes))) for _ in spec.names]
-    for j, design in enumerate(designs):
-        design[:, j] = 1.0
-    scaled = [False] * n_params
-    offset, column = n_params, n_stats
+    n_stats = len(stats)
+    index: list[list[int]] = [[j] for j in range(len(spec.names))]
+    blocks: list[list[FloatArray]] = [[np.ones(len(counts))] for _ in spec.names]
+    offset, column = len(spec.names), n_stats
     for process, k in zip(spec.processes, sizes, strict=True):
-        zp = np.column_stack(distinct[column : column + k]) if k else np.zeros((n, 0))
-        for index, sign in spec.scaled[process]:
-            designs[index][:, offset : offset + k] += sign * zp
-            scaled[index] = scaled[index] or k > 0
+        for parameter, sign in spec.scaled[process]:
+            index[parameter].extend(range(offset, offset + k))
+            blocks[parameter].extend(sign * distinct[column + j] for j in range(k))
         offset += k
         column += k
-    return Rows(stats=distinct[:n_stats], weight=counts, designs=designs, scaled=tuple(scaled))
+    return Rows(
+        stats=distinct[:n_stats],
+        weight=counts,
+        entries=[np.asarray(i, dtype=np.int64) for i in index],
+        designs=[np.vstack(b) for b in blocks],
+    )
 
 
 def row_derivatives(
-    rows: Rows, kernel: Callable[..., RowDerivatives]
+    rows: Rows, kernel: Callable[..., RowDerivatives], *, n_coefficients: int
 ) -> Callable[[FloatArray, FloatArray], tuple[float, FloatArray, FloatArray]]:
     """Log-likelihood with derivatives in phi, from per-row derivatives and the designs.
 
-    Row i has log theta_i = D_i phi; with g_i, H_i its derivatives in log theta_i
-    the gradient is sum_i D_i' w_i g_i and the Hessian sum_i D_i' w_i H_i D_i, i.e.
-    per pair of parameters (j, l) the matrix product X_j' diag(w H_ijl) X_l of the
-    parameters' designs: no loop over rows or groups.
+    Row i has log theta_ij = X_ij phi[entries_j] for each baseline parameter j; with
+    g_ij, H_ijl the row's derivatives in log theta_i, the gradient is
+    sum_j X_j' (w g_j) and the Hessian the sum of the matrix products
+    X_j' diag(w H_jl) X_l over pairs of parameters: no loop over rows or groups.
+    The products are einsum's own loops, not BLAS: a BLAS call starts threads, which
+    on a busy machine costs more than these thin (a few columns) products.
+    A parameter no covariate scales is one float for every row.
     """
-    n_params = len(rows.designs)
+    size = len(rows.designs) + n_coefficients
     w = rows.weight
 
     def derivatives(base: FloatArray, gamma: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+        phi = np.concatenate([np.log(base), gamma])
         values = [
-            base[j] * np.exp(design[:, n_params:] @ gamma) if scaled else float(base[j])
-            for j, (design, scaled) in enumerate(zip(rows.designs, rows.scaled, strict=True))
+            np.exp(np.einsum("i,in->n", phi[index], design)) if len(index) > 1 else float(base[j])
+            for j, (design, index) in enumerate(zip(rows.designs, rows.entries, strict=True))
         ]
         d = kernel(tuple(values), *rows.stats)
-        theta = np.column_stack([np.broadcast_to(v, w.shape) for v in values])
-        grad_log = theta * d.gradient
-        hess_log = theta[:, :, None] * theta[:, None, :] * d.hessian
-        size = rows.designs[0].shape[1]
+        # In log theta: g_j theta_j, and H_jl theta_j theta_l (+ g_j theta_j where j = l).
+        grad_log = [g * v for g, v in zip(d.gradient, values, strict=True)]
         grad = np.zeros(size)
         hess = np.zeros((size, size))
-        for j in range(n_params):
-            hess_log[:, j, j] += grad_log[:, j]
-            grad += rows.designs[j].T @ (w * grad_log[:, j])
-            for m in range(j, n_params):
-                block = rows.designs[j].T @ (rows.designs[m] * (w * hess_log[:, j, m])[:, None])
-                hess += block if m == j else block + block.T
+        for j, (design, index) in enumerate(zip(rows.designs, rows.entries, strict=True)):
+            grad[index] += np.einsum("in,n->i", design, w * grad_log[j])
+        for (j, m), h in d.hessian.items():
+            h_log = h * values[j] * values[m] + (grad_log[j] if j == m else 0.0)
+            block = np.einsum("in,jn->ij", rows.designs[j] * (w * h_log), rows.designs[m])
+            hess[np.ix_(rows.entries[j], rows.entries[m])] += block
+            if j != m:
+                hess[np.ix_(rows.entries[m], rows.entries[j])] += block.T
         return float(np.einsum("i,i->", w, d.value)), grad, hess
 
     return derivatives
@@ -448,7 +457,7 @@ def fit_rows(
     vectors: a continuous covariate costs what a dummy does.
     """
     return _optimise(
-        row_derivatives(rows, kernel),
+        row_derivatives(rows, kernel, n_coefficients=n_coefficients),
         n_params=len(spec.names),
         start=start,
         n_coefficients=n_coefficients,
