@@ -38,8 +38,10 @@ __all__ = [
     "GG_SPEC",
     "MANY_GROUPS",
     "PARETO_SPEC",
+    "ROWS_PER_GROUP",
     "Rows",
     "Spec",
+    "by_groups",
     "check_design",
     "check_finite_all",
     "check_names",
@@ -219,9 +221,16 @@ def check_design(z: FloatArray, names: Sequence[str], *, setting: str) -> None:
 # --------------------------------------------------------------------------------------
 
 
-#: Distinct covariate vectors above which a fit warns that it will be slow: each
-#: costs one kernel evaluation per iteration (a few ms on 2,000 rows).
+#: Distinct covariate vectors above which a group-by-group fit (the Pareto/NBD's)
+#: warns that it will be slow: each costs one kernel evaluation per iteration.
 MANY_GROUPS = 256
+
+#: The BG/NBD and Gamma-Gamma fits go group by group (the plain kernel per distinct
+#: covariate vector, on that group's distinct statistics) while the groups average
+#: at least this many distinct rows, else row by row (:func:`fit_rows`). A kernel
+#: call costs about as much as the per-row derivatives on a thousand rows; few
+#: large groups (dummies on a big table) compress further by statistics alone.
+ROWS_PER_GROUP = 1000
 
 
 class _Group(NamedTuple):
@@ -239,10 +248,12 @@ def group_by_covariates(
     *,
     owner: str,
     stacklevel: int,
+    warn: bool = True,
 ) -> tuple[list[_Group], list[FloatArray], FloatArray]:
     """Compress rows to distinct (stats, z) with counts and group them by z.
 
-    Returns the groups, then the distinct rows' statistics and counts.
+    Returns the groups, then the distinct rows' statistics and counts. ``warn``:
+    warn above :data:`MANY_GROUPS` groups.
     """
     sizes = [z[p].shape[1] for p in spec.processes]
     columns = [
@@ -258,7 +269,7 @@ def group_by_covariates(
     else:
         inverse = np.zeros(len(counts), dtype=np.int64)
         n_groups = 1
-    if n_groups > MANY_GROUPS:
+    if warn and n_groups > MANY_GROUPS:
         warnings.warn(
             f"{owner}: the covariates take {n_groups:,} distinct values; the likelihood is "
             "evaluated once per distinct covariate vector, so this fit will be slow (a "
@@ -364,6 +375,8 @@ class Rows(NamedTuple):
     """Per row: the number of customers it stands for."""
     entries: list[IntArray]
     """Per baseline parameter j: the entries of phi its log depends on (j, then gammas)."""
+    n_groups: int
+    """Distinct covariate vectors among the rows."""
     designs: list[FloatArray]
     """Per baseline parameter j: d log theta_ij / d phi[entries[j]], len(entries[j]) x rows.
 
@@ -389,12 +402,19 @@ def rows_by_covariates(spec: Spec, stats: list[FloatArray], z: Mapping[str, Floa
             blocks[parameter].extend(sign * distinct[column + j] for j in range(k))
         offset += k
         column += k
+    covariates = distinct[n_stats:]
     return Rows(
         stats=distinct[:n_stats],
         weight=counts,
+        n_groups=len(group_rows(covariates)[0][0]) if covariates else 1,
         entries=[np.asarray(i, dtype=np.int64) for i in index],
         designs=[np.vstack(b) for b in blocks],
     )
+
+
+def by_groups(rows: Rows) -> bool:
+    """Whether a group-by-group fit is the cheaper: few groups of many rows each."""
+    return rows.n_groups * ROWS_PER_GROUP <= len(rows.weight)
 
 
 def row_derivatives(

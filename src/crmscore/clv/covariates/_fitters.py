@@ -32,6 +32,7 @@ from crmscore.clv.covariates._estimation import (
     GG_SPEC,
     PARETO_SPEC,
     Spec,
+    by_groups,
     check_design,
     check_names,
     covariate_matrix,
@@ -142,14 +143,17 @@ def _purchase_fit(
     unit = resolve_time_unit(time_unit, frame, owner=owner)
     check_identifiable(frame, x, owner=owner, model=spec.model)
     z = fitter._covariates(frame, owner=owner)
-    if row_kernel is not None:
-        rows = rows_by_covariates(spec, [x, tx, age], z)
+    rows = rows_by_covariates(spec, [x, tx, age], z) if row_kernel is not None else None
+    if rows is not None and not by_groups(rows):
         groups: list[Any] = []
         (xs, _, ages), counts = rows.stats, rows.weight
     else:
+        # Few large groups (or no per-row kernel: the Pareto/NBD, which then warns
+        # about many groups): the plain kernel once per distinct covariate vector.
         groups, (xs, _, ages), counts = group_by_covariates(
-            spec, [x, tx, age], z, prepare, owner=owner, stacklevel=3
+            spec, [x, tx, age], z, prepare, owner=owner, stacklevel=3, warn=rows is None
         )
+        rows = None
     longest = float(age.max()) if age.max() > 0 else 1.0
     if fitter.initial_params is not None:
         initial = fitter.initial_params.to_dict()
@@ -167,7 +171,7 @@ def _purchase_fit(
         "max_iterations": fitter.max_iterations,
         "owner": type(fitter).__name__,
     }
-    if row_kernel is not None:
+    if rows is not None and row_kernel is not None:
         base, gamma, log_likelihood, covariance, report = fit_rows(
             spec, rows=rows, kernel=row_kernel, **settings
         )
@@ -511,23 +515,45 @@ class GammaGammaCovariateFitter(_CovariateFitter):
         rows = rows_by_covariates(spec, [x[keep], m[keep]], z)
         (_, ms), counts = rows.stats, rows.weight
         n = float(counts.sum())
+        groups = (
+            group_by_covariates(
+                spec,
+                [x[keep], m[keep]],
+                z,
+                lambda stats, weight: (stats[0], stats[1], weight),
+                owner=owner,
+                stacklevel=2,
+                warn=False,
+            )[0]
+            if by_groups(rows)
+            else None
+        )
         if self.initial_params is not None:
             p0 = self.initial_params
             start: tuple[float, ...] = (p0.p, p0.q, p0.v)
         else:
             start = _moment_start(ms, counts)
-        base, gamma, log_likelihood, covariance, report = fit_rows(
-            spec,
-            rows=rows,
-            kernel=gg_rows,
-            start=start,
-            n_coefficients=len(self.spend_covariates),
-            penalizer=self.penalizer,
-            penalty_scale=(1.0, 1.0, 1.0),
-            tol=self.tol,
-            max_iterations=self.max_iterations,
-            owner="GammaGammaCovariateFitter",
-        )
+        settings: dict[str, Any] = {
+            "start": start,
+            "n_coefficients": len(self.spend_covariates),
+            "penalizer": self.penalizer,
+            "penalty_scale": (1.0, 1.0, 1.0),
+            "tol": self.tol,
+            "max_iterations": self.max_iterations,
+            "owner": "GammaGammaCovariateFitter",
+        }
+        if groups is None:
+            fitted = fit_rows(spec, rows=rows, kernel=gg_rows, **settings)
+        else:
+            fitted = fit_coefficients(
+                spec,
+                groups=groups,
+                kernel=lambda theta, data: _kernels.gg_derivatives(theta, *data),
+                total_weight=n,
+                n_rows=len(counts),
+                **settings,
+            )
+        base, gamma, log_likelihood, covariance, report = fitted
         params = GammaGammaParams(**dict(zip(spec.names, base, strict=True)))
         if params.q <= 1:
             raise InvalidDataError(
