@@ -1,6 +1,7 @@
 """Customer lifetime value: purchase models, Gamma-Gamma spend, discounted value.
 
-The purchase models are the BG/NBD, the MBG/NBD and the Pareto/NBD.
+The purchase models are the BG/NBD, the MBG/NBD and the Pareto/NBD, and for
+discrete transaction opportunities the BG/BB.
 
 Fitters hold settings and return frozen fitted models; models predict from an RFM
 table (:func:`crmscore.rfm_table`) and return Series indexed like it.
@@ -9,6 +10,12 @@ table (:func:`crmscore.rfm_table`) and return Series indexed like it.
 from __future__ import annotations
 
 from crmscore.clv._fitting import ConvergenceReport
+from crmscore.clv.bgbb import (
+    BetaGeoBetaBinomFitter,
+    BetaGeoBetaBinomModel,
+    BetaGeoBetaBinomParams,
+    discrete_rfm_table,
+)
 from crmscore.clv.bgnbd import BetaGeoFitter, BetaGeoModel
 from crmscore.clv.compare import (
     IndependenceTest,
@@ -43,6 +50,9 @@ from crmscore.clv.value import PERIODS_PER_MONTH, PurchaseModel, customer_lifeti
 
 __all__ = [
     "PERIODS_PER_MONTH",
+    "BetaGeoBetaBinomFitter",
+    "BetaGeoBetaBinomModel",
+    "BetaGeoBetaBinomParams",
     "BetaGeoFitter",
     "BetaGeoModel",
     "ConvergenceReport",
@@ -60,6 +70,7 @@ __all__ = [
     "calibration_holdout_split",
     "conditional_expectations",
     "customer_lifetime_value",
+    "discrete_rfm_table",
     "frequency_histogram",
     "holdout_comparison",
     "information_criteria",
