@@ -1,7 +1,8 @@
 """Customer lifetime value: purchase models, Gamma-Gamma spend, discounted value.
 
 The purchase models are the BG/NBD, the MBG/NBD and the Pareto/NBD, and for
-discrete transaction opportunities the BG/BB.
+discrete transaction opportunities the BG/BB; for contract renewals (contractual,
+discrete time) the shifted-beta-geometric.
 
 Fitters hold settings and return frozen fitted models; models predict from an RFM
 table (:func:`crmscore.rfm_table`) and return Series indexed like it.
@@ -46,6 +47,12 @@ from crmscore.clv.intervals import (
 )
 from crmscore.clv.mbgnbd import ModifiedBetaGeoFitter, ModifiedBetaGeoModel
 from crmscore.clv.paretonbd import ParetoNBDFitter, ParetoNBDModel
+from crmscore.clv.sbg import (
+    ShiftedBetaGeoFitter,
+    ShiftedBetaGeoModel,
+    ShiftedBetaGeoParams,
+    cohort_survival,
+)
 from crmscore.clv.value import PERIODS_PER_MONTH, PurchaseModel, customer_lifetime_value
 
 __all__ = [
@@ -67,7 +74,11 @@ __all__ = [
     "ParetoNBDFitter",
     "ParetoNBDModel",
     "PurchaseModel",
+    "ShiftedBetaGeoFitter",
+    "ShiftedBetaGeoModel",
+    "ShiftedBetaGeoParams",
     "calibration_holdout_split",
+    "cohort_survival",
     "conditional_expectations",
     "customer_lifetime_value",
     "discrete_rfm_table",
