@@ -777,8 +777,10 @@ def discrete_rfm_table(
         A moment in the last period observed (keyword-only, required).
     period : {"Y", "Q", "M", "W", "D"}, default "Y"
         Length of one opportunity (a pandas period alias).
-    customer_col, timestamp_col : str
-        Column names.
+    customer_col : str, default "customer_id"
+        Column of customer ids.
+    timestamp_col : str, default "timestamp"
+        Column of transaction timestamps.
 
     Returns
     -------

@@ -610,8 +610,10 @@ def cohort_survival(
     as_of : int
         The last period observed; customers starting after it are left out, and an
         ``end`` after it counts as still active.
-    start_col, end_col : str
-        Column names.
+    start_col : str, default "start"
+        Column of first periods paid.
+    end_col : str, default "end"
+        Column of last periods paid (missing while active).
 
     Returns
     -------
