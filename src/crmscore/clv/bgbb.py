@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from crmscore._groups import compress_rows
+from crmscore._groups import compress_rows, group_rows
 from crmscore._progress import ProgressReporter
 from crmscore._serialise import reads
 from crmscore._validation import (
@@ -202,6 +202,22 @@ def _whole_number(value: object, *, name: str, owner: str) -> float:
     return float(array)
 
 
+def _per_distinct(
+    function: Callable[[FloatArray, FloatArray, FloatArray], FloatArray],
+    x: FloatArray,
+    tx: FloatArray,
+    n: FloatArray,
+) -> FloatArray:
+    """Evaluate ``function`` once per distinct (x, t_x, n) row and spread it back.
+
+    Histories over a few opportunities repeat a lot (at most (n + 1)(n + 2)(n + 3) / 6
+    distinct rows for n opportunities), so this is what makes a million customers
+    cheap.
+    """
+    (dx, dtx, dn), inverse = group_rows([x, tx, n])
+    return function(dx, dtx, dn)[inverse]
+
+
 # --------------------------------------------------------------------------------------
 # The fitted model
 # --------------------------------------------------------------------------------------
@@ -347,7 +363,14 @@ class BetaGeoBetaBinomModel:
         owner = "BetaGeoBetaBinomModel.probability_alive"
         m = _whole_number(ahead, name="ahead", owner=owner)
         frame, x, tx, n = _arrays(table, owner=owner)
-        values = _discrete.bgbb_probability_alive(self._theta, x, tx, n, np.full_like(n, m))
+        values = _per_distinct(
+            lambda dx, dtx, dn: _discrete.bgbb_probability_alive(
+                self._theta, dx, dtx, dn, np.full_like(dn, m)
+            ),
+            x,
+            tx,
+            n,
+        )
         return pd.Series(values, index=frame.index, name="p_alive")
 
     def expected_purchases(self, table: pd.DataFrame, *, t: float) -> pd.Series[float]:
@@ -392,8 +415,13 @@ class BetaGeoBetaBinomModel:
         owner = "BetaGeoBetaBinomModel.expected_purchases"
         horizon = _whole_number(t, name="t", owner=owner)
         frame, x, tx, n = _arrays(table, owner=owner)
-        values = _discrete.bgbb_expected_transactions(
-            self._theta, x, tx, n, np.full_like(n, horizon)
+        values = _per_distinct(
+            lambda dx, dtx, dn: _discrete.bgbb_expected_transactions(
+                self._theta, dx, dtx, dn, np.full_like(dn, horizon)
+            ),
+            x,
+            tx,
+            n,
         )
         return pd.Series(values, index=frame.index, name="expected_purchases")
 
@@ -513,7 +541,9 @@ class BetaGeoBetaBinomModel:
             ``log_likelihood``, indexed like ``table``; the sum is the total.
         """
         frame, x, tx, n = _arrays(table, owner="BetaGeoBetaBinomModel.log_likelihood_of")
-        values = _discrete.bgbb_log_likelihood(self._theta, x, tx, n)
+        values = _per_distinct(
+            lambda dx, dtx, dn: _discrete.bgbb_log_likelihood(self._theta, dx, dtx, dn), x, tx, n
+        )
         return pd.Series(values, index=frame.index, name="log_likelihood")
 
     # --- serialisation and interop ----------------------------------------------------
