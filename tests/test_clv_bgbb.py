@@ -253,6 +253,58 @@ def test_extremes_agree_with_mpmath(theta: tuple[float, ...], row: tuple[int, in
         )
 
 
+def plain_log_likelihood(theta: tuple[float, ...], x: int, tx: int, n: int) -> float:
+    """Equation (5) with math.lgamma term by term, summed with math.fsum (long histories)."""
+    a, b, g, d = theta
+
+    def log_beta(p: float, q: float) -> float:
+        return math.lgamma(p) + math.lgamma(q) - math.lgamma(p + q)
+
+    base = log_beta(a, b) + log_beta(g, d)
+    logs = [log_beta(a + x, b + n - x) + log_beta(g, d + n) - base]
+    logs += [
+        log_beta(a + x, b + tx - x + i) + log_beta(g + 1, d + tx + i) - base for i in range(n - tx)
+    ]
+    top = max(logs)
+    return top + math.log(math.fsum(math.exp(v - top) for v in logs))
+
+
+@pytest.mark.parametrize("row", [(0, 0, 100_000), (50_000, 99_000, 100_000), (7, 10, 60_000)])
+def test_histories_of_a_hundred_thousand_opportunities(row: tuple[int, int, int]) -> None:
+    theta = (1.204, 0.75, 0.657, 2.783)
+    model = cs.BetaGeoBetaBinomModel.from_params(
+        dict(zip(("alpha", "beta", "gamma", "delta"), theta, strict=True))
+    )
+    table = pd.DataFrame([row], columns=["frequency", "recency", "n_periods"])
+    assert model.log_likelihood_of(table).iloc[0] == pytest.approx(
+        plain_log_likelihood(theta, *row), rel=1e-10
+    )
+    for value in (
+        model.probability_alive(table).iloc[0],
+        model.expected_purchases(table, t=100_000).iloc[0],
+    ):
+        assert math.isfinite(value)
+        assert value >= 0
+
+
+def test_long_inputs_are_done_in_chunks_with_the_same_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(3)
+    n = rng.integers(0, 60, 500).astype(float)
+    tx = np.floor(rng.uniform(size=500) * (n + 1))
+    x = np.where(tx > 0, np.floor(rng.uniform(size=500) * tx) + 1, 0.0)
+    theta = (1.204, 0.75, 0.657, 2.783)
+    whole = _discrete.bgbb_log_likelihood(theta, x, tx, n)
+    counts, horizons = np.arange(41.0), np.full(41, 40.0)
+    distribution = _discrete.bgbb_probability_of_transactions(theta, counts, horizons)
+    monkeypatch.setattr(_discrete, "_MAX_TERMS", 97)
+    np.testing.assert_array_equal(_discrete.bgbb_log_likelihood(theta, x, tx, n), whole)
+    np.testing.assert_array_equal(
+        _discrete.bgbb_probability_of_transactions(theta, counts, horizons), distribution
+    )
+
+
 def test_lifetimes_fails_where_we_do_not() -> None:
     """The gamma = 1 case above is one lifetimes cannot compute (a real failure, not ours)."""
     fitter = cs.BetaGeoBetaBinomModel.from_params(
@@ -275,7 +327,7 @@ _params = st.builds(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(model=_params, n=st.integers(1, 40), x=st.integers(1, 40), ahead=st.integers(0, 5))
 def test_probability_alive_is_bounded_and_rises_with_recency(
     model: cs.BetaGeoBetaBinomModel, n: int, x: int, ahead: int
@@ -290,7 +342,7 @@ def test_probability_alive_is_bounded_and_rises_with_recency(
     assert (np.diff(alive) >= -1e-12 * alive[1:]).all()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(model=_params, n=st.integers(0, 30), x=st.integers(0, 30), tx=st.integers(0, 30))
 def test_expected_purchases_are_non_negative_and_rise_with_the_horizon(
     model: cs.BetaGeoBetaBinomModel, n: int, x: int, tx: int

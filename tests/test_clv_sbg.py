@@ -162,7 +162,7 @@ def test_gradient_and_hessian_match_finite_differences(theta: tuple[float, float
         )
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(alpha=st.floats(0.05, 50.0), beta=st.floats(0.05, 50.0), t=st.integers(1, 500))
 def test_curves_are_probabilities(alpha: float, beta: float, t: int) -> None:
     model = cs.ShiftedBetaGeoModel.from_params({"alpha": alpha, "beta": beta})

@@ -21,14 +21,18 @@ with :math:`w_k = e^{\ell_k} / L`. No finite differences anywhere.
 
 from __future__ import annotations
 
+import itertools
 import math
-from typing import NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 from scipy.special import betaln, digamma, gammaln, polygamma
 
 from crmscore.clv._kernels import Derivatives
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int64]
@@ -145,12 +149,38 @@ def _row_logsumexp(values: FloatArray, row: IntArray, n_rows: int) -> FloatArray
     return np.asarray(top + np.log(sums), dtype=np.float64)
 
 
+#: Most likelihood terms expanded at once by the per-row functions (a few arrays of
+#: this many float64 values, tens of MB): longer inputs are done in row chunks.
+_MAX_TERMS = 1 << 21
+
+
+def _in_chunks(
+    function: Callable[..., FloatArray], sizes: FloatArray, *columns: FloatArray
+) -> FloatArray:
+    """Apply a per-row ``function`` to row chunks whose term counts (``sizes``) fit.
+
+    The loop is over chunks of rows (one for ordinary inputs), never over customers.
+    """
+    if sizes.size == 0 or float(sizes.sum()) <= _MAX_TERMS:
+        return function(*columns)
+    # Chunk k holds the rows whose terms start in [k * _MAX_TERMS, (k + 1) * _MAX_TERMS).
+    chunk = (np.cumsum(sizes) - sizes) // _MAX_TERMS
+    bounds = [0, *(np.flatnonzero(np.diff(chunk)) + 1).tolist(), sizes.size]
+    return np.concatenate(
+        [function(*(c[lo:hi] for c in columns)) for lo, hi in itertools.pairwise(bounds)]
+    )
+
+
 def bgbb_log_likelihood(
     theta: tuple[float, ...], x: FloatArray, tx: FloatArray, n: FloatArray
 ) -> FloatArray:
     """Log-likelihood of each row (x, t_x, n): Fader et al. (2010), equation (5)."""
-    terms = bgbb_terms(x, tx, n)
-    return _row_logsumexp(_term_logs(theta, terms), terms.row, terms.n_rows)
+
+    def rows(x: FloatArray, tx: FloatArray, n: FloatArray) -> FloatArray:
+        terms = bgbb_terms(x, tx, n)
+        return _row_logsumexp(_term_logs(theta, terms), terms.row, terms.n_rows)
+
+    return _in_chunks(rows, n - tx + 1, x, tx, n)
 
 
 def bgbb_derivatives(theta: tuple[float, ...], terms: BGBBTerms, counts: FloatArray) -> Derivatives:
@@ -274,6 +304,14 @@ def bgbb_probability_of_transactions(
     theta: tuple[float, ...], x: FloatArray, n: FloatArray
 ) -> FloatArray:
     """P(X(n) = x) of a new customer: equation (7); 0 where x > n."""
+    return _in_chunks(
+        lambda x, n: _probability_of_transactions(theta, x, n), np.maximum(n - x, 0) + 1, x, n
+    )
+
+
+def _probability_of_transactions(
+    theta: tuple[float, ...], x: FloatArray, n: FloatArray
+) -> FloatArray:
     alpha, beta, gamma, delta = theta
     valid = x <= n
     xs, ns = np.where(valid, x, 0.0), np.where(valid, n, 0.0)
