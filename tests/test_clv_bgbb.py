@@ -437,6 +437,15 @@ def test_table_builder_counts_a_period_once_and_ignores_later_rows() -> None:
         cs.discrete_rfm_table(log.rename(columns={"timestamp": "ts"}), as_of="2024-04-15")
     with pytest.raises(InvalidDataError, match="as_of"):
         cs.discrete_rfm_table(log, as_of="2020-01-01")
+    with pytest.raises(InvalidDataError, match="customer_id"):
+        cs.discrete_rfm_table(
+            log.assign(customer_id=pd.array([1, None, 1, 1, 2], dtype="Int64")), as_of="2024-04-15"
+        )
+    # Row order does not matter, and the caller's frame is left alone.
+    before = log.copy()
+    shuffled = cs.discrete_rfm_table(log.iloc[::-1], as_of="2024-04-15", period="M")
+    pd.testing.assert_frame_equal(shuffled, table)
+    pd.testing.assert_frame_equal(log, before)
 
 
 # --- contracts ----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmscore._groups import compress_rows, group_rows
+from crmscore._ids import factorize_ids
 from crmscore._progress import ProgressReporter
 from crmscore._serialise import reads
 from crmscore._validation import (
@@ -825,7 +826,8 @@ def discrete_rfm_table(
     ColumnNotFoundError
         A column is missing.
     InvalidDataError
-        Null or non-datetime timestamps, or no transaction on or before ``as_of``.
+        Null or non-datetime timestamps, null customer ids, or no transaction on or
+        before ``as_of``.
     InvalidParameterError
         An unknown ``period``, or an ``as_of`` that is not a date.
 
@@ -858,18 +860,24 @@ def discrete_rfm_table(
             f"transactions passed to {owner} have no transaction on or before as_of ({cutoff}).",
             column=timestamp_col,
         )
-    ordinals = pd.DatetimeIndex(stamps[keep]).to_period(freq).asi8
+    codes, labels = factorize_ids(ids, column=customer_col)
+    ordinals = pd.DatetimeIndex(stamps[keep]).to_period(freq).asi8.astype(np.int64)
     last = int(pd.Period(pd.Timestamp(end), freq=freq).ordinal)
-    pairs = pd.DataFrame({"customer": ids.to_numpy()[keep], "ordinal": ordinals})
-    pairs = pairs.drop_duplicates()
-    grouped = pairs.groupby("customer", sort=True)["ordinal"]
-    first = grouped.min()
+    # Distinct (customer, period) pairs, sorted by customer then period.
+    low = int(ordinals.min())
+    span = last - low + 1
+    pairs = np.unique(codes[keep] * span + (ordinals - low))
+    customer, offset = np.divmod(pairs, span)
+    present, first_at, counts = np.unique(customer, return_index=True, return_counts=True)
+    first = offset[first_at]
+    latest = offset[first_at + counts - 1]
     summary = pd.DataFrame(
         {
-            "frequency": grouped.size() - 1,
-            "recency": grouped.max() - first,
-            "n_periods": last - first,
-        }
+            "frequency": counts - 1,
+            "recency": latest - first,
+            "n_periods": (last - low) - first,
+        },
+        index=labels[present],
     ).astype(np.int64)
     summary.index.name = customer_col
     summary.attrs["period"] = freq
