@@ -28,6 +28,7 @@ from lifetimes.datasets import load_donations
 
 import crmscore as cs
 from crmscore.clv import _discrete
+from crmscore.clv import bgbb as bgbb_module
 from crmscore.errors import (
     ColumnNotFoundError,
     InvalidDataError,
@@ -446,6 +447,18 @@ def test_table_builder_counts_a_period_once_and_ignores_later_rows() -> None:
     shuffled = cs.discrete_rfm_table(log.iloc[::-1], as_of="2024-04-15", period="M")
     pd.testing.assert_frame_equal(shuffled, table)
     pd.testing.assert_frame_equal(log, before)
+
+
+@pytest.mark.parametrize("period", ["Y", "Q", "M", "W", "D"])
+def test_period_numbers_are_pandas_periods(period: str) -> None:
+    """Consecutive pandas periods (to_period) get consecutive numbers: same differences."""
+    rng = np.random.default_rng(11)
+    days = rng.integers(-20_000, 20_000, 5_000).astype("timedelta64[D]")
+    seconds = rng.integers(0, 86_400, 5_000).astype("timedelta64[s]")
+    stamps = (np.datetime64("1990-01-01") + days + seconds).astype("datetime64[ns]")
+    ours = bgbb_module._period_numbers(stamps, period)
+    theirs = pd.DatetimeIndex(stamps).to_period(period).asi8
+    assert np.unique(ours - theirs).size == 1
 
 
 # --- contracts ----------------------------------------------------------------------------
