@@ -225,6 +225,13 @@ def test_cohort_builder_contract() -> None:
     assert info.value.ids == ("x",)
     with pytest.raises(ColumnNotFoundError):
         cs.cohort_survival(subs.rename(columns={"end": "stop"}), as_of=3)
+    named = subs.assign(customer=["a", "b", "c"])
+    pd.testing.assert_frame_equal(
+        cs.cohort_survival(named, as_of=3, customer_col="customer"), table
+    )
+    with pytest.raises(InvalidDataError, match="repeats") as repeated:
+        cs.cohort_survival(named.assign(customer=["a", "b", "a"]), as_of=3, customer_col="customer")
+    assert repeated.value.ids == ("a",)
     with pytest.raises(InvalidParameterError, match="as_of"):
         cs.cohort_survival(subs, as_of=2.5)  # type: ignore[arg-type]
 

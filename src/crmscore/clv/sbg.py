@@ -594,6 +594,7 @@ def cohort_survival(
     as_of: int,
     start_col: str = "start",
     end_col: str = "end",
+    customer_col: str | None = None,
 ) -> pd.DataFrame:
     """Count each cohort's customers alive at the start of every period since it began.
 
@@ -614,6 +615,9 @@ def cohort_survival(
         Column of first periods paid.
     end_col : str, default "end"
         Column of last periods paid (missing while active).
+    customer_col : str, optional
+        Column of customer ids; when given, a customer on two rows is an error (a
+        renewal is not a new subscription: one row per customer and contract).
 
     Returns
     -------
@@ -627,7 +631,8 @@ def cohort_survival(
     ColumnNotFoundError
         A column is missing.
     InvalidDataError
-        Starts that are not whole numbers, or ends before starts.
+        Starts that are not whole numbers, ends before starts, or a repeated
+        customer id.
 
     Examples
     --------
@@ -642,7 +647,20 @@ def cohort_survival(
     """
     owner = "cohort_survival"
     frame = check_frame(subscriptions, name="subscriptions", owner=owner)
-    check_columns(frame, [start_col, end_col], frame_name="subscriptions")
+    check_columns(
+        frame,
+        [start_col, end_col, *([] if customer_col is None else [customer_col])],
+        frame_name="subscriptions",
+    )
+    if customer_col is not None:
+        customers = frame[customer_col]
+        reject_ids(
+            customers.to_numpy(),
+            customers.duplicated(keep=False).to_numpy(),
+            column=customer_col,
+            problem="repeats a customer id",
+            hint="Pass one row per customer (first and last period paid).",
+        )
     if isinstance(as_of, bool) or not isinstance(as_of, int | np.integer):
         raise InvalidParameterError.for_value(
             name="as_of", owner=owner, allowed="a whole number (a period)", got=as_of
