@@ -255,7 +255,7 @@ def test_extremes_agree_with_mpmath(theta: tuple[float, ...], row: tuple[int, in
 
 
 def plain_log_likelihood(theta: tuple[float, ...], x: int, tx: int, n: int) -> float:
-    """Equation (5) with math.lgamma term by term, summed with math.fsum (long histories)."""
+    """The BG/BB likelihood with math.lgamma term by term, summed with math.fsum."""
     a, b, g, d = theta
 
     def log_beta(p: float, q: float) -> float:

@@ -41,7 +41,7 @@ HIGH_END = [1000, 869, 743, 653, 593, 551, 517, 491, 468, 445, 427, 409, 394]
 
 
 def hand_log_likelihood(alpha: float, beta: float, alive: list[int]) -> float:
-    """Equation (B3) of Fader and Hardie (2007) with math.lgamma, term by term."""
+    """The sBG log-likelihood of Fader and Hardie (2007) with math.lgamma, term by term."""
 
     def log_beta(a: float, b: float) -> float:
         return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)

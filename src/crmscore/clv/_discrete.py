@@ -111,7 +111,7 @@ class BGBBTerms(NamedTuple):
 
 
 def bgbb_terms(x: FloatArray, tx: FloatArray, n: FloatArray) -> BGBBTerms:
-    """Expand rows (x, t_x, n) into the terms of equation (5) of Fader et al. (2010).
+    """Expand rows (x, t_x, n) into the terms of the likelihood of Fader et al. (2010).
 
     The first term of a row is the customer alive through all ``n`` opportunities
     (``m = n - x``, ``c = 0``, ``d = n``); then one term per opportunity
@@ -174,7 +174,7 @@ def _in_chunks(
 def bgbb_log_likelihood(
     theta: tuple[float, ...], x: FloatArray, tx: FloatArray, n: FloatArray
 ) -> FloatArray:
-    """Log-likelihood of each row (x, t_x, n): Fader et al. (2010), equation (5)."""
+    """Log-likelihood of each row (x, t_x, n) (Fader, Hardie and Shang 2010)."""
 
     def rows(x: FloatArray, tx: FloatArray, n: FloatArray) -> FloatArray:
         terms = bgbb_terms(x, tx, n)
@@ -225,7 +225,7 @@ def bgbb_derivatives(theta: tuple[float, ...], terms: BGBBTerms, counts: FloatAr
 def bgbb_probability_alive(
     theta: tuple[float, ...], x: FloatArray, tx: FloatArray, n: FloatArray, ahead: FloatArray
 ) -> FloatArray:
-    """P(alive at opportunity n + ahead | x, t_x, n): equation (11), (A10)."""
+    """P(alive at opportunity n + ahead | x, t_x, n): equation (A10)."""
     alpha, beta, gamma, delta = theta
     numerator = _log_beta_ratio(alpha, beta, x, n - x) + _log_beta_ratio(
         gamma, delta, np.zeros_like(n), n + ahead
@@ -289,7 +289,7 @@ def bgbb_expected_transactions(
 
 
 def bgbb_expected_new(theta: tuple[float, ...], n: FloatArray) -> FloatArray:
-    """E[X(n)] of a new customer: equation (8)."""
+    """E[X(n)] of a new customer."""
     alpha, beta, gamma, delta = theta
     base = np.full_like(n, delta)
     log_value = (
@@ -367,7 +367,7 @@ def sbg_derivatives(
 
     ``churned[k]`` customers churned in period ``t[k]`` (contributing P(T = t)),
     ``survived[k]`` were still alive at the end of period ``t[k]`` when observation
-    ended (contributing S(t)); Fader and Hardie (2007), equation (B3).
+    ended (contributing S(t)); Fader and Hardie (2007).
     """
     alpha, beta = theta
     value = float(

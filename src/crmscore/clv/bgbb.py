@@ -343,7 +343,7 @@ class BetaGeoBetaBinomModel:
             ``frequency``, ``recency``, ``n_periods`` per customer.
         ahead : int, default 1
             Opportunities after the last observed one (>= 0); 1 is the paper's
-            "alive at n + 1" (equation 11), lifetimes' ``m_periods_in_future``.
+            "alive at n + 1", lifetimes' ``m_periods_in_future``.
 
         Returns
         -------
@@ -451,7 +451,7 @@ class BetaGeoBetaBinomModel:
 
         Notes
         -----
-        Fader, Hardie and Shang (2010), equation (8):
+        Fader, Hardie and Shang (2010):
 
         .. math::
 
@@ -529,7 +529,7 @@ class BetaGeoBetaBinomModel:
         return float(values) if values.ndim == 0 else values
 
     def log_likelihood_of(self, table: pd.DataFrame) -> pd.Series[float]:
-        """Log-likelihood of each customer's history under this model (equation 5).
+        """Log-likelihood of each customer's history under this model.
 
         Parameters
         ----------

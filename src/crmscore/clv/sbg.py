@@ -242,7 +242,7 @@ class ShiftedBetaGeoModel:
 
         Notes
         -----
-        Fader and Hardie (2007), equation (4):
+        Fader and Hardie (2007):
         :math:`S(t) = B(\alpha, \beta + t) / B(\alpha, \beta)`.
         """
         periods = _periods(t, name="t", owner="ShiftedBetaGeoModel.survival")
@@ -271,7 +271,7 @@ class ShiftedBetaGeoModel:
 
         Notes
         -----
-        Fader and Hardie (2007), equation (3):
+        Fader and Hardie (2007):
         :math:`P(T = t) = B(\alpha + 1, \beta + t - 1) / B(\alpha, \beta)`.
 
         Examples
@@ -307,7 +307,7 @@ class ShiftedBetaGeoModel:
 
         Notes
         -----
-        Fader and Hardie (2007), equation (8):
+        Fader and Hardie (2007):
         :math:`r(t) = (\beta + t - 1) / (\alpha + \beta + t - 1)`.
         """
         periods = _periods(t, name="t", owner="ShiftedBetaGeoModel.retention_rate", minimum=1)
@@ -350,7 +350,7 @@ class ShiftedBetaGeoModel:
 
         Notes
         -----
-        Fader and Hardie (2010), equation (6), with :math:`n = k + 1` for :math:`k`
+        Fader and Hardie (2010), with :math:`n = k + 1` for :math:`k`
         renewals:
 
         .. math::
@@ -468,7 +468,7 @@ class ShiftedBetaGeoFitter:
 
     :meth:`fit` (one cohort) and :meth:`fit_cohorts` (several, each observed for as
     long as it has existed) return a :class:`ShiftedBetaGeoModel`. The likelihood
-    (Fader and Hardie 2007, equation B3) counts the customers lost in each period
+    (Fader and Hardie 2007, appendix) counts the customers lost in each period
     with :math:`P(T = t)` and the survivors, right-censored at the last period
     observed, with :math:`S(t)`; it is maximised by Newton's method in a trust
     region on the log parameters with the analytic gradient and Hessian.
