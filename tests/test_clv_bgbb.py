@@ -488,7 +488,8 @@ def test_unidentified_data_and_bad_horizons_are_rejected(fitted: cs.BetaGeoBetaB
     with pytest.raises(InvalidDataError, match="not identified"):
         cs.BetaGeoBetaBinomFitter().fit(none)
     table = pd.DataFrame({"frequency": [1], "recency": [2], "n_periods": [3]})
-    for bad in (-1, 1.5, math.nan, True):
+    bads: tuple[Any, ...] = (-1, 1.5, math.nan, True, "5", "five", None)
+    for bad in bads:
         with pytest.raises(InvalidParameterError, match="'t'"):
             fitted.expected_purchases(table, t=bad)
     with pytest.raises(InvalidParameterError, match="ahead"):

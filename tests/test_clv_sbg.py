@@ -141,8 +141,11 @@ def test_derl_published_and_limits() -> None:
     assert (np.diff(values) > 0).all()  # survivors are the loyal ones
     with pytest.raises(InvalidParameterError, match="discount_rate"):
         heavy.discounted_residual_lifetime(-0.1)
-    with pytest.raises(InvalidParameterError, match="renewals"):
-        heavy.discounted_residual_lifetime(0.1, renewals=1.5)  # type: ignore[call-overload]
+    for bad in (1.5, -1, "2", None):
+        with pytest.raises(InvalidParameterError, match="renewals"):
+            heavy.discounted_residual_lifetime(0.1, renewals=bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="'t'"):
+        heavy.survival("three")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("theta", [(0.704, 1.182), (5.0, 0.3)])

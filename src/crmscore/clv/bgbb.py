@@ -182,8 +182,15 @@ def _arrays(
 
 
 def _whole_numbers(value: object, *, name: str, owner: str) -> npt.NDArray[np.float64]:
-    array = np.asarray(value, dtype=np.float64)
-    if not (np.isfinite(array).all() and (array >= 0).all()) or (array != np.floor(array)).any():
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        array = np.array(np.nan)
+    if (
+        isinstance(value, str)
+        or not (np.isfinite(array).all() and (array >= 0).all())
+        or (array != np.floor(array)).any()
+    ):
         raise InvalidParameterError.for_value(
             name=name, owner=owner, allowed="whole numbers >= 0", got=value
         )

@@ -117,9 +117,13 @@ def _periods(value: object, *, name: str, owner: str, minimum: int = 0) -> npt.N
         raise InvalidParameterError.for_value(
             name=name, owner=owner, allowed=f"whole numbers >= {minimum}", got=value
         )
-    array = np.asarray(value, dtype=np.float64)
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        array = np.array(np.nan)
     if (
-        not (np.isfinite(array).all() and (array >= minimum).all())
+        isinstance(value, str)
+        or not (np.isfinite(array).all() and (array >= minimum).all())
         or (array != np.floor(array)).any()
     ):
         raise InvalidParameterError.for_value(
