@@ -101,6 +101,14 @@ def test_one_row_per_customer_fits_the_same(
     assert again.n_customers == DONORS
 
 
+def test_progress_is_reported_from_0_to_1(donations: pd.DataFrame) -> None:
+    seen: list[float] = []
+    cs.BetaGeoBetaBinomFitter().fit_aggregated(donations, count_col="weights", progress=seen.append)
+    assert seen[0] == 0.0
+    assert seen[-1] == 1.0
+    assert seen == sorted(seen)
+
+
 def test_fit_agrees_with_lifetimes_fit(
     donations: pd.DataFrame, fitted: cs.BetaGeoBetaBinomModel
 ) -> None:
