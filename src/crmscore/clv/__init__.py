@@ -2,7 +2,8 @@
 
 The purchase models are the BG/NBD, the MBG/NBD and the Pareto/NBD, and for
 discrete transaction opportunities the BG/BB; for contract renewals (contractual,
-discrete time) the shifted-beta-geometric.
+discrete time) the shifted-beta-geometric. :mod:`crmscore.clv.covariates` adds
+time-invariant customer covariates.
 
 Fitters hold settings and return frozen fitted models; models predict from an RFM
 table (:func:`crmscore.rfm_table`) and return Series indexed like it.
@@ -32,6 +33,14 @@ from crmscore.clv.conditional import (
     predict_p_alive_at,
     predict_purchase_distribution,
 )
+from crmscore.clv.covariates import (
+    BetaGeoCovariateFitter,
+    BetaGeoCovariateModel,
+    GammaGammaCovariateFitter,
+    GammaGammaCovariateModel,
+    ParetoNBDCovariateFitter,
+    ParetoNBDCovariateModel,
+)
 from crmscore.clv.diagnostics import (
     conditional_expectations,
     frequency_histogram,
@@ -60,10 +69,14 @@ __all__ = [
     "BetaGeoBetaBinomFitter",
     "BetaGeoBetaBinomModel",
     "BetaGeoBetaBinomParams",
+    "BetaGeoCovariateFitter",
+    "BetaGeoCovariateModel",
     "BetaGeoFitter",
     "BetaGeoModel",
     "ConvergenceReport",
     "FittedModel",
+    "GammaGammaCovariateFitter",
+    "GammaGammaCovariateModel",
     "GammaGammaFitter",
     "GammaGammaModel",
     "IndependenceTest",
@@ -71,6 +84,8 @@ __all__ = [
     "ModelLeaderboard",
     "ModifiedBetaGeoFitter",
     "ModifiedBetaGeoModel",
+    "ParetoNBDCovariateFitter",
+    "ParetoNBDCovariateModel",
     "ParetoNBDFitter",
     "ParetoNBDModel",
     "PurchaseModel",
