@@ -23,7 +23,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import crmscore as cs
@@ -167,13 +167,19 @@ def test_gradient_and_hessian_match_finite_differences(theta: tuple[float, float
 
 @settings(max_examples=30, deadline=None)
 @given(alpha=st.floats(0.05, 50.0), beta=st.floats(0.05, 50.0), t=st.integers(1, 500))
+@example(alpha=0.0625, beta=1.0, t=398)  # S(t - 1) - S(t) loses 3e-9 relative here
 def test_curves_are_probabilities(alpha: float, beta: float, t: int) -> None:
     model = cs.ShiftedBetaGeoModel.from_params({"alpha": alpha, "beta": beta})
     s = model.survival(np.arange(t + 1))
     assert ((s >= 0) & (s <= 1)).all()
     assert (np.diff(s) <= 0).all()
     assert 0 < model.retention_rate(t) < 1
-    assert model.churn_probability(t) == pytest.approx(s[t - 1] - s[t], abs=1e-15, rel=1e-9)
+    churn = model.churn_probability(t)
+    # P(T = t) = S(t - 1) times the hazard alpha / (alpha + beta + t - 1); each S is
+    # exact to about 1e-12 relative (log-gamma differences of numbers up to ~3,000).
+    assert churn == pytest.approx(s[t - 1] * alpha / (alpha + beta + t - 1), rel=1e-11)
+    # As a difference of survivals it cancels: absolute agreement, on S's scale.
+    assert abs(churn - (s[t - 1] - s[t])) <= 1e-11 * s[t - 1]
 
 
 # --- cohorts -------------------------------------------------------------------------------
