@@ -10,7 +10,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmscore._display import short_repr
+from crmscore._display import html_block, short_repr
 from crmscore._events import validate_events
 from crmscore._serialise import reads
 from crmscore._validation import check_columns, check_frame
@@ -122,6 +122,27 @@ class EarlyWarning:
                 ("signals", ", ".join(s.name for s in self.signals)),
                 ("rules", ", ".join(r.name for r in self.rules)),
             ],
+        )
+
+    def _repr_html_(self) -> str:
+        signals = self.summary()
+        if (signals["type"] == signals.index).all():
+            signals = signals.drop(columns="type")  # the built-in signals: type == name
+        rules = pd.DataFrame(
+            {
+                "level": [r.level for r in self.rules],
+                "description": [r.description for r in self.rules],
+            },
+            index=pd.Index([r.name for r in self.rules], name="rule"),
+        )
+        return html_block(
+            "EarlyWarning",
+            facts=[
+                ("signals", len(self.signals)),
+                ("rules", len(self.rules)),
+                ("levels", " < ".join(LEVELS)),
+            ],
+            tables=[("Signals", signals), ("Rules (highest level wins)", rules)],
         )
 
     @property
