@@ -224,7 +224,7 @@ def test_action_map_reads_the_tiers_of_a_real_scorecard() -> None:
         (lambda: ActionMap(entries={}, scheme="policy"), "'scheme' parameter of ActionMap"),  # type: ignore[arg-type]
         (lambda: ActionMap.from_dict({"fallback": "x"}), r"\['entries'\] are required"),
         (lambda: InteractionStop(kinds=5), "'kinds' parameter of InteractionStop"),  # type: ignore[arg-type]
-        (lambda: EarlyWarning(signals=None), "'signals' parameter of EarlyWarning"),  # type: ignore[arg-type]
+        (lambda: EarlyWarning(signals=5), "'signals' parameter of EarlyWarning"),  # type: ignore[arg-type]
         (lambda: EarlyWarning(rules=5), "'rules' parameter of EarlyWarning"),  # type: ignore[arg-type]
         (lambda: EarlyWarning(rules="abc"), "'rules' parameter of EarlyWarning"),  # type: ignore[arg-type]
         (lambda: EarlyWarning.from_dict({"signals": []}), r"\['rules'\] are required"),

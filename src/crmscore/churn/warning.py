@@ -41,11 +41,17 @@ def _sequence(values: object, *, name: str, allowed: str) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def _to_signals(values: Sequence[ChurnSignal]) -> tuple[ChurnSignal, ...]:
+def _to_signals(values: Sequence[ChurnSignal] | None) -> tuple[ChurnSignal, ...]:
+    # None (the default) stands for DEFAULT_SIGNALS: a sentinel keeps the eight
+    # signals' long repr out of the signature help() shows.
+    if values is None:
+        return DEFAULT_SIGNALS
     return _sequence(values, name="signals", allowed="a sequence of ChurnSignal")
 
 
-def _to_rules(values: Sequence[Rule]) -> tuple[Rule, ...]:
+def _to_rules(values: Sequence[Rule] | None) -> tuple[Rule, ...]:
+    if values is None:  # DEFAULT_RULES, as for the signals
+        return DEFAULT_RULES
     return _sequence(values, name="rules", allowed="a sequence of Rule")
 
 
@@ -82,11 +88,13 @@ class EarlyWarning:
     yellow (rule 'disengaged_and_declining'): no interaction for 35 days; 2 unpaid cart(s) in a row
     """
 
-    signals: tuple[ChurnSignal, ...] = attrs.field(default=DEFAULT_SIGNALS, converter=_to_signals)
-    """The signals measured, each with its thresholds."""
+    signals: tuple[ChurnSignal, ...] = attrs.field(default=None, converter=_to_signals)
+    """The signals measured, each with its thresholds. ``None`` (the default) means
+    :data:`~crmscore.churn.DEFAULT_SIGNALS`."""
 
-    rules: tuple[Rule, ...] = attrs.field(default=DEFAULT_RULES, converter=_to_rules)
-    """The rules; the highest level among those that hold is the customer's level."""
+    rules: tuple[Rule, ...] = attrs.field(default=None, converter=_to_rules)
+    """The rules; the highest level among those that hold is the customer's level.
+    ``None`` (the default) means :data:`~crmscore.churn.DEFAULT_RULES`."""
 
     def __attrs_post_init__(self) -> None:
         owner = "EarlyWarning"
