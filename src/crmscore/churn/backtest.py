@@ -286,7 +286,7 @@ def evaluate_backtest(
     value_col: str = "value",
     event_id_col: str = "event_id",
     extra_kinds: Collection[str] = (),
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> ChurnBacktest:
     """Compare rules, the learned model, 1 - P(alive) and "warn everyone" on past cut-offs.
 
@@ -340,8 +340,9 @@ def evaluate_backtest(
         Column of event ids.
     extra_kinds : collection of str, default ()
         Event kinds accepted besides the known ones.
-    progress : callable, optional
+    progress : callable or bool, optional
         Called with the fraction of cut-offs done (0.0 first, 1.0 last).
+        ``True`` draws a tqdm bar instead (the ``progress`` extra).
 
     Returns
     -------

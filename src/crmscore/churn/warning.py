@@ -12,6 +12,7 @@ import pandas as pd
 
 from crmscore._display import html_block, short_repr
 from crmscore._events import validate_events
+from crmscore._progress import ProgressReporter
 from crmscore._serialise import reads
 from crmscore._validation import check_columns, check_frame
 from crmscore.churn._context import EventContext
@@ -26,7 +27,7 @@ from crmscore.churn.signals import (
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Callable, Collection, Sequence
 
     import numpy.typing as npt
 
@@ -170,6 +171,7 @@ class EarlyWarning:
         event_id_col: str = "event_id",
         extra_kinds: Collection[str] = (),
         future: Literal["drop", "error"] = "drop",
+        progress: Callable[[float], None] | bool | None = None,
     ) -> pd.DataFrame:
         """Measure every signal and set every customer's warning level.
 
@@ -195,6 +197,10 @@ class EarlyWarning:
             Event kinds accepted besides the known ones.
         future : {"drop", "error"}, default "drop"
             Events after the day of ``as_of`` are left out, or rejected.
+        progress : callable or bool, optional
+            Called with the fraction done (0 to 1, increasing): after the log is
+            checked and indexed, after each signal, and with 1.0 at the end.
+            ``True`` draws a tqdm bar instead (the ``progress`` extra).
 
         Returns
         -------
@@ -224,6 +230,8 @@ class EarlyWarning:
             timestamps, missing values where required, conflicting event ids,
             future events with ``future="error"``), or a parameter is invalid.
         """
+        reporter = ProgressReporter(progress, owner="EarlyWarning.predict")
+        reporter.report(0.0)
         validated = validate_events(
             events,
             as_of=as_of,
@@ -239,16 +247,21 @@ class EarlyWarning:
         context = EventContext(validated)
         columns: dict[str, Any] = {}
         fired: dict[str, npt.NDArray[np.bool_]] = {}
-        for signal in self.signals:
+        # The check and index of the log take about as long as two signals.
+        steps = len(self.signals) + 3
+        reporter.report(2 / steps)
+        for done, signal in enumerate(self.signals, start=3):
             result = signal.compute(context)
             fired[signal.name] = np.asarray(result.fired, dtype=bool)
             columns[signal.name] = fired[signal.name]
             columns[f"{signal.name}_value"] = np.asarray(result.value, dtype=np.float64)
             if signal.has_reference:
                 columns[f"{signal.name}_reference"] = np.asarray(result.reference, dtype=float)
+            reporter.report(done / steps)
         head = self._levels(fired, validated.n_customers)
         frame = pd.DataFrame({**head, **columns}, index=validated.customers)
         frame.attrs = {"as_of": validated.as_of}
+        reporter.done()
         return frame
 
     def assign_levels(self, fired: pd.DataFrame) -> pd.DataFrame:

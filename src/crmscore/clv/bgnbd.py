@@ -505,7 +505,7 @@ class BetaGeoFitter:
         table: pd.DataFrame,
         *,
         time_unit: str | None = None,
-        progress: Callable[[float], None] | None = None,
+        progress: Callable[[float], None] | bool | None = None,
     ) -> BetaGeoModel:
         """Fit the model to an RFM table.
 
@@ -522,11 +522,12 @@ class BetaGeoFitter:
             Unit of recency and T, recorded on the model; defaults to
             ``table.attrs["time_unit"]`` if set (pandas drops ``attrs`` through many
             operations and any file, so pass it when the table was not made just now).
-        progress : callable, optional
+        progress : callable or bool, optional
             Called with the fraction done (0 to 1, increasing): after the data are
             checked and compressed, at every optimiser iteration (how far the
             gradient has come towards ``tol``), and with 1.0 at the end. An
             exception it raises stops the fit. Nothing is reported without it.
+            ``True`` draws a tqdm bar instead (the ``progress`` extra).
 
         Returns
         -------
@@ -557,7 +558,7 @@ class BetaGeoFitter:
         *,
         count_col: str = "count",
         time_unit: str | None = None,
-        progress: Callable[[float], None] | None = None,
+        progress: Callable[[float], None] | bool | None = None,
     ) -> BetaGeoModel:
         """Fit the model to sufficient statistics: distinct rows with customer counts.
 
@@ -574,8 +575,9 @@ class BetaGeoFitter:
             The column holding how many customers share each row.
         time_unit : {"D", "W", "M"}, optional
             Unit of recency and T; defaults to ``stats.attrs["time_unit"]`` if set.
-        progress : callable, optional
+        progress : callable or bool, optional
             Called with the fraction done, as in :meth:`fit`.
+            ``True`` draws a tqdm bar instead (the ``progress`` extra).
 
         Returns
         -------

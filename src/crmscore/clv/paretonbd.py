@@ -426,7 +426,7 @@ class ParetoNBDFitter:
         table: pd.DataFrame,
         *,
         time_unit: str | None = None,
-        progress: Callable[[float], None] | None = None,
+        progress: Callable[[float], None] | bool | None = None,
     ) -> ParetoNBDModel:
         """Fit the model to an RFM table.
 
@@ -439,9 +439,10 @@ class ParetoNBDFitter:
             Unit of recency and T, recorded on the model; defaults to
             ``table.attrs["time_unit"]`` if set (pandas drops ``attrs`` through many
             operations and any file, so pass it when the table was not made just now).
-        progress : callable, optional
+        progress : callable or bool, optional
             Called with the fraction done (0 to 1, increasing), as in
             :meth:`crmscore.BetaGeoFitter.fit`.
+            ``True`` draws a tqdm bar instead (the ``progress`` extra).
 
         Returns
         -------
@@ -472,7 +473,7 @@ class ParetoNBDFitter:
         *,
         count_col: str = "count",
         time_unit: str | None = None,
-        progress: Callable[[float], None] | None = None,
+        progress: Callable[[float], None] | bool | None = None,
     ) -> ParetoNBDModel:
         """Fit the model to sufficient statistics: distinct rows with customer counts.
 
@@ -485,8 +486,9 @@ class ParetoNBDFitter:
             The column holding how many customers share each row.
         time_unit : {"D", "W", "M"}, optional
             Unit of recency and T; defaults to ``stats.attrs["time_unit"]`` if set.
-        progress : callable, optional
+        progress : callable or bool, optional
             Called with the fraction done, as in :meth:`fit`.
+            ``True`` draws a tqdm bar instead (the ``progress`` extra).
 
         Returns
         -------
