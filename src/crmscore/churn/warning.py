@@ -17,8 +17,8 @@ from crmscore._validation import check_columns, check_frame
 from crmscore.churn._context import EventContext
 from crmscore.churn.rules import DEFAULT_RULES, LEVELS, Rule
 from crmscore.churn.signals import (
-    DEFAULT_SIGNALS,
     SIGNAL_GROUPS,
+    WARNING_SIGNALS,
     AliveModel,
     ChurnSignal,
     signal_from_dict,
@@ -58,7 +58,8 @@ class EarlyWarning:
     """Churn early warning: signals measured on an event log, rules that set levels.
 
     The defaults are the eight signals of the policy table with the policy's
-    thresholds (:data:`~crmscore.churn.DEFAULT_SIGNALS`) and the default rules
+    thresholds and the purchase lapse (:data:`~crmscore.churn.WARNING_SIGNALS`) and
+    the default rules
     (:data:`~crmscore.churn.DEFAULT_RULES`). Nothing is fitted: a customer's
     level depends on that customer's events only.
 
@@ -68,7 +69,7 @@ class EarlyWarning:
     >>> events = pd.DataFrame({
     ...     "customer_id": ["a", "a", "a", "b", "b"],
     ...     "timestamp": pd.to_datetime(
-    ...         ["2024-01-02", "2024-02-20", "2024-02-25", "2024-03-20", "2024-03-25"]),
+    ...         ["2024-02-10", "2024-02-20", "2024-02-25", "2024-03-20", "2024-03-25"]),
     ...     "kind": ["purchase", "cart_abandoned", "cart_abandoned", "purchase", "interaction"],
     ...     "value": [120.0, None, None, 80.0, None],
     ... })
@@ -76,13 +77,14 @@ class EarlyWarning:
     >>> warnings[["level", "rule", "n_signals"]]
                   level                      rule  n_signals
     customer_id
-    a            yellow  disengaged_and_declining          2
+    a            yellow  disengaged_and_declining          3
     b              none                       NaN          0
-    >>> print(EarlyWarning().explain(warnings).loc["a"])
-    yellow (rule 'disengaged_and_declining'): no interaction for 35 days; 2 unpaid cart(s) in a row
+    >>> print(EarlyWarning().explain(warnings).loc["a"])  # doctest: +NORMALIZE_WHITESPACE
+    yellow (rule 'disengaged_and_declining'): no interaction for 35 days; 2 unpaid cart(s)
+    in a row; no purchase for 50 days (the 90-day churn criterion is met in 40 days)
     """
 
-    signals: tuple[ChurnSignal, ...] = attrs.field(default=DEFAULT_SIGNALS, converter=_to_signals)
+    signals: tuple[ChurnSignal, ...] = attrs.field(default=WARNING_SIGNALS, converter=_to_signals)
     """The signals measured, each with its thresholds."""
 
     rules: tuple[Rule, ...] = attrs.field(default=DEFAULT_RULES, converter=_to_rules)
