@@ -316,6 +316,12 @@ def test_by_rule_table(result: cs.ChurnBacktest) -> None:
         assert alone >= cell(levels, level, "warned")
     assert table["precision"].dropna().between(0, 1).all()
     assert table["share_too_soon"].dropna().between(0, 1).all()
+    customers = cell(result.to_frame(), "rules", "customers")
+    assert np.allclose(table["share_warned"], table["warned"] / customers)
+    # A one-signal rule ranks exactly as its signal; signals contribute no level.
+    assert cell(table, "rule lapsing", "auc") == cell(table, "signal purchase_lapse", "auc")
+    assert table.loc[table["level"] == "", "auc_contribution"].isna().all()
+    assert table.loc[table["level"] != "", "auc_contribution"].notna().all()
 
 
 def test_true_churn_dates_replace_the_criterion(book: cs.EventBook) -> None:
