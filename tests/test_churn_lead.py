@@ -91,9 +91,9 @@ def synthetic_book() -> cs.EventBook:
 def test_synthetic_book_is_not_ranked_worse_than_before() -> None:
     """Against the criterion and against the simulation's true churn dates.
 
-    Measured on ``make_events(100_000, seed=90417)`` (docs/churn.md): AUC 0.646 vs
-    0.478 against the criterion, 0.548 vs 0.543 against the truth. On this small
-    book (3,000 customers, seed 4242, two cut-offs; measured 0.632 vs 0.488 and
+    Measured on ``make_events(100_000, seed=90417)`` (docs/churn.md): AUC 0.639 vs
+    0.478 against the criterion, 0.552 vs 0.543 against the truth. On this small
+    book (3,000 customers, seed 4242, two cut-offs; measured 0.626 vs 0.488 and
     0.544 vs 0.523) the truth AUC is noisy, so the test asks the
     new levels to stay within 0.02 of the previous ones and above chance.
     """

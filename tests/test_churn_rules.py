@@ -158,6 +158,8 @@ def test_default_rules_hand_checked() -> None:
             row("negative_reviews"),
             row("complaint_rise", "spend_drop", "account_anomaly"),
             row("complaint_rise", "purchase_lapse"),
+            row("account_anomaly", "cart_abandonment"),
+            row("account_anomaly", "spend_drop", "purchase_frequency_drop"),  # one piece
         ]
     )
     result = EarlyWarning().assign_levels(fired)
@@ -173,6 +175,8 @@ def test_default_rules_hand_checked() -> None:
         "yellow",
         "red",
         "yellow",
+        "yellow",
+        "yellow",
     ]
     assert result["rule"].astype(object).tolist()[3:] == [
         "lapsing",
@@ -183,6 +187,8 @@ def test_default_rules_hand_checked() -> None:
         "dissatisfied",
         "distress_confirmed",
         "dissatisfied",
+        "account_anomaly_corroborated",
+        "account_anomaly_corroborated",
     ]
 
 

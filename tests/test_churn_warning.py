@@ -266,7 +266,8 @@ def test_summary_lists_signals_thresholds_and_rules() -> None:
     assert stop["group"] == "behaviour"
     assert stop["parameters"].startswith("days=30, kinds=['interaction',")
     assert stop["used_by"] == (
-        "distress_confirmed (red), disengaged_and_declining (yellow), three_signals (yellow)"
+        "distress_confirmed (red), disengaged_and_declining (yellow), three_signals (yellow), "
+        "account_anomaly_corroborated (yellow)"
     )
     assert summary.loc["purchase_lapse", "used_by"] == (
         "disengaged_and_declining (yellow), three_signals (yellow), lapsing (blue)"

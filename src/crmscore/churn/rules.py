@@ -508,8 +508,9 @@ _LAPSE = Fired(name="purchase_lapse")
 #: emotion rules of :data:`CORROBORATION_RULES` are unchanged; the absence-based
 #: rules need a purchase lapse (30 to 59 days without a purchase, the signal
 #: ``purchase_lapse`` of :data:`~crmscore.churn.WARNING_SIGNALS`), so that they warn
-#: customers who can still churn 30 days or more ahead, not those already gone; a
-#: lapse alone and an account anomaly alone warn blue.
+#: customers who can still churn 30 days or more ahead, not those already gone; an
+#: account anomaly with one more piece of evidence warns yellow; a lapse alone and
+#: an account anomaly alone warn blue.
 DEFAULT_RULES: tuple[Rule, ...] = (
     CORROBORATION_RULES[0],
     CORROBORATION_RULES[1],
@@ -529,6 +530,15 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         description=(
             "Watch closely: three independent signals fired together, and no purchase for "
             "30 to 59 days."
+        ),
+    ),
+    Rule(
+        name="account_anomaly_corroborated",
+        level="yellow",
+        when=Fired(name="account_anomaly") & AtLeast(n=2, of=_EVIDENCE),
+        description=(
+            "Watch closely: a login from a new IP address or device, and a further "
+            "independent signal."
         ),
     ),
     Rule(
