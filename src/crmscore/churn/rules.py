@@ -461,7 +461,7 @@ _EVIDENCE = (
     _EMOTION,
 )
 
-#: The rules before 0.x (kept as a preset): warnings need independent corroboration,
+#: The previous default rules (kept as a preset): warnings need independent corroboration,
 #: because single policy signals fire for many loyal customers. They ignore lead
 #: time: on a purchase log they fire mostly on customers who stopped buying two or
 #: more months ago and churn within days (see the churn guide). Use them with
