@@ -266,8 +266,11 @@ def test_summary_lists_signals_thresholds_and_rules() -> None:
     assert stop["group"] == "behaviour"
     assert stop["parameters"].startswith("days=30, kinds=['interaction',")
     assert stop["used_by"] == (
-        "distress_confirmed (red), disengaged_and_declining (yellow), "
-        "three_signals (yellow), two_signals (blue)"
+        "distress_confirmed (red), disengaged_and_declining (yellow), three_signals (yellow), "
+        "account_anomaly_corroborated (yellow)"
+    )
+    assert summary.loc["purchase_lapse", "used_by"] == (
+        "disengaged_and_declining (yellow), three_signals (yellow), lapsing (blue)"
     )
     # Emotion signals are used through their group by every rule.
     assert str(summary.loc["complaint_rise", "used_by"]).split(", ")[:2] == [

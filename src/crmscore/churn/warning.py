@@ -18,8 +18,8 @@ from crmscore._validation import check_columns, check_frame
 from crmscore.churn._context import EventContext
 from crmscore.churn.rules import DEFAULT_RULES, LEVELS, Rule
 from crmscore.churn.signals import (
-    DEFAULT_SIGNALS,
     SIGNAL_GROUPS,
+    WARNING_SIGNALS,
     AliveModel,
     ChurnSignal,
     signal_from_dict,
@@ -43,10 +43,10 @@ def _sequence(values: object, *, name: str, allowed: str) -> tuple[Any, ...]:
 
 
 def _to_signals(values: Sequence[ChurnSignal] | None) -> tuple[ChurnSignal, ...]:
-    # None (the default) stands for DEFAULT_SIGNALS: a sentinel keeps the eight
+    # None (the default) stands for WARNING_SIGNALS: a sentinel keeps the nine
     # signals' long repr out of the signature help() shows.
     if values is None:
-        return DEFAULT_SIGNALS
+        return WARNING_SIGNALS
     return _sequence(values, name="signals", allowed="a sequence of ChurnSignal")
 
 
@@ -65,7 +65,8 @@ class EarlyWarning:
     """Churn early warning: signals measured on an event log, rules that set levels.
 
     The defaults are the eight signals of the policy table with the policy's
-    thresholds (:data:`~crmscore.churn.DEFAULT_SIGNALS`) and the default rules
+    thresholds and the purchase lapse (:data:`~crmscore.churn.WARNING_SIGNALS`) and
+    the default rules
     (:data:`~crmscore.churn.DEFAULT_RULES`). Nothing is fitted: a customer's
     level depends on that customer's events only.
 
@@ -75,7 +76,7 @@ class EarlyWarning:
     >>> events = pd.DataFrame({
     ...     "customer_id": ["a", "a", "a", "b", "b"],
     ...     "timestamp": pd.to_datetime(
-    ...         ["2024-01-02", "2024-02-20", "2024-02-25", "2024-03-20", "2024-03-25"]),
+    ...         ["2024-02-10", "2024-02-20", "2024-02-25", "2024-03-20", "2024-03-25"]),
     ...     "kind": ["purchase", "cart_abandoned", "cart_abandoned", "purchase", "interaction"],
     ...     "value": [120.0, None, None, 80.0, None],
     ... })
@@ -83,15 +84,17 @@ class EarlyWarning:
     >>> warnings[["level", "rule", "n_signals"]]
                   level                      rule  n_signals
     customer_id
-    a            yellow  disengaged_and_declining          2
+    a            yellow  disengaged_and_declining          3
     b              none                       NaN          0
-    >>> print(EarlyWarning().explain(warnings).loc["a"])
-    yellow (rule 'disengaged_and_declining'): no interaction for 35 days; 2 unpaid cart(s) in a row
+    >>> print(EarlyWarning().explain(warnings).loc["a"])  # doctest: +NORMALIZE_WHITESPACE
+    yellow (rule 'disengaged_and_declining'): no interaction for 35 days; 2 unpaid cart(s)
+    in a row; no purchase for 50 days (the 90-day churn criterion is met in 40 days)
     """
 
     signals: tuple[ChurnSignal, ...] = attrs.field(default=None, converter=_to_signals)
     """The signals measured, each with its thresholds. ``None`` (the default) means
-    :data:`~crmscore.churn.DEFAULT_SIGNALS`."""
+    :data:`~crmscore.churn.WARNING_SIGNALS` (the eight policy signals and the purchase
+    lapse)."""
 
     rules: tuple[Rule, ...] = attrs.field(default=None, converter=_to_rules)
     """The rules; the highest level among those that hold is the customer's level.
