@@ -14,9 +14,11 @@ from crmscore._events import EVENT_KINDS
 from crmscore._params import BetaGeoParams, GammaGammaParams, ParetoNBDParams
 from crmscore.actions import DEFAULT_ACTIONS, ActionMap
 from crmscore.churn import (
+    CORROBORATION_RULES,
     DEFAULT_RULES,
     DEFAULT_SIGNALS,
     PRECISION_TARGET,
+    WARNING_SIGNALS,
     AccountAnomaly,
     AliveModel,
     AllOf,
@@ -227,6 +229,7 @@ __all__ = [
     "B2B_POLICY_INDICATORS",
     "CLASSIC_SEGMENTS",
     "CLV_TARGET",
+    "CORROBORATION_RULES",
     "COURSE_FIGURES",
     "DEFAULT_ACTIONS",
     "DEFAULT_RULES",
@@ -239,6 +242,7 @@ __all__ = [
     "RANDOM_INDEX",
     "RELATIONSHIP_INDICATORS",
     "VALUE_MATRIX_SEGMENTS",
+    "WARNING_SIGNALS",
     "AccountAnomaly",
     "ActionMap",
     "ActionSchedule",
