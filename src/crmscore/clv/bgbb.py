@@ -656,7 +656,7 @@ class BetaGeoBetaBinomFitter:
     """Most optimiser iterations before :class:`~crmscore.errors.ConvergenceError`."""
 
     def fit(
-        self, table: pd.DataFrame, *, progress: Callable[[float], None] | None = None
+        self, table: pd.DataFrame, *, progress: Callable[[float], None] | bool | None = None
     ) -> BetaGeoBetaBinomModel:
         """Fit the model to one row per customer.
 
@@ -665,9 +665,9 @@ class BetaGeoBetaBinomFitter:
         table : pandas.DataFrame
             ``frequency``, ``recency``, ``n_periods`` per customer (e.g. from
             :func:`discrete_rfm_table`), indexed by unique customer ids.
-        progress : callable, optional
-            Called with the fraction done (0 to 1, increasing), as in
-            :meth:`crmscore.BetaGeoFitter.fit`.
+        progress : callable or bool, optional
+            Called with the fraction done (0 to 1, increasing), or True for a tqdm
+            bar, as in :meth:`crmscore.BetaGeoFitter.fit`.
 
         Returns
         -------
@@ -697,7 +697,7 @@ class BetaGeoBetaBinomFitter:
         stats: pd.DataFrame,
         *,
         count_col: str = "count",
-        progress: Callable[[float], None] | None = None,
+        progress: Callable[[float], None] | bool | None = None,
     ) -> BetaGeoBetaBinomModel:
         """Fit the model to distinct (frequency, recency, n_periods) rows with counts.
 
@@ -708,8 +708,8 @@ class BetaGeoBetaBinomFitter:
         count_col : str, default "count"
             The column holding how many customers share each row (lifetimes' donations
             data calls it ``weights``).
-        progress : callable, optional
-            Called with the fraction done, as in :meth:`fit`.
+        progress : callable or bool, optional
+            Called with the fraction done, or True for a tqdm bar, as in :meth:`fit`.
 
         Returns
         -------
