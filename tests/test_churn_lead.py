@@ -122,7 +122,8 @@ def test_the_defaults_warn_on_a_lapse_and_not_on_customers_already_gone() -> Non
     """Hand-computed: a regular buyer silent 29, 30, 59, 60 or 75 days, with unpaid carts."""
     as_of = pd.Timestamp("2024-06-30")
     rows: list[tuple[str, int, str, float]] = []
-    for customer, silence in (("d29", 29), ("d30", 30), ("d59", 59), ("d60", 60), ("d75", 75)):
+    silences = (("d29", 29), ("d30", 30), ("d59", 59), ("d60", 60), ("d61", 61), ("d75", 75))
+    for customer, silence in silences:
         # A regular buyer (every 20 days for a year) who then stopped, and two unpaid
         # carts 35 and 34 days ago.
         rows.extend((customer, age, "purchase", 50.0) for age in range(silence, silence + 360, 20))
@@ -137,21 +138,23 @@ def test_the_defaults_warn_on_a_lapse_and_not_on_customers_already_gone() -> Non
     )
     result = cs.EarlyWarning().predict(events, as_of=as_of)
     # 29 days: no lapse yet and a purchase inside the last 30 days (no interaction
-    # stop); 30 and 59: a lapse, with interaction stop and unpaid carts (yellow);
-    # 60 and 75: the criterion is met within 30 days, no warning can give notice.
+    # stop); 30, 59 and 60: a lapse, with interaction stop and unpaid carts (yellow;
+    # at 60 days the churn criterion is met in exactly 30 days, which a 30-day lead
+    # still counts); 61 and 75: met within 30 days, no warning can give notice.
     assert result["level"].astype(str).to_dict() == {
         "d29": "none",
         "d30": "yellow",
         "d59": "yellow",
-        "d60": "none",
+        "d60": "yellow",
+        "d61": "none",
         "d75": "none",
     }
     assert result.loc["d30", "rule"] == "disengaged_and_declining"
     # The previous defaults warn all five alike: frequency drop and unpaid carts (two
     # pieces of evidence) at 29 days, interaction stop and falling spend or carts
-    # from 30 days on, also at 60 and 75 days, when no warning can give notice.
+    # from 30 days on, also at 61 and 75 days, when no warning can give notice.
     before = PREVIOUS.predict(events, as_of=as_of)["level"].astype(str).tolist()
-    assert before == ["blue", "yellow", "yellow", "yellow", "yellow"]
+    assert before == ["blue", "yellow", "yellow", "yellow", "yellow", "yellow"]
 
 
 @settings(max_examples=15, deadline=None)
