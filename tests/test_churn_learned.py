@@ -342,10 +342,12 @@ def test_purchase_only_log_leaves_signals_out_with_notes() -> None:
 
 
 def test_cdnow_learned_model_beats_the_rules() -> None:
-    """Measured on CDNOW (three cut-offs): learned AUC 0.847, rules 0.349.
+    """Measured on CDNOW (three cut-offs): learned AUC 0.847, default rules 0.662.
 
     The floor, 0.80, leaves room for numerical noise but not for a model that
-    does not learn; the rules rank churners backwards on this log (AUC < 0.5).
+    does not learn. The default rules rank churners the right way since they warn
+    on a purchase lapse (0.349, backwards, with the previous defaults, now
+    ``CORROBORATION_RULES``), but a fitted model still ranks far better.
     """
     result = cs.evaluate_backtest(cdnow_events(), as_of=["1997-09-30", "1997-12-31", "1998-03-31"])
     table = result.to_frame()
@@ -354,7 +356,7 @@ def test_cdnow_learned_model_beats_the_rules() -> None:
         return float(table[column].to_numpy(dtype=np.float64)[table.index.get_loc(method)])
 
     assert cell("learned", "auc") > 0.80
-    assert cell("learned", "auc") > cell("rules", "auc") + 0.3
+    assert cell("learned", "auc") > cell("rules", "auc") + 0.15
     assert cell("learned", "average_precision") > cell("warn everyone", "base_rate") + 0.2
     assert cell("learned", "brier") < cell("1 - P(alive)", "brier")
 
@@ -388,9 +390,10 @@ def test_purchase_lapse_hand_computed() -> None:
     )
     warning = cs.EarlyWarning(signals=(cs.PurchaseLapse(),), rules=())
     result = warning.predict(events, as_of="2024-03-31")
-    # 29 days: too early; 30: fires; 59: fires (criterion met in 31 days); 60: too late.
+    # 29 days: too early; 30 and 59: fire; 60: fires, the criterion is met in exactly
+    # 30 days (churn day = last purchase + 90, which a 30-day lead still counts).
     assert result["purchase_lapse_value"].tolist()[:4] == [29.0, 30.0, 59.0, 60.0]
-    assert result["purchase_lapse"].tolist() == [False, True, True, False, False]
+    assert result["purchase_lapse"].tolist() == [False, True, True, True, False]
     assert np.isnan(result["purchase_lapse_value"].iloc[4])
     again = cs.churn.signal_from_dict(cs.PurchaseLapse(days=20).to_dict())
     assert again == cs.PurchaseLapse(days=20)
