@@ -382,7 +382,7 @@ def _factorize_ints(values: IntArray) -> tuple[IntArray, npt.NDArray[np.int64]]:
     if values.size:
         low, high = values.min(), values.max()
         span = int(high) - int(low) + 1
-        if span <= max(4 * values.size, 1 << 20):
+        if span <= max(4 * values.size, 1 << 16):
             offset = (values - low).astype(np.intp)
             present = np.zeros(span, dtype=bool)
             present[offset] = True

@@ -37,6 +37,13 @@ class _Batch:
     event_ids: npt.NDArray[Any]
     id_hashes: npt.NDArray[np.uint64]
     value_col: str = "value"  # the amount column's name, for error messages
+    rows: tuple[Any, npt.NDArray[np.int64]] | None = None  # (ids, the customers' rows in them)
+
+    def positions(self, book: Book) -> npt.NDArray[np.int64]:
+        """Row of each of the batch's customers in ``book`` (-1 if new), looked up once."""
+        if self.rows is None or self.rows[0] is not book.ids:
+            self.rows = (book.ids, book.ids.positions(self.customers))
+        return self.rows[1]
 
     def take(self, mask: npt.NDArray[np.bool_]) -> _Batch:
         return _Batch(
@@ -48,6 +55,7 @@ class _Batch:
             value=self.value[mask],
             event_ids=self.event_ids[mask],
             id_hashes=self.id_hashes[mask],
+            rows=self.rows,
         )
 
 
@@ -133,7 +141,7 @@ def _drop_before_first_purchase(book: Book, batch: _Batch) -> tuple[_Batch, pd.D
     customer, time and arrival, so positions give that order).
     """
     customers = batch.customers
-    known = book.ids.positions(customers) >= 0
+    known = batch.positions(book) >= 0
     position = np.arange(batch.codes.size, dtype=np.int64)
     buys = batch.kinds == "purchase"
     first_buy = np.full(len(customers), _NEVER, dtype=np.int64)
