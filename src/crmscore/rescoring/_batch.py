@@ -86,7 +86,10 @@ def _read_batch(
         valid = attrs.evolve(valid, customers=pd.Index(plain, dtype=object, name=columns.customer))
     stamps = valid.stamps.astype("datetime64[ns]")
     event_ids = json_ids(valid.event_ids) if valid.event_ids is not None else np.empty(0, object)
-    id_hashes = label_hashes(event_ids)
+    # (validation hashed them already, unless they are int64)
+    id_hashes = (
+        valid.event_id_hashes if valid.event_id_hashes is not None else label_hashes(event_ids)
+    )
     fresh = book.event_ids.positions(event_ids, id_hashes) < 0
     if not fresh.any():
         return None
@@ -117,7 +120,7 @@ def _read_batch(
     # (customer, time, arrival): logs usually arrive in time order, and then one
     # stable sort by customer is enough.
     if times.size and (np.diff(times) >= 0).all():
-        order = np.argsort(codes, kind="stable")
+        order = _stable_order(codes)
     else:
         order = np.lexsort((np.arange(codes.size), times, codes))
     kinds = np.asarray(valid.kind_names, dtype=object)[valid.kinds[fresh]]
@@ -131,6 +134,18 @@ def _read_batch(
         id_hashes=id_hashes[fresh][order],
         value_col=columns.value,
     )
+
+
+def _stable_order(codes: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """Stable argsort of non-negative codes: one sort of unique (code, arrival) keys.
+
+    Unique keys make any sort stable, and numpy's default sort of int64 is about
+    twice as fast as its stable one on millions of events.
+    """
+    n = codes.size
+    if n == 0 or int(codes.max()) >= np.iinfo(np.int64).max // max(n, 1) - 1:
+        return np.argsort(codes, kind="stable")
+    return np.argsort(codes * n + np.arange(n))
 
 
 def _drop_before_first_purchase(book: Book, batch: _Batch) -> tuple[_Batch, pd.DataFrame]:

@@ -284,6 +284,20 @@ def _entries(spec: DueIndex, rows: npt.NDArray[np.int64], get: Getter) -> _Entri
     return _Entries.of(keys[live], rows[live])
 
 
+def _same_pending(
+    spec: DueIndex, old: Mapping[str, npt.NDArray[Any]], new: Mapping[str, npt.NDArray[Any]]
+) -> bool:
+    """Whether two sets of full columns have the same pending rows and times."""
+    keys = [np.asarray(c[spec.key]).view(np.int64) for c in (old, new)]
+    live = [
+        np.asarray(spec.live(c.__getitem__), dtype=bool) & (k != _NAT)
+        for c, k in zip((old, new), keys, strict=True)
+    ]
+    return bool(
+        np.array_equal(live[0], live[1]) and np.array_equal(keys[0][live[0]], keys[1][live[1]])
+    )
+
+
 @attrs.frozen(eq=False)
 class ColumnStore(Mapping[str, npt.NDArray[Any]]):
     """Per-customer columns as one immutable value that later values share.
@@ -308,15 +322,25 @@ class ColumnStore(Mapping[str, npt.NDArray[Any]]):
 
     @classmethod
     def of(
-        cls, columns: Mapping[str, npt.NDArray[Any]], specs: tuple[DueIndex, ...] = ()
+        cls,
+        columns: Mapping[str, npt.NDArray[Any]],
+        specs: tuple[DueIndex, ...] = (),
+        *,
+        like: ColumnStore | None = None,
     ) -> ColumnStore:
-        """Make a store of full columns (all of one length), with its due indexes built."""
+        """Make a store of full columns (all of one length), with its due indexes built.
+
+        ``like``: a store whose due indexes are reused where their pending rows and
+        times are the same in ``columns`` (a check in one pass instead of a sort).
+        """
         base = {name: _readonly(np.asarray(values)) for name, values in columns.items()}
         n = len(next(iter(base.values()))) if base else 0
-        everyone = np.arange(n, dtype=np.int64)
         indexes = {}
         for spec in specs:
-            built = _entries(spec, everyone, base.__getitem__)
+            if like is not None and like.n_rows == n and _same_pending(spec, like, base):
+                indexes[spec.name] = like.indexes[spec.name]
+                continue
+            built = _entries(spec, np.arange(n, dtype=np.int64), base.__getitem__)
             indexes[spec.name] = (built,) if len(built) else ()
         return cls(base, n, (), specs, indexes)
 

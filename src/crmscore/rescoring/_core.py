@@ -549,7 +549,7 @@ class Columns:
         ``consumed``: the call dealt with everything its due indexes held before it.
         """
         if self.whole is not None:
-            return ColumnStore.of(self.whole, self.store.specs)
+            return ColumnStore.of(self.whole, self.store.specs, like=self.store)
         keep = np.flatnonzero(self.dirty)
         return self.store.derive(
             self.rows[keep],
