@@ -452,6 +452,7 @@ class Columns:
         self.n_rows = self.store.n_rows
         self.whole: dict[str, npt.NDArray[Any]] | None = None
         self.rows = np.empty(0, dtype=np.int64)  # gathered rows, sorted
+        self._cache: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
         self.dirty = np.empty(0, dtype=bool)
         self.local: dict[str, npt.NDArray[Any]] = {
             name: np.empty(0, dtype=values.dtype) for name, values in self.store.base.items()
@@ -459,8 +460,20 @@ class Columns:
         if whole:
             self.whole = {name: np.array(self.store[name]) for name in self.local}
 
+    def gather(self, rows: npt.NDArray[np.int64]) -> None:
+        """Gather these rows of every column now, in one pass (calls then reuse them)."""
+        self._slots(np.unique(np.asarray(rows, dtype=np.int64)))
+
     def _slots(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Positions of ``rows`` among the gathered rows (gathering the missing ones)."""
+        cached = self._cache.get(id(rows))
+        if cached is not None and cached[0] is rows:  # (the same array asked again)
+            return cached[1]
+        at = self._find(rows)
+        self._cache[id(rows)] = (rows, at)  # (holding rows keeps its id unique)
+        return at
+
+    def _find(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         at = np.searchsorted(self.rows, rows)
         if self.rows.size:
             missing = self.rows[np.minimum(at, self.rows.size - 1)] != rows
@@ -477,6 +490,7 @@ class Columns:
             self.dirty = np.concatenate([self.dirty, np.zeros(new.size, dtype=bool)])[order]
             for name in self.local:
                 self.local[name] = np.concatenate([self.local[name], gathered[name]])[order]
+            self._cache.clear()  # (positions moved)
             at = np.searchsorted(self.rows, rows)
         return at
 
@@ -538,6 +552,7 @@ class Columns:
             return
         self.rows = np.concatenate([self.rows, new])
         self.dirty = np.concatenate([self.dirty, np.ones(count, dtype=bool)])
+        self._cache.clear()
         for name, values in rows.items():
             self.local[name] = np.concatenate(
                 [self.local[name], values.astype(self.local[name].dtype)]

@@ -175,6 +175,7 @@ def _merge_purchases(
     """Merge the batch's purchases into the aggregates; add new customers' rows."""
     position = batch.positions(book)
     known = position >= 0
+    columns.gather(position[known])  # (every row the batch reads, in one pass)
     buys = batch.kinds == "purchase"
     p_codes = batch.codes[buys]
     buyers, local = np.unique(p_codes, return_inverse=True)
