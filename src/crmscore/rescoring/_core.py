@@ -444,7 +444,8 @@ class Columns:
     call reads are gathered from the book's :class:`ColumnStore`, and only those it
     writes go into the new store (a run that the old store does not see). A call
     that works on every customer (a review) asks for :meth:`edit`, which turns the
-    copy into whole owned arrays.
+    copy into whole owned arrays. Positions of a rows array are remembered while
+    the array lives: never modify a rows array in place between calls.
     """
 
     def __init__(self, store: Mapping[str, npt.NDArray[Any]], *, whole: bool = False) -> None:
