@@ -231,9 +231,9 @@ def review(
     stepped = _step(book, None, as_of_ts)
     book = stepped.book
     report(0.2)
-    columns = Columns(book.columns)
+    columns = Columns(book.columns, whole=True)
     ids = book.ids.to_index()
-    every = aggregates_of(columns.data, slice(None))
+    every = aggregates_of(columns, slice(None))
     period = int(periods_of([as_of_ts.to_datetime64()], book)[0])
     book = _refit_clv(book, every, period, ids)
     report(0.5)
@@ -555,7 +555,7 @@ def set_override(
     row = _row_of(stepped.book, customer_id, owner)
     columns = Columns(stepped.book.columns)
     changes = Changes(book.tiers, as_of_ts)
-    state = TierState(columns.data, np.array([row]))
+    state = TierState(columns, np.array([row]))
     before = state.effective()
     state.kind[:] = OVERRIDE_KINDS.index("manual")
     state.override[:] = target
@@ -570,7 +570,7 @@ def set_override(
         change="tier",
         before=before,
         after=np.asarray([target]),
-        score=columns["score"][[row]],
+        score=columns.take("score", [row]),
         rule="override",
         detail=f"{reason} (by {author})",
     )
@@ -592,7 +592,7 @@ def clear_override(
     row = _row_of(stepped.book, customer_id, owner)
     columns = Columns(stepped.book.columns)
     changes = Changes(book.tiers, as_of_ts)
-    state = TierState(columns.data, np.array([row]))
+    state = TierState(columns, np.array([row]))
     if state.kind[0] == 0:
         raise InvalidDataError.for_ids(
             column=None, problem="has no active override", ids=[customer_id]
@@ -606,7 +606,7 @@ def clear_override(
         change="tier",
         before=before,
         after=state.base,
-        score=columns["score"][[row]],
+        score=columns.take("score", [row]),
         rule="override_cleared",
         detail=f"{reason} (by {author})",
     )

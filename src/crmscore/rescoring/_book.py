@@ -14,7 +14,7 @@ from crmscore._ids import canonical_ids, json_ids
 from crmscore._serialise import at, reads
 from crmscore.clv import BetaGeoModel, GammaGammaModel
 from crmscore.errors import InvalidDataError, InvalidParameterError
-from crmscore.rescoring._chunks import ChunkedFrame, ChunkedIndex
+from crmscore.rescoring._chunks import ChunkedFrame, ChunkedIndex, ColumnStore, DueIndex
 from crmscore.rescoring._policy import RescoringPolicy
 from crmscore.rescoring._summary import book_html, book_repr, result_html, result_repr
 from crmscore.tiering import FittedScorecard
@@ -126,9 +126,37 @@ def empty_changes() -> pd.DataFrame:
     )
 
 
-def empty_columns() -> dict[str, npt.NDArray[Any]]:
+#: Pending times a batch must act on when they pass, indexed instead of scanned:
+#: follow-up flags that fall due, and overrides that expire.
+def _follow_up_pending(get: Any) -> npt.NDArray[np.bool_]:
+    pending: npt.NDArray[np.bool_] = ~get("follow_up")
+    return pending
+
+
+def _override_timed(get: Any) -> npt.NDArray[np.bool_]:
+    timed: npt.NDArray[np.bool_] = (get("override_kind") > 0) & ~get("override_until_review")
+    return timed
+
+
+DUE_INDEXES: tuple[DueIndex, ...] = (
+    DueIndex(name="follow_up", key="follow_up_due", live=_follow_up_pending),
+    DueIndex(name="override_expiry", key="override_expires", live=_override_timed),
+)
+
+
+def empty_columns() -> ColumnStore:
     """Return the customer columns of a book without customers."""
-    return {name: _frozen(np.empty(0, dtype=dtype)) for name, dtype in CUSTOMER_COLUMNS.items()}
+    return ColumnStore.of(
+        {name: np.empty(0, dtype=dtype) for name, dtype in CUSTOMER_COLUMNS.items()},
+        DUE_INDEXES,
+    )
+
+
+def as_store(columns: Mapping[str, npt.NDArray[Any]]) -> ColumnStore:
+    """Return the book's columns as a :class:`ColumnStore` (full arrays are wrapped)."""
+    if isinstance(columns, ColumnStore):
+        return columns
+    return ColumnStore.of(columns, DUE_INDEXES)
 
 
 def _frozen(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -171,8 +199,10 @@ class Book:
     ids: ChunkedIndex = attrs.field(factory=ChunkedIndex)
     """Customer ids, in the order of the columns."""
 
-    columns: Mapping[str, npt.NDArray[Any]] = attrs.field(factory=empty_columns)
-    """Per-customer read-only arrays, one per :data:`CUSTOMER_COLUMNS`."""
+    columns: ColumnStore = attrs.field(factory=empty_columns, converter=as_store)
+    """Per-customer read-only arrays, one per :data:`CUSTOMER_COLUMNS`.
+
+    Held in a store that later books share: a batch adds only the rows it changed."""
 
     attributes: pd.DataFrame = attrs.field(factory=pd.DataFrame)
     """Indicator columns supplied by the service, indexed by customer id."""
