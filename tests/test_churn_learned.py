@@ -24,7 +24,7 @@ from crmscore.churn._history import LogHistory
 from crmscore.churn._irls import fit_logistic
 from crmscore.churn.learned import FeatureTerm, choose_threshold
 from crmscore.errors import InvalidDataError, InvalidParameterError
-from crmscore.rescoring import RescoringPolicy, open_book
+from crmscore.rescoring import Book, RescoringPolicy, open_book, review
 from crmscore.tiering import Criterion, FixedRange, Indicator, PercentileRank, Scorecard
 
 SMALL = cs.LearnedWarningFitter(n_windows=2)
@@ -417,9 +417,11 @@ def test_irls_warm_start_and_single_precision_reach_the_same_optimum() -> None:
 # --- the rescoring engine carries the learned warning's levels ------------------------------
 
 
-def test_rescoring_policy_with_a_learned_warning(
-    book: cs.EventBook, model: cs.LearnedWarning
-) -> None:
+def test_the_book_carries_the_learned_warning(book: cs.EventBook, model: cs.LearnedWarning) -> None:
+    """Probability, level and reasons per customer; audit rows when the level moves; JSON.
+
+    (The policy's own round trip, and its refusal of a plugged-in estimator, too.)
+    """
     card = Scorecard(
         hierarchy=Criterion(name="value", weights={"total_spend": 0.6, "churn_level": 0.4}),
         indicators=[
@@ -431,12 +433,43 @@ def test_rescoring_policy_with_a_learned_warning(
     events = book.events.assign(event_id=book.events["event_id"].astype(str))
     end = book.as_of + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
     opened = open_book(policy, events, as_of=end).book
-    expected = model.predict(events, as_of=end)["level"]
-    codes = pd.Categorical(expected, categories=LEVELS).codes
-    got = opened.customers["churn_level"].reindex(expected.index).to_numpy()
-    np.testing.assert_array_equal(got, codes)
+    expected = model.predict(events, as_of=end)
+    customers = opened.customers.reindex(expected.index)
+    codes = pd.Categorical(expected["level"], categories=LEVELS).codes
+    np.testing.assert_array_equal(customers["churn_level"].to_numpy(), codes)
     again = RescoringPolicy.from_dict(json.loads(json.dumps(policy.to_dict())))
     assert again == policy
     plugged = attrs.evolve(model, estimator=HistGradientBoostingClassifier())
     with pytest.raises(InvalidParameterError, match="plugged-in"):
         RescoringPolicy(scorecard=card, churn=plugged)
+    np.testing.assert_array_equal(
+        customers["churn_probability"].to_numpy(), expected["probability"].to_numpy()
+    )
+    assert customers["churn_reasons"].tolist() == expected["reasons"].tolist()
+    warned = expected[expected["level"] != "none"]
+    assert len(warned) > 0
+    assert (warned["reasons"] != "").all()
+    # The opening review moved every warned customer from none: one audit row each.
+    rows = opened.history[opened.history["change"] == "churn_level"].set_index("customer_id")
+    assert sorted(rows.index) == sorted(warned.index)
+    rows = rows.reindex(warned.index)
+    assert (rows["before"] == "none").all()
+    assert rows["after"].tolist() == warned["level"].astype(str).tolist()
+    pairs = zip(warned["probability"], warned["reasons"], strict=True)
+    texts = [f"P(churn) {p:.2f}; {r}" for p, r in pairs]
+    assert rows["detail"].tolist() == texts
+    # The same review again changes no level: no new audit row.
+    repeated = review(opened, events, as_of=end).changes
+    assert not (repeated["change"] == "churn_level").any()
+    # The book's JSON round trip keeps all three, and a book saved before the two
+    # learned columns existed reads them as not scored.
+    saved = json.loads(json.dumps(opened.to_dict()))
+    restored = Book.from_dict(saved)
+    pd.testing.assert_frame_equal(restored.customers, opened.customers)
+    pd.testing.assert_frame_equal(restored.history, opened.history)
+    for name in ("churn_probability", "churn_reasons"):
+        del saved["customers"][name]
+    older = Book.from_dict(saved).customers
+    assert older["churn_probability"].isna().all()
+    assert (older["churn_reasons"] == "").all()
+    pd.testing.assert_series_equal(older["churn_level"], opened.customers["churn_level"])
