@@ -209,6 +209,82 @@ def test_features_never_change_when_later_events_are_added(seed: int, shift: int
         np.testing.assert_array_equal(grown_values.to_numpy(), values, err_msg=name)
 
 
+def _pandas_features(events: pd.DataFrame, cut_off: pd.Timestamp) -> pd.DataFrame:
+    """The purchase features and three signals the obvious way: pandas group-bys."""
+    age = (cut_off - events["timestamp"].dt.normalize()).dt.days
+    log = events.assign(age=age)[age >= 0]
+    by = log.groupby("customer_id")
+    ids = pd.Index(sorted(log["customer_id"].unique()), name="customer_id")
+    purchases = log[log["kind"] == "purchase"]
+    bought = purchases.groupby("customer_id")
+    last = bought["age"].min().reindex(ids)
+    tenure = bought["age"].max().reindex(ids)
+    n_days = bought["age"].nunique().reindex(ids)
+    count = bought.size().reindex(ids, fill_value=0)
+    recent = purchases[purchases["age"] < 90].groupby("customer_id")
+    recent_count = recent.size().reindex(ids, fill_value=0).astype(float).where(tenure.notna())
+    earlier = purchases[purchases["age"] >= 90].groupby("customer_id").size()
+    earlier = earlier.reindex(ids, fill_value=0)
+    earlier_days = tenure - 90 + 1
+    spend = bought["value"].sum().reindex(ids)
+    recent_spend = recent["value"].sum().reindex(ids, fill_value=0.0).where(tenure.notna())
+    activity = log[log["kind"].isin(cs.churn.ACTIVITY_KINDS)].groupby("customer_id")["age"]
+    silent = activity.min().reindex(ids).fillna(by["age"].max().clip(lower=0))
+    reviews = log[(log["kind"] == "review") & (log["age"] < 90) & (log["value"] <= 2)]
+    baseline = purchases[(purchases["age"] >= 90) & (purchases["age"] < 450)]
+    base = baseline.groupby("customer_id")["value"].sum().reindex(ids, fill_value=0.0)
+    days = (tenure.clip(upper=449) - 90 + 1).clip(lower=0)
+    judged = (days >= 90) & (base > 0)
+    mean = (base * 30 / days).where(judged)
+    return pd.DataFrame(
+        {
+            "days_since_purchase": last,
+            "days_to_lapse": 90 - last,
+            "purchase_days": n_days,
+            "tenure_days": tenure,
+            "recent_purchases": recent_count,
+            "purchase_trend": (recent_count - earlier * 90 / earlier_days).where(
+                earlier_days >= 90
+            ),
+            "gap_ratio": (last / (tenure / (n_days - 1))).where(n_days >= 2),
+            "mean_spend": (spend / count).where(count > 0),
+            "recent_spend": recent_spend,
+            "interaction_stop": silent.astype(float),
+            "negative_reviews": reviews.groupby("customer_id").size().reindex(ids, fill_value=0),
+            "spend_drop": (1 - (recent_spend.fillna(0.0) / 3) / mean).where(judged),
+        },
+        index=ids,
+    ).astype(float)
+
+
+@pytest.mark.parametrize("days_back", [0, 75])
+def test_features_match_a_pandas_group_by(days_back: int) -> None:
+    """Features at the log's end and at an earlier cut-off, against pandas group-bys."""
+    events = cs.make_events(400, seed=8080, observation_days=400).events
+    end = events["timestamp"].max().normalize()
+    cut_off = end - pd.Timedelta(days=days_back)
+    history = _history(events, str(end.date()))
+    day = int(np.datetime64(cut_off, "D").astype(np.int64))
+    measured = measure(
+        history,
+        day,
+        signals=cs.DEFAULT_SIGNALS,
+        recent_days=90,
+        horizon_days=90,
+        inactive_days=90,
+        lead_days=30,
+        bgnbd=None,
+    )
+    expected = _pandas_features(events, cut_off)
+    assert expected["purchase_trend"].notna().sum() > 0
+    assert expected["spend_drop"].notna().sum() > 0
+    for name in expected.columns:
+        ours = pd.Series(measured.features[name], index=history.customers).reindex(expected.index)
+        np.testing.assert_allclose(
+            ours.to_numpy(), expected[name].to_numpy(), rtol=1e-12, atol=0, err_msg=name
+        )
+
+
 def test_a_model_fitted_in_a_backtest_equals_one_fitted_on_the_past_only(
     book: cs.EventBook,
 ) -> None:
