@@ -139,10 +139,11 @@ class LogHistory:
     def context(self, day: int, *, as_of: pd.Timestamp) -> EventContext:
         """Event context over the events on days ``<= day`` (all customers keep their codes).
 
-        Every cut-off, the last day included, reads the events in the same (kind, day)
-        order, so that sums are added in the same order whatever the log's end: a
-        feature at a cut-off is then identical to the last bit with or without later
-        events.
+        Every reduction of the context (counts, sums that are exact whatever the order
+        of the rows, minima, maxima) depends only on the set of events on or before
+        the cut-off, not on their order: a feature at a cut-off is identical to the
+        last bit with or without later events. Reductions are cached per context, so
+        each signal's inputs are computed once per cut-off.
         """
         return _CutContext(self, day, as_of=as_of)
 
