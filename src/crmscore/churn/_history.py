@@ -102,6 +102,7 @@ class LogHistory:
         self._first_index = np.searchsorted(keys, np.arange(events.n_customers) * self._span)
         self._churn_after_days: FloatArray | None = None
         self._first_event: IntArray | None = None
+        self._cuts: dict[int, CutOff] = {}
 
     @property
     def _churn_after(self) -> FloatArray:
@@ -188,7 +189,13 @@ class LogHistory:
         return None if mask.all() else mask
 
     def cut(self, day: int) -> CutOff:
-        """Purchase summary and churn day of every customer at cut-off ``day``."""
+        """Purchase summary and churn day of every customer at cut-off ``day`` (cached)."""
+        cached = self._cuts.get(day)
+        if cached is None:
+            cached = self._cuts[day] = self._cut(day)
+        return cached
+
+    def _cut(self, day: int) -> CutOff:
         n = self.events.n_customers
         ids = np.arange(n, dtype=np.int64)
         offset = day - self._low
@@ -285,3 +292,32 @@ class _CutContext(EventContext):
             self._first_age = np.maximum(self._day - first, 0).astype(np.float64)
             self._first_age.flags.writeable = False
         return self._first_age
+
+    def last_age(self, subset: Subset) -> FloatArray:
+        """Age of each customer's latest event in ``subset`` (inf if none).
+
+        For purchases, read from the purchase summary of the cut-off (no pass over
+        the events).
+        """
+        if subset.key != ("purchase",):
+            return super().last_age(subset)
+
+        def compute() -> FloatArray:
+            last = self._history.cut(self._day).last_day
+            return np.where(np.isnan(last), np.inf, self._day - last)
+
+        return self._cached(("last_age", subset.key), compute)
+
+    def oldest_age(self, subset: Subset) -> FloatArray:
+        """Age of each customer's first event in ``subset`` (-1 if none).
+
+        For purchases, read from the purchase summary of the cut-off.
+        """
+        if subset.key != ("purchase",):
+            return super().oldest_age(subset)
+
+        def compute() -> FloatArray:
+            first = self._history.cut(self._day).first_day
+            return np.where(np.isnan(first), -1.0, self._day - first)
+
+        return self._cached(("oldest_age", subset.key), compute)
