@@ -19,6 +19,7 @@ when it is not met by the end of the log).
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
@@ -101,7 +102,6 @@ class LogHistory:
         self._days = keys % self._span + self._low
         self._first_index = np.searchsorted(keys, np.arange(events.n_customers) * self._span)
         self._churn_after_days: FloatArray | None = None
-        self._first_event: IntArray | None = None
         self._cuts: dict[int, CutOff] = {}
 
     @property
@@ -121,16 +121,6 @@ class LogHistory:
             churn[churn > self.end_day] = np.inf
             self._churn_after_days = churn
         return self._churn_after_days
-
-    @property
-    def _first_event_day(self) -> IntArray:
-        """Day of each customer's first event of any kind."""
-        if self._first_event is None:
-            events = self.events
-            first = np.full(events.n_customers, np.iinfo(np.int64).max, dtype=np.int64)
-            np.minimum.at(first, events.codes, events.days)
-            self._first_event = first
-        return self._first_event
 
     @property
     def customers(self) -> pd.Index[Any]:
@@ -286,10 +276,15 @@ class _CutContext(EventContext):
         return subset
 
     def first_age(self) -> FloatArray:
-        """Age of each customer's first event of any kind (0 without one by the cut-off)."""
+        """Age of each customer's first event of any kind (0 without one by the cut-off).
+
+        The oldest age over the kinds, each computed once per cut-off (purchases from
+        the purchase summary).
+        """
         if self._first_age is None:
-            first = self._history._first_event_day
-            self._first_age = np.maximum(self._day - first, 0).astype(np.float64)
+            names = self.events.kind_names
+            oldest = [self.oldest_age(self.subset((k,), owner="EventContext")) for k in names]
+            self._first_age = np.maximum(functools.reduce(np.maximum, oldest), 0.0)
             self._first_age.flags.writeable = False
         return self._first_age
 
