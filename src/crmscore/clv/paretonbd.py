@@ -12,12 +12,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 import attrs
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from crmscore._params import ParetoNBDParams
 from crmscore.clv import _pareto
 from crmscore.clv._base import PurchaseFitterBase, PurchaseModelBase
 from crmscore.clv._inputs import check_horizon, rfm_arrays
+from crmscore.clv._pareto_counts import pareto_probability_of_purchases
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -189,6 +192,69 @@ class ParetoNBDModel(PurchaseModelBase[ParetoNBDParams]):
         """
         return self._per_horizon(
             t, _pareto.pareto_expected_purchases_new, owner="expected_purchases_new_customer"
+        )
+
+    @overload
+    def probability_of_purchases(self, n: int, *, t: float) -> float: ...
+
+    @overload
+    def probability_of_purchases(
+        self, n: Sequence[int] | npt.NDArray[Any], *, t: float | Sequence[float] | npt.NDArray[Any]
+    ) -> npt.NDArray[np.float64]: ...
+
+    def probability_of_purchases(
+        self,
+        n: int | Sequence[int] | npt.NDArray[Any],
+        *,
+        t: float | Sequence[float] | npt.NDArray[Any],
+    ) -> float | npt.NDArray[np.float64]:
+        r"""Probability that a new customer makes exactly ``n`` repeat purchases in ``t``.
+
+        Parameters
+        ----------
+        n : int or array-like of int
+            Numbers of repeat purchases (>= 0).
+        t : float or array-like of float
+            Horizons (>= 0), broadcast against ``n``.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            :math:`P(X(t) = n)`, shaped like ``n`` and ``t`` broadcast together.
+
+        Notes
+        -----
+        A customer alive at :math:`t` makes a negative binomial number of purchases;
+        one who dies at :math:`\tau < t` a negative binomial number in
+        :math:`\tau` (Fader and Hardie 2006, "Deriving an expression for
+        P(X(t) = x) under the Pareto/NBD model"):
+
+        .. math::
+
+            P(X(t) = n) = \frac{\Gamma(r + n)}{\Gamma(r)\, n!}
+            \left(\frac{\alpha}{\alpha + t}\right)^r
+            \left(\frac{t}{\alpha + t}\right)^n
+            \left(\frac{\beta}{\beta + t}\right)^s
+            + \frac{s\, \alpha^r \beta^s\, \Gamma(r + n)}{\Gamma(r)\, n!}
+            \int_0^t \frac{\tau^n\, d\tau}{(\alpha + \tau)^{r + n}
+            (\beta + \tau)^{s + 1}}.
+
+        The note writes the integral with Gauss hypergeometric functions and a sum
+        whose terms cancel; crmscore integrates it as it is, in log space around its
+        mode (known in closed form), so that it is accurate for any parameters, n
+        and t. The conditional version for an existing customer,
+        :math:`P(Y(t) = n \mid x, t_x, T)`, is
+        :func:`crmscore.predict_purchase_distribution`.
+
+        Examples
+        --------
+        >>> model = ParetoNBDModel.from_params(
+        ...     {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669})
+        >>> model.probability_of_purchases([0, 1, 2], t=39.0).round(4)
+        array([0.5936, 0.1656, 0.0825])
+        """
+        return self._per_count(
+            n, t, pareto_probability_of_purchases, owner="probability_of_purchases"
         )
 
     def log_likelihood_of(self, table: pd.DataFrame) -> pd.Series[float]:
