@@ -293,7 +293,9 @@ class ParetoNBDFitter(PurchaseFitterBase[ParetoNBDParams, ParetoNBDModel]):
     is evaluated once per distinct (frequency, recency) and (frequency, T) pair.
     Without ``initial_params`` the optimiser starts at r = s = 1, alpha such that
     r / alpha is the mean observed purchase rate, and beta the longest customer age;
-    the penalty divides alpha and beta by the longest customer age.
+    the penalty divides alpha and beta by the longest customer age. From there it
+    first fits the rows with recency and T rounded to 1/32 of the longest age (cheap:
+    few distinct pairs and rows), and the full fit starts at that optimum.
 
     Examples
     --------
