@@ -342,10 +342,12 @@ def test_purchase_only_log_leaves_signals_out_with_notes() -> None:
 
 
 def test_cdnow_learned_model_beats_the_rules() -> None:
-    """Measured on CDNOW (three cut-offs): learned AUC 0.847, rules 0.349.
+    """Measured on CDNOW (three cut-offs): learned AUC 0.847, default rules 0.662.
 
     The floor, 0.80, leaves room for numerical noise but not for a model that
-    does not learn; the rules rank churners backwards on this log (AUC < 0.5).
+    does not learn. The default rules rank churners the right way since they warn
+    on a purchase lapse (0.349, backwards, with the previous defaults, now
+    ``CORROBORATION_RULES``), but a fitted model still ranks far better.
     """
     result = cs.evaluate_backtest(cdnow_events(), as_of=["1997-09-30", "1997-12-31", "1998-03-31"])
     table = result.to_frame()
@@ -354,7 +356,7 @@ def test_cdnow_learned_model_beats_the_rules() -> None:
         return float(table[column].to_numpy(dtype=np.float64)[table.index.get_loc(method)])
 
     assert cell("learned", "auc") > 0.80
-    assert cell("learned", "auc") > cell("rules", "auc") + 0.3
+    assert cell("learned", "auc") > cell("rules", "auc") + 0.15
     assert cell("learned", "average_precision") > cell("warn everyone", "base_rate") + 0.2
     assert cell("learned", "brier") < cell("1 - P(alive)", "brier")
 

@@ -388,7 +388,7 @@ def fit_dask(
     *,
     fitter: BetaGeoFitter,
     time_unit: TimeUnit | None = None,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> BetaGeoModel: ...
 
 
@@ -398,7 +398,7 @@ def fit_dask(
     *,
     fitter: GammaGammaFitter,
     time_unit: TimeUnit | None = None,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> GammaGammaModel: ...
 
 
@@ -407,7 +407,7 @@ def fit_dask(
     *,
     fitter: BetaGeoFitter | GammaGammaFitter,
     time_unit: TimeUnit | None = None,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> BetaGeoModel | GammaGammaModel:
     """Fit BG/NBD or Gamma-Gamma to a Dask table, from its sufficient statistics.
 
@@ -420,10 +420,11 @@ def fit_dask(
     time_unit : {"D", "W", "M"}, optional
         Unit of ``recency`` and ``T``, recorded on a BG/NBD model; defaults to the
         table's ``attrs["time_unit"]`` (its metadata's) if set, as in ``fitter.fit``.
-    progress : callable, optional
+    progress : callable or bool, optional
         Called with the fraction done of the fit (0 to 1, increasing), as in
         ``fitter.fit``. The fit starts once the statistics are counted on the
         cluster; that work shows on the Dask dashboard, not here. Checked at once.
+        ``True`` draws a tqdm bar instead (the ``progress`` extra).
 
     Returns
     -------

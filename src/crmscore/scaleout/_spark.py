@@ -290,7 +290,7 @@ def fit_spark(
     *,
     fitter: BetaGeoFitter,
     time_unit: TimeUnit | None = None,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> BetaGeoModel: ...
 
 
@@ -300,7 +300,7 @@ def fit_spark(
     *,
     fitter: GammaGammaFitter,
     time_unit: TimeUnit | None = None,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> GammaGammaModel: ...
 
 
@@ -309,7 +309,7 @@ def fit_spark(
     *,
     fitter: BetaGeoFitter | GammaGammaFitter,
     time_unit: TimeUnit | None = None,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> BetaGeoModel | GammaGammaModel:
     """Fit BG/NBD or Gamma-Gamma to a Spark table, from its sufficient statistics.
 
@@ -321,10 +321,11 @@ def fit_spark(
         The settings; its type says which model is fitted.
     time_unit : {"D", "W", "M"}, optional
         Unit of ``recency`` and ``T``, recorded on a BG/NBD model.
-    progress : callable, optional
+    progress : callable or bool, optional
         Called with the fraction done of the fit (0 to 1, increasing), as in
         ``fitter.fit``. The fit starts once Spark has counted the statistics; that
         job shows in the Spark UI, not here. Checked at once.
+        ``True`` draws a tqdm bar instead (the ``progress`` extra).
 
     Returns
     -------
