@@ -180,3 +180,13 @@ def test_gamma_gamma_fit_reports_the_independence_test() -> None:
     assert again.independence == test
     assert GammaGammaModel.from_params(model.params).independence is None
     assert "independence" not in GammaGammaModel.from_params(model.params).to_dict()
+
+
+def test_independence_is_undefined_for_a_constant_column() -> None:
+    table = pd.DataFrame(
+        {"frequency": [1, 1, 1, 1, 0], "monetary_value": [10.0, 12.0, 30.0, 8.0, 0.0]}
+    )
+    with pytest.raises(InvalidDataError, match="same for every repeat customer"):
+        spend_independence_test(table)
+    with pytest.raises(InvalidDataError, match="monetary_value"):
+        spend_independence_test(table.assign(frequency=[1, 2, 3, 4, 0], monetary_value=5.0))

@@ -135,7 +135,7 @@ class GammaGammaModel:
     :func:`~crmscore.spend_independence_test` on the customers
     :meth:`GammaGammaFitter.fit` was given (shown with the fit's summary). None if
     built from parameters, fitted to aggregated rows, or with fewer than 3 repeat
-    customers."""
+    customers or one frequency or spend shared by all of them."""
 
     @classmethod
     def from_params(cls, params: GammaGammaParams | Mapping[str, float]) -> GammaGammaModel:
@@ -391,7 +391,11 @@ class GammaGammaFitter:
         frame, x, m = spend_arrays(table, owner=owner)
         check_repeaters(frame, x, owner=owner)
         keep = x > 0
-        independence = spend_independence_test(frame) if int(keep.sum()) >= 3 else None
+        independence = (
+            spend_independence_test(frame)
+            if int(keep.sum()) >= 3 and np.ptp(x[keep]) > 0 and np.ptp(m[keep]) > 0
+            else None
+        )
         (x, m), counts = compress_rows([x[keep], m[keep]])
         model = self._fit(x, m, counts, progress=reporter)
         return attrs.evolve(model, independence=independence)
