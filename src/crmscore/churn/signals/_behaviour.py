@@ -123,7 +123,9 @@ class InteractionStop(ChurnSignal):
     def compute(self, context: EventContext) -> SignalResult:
         """Measure the signal for every customer of the log."""
         last = context.last_age(context.subset(self.kinds, owner=type(self).__name__))
-        value = np.where(np.isfinite(last), last, context.first_age())
+        seen = np.isfinite(last)
+        # The first event's age is needed only for customers without such an event.
+        value = last if seen.all() else np.where(seen, last, context.first_age())
         return SignalResult(fired=value >= self.days, value=value)
 
     def describe(self, value: float, reference: float) -> str:  # noqa: ARG002
