@@ -121,9 +121,14 @@ def tail(
     out_log = np.empty(len(x))
     out_grad = np.empty((len(x), 4)) if order >= 1 else None
     out_hess = np.empty((len(x), 4, 4)) if order >= 2 else None
+    # The pieces' edges for all pairs at once (Newton's method: few, long array passes).
+    r, alpha, s, beta = theta
+    big, small = (alpha, beta) if alpha >= beta else (beta, alpha)
+    b = np.full(len(x), s + 1.0) if alpha >= beta else r + x
+    edges = _edges(r + s + x, b, (big - small) / (big + y), (small + y) / (big + y))
     for start in range(0, len(x), _CHUNK):
         part = slice(start, start + _CHUNK)
-        log_f, grad, hess = _tail_chunk(theta, x[part], y[part], order=order)
+        log_f, grad, hess = _tail_chunk(theta, x[part], y[part], edges[part], order=order)
         out_log[part] = log_f
         if out_grad is not None and grad is not None:
             out_grad[part] = grad
@@ -133,17 +138,14 @@ def tail(
 
 
 def _tail_chunk(
-    theta: Params, x: FloatArray, y: FloatArray, *, order: int
+    theta: Params, x: FloatArray, y: FloatArray, edges: FloatArray, *, order: int
 ) -> tuple[FloatArray, FloatArray | None, FloatArray | None]:
     """:func:`tail` on one chunk of pairs, grouped by how many extra pieces they need."""
     r, alpha, s, beta = theta
     a = r + s + x
     alpha_big = alpha >= beta
     big, small = (alpha, beta) if alpha_big else (beta, alpha)
-    z = (big - small) / (big + y)
     omz = (small + y) / (big + y)  # 1 - z, without the cancellation
-    b = np.full(len(x), s + 1.0) if alpha_big else r + x
-    edges = _edges(a, b, z, omz)
     # Near v = log z < 0 the integrand has a singularity; where z is close to 1 it is
     # close to the range, and the pieces must also grow geometrically in v - log z
     # (by at most 3 each) for the Gauss-Legendre rule to stay exact.
