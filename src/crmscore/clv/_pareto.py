@@ -491,13 +491,15 @@ def pareto_derivatives(theta: Params, data: ParetoData) -> Derivatives:
     log_bt = np.log1p(T / beta)
     e1 = -r * log_at - x * np.log(alpha + T) - s * log_bt
     e2 = math.log(s) + log_i + r * math.log(alpha) + s * math.log(beta)
-    with np.errstate(over="ignore"):
-        w2 = np.where(dropped, 1.0 / (1.0 + np.exp(e1 - e2)), 0.0)
+    # logaddexp(e1, e2) and e2's share w2 from one exponential (e2 = -inf: w2 = 0).
+    gap = e1 - e2
+    small_share = np.exp(-np.abs(gap))
+    w2 = np.where(gap >= 0.0, small_share, 1.0) / (1.0 + small_share)
     w1 = 1.0 - w2
     value = (
         _by_count(lambda v: np.asarray(gammaln(r + v), dtype=np.float64), data)
         - float(n.sum()) * float(gammaln(r))
-        + float(np.dot(n, np.logaddexp(e1, e2)))
+        + float(np.dot(n, np.maximum(e1, e2) + np.log1p(small_share)))
     )
 
     # Gradients of e1 and e2 (rows x 4), the factors alpha^r beta^s included.
