@@ -93,7 +93,6 @@ def _read_batch(
     fresh = book.event_ids.positions(event_ids, id_hashes) < 0
     if not fresh.any():
         return None
-    customers = valid.customers[valid.codes]
     for bad_rows, problem, hint in (
         (
             stamps > as_of.to_datetime64(),
@@ -106,8 +105,8 @@ def _read_batch(
             "The book has moved past them; ingest each batch before moving as_of beyond it.",
         ),
     ):
-        if bad_rows.any():
-            bad, total = first_ids(customers, bad_rows)
+        if bad_rows.any():  # (each event's customer id, built only to name them)
+            bad, total = first_ids(valid.customers[valid.codes], bad_rows)
             raise InvalidDataError.for_ids(
                 column=columns.timestamp,
                 problem=problem,
@@ -160,7 +159,13 @@ def _drop_before_first_purchase(book: Book, batch: _Batch) -> tuple[_Batch, pd.D
     position = np.arange(batch.codes.size, dtype=np.int64)
     buys = batch.kinds == "purchase"
     first_buy = np.full(len(customers), _NEVER, dtype=np.int64)
-    np.minimum.at(first_buy, batch.codes[buys], position[buys])
+    buy_codes, buy_at = batch.codes[buys], position[buys]
+    if buy_codes.size and (buy_codes[1:] >= buy_codes[:-1]).all():
+        # Sorted by customer (as _read_batch leaves it): each run's first is its minimum.
+        starts = np.r_[True, buy_codes[1:] != buy_codes[:-1]]
+        first_buy[buy_codes[starts]] = buy_at[starts]
+    else:
+        np.minimum.at(first_buy, buy_codes, buy_at)
     early = ~known[batch.codes] & (position < first_buy[batch.codes])
     if not early.any():
         return batch, skipped_frame()
