@@ -32,10 +32,11 @@ class _Batch:
     customers: pd.Index[Any]
     codes: npt.NDArray[np.int64]
     stamps: npt.NDArray[np.datetime64]
-    kinds: npt.NDArray[Any]
+    kinds: npt.NDArray[np.int8]  # positions in kind_names (compared as small ints)
     value: npt.NDArray[np.float64]
     event_ids: npt.NDArray[Any]
     id_hashes: npt.NDArray[np.uint64]
+    kind_names: tuple[str, ...]
     value_col: str = "value"  # the amount column's name, for error messages
     rows: tuple[Any, npt.NDArray[np.int64]] | None = None  # (ids, the customers' rows in them)
 
@@ -45,6 +46,12 @@ class _Batch:
             self.rows = (book.ids, book.ids.positions(self.customers))
         return self.rows[1]
 
+    def kind_is(self, name: str) -> npt.NDArray[np.bool_]:
+        """Which events are of kind ``name``."""
+        code = self.kind_names.index(name) if name in self.kind_names else -1
+        mask: npt.NDArray[np.bool_] = self.kinds == code
+        return mask
+
     def take(self, mask: npt.NDArray[np.bool_]) -> _Batch:
         return _Batch(
             value_col=self.value_col,
@@ -52,6 +59,7 @@ class _Batch:
             codes=self.codes[mask],
             stamps=self.stamps[mask],
             kinds=self.kinds[mask],
+            kind_names=self.kind_names,
             value=self.value[mask],
             event_ids=self.event_ids[mask],
             id_hashes=self.id_hashes[mask],
@@ -122,12 +130,12 @@ def _read_batch(
         order = _stable_order(codes)
     else:
         order = np.lexsort((np.arange(codes.size), times, codes))
-    kinds = np.asarray(valid.kind_names, dtype=object)[valid.kinds[fresh]]
     return _Batch(
         customers=valid.customers,
         codes=codes[order],
         stamps=stamps[fresh][order],
-        kinds=kinds[order],
+        kinds=valid.kinds[fresh][order],
+        kind_names=valid.kind_names,
         value=valid.values[fresh][order],  # noqa: PD011  (a numpy array field)
         event_ids=event_ids[fresh][order],
         id_hashes=id_hashes[fresh][order],
@@ -157,7 +165,7 @@ def _drop_before_first_purchase(book: Book, batch: _Batch) -> tuple[_Batch, pd.D
     customers = batch.customers
     known = batch.positions(book) >= 0
     position = np.arange(batch.codes.size, dtype=np.int64)
-    buys = batch.kinds == "purchase"
+    buys = batch.kind_is("purchase")
     first_buy = np.full(len(customers), _NEVER, dtype=np.int64)
     buy_codes, buy_at = batch.codes[buys], position[buys]
     if buy_codes.size and (buy_codes[1:] >= buy_codes[:-1]).all():

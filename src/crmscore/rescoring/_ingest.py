@@ -176,7 +176,7 @@ def _merge_purchases(
     position = batch.positions(book)
     known = position >= 0
     columns.gather(position[known])  # (every row the batch reads, in one pass)
-    buys = batch.kinds == "purchase"
+    buys = batch.kind_is("purchase")
     p_codes = batch.codes[buys]
     buyers, local = _unique_inverse(p_codes)
     stamps, amounts = batch.stamps[buys], batch.value[buys]
@@ -470,11 +470,11 @@ def _triggers(
     policy = book.policy
     kind = np.full(batch.kinds.size, -1, dtype=np.int8)
     if policy.large_transaction is not None:
-        kind[(batch.kinds == "purchase") & (batch.value >= policy.large_transaction)] = LARGE
+        kind[batch.kind_is("purchase") & (batch.value >= policy.large_transaction)] = LARGE
     if policy.default_adjustment is not None:
-        kind[batch.kinds == "default"] = DEFAULT_EVENT
+        kind[batch.kind_is("default")] = DEFAULT_EVENT
     if policy.signing_adjustment is not None:
-        kind[batch.kinds == "strategic_signing"] = SIGNING_EVENT
+        kind[batch.kind_is("strategic_signing")] = SIGNING_EVENT
     chosen = np.flatnonzero(kind >= 0)
     if chosen.size == 0:
         return None, skipped_frame()
