@@ -12,8 +12,9 @@ from crmscore._frames import is_dask_frame
 from crmscore._periods import TIME_UNITS, TimeUnit
 from crmscore._purchases import empty_rfm_table, summarise_transactions
 from crmscore._validation import as_timestamp, check_choice, no_repeat_purchase
-from crmscore.clv import BetaGeoFitter, GammaGammaFitter
+from crmscore.clv import GammaGammaFitter
 from crmscore.errors import ColumnNotFoundError, InvalidDataError, InvalidParameterError
+from crmscore.scaleout._likelihood import statistics_keys_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -24,12 +25,6 @@ if TYPE_CHECKING:
 
 #: Column carrying each row's place in the input through a shuffle (dropped after).
 ROW = "__crmscore_row"
-
-#: Columns each fitter's sufficient statistics are counted over (besides ``count``).
-STATISTICS_KEYS: dict[type, tuple[str, ...]] = {
-    BetaGeoFitter: ("frequency", "recency", "T"),
-    GammaGammaFitter: ("frequency", "monetary_value"),
-}
 
 
 def require_columns(available: Iterable[Any], required: Iterable[str], *, frame: str) -> None:
@@ -80,12 +75,13 @@ def wall_clock(dtype: Any) -> np.dtype[Any]:
 
 def statistics_keys(fitter: object, *, owner: str) -> tuple[str, ...]:
     """Return the columns a fitter's sufficient statistics are distinct over."""
-    keys = STATISTICS_KEYS.get(type(fitter))
+    keys = statistics_keys_of(fitter)
     if keys is None:
         raise InvalidParameterError.for_value(
             name="fitter",
             owner=owner,
-            allowed="a BetaGeoFitter or a GammaGammaFitter",
+            allowed="a ModifiedBetaGeoFitter, a ParetoNBDFitter, a BetaGeoFitter or a "
+            "GammaGammaFitter",
             got=type(fitter).__name__,
         )
     return keys
