@@ -22,6 +22,7 @@ from crmscore.scaleout import (
     early_warning_dask,
     fit_dask,
     map_customers,
+    map_customers_dask,
     predict_clv_dask,
     rfm_table_dask,
     score_tiers_dask,
@@ -179,7 +180,7 @@ def test_a_gamma_gamma_fit_without_repeat_customers_fails_as_in_pandas(client: o
     assert caught.value.column == "frequency"
 
 
-# --- map_customers ------------------------------------------------------------------
+# --- map_customers_dask -------------------------------------------------------------
 
 
 POSITIONS_META = pd.DataFrame(
@@ -212,7 +213,7 @@ def test_map_customers_colocates_each_customer_in_log_order(
         {"customer_id": rng.integers(0, 300, size=4_000), "position": np.arange(4_000)}
     )
     with dask.config.set(shuffle):
-        lazy = map_customers(
+        lazy = map_customers_dask(
             _lazy(log, npartitions=npartitions),
             function=positions,
             meta=POSITIONS_META,
@@ -235,7 +236,7 @@ def test_map_customers_per_customer_table_without_shuffle(
         return pd.DataFrame({"spend_per_period": part["total_spend"] / (part["frequency"] + 1)})
 
     meta = spend_per_period(table.iloc[:1]).iloc[:0]
-    result = _computed(map_customers(ddf, function=spend_per_period, meta=meta))
+    result = _computed(map_customers_dask(ddf, function=spend_per_period, meta=meta))
     # No shuffle: partitions keep their rows and order, so the whole keeps the order.
     pd.testing.assert_frame_equal(result, spend_per_period(table), check_exact=True)
 
@@ -249,22 +250,32 @@ def test_empty_partitions_skip_the_function(client: object) -> None:
         assert len(part) > 0
         return part * 10
 
-    result = _computed(map_customers(ddf, function=must_not_see_empty, meta=frame))
+    result = _computed(map_customers_dask(ddf, function=must_not_see_empty, meta=frame))
     pd.testing.assert_frame_equal(result, frame.iloc[4:] * 10)
+
+
+def test_map_customers_is_a_deprecated_alias(client: object) -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0]}, index=pd.Index([3, 5], name="customer_id"))
+    lazy = _lazy(frame, npartitions=2)
+    with pytest.warns(DeprecationWarning, match="call map_customers_dask"):
+        old = map_customers(lazy, function=lambda part: part * 2, meta=frame)
+    new = map_customers_dask(lazy, function=lambda part: part * 2, meta=frame)
+    pd.testing.assert_frame_equal(_computed(old), _computed(new))
+    pd.testing.assert_frame_equal(_computed(new), frame * 2)
 
 
 def test_map_customers_rejects_bad_arguments() -> None:
     frame = pd.DataFrame({"customer_id": [1, 2], "x": [1.0, 2.0]})
     ddf = _lazy(frame, npartitions=1)
     with pytest.raises(cs.InvalidParameterError, match="a dask DataFrame"):
-        map_customers(frame, function=lambda p: p, meta=frame)  # type: ignore[arg-type]
+        map_customers_dask(frame, function=lambda p: p, meta=frame)  # type: ignore[arg-type]
     with pytest.raises(cs.InvalidParameterError, match="'meta' parameter"):
-        map_customers(ddf, function=lambda p: p, meta=frame["x"])  # type: ignore[arg-type]
+        map_customers_dask(ddf, function=lambda p: p, meta=frame["x"])  # type: ignore[arg-type]
     with pytest.raises(cs.ColumnNotFoundError, match=r"\['client'\]"):
-        map_customers(ddf, function=lambda p: p, meta=frame, customer_col="client")
+        map_customers_dask(ddf, function=lambda p: p, meta=frame, customer_col="client")
     reserved = _lazy(frame.assign(__crmscore_row=0), npartitions=1)
     with pytest.raises(cs.InvalidParameterError, match="__crmscore_row"):
-        map_customers(reserved, function=lambda p: p, meta=frame, customer_col="customer_id")
+        map_customers_dask(reserved, function=lambda p: p, meta=frame, customer_col="customer_id")
 
 
 # --- model fits from sufficient statistics --------------------------------------------

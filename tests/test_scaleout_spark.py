@@ -110,6 +110,48 @@ def test_map_customers_spark_keeps_each_customers_rows_in_order(spark: Any) -> N
         )
 
 
+def test_buckets_default_to_the_sessions_shuffle_partitions(spark: Any) -> None:
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "4"
+    log = pd.DataFrame({"customer_id": np.arange(400) % 200, "position": np.arange(400)})
+    frame = spark.createDataFrame(log, schema="customer_id long, position long")
+    meta = pd.DataFrame(
+        {"bucket": np.empty(0, np.int64)}, index=pd.Index([], dtype=np.int64, name="customer_id")
+    )
+
+    def smallest_id(part: pd.DataFrame) -> pd.DataFrame:
+        # Every customer of one call gets the same label: the smallest id among them.
+        ids = np.unique(part["customer_id"].to_numpy())
+        return pd.DataFrame(
+            {"bucket": np.full(len(ids), ids.min())}, index=pd.Index(ids, name="customer_id")
+        )
+
+    calls = map_customers_spark(frame, function=smallest_id, meta=meta)
+    by_default = calls.toPandas()
+    assert sorted(by_default["customer_id"]) == list(range(200))
+    assert by_default["bucket"].nunique() == 4  # 200 customers hashed into 4 buckets
+    chosen = map_customers_spark(frame, function=smallest_id, meta=meta, buckets=7).toPandas()
+    assert chosen["bucket"].nunique() == 7
+
+
+def test_spark_functions_reject_other_frames(spark: Any) -> None:
+    summary = cs.make_rfm_summary(50, seed=1)
+    log = cs.make_transactions(50, seed=1).transactions
+    meta = summary.iloc[:0]
+    pandas_given = r"'frame' parameter of map_customers_spark.*a Spark DataFrame.*pandas"
+    with pytest.raises(cs.InvalidParameterError, match=pandas_given):
+        map_customers_spark(log, function=lambda part: part, meta=meta)
+    with pytest.raises(cs.InvalidParameterError, match=r"rfm_table_spark.*a Spark DataFrame"):
+        rfm_table_spark(log, as_of="2025-01-01")
+    with pytest.raises(cs.InvalidParameterError, match=r"fit_spark.*a Spark DataFrame"):
+        fit_spark(summary, fitter=cs.BetaGeoFitter())
+    with pytest.raises(cs.InvalidParameterError, match="sufficient_statistics_spark"):
+        sufficient_statistics_spark(summary, fitter=cs.GammaGammaFitter())
+    # ... and the Dask functions name the Spark twin for a Spark frame.
+    frame = spark.createDataFrame(summary.reset_index())
+    with pytest.raises(cs.InvalidParameterError, match=r"a dask DataFrame.*_spark function"):
+        cs.fit_dask(frame, fitter=cs.BetaGeoFitter())
+
+
 def test_spark_validates_before_scheduling(spark: Any) -> None:
     frame = spark.createDataFrame(cs.make_transactions(50, seed=1).transactions)
     with pytest.raises(cs.ColumnNotFoundError, match=r"\['amount'\]"):

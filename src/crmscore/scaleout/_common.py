@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from crmscore._frames import is_dask_frame
+from crmscore._frames import is_dask_frame, is_spark_frame
 from crmscore._periods import TIME_UNITS, TimeUnit
 from crmscore._purchases import empty_rfm_table, summarise_transactions
 from crmscore._validation import as_timestamp, check_choice, no_repeat_purchase
@@ -61,10 +61,32 @@ def in_input_order(part: pd.DataFrame) -> pd.DataFrame:
 def check_dask(obj: object, *, name: str, owner: str) -> dd.DataFrame:
     """Reject anything but a Dask DataFrame, with the library's parameter message."""
     if not is_dask_frame(obj):
+        hint = ""
+        if isinstance(obj, pd.DataFrame):
+            hint = " (for a pandas DataFrame call the pandas function)"
+        elif is_spark_frame(obj):
+            hint = " (for a Spark DataFrame call the _spark function)"
         raise InvalidParameterError.for_value(
-            name=name, owner=owner, allowed="a dask DataFrame", got=type(obj).__name__
+            name=name, owner=owner, allowed=f"a dask DataFrame{hint}", got=type(obj).__name__
         )
     return obj  # type: ignore[return-value]
+
+
+def check_spark(obj: object, *, name: str, owner: str) -> Any:
+    """Reject anything but a Spark DataFrame (a pandas or Dask one names its function)."""
+    if not is_spark_frame(obj):
+        hint = ""
+        if isinstance(obj, pd.DataFrame):
+            hint = " (for a pandas DataFrame call the pandas function)"
+        elif is_dask_frame(obj):
+            hint = " (for a Dask DataFrame call the _dask function)"
+        raise InvalidParameterError.for_value(
+            name=name,
+            owner=owner,
+            allowed=f"a Spark DataFrame{hint}",
+            got=type(obj).__name__,
+        )
+    return obj
 
 
 def wall_clock(dtype: Any) -> np.dtype[Any]:

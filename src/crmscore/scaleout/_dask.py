@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from numbers import Integral
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -59,7 +60,13 @@ if TYPE_CHECKING:
     )
     from crmscore.clv._kernels import Derivatives, FloatArray
 
-__all__ = ["fit_dask", "map_customers", "rfm_table_dask", "sufficient_statistics_dask"]
+__all__ = [
+    "fit_dask",
+    "map_customers",
+    "map_customers_dask",
+    "rfm_table_dask",
+    "sufficient_statistics_dask",
+]
 
 
 #: Rows of one partition are numbered below 2**40; the partition number goes above.
@@ -110,7 +117,7 @@ def _apply_or_empty(
     return function(part)
 
 
-def map_customers(
+def map_customers_dask(
     frame: dd.DataFrame,
     *,
     function: Callable[[pd.DataFrame], pd.DataFrame],
@@ -170,11 +177,12 @@ def map_customers(
     ...                      index=pd.Index(["a", "b", "c"], name="customer_id"))
     >>> def double(part: pd.DataFrame) -> pd.DataFrame:
     ...     return part.assign(spend=2 * part["spend"])
-    >>> lazy = map_customers(dd.from_pandas(frame, npartitions=2), function=double, meta=frame)
+    >>> lazy = map_customers_dask(dd.from_pandas(frame, npartitions=2), function=double,
+    ...                           meta=frame)
     >>> lazy.compute().sort_index()["spend"].tolist()
     [20.0, 60.0, 10.0]
     """
-    owner = "map_customers"
+    owner = "map_customers_dask"
     frame = check_dask(frame, name="frame", owner=owner)
     if not isinstance(meta, pd.DataFrame):
         raise InvalidParameterError.for_value(
@@ -197,6 +205,39 @@ def map_customers(
         meta=empty,
     )
     return result
+
+
+def map_customers(
+    frame: dd.DataFrame,
+    *,
+    function: Callable[[pd.DataFrame], pd.DataFrame],
+    meta: pd.DataFrame,
+    customer_col: str | None = None,
+) -> dd.DataFrame:
+    """Call :func:`map_customers_dask`: a deprecated alias (Dask functions end in ``_dask``).
+
+    Parameters
+    ----------
+    frame, function, meta, customer_col
+        As in :func:`map_customers_dask`.
+
+    Returns
+    -------
+    dask.dataframe.DataFrame
+        As :func:`map_customers_dask`.
+
+    Warns
+    -----
+    DeprecationWarning
+        Always; the alias will be removed in a later release.
+    """
+    warnings.warn(
+        "map_customers is deprecated: call map_customers_dask (the Spark twin is "
+        "map_customers_spark).",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return map_customers_dask(frame, function=function, meta=meta, customer_col=customer_col)
 
 
 def rfm_table_dask(
@@ -252,7 +293,7 @@ def rfm_table_dask(
     -----
     Rows are shuffled so that each customer's transactions share a partition
     (``DataFrame.shuffle(customer_col)``), then ``rfm_table`` runs on every
-    partition (:func:`map_customers`). On two local workers this handles ten
+    partition (:func:`map_customers_dask`). On two local workers this handles ten
     million rows in a few seconds; a Dask group-by with ``nunique`` over the same
     data was an order of magnitude slower.
 
@@ -278,7 +319,9 @@ def rfm_table_dask(
         ),
         negative_amounts=negative_amounts,
     )
-    return map_customers(transactions, function=summarise, meta=meta, customer_col=customer_col)
+    return map_customers_dask(
+        transactions, function=summarise, meta=meta, customer_col=customer_col
+    )
 
 
 def sufficient_statistics_dask(
