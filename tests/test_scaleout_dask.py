@@ -580,3 +580,49 @@ def test_tiers_reject_bad_arguments() -> None:
         score_tiers_dask(lazy, scorecard=card)  # type: ignore[arg-type]
     with pytest.raises(cs.ColumnNotFoundError, match=r"\['credit_rating'\]"):
         score_tiers_dask(lazy.drop(columns="credit_rating"), scorecard=card.fit(indicators))
+
+
+# --- population statistics ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ["zero", "median"])
+def test_scorecard_population_statistics_are_learned_on_the_cluster(
+    client: object, missing: str
+) -> None:
+    # Min/max, clip levels, percentile knots and medians of every customer: the same
+    # numbers as Scorecard.fit on the whole table (a z-score's moments up to rounding).
+    indicators = cs.make_b2b_indicators(3_000, seed=41)
+    indicators.loc[indicators.index[::7], "clv"] = np.nan  # gaps, ignored while learning
+    card = cs.b2b_scorecard(
+        indicators=[
+            cs.tiering.Indicator(
+                name="annual_revenue",
+                direction="benefit",
+                normaliser=cs.tiering.MinMax(clip=(0.01, 0.99)),
+            ),
+            cs.tiering.Indicator(
+                name="profit_margin", direction="benefit", normaliser=cs.tiering.MinMax()
+            ),
+        ],
+        missing=missing,  # type: ignore[arg-type]
+    )
+    expected = card.fit(indicators)
+    got = cs.fit_scorecard_dask(_lazy(indicators, npartitions=6), scorecard=card)
+    kinds = set()
+    for learned, reference in zip(got.scales, expected.scales, strict=True):
+        kinds.add(reference.kind)
+        if reference.kind == "z_score":
+            np.testing.assert_allclose(learned.params, reference.params, rtol=1e-12, atol=0)
+            assert (learned.clip_low, learned.clip_high) == (
+                reference.clip_low,
+                reference.clip_high,
+            )
+        else:
+            assert learned == reference
+    assert kinds == {"min_max", "percentile_rank", "z_score", "fixed_range"}
+    np.testing.assert_array_equal(got.medians, expected.medians)
+    assert got.n_customers == expected.n_customers
+    with pytest.raises(cs.InvalidParameterError, match="a dask DataFrame"):
+        cs.fit_scorecard_dask(indicators, scorecard=card)  # type: ignore[arg-type]
+    with pytest.raises(cs.ColumnNotFoundError, match="clv"):
+        cs.fit_scorecard_dask(_lazy(indicators.drop(columns="clv"), npartitions=2), scorecard=card)

@@ -150,6 +150,7 @@ from crmscore.rfm import (
 from crmscore.scaleout import (
     early_warning_dask,
     fit_dask,
+    fit_scorecard_dask,
     fit_spark,
     map_customers,
     map_customers_dask,
@@ -334,6 +335,7 @@ __all__ = [
     "event_indicators",
     "explain",
     "fit_dask",
+    "fit_scorecard_dask",
     "fit_spark",
     "frequency_histogram",
     "high_value_rule",

@@ -20,6 +20,7 @@ from crmscore.scaleout._dask import (
     rfm_table_dask,
     sufficient_statistics_dask,
 )
+from crmscore.scaleout._population import fit_scorecard_dask
 from crmscore.scaleout._scorers import early_warning_dask, predict_clv_dask, score_tiers_dask
 from crmscore.scaleout._spark import (
     fit_spark,
@@ -32,6 +33,7 @@ from crmscore.scaleout._spark import (
 __all__ = [
     "early_warning_dask",
     "fit_dask",
+    "fit_scorecard_dask",
     "fit_spark",
     "map_customers",
     "map_customers_dask",
