@@ -3,12 +3,12 @@
     python benchmarks/bench_dask.py                      # 1M customers, ~10M transactions
     python benchmarks/bench_dask.py --customers 20000    # a quick run
 
-The chain: RFM table, BG/NBD and Gamma-Gamma fits (from sufficient statistics on
-Dask), and P(alive), expected purchases, expected spend and 12-month CLV for every
-customer. The log is written to Parquet files in a temporary directory, which both
-sides read (Dask's workers each read their share, as on a cluster), and is in memory
-before the clock starts. Dask's time includes bringing the per-customer result back
-to this process as one pandas frame.
+The chain: RFM table, BG/NBD and Gamma-Gamma fits (log-likelihood and derivatives
+summed per partition on Dask), and P(alive), expected purchases, expected spend and
+12-month CLV for every customer. The log is written to Parquet files in a temporary
+directory, which both sides read (Dask's workers each read their share, as on a
+cluster), and is in memory before the clock starts. Dask's time includes bringing
+the per-customer result back to this process as one pandas frame.
 
 Memory, per process (this one for pandas, each worker for Dask):
 
@@ -20,7 +20,8 @@ Memory, per process (this one for pandas, each worker for Dask):
   what was allocated before it (tracemalloc, which sees numpy's and pandas'
   buffers), as the other benchmarks report.
 
-The results are checked to be identical.
+The results are checked: the fits to 1e-8 relative (the optimiser's tolerance: the
+sums are added in another order), every customer's columns to 1e-8.
 """
 
 from __future__ import annotations
@@ -140,6 +141,14 @@ def dask_chain(
     return purchases, spend, result
 
 
+def same_optimum(got: Any, expected: Any) -> float:
+    """Largest relative difference of two fits' parameters and log-likelihoods."""
+    params, reference = got.params.to_dict(), expected.params.to_dict()
+    pairs = [(params[k], reference[k]) for k in reference]
+    pairs.append((got.log_likelihood, expected.log_likelihood))
+    return max(abs(a / b - 1) for a, b in pairs)
+
+
 def megabytes(value: float) -> float:
     return value / 2**20
 
@@ -231,12 +240,15 @@ def main() -> None:
     print("  stages of the last run, pandas | Dask:")
     for stage, seconds in pandas_stages.seconds.items():
         print(f"    {stage:<42} {seconds:7.3f} s | {dask_stages.seconds[stage]:7.3f} s")
-    assert result[0] == expected[0], "BG/NBD fits differ"
-    assert result[1] == expected[1], "Gamma-Gamma fits differ"
-    pd.testing.assert_frame_equal(result[2], expected[2], check_exact=True)
+    # fit_dask sums the likelihood per partition: the same optimum as the pandas fit
+    # to the optimiser's tolerance, not bit for bit, and so the CLV columns.
+    differences = [same_optimum(result[k], expected[k]) for k in (0, 1)]
+    assert max(differences) <= 1e-8, f"fits differ: {differences}"
+    pd.testing.assert_frame_equal(result[2], expected[2], check_exact=False, rtol=1e-8)
     largest = max(peaks.values())
     print(
-        f"  identical results (both models, every customer's 4 columns); Dask took "
+        f"  same results (both models to {max(differences):.1e} relative, every "
+        f"customer's 4 columns to 1e-8); Dask took "
         f"{dask_s / pandas_s:.2f}x the time of pandas; its largest worker peaked at "
         f"{largest / pandas_peak:.2f}x the pandas process"
     )
