@@ -72,5 +72,22 @@ def samples() -> list[Any]:
         cs.high_value_rule().tiers[0],
         cs.high_value_rule().tiers[0].all_of[0],
         *cs.DEFAULT_SCHEDULES,
+        cs.BetaGeoCovariateFitter(trans_covariates=["web"], life_covariates=["web", "north"]),
+        cs.BetaGeoCovariateFitter(trans_covariates=["web"]).fit(
+            table.assign(web=(table.index.to_series() % 2).astype(float)), time_unit="D"
+        ),
+        cs.ParetoNBDCovariateFitter(life_covariates=["north"], penalizer=0.01),
+        cs.ParetoNBDCovariateModel(
+            params=cs.ParetoNBDParams(r=0.55, alpha=10.58, s=0.61, beta=11.67),
+            trans_covariates=["web"],
+            trans_gamma=[0.3],
+            time_unit="W",
+        ),
+        cs.GammaGammaCovariateFitter(spend_covariates=["web"]),
+        cs.GammaGammaCovariateModel(
+            params=cs.GammaGammaParams(p=6.0, q=4.0, v=15.0),
+            spend_covariates=["web"],
+            spend_gamma=[-0.2],
+        ),
     ]
     return values

@@ -90,6 +90,47 @@ def other_purchase_models(table: pd.DataFrame, stats: pd.DataFrame) -> None:
     assert_type(value, "pd.Series[float]")
 
 
+def covariates(table: pd.DataFrame) -> None:
+    fitter = cs.BetaGeoCovariateFitter(trans_covariates=["web"], life_covariates=("region",))
+    purchases = fitter.fit(table, time_unit="W")
+    assert_type(purchases, cs.BetaGeoCovariateModel)
+    assert_type(purchases.params, cs.BetaGeoParams)
+    assert_type(purchases.trans_gamma, tuple[float, ...])
+    assert_type(purchases.probability_alive(table), "pd.Series[float]")
+    assert_type(purchases.expected_purchases(table, t=52.0), "pd.Series[float]")
+    assert_type(purchases.individual_params(table), pd.DataFrame)
+    assert_type(purchases.summary(level=0.9), pd.DataFrame)
+    assert_type(purchases.standard_errors, dict[str, float] | None)
+    assert_type(purchases.coefficient_names, tuple[str, ...])
+    assert_type(purchases.base_model({"web": 1.0}), cs.BetaGeoModel)
+    assert_type(cs.BetaGeoCovariateModel.from_dict(purchases.to_dict()), cs.BetaGeoCovariateModel)
+    assert_type(cs.BetaGeoCovariateFitter.from_dict(fitter.to_dict()), cs.BetaGeoCovariateFitter)
+
+    pareto = cs.ParetoNBDCovariateFitter(life_covariates=["web"]).fit(table)
+    assert_type(pareto, cs.ParetoNBDCovariateModel)
+    assert_type(pareto.params, cs.ParetoNBDParams)
+    assert_type(pareto.base_model(), cs.ParetoNBDModel)
+    assert_type(pareto.probability_alive(table), "pd.Series[float]")
+    assert_type(cs.ParetoNBDCovariateModel.from_dict(pareto.to_dict()), cs.ParetoNBDCovariateModel)
+
+    spend = cs.GammaGammaCovariateFitter(spend_covariates=["web"]).fit(table)
+    assert_type(spend, cs.GammaGammaCovariateModel)
+    assert_type(spend.params, cs.GammaGammaParams)
+    assert_type(spend.spend_gamma, tuple[float, ...])
+    assert_type(spend.expected_spend(table), "pd.Series[float]")
+    assert_type(spend.base_model({"web": 0.0}), cs.GammaGammaModel)
+
+    purchase_model: cs.PurchaseModel = purchases
+    value = cs.customer_lifetime_value(
+        table,
+        purchase_model=purchase_model,
+        spend_model=cs.GammaGammaFitter().fit(table),
+        horizon=12,
+        discount_rate=0.01,
+    )
+    assert_type(value, "pd.Series[float]")
+
+
 def holdout(transactions: pd.DataFrame, model: cs.BetaGeoModel) -> None:
     split = cs.calibration_holdout_split(
         transactions, calibration_end="2024-06-30", observation_end="2024-12-31"

@@ -1,6 +1,7 @@
 """Customer lifetime value: purchase models, Gamma-Gamma spend, discounted value.
 
-The purchase models are the BG/NBD, the MBG/NBD and the Pareto/NBD.
+The purchase models are the BG/NBD, the MBG/NBD and the Pareto/NBD;
+:mod:`crmscore.clv.covariates` adds time-invariant customer covariates.
 
 Fitters hold settings and return frozen fitted models; models predict from an RFM
 table (:func:`crmscore.rfm_table`) and return Series indexed like it.
@@ -24,6 +25,14 @@ from crmscore.clv.conditional import (
     predict_p_alive_at,
     predict_purchase_distribution,
 )
+from crmscore.clv.covariates import (
+    BetaGeoCovariateFitter,
+    BetaGeoCovariateModel,
+    GammaGammaCovariateFitter,
+    GammaGammaCovariateModel,
+    ParetoNBDCovariateFitter,
+    ParetoNBDCovariateModel,
+)
 from crmscore.clv.diagnostics import (
     conditional_expectations,
     frequency_histogram,
@@ -43,10 +52,14 @@ from crmscore.clv.value import PERIODS_PER_MONTH, PurchaseModel, customer_lifeti
 
 __all__ = [
     "PERIODS_PER_MONTH",
+    "BetaGeoCovariateFitter",
+    "BetaGeoCovariateModel",
     "BetaGeoFitter",
     "BetaGeoModel",
     "ConvergenceReport",
     "FittedModel",
+    "GammaGammaCovariateFitter",
+    "GammaGammaCovariateModel",
     "GammaGammaFitter",
     "GammaGammaModel",
     "IndependenceTest",
@@ -54,6 +67,8 @@ __all__ = [
     "ModelLeaderboard",
     "ModifiedBetaGeoFitter",
     "ModifiedBetaGeoModel",
+    "ParetoNBDCovariateFitter",
+    "ParetoNBDCovariateModel",
     "ParetoNBDFitter",
     "ParetoNBDModel",
     "PurchaseModel",

@@ -76,10 +76,10 @@ def one_table(
     def decorate(
         method: Callable[Concatenate[_S, pd.DataFrame, _P], _R],
     ) -> Callable[Concatenate[_S, pd.DataFrame, _P], _R]:
-        owner = method.__qualname__
-
         @functools.wraps(method)
         def checked(self: _S, /, *args: Any, **kwargs: Any) -> _R:
+            # The class called (a subclass, for a method inherited from a base).
+            owner = f"{type(self).__name__}.{method.__name__}"
             by_keyword = sorted(set(columns) & set(kwargs))
             if len(args) > 1 or by_keyword:
                 given = f"{len(args)} positional arguments" if len(args) > 1 else ""

@@ -116,6 +116,15 @@ def _log_covariance(model: Any, *, owner: str, name: str) -> FloatArray:
         )
     _, theta = _vector(model)
     cov = np.asarray(model.covariance, dtype=np.float64)
+    if cov.shape != (theta.size, theta.size):  # e.g. a covariate model: params + coefficients
+        raise InvalidParameterError.for_value(
+            name=name,
+            owner=owner,
+            allowed="a model whose covariance covers exactly its params; for a covariate "
+            "model, take one segment's model with model.base_model({...}) (it carries "
+            "the segment's covariance)",
+            got=type(model).__name__,
+        )
     return np.asarray(cov / np.outer(theta, theta), dtype=np.float64)
 
 
