@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
 from typing import TYPE_CHECKING, Any, cast
 
@@ -626,3 +627,54 @@ def test_scorecard_population_statistics_are_learned_on_the_cluster(
         cs.fit_scorecard_dask(indicators, scorecard=card)  # type: ignore[arg-type]
     with pytest.raises(cs.ColumnNotFoundError, match="clv"):
         cs.fit_scorecard_dask(_lazy(indicators.drop(columns="clv"), npartitions=2), scorecard=card)
+
+
+# --- memory ------------------------------------------------------------------------
+
+
+def _allocate_past_the_limit(part: pd.DataFrame) -> pd.DataFrame:
+    """Hold 640 MB in a task: more than the test worker's memory limit."""
+    held = np.ones(80_000_000)
+    return part.assign(held=held[: len(part)])
+
+
+def test_a_worker_over_its_memory_limit_fails_with_an_error_never_a_stall() -> None:
+    # One worker limited to 500 MB (an idle worker holds about 220 MB) and no retry
+    # of a task whose worker died: the quarterly steps finish within the limit, and
+    # a step that outgrows it raises KilledWorker at once. Every step has a timeout,
+    # so a paused or restarting worker fails the test instead of hanging it.
+    settings = {
+        "distributed.scheduler.allowed-failures": 0,
+        "distributed.worker.memory.terminate": 0.95,
+    }
+    book = cs.make_transactions(5_000, seed=3)
+    with (
+        dask.config.set(settings),
+        distributed.LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=1,
+            threads_per_worker=1,
+            memory_limit="500MB",
+            host="127.0.0.1",
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        ) as cluster,
+        distributed.Client(cluster) as limited,  # type: ignore[no-untyped-call]
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+    ):
+        assert limited.status == "running"
+
+        def chain() -> tuple[cs.BetaGeoModel, pd.DataFrame]:
+            table = cs.rfm_table_dask(
+                _lazy(book.transactions, npartitions=4), as_of=book.as_of, time_unit="W"
+            )
+            return fit_dask(table, fitter=cs.BetaGeoFitter()), _computed(table)
+
+        model, table = pool.submit(chain).result(timeout=120)
+        expected = cs.rfm_table(book.transactions, as_of=book.as_of, time_unit="W")
+        pd.testing.assert_frame_equal(table.sort_index(), expected, check_exact=True)
+        assert_same_optimum(model, cs.BetaGeoFitter().fit(expected))
+        hog = _lazy(book.transactions, npartitions=2).map_partitions(  # type: ignore[no-untyped-call]
+            _allocate_past_the_limit
+        )
+        with pytest.raises(distributed.KilledWorker):
+            pool.submit(_computed, hog).result(timeout=120)
