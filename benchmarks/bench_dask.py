@@ -32,13 +32,16 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from _common import book, machine, parser, peak_memory, row, timed
 
 import crmscore as cs
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 CLV = {"t": 30.0, "horizon": 12, "discount_rate": 0.01}
 
@@ -73,10 +76,16 @@ def stop_tracing() -> int:
 
 
 class Stages:
-    """Wall time of each stage of the last run of a chain."""
+    """Wall time of each stage of the last run of a chain, and the memory high-water mark.
 
-    def __init__(self) -> None:
+    ``probe`` returns the peak RSS so far (of the largest worker, for Dask): read at
+    the end of each stage, it shows which stage raised the peak.
+    """
+
+    def __init__(self, probe: Callable[[], int] | None = None) -> None:
         self.seconds: dict[str, float] = {}
+        self.memory: dict[str, int] = {}
+        self._probe = probe
         self._last = time.perf_counter()
 
     def start(self) -> Stages:
@@ -86,7 +95,9 @@ class Stages:
     def done(self, stage: str) -> None:
         now = time.perf_counter()
         self.seconds[stage] = now - self._last
-        self._last = now
+        if self._probe is not None:
+            self.memory[stage] = self._probe()
+        self._last = time.perf_counter()
 
 
 def pandas_chain(
@@ -159,7 +170,7 @@ def run_pandas(
     """The chain in this process: results, stage times, best time, peak RSS, allocated."""
     log = pd.read_parquet(folder)
     before = reset_peak()
-    stages = Stages()
+    stages = Stages(peak)
     results, seconds = timed(lambda: pandas_chain(log, as_of, unit, stages), repeat=repeat)
     rss = peak()
     allocated = peak_memory(lambda: pandas_chain(log, as_of, unit)) * 2**20
@@ -193,7 +204,7 @@ def run_dask(
         log = dd.read_parquet(folder).persist()
         wait(log)
         before = client.run(reset_peak)
-        stages = Stages()
+        stages = Stages(lambda: max(client.run(peak).values()))
         results, seconds = timed(lambda: dask_chain(log, as_of, unit, stages), repeat=repeat)
         peaks = client.run(peak)
         client.run(start_tracing)
@@ -237,9 +248,13 @@ def main() -> None:
             folder, as_of, args.time_unit, args.repeat, args.workers
         )
 
-    print("  stages of the last run, pandas | Dask:")
+    print("  stages of the last run, pandas | Dask (time; peak RSS so far, largest worker):")
     for stage, seconds in pandas_stages.seconds.items():
-        print(f"    {stage:<42} {seconds:7.3f} s | {dask_stages.seconds[stage]:7.3f} s")
+        print(
+            f"    {stage:<36} {seconds:7.3f} s {megabytes(pandas_stages.memory[stage]):6,.0f} MB"
+            f" | {dask_stages.seconds[stage]:7.3f} s "
+            f"{megabytes(dask_stages.memory[stage]):6,.0f} MB"
+        )
     # fit_dask sums the likelihood per partition: the same optimum as the pandas fit
     # to the optimiser's tolerance, not bit for bit, and so the CLV columns.
     differences = [same_optimum(result[k], expected[k]) for k in (0, 1)]
