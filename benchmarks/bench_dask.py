@@ -157,7 +157,7 @@ def same_optimum(got: Any, expected: Any) -> float:
     params, reference = got.params.to_dict(), expected.params.to_dict()
     pairs = [(params[k], reference[k]) for k in reference]
     pairs.append((got.log_likelihood, expected.log_likelihood))
-    return max(abs(a / b - 1) for a, b in pairs)
+    return max(abs(float(a) / float(b) - 1) for a, b in pairs)
 
 
 def megabytes(value: float) -> float:
