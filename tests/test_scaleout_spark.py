@@ -246,3 +246,55 @@ def test_spark_fits_report_progress_as_the_pandas_fits(spark: Any) -> None:
         assert (done[0], done[-1]) == (0.0, 1.0)
     with pytest.raises(cs.InvalidParameterError, match="'progress' parameter of fit_spark"):
         fit_spark(frame, fitter=cs.BetaGeoFitter(), progress=1)  # type: ignore[call-overload]
+
+
+def test_clv_and_tiers_on_spark_have_the_dask_names_and_equal_pandas(spark: Any) -> None:
+    book = cs.make_transactions(2_000, seed=37)
+    table = cs.rfm_table(book.transactions, as_of=book.as_of)
+    purchases = cs.BetaGeoFitter().fit(table)
+    spend = cs.GammaGammaFitter().fit(table)
+    columns = table.drop(columns=["first_purchase", "last_purchase"])
+    columns.attrs = {}
+    frame = spark.createDataFrame(columns.reset_index())
+    lazy = cs.predict_clv_spark(
+        frame,
+        purchase_model=purchases,
+        spend_model=spend,
+        time_unit="D",
+        t=30.0,
+        horizon=12,
+        discount_rate=0.01,
+    )
+    expected = pd.DataFrame(
+        {
+            "p_alive": purchases.probability_alive(table),
+            "expected_purchases": purchases.expected_purchases(table, t=30.0),
+            "expected_spend": spend.expected_spend(table),
+            "clv": cs.customer_lifetime_value(
+                table, purchase_model=purchases, spend_model=spend, horizon=12, discount_rate=0.01
+            ),
+        }
+    )
+    local = lazy.toPandas().set_index("customer_id").sort_index()
+    pd.testing.assert_frame_equal(local, expected, check_exact=True)
+
+    indicators = cs.make_b2b_indicators(500, seed=3)
+    fitted = cs.b2b_scorecard().fit(indicators)
+    scored = cs.score_tiers_spark(
+        spark.createDataFrame(indicators.reset_index()), scorecard=fitted, buckets=3
+    )
+    tiers = scored.toPandas().set_index("customer_id").sort_index()
+    reference = fitted.score(indicators).sort_index()
+    pd.testing.assert_series_equal(tiers["score"], reference["score"], check_exact=True)
+    assert tiers["tier"].tolist() == reference["tier"].astype(str).tolist()
+    with pytest.raises(cs.InvalidParameterError, match=r"predict_clv_spark.*a Spark DataFrame"):
+        cs.predict_clv_spark(
+            table,
+            purchase_model=purchases,
+            spend_model=spend,
+            t=30.0,
+            horizon=12,
+            discount_rate=0.01,
+        )
+    with pytest.raises(cs.InvalidParameterError, match="a FittedScorecard"):
+        cs.score_tiers_spark(frame, scorecard=cs.b2b_scorecard())  # type: ignore[arg-type]

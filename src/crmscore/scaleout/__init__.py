@@ -29,6 +29,7 @@ from crmscore.scaleout._spark import (
     spark_schema,
     sufficient_statistics_spark,
 )
+from crmscore.scaleout._spark_scorers import predict_clv_spark, score_tiers_spark
 
 __all__ = [
     "early_warning_dask",
@@ -39,9 +40,11 @@ __all__ = [
     "map_customers_dask",
     "map_customers_spark",
     "predict_clv_dask",
+    "predict_clv_spark",
     "rfm_table_dask",
     "rfm_table_spark",
     "score_tiers_dask",
+    "score_tiers_spark",
     "spark_schema",
     "sufficient_statistics_dask",
     "sufficient_statistics_spark",
