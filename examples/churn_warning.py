@@ -18,7 +18,7 @@ def main() -> None:
     as_of = pd.Timestamp("2025-09-30")
     print(f"{len(book.events):,} events from {len(book.customers):,} customers\n")
 
-    # 2. The eight policy signals and the default rules, as of one date.
+    # 2. The eight policy signals, the purchase lapse and the default rules, as of one date.
     warning = cs.EarlyWarning()
     warnings = warning.predict(book.events, as_of=as_of)
     counts = warnings["level"].value_counts().reindex(list(cs.churn.LEVELS))

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from crmscore import (
-    DEFAULT_SIGNALS,
+    WARNING_SIGNALS,
     EarlyWarning,
 )
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 AS_OF = pd.Timestamp("2024-06-30")
-NAMES = [s.name for s in DEFAULT_SIGNALS]
+NAMES = [s.name for s in WARNING_SIGNALS]
 Row = tuple[Any, float, str, float | None]
 
 

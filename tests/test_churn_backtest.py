@@ -306,11 +306,22 @@ def test_by_rule_table(result: cs.ChurnBacktest) -> None:
         f"signal {s.name}" for s in warning.signals
     ]
     assert list(table.index) == expected
-    # Each rule alone warns at least as many as reach its level through it.
-    two = cell(table, "rule two_signals", "warned")
-    assert two >= cell(result.levels.xs("rules", level="method"), "blue", "warned")
+    # A rule that is one signal warns exactly where the signal fired; every customer
+    # at a level is warned by one of its rules.
+    for rule, signal in (("lapsing", "purchase_lapse"), ("account_anomaly", "account_anomaly")):
+        assert cell(table, f"rule {rule}", "warned") == cell(table, f"signal {signal}", "warned")
+    levels = result.levels.xs("rules", level="method")
+    for level in ("blue", "yellow", "red"):
+        alone = table.loc[table["level"] == level, "warned"].sum()
+        assert alone >= cell(levels, level, "warned")
     assert table["precision"].dropna().between(0, 1).all()
     assert table["share_too_soon"].dropna().between(0, 1).all()
+    customers = cell(result.to_frame(), "rules", "customers")
+    assert np.allclose(table["share_warned"], table["warned"] / customers)
+    # A one-signal rule ranks exactly as its signal; signals contribute no level.
+    assert cell(table, "rule lapsing", "auc") == cell(table, "signal purchase_lapse", "auc")
+    assert table.loc[table["level"] == "", "auc_contribution"].isna().all()
+    assert table.loc[table["level"] != "", "auc_contribution"].notna().all()
 
 
 def test_true_churn_dates_replace_the_criterion(book: cs.EventBook) -> None:

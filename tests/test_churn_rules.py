@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crmscore import (
+    CORROBORATION_RULES,
     DEFAULT_RULES,
     DEFAULT_SIGNALS,
     AllOf,
@@ -106,11 +107,12 @@ def test_the_first_rule_of_the_highest_level_is_reported() -> None:
     assert (result["level"].tolist(), result["rule"].tolist()) == (["red"], ["first_red"])
 
 
-def test_default_rules_hand_checked() -> None:
-    on = {name: i for i, name in enumerate(NAMES)}
+def test_corroboration_rules_hand_checked() -> None:
+    """The rules before the lead-time defaults, kept as a preset with the eight signals."""
+    names = [s.name for s in DEFAULT_SIGNALS]
 
-    def row(*names: str) -> list[bool]:
-        return [name in names for name in on]
+    def row(*fired: str) -> list[bool]:
+        return [name in fired for name in names]
 
     fired = fired_frame(
         [
@@ -121,9 +123,11 @@ def test_default_rules_hand_checked() -> None:
             row("negative_reviews"),
             row("review_drop", "account_anomaly", "spend_drop"),
             row("complaint_rise", "spend_drop", "account_anomaly"),
-        ]
+        ],
+        names,
     )
-    result = EarlyWarning().assign_levels(fired)
+    warning = EarlyWarning(signals=DEFAULT_SIGNALS, rules=CORROBORATION_RULES)
+    result = warning.assign_levels(fired)
     assert result["level"].tolist() == ["none", "none", "blue", "yellow", "yellow", "yellow", "red"]
     assert result["rule"].astype(object).tolist()[2:] == [
         "two_signals",
@@ -131,6 +135,60 @@ def test_default_rules_hand_checked() -> None:
         "dissatisfied",
         "three_signals",
         "distress_confirmed",
+    ]
+
+
+def test_default_rules_hand_checked() -> None:
+    """Absence-based evidence warns only with a purchase lapse (30 to 59 days)."""
+
+    def row(*names: str) -> list[bool]:
+        return [name in names for name in NAMES]
+
+    fired = fired_frame(
+        [
+            # Two pieces of evidence, no lapse: silent 60+ days (already gone) or buying.
+            row("purchase_frequency_drop", "interaction_stop"),
+            row("interaction_stop", "cart_abandonment"),
+            row("review_drop", "spend_drop", "cart_abandonment"),
+            row("purchase_lapse"),
+            row("account_anomaly"),
+            row("interaction_stop", "cart_abandonment", "purchase_lapse"),
+            row("review_drop", "spend_drop", "cart_abandonment", "purchase_lapse"),
+            row("spend_drop", "review_drop", "purchase_lapse"),  # two pieces and a lapse
+            row("negative_reviews"),
+            row("complaint_rise", "spend_drop", "account_anomaly"),
+            row("complaint_rise", "purchase_lapse"),
+            row("account_anomaly", "cart_abandonment"),
+            row("account_anomaly", "spend_drop", "purchase_frequency_drop"),  # one piece
+        ]
+    )
+    result = EarlyWarning().assign_levels(fired)
+    assert result["level"].tolist() == [
+        "none",
+        "none",
+        "none",
+        "blue",
+        "blue",
+        "yellow",
+        "yellow",
+        "blue",
+        "yellow",
+        "red",
+        "yellow",
+        "yellow",
+        "yellow",
+    ]
+    assert result["rule"].astype(object).tolist()[3:] == [
+        "lapsing",
+        "account_anomaly",
+        "disengaged_and_declining",
+        "three_signals",
+        "lapsing",
+        "dissatisfied",
+        "distress_confirmed",
+        "dissatisfied",
+        "account_anomaly_corroborated",
+        "account_anomaly_corroborated",
     ]
 
 
@@ -148,11 +206,14 @@ def test_default_levels_are_monotone_in_the_fired_signals(data: st.DataObject) -
     more = fired.copy()
     for name in extra:
         more[name] = True
-    warning = EarlyWarning()
-    assert all(rule.when.is_monotone for rule in warning.rules)
-    before = warning.assign_levels(fired)["level"].cat.codes.to_numpy()
-    after = warning.assign_levels(more)["level"].cat.codes.to_numpy()
-    assert (after >= before).all()
+    for warning in (
+        EarlyWarning(),
+        EarlyWarning(signals=DEFAULT_SIGNALS, rules=CORROBORATION_RULES),
+    ):
+        assert all(rule.when.is_monotone for rule in warning.rules)
+        before = warning.assign_levels(fired)["level"].cat.codes.to_numpy()
+        after = warning.assign_levels(more)["level"].cat.codes.to_numpy()
+        assert (after >= before).all()
 
 
 def test_negation_is_reported_as_non_monotone() -> None:
@@ -168,7 +229,7 @@ def test_conditions_and_rules_round_trip_through_json() -> None:
         )
     )
     assert condition_from_dict(json.loads(json.dumps(condition.to_dict()))) == condition
-    for rule in DEFAULT_RULES:
+    for rule in (*DEFAULT_RULES, *CORROBORATION_RULES):
         assert Rule.from_dict(json.loads(json.dumps(rule.to_dict()))) == rule
 
 

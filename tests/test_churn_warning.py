@@ -224,7 +224,7 @@ def test_action_map_reads_the_tiers_of_a_real_scorecard() -> None:
         (lambda: ActionMap(entries={}, scheme="policy"), "'scheme' parameter of ActionMap"),  # type: ignore[arg-type]
         (lambda: ActionMap.from_dict({"fallback": "x"}), r"\['entries'\] are required"),
         (lambda: InteractionStop(kinds=5), "'kinds' parameter of InteractionStop"),  # type: ignore[arg-type]
-        (lambda: EarlyWarning(signals=None), "'signals' parameter of EarlyWarning"),  # type: ignore[arg-type]
+        (lambda: EarlyWarning(signals=5), "'signals' parameter of EarlyWarning"),  # type: ignore[arg-type]
         (lambda: EarlyWarning(rules=5), "'rules' parameter of EarlyWarning"),  # type: ignore[arg-type]
         (lambda: EarlyWarning(rules="abc"), "'rules' parameter of EarlyWarning"),  # type: ignore[arg-type]
         (lambda: EarlyWarning.from_dict({"signals": []}), r"\['rules'\] are required"),
@@ -266,8 +266,11 @@ def test_summary_lists_signals_thresholds_and_rules() -> None:
     assert stop["group"] == "behaviour"
     assert stop["parameters"].startswith("days=30, kinds=['interaction',")
     assert stop["used_by"] == (
-        "distress_confirmed (red), disengaged_and_declining (yellow), "
-        "three_signals (yellow), two_signals (blue)"
+        "distress_confirmed (red), disengaged_and_declining (yellow), three_signals (yellow), "
+        "account_anomaly_corroborated (yellow)"
+    )
+    assert summary.loc["purchase_lapse", "used_by"] == (
+        "disengaged_and_declining (yellow), three_signals (yellow), lapsing (blue)"
     )
     # Emotion signals are used through their group by every rule.
     assert str(summary.loc["complaint_rise", "used_by"]).split(", ")[:2] == [

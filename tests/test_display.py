@@ -24,6 +24,7 @@ from crmscore import (
     PairwiseMatrix,
     TierScheme,
 )
+from crmscore._display import html_block
 from crmscore.tiering import LearnedScale
 from tests.html_tables import Tables, number
 
@@ -215,3 +216,48 @@ def test_early_warning_repr_names_its_signals_and_rules() -> None:
         f"EarlyWarning(signals={', '.join(s.name for s in warning.signals)!r}, "
         f"rules={', '.join(r.name for r in warning.rules)!r})"
     )
+
+
+def test_early_warning_html_lists_signals_and_rules() -> None:
+    warning = cs.EarlyWarning()
+    parsed = Tables(warning._repr_html_())
+    assert parsed.facts() == {
+        "signals": str(len(warning.signals)),
+        "rules": str(len(warning.rules)),
+        "levels": "none < blue < yellow < red",
+    }
+    summary = warning.summary()
+    signals = parsed.rows("Signals")
+    assert list(signals) == [s.name for s in warning.signals]
+    # The built-in signals' type is their name, so the column is left out.
+    assert parsed.tables[parsed.captions.index("Signals")][0][1:] == [
+        "group",
+        "parameters",
+        "used_by",
+    ]
+    for name, cells in signals.items():
+        assert cells == [str(summary.loc[name, c]) for c in ("group", "parameters", "used_by")]
+    rules = parsed.rows("Rules (highest level wins)")
+    assert rules == {r.name: [r.level, r.description] for r in warning.rules}
+
+
+def test_early_warning_html_shows_the_type_of_a_renamed_signal() -> None:
+    warning = cs.EarlyWarning(
+        signals=(cs.churn.InteractionStop(name="silent_45", days=45),),
+        rules=(cs.churn.Rule(name="silent", level="blue", when=cs.churn.Fired(name="silent_45")),),
+    )
+    signals = Tables(warning._repr_html_()).rows("Signals")
+    group, kind, parameters, used_by = signals["silent_45"]
+    assert (group, kind, used_by) == ("behaviour", "interaction_stop", "silent (blue)")
+    assert parameters.startswith("days=45, ")
+
+
+def test_html_tables_scroll_inside_the_notebook_width() -> None:
+    wide = pd.DataFrame(np.arange(60.0).reshape(2, 30), columns=[f"column_{i}" for i in range(30)])
+    document = html_block("wide", tables=[("wide", wide)])
+    before, table, _ = document.partition("<table class=")
+    assert table
+    assert before.endswith('<div style="max-width:100%;overflow-x:auto">')
+    parsed = Tables(document)
+    assert parsed.rows("wide")["1"][-1] == "59"
+    assert "<td>" not in document  # every text cell may wrap

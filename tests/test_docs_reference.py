@@ -12,7 +12,9 @@ from __future__ import annotations
 import ast
 import inspect
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import pytest
 
 import crmscore
 
@@ -186,3 +188,30 @@ def test_the_sentinel_means_the_classic_map() -> None:
     assert set(by_default["segment"].cat.categories) == {
         segment.label_en for segment in crmscore.CLASSIC_SEGMENTS.segments
     }
+
+
+@pytest.mark.parametrize("cls", [crmscore.EarlyWarning, crmscore.LearnedWarningFitter])
+def test_help_of_the_warnings_shows_a_short_signature(cls: type[Any]) -> None:
+    """The default signals (and rules) are sentinels: their reprs took 1,200-2,400 chars."""
+    signature = inspect.signature(cls)
+    assert signature.parameters["signals"].default is None
+    assert len(str(signature)) < 500
+    # The warning's defaults add the purchase lapse to the eight policy signals; the
+    # learned model's are the eight.
+    defaults = (
+        crmscore.churn.WARNING_SIGNALS
+        if cls is crmscore.EarlyWarning
+        else crmscore.churn.DEFAULT_SIGNALS
+    )
+    built = cls()
+    assert built.signals == defaults
+    assert built == cls(signals=defaults)
+
+
+def test_the_rules_sentinel_means_the_default_rules() -> None:
+    assert inspect.signature(crmscore.EarlyWarning).parameters["rules"].default is None
+    warning = crmscore.EarlyWarning()
+    assert warning.rules == crmscore.churn.DEFAULT_RULES
+    assert crmscore.EarlyWarning.from_dict(warning.to_dict()) == warning
+    with pytest.raises(crmscore.errors.InvalidParameterError, match="signals"):
+        crmscore.EarlyWarning(signals="interaction_stop")  # type: ignore[arg-type]

@@ -454,3 +454,41 @@ def test_importing_crmscore_does_not_import_matplotlib() -> None:
         "sys.exit(any(m.split('.')[0] == 'matplotlib' for m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def whole(ticks: Any) -> bool:
+    values = np.asarray(ticks, dtype=float)
+    return bool(np.array_equal(values, np.round(values)))
+
+
+def test_count_axes_tick_whole_numbers_only() -> None:
+    # Counts up to 3: matplotlib's default locator ticks at 0, 0.5, 1, ... (checked on
+    # a plain bar chart first, so the figures below are tested where it matters).
+    plain = plt.figure().add_subplot()
+    plain.bar([0, 1, 2], [1.0, 3.0, 2.0])
+    assert not whole(plain.get_yticks())
+
+    histogram = pd.DataFrame({"actual": [1, 3, 2], "bgnbd": [1.4, 2.6, 2.0]}, index=[0, 1, 2])
+    ax = cs.plotting.plot_frequency_histogram(histogram)
+    assert whole(ax.get_yticks())
+    assert len(ax.get_yticks()) >= 3
+    tracking = pd.DataFrame(
+        {
+            "holdout": [False, False, True],
+            "actual": [1, 1, 1],
+            "actual_cumulative": [1, 2, 3],
+            "m": [0.8, 1.1, 1.0],
+            "m_cumulative": [0.8, 1.9, 2.9],
+        },
+        index=[1, 2, 3],
+    )
+    assert whole(cs.plotting.plot_tracking(tracking).get_yticks())
+    model = BetaGeoModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+    assert whole(plot_p_alive_matrix(model, T=20, max_frequency=3, resolution=5).get_yticks())
+    levels = pd.Series(["none", "red", "blue"], index=[1, 2, 3])
+    tiers = pd.Series(["Gold", "Gold", "Silver"], index=[1, 2, 3])
+    counts = plot_churn_by_tier(levels, tiers, normalize=False)
+    assert whole(counts.get_xticks())
+    shares = plot_churn_by_tier(levels, tiers)  # shares, not counts: fractions stay
+    assert not whole(shares.get_xticks())
+    plt.close("all")

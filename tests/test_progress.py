@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -13,12 +14,16 @@ from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
 
 from crmscore import (
     BetaGeoFitter,
+    EarlyWarning,
     GammaGammaFitter,
     InvalidParameterError,
     backtest,
     make_events,
+    make_transactions,
 )
 from crmscore._progress import ProgressReporter, gradient_fraction
+from crmscore.rescoring import RescoringPolicy, ingest, open_book
+from crmscore.tiering import Criterion, Indicator, PercentileRank, Scorecard
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +129,87 @@ def test_gradient_fraction_runs_from_start_to_tolerance_on_the_log_scale() -> No
     assert gradient_fraction(1e-9, start=1.0, tol=1e-8) == 1.0
     assert gradient_fraction(10.0, start=1.0, tol=1e-8) == 0.0  # got worse: no progress
     assert gradient_fraction(np.inf, start=1.0, tol=1e-8) == 0.0
+
+
+# --------------------------------------------------------------------------------------
+# progress=True: a tqdm bar when tqdm is installed (the `progress` extra)
+# --------------------------------------------------------------------------------------
+
+
+def test_progress_true_draws_a_tqdm_bar_and_fits_the_same_model(
+    cdnow: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("tqdm")  # CI installs the dev extra, which has it
+    model = BetaGeoFitter().fit(cdnow, progress=True)
+    err = capsys.readouterr().err  # tqdm.auto outside a notebook: text on stderr
+    assert "BetaGeoFitter.fit: 100%" in err
+    assert model == BetaGeoFitter().fit(cdnow)
+    assert BetaGeoFitter().fit(cdnow, progress=False) == model
+    assert capsys.readouterr().err == ""  # False (and None): nothing drawn
+
+
+def test_progress_true_without_tqdm_says_what_to_install(
+    cdnow: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import tqdm.auto now fails
+    with pytest.raises(ImportError, match=r"pip install 'crmscore\[progress\]'"):
+        BetaGeoFitter().fit(cdnow, progress=True)
+    calls: list[float] = []
+    BetaGeoFitter().fit(cdnow, progress=calls.append)  # the callback form needs no tqdm
+    check_fractions(calls, most=200)
+
+
+def test_a_span_maps_a_step_into_its_share_of_the_operation() -> None:
+    calls: list[float] = []
+    reporter = ProgressReporter(calls.append, owner="test")
+    step = reporter.span(0.2, 0.6)
+    assert step is not None
+    for fraction in (0.0, 0.5, 1.0):
+        step(fraction)
+    reporter.done()
+    assert calls == pytest.approx([0.2, 0.4, 0.6, 1.0], rel=1e-15)
+    assert ProgressReporter(None, owner="test").span(0.0, 1.0) is None
+
+
+def test_early_warning_predict_reports_each_signal_and_predicts_the_same() -> None:
+    book = make_events(600, seed=8)
+    warning = EarlyWarning()
+    calls: list[float] = []
+    result = warning.predict(book.events, as_of=book.as_of, progress=calls.append)
+    pd.testing.assert_frame_equal(result, warning.predict(book.events, as_of=book.as_of))
+    check_fractions(calls, most=len(warning.signals) + 3)
+    assert len(calls) == len(warning.signals) + 3  # start, log read, each signal, end
+
+
+def rescoring_inputs() -> tuple[RescoringPolicy, pd.DataFrame, pd.Timestamp]:
+    card = Scorecard(
+        hierarchy=Criterion(name="value", weights={"total_spend": 0.6, "time_since_last": 0.4}),
+        indicators=[
+            Indicator(name="total_spend", direction="benefit", normaliser=PercentileRank()),
+            Indicator(name="time_since_last", direction="cost", normaliser=PercentileRank()),
+        ],
+    )
+    tx = make_transactions(400, seed=4).transactions
+    events = tx.rename(columns={"amount": "value"}).assign(
+        kind="purchase", event_id=[f"e{i}" for i in range(len(tx))]
+    )
+    return RescoringPolicy(scorecard=card), events, pd.Timestamp("2025-12-31")
+
+
+def test_open_book_and_ingest_report_progress_and_give_the_same_book() -> None:
+    policy, events, as_of = rescoring_inputs()
+    early, late = (
+        events[events["timestamp"] < "2025-06-30"],
+        events[events["timestamp"] >= "2025-06-30"],
+    )
+    calls: list[float] = []
+    opened = open_book(policy, early, as_of="2025-06-30", progress=calls.append)
+    quiet = open_book(policy, early, as_of="2025-06-30")
+    assert opened.book.to_dict() == quiet.book.to_dict()
+    pd.testing.assert_frame_equal(opened.changes, quiet.changes)
+    check_fractions(calls, most=20)
+    assert any(0.8 < f < 1.0 for f in calls)  # the review's share is reported
+    calls = []
+    step = ingest(opened.book, late, as_of=as_of, progress=calls.append)
+    assert step.book.to_dict() == ingest(quiet.book, late, as_of=as_of).book.to_dict()
+    assert calls == [0.0, 0.6, 1.0]

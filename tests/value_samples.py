@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 import crmscore as cs
 from crmscore.rescoring import CLVStage, RescoringPolicy, TierAdjustment
 
@@ -68,6 +70,21 @@ def samples() -> list[Any]:
         cs.ParetoNBDParams(r=0.55, alpha=10.58, s=0.61, beta=11.67),
         cs.ParetoNBDFitter(),
         cs.ParetoNBDModel.from_params({"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.67}),
+        cs.BetaGeoBetaBinomParams(alpha=1.204, beta=0.75, gamma=0.657, delta=2.783),
+        cs.BetaGeoBetaBinomFitter(),
+        cs.BetaGeoBetaBinomFitter().fit_aggregated(
+            pd.DataFrame(
+                {
+                    "frequency": [0, 1, 1, 2, 2, 3],
+                    "recency": [0, 1, 3, 2, 3, 3],
+                    "n_periods": [3, 3, 3, 3, 3, 3],
+                    "count": [40, 10, 12, 8, 9, 20],
+                }
+            )
+        ),
+        cs.ShiftedBetaGeoParams(alpha=0.704, beta=1.182),
+        cs.ShiftedBetaGeoFitter(),
+        cs.ShiftedBetaGeoFitter().fit([1000, 631, 468, 382, 326, 289, 262, 241]),
         cs.high_value_rule(),
         cs.high_value_rule().tiers[0],
         cs.high_value_rule().tiers[0].all_of[0],

@@ -34,6 +34,10 @@ def short_repr(name: str, fields: Iterable[tuple[str, object]]) -> str:
     return f"{name}({', '.join(f'{key}={value_text(value)}' for key, value in fields)})"
 
 
+_SCROLL_BOX = "max-width:100%;overflow-x:auto"
+_TEXT_CELL = "white-space:normal;overflow-wrap:break-word"
+
+
 def _cell(value: object) -> str:
     if isinstance(value, bool) or value is None:
         return "" if value is None else str(value)
@@ -57,7 +61,10 @@ def html_table(frame: pd.DataFrame, *, caption: str | None = None, index: bool =
     if caption:
         head, _, rest = body.partition(">")
         body = f"{head}><caption>{html.escape(caption)}</caption>{rest}"
-    return body
+    # A table wider than the notebook scrolls inside its own box instead of pushing
+    # the output area sideways; text cells wrap.
+    body = body.replace("<td>", f'<td style="{_TEXT_CELL}">')
+    return f'<div style="{_SCROLL_BOX}">{body}</div>'
 
 
 def html_block(

@@ -37,7 +37,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from crmscore._ids import Ids, canonical_ids, factorize_ids, repeated_ids, with_id_dtype
+from crmscore._ids import (
+    Ids,
+    canonical_ids,
+    factorize_ids,
+    hash_ids,
+    repeated_ids,
+    with_id_dtype,
+)
 from crmscore._periods import to_periods
 from crmscore._validation import (
     as_timestamp,
@@ -123,6 +130,10 @@ class ValidatedEvents:
     event_ids: npt.NDArray[Any] | None = None
     """Canonical ``event_id`` of each kept event (None where missing), if the log
     has the column (see :func:`crmscore._ids.canonical_ids`)."""
+
+    event_id_hashes: npt.NDArray[np.uint64] | None = None
+    """:func:`crmscore._ids.hash_ids` of ``event_ids``, when validation computed them
+    (ids that are not all int64), so that callers need not hash them again."""
 
     @property
     def n_customers(self) -> int:
@@ -235,13 +246,17 @@ def validate_events(
             hint="Drop them, or pass future='drop' to leave them out.",
         )
     event_ids: npt.NDArray[Any] | None = None
+    hashes: npt.NDArray[np.uint64] | None = None
     if event_id_col in events.columns:
         canonical = canonical_ids(
             events[event_id_col], column=event_id_col, allow_missing=True, unit="event id(s)"
         )
         event_ids = canonical.labels
+        if event_ids.dtype != np.int64:  # (int64 ids are compared without hashing)
+            hashes = hash_ids(canonical)
         keep &= _first_deliveries(
             canonical,
+            hashes,
             event_id_col,
             customers=customer_ids.labels,
             stamps=stamps,
@@ -260,6 +275,7 @@ def validate_events(
         stamps, days = stamps[keep], days[keep]
         kinds, values, rows = kinds[keep], values[keep], rows[keep]
         event_ids = None if event_ids is None else event_ids[keep]
+        hashes = None if hashes is None else hashes[keep]
     codes, customers = factorize_ids(customer_ids, column=customer_col)
     customers = with_id_dtype(customers, ids.dtype)  # as rfm_table
     return ValidatedEvents(
@@ -275,6 +291,7 @@ def validate_events(
         rows=rows,
         value_col=value_col,
         event_ids=event_ids,
+        event_id_hashes=hashes,
     )
 
 
@@ -393,6 +410,7 @@ def _values(
 
 def _first_deliveries(
     event_ids: Ids,
+    hashes: npt.NDArray[np.uint64] | None,
     column: str,
     *,
     customers: npt.NDArray[Any],
@@ -405,7 +423,7 @@ def _first_deliveries(
     Ids are canonical (``1``, ``1.0`` and ``np.uint8(1)`` are one id), and so are
     the customer ids compared between repeats.
     """
-    repeated = repeated_ids(event_ids)
+    repeated = repeated_ids(event_ids, hashes=hashes)
     keep = np.ones(event_ids.size, dtype=bool)
     if not repeated.any():
         return keep

@@ -382,7 +382,7 @@ def _factorize_ints(values: IntArray) -> tuple[IntArray, npt.NDArray[np.int64]]:
     if values.size:
         low, high = values.min(), values.max()
         span = int(high) - int(low) + 1
-        if span <= max(4 * values.size, 1 << 20):
+        if span <= max(4 * values.size, 1 << 16):
             offset = (values - low).astype(np.intp)
             present = np.zeros(span, dtype=bool)
             present[offset] = True
@@ -393,11 +393,12 @@ def _factorize_ints(values: IntArray) -> tuple[IntArray, npt.NDArray[np.int64]]:
     return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=np.int64)
 
 
-def repeated_ids(ids: Ids) -> BoolArray:
+def repeated_ids(ids: Ids, *, hashes: npt.NDArray[np.uint64] | None = None) -> BoolArray:
     """Which non-missing ids occur more than once (missing ids never repeat).
 
     A sort and a neighbour compare on int64 ids; other ids sort their 64-bit hashes
-    and confirm the few candidates on the ids themselves.
+    (``hashes``: :func:`hash_ids` of the ids, if already computed) and confirm the
+    few candidates on the ids themselves.
     """
     present = None if ids.missing is None else ~ids.missing
     exact = ids.labels.dtype == np.int64
@@ -412,7 +413,7 @@ def repeated_ids(ids: Ids) -> BoolArray:
                 return np.zeros(ids.size, dtype=bool)
             repeated_rows: BoolArray = counts[offset] > 1
             return repeated_rows
-    keys = ids.labels.view(np.uint64) if exact else hash_ids(ids)
+    keys = ids.labels.view(np.uint64) if exact else hash_ids(ids) if hashes is None else hashes
     pool = keys if present is None else keys[present]
     ordered = np.sort(pool)
     same = ordered[1:] == ordered[:-1]

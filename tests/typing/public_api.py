@@ -90,6 +90,42 @@ def other_purchase_models(table: pd.DataFrame, stats: pd.DataFrame) -> None:
     assert_type(value, "pd.Series[float]")
 
 
+def discrete_models(transactions: pd.DataFrame, stats: pd.DataFrame) -> None:
+    histories = cs.discrete_rfm_table(transactions, as_of="2025-12-31", period="Y")
+    assert_type(histories, pd.DataFrame)
+    bgbb = cs.BetaGeoBetaBinomFitter().fit(histories)
+    assert_type(bgbb, cs.BetaGeoBetaBinomModel)
+    assert_type(
+        cs.BetaGeoBetaBinomFitter().fit_aggregated(stats, count_col="weights"),
+        cs.BetaGeoBetaBinomModel,
+    )
+    assert_type(bgbb.params, cs.BetaGeoBetaBinomParams)
+    assert_type(bgbb.probability_alive(histories, ahead=1), "pd.Series[float]")
+    assert_type(bgbb.expected_purchases(histories, t=5), "pd.Series[float]")
+    assert_type(bgbb.expected_purchases_new_customer(5), float)
+    assert_type(bgbb.expected_purchases_new_customer([1, 5]), npt.NDArray[np.float64])
+    assert_type(bgbb.probability_of_purchases(2, t=6), float)
+    assert_type(bgbb.log_likelihood_of(histories), "pd.Series[float]")
+    assert_type(cs.BetaGeoBetaBinomModel.from_dict(bgbb.to_dict()), cs.BetaGeoBetaBinomModel)
+    purchase_model: cs.PurchaseModel = bgbb
+    assert_type(purchase_model.time_unit, str | None)
+
+    subscriptions = pd.DataFrame({"start": [1, 1, 2], "end": [1, None, 3]})
+    cohorts = cs.cohort_survival(subscriptions, as_of=3)
+    assert_type(cohorts, pd.DataFrame)
+    sbg = cs.ShiftedBetaGeoFitter().fit([1000, 631, 468, 382])
+    assert_type(sbg, cs.ShiftedBetaGeoModel)
+    assert_type(cs.ShiftedBetaGeoFitter().fit_cohorts(cohorts), cs.ShiftedBetaGeoModel)
+    assert_type(sbg.params, cs.ShiftedBetaGeoParams)
+    assert_type(sbg.survival(3), float)
+    assert_type(sbg.survival([1, 2]), npt.NDArray[np.float64])
+    assert_type(sbg.churn_probability(3), float)
+    assert_type(sbg.retention_rate(3), float)
+    assert_type(sbg.discounted_residual_lifetime(0.1, renewals=2), float)
+    assert_type(sbg.discounted_residual_lifetime(0.1, renewals=[0, 2]), npt.NDArray[np.float64])
+    assert_type(cs.ShiftedBetaGeoModel.from_dict(sbg.to_dict()), cs.ShiftedBetaGeoModel)
+
+
 def covariates(table: pd.DataFrame) -> None:
     fitter = cs.BetaGeoCovariateFitter(trans_covariates=["web"], life_covariates=("region",))
     purchases = fitter.fit(table, time_unit="W")

@@ -39,6 +39,7 @@ from crmscore.churn.learned import (
     TrainingWindow,
 )
 from crmscore.churn.rules import (
+    CORROBORATION_RULES,
     DEFAULT_RULES,
     LEVELS,
     AllOf,
@@ -56,6 +57,7 @@ from crmscore.churn.signals import (
     ACTIVITY_KINDS,
     DEFAULT_SIGNALS,
     SIGNAL_GROUPS,
+    WARNING_SIGNALS,
     AccountAnomaly,
     AliveModel,
     CartAbandonment,
@@ -75,12 +77,14 @@ from crmscore.churn.warning import EarlyWarning
 
 __all__ = [
     "ACTIVITY_KINDS",
+    "CORROBORATION_RULES",
     "DEFAULT_RULES",
     "DEFAULT_SIGNALS",
     "EVENT_KINDS",
     "LEVELS",
     "PRECISION_TARGET",
     "SIGNAL_GROUPS",
+    "WARNING_SIGNALS",
     "AccountAnomaly",
     "AliveModel",
     "AllOf",

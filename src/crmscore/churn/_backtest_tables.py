@@ -129,23 +129,41 @@ def rule_table(
     outcomes: Sequence[tuple[FloatArray, FloatArray]],
     *,
     lead: int,
+    levels: Sequence[npt.NDArray[np.int8]],
+    without: dict[str, list[npt.NDArray[np.int8]]],
 ) -> pd.DataFrame:
+    """Per rule and signal: firing, precision, recall, AUC alone and contribution, lead.
+
+    ``levels`` are the rule set's level codes per cut-off and ``without[name]`` the
+    codes with the rule ``name`` left out: a rule's ``auc_contribution`` is the AUC of
+    the levels minus the AUC without it.
+    """
     y = np.concatenate([o[0] for o in outcomes])
     ahead = np.concatenate([o[1] for o in outcomes])
     positives = y.sum()
+    level_auc = roc_auc(y, np.concatenate(levels).astype(np.float64)) if levels else math.nan
     rows = []
     for (name, level), pieces in parts.items():
         warned = np.concatenate(pieces)
         churned = warned & np.isfinite(ahead)
         leads = ahead[churned]
         hits = float((warned & (y == 1)).sum())
+        rest = without.get(name)
+        contribution = (
+            level_auc - roc_auc(y, np.concatenate(rest).astype(np.float64))
+            if rest is not None
+            else math.nan
+        )
         rows.append(
             {
                 "name": name,
                 "level": level,
                 "warned": int(warned.sum()),
+                "share_warned": float(warned.mean()) if warned.size else math.nan,
                 "precision": hits / warned.sum() if warned.any() else math.nan,
                 "recall": hits / positives if positives else math.nan,
+                "auc": roc_auc(y, warned.astype(np.float64)),
+                "auc_contribution": contribution,
                 "share_too_soon": float(np.mean(leads < lead)) if leads.size else math.nan,
                 "median_lead_days": float(np.median(leads)) if leads.size else math.nan,
             }

@@ -29,6 +29,7 @@ from crmscore.churn.learned import (
     LearnedWarningFitter,
     probability_levels,
 )
+from crmscore.churn.rules import LEVELS
 from crmscore.churn.warning import EarlyWarning
 from crmscore.errors import InvalidParameterError
 
@@ -39,6 +40,7 @@ __all__ = ["ChurnBacktest", "evaluate_backtest"]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
+Int8Array: TypeAlias = npt.NDArray[np.int8]
 
 _OWNER = "evaluate_backtest"
 
@@ -112,8 +114,11 @@ class ChurnBacktest:
 
     by_rule: pd.DataFrame = attrs.field(eq=False, validator=_FRAME)
     """Per rule of the rule set (its condition alone, whatever higher rules say) and
-    per signal: ``level`` (the rule's; "" for a signal), ``warned``, ``precision``,
-    ``recall``, ``share_too_soon`` (of the warned churners, those who churned within
+    per signal: ``level`` (the rule's; "" for a signal), ``warned``,
+    ``share_warned`` (of the active customer-dates), ``precision``, ``recall``,
+    ``auc`` (its firing alone as the score), ``auc_contribution`` (rules only: the
+    AUC of the rules' levels minus their AUC with this rule left out; NaN for a
+    signal), ``share_too_soon`` (of the warned churners, those who churned within
     ``lead_days``) and ``median_lead_days`` (days to churn of warned churners)."""
 
     models: tuple[LearnedWarning, ...] = attrs.field(converter=_models, eq=False)
@@ -218,7 +223,12 @@ def _score_cut_off(
     cache: dict[tuple[int, bool, tuple[str, ...]], Any],
     truth: FloatArray | None,
 ) -> tuple[
-    LearnedWarning, FloatArray, FloatArray, dict[str, Scores], dict[tuple[str, str], BoolArray]
+    LearnedWarning,
+    FloatArray,
+    FloatArray,
+    dict[str, Scores],
+    dict[tuple[str, str], BoolArray],
+    dict[str, Int8Array],
 ]:
     """Fit on the past of ``day``, score every method, read the outcomes after it.
 
@@ -246,10 +256,22 @@ def _score_cut_off(
     rule_levels = levels[active].astype(np.int8)
     groups = warning.groups
     n = active.size
+    holds = [r.when.holds(fired, groups, n)[active] for r in warning.rules]
     parts: dict[tuple[str, str], BoolArray] = {
-        (f"rule {r.name}", r.level): r.when.holds(fired, groups, n)[active] for r in warning.rules
+        (f"rule {r.name}", r.level): h for r, h in zip(warning.rules, holds, strict=True)
     }
     parts.update({(f"signal {name}", ""): f[active] for name, f in fired.items()})
+    codes = [
+        np.where(h, LEVELS.index(r.level), 0).astype(np.int8)
+        for r, h in zip(warning.rules, holds, strict=True)
+    ]
+    without: dict[str, Int8Array] = {}
+    for i, rule in enumerate(warning.rules):
+        rest = np.zeros(y.size, dtype=np.int8)
+        for j, c in enumerate(codes):
+            if j != i:
+                np.maximum(rest, c, out=rest)
+        without[f"rule {rule.name}"] = rest
     scores = {
         "rules": Scores(
             score=rule_levels.astype(np.float64),
@@ -268,7 +290,7 @@ def _score_cut_off(
         scores["1 - P(alive)"] = Scores(score=dead, probability=dead, warned=dead > 0.5)
     everyone = np.ones(y.size)
     scores["warn everyone"] = Scores(score=everyone, probability=everyone, warned=everyone > 0)
-    return model, y, ahead, scores, parts
+    return model, y, ahead, scores, parts, without
 
 
 def evaluate_backtest(
@@ -286,7 +308,7 @@ def evaluate_backtest(
     value_col: str = "value",
     event_id_col: str = "event_id",
     extra_kinds: Collection[str] = (),
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> ChurnBacktest:
     """Compare rules, the learned model, 1 - P(alive) and "warn everyone" on past cut-offs.
 
@@ -340,8 +362,9 @@ def evaluate_backtest(
         Column of event ids.
     extra_kinds : collection of str, default ()
         Event kinds accepted besides the known ones.
-    progress : callable, optional
+    progress : callable or bool, optional
         Called with the fraction of cut-offs done (0.0 first, 1.0 last).
+        ``True`` draws a tqdm bar instead (the ``progress`` extra).
 
     Returns
     -------
@@ -401,20 +424,28 @@ def evaluate_backtest(
     models = []
     outcomes: list[tuple[FloatArray, FloatArray]] = []
     rule_parts: dict[tuple[str, str], list[BoolArray]] = {}
+    rule_without: dict[str, list[npt.NDArray[np.int8]]] = {}
+    rule_levels: list[npt.NDArray[np.int8]] = []
     for done, (stamp, day) in enumerate(zip(dates, days, strict=True), start=1):
-        model, y, ahead, scores, parts = _score_cut_off(
+        model, y, ahead, scores, parts, without = _score_cut_off(
             chosen, warning, history, day, cache=cache, truth=truth
         )
         models.append(model)
         outcomes.append((y, ahead))
         for key, hit in parts.items():
             rule_parts.setdefault(key, []).append(hit)
+        for rule_name, rest in without.items():
+            rule_without.setdefault(rule_name, []).append(rest)
+        if scores["rules"].levels is not None:
+            rule_levels.append(scores["rules"].levels)
         for method, scored in scores.items():
             pooled[method].append((y, ahead, scored))
             per_cut.append({"as_of": str(stamp.date()), "method": method, **summary_row(y, scored)})
         reporter.report(done / len(dates))
     tables = pooled_tables(pooled, lead=chosen.lead_days, n_bins=n_bins)
-    tables["by_rule"] = rule_table(rule_parts, outcomes, lead=chosen.lead_days)
+    tables["by_rule"] = rule_table(
+        rule_parts, outcomes, lead=chosen.lead_days, levels=rule_levels, without=rule_without
+    )
     return ChurnBacktest(
         cut_offs=[str(d.date()) for d in dates],
         lead_days=chosen.lead_days,

@@ -337,7 +337,7 @@ def backtest(
     value_col: str = "value",
     event_id_col: str = "event_id",
     extra_kinds: Collection[str] = (),
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> pd.DataFrame:
     """Evaluate warnings at several past dates on one event log.
 
@@ -370,10 +370,11 @@ def backtest(
         Column of event ids.
     extra_kinds : collection of str, default ()
         Event kinds accepted besides the known ones.
-    progress : callable, optional
+    progress : callable or bool, optional
         Called with the fraction done: 0.0 before the first date, then
         ``k / len(as_of_dates)`` after the k-th date (1.0 after the last). An
         exception it raises stops the backtest. Nothing is reported without it.
+        ``True`` draws a tqdm bar instead (the ``progress`` extra).
 
     Returns
     -------

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 __all__ = [
+    "CORROBORATION_RULES",
     "DEFAULT_RULES",
     "LEVELS",
     "AllOf",
@@ -460,10 +461,12 @@ _EVIDENCE = (
     _EMOTION,
 )
 
-#: The default rules (see the churn guide for the justification): warnings need
-#: independent corroboration, because single policy signals fire for many loyal
-#: customers.
-DEFAULT_RULES: tuple[Rule, ...] = (
+#: The previous default rules (kept as a preset): warnings need independent corroboration,
+#: because single policy signals fire for many loyal customers. They ignore lead
+#: time: on a purchase log they fire mostly on customers who stopped buying two or
+#: more months ago and churn within days (see the churn guide). Use them with
+#: :data:`~crmscore.churn.DEFAULT_SIGNALS`.
+CORROBORATION_RULES: tuple[Rule, ...] = (
     Rule(
         name="distress_confirmed",
         level="red",
@@ -496,5 +499,61 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         level="blue",
         when=AtLeast(n=2, of=_EVIDENCE),
         description="Potential risk: two independent signals fired.",
+    ),
+)
+
+_LAPSE = Fired(name="purchase_lapse")
+
+#: The default rules (see the churn guide for the measurements behind them). The
+#: emotion rules of :data:`CORROBORATION_RULES` are unchanged; the absence-based
+#: rules need a purchase lapse (30 to 59 days without a purchase, the signal
+#: ``purchase_lapse`` of :data:`~crmscore.churn.WARNING_SIGNALS`), so that they warn
+#: customers who can still churn 30 days or more ahead, not those already gone; an
+#: account anomaly with one more piece of evidence warns yellow; a lapse alone and
+#: an account anomaly alone warn blue.
+DEFAULT_RULES: tuple[Rule, ...] = (
+    CORROBORATION_RULES[0],
+    CORROBORATION_RULES[1],
+    Rule(
+        name="disengaged_and_declining",
+        level="yellow",
+        when=Fired(name="interaction_stop") & _VALUE & _LAPSE,
+        description=(
+            "Watch closely: no interaction for a month, spend or carts falter, and no "
+            "purchase for 30 to 59 days."
+        ),
+    ),
+    Rule(
+        name="three_signals",
+        level="yellow",
+        when=AtLeast(n=3, of=_EVIDENCE) & _LAPSE,
+        description=(
+            "Watch closely: three independent signals fired together, and no purchase for "
+            "30 to 59 days."
+        ),
+    ),
+    Rule(
+        name="account_anomaly_corroborated",
+        level="yellow",
+        when=Fired(name="account_anomaly") & AtLeast(n=2, of=_EVIDENCE),
+        description=(
+            "Watch closely: a login from a new IP address or device, and a further "
+            "independent signal."
+        ),
+    ),
+    Rule(
+        name="lapsing",
+        level="blue",
+        when=_LAPSE,
+        description=(
+            "Potential risk: no purchase for 30 to 59 days, early enough to act 30 days "
+            "before the 90-day churn criterion is met."
+        ),
+    ),
+    Rule(
+        name="account_anomaly",
+        level="blue",
+        when=Fired(name="account_anomaly"),
+        description="Potential risk: a login from a new IP address or device.",
     ),
 )

@@ -10,15 +10,16 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmscore._display import short_repr
+from crmscore._display import html_block, short_repr
 from crmscore._events import validate_events
+from crmscore._progress import ProgressReporter
 from crmscore._serialise import reads
 from crmscore._validation import check_columns, check_frame
 from crmscore.churn._context import EventContext
 from crmscore.churn.rules import DEFAULT_RULES, LEVELS, Rule
 from crmscore.churn.signals import (
-    DEFAULT_SIGNALS,
     SIGNAL_GROUPS,
+    WARNING_SIGNALS,
     AliveModel,
     ChurnSignal,
     signal_from_dict,
@@ -26,7 +27,7 @@ from crmscore.churn.signals import (
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Callable, Collection, Sequence
 
     import numpy.typing as npt
 
@@ -41,11 +42,17 @@ def _sequence(values: object, *, name: str, allowed: str) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def _to_signals(values: Sequence[ChurnSignal]) -> tuple[ChurnSignal, ...]:
+def _to_signals(values: Sequence[ChurnSignal] | None) -> tuple[ChurnSignal, ...]:
+    # None (the default) stands for WARNING_SIGNALS: a sentinel keeps the nine
+    # signals' long repr out of the signature help() shows.
+    if values is None:
+        return WARNING_SIGNALS
     return _sequence(values, name="signals", allowed="a sequence of ChurnSignal")
 
 
-def _to_rules(values: Sequence[Rule]) -> tuple[Rule, ...]:
+def _to_rules(values: Sequence[Rule] | None) -> tuple[Rule, ...]:
+    if values is None:  # DEFAULT_RULES, as for the signals
+        return DEFAULT_RULES
     return _sequence(values, name="rules", allowed="a sequence of Rule")
 
 
@@ -58,7 +65,8 @@ class EarlyWarning:
     """Churn early warning: signals measured on an event log, rules that set levels.
 
     The defaults are the eight signals of the policy table with the policy's
-    thresholds (:data:`~crmscore.churn.DEFAULT_SIGNALS`) and the default rules
+    thresholds and the purchase lapse (:data:`~crmscore.churn.WARNING_SIGNALS`) and
+    the default rules
     (:data:`~crmscore.churn.DEFAULT_RULES`). Nothing is fitted: a customer's
     level depends on that customer's events only.
 
@@ -68,7 +76,7 @@ class EarlyWarning:
     >>> events = pd.DataFrame({
     ...     "customer_id": ["a", "a", "a", "b", "b"],
     ...     "timestamp": pd.to_datetime(
-    ...         ["2024-01-02", "2024-02-20", "2024-02-25", "2024-03-20", "2024-03-25"]),
+    ...         ["2024-02-10", "2024-02-20", "2024-02-25", "2024-03-20", "2024-03-25"]),
     ...     "kind": ["purchase", "cart_abandoned", "cart_abandoned", "purchase", "interaction"],
     ...     "value": [120.0, None, None, 80.0, None],
     ... })
@@ -76,17 +84,21 @@ class EarlyWarning:
     >>> warnings[["level", "rule", "n_signals"]]
                   level                      rule  n_signals
     customer_id
-    a            yellow  disengaged_and_declining          2
+    a            yellow  disengaged_and_declining          3
     b              none                       NaN          0
-    >>> print(EarlyWarning().explain(warnings).loc["a"])
-    yellow (rule 'disengaged_and_declining'): no interaction for 35 days; 2 unpaid cart(s) in a row
+    >>> print(EarlyWarning().explain(warnings).loc["a"])  # doctest: +NORMALIZE_WHITESPACE
+    yellow (rule 'disengaged_and_declining'): no interaction for 35 days; 2 unpaid cart(s)
+    in a row; no purchase for 50 days (the 90-day churn criterion is met in 40 days)
     """
 
-    signals: tuple[ChurnSignal, ...] = attrs.field(default=DEFAULT_SIGNALS, converter=_to_signals)
-    """The signals measured, each with its thresholds."""
+    signals: tuple[ChurnSignal, ...] = attrs.field(default=None, converter=_to_signals)
+    """The signals measured, each with its thresholds. ``None`` (the default) means
+    :data:`~crmscore.churn.WARNING_SIGNALS` (the eight policy signals and the purchase
+    lapse)."""
 
-    rules: tuple[Rule, ...] = attrs.field(default=DEFAULT_RULES, converter=_to_rules)
-    """The rules; the highest level among those that hold is the customer's level."""
+    rules: tuple[Rule, ...] = attrs.field(default=None, converter=_to_rules)
+    """The rules; the highest level among those that hold is the customer's level.
+    ``None`` (the default) means :data:`~crmscore.churn.DEFAULT_RULES`."""
 
     def __attrs_post_init__(self) -> None:
         owner = "EarlyWarning"
@@ -124,6 +136,27 @@ class EarlyWarning:
             ],
         )
 
+    def _repr_html_(self) -> str:
+        signals = self.summary()
+        if (signals["type"] == signals.index).all():
+            signals = signals.drop(columns="type")  # the built-in signals: type == name
+        rules = pd.DataFrame(
+            {
+                "level": [r.level for r in self.rules],
+                "description": [r.description for r in self.rules],
+            },
+            index=pd.Index([r.name for r in self.rules], name="rule"),
+        )
+        return html_block(
+            "EarlyWarning",
+            facts=[
+                ("signals", len(self.signals)),
+                ("rules", len(self.rules)),
+                ("levels", " < ".join(LEVELS)),
+            ],
+            tables=[("Signals", signals), ("Rules (highest level wins)", rules)],
+        )
+
     @property
     def groups(self) -> dict[str, tuple[str, ...]]:
         """Signal names per group (every group of ``SIGNAL_GROUPS``, maybe empty)."""
@@ -141,6 +174,7 @@ class EarlyWarning:
         event_id_col: str = "event_id",
         extra_kinds: Collection[str] = (),
         future: Literal["drop", "error"] = "drop",
+        progress: Callable[[float], None] | bool | None = None,
     ) -> pd.DataFrame:
         """Measure every signal and set every customer's warning level.
 
@@ -166,6 +200,10 @@ class EarlyWarning:
             Event kinds accepted besides the known ones.
         future : {"drop", "error"}, default "drop"
             Events after the day of ``as_of`` are left out, or rejected.
+        progress : callable or bool, optional
+            Called with the fraction done (0 to 1, increasing): after the log is
+            checked and indexed, after each signal, and with 1.0 at the end.
+            ``True`` draws a tqdm bar instead (the ``progress`` extra).
 
         Returns
         -------
@@ -195,6 +233,8 @@ class EarlyWarning:
             timestamps, missing values where required, conflicting event ids,
             future events with ``future="error"``), or a parameter is invalid.
         """
+        reporter = ProgressReporter(progress, owner="EarlyWarning.predict")
+        reporter.report(0.0)
         validated = validate_events(
             events,
             as_of=as_of,
@@ -210,16 +250,21 @@ class EarlyWarning:
         context = EventContext(validated)
         columns: dict[str, Any] = {}
         fired: dict[str, npt.NDArray[np.bool_]] = {}
-        for signal in self.signals:
+        # The check and index of the log take about as long as two signals.
+        steps = len(self.signals) + 3
+        reporter.report(2 / steps)
+        for done, signal in enumerate(self.signals, start=3):
             result = signal.compute(context)
             fired[signal.name] = np.asarray(result.fired, dtype=bool)
             columns[signal.name] = fired[signal.name]
             columns[f"{signal.name}_value"] = np.asarray(result.value, dtype=np.float64)
             if signal.has_reference:
                 columns[f"{signal.name}_reference"] = np.asarray(result.reference, dtype=float)
+            reporter.report(done / steps)
         head = self._levels(fired, validated.n_customers)
         frame = pd.DataFrame({**head, **columns}, index=validated.customers)
         frame.attrs = {"as_of": validated.as_of}
+        reporter.done()
         return frame
 
     def assign_levels(self, fired: pd.DataFrame) -> pd.DataFrame:

@@ -1,7 +1,9 @@
 """Customer lifetime value: purchase models, Gamma-Gamma spend, discounted value.
 
-The purchase models are the BG/NBD, the MBG/NBD and the Pareto/NBD;
-:mod:`crmscore.clv.covariates` adds time-invariant customer covariates.
+The purchase models are the BG/NBD, the MBG/NBD and the Pareto/NBD, and for
+discrete transaction opportunities the BG/BB; for contract renewals (contractual,
+discrete time) the shifted-beta-geometric. :mod:`crmscore.clv.covariates` adds
+time-invariant customer covariates.
 
 Fitters hold settings and return frozen fitted models; models predict from an RFM
 table (:func:`crmscore.rfm_table`) and return Series indexed like it.
@@ -10,6 +12,12 @@ table (:func:`crmscore.rfm_table`) and return Series indexed like it.
 from __future__ import annotations
 
 from crmscore.clv._fitting import ConvergenceReport
+from crmscore.clv.bgbb import (
+    BetaGeoBetaBinomFitter,
+    BetaGeoBetaBinomModel,
+    BetaGeoBetaBinomParams,
+    discrete_rfm_table,
+)
 from crmscore.clv.bgnbd import BetaGeoFitter, BetaGeoModel
 from crmscore.clv.compare import (
     IndependenceTest,
@@ -48,10 +56,19 @@ from crmscore.clv.intervals import (
 )
 from crmscore.clv.mbgnbd import ModifiedBetaGeoFitter, ModifiedBetaGeoModel
 from crmscore.clv.paretonbd import ParetoNBDFitter, ParetoNBDModel
+from crmscore.clv.sbg import (
+    ShiftedBetaGeoFitter,
+    ShiftedBetaGeoModel,
+    ShiftedBetaGeoParams,
+    cohort_survival,
+)
 from crmscore.clv.value import PERIODS_PER_MONTH, PurchaseModel, customer_lifetime_value
 
 __all__ = [
     "PERIODS_PER_MONTH",
+    "BetaGeoBetaBinomFitter",
+    "BetaGeoBetaBinomModel",
+    "BetaGeoBetaBinomParams",
     "BetaGeoCovariateFitter",
     "BetaGeoCovariateModel",
     "BetaGeoFitter",
@@ -72,9 +89,14 @@ __all__ = [
     "ParetoNBDFitter",
     "ParetoNBDModel",
     "PurchaseModel",
+    "ShiftedBetaGeoFitter",
+    "ShiftedBetaGeoModel",
+    "ShiftedBetaGeoParams",
     "calibration_holdout_split",
+    "cohort_survival",
     "conditional_expectations",
     "customer_lifetime_value",
+    "discrete_rfm_table",
     "frequency_histogram",
     "holdout_comparison",
     "information_criteria",

@@ -379,7 +379,7 @@ class PurchaseFitterBase(Generic[P, M]):
         table: pd.DataFrame,
         *,
         time_unit: str | None = None,
-        progress: Callable[[float], None] | None = None,
+        progress: Callable[[float], None] | bool | None = None,
     ) -> M:
         """Fit the model to an RFM table.
 
@@ -396,11 +396,12 @@ class PurchaseFitterBase(Generic[P, M]):
             Unit of recency and T, recorded on the model; defaults to
             ``table.attrs["time_unit"]`` if set (pandas drops ``attrs`` through many
             operations and any file, so pass it when the table was not made just now).
-        progress : callable, optional
+        progress : callable or bool, optional
             Called with the fraction done (0 to 1, increasing): after the data are
             checked and compressed, at every optimiser iteration (how far the
             gradient has come towards ``tol``), and with 1.0 at the end. An
             exception it raises stops the fit. Nothing is reported without it.
+            ``True`` draws a tqdm bar instead (the ``progress`` extra).
 
         Returns
         -------
@@ -433,7 +434,7 @@ class PurchaseFitterBase(Generic[P, M]):
         *,
         count_col: str = "count",
         time_unit: str | None = None,
-        progress: Callable[[float], None] | None = None,
+        progress: Callable[[float], None] | bool | None = None,
     ) -> M:
         """Fit the model to sufficient statistics: distinct rows with customer counts.
 
@@ -450,8 +451,9 @@ class PurchaseFitterBase(Generic[P, M]):
             The column holding how many customers share each row.
         time_unit : {"D", "W", "M"}, optional
             Unit of recency and T; defaults to ``stats.attrs["time_unit"]`` if set.
-        progress : callable, optional
+        progress : callable or bool, optional
             Called with the fraction done, as in :meth:`fit`.
+            ``True`` draws a tqdm bar instead (the ``progress`` extra).
 
         Returns
         -------

@@ -319,7 +319,7 @@ class GammaGammaFitter:
 
     @one_table("frequency", "monetary_value")
     def fit(
-        self, table: pd.DataFrame, *, progress: Callable[[float], None] | None = None
+        self, table: pd.DataFrame, *, progress: Callable[[float], None] | bool | None = None
     ) -> GammaGammaModel:
         """Fit the model to the customers of ``table`` with repeat purchases.
 
@@ -327,10 +327,11 @@ class GammaGammaFitter:
         ----------
         table : pandas.DataFrame
             With ``frequency`` and ``monetary_value`` (e.g. :func:`crmscore.rfm_table`).
-        progress : callable, optional
+        progress : callable or bool, optional
             Called with the fraction done (0 to 1, increasing): after the data are
             checked and compressed, at every optimiser iteration, and with 1.0 at the
             end. An exception it raises stops the fit. Nothing is reported without it.
+            ``True`` draws a tqdm bar instead (the ``progress`` extra).
 
         Returns
         -------
@@ -360,7 +361,7 @@ class GammaGammaFitter:
         stats: pd.DataFrame,
         *,
         count_col: str = "count",
-        progress: Callable[[float], None] | None = None,
+        progress: Callable[[float], None] | bool | None = None,
     ) -> GammaGammaModel:
         """Fit the model to sufficient statistics: rows with customer counts.
 
@@ -371,8 +372,9 @@ class GammaGammaFitter:
             ``frequency`` 0 are ignored.
         count_col : str, default "count"
             How many customers share each row.
-        progress : callable, optional
+        progress : callable or bool, optional
             Called with the fraction done, as in :meth:`fit`.
+            ``True`` draws a tqdm bar instead (the ``progress`` extra).
 
         Returns
         -------

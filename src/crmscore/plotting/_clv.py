@@ -22,6 +22,7 @@ from crmscore.plotting._common import (
     CUSTOMERS_COLOR,
     REVENUE_COLOR,
     UNIT_NAMES,
+    integer_ticks,
     new_axes,
     positive_number,
 )
@@ -130,6 +131,7 @@ def plot_p_alive_matrix(
     ax.figure.colorbar(image, ax=ax, label=label)
     ax.set_xlabel(f"recency: first to last purchase ({unit})")
     ax.set_ylabel("frequency: repeat purchases")
+    integer_ticks(ax.yaxis)
     ax.set_title(title)
     return ax
 

@@ -49,6 +49,18 @@ def new_axes(ax: Axes | None, *, owner: str, figsize: tuple[float, float]) -> Ax
     return plt.figure(figsize=figsize, layout="constrained").add_subplot()
 
 
+def integer_ticks(*axes: Any) -> None:
+    """Tick a count axis (customers, purchases) at whole numbers only.
+
+    Matplotlib's default locator puts ticks at 0.5 steps on a short range, which
+    reads as half a customer.
+    """
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415 (optional extra)
+
+    for axis in axes:
+        axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def check_labels(values: object, *, name: str, owner: str) -> pd.Series[Any]:
     """Check a per-customer Series of labels: unique index, no missing label."""
     if not isinstance(values, pd.Series):

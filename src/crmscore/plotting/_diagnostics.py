@@ -8,7 +8,7 @@ import numpy as np
 
 from crmscore._validation import DATAFRAME, InstanceOf, check_columns, check_param
 from crmscore.errors import InvalidDataError
-from crmscore.plotting._common import new_axes
+from crmscore.plotting._common import integer_ticks, new_axes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,6 +85,7 @@ def plot_tracking(
         ax.axvline(x[np.argmax(holdout) - 1], color="grey", linestyle=":", label="holdout starts")
     ax.set_xlabel("periods since the first purchase of the cohort")
     ax.set_ylabel(("cumulative " if cumulative else "") + "repeat transactions")
+    integer_ticks(ax.yaxis)
     ax.set_title("Tracking repeat transactions: actual against models")
     ax.legend()
     return ax
@@ -136,6 +137,7 @@ def plot_frequency_histogram(histogram: pd.DataFrame, *, ax: Axes | None = None)
     ax.set_xticks(positions, [str(i) for i in histogram.index])
     ax.set_xlabel("repeat purchases in the calibration period")
     ax.set_ylabel("customers")
+    integer_ticks(ax.yaxis)
     ax.set_title("Frequency of repeat purchases: actual against models")
     ax.legend()
     return ax

@@ -17,6 +17,7 @@ from crmscore.plotting._common import (
     aligned_values,
     annotate_grid,
     check_labels,
+    integer_ticks,
     label_counts,
     label_order,
     new_axes,
@@ -370,6 +371,8 @@ def plot_churn_by_tier(
         from matplotlib.ticker import PercentFormatter  # noqa: PLC0415
 
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    else:
+        integer_ticks(ax.xaxis)
     ax.set_xlabel("share of the tier's customers" if normalize else "customers")
     ax.set_title("Churn warning levels by tier")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=n_levels, frameon=False)

@@ -67,6 +67,7 @@ def ingest(
     kind_col: str = "kind",
     value_col: str = "value",
     event_id_col: str = "event_id",
+    progress: Callable[[float], None] | bool | None = None,
 ) -> RescoringResult:
     """Apply a batch of events; re-tier only where a rule says so.
 
@@ -91,6 +92,10 @@ def ingest(
         Column of event values.
     event_id_col : str, default "event_id"
         Column of event ids.
+    progress : callable or bool, optional
+        Called with the fraction done (0 to 1, increasing): at the start, after
+        the batch is checked and read, and with 1.0 at the end. ``True`` draws a
+        tqdm bar instead (the ``progress`` extra).
 
     Returns
     -------
@@ -127,6 +132,8 @@ def ingest(
       (:func:`open_book` then applies the adjustments still running).
     - Every customer the batch touches gets a fresh cached ``score`` at ``as_of``.
     """
+    reporter = ProgressReporter(progress, owner="ingest")
+    reporter.report(0.0)
     as_of_ts = check_as_of(book, as_of, "ingest")
     columns = EventColumns(
         customer=customer_col,
@@ -138,7 +145,10 @@ def ingest(
     if book.n_customers == 0 and book.customer_col != customer_col:
         book = attrs.evolve(book, customer_col=customer_col)  # the first events name the ids
     batch = _read_batch(book, events, as_of_ts, columns)
-    return _step(book, batch, as_of_ts)
+    reporter.report(0.6)  # reading a batch takes about 60 % of an ingest
+    result = _step(book, batch, as_of_ts)
+    reporter.done()
+    return result
 
 
 # --------------------------------------------------------------------------------------
@@ -151,7 +161,7 @@ def review(
     events: pd.DataFrame | None = None,
     *,
     as_of: Any,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
     customer_col: str = "customer_id",
     timestamp_col: str = "timestamp",
     kind_col: str = "kind",
@@ -171,8 +181,9 @@ def review(
         positional, as in :func:`ingest`.
     as_of : date-like
         When the review happens (not before the book's ``as_of``).
-    progress : callable, optional
+    progress : callable or bool, optional
         Called with the fraction done (0 to 1) after each stage of the review.
+        ``True`` draws a tqdm bar instead (the ``progress`` extra).
     customer_col : str, default "customer_id"
         Column of customer ids in ``events``.
     timestamp_col : str, default "timestamp"
@@ -203,7 +214,9 @@ def review(
     2. The chain runs on the whole book at ``as_of``: the RFM table; with a CLV
        step, BG/NBD and Gamma-Gamma refitted (``refit_on_review``, always the
        first time) and ``p_alive`` and ``clv``; with a churn step, each customer's
-       warning level; then the scorecard, whose normalisation is relearned when
+       warning level (with a :class:`~crmscore.churn.LearnedWarning`, also its
+       probability and reasons, and an audit row ``churn_level`` for every customer
+       whose level moves); then the scorecard, whose normalisation is relearned when
        ``policy.refit_on_review`` (always at the first review).
     3. Tiers follow the score with the retention rule (VIP客户保级阈值): an upgrade
        takes effect at once; a customer whose score is below the current tier's
@@ -220,9 +233,12 @@ def review(
     stepped = _step(book, None, as_of_ts)
     book = stepped.book
     report(0.2)
-    columns = Columns(book.columns)
+    columns = Columns(book.columns, whole=True)
     ids = book.ids.to_index()
-    every = aggregates_of(columns.data, slice(None))
+    churn: _Churn | None = None
+    moved = np.empty(0, dtype=np.int64)
+    before = np.empty(0, dtype=np.int8)
+    every = aggregates_of(columns, slice(None))
     period = int(periods_of([as_of_ts.to_datetime64()], book)[0])
     book = _refit_clv(book, every, period, ids)
     report(0.5)
@@ -234,7 +250,13 @@ def review(
             value=value_col,
             event_id=event_id_col,
         )
-        columns.edit("churn_level")[:] = _churn_levels(book, events, as_of_ts, event_columns)
+        churn = _churn_levels(book, events, as_of_ts, event_columns)
+        moved = np.flatnonzero(columns["churn_level"] != churn.level)
+        before = columns["churn_level"][moved]
+        columns.edit("churn_level")[:] = churn.level
+        if churn.probability is not None:
+            columns.edit("churn_probability")[:] = churn.probability
+            columns.edit("churn_reasons")[:] = churn.reasons
     report(0.7)
     frame = indicators(book, every, period, ids, churn_level=columns["churn_level"]).set_axis(
         ids.rename(book.customer_col)
@@ -242,6 +264,8 @@ def review(
     scored = _score_review(book, frame)
     report(0.9)
     changes = Changes(book.tiers, as_of_ts)
+    if churn is not None and churn.probability is not None:
+        _churn_changes(changes, churn, moved, before, ids=ids, as_of=as_of_ts)
     _retier(
         book,
         columns=columns,
@@ -309,22 +333,84 @@ def _refit_clv(book: Book, every: Any, period: int, ids: pd.Index[Any]) -> Book:
     )
 
 
+@attrs.frozen(eq=False)  # arrays: no equality
+class _Churn:
+    """What review step 2 gives, one entry per customer of the book."""
+
+    level: npt.NDArray[np.int8]
+    """Warning level: 0 none, 1 blue, 2 yellow, 3 red (0 without events)."""
+
+    probability: npt.NDArray[np.float64] | None
+    """A learned warning's probability of churn (NaN: not scored); None with rules."""
+
+    reasons: npt.NDArray[Any] | None
+    """A learned warning's reasons in words ("" when not warned); None with rules."""
+
+
 def _churn_levels(
     book: Book, events: pd.DataFrame, as_of: pd.Timestamp, columns: EventColumns
-) -> npt.NDArray[np.int8]:
-    """Review step 2: every customer's warning level (0 none ... 3 red; 0 without events)."""
+) -> _Churn:
+    """Review step 2: every customer's warning level (and a learned warning's probability)."""
     warning = book.policy.churn
     assert warning is not None  # the caller checked
-    if isinstance(warning, LearnedWarning):
-        # Levels only: the reasons in words are not stored in the book.
-        warnings = warning.predict(events, as_of=as_of, n_reasons=0, **columns.as_kwargs())
-    else:
-        warnings = warning.predict(events, as_of=as_of, **columns.as_kwargs())
+    warnings = warning.predict(events, as_of=as_of, **columns.as_kwargs())
     rows = book.ids.positions(warnings.index)
+    known = rows >= 0
     levels = pd.Categorical(warnings["level"], categories=LEVELS).codes.astype(np.int8)
     churn = np.zeros(book.n_customers, dtype=np.int8)
-    churn[rows[rows >= 0]] = levels[rows >= 0]
-    return churn
+    churn[rows[known]] = levels[known]
+    if not isinstance(warning, LearnedWarning):
+        return _Churn(level=churn, probability=None, reasons=None)
+    probability = np.full(book.n_customers, np.nan)
+    probability[rows[known]] = warnings["probability"].to_numpy(np.float64)[known]
+    reasons = np.full(book.n_customers, "", dtype=object)
+    reasons[rows[known]] = warnings["reasons"].to_numpy(object)[known]
+    return _Churn(level=churn, probability=probability, reasons=reasons)
+
+
+#: "P(churn) 0.00" ... "P(churn) 1.00": the probability in an audit row, to two decimals.
+_PROBABILITY_TEXTS = np.asarray([f"P(churn) {k / 100:.2f}" for k in range(101)], dtype=object)
+
+
+def _churn_changes(
+    changes: Changes,
+    churn: _Churn,
+    moved: npt.NDArray[np.int64],
+    before: npt.NDArray[np.int8],
+    *,
+    ids: pd.Index[Any],
+    as_of: pd.Timestamp,
+) -> None:
+    """Audit rows of a learned warning's level changes, with the probability and reasons.
+
+    ``detail`` reads e.g. ``"P(churn) 0.91; no purchase for 41 days: +1.20 log-odds"``
+    (``"not scored"`` for a customer the warning no longer scores: churned already,
+    or no events).
+    """
+    if churn.probability is None or churn.reasons is None or not moved.size:
+        return
+    probability = churn.probability[moved]
+    reasons = churn.reasons[moved]
+    scored = ~np.isnan(probability)
+    detail = np.full(moved.size, "not scored", dtype=object)
+    hundredths = probability[scored] * 100
+    texts = _PROBABILITY_TEXTS[np.rint(hundredths).astype(np.int64)]
+    # Near a half-hundredth the product's rounding may decide: format those exactly.
+    close = np.flatnonzero(np.abs(hundredths - np.floor(hundredths) - 0.5) < 1e-6)
+    texts[close] = [f"P(churn) {p:.2f}" for p in probability[scored][close].tolist()]
+    given = reasons[scored] != ""
+    texts[given] = texts[given] + "; " + reasons[scored][given]
+    detail[scored] = texts
+    changes.add(
+        customer_id=np.asarray(ids, dtype=object)[moved],
+        at=as_of.to_datetime64(),
+        change="churn_level",
+        rule="learned warning",
+        before=before,
+        after=churn.level[moved],
+        detail=detail,
+        names=LEVELS,
+    )
 
 
 @attrs.frozen(eq=False)  # arrays: no equality
@@ -370,6 +456,7 @@ def open_book(
     kind_col: str = "kind",
     value_col: str = "value",
     event_id_col: str = "event_id",
+    progress: Callable[[float], None] | bool | None = None,
 ) -> RescoringResult:
     """Start a book from a history of events, and review it at ``as_of``.
 
@@ -393,6 +480,10 @@ def open_book(
         Column of event values.
     event_id_col : str, default "event_id"
         Column of event ids.
+    progress : callable or bool, optional
+        Called with the fraction done (0 to 1, increasing) as the history is
+        ingested (to 0.8), reviewed (to 0.95) and the running adjustments applied.
+        ``True`` draws a tqdm bar instead (the ``progress`` extra).
 
     Returns
     -------
@@ -451,15 +542,26 @@ def open_book(
         attributes=_checked_attributes(attributes, customer_col=customer_col),
         customer_col=customer_col,
     )
-    first = ingest(book, events, as_of=as_of, **columns.as_kwargs())
+    reporter = ProgressReporter(progress, owner="open_book")
+    # Ingesting the history takes most of the time (about 80 % on a synthetic log).
+    first = ingest(
+        book, events, as_of=as_of, progress=reporter.span(0.0, 0.8), **columns.as_kwargs()
+    )
     history = events if policy.churn is not None else None
-    second = review(first.book, history, as_of=as_of, **columns.as_kwargs())
+    second = review(
+        first.book,
+        history,
+        as_of=as_of,
+        progress=reporter.span(0.8, 0.95),
+        **columns.as_kwargs(),
+    )
     book, adjusted, skipped = second.book, empty_changes(), first.skipped
     if book.as_of is not None and (skipped["reason"] == _NO_SCORECARD).any():
         book, adjusted, skipped = _open_adjustments(book, events, book.as_of, columns, skipped)
     # Build the id and event-id hash indexes now, not inside the first batch.
     book.ids.warmed()
     book.event_ids.warmed()
+    reporter.done()
     return RescoringResult(
         book=book,
         changes=pd.concat([first.changes, second.changes, adjusted], ignore_index=True),
@@ -528,7 +630,7 @@ def set_override(
     row = _row_of(stepped.book, customer_id, owner)
     columns = Columns(stepped.book.columns)
     changes = Changes(book.tiers, as_of_ts)
-    state = TierState(columns.data, np.array([row]))
+    state = TierState(columns, np.array([row]))
     before = state.effective()
     state.kind[:] = OVERRIDE_KINDS.index("manual")
     state.override[:] = target
@@ -543,7 +645,7 @@ def set_override(
         change="tier",
         before=before,
         after=np.asarray([target]),
-        score=columns["score"][[row]],
+        score=columns.take("score", [row]),
         rule="override",
         detail=f"{reason} (by {author})",
     )
@@ -565,7 +667,7 @@ def clear_override(
     row = _row_of(stepped.book, customer_id, owner)
     columns = Columns(stepped.book.columns)
     changes = Changes(book.tiers, as_of_ts)
-    state = TierState(columns.data, np.array([row]))
+    state = TierState(columns, np.array([row]))
     if state.kind[0] == 0:
         raise InvalidDataError.for_ids(
             column=None, problem="has no active override", ids=[customer_id]
@@ -579,7 +681,7 @@ def clear_override(
         change="tier",
         before=before,
         after=state.base,
-        score=columns["score"][[row]],
+        score=columns.take("score", [row]),
         rule="override_cleared",
         detail=f"{reason} (by {author})",
     )

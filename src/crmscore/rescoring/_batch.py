@@ -37,6 +37,13 @@ class _Batch:
     event_ids: npt.NDArray[Any]
     id_hashes: npt.NDArray[np.uint64]
     value_col: str = "value"  # the amount column's name, for error messages
+    rows: tuple[Any, npt.NDArray[np.int64]] | None = None  # (ids, the customers' rows in them)
+
+    def positions(self, book: Book) -> npt.NDArray[np.int64]:
+        """Row of each of the batch's customers in ``book`` (-1 if new), looked up once."""
+        if self.rows is None or self.rows[0] is not book.ids:
+            self.rows = (book.ids, book.ids.positions(self.customers))
+        return self.rows[1]
 
     def take(self, mask: npt.NDArray[np.bool_]) -> _Batch:
         return _Batch(
@@ -48,6 +55,7 @@ class _Batch:
             value=self.value[mask],
             event_ids=self.event_ids[mask],
             id_hashes=self.id_hashes[mask],
+            rows=self.rows,
         )
 
 
@@ -78,7 +86,10 @@ def _read_batch(
         valid = attrs.evolve(valid, customers=pd.Index(plain, dtype=object, name=columns.customer))
     stamps = valid.stamps.astype("datetime64[ns]")
     event_ids = json_ids(valid.event_ids) if valid.event_ids is not None else np.empty(0, object)
-    id_hashes = label_hashes(event_ids)
+    # (validation hashed them already, unless they are int64)
+    id_hashes = (
+        valid.event_id_hashes if valid.event_id_hashes is not None else label_hashes(event_ids)
+    )
     fresh = book.event_ids.positions(event_ids, id_hashes) < 0
     if not fresh.any():
         return None
@@ -109,7 +120,7 @@ def _read_batch(
     # (customer, time, arrival): logs usually arrive in time order, and then one
     # stable sort by customer is enough.
     if times.size and (np.diff(times) >= 0).all():
-        order = np.argsort(codes, kind="stable")
+        order = _stable_order(codes)
     else:
         order = np.lexsort((np.arange(codes.size), times, codes))
     kinds = np.asarray(valid.kind_names, dtype=object)[valid.kinds[fresh]]
@@ -125,6 +136,18 @@ def _read_batch(
     )
 
 
+def _stable_order(codes: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """Stable argsort of non-negative codes: one sort of unique (code, arrival) keys.
+
+    Unique keys make any sort stable, and numpy's default sort of int64 is about
+    twice as fast as its stable one on millions of events.
+    """
+    n = codes.size
+    if n == 0 or int(codes.max()) >= np.iinfo(np.int64).max // max(n, 1) - 1:
+        return np.argsort(codes, kind="stable")
+    return np.argsort(codes * n + np.arange(n))
+
+
 def _drop_before_first_purchase(book: Book, batch: _Batch) -> tuple[_Batch, pd.DataFrame]:
     """Skip new customers' events before their first purchase in stream order.
 
@@ -133,7 +156,7 @@ def _drop_before_first_purchase(book: Book, batch: _Batch) -> tuple[_Batch, pd.D
     customer, time and arrival, so positions give that order).
     """
     customers = batch.customers
-    known = book.ids.positions(customers) >= 0
+    known = batch.positions(book) >= 0
     position = np.arange(batch.codes.size, dtype=np.int64)
     buys = batch.kinds == "purchase"
     first_buy = np.full(len(customers), _NEVER, dtype=np.int64)

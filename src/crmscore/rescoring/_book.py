@@ -14,7 +14,7 @@ from crmscore._ids import canonical_ids, json_ids
 from crmscore._serialise import at, reads
 from crmscore.clv import BetaGeoModel, GammaGammaModel
 from crmscore.errors import InvalidDataError, InvalidParameterError
-from crmscore.rescoring._chunks import ChunkedFrame, ChunkedIndex
+from crmscore.rescoring._chunks import ChunkedFrame, ChunkedIndex, ColumnStore, DueIndex
 from crmscore.rescoring._policy import RescoringPolicy
 from crmscore.rescoring._summary import book_html, book_repr, result_html, result_repr
 from crmscore.tiering import FittedScorecard
@@ -62,6 +62,10 @@ CUSTOMER_COLUMNS: dict[str, str] = {
     "override_note": "int32",  # position in Book.notes: (reason, author); -1 none
     # The churn warning level at the latest review (0 none, 1 blue, 2 yellow, 3 red).
     "churn_level": "int8",
+    # With a learned churn step (LearnedWarning), the probability of churn and the top
+    # reasons in words at the latest review (NaN and "" otherwise, or when not scored).
+    "churn_probability": "float64",
+    "churn_reasons": "object",
     # Automation flags, and when the follow-up flag falls due without a purchase.
     "invited": "bool",
     "follow_up": "bool",
@@ -126,9 +130,37 @@ def empty_changes() -> pd.DataFrame:
     )
 
 
-def empty_columns() -> dict[str, npt.NDArray[Any]]:
+#: Pending times a batch must act on when they pass, indexed instead of scanned:
+#: follow-up flags that fall due, and overrides that expire.
+def _follow_up_pending(get: Any) -> npt.NDArray[np.bool_]:
+    pending: npt.NDArray[np.bool_] = ~get("follow_up")
+    return pending
+
+
+def _override_timed(get: Any) -> npt.NDArray[np.bool_]:
+    timed: npt.NDArray[np.bool_] = (get("override_kind") > 0) & ~get("override_until_review")
+    return timed
+
+
+DUE_INDEXES: tuple[DueIndex, ...] = (
+    DueIndex(name="follow_up", key="follow_up_due", live=_follow_up_pending),
+    DueIndex(name="override_expiry", key="override_expires", live=_override_timed),
+)
+
+
+def empty_columns() -> ColumnStore:
     """Return the customer columns of a book without customers."""
-    return {name: _frozen(np.empty(0, dtype=dtype)) for name, dtype in CUSTOMER_COLUMNS.items()}
+    return ColumnStore.of(
+        {name: np.empty(0, dtype=dtype) for name, dtype in CUSTOMER_COLUMNS.items()},
+        DUE_INDEXES,
+    )
+
+
+def as_store(columns: Mapping[str, npt.NDArray[Any]]) -> ColumnStore:
+    """Return the book's columns as a :class:`ColumnStore` (full arrays are wrapped)."""
+    if isinstance(columns, ColumnStore):
+        return columns
+    return ColumnStore.of(columns, DUE_INDEXES)
 
 
 def _frozen(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -171,8 +203,10 @@ class Book:
     ids: ChunkedIndex = attrs.field(factory=ChunkedIndex)
     """Customer ids, in the order of the columns."""
 
-    columns: Mapping[str, npt.NDArray[Any]] = attrs.field(factory=empty_columns)
-    """Per-customer read-only arrays, one per :data:`CUSTOMER_COLUMNS`."""
+    columns: ColumnStore = attrs.field(factory=empty_columns, converter=as_store)
+    """Per-customer read-only arrays, one per :data:`CUSTOMER_COLUMNS`.
+
+    Held in a store that later books share: a batch adds only the rows it changed."""
 
     attributes: pd.DataFrame = attrs.field(factory=pd.DataFrame)
     """Indicator columns supplied by the service, indexed by customer id."""
@@ -226,7 +260,9 @@ class Book:
         reviews below the retention threshold), the active override (``override_tier``,
         ``override_kind``, ``override_expires``, ``override_until_review``,
         ``override_reason``, ``override_author``), and the automation flags
-        (``invited``, ``follow_up``, ``follow_up_due``).
+        (``invited``, ``follow_up``, ``follow_up_due``), and the churn step's
+        ``churn_level`` (0 none .. 3 red), ``churn_probability`` and ``churn_reasons``
+        (the last two only with a :class:`~crmscore.churn.LearnedWarning`).
         """
         frame = self.to_frame()
         labels = np.asarray((*self.tiers.labels(), None), dtype=object)  # -1 -> None
@@ -412,14 +448,22 @@ class Book:
 _NAT_INT = np.iinfo(np.int64).min
 
 
+#: Columns added after schema version 1 was first written, and their value in older books.
+_ADDED_COLUMNS: dict[str, Any] = {"churn_probability": None, "churn_reasons": ""}
+
+
 def _columns_in(data: Mapping[str, Any], n_customers: int) -> dict[str, npt.NDArray[Any]]:
     """Read the per-customer columns (``customers``) of a serialised book."""
     columns: dict[str, npt.NDArray[Any]] = {}
+    stored = data["customers"]
+    if isinstance(stored, Mapping):  # (books saved before the learned warning's columns)
+        fills = {name: fill for name, fill in _ADDED_COLUMNS.items() if name not in stored}
+        stored = {**stored, **{name: [fill] * n_customers for name, fill in fills.items()}}
     with at("customers"):
-        _keys_in(data["customers"], CUSTOMER_COLUMNS)
+        _keys_in(stored, CUSTOMER_COLUMNS)
     for name, dtype in CUSTOMER_COLUMNS.items():
         with at("customers", name):
-            values = _list_in(data["customers"][name], n_customers)
+            values = _list_in(stored[name], n_customers)
             if dtype.startswith("datetime64"):
                 raw = np.array([_NAT_INT if v is None else v for v in values], dtype=np.int64)
                 columns[name] = _frozen(raw.view("datetime64[ns]"))
@@ -532,6 +576,12 @@ def _labels_in(values: Any, length: int | None, *, unique: bool = True) -> npt.N
 def _array_in(values: list[Any], dtype: str) -> npt.NDArray[Any]:
     """Read one column: numbers (or null for float NaN) of the kind its dtype needs."""
     kind = np.dtype(dtype).kind
+    if kind == "O":  # text
+        for i, v in enumerate(values):
+            if not isinstance(v, str):
+                with at(i):
+                    raise TypeError(f"expected a string, got {v!r}")
+        return np.array(values, dtype=object).reshape(len(values))
     for i, v in enumerate(values):
         ok = (
             isinstance(v, bool)

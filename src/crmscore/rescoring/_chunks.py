@@ -15,6 +15,7 @@ a hash collision can never make two different labels look alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -24,7 +25,7 @@ import pandas as pd
 
 from crmscore._ids import canonical_ids, hash_ids
 
-__all__ = ["ChunkedFrame", "ChunkedIndex", "label_hashes"]
+__all__ = ["ChunkedFrame", "ChunkedIndex", "ColumnStore", "DueIndex", "label_hashes"]
 
 
 def _merge_tail(chunks: list[Any], size: Any, join: Any) -> tuple[Any, ...]:
@@ -193,3 +194,254 @@ class ChunkedFrame:
         if len(self.chunks) == 1:
             return self.chunks[0]
         return pd.concat(self.chunks, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------
+# Per-customer columns: a shared base plus small runs of changed rows
+# --------------------------------------------------------------------------------------
+
+#: Delta rows (over all runs) beyond this fraction of the book fold into a new base.
+_COMPACT_FRACTION = 4
+
+Getter = Callable[[str], npt.NDArray[Any]]
+
+
+@attrs.frozen(kw_only=True)
+class DueIndex:
+    """Rows whose ``key`` time is pending, found by time instead of by a scan.
+
+    ``live`` tells, from a getter of column values at some rows, which of them are
+    pending (a NaT key never is). Entries are only ever added: a lookup returns a
+    superset (every live row with a key at or before the limit, and stale entries),
+    and the caller applies its exact condition to the rows it gets.
+    """
+
+    name: str
+    key: str
+    live: Callable[[Getter], npt.NDArray[np.bool_]]
+
+
+@attrs.frozen(eq=False)
+class _Run:
+    """Changed rows (sorted, unique) and every column's value at them."""
+
+    rows: npt.NDArray[np.int64]
+    cells: Mapping[str, npt.NDArray[Any]]
+
+    def __len__(self) -> int:
+        return self.rows.size
+
+
+def _join_runs(old: _Run, new: _Run) -> _Run:
+    rows = np.concatenate([old.rows, new.rows])
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    keep = order[np.r_[ordered[1:] != ordered[:-1], True]]  # the newer of equal rows
+    return _Run(
+        rows[keep],
+        {
+            name: _readonly(np.concatenate([old.cells[name], new.cells[name]])[keep])
+            for name in old.cells
+        },
+    )
+
+
+@attrs.frozen(eq=False)
+class _Entries:
+    """Due-index entries: times (int64 ns, sorted) and rows."""
+
+    keys: npt.NDArray[np.int64]
+    rows: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return self.keys.size
+
+    @classmethod
+    def of(cls, keys: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]) -> _Entries:
+        order = np.argsort(keys, kind="stable")
+        return cls(keys[order], rows[order])
+
+
+def _join_entries(a: _Entries, b: _Entries) -> _Entries:
+    return _Entries.of(np.concatenate([a.keys, b.keys]), np.concatenate([a.rows, b.rows]))
+
+
+def _readonly(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    array.setflags(write=False)
+    return array
+
+
+_NAT = np.iinfo(np.int64).min
+
+
+def _ns(stamp: Any) -> int:
+    return int(np.asarray(stamp, dtype="datetime64[ns]").view(np.int64))
+
+
+def _entries(spec: DueIndex, rows: npt.NDArray[np.int64], get: Getter) -> _Entries:
+    keys = get(spec.key).view(np.int64)
+    live = np.asarray(spec.live(get), dtype=bool) & (keys != _NAT)
+    return _Entries.of(keys[live], rows[live])
+
+
+def _same_pending(
+    spec: DueIndex, old: Mapping[str, npt.NDArray[Any]], new: Mapping[str, npt.NDArray[Any]]
+) -> bool:
+    """Whether two sets of full columns have the same pending rows and times."""
+    keys = [np.asarray(c[spec.key]).view(np.int64) for c in (old, new)]
+    live = [
+        np.asarray(spec.live(c.__getitem__), dtype=bool) & (k != _NAT)
+        for c, k in zip((old, new), keys, strict=True)
+    ]
+    return bool(
+        np.array_equal(live[0], live[1]) and np.array_equal(keys[0][live[0]], keys[1][live[1]])
+    )
+
+
+@attrs.frozen(eq=False)
+class ColumnStore(Mapping[str, npt.NDArray[Any]]):
+    """Per-customer columns as one immutable value that later values share.
+
+    A base of full read-only arrays, and runs of the rows changed since (every
+    column's value at those rows, newer runs winning). Deriving a new store from a
+    batch adds a run of the rows it changed and merges runs of similar size, so
+    the old store stays intact and the new one costs memory in proportion to what
+    changed; when the runs hold a quarter of the book they fold into a new base.
+    Reading a column whole (``store[name]``) assembles it once and caches it.
+
+    Due indexes (:class:`DueIndex`) keep pending times sorted, so a batch finds
+    what falls due before it without scanning the book.
+    """
+
+    base: Mapping[str, npt.NDArray[Any]]
+    n_rows: int
+    runs: tuple[_Run, ...] = ()
+    specs: tuple[DueIndex, ...] = ()
+    indexes: Mapping[str, tuple[_Entries, ...]] = attrs.field(factory=dict)
+    _whole: dict[str, npt.NDArray[Any]] = attrs.field(factory=dict, init=False, repr=False)
+
+    @classmethod
+    def of(
+        cls,
+        columns: Mapping[str, npt.NDArray[Any]],
+        specs: tuple[DueIndex, ...] = (),
+        *,
+        like: ColumnStore | None = None,
+    ) -> ColumnStore:
+        """Make a store of full columns (all of one length), with its due indexes built.
+
+        ``like``: a store whose due indexes are reused where their pending rows and
+        times are the same in ``columns`` (a check in one pass instead of a sort).
+        """
+        base = {name: _readonly(np.asarray(values)) for name, values in columns.items()}
+        n = len(next(iter(base.values()))) if base else 0
+        indexes = {}
+        for spec in specs:
+            if like is not None and like.n_rows == n and _same_pending(spec, like, base):
+                indexes[spec.name] = like.indexes[spec.name]
+                continue
+            built = _entries(spec, np.arange(n, dtype=np.int64), base.__getitem__)
+            indexes[spec.name] = (built,) if len(built) else ()
+        return cls(base, n, (), specs, indexes)
+
+    # --- Mapping ------------------------------------------------------------------
+
+    def __getitem__(self, name: str) -> npt.NDArray[Any]:
+        cached = self._whole.get(name)
+        if cached is not None:
+            return cached
+        base = self.base[name]
+        if not self.runs and base.size == self.n_rows:
+            return base
+        whole = np.empty(self.n_rows, dtype=base.dtype)
+        whole[: base.size] = base
+        for run in self.runs:
+            whole[run.rows] = run.cells[name]
+        self._whole[name] = _readonly(whole)
+        return whole
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.base)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    # --- rows ---------------------------------------------------------------------
+
+    def take(self, name: str, rows: Any) -> npt.NDArray[Any]:
+        """Values of one column at some rows (a copy)."""
+        return self.take_all(rows, (name,))[name]
+
+    def take_all(self, rows: Any, names: Any = None) -> dict[str, npt.NDArray[Any]]:
+        """Values of some columns (default: all) at some rows, with one search per run."""
+        names = tuple(self.base) if names is None else tuple(names)
+        if isinstance(rows, slice):
+            return {n: self[n][rows] for n in names}
+        if not self.runs:  # (then the base holds every row)
+            return {n: self.base[n][rows] for n in names}
+        rows = np.asarray(rows, dtype=np.int64)
+        n_base = self.base[names[0]].size if names else 0
+        inside = np.minimum(rows, max(n_base - 1, 0))
+        out = {
+            n: self.base[n][inside] if n_base else np.empty(rows.size, self.base[n].dtype)
+            for n in names
+        }
+        for run in self.runs:
+            found = np.searchsorted(run.rows, rows)
+            found[found == run.rows.size] = 0
+            hit = np.flatnonzero(run.rows[found] == rows) if run.rows.size else found[:0]
+            if hit.size:
+                at = found[hit]
+                for n in names:
+                    out[n][hit] = run.cells[n][at]
+        return out
+
+    def due(self, index: str, limit: np.datetime64) -> npt.NDArray[np.int64]:
+        """Sorted rows with an entry of ``index`` at or before ``limit`` (a superset)."""
+        bound = _ns(limit)
+        parts = [
+            e.rows[: np.searchsorted(e.keys, bound, side="right")] for e in self.indexes[index]
+        ]
+        if not parts:
+            return np.empty(0, dtype=np.int64)
+        return np.unique(np.concatenate(parts))
+
+    # --- deriving -----------------------------------------------------------------
+
+    def derive(
+        self,
+        rows: npt.NDArray[np.int64],
+        values: Mapping[str, npt.NDArray[Any]],
+        n_rows: int,
+        *,
+        consumed: np.datetime64 | None = None,
+    ) -> ColumnStore:
+        """Return a new store with ``values`` at ``rows``, leaving this one intact.
+
+        ``rows`` are sorted and unique; rows past the end are appended.
+
+        ``consumed``: every entry of the due indexes before it has been dealt with
+        (the rows changed accordingly), so those entries are dropped.
+        """
+        indexes: dict[str, tuple[_Entries, ...]] = {}
+        bound = None if consumed is None else _ns(consumed)
+        run = _Run(rows, {n: _readonly(np.asarray(values[n])) for n in self.base})
+        for spec in self.specs:
+            kept = list(self.indexes[spec.name])
+            if bound is not None:
+                kept = [
+                    _Entries(e.keys[start:], e.rows[start:])
+                    for e in kept
+                    if (start := int(np.searchsorted(e.keys, bound, side="left"))) < len(e)
+                ]
+            added = _entries(spec, rows, run.cells.__getitem__)
+            if len(added):
+                kept.append(added)
+            indexes[spec.name] = _merge_tail(kept, len, _join_entries) if kept else ()
+        if rows.size == 0:  # (rows past the end come with values)
+            return ColumnStore(self.base, self.n_rows, self.runs, self.specs, indexes)
+        runs = _merge_tail([*self.runs, run], len, _join_runs)
+        store = ColumnStore(self.base, n_rows, runs, self.specs, indexes)
+        if _COMPACT_FRACTION * sum(len(r) for r in runs) > n_rows:
+            store = ColumnStore({n: store[n] for n in self.base}, n_rows, (), self.specs, indexes)
+        return store

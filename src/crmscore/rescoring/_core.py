@@ -22,9 +22,10 @@ from crmscore.rescoring._book import (
     Book,
     empty_changes,
 )
+from crmscore.rescoring._chunks import ColumnStore
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     import numpy.typing as npt
 
@@ -117,8 +118,13 @@ class Changes:
         score: Any = np.nan,
         event_ids: Any = "",
         detail: Any = "",
+        names: Sequence[str] | None = None,
     ) -> None:
-        """Add one row per customer; scalars apply to every row, tiers are positions."""
+        """Add one row per customer; scalars apply to every row, tiers are positions.
+
+        With ``names``, ``before`` and ``after`` are positions in ``names`` instead
+        (the churn levels, for instance).
+        """
         ids = np.asarray(customer_id, dtype=object)
         n = ids.size
         if n == 0:
@@ -131,7 +137,8 @@ class Changes:
         def tier_labels(codes: Any) -> npt.NDArray[Any]:
             if codes is None:
                 return np.full(n, None, dtype=object)
-            labels: npt.NDArray[Any] = self.labels[expand(codes, np.int64)]
+            table = self.labels if names is None else np.asarray(names, dtype=object)
+            labels: npt.NDArray[Any] = table[expand(codes, np.int64)]
             return labels
 
         for name, values in (
@@ -169,10 +176,10 @@ class Changes:
 # --------------------------------------------------------------------------------------
 
 
-def aggregates_of(columns: Mapping[str, npt.NDArray[Any]], rows: Any) -> PurchaseAggregates:
-    return PurchaseAggregates(
-        **{name: columns[name][rows] for name in _aggregates.AGGREGATE_COLUMNS}
-    )
+def aggregates_of(columns: Columns | ColumnStore, rows: Any) -> PurchaseAggregates:
+    if isinstance(columns, ColumnStore):
+        return PurchaseAggregates(**columns.take_all(rows, _aggregates.AGGREGATE_COLUMNS))
+    return PurchaseAggregates(**columns.take_all(rows, _aggregates.AGGREGATE_COLUMNS))
 
 
 def indicators(
@@ -227,16 +234,14 @@ def periods_of(stamps: Any, book: Book) -> npt.NDArray[np.int64]:
 class TierState:
     """Mutable working copies of the tier columns of some customers (private)."""
 
-    def __init__(
-        self, columns: Mapping[str, npt.NDArray[Any]], rows: npt.NDArray[np.int64]
-    ) -> None:
+    def __init__(self, columns: Columns, rows: npt.NDArray[np.int64]) -> None:
         self.rows = rows
-        self.base = columns["base_tier"][rows].copy()
-        self.kind = columns["override_kind"][rows].copy()
-        self.override = columns["override_tier"][rows].copy()
-        self.expires = columns["override_expires"][rows].copy()
-        self.until_review = columns["override_until_review"][rows].copy()
-        self.note = columns["override_note"][rows].copy()
+        self.base = columns.take("base_tier", rows).copy()
+        self.kind = columns.take("override_kind", rows).copy()
+        self.override = columns.take("override_tier", rows).copy()
+        self.expires = columns.take("override_expires", rows).copy()
+        self.until_review = columns.take("override_until_review", rows).copy()
+        self.note = columns.take("override_note", rows).copy()
 
     def effective(self) -> npt.NDArray[np.int8]:
         return np.where(self.kind > 0, self.override, self.base).astype(np.int8)
@@ -259,8 +264,8 @@ class TierState:
             ("override_note", self.note),
             ("tier", self.effective()),
         ):
-            if not np.array_equal(columns[name][self.rows], values):  # copy only if needed
-                columns.edit(name)[self.rows] = values
+            if not np.array_equal(columns.take(name, self.rows), values):  # write only if needed
+                columns.put(name, self.rows, values)
 
 
 def _adjust(
@@ -439,32 +444,138 @@ def _fire(
 
 
 class Columns:
-    """The book's arrays, copied only when (and the first time) a call edits them."""
+    """A working copy of the book's columns for one call (private).
 
-    def __init__(self, base: Mapping[str, npt.NDArray[Any]]) -> None:
-        self.data = dict(base)
-        self.owned: set[str] = set()
+    Rows are read and written through :meth:`take` and :meth:`put`: only the rows a
+    call reads are gathered from the book's :class:`ColumnStore`, and only those it
+    writes go into the new store (a run that the old store does not see). A call
+    that works on every customer (a review) asks for :meth:`edit`, which turns the
+    copy into whole owned arrays. Positions of a rows array are remembered while
+    the array lives: never modify a rows array in place between calls.
+    """
+
+    def __init__(self, store: Mapping[str, npt.NDArray[Any]], *, whole: bool = False) -> None:
+        self.store = store if isinstance(store, ColumnStore) else ColumnStore.of(store)
+        self.n_rows = self.store.n_rows
+        self.whole: dict[str, npt.NDArray[Any]] | None = None
+        self.rows = np.empty(0, dtype=np.int64)  # gathered rows, sorted
+        self._cache: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+        self.dirty = np.empty(0, dtype=bool)
+        self.local: dict[str, npt.NDArray[Any]] = {
+            name: np.empty(0, dtype=values.dtype) for name, values in self.store.base.items()
+        }
+        if whole:
+            self.whole = {name: np.array(self.store[name]) for name in self.local}
+
+    def gather(self, rows: npt.NDArray[np.int64]) -> None:
+        """Gather these rows of every column now, in one pass (calls then reuse them)."""
+        self._slots(np.unique(np.asarray(rows, dtype=np.int64)))
+
+    def _slots(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Positions of ``rows`` among the gathered rows (gathering the missing ones)."""
+        cached = self._cache.get(id(rows))
+        if cached is not None and cached[0] is rows:  # (the same array asked again)
+            return cached[1]
+        at = self._find(rows)
+        self._cache[id(rows)] = (rows, at)  # (holding rows keeps its id unique)
+        return at
+
+    def _find(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        at = np.searchsorted(self.rows, rows)
+        if self.rows.size:
+            missing = self.rows[np.minimum(at, self.rows.size - 1)] != rows
+        else:
+            missing = np.ones(rows.size, dtype=bool)
+        if missing.any():
+            new = rows[missing]
+            if new.size > 1 and not (new[1:] > new[:-1]).all():  # (often sorted already)
+                new = np.unique(new)
+            gathered = self.store.take_all(new)
+            merged = np.concatenate([self.rows, new])
+            order = np.argsort(merged, kind="stable")
+            self.rows = merged[order]
+            self.dirty = np.concatenate([self.dirty, np.zeros(new.size, dtype=bool)])[order]
+            for name in self.local:
+                self.local[name] = np.concatenate([self.local[name], gathered[name]])[order]
+            self._cache.clear()  # (positions moved)
+            at = np.searchsorted(self.rows, rows)
+        return at
+
+    def take(self, name: str, rows: Any) -> npt.NDArray[Any]:
+        """Return the current values of one column at ``rows`` (a copy; a view for a slice)."""
+        if self.whole is not None:
+            picked: npt.NDArray[Any] = self.whole[name][rows]
+            return picked
+        if isinstance(rows, slice):
+            return self[name][rows]
+        slots = self._slots(np.asarray(rows, dtype=np.int64))  # (may replace the arrays)
+        return self.local[name][slots]
+
+    def take_all(self, rows: Any, names: Any) -> dict[str, npt.NDArray[Any]]:
+        """Return the current values of several columns at ``rows``, gathered once."""
+        if self.whole is not None or isinstance(rows, slice):
+            return {name: self.take(name, rows) for name in names}
+        slots = self._slots(np.asarray(rows, dtype=np.int64))
+        return {name: self.local[name][slots] for name in names}
+
+    def put(self, name: str, rows: Any, values: Any) -> None:
+        """Write values of one column at ``rows``."""
+        if self.whole is not None:
+            self.whole[name][rows] = values
+            return
+        slots = self._slots(np.asarray(rows, dtype=np.int64))
+        self.local[name][slots] = values
+        self.dirty[slots] = True
 
     def __getitem__(self, name: str) -> npt.NDArray[Any]:
-        return self.data[name]
+        """Return the whole current column (assembled: for calls on every customer)."""
+        if self.whole is not None:
+            return self.whole[name]
+        return np.array(self.store[name]) if self.rows.size == 0 else self._assemble(name)
+
+    def _assemble(self, name: str) -> npt.NDArray[Any]:
+        whole = np.empty(self.n_rows, dtype=self.local[name].dtype)
+        known = self.store[name]
+        whole[: known.size] = known
+        whole[self.rows] = self.local[name]
+        return whole
 
     def edit(self, name: str) -> npt.NDArray[Any]:
-        """Return a writable array for ``name`` (copied from the book's the first time)."""
-        if name not in self.owned:
-            self.data[name] = self.data[name].copy()
-            self.owned.add(name)
-        return self.data[name]
+        """Return the whole writable column (every column becomes an owned array)."""
+        if self.whole is None:
+            self.whole = {n: self._assemble(n) for n in self.local}
+        return self.whole[name]
 
     def append(self, rows: Mapping[str, npt.NDArray[Any]]) -> None:
         """Add rows at the end of every column."""
+        count = len(next(iter(rows.values())))
+        new = np.arange(self.n_rows, self.n_rows + count, dtype=np.int64)
+        self.n_rows += count
+        if self.whole is not None:
+            for name, values in rows.items():
+                self.whole[name] = np.concatenate(
+                    [self.whole[name], values.astype(self.whole[name].dtype)]
+                )
+            return
+        self.rows = np.concatenate([self.rows, new])
+        self.dirty = np.concatenate([self.dirty, np.ones(count, dtype=bool)])
+        self._cache.clear()
         for name, values in rows.items():
-            self.data[name] = np.concatenate(
-                [self.data[name], values.astype(self.data[name].dtype)]
+            self.local[name] = np.concatenate(
+                [self.local[name], values.astype(self.local[name].dtype)]
             )
-            self.owned.add(name)
 
-    def freeze(self) -> dict[str, npt.NDArray[Any]]:
-        """Return the final arrays, made read-only."""
-        for name in self.owned:
-            self.data[name].setflags(write=False)
-        return self.data
+    def freeze(self, *, consumed: np.datetime64 | None = None) -> ColumnStore:
+        """Return the new store (the old one is untouched).
+
+        ``consumed``: the call dealt with everything its due indexes held before it.
+        """
+        if self.whole is not None:
+            return ColumnStore.of(self.whole, self.store.specs, like=self.store)
+        keep = np.flatnonzero(self.dirty)
+        return self.store.derive(
+            self.rows[keep],
+            {name: values[keep] for name, values in self.local.items()},
+            self.n_rows,
+            consumed=consumed,
+        )

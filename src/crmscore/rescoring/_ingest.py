@@ -60,6 +60,8 @@ def _new_rows(merged: PurchaseAggregates, count: int) -> dict[str, npt.NDArray[A
         follow_up=np.zeros(count, dtype=bool),
         follow_up_due=np.full(count, NAT),
         churn_level=np.zeros(count, dtype=np.int8),
+        churn_probability=np.full(count, np.nan),
+        churn_reasons=np.full(count, "", dtype=object),
     )
     return rows
 
@@ -85,7 +87,7 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
             rows=rows,
             purchases=purchases,
             ids=ids,
-            churn_level=columns["churn_level"],
+            churn_level=columns,
         )
         skipped.append(late)
     customer_ids = ids
@@ -111,21 +113,21 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
         touched_ids = pd.Index(customer_ids.labels_at(touched), name=book.customer_col)
         frame = indicators(
             book,
-            aggregates_of(columns.data, touched),
+            aggregates_of(columns, touched),
             int(periods_of([as_of.to_datetime64()], book)[0]),
             touched_ids,
-            churn_level=columns["churn_level"][touched],
+            churn_level=columns.take("churn_level", touched),
         ).set_axis(touched_ids)
         score, tier = score_frame(book.scorecard, frame)
-        columns.edit("score")[touched] = score
-        columns.edit("score_tier")[touched] = tier
-        columns.edit("scored_at")[touched] = as_of.to_datetime64()
+        columns.put("score", touched, score)
+        columns.put("score_tier", touched, tier)
+        columns.put("scored_at", touched, as_of.to_datetime64())
     made = changes.frame()
     new_book = attrs.evolve(
         book,
         as_of=as_of,
         ids=ids,
-        columns=columns.freeze(),
+        columns=columns.freeze(consumed=as_of.to_datetime64()),
         event_ids=event_ids,
         changes=book.changes.add(made),
     )
@@ -173,8 +175,9 @@ def _merge_purchases(
     book: Book, batch: _Batch, columns: Columns
 ) -> tuple[Any, npt.NDArray[np.int64], _Purchases]:
     """Merge the batch's purchases into the aggregates; add new customers' rows."""
-    position = book.ids.positions(batch.customers)
+    position = batch.positions(book)
     known = position >= 0
+    columns.gather(position[known])  # (every row the batch reads, in one pass)
     buys = batch.kinds == "purchase"
     p_codes = batch.codes[buys]
     buyers, local = np.unique(p_codes, return_inverse=True)
@@ -199,13 +202,13 @@ def _merge_purchases(
         existing = known[buyers]
         old_rows = position[buyers[existing]]
         # Rows of new customers are placeholders: merge ignores them.
-        old = aggregates_of(columns.data, np.maximum(position[buyers], 0)) if len(ids) else fresh
+        old = aggregates_of(columns, np.maximum(position[buyers], 0)) if len(ids) else fresh
         with np.errstate(over="ignore"):  # an overflow is detected, and refused, below
             before_total[existing] = (old.first_spend + old.repeat_spend)[existing]
             merged = _aggregates.merge(old, fresh, existing)
             total = merged.first_spend + merged.repeat_spend
         before_last[existing] = old.last_purchase[existing]
-        before_flag[existing] = columns["follow_up"][old_rows]
+        before_flag[existing] = columns.take("follow_up", old_rows)
         reject_overflow(  # the book's totals plus the batch's, beyond the float range
             np.isinf(total),
             batch.customers[buyers],
@@ -215,8 +218,8 @@ def _merge_purchases(
             values = getattr(merged, name)[existing]
             # A repeat purchase leaves the first-purchase columns as they were: the
             # (immutable) book column is copied only when a value really changes.
-            if not np.array_equal(columns[name][old_rows], values, equal_nan=True):
-                columns.edit(name)[old_rows] = values
+            if not np.array_equal(columns.take(name, old_rows), values, equal_nan=True):
+                columns.put(name, old_rows, values)
         if (~existing).any():
             count = int((~existing).sum())
             start = len(ids)
@@ -278,13 +281,13 @@ def _invitations(
     group_first = np.maximum.accumulate(np.where(starts, np.arange(starts.size), 0))
     running = _running_sums(purchases.amounts, group_first)  # spend within the batch so far
     reached = purchases.before_total + running >= threshold * (1 - _SPEND_TOLERANCE)
-    eligible = reached & ~columns["invited"][purchases.rows]
+    eligible = reached & ~columns.take("invited", purchases.rows)
     count = np.cumsum(eligible)
     first = eligible & (count - np.r_[0, count][group_first] == 1)  # first per customer
     if not first.any():
         return
     rows = purchases.rows[first]
-    columns.edit("invited")[rows] = True
+    columns.put("invited", rows, True)
     changes.add(
         customer_id=ids.labels_at(rows),
         at=purchases.stamps[first],
@@ -309,25 +312,27 @@ def _follow_ups(
     if months is None:
         return
     limit = as_of.to_datetime64()
-    due = columns["follow_up_due"]
-    flag = columns["follow_up"]
     # Win-back intervals: (row, flag raised, flag cleared by a purchase or never);
     # the flags already up are only gathered when win-backs are on (half a book may
     # be flagged: a gather of every one of them per batch otherwise serves nothing).
     win_backs = book.policy.win_back_days is not None
-    flagged = np.flatnonzero(flag) if win_backs else np.empty(0, dtype=np.int64)  # (sorted)
-    flagged_at = due[flagged]  # (a copy: the columns may be edited in place below)
+    flagged = (  # (sorted)
+        np.flatnonzero(columns["follow_up"]) if win_backs else np.empty(0, dtype=np.int64)
+    )
+    flagged_at = columns.take("follow_up_due", flagged)
     ended = np.full(flagged.size, _NEVER, dtype=np.int64)
     # Customers without a purchase in this batch: raised when their due time passes.
-    # Two passes over the book (NaT never compares below a time); the batch's buyers
-    # are then taken out of the (few) candidates rather than marked in a book-sized mask.
-    idle_mask = due < limit
-    idle_mask &= ~flag
-    idle = np.flatnonzero(idle_mask)
+    # The book's due index gives the candidates (NaT never compares below a time);
+    # the batch's buyers are then taken out of them.
+    candidates = columns.store.due("follow_up", limit)
+    candidate_due = columns.take("follow_up_due", candidates)
+    idle_mask = (candidate_due < limit) & ~columns.take("follow_up", candidates)
+    idle, idle_due = candidates[idle_mask], candidate_due[idle_mask]
     if purchases.rows.size and idle.size:
-        idle = idle[~np.isin(idle, purchases.rows)]
+        outside = ~np.isin(idle, purchases.rows)
+        idle, idle_due = idle[outside], idle_due[outside]
     raised_rows = [idle]
-    raised_at = [due[idle]]
+    raised_at = [idle_due]
     raised_end = [np.full(idle.size, _NEVER, dtype=np.int64)]
     if purchases.rows.size:
         # Gaps between consecutive purchases (the first from the previous purchase).
@@ -335,7 +340,7 @@ def _follow_ups(
         # A flag up before the batch ends at the customer's first purchase in it
         # (one run of rows per customer: each row starts once).
         first_rows = purchases.rows[starts]
-        was_up = flag[first_rows] & win_backs
+        was_up = columns.take("follow_up", first_rows) & win_backs
         ended[np.searchsorted(flagged, first_rows[was_up])] = purchases.stamps[starts][was_up].view(
             np.int64
         )
@@ -360,12 +365,12 @@ def _follow_ups(
         raised_rows.append(end_rows[tail])
         raised_at.append(new_due[tail])
         raised_end.append(np.full(int(tail.sum()), _NEVER, dtype=np.int64))
-        columns.edit("follow_up_due")[end_rows] = new_due
-        columns.edit("follow_up")[end_rows] = tail
+        columns.put("follow_up_due", end_rows, new_due)
+        columns.put("follow_up", end_rows, tail)
     rows = np.concatenate(raised_rows)
     raised = np.concatenate(raised_at)
     if rows.size:
-        columns.edit("follow_up")[idle] = True
+        columns.put("follow_up", idle, True)
         changes.add(
             customer_id=ids.labels_at(rows),
             at=raised,
@@ -433,7 +438,7 @@ def _triggers(
     rows: npt.NDArray[np.int64],
     purchases: _Purchases,
     ids: ChunkedIndex,
-    churn_level: npt.NDArray[np.int8],
+    churn_level: Columns,
 ) -> tuple[tuple[npt.NDArray[np.int64], Triggers] | None, pd.DataFrame]:
     """Find the batch's trigger events and score each customer at its time."""
     policy = book.policy
@@ -483,7 +488,7 @@ def _triggers(
         at_trigger,
         periods_of(t_stamps, book),
         customer_ids,
-        churn_level=churn_level[t_rows],
+        churn_level=churn_level.take("churn_level", t_rows),
     )
     # One row per trigger, indexed uniquely for scoring: by customer when each has
     # one trigger (the usual case), else by (customer, trigger number) (a
@@ -518,15 +523,18 @@ def _timeline(
     as_of: pd.Timestamp,
 ) -> None:
     """Run triggers and override expiries in time order for the customers concerned."""
-    kinds, expires = columns["override_kind"], columns["override_expires"]
-    # One pass over the book (NaT never compares below a time), then the candidates.
-    expiring = np.flatnonzero(expires <= as_of.to_datetime64())
-    expiring = expiring[(kinds[expiring] > 0) & ~columns["override_until_review"][expiring]]
+    # The book's due index gives the candidates (NaT never compares below a time).
+    expiring = columns.store.due("override_expiry", as_of.to_datetime64())
+    expiring = expiring[
+        (columns.take("override_expires", expiring) <= as_of.to_datetime64())
+        & (columns.take("override_kind", expiring) > 0)
+        & ~columns.take("override_until_review", expiring)
+    ]
     t_rows = triggers[0] if triggers is not None else np.empty(0, dtype=np.int64)
     involved = np.unique(np.concatenate([t_rows, expiring]))
     if involved.size == 0:
         return
-    state = TierState(columns.data, involved)
+    state = TierState(columns, involved)
     if triggers is None:
         timed = Triggers.none()
     else:
@@ -548,6 +556,6 @@ def _timeline(
         changes,
         timed,
         as_of=as_of,
-        cached_score=columns["score"][involved],
+        cached_score=columns.take("score", involved),
     )
     state.write(columns)

@@ -37,7 +37,7 @@ def _retier(
     policy = book.policy
     rules = policy.scorecard.rules
     everyone = np.arange(ids.size)
-    state = TierState(columns.data, everyone)
+    state = TierState(columns, everyone)
     before = state.effective()
     base = state.base.astype(np.int64)
     streak = columns["below_reviews"].copy()

@@ -459,7 +459,7 @@ def fit_dask(
     time_unit: TimeUnit | None = None,
     method: FitMethod = "partitions",
     split_every: int = 8,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> BetaGeoModel: ...
 
 
@@ -471,7 +471,7 @@ def fit_dask(
     time_unit: TimeUnit | None = None,
     method: FitMethod = "partitions",
     split_every: int = 8,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> ModifiedBetaGeoModel: ...
 
 
@@ -483,7 +483,7 @@ def fit_dask(
     time_unit: TimeUnit | None = None,
     method: FitMethod = "partitions",
     split_every: int = 8,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> ParetoNBDModel: ...
 
 
@@ -495,7 +495,7 @@ def fit_dask(
     time_unit: TimeUnit | None = None,
     method: FitMethod = "partitions",
     split_every: int = 8,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> GammaGammaModel: ...
 
 
@@ -506,7 +506,7 @@ def fit_dask(
     time_unit: TimeUnit | None = None,
     method: FitMethod = "partitions",
     split_every: int = 8,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> Model:
     """Fit a CLV model to a Dask table without gathering its customers.
 
@@ -534,9 +534,10 @@ def fit_dask(
         customer for BG/NBD in days, 0.7 per repeat customer for Gamma-Gamma).
     split_every : int, default 8
         How many partial sums each step of the tree reduction adds (``"partitions"``).
-    progress : callable, optional
+    progress : callable or bool, optional
         Called with the fraction done of the fit (0 to 1, increasing), as in
-        ``fitter.fit``. Checked at once.
+        ``fitter.fit``. Checked at once. ``True`` draws a tqdm bar instead (the
+        ``progress`` extra).
 
     Returns
     -------

@@ -323,7 +323,7 @@ def fit_spark(
     *,
     fitter: BetaGeoFitter,
     time_unit: TimeUnit | None = None,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> BetaGeoModel: ...
 
 
@@ -333,7 +333,7 @@ def fit_spark(
     *,
     fitter: ModifiedBetaGeoFitter,
     time_unit: TimeUnit | None = None,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> ModifiedBetaGeoModel: ...
 
 
@@ -343,7 +343,7 @@ def fit_spark(
     *,
     fitter: ParetoNBDFitter,
     time_unit: TimeUnit | None = None,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> ParetoNBDModel: ...
 
 
@@ -353,7 +353,7 @@ def fit_spark(
     *,
     fitter: GammaGammaFitter,
     time_unit: TimeUnit | None = None,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> GammaGammaModel: ...
 
 
@@ -362,7 +362,7 @@ def fit_spark(
     *,
     fitter: Fitter,
     time_unit: TimeUnit | None = None,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | bool | None = None,
 ) -> Model:
     """Fit BG/NBD or Gamma-Gamma to a Spark table, from its sufficient statistics.
 
@@ -375,10 +375,11 @@ def fit_spark(
     time_unit : {"D", "W", "M"}, optional
         Unit of ``recency`` and ``T``, recorded on a purchase model (a Spark table
         carries no metadata: pass it).
-    progress : callable, optional
+    progress : callable or bool, optional
         Called with the fraction done of the fit (0 to 1, increasing), as in
         ``fitter.fit``. The fit starts once Spark has counted the statistics; that
-        job shows in the Spark UI, not here. Checked at once.
+        job shows in the Spark UI, not here. Checked at once. ``True`` draws a tqdm
+        bar instead (the ``progress`` extra).
 
     Returns
     -------

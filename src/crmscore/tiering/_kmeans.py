@@ -58,19 +58,6 @@ def _check_mapping(instance: object, attribute: attrs.Attribute[str], value: obj
     check_choice(value, name=attribute.name, owner=type(instance).__name__, choices=_MAPPINGS)
 
 
-def _plus_plus(points: FloatArray, k: int, rng: np.random.Generator) -> FloatArray:
-    """k-means++ seeding (Arthur and Vassilvitskii, 2007): a loop over k, not customers."""
-    centres = np.empty((k, points.shape[1]))
-    centres[0] = points[rng.integers(points.shape[0])]
-    distance = ((points - centres[0]) ** 2).sum(axis=1)
-    for c in range(1, k):
-        total = distance.sum()
-        pick = rng.choice(points.shape[0], p=distance / total)
-        centres[c] = points[pick]
-        distance = np.minimum(distance, ((points - centres[c]) ** 2).sum(axis=1))
-    return centres
-
-
 @attrs.frozen(kw_only=True)
 class KMeansTiering:
     """Settings for natural groups by k-means, mapped to tiers by their mean score.
@@ -190,13 +177,15 @@ class KMeansTiering:
             )
         from scipy.cluster.vq import ClusterError  # noqa: PLC0415  (see kmeans2)
 
+        # scipy seeds each run by k-means++ from one generator (its `seed` keyword takes
+        # a Generator on every supported scipy; newer ones also call it `rng`); it has
+        # no restarts, so the best of n_init runs is kept here.
         rng = np.random.default_rng(self.seed)
         best: tuple[float, FloatArray, npt.NDArray[np.int32]] | None = None
         for _ in range(self.n_init):
-            start = _plus_plus(points, k, rng)
             try:
                 centres, groups = kmeans2(
-                    points, start, iter=self.max_iter, minit="matrix", missing="raise"
+                    points, k, iter=self.max_iter, minit="++", missing="raise", seed=rng
                 )
             except ClusterError:
                 continue

@@ -53,7 +53,11 @@ _OWNER = "LearnedWarningFitter"
 # --------------------------------------------------------------------------------------
 
 
-def _to_signals(values: Sequence[ChurnSignal]) -> tuple[ChurnSignal, ...]:
+def _to_signals(values: Sequence[ChurnSignal] | None) -> tuple[ChurnSignal, ...]:
+    # None (the default) stands for DEFAULT_SIGNALS: a sentinel keeps the eight
+    # signals' long repr out of the signature help() shows.
+    if values is None:
+        return DEFAULT_SIGNALS
     given: object = values
     if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
         raise InvalidParameterError.for_value(
@@ -122,9 +126,10 @@ class LearnedWarningFitter:
     (30, 30, 90)
     """
 
-    signals: tuple[ChurnSignal, ...] = attrs.field(default=DEFAULT_SIGNALS, converter=_to_signals)
+    signals: tuple[ChurnSignal, ...] = attrs.field(default=None, converter=_to_signals)
     """Policy signals whose measured values are features (those whose event kinds the
-    log lacks are left out, with a note)."""
+    log lacks are left out, with a note). ``None`` (the default) means
+    :data:`~crmscore.churn.DEFAULT_SIGNALS`."""
 
     lead_days: int = attrs.field(default=30, validator=integer_at_least(0))
     """A churn counts when it comes at least this many days after the cut-off (policy: 30)."""

@@ -31,13 +31,14 @@ from crmscore.churn.signals._behaviour import (
 )
 from crmscore.churn.signals._emotion import ComplaintRise, NegativeReviews
 from crmscore.churn.signals._model import AliveModel, PAliveBelow
-from crmscore.churn.signals._registry import DEFAULT_SIGNALS, signal_from_dict
+from crmscore.churn.signals._registry import DEFAULT_SIGNALS, WARNING_SIGNALS, signal_from_dict
 from crmscore.churn.signals._value import CartAbandonment, SpendDrop
 
 __all__ = [
     "ACTIVITY_KINDS",
     "DEFAULT_SIGNALS",
     "SIGNAL_GROUPS",
+    "WARNING_SIGNALS",
     "AccountAnomaly",
     "AliveModel",
     "CartAbandonment",

@@ -123,7 +123,9 @@ class InteractionStop(ChurnSignal):
     def compute(self, context: EventContext) -> SignalResult:
         """Measure the signal for every customer of the log."""
         last = context.last_age(context.subset(self.kinds, owner=type(self).__name__))
-        value = np.where(np.isfinite(last), last, context.first_age())
+        seen = np.isfinite(last)
+        # The first event's age is needed only for customers without such an event.
+        value = last if seen.all() else np.where(seen, last, context.first_age())
         return SignalResult(fired=value >= self.days, value=value)
 
     def describe(self, value: float, reference: float) -> str:  # noqa: ARG002
@@ -151,7 +153,7 @@ class PurchaseLapse(ChurnSignal):
     The dairy plan's "purchase interval lengthening", with lead time. Exact
     definition: ``value`` is the number of days from the customer's latest
     purchase to the day of ``as_of``; the signal fires when
-    ``days <= value < churn_days - lead_days``. A customer silent for
+    ``days <= value <= churn_days - lead_days``. A customer silent for
     ``churn_days`` days has churned by the documented criterion
     (:func:`~crmscore.churn.observed_churn_dates`), so one silent for more than
     ``churn_days - lead_days`` days can only churn within ``lead_days``: too late for
@@ -189,7 +191,7 @@ class PurchaseLapse(ChurnSignal):
         value = context.last_age(context.subset(("purchase",), owner=type(self).__name__))
         value = np.where(np.isfinite(value), value, np.nan)
         with np.errstate(invalid="ignore"):
-            fired = (value >= self.days) & (value < self.churn_days - self.lead_days)
+            fired = (value >= self.days) & (value <= self.churn_days - self.lead_days)
         return SignalResult(fired=fired, value=value)
 
     def describe(self, value: float, reference: float) -> str:  # noqa: ARG002

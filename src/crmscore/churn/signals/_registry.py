@@ -36,6 +36,12 @@ DEFAULT_SIGNALS: tuple[ChurnSignal, ...] = (
     CartAbandonment(),
 )
 
+#: The signals of :class:`~crmscore.churn.EarlyWarning` by default: the eight policy
+#: signals and the purchase lapse (30 to 59 days without a purchase: early enough to
+#: warn 30 days before the 90-day churn criterion is met), which the default rules
+#: use to warn customers who can still be kept rather than those already gone.
+WARNING_SIGNALS: tuple[ChurnSignal, ...] = (*DEFAULT_SIGNALS, PurchaseLapse())
+
 _SIGNAL_TYPES: dict[str, type[ChurnSignal]] = {
     cls.type_name: cls
     for cls in (

@@ -1,0 +1,65 @@
+"""The engine's column store: derived stores share, never change, the old one."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmscore.rescoring._chunks import ColumnStore, DueIndex
+
+
+def _pending(get):  # type: ignore[no-untyped-def]
+    return ~get("done")
+
+
+_SPEC = DueIndex(name="due", key="at", live=_pending)
+
+
+def _columns(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    at = rng.integers(0, 1000, n).astype("datetime64[ns]")
+    at[rng.random(n) < 0.2] = np.datetime64("NaT")
+    return {"value": rng.random(n), "at": at, "done": rng.random(n) < 0.3}
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 60), steps=st.integers(1, 12))
+def test_derived_stores_equal_plain_arrays_and_leave_the_old_ones_alone(
+    seed: int, n: int, steps: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    plain = _columns(n, rng)
+    store = ColumnStore.of(plain, (_SPEC,))
+    history = [(store, {k: v.copy() for k, v in plain.items()})]
+    for _ in range(steps):
+        rows = np.unique(rng.integers(0, len(plain["value"]), rng.integers(0, 8)))
+        extra = int(rng.integers(0, 3))
+        new = _columns(rows.size + extra, rng)
+        total = len(plain["value"]) + extra
+        all_rows = np.r_[rows, np.arange(len(plain["value"]), total)].astype(np.int64)
+        for name in plain:
+            grown = np.concatenate([plain[name], new[name][rows.size :]])
+            grown[rows] = new[name][: rows.size]
+            plain[name] = grown
+        store = store.derive(all_rows, new, total)
+        history.append((store, {k: v.copy() for k, v in plain.items()}))
+    for kept, expected in history:  # every store, old or new, holds its own values
+        for name, values in expected.items():
+            np.testing.assert_array_equal(kept[name], values)
+            some = rng.integers(0, len(values), 5)
+            np.testing.assert_array_equal(kept.take(name, some), values[some])
+        # The due index finds every pending row at or before any time.
+        limit = np.datetime64(int(rng.integers(0, 1000)), "ns")
+        pending = np.flatnonzero(~expected["done"] & (expected["at"] <= limit))
+        found = kept.due("due", limit)
+        assert np.isin(pending, found).all()
+
+
+def test_a_derived_store_copies_only_the_changed_rows() -> None:
+    rng = np.random.default_rng(0)
+    n = 100_000
+    store = ColumnStore.of(_columns(n, rng), (_SPEC,))
+    rows = np.arange(0, n, 1000, dtype=np.int64)
+    new = store.derive(rows, _columns(rows.size, rng), n)
+    assert new.base is store.base  # shared, not copied
+    assert sum(r.rows.size for r in new.runs) == rows.size
