@@ -218,7 +218,13 @@ def map_customers(
 
     Parameters
     ----------
-    frame, function, meta, customer_col
+    frame
+        As in :func:`map_customers_dask`.
+    function
+        As in :func:`map_customers_dask`.
+    meta
+        As in :func:`map_customers_dask`.
+    customer_col
         As in :func:`map_customers_dask`.
 
     Returns

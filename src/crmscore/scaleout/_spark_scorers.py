@@ -60,7 +60,19 @@ def predict_clv_spark(
     table : pyspark.sql.DataFrame
         RFM table (e.g. :func:`rfm_table_spark`) with the customer id in
         ``customer_col`` and ``frequency``, ``recency``, ``T``, ``monetary_value``.
-    purchase_model, spend_model, t, horizon, discount_rate, margin, periods_per_step
+    purchase_model
+        As in :func:`crmscore.scaleout.predict_clv_dask`.
+    spend_model
+        As in :func:`crmscore.scaleout.predict_clv_dask`.
+    t
+        As in :func:`crmscore.scaleout.predict_clv_dask`.
+    horizon
+        As in :func:`crmscore.scaleout.predict_clv_dask`.
+    discount_rate
+        As in :func:`crmscore.scaleout.predict_clv_dask`.
+    margin
+        As in :func:`crmscore.scaleout.predict_clv_dask`.
+    periods_per_step
         As in :func:`crmscore.scaleout.predict_clv_dask`.
     time_unit : {"D", "W", "M"}, optional
         Unit of the table's ``recency`` and ``T`` (a Spark table carries none).
@@ -127,7 +139,11 @@ def score_tiers_spark(
     frame : pyspark.sql.DataFrame
         One row per customer with the id in ``customer_col`` and the indicator
         columns (and any column a tier rule reads).
-    scorecard, language, normalised
+    scorecard
+        As in :func:`crmscore.scaleout.score_tiers_dask`.
+    language
+        As in :func:`crmscore.scaleout.score_tiers_dask`.
+    normalised
         As in :func:`crmscore.scaleout.score_tiers_dask`.
     customer_col : str, default "customer_id"
         The customer id column.
