@@ -24,7 +24,7 @@ from crmscore.churn._history import LogHistory
 from crmscore.churn._irls import fit_logistic
 from crmscore.churn.learned import FeatureTerm, choose_threshold
 from crmscore.errors import InvalidDataError, InvalidParameterError
-from crmscore.rescoring import RescoringPolicy, open_book
+from crmscore.rescoring import Book, RescoringPolicy, open_book, review
 from crmscore.tiering import Criterion, FixedRange, Indicator, PercentileRank, Scorecard
 
 SMALL = cs.LearnedWarningFitter(n_windows=2)
@@ -207,6 +207,82 @@ def test_features_never_change_when_later_events_are_added(seed: int, shift: int
     for name, values in small.features.items():
         grown_values = pd.Series(big.features[name], index=big_history.customers).reindex(ids)
         np.testing.assert_array_equal(grown_values.to_numpy(), values, err_msg=name)
+
+
+def _pandas_features(events: pd.DataFrame, cut_off: pd.Timestamp) -> pd.DataFrame:
+    """The purchase features and three signals the obvious way: pandas group-bys."""
+    age = (cut_off - events["timestamp"].dt.normalize()).dt.days
+    log = events.assign(age=age)[age >= 0]
+    by = log.groupby("customer_id")
+    ids = pd.Index(sorted(log["customer_id"].unique()), name="customer_id")
+    purchases = log[log["kind"] == "purchase"]
+    bought = purchases.groupby("customer_id")
+    last = bought["age"].min().reindex(ids)
+    tenure = bought["age"].max().reindex(ids)
+    n_days = bought["age"].nunique().reindex(ids)
+    count = bought.size().reindex(ids, fill_value=0)
+    recent = purchases[purchases["age"] < 90].groupby("customer_id")
+    recent_count = recent.size().reindex(ids, fill_value=0).astype(float).where(tenure.notna())
+    earlier = purchases[purchases["age"] >= 90].groupby("customer_id").size()
+    earlier = earlier.reindex(ids, fill_value=0)
+    earlier_days = tenure - 90 + 1
+    spend = bought["value"].sum().reindex(ids)
+    recent_spend = recent["value"].sum().reindex(ids, fill_value=0.0).where(tenure.notna())
+    activity = log[log["kind"].isin(cs.churn.ACTIVITY_KINDS)].groupby("customer_id")["age"]
+    silent = activity.min().reindex(ids).fillna(by["age"].max().clip(lower=0))
+    reviews = log[(log["kind"] == "review") & (log["age"] < 90) & (log["value"] <= 2)]
+    baseline = purchases[(purchases["age"] >= 90) & (purchases["age"] < 450)]
+    base = baseline.groupby("customer_id")["value"].sum().reindex(ids, fill_value=0.0)
+    days = (tenure.clip(upper=449) - 90 + 1).clip(lower=0)
+    judged = (days >= 90) & (base > 0)
+    mean = (base * 30 / days).where(judged)
+    return pd.DataFrame(
+        {
+            "days_since_purchase": last,
+            "days_to_lapse": 90 - last,
+            "purchase_days": n_days,
+            "tenure_days": tenure,
+            "recent_purchases": recent_count,
+            "purchase_trend": (recent_count - earlier * 90 / earlier_days).where(
+                earlier_days >= 90
+            ),
+            "gap_ratio": (last / (tenure / (n_days - 1))).where(n_days >= 2),
+            "mean_spend": (spend / count).where(count > 0),
+            "recent_spend": recent_spend,
+            "interaction_stop": silent.astype(float),
+            "negative_reviews": reviews.groupby("customer_id").size().reindex(ids, fill_value=0),
+            "spend_drop": (1 - (recent_spend.fillna(0.0) / 3) / mean).where(judged),
+        },
+        index=ids,
+    ).astype(float)
+
+
+@pytest.mark.parametrize("days_back", [0, 75])
+def test_features_match_a_pandas_group_by(days_back: int) -> None:
+    """Features at the log's end and at an earlier cut-off, against pandas group-bys."""
+    events = cs.make_events(400, seed=8080, observation_days=400).events
+    end = events["timestamp"].max().normalize()
+    cut_off = end - pd.Timedelta(days=days_back)
+    history = _history(events, str(end.date()))
+    day = int(np.datetime64(cut_off, "D").astype(np.int64))
+    measured = measure(
+        history,
+        day,
+        signals=cs.DEFAULT_SIGNALS,
+        recent_days=90,
+        horizon_days=90,
+        inactive_days=90,
+        lead_days=30,
+        bgnbd=None,
+    )
+    expected = _pandas_features(events, cut_off)
+    assert expected["purchase_trend"].notna().sum() > 0
+    assert expected["spend_drop"].notna().sum() > 0
+    for name in expected.columns:
+        ours = pd.Series(measured.features[name], index=history.customers).reindex(expected.index)
+        np.testing.assert_allclose(
+            ours.to_numpy(), expected[name].to_numpy(), rtol=1e-12, atol=0, err_msg=name
+        )
 
 
 def test_a_model_fitted_in_a_backtest_equals_one_fitted_on_the_past_only(
@@ -420,9 +496,11 @@ def test_irls_warm_start_and_single_precision_reach_the_same_optimum() -> None:
 # --- the rescoring engine carries the learned warning's levels ------------------------------
 
 
-def test_rescoring_policy_with_a_learned_warning(
-    book: cs.EventBook, model: cs.LearnedWarning
-) -> None:
+def test_the_book_carries_the_learned_warning(book: cs.EventBook, model: cs.LearnedWarning) -> None:
+    """Probability, level and reasons per customer; audit rows when the level moves; JSON.
+
+    (The policy's own round trip, and its refusal of a plugged-in estimator, too.)
+    """
     card = Scorecard(
         hierarchy=Criterion(name="value", weights={"total_spend": 0.6, "churn_level": 0.4}),
         indicators=[
@@ -434,12 +512,43 @@ def test_rescoring_policy_with_a_learned_warning(
     events = book.events.assign(event_id=book.events["event_id"].astype(str))
     end = book.as_of + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
     opened = open_book(policy, events, as_of=end).book
-    expected = model.predict(events, as_of=end)["level"]
-    codes = pd.Categorical(expected, categories=LEVELS).codes
-    got = opened.customers["churn_level"].reindex(expected.index).to_numpy()
-    np.testing.assert_array_equal(got, codes)
+    expected = model.predict(events, as_of=end)
+    customers = opened.customers.reindex(expected.index)
+    codes = pd.Categorical(expected["level"], categories=LEVELS).codes
+    np.testing.assert_array_equal(customers["churn_level"].to_numpy(), codes)
     again = RescoringPolicy.from_dict(json.loads(json.dumps(policy.to_dict())))
     assert again == policy
     plugged = attrs.evolve(model, estimator=HistGradientBoostingClassifier())
     with pytest.raises(InvalidParameterError, match="plugged-in"):
         RescoringPolicy(scorecard=card, churn=plugged)
+    np.testing.assert_array_equal(
+        customers["churn_probability"].to_numpy(), expected["probability"].to_numpy()
+    )
+    assert customers["churn_reasons"].tolist() == expected["reasons"].tolist()
+    warned = expected[expected["level"] != "none"]
+    assert len(warned) > 0
+    assert (warned["reasons"] != "").all()
+    # The opening review moved every warned customer from none: one audit row each.
+    rows = opened.history[opened.history["change"] == "churn_level"].set_index("customer_id")
+    assert sorted(rows.index) == sorted(warned.index)
+    rows = rows.reindex(warned.index)
+    assert (rows["before"] == "none").all()
+    assert rows["after"].tolist() == warned["level"].astype(str).tolist()
+    pairs = zip(warned["probability"], warned["reasons"], strict=True)
+    texts = [f"P(churn) {p:.2f}; {r}" for p, r in pairs]
+    assert rows["detail"].tolist() == texts
+    # The same review again changes no level: no new audit row.
+    repeated = review(opened, events, as_of=end).changes
+    assert not (repeated["change"] == "churn_level").any()
+    # The book's JSON round trip keeps all three, and a book saved before the two
+    # learned columns existed reads them as not scored.
+    saved = json.loads(json.dumps(opened.to_dict()))
+    restored = Book.from_dict(saved)
+    pd.testing.assert_frame_equal(restored.customers, opened.customers)
+    pd.testing.assert_frame_equal(restored.history, opened.history)
+    for name in ("churn_probability", "churn_reasons"):
+        del saved["customers"][name]
+    older = Book.from_dict(saved).customers
+    assert older["churn_probability"].isna().all()
+    assert (older["churn_reasons"] == "").all()
+    pd.testing.assert_series_equal(older["churn_level"], opened.customers["churn_level"])

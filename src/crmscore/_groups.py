@@ -133,18 +133,21 @@ def sum_by_group(groups: npt.NDArray[np.integer], weights: FloatArray, n_groups:
         return np.bincount(groups, weights=weights, minlength=n_groups).astype(np.float64)
     spare = int(largest - 1).bit_length()  # 2**spare >= the largest group
     total = np.zeros(n_groups, dtype=np.float64)
-    rest = np.asarray(weights, dtype=np.float64)
+    rest = np.array(weights, dtype=np.float64)  # a copy: changed in place below
+    high = np.empty_like(rest)  # scratch, reused level after level
     while rest.size:
-        peak = float(np.abs(rest).max())
+        peak = float(np.abs(rest, out=high).max())
         if peak == 0.0:
             break
         top = math.frexp(peak)[1]  # peak < 2**top
         quantum = math.ldexp(1.0, max(top - 52 + spare, -1074))
-        high = np.rint(rest / quantum)  # exact: scaling by a power of two
+        np.divide(rest, quantum, out=high)  # exact: scaling by a power of two
+        np.rint(high, out=high)
         high *= quantum
         total += np.bincount(groups, weights=high, minlength=n_groups)
-        rest = rest - high
+        rest -= high
         left = np.flatnonzero(rest)
         if left.size < rest.size:
             groups, rest = groups[left], rest[left]
+            high = high[: rest.size]
     return total

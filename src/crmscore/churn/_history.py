@@ -19,6 +19,7 @@ when it is not met by the end of the log).
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
@@ -29,7 +30,7 @@ from crmscore.churn._context import EventContext, Subset
 from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     import pandas as pd
 
@@ -41,9 +42,13 @@ BoolArray: TypeAlias = npt.NDArray[np.bool_]
 
 
 class CutOff:
-    """The purchase summary of every customer at one cut-off day (days since 1970-01-01)."""
+    """The purchase summary of every customer at one cut-off day (days since 1970-01-01).
 
-    __slots__ = ("active", "churn_day", "day", "first_day", "last_day", "n_days")
+    ``churn_day`` (the outcome, read from purchases after the cut-off) is computed
+    on first use: scoring never needs it.
+    """
+
+    __slots__ = ("_churn", "_churn_day", "active", "day", "first_day", "last_day", "n_days")
 
     def __init__(
         self,
@@ -53,14 +58,23 @@ class CutOff:
         first_day: FloatArray,
         last_day: FloatArray,
         n_days: FloatArray,
-        churn_day: FloatArray,
+        churn_day: FloatArray | Callable[[], FloatArray],
     ) -> None:
         self.day = day
         self.active = active
         self.first_day = first_day
         self.last_day = last_day
         self.n_days = n_days
-        self.churn_day = churn_day
+        self._churn_day: FloatArray | None = None if callable(churn_day) else churn_day
+        self._churn = churn_day if callable(churn_day) else None
+
+    @property
+    def churn_day(self) -> FloatArray:
+        """Day each active customer churns after the cut-off (inf: not by the log's end)."""
+        if self._churn_day is None:
+            assert self._churn is not None  # set whenever _churn_day is not
+            self._churn_day = self._churn()
+        return self._churn_day
 
 
 class LogHistory:
@@ -70,9 +84,14 @@ class LogHistory:
         self.events = events
         self.inactive_days = inactive_days
         self.end_day = events.as_of_day
-        purchase = events.kinds == events.kind_code("purchase")
-        codes = events.codes[purchase]
-        days = events.days[purchase]
+        # Events grouped by kind (built on first use): kind k's events are positions
+        # _bounds[k]:_bounds[k + 1] of _order, in the log's row order.
+        self._order: IntArray | None = None
+        self._bounds = np.empty(0, np.int64)
+        self._by_kind: dict[tuple[int, str], npt.NDArray[Any]] = {}
+        purchase = events.kind_code("purchase")
+        codes = self.kind_array(purchase, "codes")
+        days = self.kind_array(purchase, "days")
         self._low = int(days.min()) if days.size else 0
         self._span = int(days.max()) - self._low + 2 if days.size else 2
         keys = np.sort(codes * self._span + (days - self._low))
@@ -81,21 +100,27 @@ class LogHistory:
         self._keys = keys
         self._codes = keys // self._span
         self._days = keys % self._span + self._low
-        n = keys.size
-        nxt = np.r_[self._days[1:], 0]
-        same = np.r_[self._codes[1:] == self._codes[:-1], False]
-        breaks = np.flatnonzero(~same | (nxt - self._days > inactive_days))
-        after = np.empty(0, np.int64) if n == 0 else breaks[np.searchsorted(breaks, np.arange(n))]
-        churn = (self._days[after] + inactive_days).astype(np.float64) if n else np.empty(0)
-        churn[churn > self.end_day] = np.inf
-        self._churn_after = churn
         self._first_index = np.searchsorted(keys, np.arange(events.n_customers) * self._span)
-        self._sorted: dict[str, npt.NDArray[Any]] | None = None
-        self._kind_start = np.empty(0, np.int64)
-        self._kind_end = np.empty(0, np.int64)
-        first = np.full(events.n_customers, np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(first, events.codes, events.days)
-        self._first_event_day = first
+        self._churn_after_days: FloatArray | None = None
+        self._cuts: dict[int, CutOff] = {}
+
+    @property
+    def _churn_after(self) -> FloatArray:
+        """Churn day after each distinct purchase day (inf when after the log's end)."""
+        if self._churn_after_days is None:
+            n = self._keys.size
+            nxt = np.r_[self._days[1:], 0]
+            same = np.r_[self._codes[1:] == self._codes[:-1], False]
+            breaks = np.flatnonzero(~same | (nxt - self._days > self.inactive_days))
+            after = (
+                np.empty(0, np.int64) if n == 0 else breaks[np.searchsorted(breaks, np.arange(n))]
+            )
+            churn = (
+                (self._days[after] + self.inactive_days).astype(np.float64) if n else np.empty(0)
+            )
+            churn[churn > self.end_day] = np.inf
+            self._churn_after_days = churn
+        return self._churn_after_days
 
     @property
     def customers(self) -> pd.Index[Any]:
@@ -105,44 +130,62 @@ class LogHistory:
     def context(self, day: int, *, as_of: pd.Timestamp) -> EventContext:
         """Event context over the events on days ``<= day`` (all customers keep their codes).
 
-        Every cut-off, the last day included, reads the events in the same (kind, day)
-        order, so that sums are added in the same order whatever the log's end: a
-        feature at a cut-off is then identical to the last bit with or without later
-        events.
+        Every reduction of the context (counts, sums that are exact whatever the order
+        of the rows, minima, maxima) depends only on the set of events on or before
+        the cut-off, not on their order: a feature at a cut-off is identical to the
+        last bit with or without later events. Reductions are cached per context, so
+        each signal's inputs are computed once per cut-off.
         """
         return _CutContext(self, day, as_of=as_of)
 
-    def sorted_events(self) -> dict[str, npt.NDArray[Any]]:
-        """Return the events sorted by (kind, day), built once on first use."""
-        if self._sorted is None:
-            events = self.events
-            # Two stable passes (day, then kind): numpy sorts 8- and 16-bit keys by
-            # radix sort, in linear time.
-            offset = events.days - int(events.days.min())
-            day_key = offset.astype(np.int16) if offset.max() < 2**15 else offset
-            order = np.argsort(day_key, kind="stable")
-            order = order[np.argsort(events.kinds[order], kind="stable")]
-            self._sorted = {
-                "codes": events.codes[order],
-                "days": events.days[order],
-                "values": events.values[order],  # noqa: PD011 (a numpy field)
-                "stamps": events.stamps[order].view(np.int64),
-            }
-            sorted_kinds = events.kinds[order]
-            kind_codes = np.arange(len(events.kind_names))
-            self._kind_start = np.searchsorted(sorted_kinds, kind_codes, "left")
-            self._kind_end = np.searchsorted(sorted_kinds, kind_codes, "right")
-        return self._sorted
+    def kind_array(self, kind: int, name: str) -> npt.NDArray[Any]:
+        """Array ``name`` (codes, days, values, stamps) of the events of ``kind``.
 
-    def prefix(self, kind: int, day: int) -> slice:
-        """Positions (in :meth:`sorted_events`) of the events of ``kind`` on days <= ``day``."""
-        days = self.sorted_events()["days"]  # also sets the kind bounds
-        start, end = int(self._kind_start[kind]), int(self._kind_end[kind])
-        stop = start + int(np.searchsorted(days[start:end], day, "right"))
-        return slice(start, stop)
+        The events are grouped by kind once (a stable radix sort of the 8-bit kind
+        codes) and each kind's arrays gathered on first use. Within a kind the
+        events keep the log's row order: every reduction over them (counts, sums
+        that are exact whatever the order, minima and maxima) is independent of it.
+        """
+        cached = self._by_kind.get((kind, name))
+        if cached is not None:
+            return cached
+        events = self.events
+        if self._order is None:
+            self._order = np.argsort(events.kinds, kind="stable")
+            counts = np.bincount(events.kinds, minlength=len(events.kind_names))
+            self._bounds = np.r_[0, np.cumsum(counts)]
+        rows = self._order[self._bounds[kind] : self._bounds[kind + 1]]
+        source = {
+            "codes": events.codes,
+            "days": events.days,
+            "values": events.values,  # noqa: PD011 (a numpy field)
+            "stamps": events.stamps,
+        }[name]
+        out = source[rows]
+        if name == "stamps":
+            out = out.view(np.int64)
+        self._by_kind[(kind, name)] = out
+        return out
+
+    def until(self, kind: int, day: int) -> npt.NDArray[np.bool_] | None:
+        """Mask of the events of ``kind`` on days <= ``day`` (None: all of them)."""
+        key = (kind, f"until {day}")
+        cached = self._by_kind.get(key)
+        if cached is not None:
+            return cached if cached.size else None
+        days = self.kind_array(kind, "days")
+        mask = days <= day
+        self._by_kind[key] = np.empty(0, np.bool_) if mask.all() else mask
+        return None if mask.all() else mask
 
     def cut(self, day: int) -> CutOff:
-        """Purchase summary and churn day of every customer at cut-off ``day``."""
+        """Purchase summary and churn day of every customer at cut-off ``day`` (cached)."""
+        cached = self._cuts.get(day)
+        if cached is None:
+            cached = self._cuts[day] = self._cut(day)
+        return cached
+
+    def _cut(self, day: int) -> CutOff:
         n = self.events.n_customers
         ids = np.arange(n, dtype=np.int64)
         offset = day - self._low
@@ -157,7 +200,11 @@ class LogHistory:
         last_day = np.where(bought, self._days[safe_last] if self._days.size else nan, np.nan)
         n_days = np.where(bought, last - first + 1, 0).astype(np.float64)
         active = bought & (day - last_day < self.inactive_days)
-        churn = np.where(active, self._churn_after[safe_last] if self._days.size else nan, np.nan)
+
+        def churn() -> FloatArray:
+            after = self._churn_after[safe_last] if self._days.size else nan
+            return np.where(active, after, np.nan)
+
         return CutOff(
             day=day,
             active=active,
@@ -195,6 +242,8 @@ class _CutContext(EventContext):
         self._day = day
         self._subsets: dict[tuple[str, ...], Subset] = {}
         self._first_age: FloatArray | None = None
+        self._memo: dict[tuple[Any, ...], FloatArray] = {}
+        self._ages = None
 
     def subset(self, kinds: Sequence[str], *, owner: str) -> Subset:
         """Return the events on or before the cut-off whose kind is one of ``kinds``."""
@@ -209,20 +258,61 @@ class _CutContext(EventContext):
                 f"{owner} reads event kinds {unknown} that are neither known nor registered. "
                 f"Known kinds: {list(names)}; register others with extra_kinds=."
             )
-        parts = [self._history.prefix(names.index(k), self._day) for k in key]
-        arrays = self._history.sorted_events()
+        history, day = self._history, self._day
+        codes = [names.index(k) for k in key]
 
-        def take(name: str) -> npt.NDArray[Any]:
-            pieces = [arrays[name][part] for part in parts]
-            return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        def load(name: str) -> npt.NDArray[Any]:
+            source = "days" if name == "ages" else "values" if name == "numbers" else name
+            pieces = []
+            for kind in codes:
+                piece = history.kind_array(kind, source)
+                mask = history.until(kind, day)
+                pieces.append(piece if mask is None else piece[mask])
+            out = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+            return day - out if name == "ages" else out
 
-        subset = Subset(take("codes"), self._day - take("days"), take("values"), take("stamps"))
+        subset = Subset(load, key=key)
         self._subsets[key] = subset
         return subset
 
     def first_age(self) -> FloatArray:
-        """Age of each customer's first event of any kind (0 without one by the cut-off)."""
+        """Age of each customer's first event of any kind (0 without one by the cut-off).
+
+        The oldest age over the kinds, each computed once per cut-off (purchases from
+        the purchase summary).
+        """
         if self._first_age is None:
-            first = self._history._first_event_day
-            self._first_age = np.maximum(self._day - first, 0).astype(np.float64)
+            names = self.events.kind_names
+            oldest = [self.oldest_age(self.subset((k,), owner="EventContext")) for k in names]
+            self._first_age = np.maximum(functools.reduce(np.maximum, oldest), 0.0)
+            self._first_age.flags.writeable = False
         return self._first_age
+
+    def last_age(self, subset: Subset) -> FloatArray:
+        """Age of each customer's latest event in ``subset`` (inf if none).
+
+        For purchases, read from the purchase summary of the cut-off (no pass over
+        the events).
+        """
+        if subset.key != ("purchase",):
+            return super().last_age(subset)
+
+        def compute() -> FloatArray:
+            last = self._history.cut(self._day).last_day
+            return np.where(np.isnan(last), np.inf, self._day - last)
+
+        return self._cached(("last_age", subset.key), compute)
+
+    def oldest_age(self, subset: Subset) -> FloatArray:
+        """Age of each customer's first event in ``subset`` (-1 if none).
+
+        For purchases, read from the purchase summary of the cut-off.
+        """
+        if subset.key != ("purchase",):
+            return super().oldest_age(subset)
+
+        def compute() -> FloatArray:
+            first = self._history.cut(self._day).first_day
+            return np.where(np.isnan(first), -1.0, self._day - first)
+
+        return self._cached(("oldest_age", subset.key), compute)

@@ -214,7 +214,9 @@ def review(
     2. The chain runs on the whole book at ``as_of``: the RFM table; with a CLV
        step, BG/NBD and Gamma-Gamma refitted (``refit_on_review``, always the
        first time) and ``p_alive`` and ``clv``; with a churn step, each customer's
-       warning level; then the scorecard, whose normalisation is relearned when
+       warning level (with a :class:`~crmscore.churn.LearnedWarning`, also its
+       probability and reasons, and an audit row ``churn_level`` for every customer
+       whose level moves); then the scorecard, whose normalisation is relearned when
        ``policy.refit_on_review`` (always at the first review).
     3. Tiers follow the score with the retention rule (VIP客户保级阈值): an upgrade
        takes effect at once; a customer whose score is below the current tier's
@@ -233,6 +235,9 @@ def review(
     report(0.2)
     columns = Columns(book.columns, whole=True)
     ids = book.ids.to_index()
+    churn: _Churn | None = None
+    moved = np.empty(0, dtype=np.int64)
+    before = np.empty(0, dtype=np.int8)
     every = aggregates_of(columns, slice(None))
     period = int(periods_of([as_of_ts.to_datetime64()], book)[0])
     book = _refit_clv(book, every, period, ids)
@@ -245,7 +250,13 @@ def review(
             value=value_col,
             event_id=event_id_col,
         )
-        columns.edit("churn_level")[:] = _churn_levels(book, events, as_of_ts, event_columns)
+        churn = _churn_levels(book, events, as_of_ts, event_columns)
+        moved = np.flatnonzero(columns["churn_level"] != churn.level)
+        before = columns["churn_level"][moved]
+        columns.edit("churn_level")[:] = churn.level
+        if churn.probability is not None:
+            columns.edit("churn_probability")[:] = churn.probability
+            columns.edit("churn_reasons")[:] = churn.reasons
     report(0.7)
     frame = indicators(book, every, period, ids, churn_level=columns["churn_level"]).set_axis(
         ids.rename(book.customer_col)
@@ -253,6 +264,8 @@ def review(
     scored = _score_review(book, frame)
     report(0.9)
     changes = Changes(book.tiers, as_of_ts)
+    if churn is not None and churn.probability is not None:
+        _churn_changes(changes, churn, moved, before, ids=ids, as_of=as_of_ts)
     _retier(
         book,
         columns=columns,
@@ -320,22 +333,84 @@ def _refit_clv(book: Book, every: Any, period: int, ids: pd.Index[Any]) -> Book:
     )
 
 
+@attrs.frozen(eq=False)  # arrays: no equality
+class _Churn:
+    """What review step 2 gives, one entry per customer of the book."""
+
+    level: npt.NDArray[np.int8]
+    """Warning level: 0 none, 1 blue, 2 yellow, 3 red (0 without events)."""
+
+    probability: npt.NDArray[np.float64] | None
+    """A learned warning's probability of churn (NaN: not scored); None with rules."""
+
+    reasons: npt.NDArray[Any] | None
+    """A learned warning's reasons in words ("" when not warned); None with rules."""
+
+
 def _churn_levels(
     book: Book, events: pd.DataFrame, as_of: pd.Timestamp, columns: EventColumns
-) -> npt.NDArray[np.int8]:
-    """Review step 2: every customer's warning level (0 none ... 3 red; 0 without events)."""
+) -> _Churn:
+    """Review step 2: every customer's warning level (and a learned warning's probability)."""
     warning = book.policy.churn
     assert warning is not None  # the caller checked
-    if isinstance(warning, LearnedWarning):
-        # Levels only: the reasons in words are not stored in the book.
-        warnings = warning.predict(events, as_of=as_of, n_reasons=0, **columns.as_kwargs())
-    else:
-        warnings = warning.predict(events, as_of=as_of, **columns.as_kwargs())
+    warnings = warning.predict(events, as_of=as_of, **columns.as_kwargs())
     rows = book.ids.positions(warnings.index)
+    known = rows >= 0
     levels = pd.Categorical(warnings["level"], categories=LEVELS).codes.astype(np.int8)
     churn = np.zeros(book.n_customers, dtype=np.int8)
-    churn[rows[rows >= 0]] = levels[rows >= 0]
-    return churn
+    churn[rows[known]] = levels[known]
+    if not isinstance(warning, LearnedWarning):
+        return _Churn(level=churn, probability=None, reasons=None)
+    probability = np.full(book.n_customers, np.nan)
+    probability[rows[known]] = warnings["probability"].to_numpy(np.float64)[known]
+    reasons = np.full(book.n_customers, "", dtype=object)
+    reasons[rows[known]] = warnings["reasons"].to_numpy(object)[known]
+    return _Churn(level=churn, probability=probability, reasons=reasons)
+
+
+#: "P(churn) 0.00" ... "P(churn) 1.00": the probability in an audit row, to two decimals.
+_PROBABILITY_TEXTS = np.asarray([f"P(churn) {k / 100:.2f}" for k in range(101)], dtype=object)
+
+
+def _churn_changes(
+    changes: Changes,
+    churn: _Churn,
+    moved: npt.NDArray[np.int64],
+    before: npt.NDArray[np.int8],
+    *,
+    ids: pd.Index[Any],
+    as_of: pd.Timestamp,
+) -> None:
+    """Audit rows of a learned warning's level changes, with the probability and reasons.
+
+    ``detail`` reads e.g. ``"P(churn) 0.91; no purchase for 41 days: +1.20 log-odds"``
+    (``"not scored"`` for a customer the warning no longer scores: churned already,
+    or no events).
+    """
+    if churn.probability is None or churn.reasons is None or not moved.size:
+        return
+    probability = churn.probability[moved]
+    reasons = churn.reasons[moved]
+    scored = ~np.isnan(probability)
+    detail = np.full(moved.size, "not scored", dtype=object)
+    hundredths = probability[scored] * 100
+    texts = _PROBABILITY_TEXTS[np.rint(hundredths).astype(np.int64)]
+    # Near a half-hundredth the product's rounding may decide: format those exactly.
+    close = np.flatnonzero(np.abs(hundredths - np.floor(hundredths) - 0.5) < 1e-6)
+    texts[close] = [f"P(churn) {p:.2f}" for p in probability[scored][close].tolist()]
+    given = reasons[scored] != ""
+    texts[given] = texts[given] + "; " + reasons[scored][given]
+    detail[scored] = texts
+    changes.add(
+        customer_id=np.asarray(ids, dtype=object)[moved],
+        at=as_of.to_datetime64(),
+        change="churn_level",
+        rule="learned warning",
+        before=before,
+        after=churn.level[moved],
+        detail=detail,
+        names=LEVELS,
+    )
 
 
 @attrs.frozen(eq=False)  # arrays: no equality

@@ -62,6 +62,10 @@ CUSTOMER_COLUMNS: dict[str, str] = {
     "override_note": "int32",  # position in Book.notes: (reason, author); -1 none
     # The churn warning level at the latest review (0 none, 1 blue, 2 yellow, 3 red).
     "churn_level": "int8",
+    # With a learned churn step (LearnedWarning), the probability of churn and the top
+    # reasons in words at the latest review (NaN and "" otherwise, or when not scored).
+    "churn_probability": "float64",
+    "churn_reasons": "object",
     # Automation flags, and when the follow-up flag falls due without a purchase.
     "invited": "bool",
     "follow_up": "bool",
@@ -256,7 +260,9 @@ class Book:
         reviews below the retention threshold), the active override (``override_tier``,
         ``override_kind``, ``override_expires``, ``override_until_review``,
         ``override_reason``, ``override_author``), and the automation flags
-        (``invited``, ``follow_up``, ``follow_up_due``).
+        (``invited``, ``follow_up``, ``follow_up_due``), and the churn step's
+        ``churn_level`` (0 none .. 3 red), ``churn_probability`` and ``churn_reasons``
+        (the last two only with a :class:`~crmscore.churn.LearnedWarning`).
         """
         frame = self.to_frame()
         labels = np.asarray((*self.tiers.labels(), None), dtype=object)  # -1 -> None
@@ -442,14 +448,22 @@ class Book:
 _NAT_INT = np.iinfo(np.int64).min
 
 
+#: Columns added after schema version 1 was first written, and their value in older books.
+_ADDED_COLUMNS: dict[str, Any] = {"churn_probability": None, "churn_reasons": ""}
+
+
 def _columns_in(data: Mapping[str, Any], n_customers: int) -> dict[str, npt.NDArray[Any]]:
     """Read the per-customer columns (``customers``) of a serialised book."""
     columns: dict[str, npt.NDArray[Any]] = {}
+    stored = data["customers"]
+    if isinstance(stored, Mapping):  # (books saved before the learned warning's columns)
+        fills = {name: fill for name, fill in _ADDED_COLUMNS.items() if name not in stored}
+        stored = {**stored, **{name: [fill] * n_customers for name, fill in fills.items()}}
     with at("customers"):
-        _keys_in(data["customers"], CUSTOMER_COLUMNS)
+        _keys_in(stored, CUSTOMER_COLUMNS)
     for name, dtype in CUSTOMER_COLUMNS.items():
         with at("customers", name):
-            values = _list_in(data["customers"][name], n_customers)
+            values = _list_in(stored[name], n_customers)
             if dtype.startswith("datetime64"):
                 raw = np.array([_NAT_INT if v is None else v for v in values], dtype=np.int64)
                 columns[name] = _frozen(raw.view("datetime64[ns]"))
@@ -562,6 +576,12 @@ def _labels_in(values: Any, length: int | None, *, unique: bool = True) -> npt.N
 def _array_in(values: list[Any], dtype: str) -> npt.NDArray[Any]:
     """Read one column: numbers (or null for float NaN) of the kind its dtype needs."""
     kind = np.dtype(dtype).kind
+    if kind == "O":  # text
+        for i, v in enumerate(values):
+            if not isinstance(v, str):
+                with at(i):
+                    raise TypeError(f"expected a string, got {v!r}")
+        return np.array(values, dtype=object).reshape(len(values))
     for i, v in enumerate(values):
         ok = (
             isinstance(v, bool)

@@ -25,7 +25,7 @@ from crmscore.rescoring._book import (
 from crmscore.rescoring._chunks import ColumnStore
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     import numpy.typing as npt
 
@@ -118,8 +118,13 @@ class Changes:
         score: Any = np.nan,
         event_ids: Any = "",
         detail: Any = "",
+        names: Sequence[str] | None = None,
     ) -> None:
-        """Add one row per customer; scalars apply to every row, tiers are positions."""
+        """Add one row per customer; scalars apply to every row, tiers are positions.
+
+        With ``names``, ``before`` and ``after`` are positions in ``names`` instead
+        (the churn levels, for instance).
+        """
         ids = np.asarray(customer_id, dtype=object)
         n = ids.size
         if n == 0:
@@ -132,7 +137,8 @@ class Changes:
         def tier_labels(codes: Any) -> npt.NDArray[Any]:
             if codes is None:
                 return np.full(n, None, dtype=object)
-            labels: npt.NDArray[Any] = self.labels[expand(codes, np.int64)]
+            table = self.labels if names is None else np.asarray(names, dtype=object)
+            labels: npt.NDArray[Any] = table[expand(codes, np.int64)]
             return labels
 
         for name, values in (

@@ -60,6 +60,8 @@ def _new_rows(merged: PurchaseAggregates, count: int) -> dict[str, npt.NDArray[A
         follow_up=np.zeros(count, dtype=bool),
         follow_up_due=np.full(count, NAT),
         churn_level=np.zeros(count, dtype=np.int8),
+        churn_probability=np.full(count, np.nan),
+        churn_reasons=np.full(count, "", dtype=object),
     )
     return rows
 

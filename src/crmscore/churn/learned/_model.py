@@ -357,11 +357,25 @@ class LearnedWarning:
                 refs = (
                     ref_all[positions[rows]] if ref_all is not None else np.full(rows.size, np.nan)
                 )
-                # One string per distinct (value, reference, contribution): counts and
-                # day numbers repeat across customers, so most strings are shared.
-                codes, distinct = pd.MultiIndex.from_arrays([raw, refs, values]).factorize()
+                # One string per distinct (value, reference): counts and day numbers
+                # repeat across customers, so most strings are shared. The contribution
+                # is a function of the value (the same arithmetic on the same bits).
+                value_codes, _ = pd.factorize(raw, use_na_sentinel=False)
+                ref_codes, _ = pd.factorize(refs, use_na_sentinel=False)
+                pair = value_codes.astype(np.int64) * (int(ref_codes.max()) + 1) + ref_codes
+                codes, _ = pd.factorize(pair)
+                first = np.zeros(int(codes.max()) + 1, dtype=np.int64)
+                first[codes[::-1]] = np.arange(codes.size - 1, -1, -1)  # first row of each
                 unique_texts = np.asarray(
-                    [f"{words(v, r)}: {c:+.2f} log-odds" for v, r, c in distinct],
+                    [
+                        f"{words(v, r)}: {c:+.2f} log-odds"
+                        for v, r, c in zip(
+                            raw[first].tolist(),
+                            refs[first].tolist(),
+                            values[first].tolist(),
+                            strict=True,
+                        )
+                    ],
                     dtype=object,
                 )
                 parts = unique_texts[codes]

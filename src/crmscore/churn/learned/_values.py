@@ -259,15 +259,26 @@ def raw_feature(measured: Measured, name: str) -> FloatArray:
 def design(
     terms: Sequence[FeatureTerm], measured: Measured, rows: npt.NDArray[np.bool_]
 ) -> FloatArray:
-    """Build the standardised design of the ``rows`` customers (Fortran order)."""
-    out = np.empty((len(terms), int(rows.sum())))
+    """Build the standardised design of the ``rows`` customers (Fortran order).
+
+    Each column is written in place: gathered, transformed (``slog`` as in
+    :func:`_slog`, bit for bit), filled, centred and scaled.
+    """
+    index = np.flatnonzero(rows)
+    out = np.empty((len(terms), index.size))
     for j, term in enumerate(terms):
-        raw = raw_feature(measured, term.name)[rows]
-        t = TRANSFORMS[term.transform](raw)
-        np.copyto(t, term.fill, where=np.isnan(t))
-        t -= term.mean
-        t /= term.scale
-        out[j] = t
+        column = out[j]
+        np.take(raw_feature(measured, term.name), index, out=column)
+        if term.transform == "slog":
+            negative = np.signbit(column)
+            np.abs(column, out=column)
+            np.log1p(column, out=column)
+            np.negative(column, out=column, where=negative)
+        else:
+            column[:] = TRANSFORMS[term.transform](column)
+        np.copyto(column, term.fill, where=np.isnan(column))
+        column -= term.mean
+        column /= term.scale
     return out.T
 
 

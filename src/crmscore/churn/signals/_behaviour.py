@@ -123,7 +123,9 @@ class InteractionStop(ChurnSignal):
     def compute(self, context: EventContext) -> SignalResult:
         """Measure the signal for every customer of the log."""
         last = context.last_age(context.subset(self.kinds, owner=type(self).__name__))
-        value = np.where(np.isfinite(last), last, context.first_age())
+        seen = np.isfinite(last)
+        # The first event's age is needed only for customers without such an event.
+        value = last if seen.all() else np.where(seen, last, context.first_age())
         return SignalResult(fired=value >= self.days, value=value)
 
     def describe(self, value: float, reference: float) -> str:  # noqa: ARG002
@@ -159,8 +161,8 @@ class PurchaseLapse(ChurnSignal):
     such as :class:`InteractionStop`, still do). Customers who never purchased are
     not judged (NaN).
 
-    Measured (see the churn guide): at the default 30 to 60 days of silence, 72 % of
-    the customers it fires for on CDNOW churn 30 to 90 days later, at 48 % recall.
+    Measured (see the churn guide): at the default 30 to 60 days of silence, 73 % of
+    the customers it fires for on CDNOW churn 30 to 90 days later, at 50 % recall.
 
     Examples
     --------
