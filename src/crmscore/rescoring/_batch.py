@@ -122,23 +122,26 @@ def _read_batch(
                 n_offending=total,
                 hint=hint,
             )
-    codes = valid.codes[fresh]
-    times = stamps[fresh].view(np.int64)
+    # Every event is new when a book opens: then no masked copy of each array.
+    fresh_at = None if fresh.all() else np.flatnonzero(fresh)
+    codes = valid.codes if fresh_at is None else valid.codes[fresh_at]
+    times = (stamps if fresh_at is None else stamps[fresh_at]).view(np.int64)
     # (customer, time, arrival): logs usually arrive in time order, and then one
     # stable sort by customer is enough.
     if times.size and (np.diff(times) >= 0).all():
         order = _stable_order(codes)
     else:
         order = np.lexsort((np.arange(codes.size), times, codes))
+    pick = order if fresh_at is None else fresh_at[order]  # (one gather per array)
     return _Batch(
         customers=valid.customers,
         codes=codes[order],
-        stamps=stamps[fresh][order],
-        kinds=valid.kinds[fresh][order],
+        stamps=stamps[pick],
+        kinds=valid.kinds[pick],
         kind_names=valid.kind_names,
-        value=valid.values[fresh][order],  # noqa: PD011  (a numpy array field)
-        event_ids=event_ids[fresh][order],
-        id_hashes=id_hashes[fresh][order],
+        value=valid.values[pick],  # noqa: PD011  (a numpy array field)
+        event_ids=event_ids[pick],
+        id_hashes=id_hashes[pick],
         value_col=columns.value,
     )
 
