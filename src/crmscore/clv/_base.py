@@ -371,6 +371,24 @@ class PurchaseFitterBase(Generic[P, M]):
         """Return the weighted log-likelihood's derivatives in theta on the compressed rows."""
         raise NotImplementedError
 
+    def _warm_start(
+        self,
+        x: FloatArray,  # noqa: ARG002
+        tx: FloatArray,  # noqa: ARG002
+        age: FloatArray,  # noqa: ARG002
+        counts: FloatArray,  # noqa: ARG002
+        *,
+        start: Params,
+        longest: float,  # noqa: ARG002
+    ) -> Params:
+        """Return a better start for the full fit (by default ``start`` itself).
+
+        A model whose likelihood is costly per row may first fit cheaper data (its
+        rows coarsened) and start the full fit from there: the optimum is still the
+        full data's, reached in fewer costly iterations.
+        """
+        return start
+
     # --- the fit ------------------------------------------------------------------------
 
     @one_table("frequency", "recency", "T")
@@ -500,6 +518,7 @@ class PurchaseFitterBase(Generic[P, M]):
         else:
             rate = float(np.sum(counts * x)) / max(float(np.sum(counts * age)), 1e-12)
             start = self._start(max(rate, 1e-12), longest)
+            start = self._warm_start(x, tx, age, counts, start=start, longest=longest)
         optimum = maximize(
             self._objective(x, tx, age, counts),
             start=start,

@@ -63,6 +63,11 @@ def _to_indicators(values: Sequence[Indicator]) -> tuple[Indicator, ...]:
     return tuple(values)
 
 
+def _to_tiers(value: TierScheme | None) -> TierScheme:
+    """``None`` is the policy's scheme: a sentinel keeps its long repr out of ``help()``."""
+    return POLICY_TIERS if value is None else value
+
+
 def _all_allowed(values: FloatArray, *, allow_missing: bool) -> bool:
     """Cheap sufficient test that a column has no infinite (or, if not allowed, NaN) value.
 
@@ -178,9 +183,11 @@ class Scorecard:
     """One :class:`Indicator` per leaf of ``hierarchy`` (direction and normalisation)."""
 
     tiers: TierScheme = attrs.field(
-        default=POLICY_TIERS, validator=attrs.validators.instance_of(TierScheme)
+        default=None, converter=_to_tiers, validator=attrs.validators.instance_of(TierScheme)
     )
-    """How scores are cut into tiers (default: the policy's 90 / 80 / 60)."""
+    """How scores are cut into tiers. ``None`` (the default) means
+    :data:`~crmscore.tiering.POLICY_TIERS`, the policy's 90 / 80 / 60; the sentinel
+    keeps the scheme's long repr out of the signature ``help()`` shows."""
 
     rules: tuple[TierRule, ...] = attrs.field(default=(), converter=to_rules)
     """Floors and caps applied to the score's tier, in order."""
