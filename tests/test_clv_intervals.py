@@ -6,6 +6,8 @@ analytic ones; bootstrap against delta method; streaming invariance; bad input.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -289,3 +291,59 @@ def test_bad_input_is_rejected(fitted: tuple[pd.DataFrame, BetaGeoModel]) -> Non
         parameter_intervals(model, method="profile")
     with pytest.raises(InvalidParameterError, match="'model'"):
         parameter_intervals(unfitted)
+
+
+def test_distinct_rows_give_the_straightforward_result(
+    fitted: tuple[pd.DataFrame, BetaGeoModel], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evaluating on distinct rows and expanding equals evaluating every customer.
+
+    A small book with many repeated (frequency, recency, T, monetary_value) rows, in
+    shuffled order, under string ids. The reference is the same function with the
+    compression switched off (every customer evaluated), and each customer alone
+    (a one-row table, where there is nothing to compress).
+    """
+    from crmscore.clv import intervals  # noqa: PLC0415 (the private switch)
+
+    table, model = fitted
+    rng = np.random.default_rng(7)
+    book = table.iloc[rng.integers(0, 60, size=400)].copy()
+    book.index = pd.Index([f"c{i}" for i in range(len(book))], name="customer")
+    spend = GammaGammaFitter().fit(table)
+    segments = pd.Series(rng.choice(["a", "b", "c"], size=len(book)), index=book.index)
+    calls: dict[str, dict[str, Any]] = {
+        "purchases": {"quantity": "expected_purchases", "purchase_model": model, "t": 30.0},
+        "alive": {"quantity": "p_alive", "purchase_model": model},
+        "clv": {
+            "quantity": "clv",
+            "purchase_model": model,
+            "spend_model": spend,
+            "horizon": 3,
+            "discount_rate": 0.01,
+            "time_unit": "D",
+        },
+    }
+    compressed = {
+        name: (
+            predict_intervals(book, **kw),
+            predict_totals(book, **kw, segments=segments),
+            predict_intervals(book, **kw, method="bootstrap", seed=5, n_replicates=30),
+            predict_totals(book, **kw, method="bootstrap", seed=5, n_replicates=30),
+        )
+        for name, kw in calls.items()
+    }
+    assert len(intervals._distinct(book, "clv")[0]) <= 60
+    monkeypatch.setattr(
+        intervals, "_distinct", lambda frame, *_: (frame.reset_index(drop=True), None)
+    )
+    for name, kw in calls.items():
+        straightforward = (
+            predict_intervals(book, **kw),
+            predict_totals(book, **kw, segments=segments),
+            predict_intervals(book, **kw, method="bootstrap", seed=5, n_replicates=30),
+            predict_totals(book, **kw, method="bootstrap", seed=5, n_replicates=30),
+        )
+        for got, want in zip(compressed[name], straightforward, strict=True):
+            pd.testing.assert_frame_equal(got, want, rtol=1e-12, atol=0)
+        alone = pd.concat([predict_intervals(book.iloc[[i]], **kw) for i in (0, 17, 399)])
+        pd.testing.assert_frame_equal(compressed[name][0].iloc[[0, 17, 399]], alone, rtol=1e-12)

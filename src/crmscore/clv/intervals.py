@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.special import ndtri
 
+from crmscore._groups import group_rows
 from crmscore._validation import (
     NON_NEGATIVE,
     InstanceOf,
@@ -428,6 +429,39 @@ def _for_evaluation(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+#: The columns a prediction of each kind reads (the validated contract of the models).
+_PURCHASE_COLUMNS = ("frequency", "recency", "T")
+_SPEND_COLUMNS = ("frequency", "monetary_value")
+
+
+def _distinct(
+    frame: pd.DataFrame, quantity: str
+) -> tuple[pd.DataFrame, npt.NDArray[np.int64] | None]:
+    """Return the distinct rows of the columns ``quantity`` reads, and each customer's row.
+
+    Every perturbed or drawn parameter vector is evaluated on the distinct rows only
+    (an RFM book of a million customers has a few tens of thousands), and the
+    results are expanded with the inverse. A prediction of one customer depends on
+    these columns only, so the expanded values are those of the whole table. The
+    inverse is None (no compression) for an empty table.
+    """
+    columns: list[str] = []
+    if quantity != "expected_spend":
+        columns += _PURCHASE_COLUMNS
+    if quantity in ("expected_spend", "clv"):
+        columns += [c for c in _SPEND_COLUMNS if c not in columns]
+    if len(frame) == 0:
+        return _for_evaluation(frame), None
+    rows, inverse = group_rows([frame[c].to_numpy(dtype=np.float64) for c in columns])
+    compact = pd.DataFrame(dict(zip(columns, rows, strict=True)))
+    compact.attrs = dict(frame.attrs)
+    return compact, inverse
+
+
+def _expand(values: FloatArray, inverse: npt.NDArray[np.int64] | None) -> FloatArray:
+    return values if inverse is None else np.asarray(values[inverse], dtype=np.float64)
+
+
 def _log_gradients(target: _Target, frame: pd.DataFrame) -> tuple[FloatArray, list[FloatArray]]:
     """Return the prediction and, per factor, d log(factor) / d log(theta) (central differences)."""
     value = np.full(len(frame), target.constant)
@@ -536,13 +570,17 @@ def _bootstrap(
     chunk_size: int,
     level: float,
     per_customer: bool,
+    inverse: npt.NDArray[np.int64] | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Stream replicates over chunks of customers: memory is chunk_size x n_replicates.
+    """Stream replicates over chunks of rows: memory is chunk_size x n_replicates.
 
-    Returns per-customer (estimate, sd, lower, upper) (empty unless ``per_customer``)
+    Returns per-row (estimate, sd, lower, upper) (empty unless ``per_customer``)
     and the replicate totals per group, shaped (n_replicates, n_groups). Totals alone
     need no replicate-by-customer block: each replicate is summed as it is made, over
-    the whole table at once (one prediction call per replicate).
+    the whole table at once (one prediction call per replicate). For totals,
+    ``frame`` may hold distinct rows with ``inverse`` giving each customer's row
+    (``codes`` stays per customer); each replicate is predicted on the distinct
+    rows and expanded before it is summed. ``inverse`` is not used per customer.
     """
     draws = _draws(target, n_replicates, rng)
     n = len(frame)
@@ -553,7 +591,7 @@ def _bootstrap(
     tails = [0.5 - level / 2, 0.5 + level / 2]
     for start in range(0, n, chunk_size):
         part = frame.iloc[start : start + chunk_size]
-        group = codes[start : start + chunk_size]
+        group = codes[start : start + chunk_size] if per_customer else codes
         values = np.empty((n_replicates, len(part) if per_customer else 0))
         for b in range(n_replicates):
             product = np.full(len(part), target.constant)
@@ -561,6 +599,8 @@ def _bootstrap(
                 product *= factor.at(draw[b], part)
             if per_customer:
                 values[b] = product
+            elif inverse is not None:  # totals over distinct rows: one chunk, all customers
+                product = product[inverse]
             totals[b] += np.bincount(group, weights=product, minlength=n_groups)
         if per_customer:
             stop = start + len(part)
@@ -729,12 +769,13 @@ def predict_intervals(
         periods_per_step=periods_per_step,
         time_unit=time_unit,
     )
+    compact, inverse = _distinct(frame, quantity)
     if method == "bootstrap":
         assert rng is not None
-        codes = np.zeros(len(frame), dtype=np.intp)
+        codes = np.zeros(len(compact), dtype=np.intp)
         estimate, sd, lower, upper, _ = _bootstrap(
             target,
-            _for_evaluation(frame),
+            compact,
             codes,
             1,
             n_replicates=replicates,
@@ -743,14 +784,22 @@ def predict_intervals(
             level=level,
             per_customer=True,
         )
-        return _customer_frame(estimate, sd, lower, upper, frame.index)
-    value, gradients = _log_gradients(target, _for_evaluation(frame))
-    variance = np.zeros(len(frame))
-    for factor, gradient in zip(target.factors, gradients, strict=True):
-        variance += _quadratic_form(gradient, factor.log_cov)
-    z = float(ndtri(0.5 + level / 2))
-    se, lower, upper = _linked_interval(value, np.sqrt(np.maximum(variance, 0.0)), z, target.link)
-    return _customer_frame(value, se, lower, upper, frame.index)
+    else:
+        estimate, gradients = _log_gradients(target, compact)
+        variance = np.zeros(len(compact))
+        for factor, gradient in zip(target.factors, gradients, strict=True):
+            variance += _quadratic_form(gradient, factor.log_cov)
+        z = float(ndtri(0.5 + level / 2))
+        sd, lower, upper = _linked_interval(
+            estimate, np.sqrt(np.maximum(variance, 0.0)), z, target.link
+        )
+    return _customer_frame(
+        _expand(estimate, inverse),
+        _expand(sd, inverse),
+        _expand(lower, inverse),
+        _expand(upper, inverse),
+        frame.index,
+    )
 
 
 def predict_totals(
@@ -879,11 +928,12 @@ def predict_totals(
     n_groups = max(len(labels), 1)
     z = float(ndtri(0.5 + level / 2))
     rows: list[tuple[float, float, float, float]] = []
+    compact, inverse = _distinct(frame, quantity)
     if method == "bootstrap":
         assert rng is not None
         _, _, _, _, totals = _bootstrap(
             target,
-            _for_evaluation(frame),
+            compact,
             codes,
             n_groups,
             n_replicates=replicates,
@@ -891,10 +941,12 @@ def predict_totals(
             chunk_size=chunk,
             level=level,
             per_customer=False,
+            inverse=inverse,
         )
-        point = np.full(len(frame), target.constant)
+        point = np.full(len(compact), target.constant)
         for factor in target.factors:
-            point *= factor.at(factor.log_theta, _for_evaluation(frame))
+            point *= factor.at(factor.log_theta, compact)
+        point = _expand(point, inverse)
         sums = np.bincount(codes, weights=point, minlength=n_groups)
         if labels:
             totals = np.column_stack([totals, totals.sum(axis=1)])
@@ -906,7 +958,9 @@ def predict_totals(
             for a, b, c, d in zip(sums, sd, low, high, strict=True)
         ]
         return _totals_frame(codes, labels, rows)
-    value, gradients = _log_gradients(target, _for_evaluation(frame))
+    value, gradients = _log_gradients(target, compact)
+    value = _expand(value, inverse)
+    gradients = [g if inverse is None else g[inverse] for g in gradients]
     blocks = []
     for factor, gradient in zip(target.factors, gradients, strict=True):
         absolute = gradient * value[:, None]
