@@ -8,31 +8,20 @@ import attrs
 
 from crmscore._params import BetaGeoParams, GammaGammaParams, ParetoNBDParams
 from crmscore._serialise import reads
-from crmscore._validation import (
-    to_float,
-)
-from crmscore.clv._fitting import (
-    ConvergenceReport,
-    Matrix,
-    optional_finite,
-    optional_positive_int,
-    to_matrix,
-)
-from crmscore.clv._inputs import (
-    check_time_unit,
-)
 from crmscore.clv.bgnbd import BetaGeoModel
-from crmscore.clv.covariates._base import CovariateModel, covariance_size
-from crmscore.clv.covariates._estimation import (
-    BGNBD_SPEC,
-    GG_SPEC,
-    PARETO_SPEC,
-    Spec,
-    check_finite_all,
-    check_names,
-    to_floats,
-    to_names,
+from crmscore.clv.covariates._base import (
+    MODEL_KEYS,
+    CovariateModel,
+    PurchaseCovariateModel,
+    convergence_field,
+    covariance_field,
+    gamma_field,
+    log_likelihood_field,
+    n_customers_field,
+    names_field,
+    time_unit_field,
 )
+from crmscore.clv.covariates._estimation import BGNBD_SPEC, GG_SPEC, PARETO_SPEC, Spec
 from crmscore.clv.gamma_gamma import GammaGammaModel
 from crmscore.clv.paretonbd import ParetoNBDModel
 
@@ -41,23 +30,14 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from crmscore.clv._fitting import ConvergenceReport, Matrix
+
 
 __all__ = ["BetaGeoCovariateModel", "GammaGammaCovariateModel", "ParetoNBDCovariateModel"]
 
 
-_MODEL_KEYS = ("covariance", "log_likelihood", "n_customers", "convergence")
-_PURCHASE_KEYS = (
-    "trans_covariates",
-    "trans_gamma",
-    "life_covariates",
-    "life_gamma",
-    "time_unit",
-    *_MODEL_KEYS,
-)
-
-
 @attrs.frozen(kw_only=True, repr=False)
-class BetaGeoCovariateModel(CovariateModel[BetaGeoModel]):
+class BetaGeoCovariateModel(PurchaseCovariateModel[BetaGeoModel]):
     r"""A BG/NBD model with time-invariant covariates (CLVTools' static covariates).
 
     Customer :math:`i` with transaction covariates :math:`z^t_i` and lifetime
@@ -85,116 +65,43 @@ class BetaGeoCovariateModel(CovariateModel[BetaGeoModel]):
     """
 
     _SPEC: ClassVar[Spec] = BGNBD_SPEC
+    _BASE_MODEL: ClassVar[type[BetaGeoModel]] = BetaGeoModel
     _TITLE: ClassVar[str] = "BetaGeoCovariateModel: BG/NBD purchases with covariates"
 
     params: BetaGeoParams = attrs.field(validator=attrs.validators.instance_of(BetaGeoParams))
     """Baseline r, alpha, a, b: the parameters of a customer whose covariates are 0."""
 
-    trans_covariates: tuple[str, ...] = attrs.field(
-        default=(), converter=to_names, validator=check_names
-    )
+    trans_covariates: tuple[str, ...] = names_field()
     """Columns that scale the purchase rate: alpha_i = alpha exp(-trans_gamma' z)."""
 
-    trans_gamma: tuple[float, ...] = attrs.field(
-        default=(), converter=to_floats, validator=check_finite_all
-    )
+    trans_gamma: tuple[float, ...] = gamma_field()
     """Coefficients of ``trans_covariates`` (positive: more purchases)."""
 
-    life_covariates: tuple[str, ...] = attrs.field(
-        default=(), converter=to_names, validator=check_names
-    )
+    life_covariates: tuple[str, ...] = names_field()
     """Columns that scale the dropout distribution: a_i, b_i = (a, b) exp(life_gamma' z)."""
 
-    life_gamma: tuple[float, ...] = attrs.field(
-        default=(), converter=to_floats, validator=check_finite_all
-    )
+    life_gamma: tuple[float, ...] = gamma_field()
     """Coefficients of ``life_covariates``."""
 
-    covariance: Matrix | None = attrs.field(
-        default=None, converter=to_matrix, validator=covariance_size
-    )
+    covariance: Matrix | None = covariance_field()  # noqa: RUF009 (an attrs field)
     """Covariance of (r, alpha, a, b, trans_gamma..., life_gamma...): the inverse
     observed information; None when built from values."""
 
-    log_likelihood: float | None = attrs.field(
-        default=None, converter=attrs.converters.optional(to_float), validator=optional_finite
-    )
+    log_likelihood: float | None = log_likelihood_field()
     """Total log-likelihood of the fitted customers (without penalty); None if unfitted."""
 
-    n_customers: int | None = attrs.field(default=None, validator=optional_positive_int)
+    n_customers: int | None = n_customers_field()
     """Customers the model was fitted on; None if built from values."""
 
-    convergence: ConvergenceReport | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(ConvergenceReport)),
-    )
+    convergence: ConvergenceReport | None = convergence_field()  # noqa: RUF009 (an attrs field)
     """The optimiser's report; None if built from values."""
 
-    time_unit: str | None = attrs.field(default=None, validator=check_time_unit)
+    time_unit: str | None = time_unit_field()
     """Unit of recency, T and t ("D", "W", "M"); None if unknown."""
-
-    def __attrs_post_init__(self) -> None:
-        self._check_sets()
-
-    def _base(self, theta: tuple[float, ...]) -> BetaGeoModel:
-        return BetaGeoModel.from_params(
-            BetaGeoParams(**dict(zip(self._SPEC.names, theta, strict=True))),
-            time_unit=self.time_unit,
-        )
-
-    def probability_alive(self, table: pd.DataFrame) -> pd.Series[float]:
-        """Probability that each customer is alive, at the customer's own parameters.
-
-        Parameters
-        ----------
-        table : pandas.DataFrame
-            RFM table (``frequency``, ``recency``, ``T``) with the covariate columns.
-
-        Returns
-        -------
-        pandas.Series
-            ``p_alive``, indexed like ``table``.
-        """
-        return self._by_group(
-            table,
-            owner="BetaGeoCovariateModel.probability_alive",
-            predict=lambda model, frame: model.probability_alive(frame),
-        )
-
-    def expected_purchases(self, table: pd.DataFrame, *, t: float) -> pd.Series[float]:
-        """Predict the expected purchases of each customer in the next ``t`` periods.
-
-        Parameters
-        ----------
-        table : pandas.DataFrame
-            RFM table (``frequency``, ``recency``, ``T``) with the covariate columns.
-        t : float
-            Horizon, in the model's time unit.
-
-        Returns
-        -------
-        pandas.Series
-            ``expected_purchases``, indexed like ``table``.
-        """
-        return self._by_group(
-            table,
-            owner="BetaGeoCovariateModel.expected_purchases",
-            predict=lambda model, frame: model.expected_purchases(frame, t=t),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe representation."""
-        return {**self._to_dict(), "time_unit": self.time_unit}
-
-    @classmethod
-    @reads("params", optional=_PURCHASE_KEYS)
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaGeoCovariateModel:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**cls._kwargs(data), time_unit=data.get("time_unit"))
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class ParetoNBDCovariateModel(CovariateModel[ParetoNBDModel]):
+class ParetoNBDCovariateModel(PurchaseCovariateModel[ParetoNBDModel]):
     r"""A Pareto/NBD model with time-invariant covariates (CLVTools' static covariates).
 
     Customer :math:`i` follows the Pareto/NBD with
@@ -220,112 +127,39 @@ class ParetoNBDCovariateModel(CovariateModel[ParetoNBDModel]):
     """
 
     _SPEC: ClassVar[Spec] = PARETO_SPEC
+    _BASE_MODEL: ClassVar[type[ParetoNBDModel]] = ParetoNBDModel
     _TITLE: ClassVar[str] = "ParetoNBDCovariateModel: Pareto/NBD purchases with covariates"
 
     params: ParetoNBDParams = attrs.field(validator=attrs.validators.instance_of(ParetoNBDParams))
     """Baseline r, alpha, s, beta: the parameters of a customer whose covariates are 0."""
 
-    trans_covariates: tuple[str, ...] = attrs.field(
-        default=(), converter=to_names, validator=check_names
-    )
+    trans_covariates: tuple[str, ...] = names_field()
     """Columns that scale the purchase rate: alpha_i = alpha exp(-trans_gamma' z)."""
 
-    trans_gamma: tuple[float, ...] = attrs.field(
-        default=(), converter=to_floats, validator=check_finite_all
-    )
+    trans_gamma: tuple[float, ...] = gamma_field()
     """Coefficients of ``trans_covariates`` (positive: more purchases)."""
 
-    life_covariates: tuple[str, ...] = attrs.field(
-        default=(), converter=to_names, validator=check_names
-    )
+    life_covariates: tuple[str, ...] = names_field()
     """Columns that scale the dropout rate: beta_i = beta exp(-life_gamma' z)."""
 
-    life_gamma: tuple[float, ...] = attrs.field(
-        default=(), converter=to_floats, validator=check_finite_all
-    )
+    life_gamma: tuple[float, ...] = gamma_field()
     """Coefficients of ``life_covariates`` (positive: faster dropout)."""
 
-    covariance: Matrix | None = attrs.field(
-        default=None, converter=to_matrix, validator=covariance_size
-    )
+    covariance: Matrix | None = covariance_field()  # noqa: RUF009 (an attrs field)
     """Covariance of (r, alpha, s, beta, trans_gamma..., life_gamma...); None when built
     from values."""
 
-    log_likelihood: float | None = attrs.field(
-        default=None, converter=attrs.converters.optional(to_float), validator=optional_finite
-    )
+    log_likelihood: float | None = log_likelihood_field()
     """Total log-likelihood of the fitted customers (without penalty); None if unfitted."""
 
-    n_customers: int | None = attrs.field(default=None, validator=optional_positive_int)
+    n_customers: int | None = n_customers_field()
     """Customers the model was fitted on; None if built from values."""
 
-    convergence: ConvergenceReport | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(ConvergenceReport)),
-    )
+    convergence: ConvergenceReport | None = convergence_field()  # noqa: RUF009 (an attrs field)
     """The optimiser's report; None if built from values."""
 
-    time_unit: str | None = attrs.field(default=None, validator=check_time_unit)
+    time_unit: str | None = time_unit_field()
     """Unit of recency, T and t ("D", "W", "M"); None if unknown."""
-
-    def __attrs_post_init__(self) -> None:
-        self._check_sets()
-
-    def _base(self, theta: tuple[float, ...]) -> ParetoNBDModel:
-        return ParetoNBDModel.from_params(
-            ParetoNBDParams(**dict(zip(self._SPEC.names, theta, strict=True))),
-            time_unit=self.time_unit,
-        )
-
-    def probability_alive(self, table: pd.DataFrame) -> pd.Series[float]:
-        """Probability that each customer is alive, at the customer's own parameters.
-
-        Parameters
-        ----------
-        table : pandas.DataFrame
-            RFM table (``frequency``, ``recency``, ``T``) with the covariate columns.
-
-        Returns
-        -------
-        pandas.Series
-            ``p_alive``, indexed like ``table``.
-        """
-        return self._by_group(
-            table,
-            owner="ParetoNBDCovariateModel.probability_alive",
-            predict=lambda model, frame: model.probability_alive(frame),
-        )
-
-    def expected_purchases(self, table: pd.DataFrame, *, t: float) -> pd.Series[float]:
-        """Predict the expected purchases of each customer in the next ``t`` periods.
-
-        Parameters
-        ----------
-        table : pandas.DataFrame
-            RFM table (``frequency``, ``recency``, ``T``) with the covariate columns.
-        t : float
-            Horizon, in the model's time unit.
-
-        Returns
-        -------
-        pandas.Series
-            ``expected_purchases``, indexed like ``table``.
-        """
-        return self._by_group(
-            table,
-            owner="ParetoNBDCovariateModel.expected_purchases",
-            predict=lambda model, frame: model.expected_purchases(frame, t=t),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe representation."""
-        return {**self._to_dict(), "time_unit": self.time_unit}
-
-    @classmethod
-    @reads("params", optional=_PURCHASE_KEYS)
-    def from_dict(cls, data: Mapping[str, Any]) -> ParetoNBDCovariateModel:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**cls._kwargs(data), time_unit=data.get("time_unit"))
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -359,37 +193,23 @@ class GammaGammaCovariateModel(CovariateModel[GammaGammaModel]):
     params: GammaGammaParams = attrs.field(validator=attrs.validators.instance_of(GammaGammaParams))
     """Baseline p, q, v: the parameters of a customer whose covariates are 0."""
 
-    spend_covariates: tuple[str, ...] = attrs.field(
-        default=(), converter=to_names, validator=check_names
-    )
+    spend_covariates: tuple[str, ...] = names_field()
     """Columns that scale spend: v_i = v exp(spend_gamma' z)."""
 
-    spend_gamma: tuple[float, ...] = attrs.field(
-        default=(), converter=to_floats, validator=check_finite_all
-    )
+    spend_gamma: tuple[float, ...] = gamma_field()
     """Coefficients of ``spend_covariates`` (positive: higher spend)."""
 
-    covariance: Matrix | None = attrs.field(
-        default=None, converter=to_matrix, validator=covariance_size
-    )
+    covariance: Matrix | None = covariance_field()  # noqa: RUF009 (an attrs field)
     """Covariance of (p, q, v, spend_gamma...); None when built from values."""
 
-    log_likelihood: float | None = attrs.field(
-        default=None, converter=attrs.converters.optional(to_float), validator=optional_finite
-    )
+    log_likelihood: float | None = log_likelihood_field()
     """Total log-likelihood of the fitted customers; None if unfitted."""
 
-    n_customers: int | None = attrs.field(default=None, validator=optional_positive_int)
+    n_customers: int | None = n_customers_field()
     """Repeat customers the model was fitted on; None if built from values."""
 
-    convergence: ConvergenceReport | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(ConvergenceReport)),
-    )
+    convergence: ConvergenceReport | None = convergence_field()  # noqa: RUF009 (an attrs field)
     """The optimiser's report; None if built from values."""
-
-    def __attrs_post_init__(self) -> None:
-        self._check_sets()
 
     def _base(self, theta: tuple[float, ...]) -> GammaGammaModel:
         return GammaGammaModel.from_params(
@@ -420,7 +240,7 @@ class GammaGammaCovariateModel(CovariateModel[GammaGammaModel]):
         return self._to_dict()
 
     @classmethod
-    @reads("params", optional=("spend_covariates", "spend_gamma", *_MODEL_KEYS))
+    @reads("params", optional=("spend_covariates", "spend_gamma", *MODEL_KEYS))
     def from_dict(cls, data: Mapping[str, Any]) -> GammaGammaCovariateModel:
         """Inverse of :meth:`to_dict`."""
         return cls(**cls._kwargs(data))
