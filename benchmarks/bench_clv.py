@@ -14,7 +14,8 @@ customer's expected purchases and the book total: delta method, and a bootstrap 
 
 Each further model (MBG/NBD, Pareto/NBD) is timed the same way on the same table.
 Last, the covariate BG/NBD and Gamma-Gamma fits (three categorical covariates) and
-their predictions; CLVTools, the R reference for that form, cannot run here, so
+their predictions, and both fits with a continuous covariate and two dummies on
+(at most) 100,000 customers; CLVTools, the R reference for that form, cannot run here, so
 those times have no ratio. With
 ``--lifetimes-sample n`` (smaller than the book), lifetimes' fits run on the first n
 customers only: both fits are then timed on that sample (a measured ratio at equal
@@ -364,7 +365,31 @@ def bench_covariates(table: Any, args: Any, *, plain_fit: float) -> None:
     spend, spend_seconds = timed(lambda: spend_fitter.fit(covariates), repeat=args.repeat)
     print(row("GammaGammaCovariateFitter.fit (3 covariates)", spend_seconds))
     print(f"  spend coefficients {spend.spend_gamma} (covariates unrelated to spend: near 0)")
+    continuous_covariates(covariates, args, rng)
     print("  CLVTools (R) cannot run here: no ratio against it")
+
+
+def continuous_covariates(covariates: Any, args: Any, rng: np.random.Generator) -> None:
+    """One continuous covariate (every customer its own value) and two dummies.
+
+    On the first 100,000 customers (or the whole table if smaller): the per-row
+    likelihood makes the cost grow with the rows, not with the distinct covariate
+    vectors, which here are as many as the customers.
+    """
+    sample = covariates.iloc[: min(len(covariates), 100_000)]
+    sample = sample.assign(score=rng.standard_normal(len(sample)))
+    n = f"{len(sample):,} customers"
+    _, plain = timed(lambda: cs.BetaGeoFitter().fit(sample), repeat=args.repeat)
+    print(row(f"BetaGeoFitter.fit ({n}, no covariates)", plain))
+    fitter = cs.BetaGeoCovariateFitter(
+        trans_covariates=["score", "web"], life_covariates=["score", "north"]
+    )
+    model, seconds = timed(lambda: fitter.fit(sample), repeat=args.repeat)
+    print(row(f"BetaGeoCovariateFitter.fit ({n}, continuous + 2 dummies)", seconds))
+    print(f"  {seconds / plain:.1f}x the plain fit; {model.convergence}")
+    spend_fitter = cs.GammaGammaCovariateFitter(spend_covariates=["score", "web", "north"])
+    _, spend = timed(lambda: spend_fitter.fit(sample), repeat=args.repeat)
+    print(row(f"GammaGammaCovariateFitter.fit ({n}, continuous + 2 dummies)", spend))
 
 
 #: The BG/BB book: the donations estimates of Fader, Hardie and Shang (2010), and 10

@@ -3,12 +3,12 @@
     python benchmarks/bench_dask.py                      # 1M customers, ~10M transactions
     python benchmarks/bench_dask.py --customers 20000    # a quick run
 
-The chain: RFM table, BG/NBD and Gamma-Gamma fits (from sufficient statistics on
-Dask), and P(alive), expected purchases, expected spend and 12-month CLV for every
-customer. The log is written to Parquet files in a temporary directory, which both
-sides read (Dask's workers each read their share, as on a cluster), and is in memory
-before the clock starts. Dask's time includes bringing the per-customer result back
-to this process as one pandas frame.
+The chain: RFM table, BG/NBD and Gamma-Gamma fits (log-likelihood and derivatives
+summed per partition on Dask), and P(alive), expected purchases, expected spend and
+12-month CLV for every customer. The log is written to Parquet files in a temporary
+directory, which both sides read (Dask's workers each read their share, as on a
+cluster), and is in memory before the clock starts. Dask's time includes bringing
+the per-customer result back to this process as one pandas frame.
 
 Memory, per process (this one for pandas, each worker for Dask):
 
@@ -20,7 +20,8 @@ Memory, per process (this one for pandas, each worker for Dask):
   what was allocated before it (tracemalloc, which sees numpy's and pandas'
   buffers), as the other benchmarks report.
 
-The results are checked to be identical.
+The results are checked: the fits to 1e-8 relative (the optimiser's tolerance: the
+sums are added in another order), every customer's columns to 1e-8.
 """
 
 from __future__ import annotations
@@ -31,13 +32,16 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from _common import book, machine, parser, peak_memory, row, timed
 
 import crmscore as cs
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 CLV = {"t": 30.0, "horizon": 12, "discount_rate": 0.01}
 
@@ -72,10 +76,16 @@ def stop_tracing() -> int:
 
 
 class Stages:
-    """Wall time of each stage of the last run of a chain."""
+    """Wall time of each stage of the last run of a chain, and the memory high-water mark.
 
-    def __init__(self) -> None:
+    ``probe`` returns the peak RSS so far (of the largest worker, for Dask): read at
+    the end of each stage, it shows which stage raised the peak.
+    """
+
+    def __init__(self, probe: Callable[[], int] | None = None) -> None:
         self.seconds: dict[str, float] = {}
+        self.memory: dict[str, int] = {}
+        self._probe = probe
         self._last = time.perf_counter()
 
     def start(self) -> Stages:
@@ -85,7 +95,9 @@ class Stages:
     def done(self, stage: str) -> None:
         now = time.perf_counter()
         self.seconds[stage] = now - self._last
-        self._last = now
+        if self._probe is not None:
+            self.memory[stage] = self._probe()
+        self._last = time.perf_counter()
 
 
 def pandas_chain(
@@ -140,6 +152,14 @@ def dask_chain(
     return purchases, spend, result
 
 
+def same_optimum(got: Any, expected: Any) -> float:
+    """Largest relative difference of two fits' parameters and log-likelihoods."""
+    params, reference = got.params.to_dict(), expected.params.to_dict()
+    pairs = [(params[k], reference[k]) for k in reference]
+    pairs.append((got.log_likelihood, expected.log_likelihood))
+    return max(abs(float(a) / float(b) - 1) for a, b in pairs)
+
+
 def megabytes(value: float) -> float:
     return value / 2**20
 
@@ -150,7 +170,7 @@ def run_pandas(
     """The chain in this process: results, stage times, best time, peak RSS, allocated."""
     log = pd.read_parquet(folder)
     before = reset_peak()
-    stages = Stages()
+    stages = Stages(peak)
     results, seconds = timed(lambda: pandas_chain(log, as_of, unit, stages), repeat=repeat)
     rss = peak()
     allocated = peak_memory(lambda: pandas_chain(log, as_of, unit)) * 2**20
@@ -184,7 +204,7 @@ def run_dask(
         log = dd.read_parquet(folder).persist()
         wait(log)
         before = client.run(reset_peak)
-        stages = Stages()
+        stages = Stages(lambda: max(client.run(peak).values()))
         results, seconds = timed(lambda: dask_chain(log, as_of, unit, stages), repeat=repeat)
         peaks = client.run(peak)
         client.run(start_tracing)
@@ -228,15 +248,22 @@ def main() -> None:
             folder, as_of, args.time_unit, args.repeat, args.workers
         )
 
-    print("  stages of the last run, pandas | Dask:")
+    print("  stages of the last run, pandas | Dask (time; peak RSS so far, largest worker):")
     for stage, seconds in pandas_stages.seconds.items():
-        print(f"    {stage:<42} {seconds:7.3f} s | {dask_stages.seconds[stage]:7.3f} s")
-    assert result[0] == expected[0], "BG/NBD fits differ"
-    assert result[1] == expected[1], "Gamma-Gamma fits differ"
-    pd.testing.assert_frame_equal(result[2], expected[2], check_exact=True)
+        print(
+            f"    {stage:<36} {seconds:7.3f} s {megabytes(pandas_stages.memory[stage]):6,.0f} MB"
+            f" | {dask_stages.seconds[stage]:7.3f} s "
+            f"{megabytes(dask_stages.memory[stage]):6,.0f} MB"
+        )
+    # fit_dask sums the likelihood per partition: the same optimum as the pandas fit
+    # to the optimiser's tolerance, not bit for bit, and so the CLV columns.
+    differences = [same_optimum(result[k], expected[k]) for k in (0, 1)]
+    assert max(differences) <= 1e-8, f"fits differ: {differences}"
+    pd.testing.assert_frame_equal(result[2], expected[2], check_exact=False, rtol=1e-8)
     largest = max(peaks.values())
     print(
-        f"  identical results (both models, every customer's 4 columns); Dask took "
+        f"  same results (both models to {max(differences):.1e} relative, every "
+        f"customer's 4 columns to 1e-8); Dask took "
         f"{dask_s / pandas_s:.2f}x the time of pandas; its largest worker peaked at "
         f"{largest / pandas_peak:.2f}x the pandas process"
     )

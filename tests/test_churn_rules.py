@@ -139,7 +139,7 @@ def test_corroboration_rules_hand_checked() -> None:
 
 
 def test_default_rules_hand_checked() -> None:
-    """Absence-based evidence warns only with a purchase lapse (30 to 59 days)."""
+    """Absence-based evidence warns only with a purchase lapse (30 to 60 days)."""
 
     def row(*names: str) -> list[bool]:
         return [name in names for name in NAMES]

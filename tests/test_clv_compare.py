@@ -150,3 +150,43 @@ def test_independence_test_detects_dependence() -> None:
     assert result.spearman_p_value < 1e-6
     with pytest.raises(InvalidDataError, match="at least 3"):
         spend_independence_test(table[table["frequency"] == 0])
+
+
+def test_gamma_gamma_fit_reports_the_independence_test() -> None:
+    """The fitted spend model carries the check of its assumption: scipy's correlations
+    of frequency and mean spend among CDNOW's repeat customers (0.11 in Fader and
+    Hardie's note on the Gamma-Gamma model)."""
+    from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value  # noqa: PLC0415
+    from scipy.stats import pearsonr, spearmanr  # noqa: PLC0415
+
+    from crmscore import GammaGammaFitter, GammaGammaModel  # noqa: PLC0415
+
+    table = load_cdnow_summary_data_with_monetary_value()
+    model = GammaGammaFitter().fit(table)
+    test = model.independence
+    assert test is not None
+    repeat = table[table["frequency"] > 0]
+    pearson = pearsonr(repeat["frequency"], repeat["monetary_value"])
+    spearman = spearmanr(repeat["frequency"], repeat["monetary_value"])
+    assert test.n_customers == len(repeat) == 946
+    assert round(test.pearson, 2) == 0.11
+    assert test.pearson == pytest.approx(pearson.statistic, rel=1e-10)
+    assert test.pearson_p_value == pytest.approx(pearson.pvalue, rel=1e-8)
+    assert test.spearman == pytest.approx(spearman.statistic, rel=1e-10)
+    assert test.spearman_p_value == pytest.approx(spearman.pvalue, rel=1e-8)
+    assert "Pearson 0.114" in model._repr_html_()
+    again = GammaGammaModel.from_dict(json.loads(json.dumps(model.to_dict())))
+    assert again == model
+    assert again.independence == test
+    assert GammaGammaModel.from_params(model.params).independence is None
+    assert "independence" not in GammaGammaModel.from_params(model.params).to_dict()
+
+
+def test_independence_is_undefined_for_a_constant_column() -> None:
+    table = pd.DataFrame(
+        {"frequency": [1, 1, 1, 1, 0], "monetary_value": [10.0, 12.0, 30.0, 8.0, 0.0]}
+    )
+    with pytest.raises(InvalidDataError, match="same for every repeat customer"):
+        spend_independence_test(table)
+    with pytest.raises(InvalidDataError, match="monetary_value"):
+        spend_independence_test(table.assign(frequency=[1, 2, 3, 4, 0], monetary_value=5.0))

@@ -35,6 +35,7 @@ from crmscore import (
     make_rfm_summary,
     predict_intervals,
 )
+from crmscore.clv.covariates import _estimation as estimation
 
 # --- simulation from known parameters ---------------------------------------------------
 
@@ -432,12 +433,18 @@ def test_model_rejects_a_coefficient_per_name_mismatch() -> None:
         BetaGeoCovariateFitter(trans_covariates=["web", "web"])
 
 
-def test_many_distinct_covariate_values_warn_at_the_callers_line() -> None:
-    table = simulate_spend(GG_TRUTH, 300, spend=0.0, seed=5)
-    table["score"] = np.arange(300.0)
-    fitter = GammaGammaCovariateFitter(spend_covariates=["score"], max_iterations=1)
+def test_many_distinct_covariate_values_warn_at_the_callers_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Only the Pareto/NBD still evaluates its likelihood group by group (and warns);
+    # the BG/NBD and Gamma-Gamma fits are per row (tests/test_clv_covariate_rows.py).
+    # A lower threshold keeps the test cheap: a Pareto/NBD group costs a quadrature.
+    monkeypatch.setattr(estimation, "MANY_GROUPS", 20)
+    table = simulate_pareto(PARETO_TRUTH, 30, trans=0.0, life=0.0, seed=5)
+    table["score"] = np.arange(30.0)
+    fitter = ParetoNBDCovariateFitter(trans_covariates=["score"], max_iterations=1)
     with (
-        pytest.warns(UserWarning, match="300 distinct values") as record,
+        pytest.warns(UserWarning, match="30 distinct values") as record,
         pytest.raises(ConvergenceError),  # one iteration: only the warning is wanted
     ):
         fitter.fit(table)

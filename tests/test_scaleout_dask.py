@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import dask
 import dask.dataframe as dd
@@ -22,6 +23,7 @@ from crmscore.scaleout import (
     early_warning_dask,
     fit_dask,
     map_customers,
+    map_customers_dask,
     predict_clv_dask,
     rfm_table_dask,
     score_tiers_dask,
@@ -179,7 +181,7 @@ def test_a_gamma_gamma_fit_without_repeat_customers_fails_as_in_pandas(client: o
     assert caught.value.column == "frequency"
 
 
-# --- map_customers ------------------------------------------------------------------
+# --- map_customers_dask -------------------------------------------------------------
 
 
 POSITIONS_META = pd.DataFrame(
@@ -212,7 +214,7 @@ def test_map_customers_colocates_each_customer_in_log_order(
         {"customer_id": rng.integers(0, 300, size=4_000), "position": np.arange(4_000)}
     )
     with dask.config.set(shuffle):
-        lazy = map_customers(
+        lazy = map_customers_dask(
             _lazy(log, npartitions=npartitions),
             function=positions,
             meta=POSITIONS_META,
@@ -235,7 +237,7 @@ def test_map_customers_per_customer_table_without_shuffle(
         return pd.DataFrame({"spend_per_period": part["total_spend"] / (part["frequency"] + 1)})
 
     meta = spend_per_period(table.iloc[:1]).iloc[:0]
-    result = _computed(map_customers(ddf, function=spend_per_period, meta=meta))
+    result = _computed(map_customers_dask(ddf, function=spend_per_period, meta=meta))
     # No shuffle: partitions keep their rows and order, so the whole keeps the order.
     pd.testing.assert_frame_equal(result, spend_per_period(table), check_exact=True)
 
@@ -249,22 +251,32 @@ def test_empty_partitions_skip_the_function(client: object) -> None:
         assert len(part) > 0
         return part * 10
 
-    result = _computed(map_customers(ddf, function=must_not_see_empty, meta=frame))
+    result = _computed(map_customers_dask(ddf, function=must_not_see_empty, meta=frame))
     pd.testing.assert_frame_equal(result, frame.iloc[4:] * 10)
+
+
+def test_map_customers_is_a_deprecated_alias(client: object) -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0]}, index=pd.Index([3, 5], name="customer_id"))
+    lazy = _lazy(frame, npartitions=2)
+    with pytest.warns(DeprecationWarning, match="call map_customers_dask"):
+        old = map_customers(lazy, function=lambda part: part * 2, meta=frame)
+    new = map_customers_dask(lazy, function=lambda part: part * 2, meta=frame)
+    pd.testing.assert_frame_equal(_computed(old), _computed(new))
+    pd.testing.assert_frame_equal(_computed(new), frame * 2)
 
 
 def test_map_customers_rejects_bad_arguments() -> None:
     frame = pd.DataFrame({"customer_id": [1, 2], "x": [1.0, 2.0]})
     ddf = _lazy(frame, npartitions=1)
     with pytest.raises(cs.InvalidParameterError, match="a dask DataFrame"):
-        map_customers(frame, function=lambda p: p, meta=frame)  # type: ignore[arg-type]
+        map_customers_dask(frame, function=lambda p: p, meta=frame)  # type: ignore[arg-type]
     with pytest.raises(cs.InvalidParameterError, match="'meta' parameter"):
-        map_customers(ddf, function=lambda p: p, meta=frame["x"])  # type: ignore[arg-type]
+        map_customers_dask(ddf, function=lambda p: p, meta=frame["x"])  # type: ignore[arg-type]
     with pytest.raises(cs.ColumnNotFoundError, match=r"\['client'\]"):
-        map_customers(ddf, function=lambda p: p, meta=frame, customer_col="client")
+        map_customers_dask(ddf, function=lambda p: p, meta=frame, customer_col="client")
     reserved = _lazy(frame.assign(__crmscore_row=0), npartitions=1)
     with pytest.raises(cs.InvalidParameterError, match="__crmscore_row"):
-        map_customers(reserved, function=lambda p: p, meta=frame, customer_col="customer_id")
+        map_customers_dask(reserved, function=lambda p: p, meta=frame, customer_col="customer_id")
 
 
 # --- model fits from sufficient statistics --------------------------------------------
@@ -286,12 +298,55 @@ def test_fits_from_dask_statistics_equal_the_in_memory_fits(
             if isinstance(fitter, cs.BetaGeoFitter)
             else int((table["frequency"] > 0).sum())
         )
-    purchases = fit_dask(lazy, fitter=cs.BetaGeoFitter())
-    spend = fit_dask(lazy, fitter=cs.GammaGammaFitter())
+    purchases = fit_dask(lazy, fitter=cs.BetaGeoFitter(), method="statistics")
+    spend = fit_dask(lazy, fitter=cs.GammaGammaFitter(), method="statistics")
     # Whole fitted values: parameters, covariance, log-likelihood, convergence report.
     assert purchases == cs.BetaGeoFitter().fit(table)
     assert spend == cs.GammaGammaFitter().fit(table)
     assert purchases.time_unit == time_unit
+
+
+def assert_same_optimum(got: object, expected: object) -> None:
+    """Assert two fits found the same optimum: parameters and likelihood to 1e-8 relative."""
+    got_fit, expected_fit = cast("Any", got), cast("Any", expected)
+    assert type(got_fit) is type(expected_fit)
+    params, reference = got_fit.params.to_dict(), expected_fit.params.to_dict()
+    assert params.keys() == reference.keys()
+    for name, value in reference.items():
+        assert params[name] == pytest.approx(value, rel=1e-8, abs=0), name
+    assert got_fit.log_likelihood == pytest.approx(expected_fit.log_likelihood, rel=1e-8, abs=0)
+    np.testing.assert_allclose(got_fit.covariance, expected_fit.covariance, rtol=1e-6, atol=0)
+    assert got_fit.n_customers == expected_fit.n_customers
+    assert getattr(got_fit, "time_unit", None) == getattr(expected_fit, "time_unit", None)
+    assert got_fit.convergence.converged
+
+
+@pytest.mark.parametrize(
+    "fitter",
+    [cs.BetaGeoFitter, cs.ModifiedBetaGeoFitter, cs.ParetoNBDFitter, cs.GammaGammaFitter],
+    ids=lambda fitter: fitter.__name__,
+)
+def test_every_model_is_fitted_from_per_partition_derivatives(
+    client: object, fitter: type[Any]
+) -> None:
+    # 5 partitions, one of them empty: the log-likelihood, gradient and Hessian are
+    # summed per partition in a tree of 3 levels (split_every=2). A tolerance tighter
+    # than the default pins the optimum down along the flat ridges of the likelihoods
+    # (Gamma-Gamma's p and v), so both fits must agree to 1e-8 on every parameter.
+    summary = cs.make_rfm_summary(600, seed=31)  # Pareto/NBD is identified on this one
+    lazy = _lazy(summary, npartitions=4)
+    lazy = dd.concat([lazy, lazy.partitions[0].head(0, compute=False)])  # type: ignore[no-untyped-call]
+    assert lazy.npartitions == 5
+    settings: Any = fitter(tol=1e-11)
+    got = fit_dask(lazy, fitter=settings, time_unit="W", split_every=2)
+    if isinstance(settings, cs.GammaGammaFitter):
+        expected: object = settings.fit(summary)
+    else:
+        expected = settings.fit(summary, time_unit="W")
+    assert_same_optimum(got, expected)
+    # n_rows counts the distinct rows of every partition: at least the whole table's.
+    assert got.convergence is not None
+    assert got.convergence.n_rows >= cast("Any", expected).convergence.n_rows
 
 
 def test_dask_fits_reproduce_the_published_cdnow_estimates(client: object) -> None:
@@ -304,7 +359,7 @@ def test_dask_fits_reproduce_the_published_cdnow_estimates(client: object) -> No
     spend_summary = load_cdnow_summary_data_with_monetary_value()
     spend = fit_dask(_lazy(spend_summary, npartitions=4), fitter=cs.GammaGammaFitter())
     assert_published_cdnow_gamma_gamma(spend)
-    assert spend == cs.GammaGammaFitter().fit(spend_summary)
+    assert_same_optimum(spend, cs.GammaGammaFitter().fit(spend_summary))
 
 
 @pytest.mark.parametrize("npartitions", [1, 3, 17])
@@ -321,8 +376,9 @@ def test_dask_time_unit_is_an_argument_as_in_pandas(client: object) -> None:
     lazy = _lazy(summary, npartitions=3)
     stats = sufficient_statistics_dask(lazy, fitter=cs.BetaGeoFitter(), time_unit="W")
     assert stats.attrs == {"time_unit": "W"}
-    model = fit_dask(lazy, fitter=cs.BetaGeoFitter(), time_unit="W")
+    model = fit_dask(lazy, fitter=cs.BetaGeoFitter(), time_unit="W", method="statistics")
     assert model == cs.BetaGeoFitter().fit(summary, time_unit="W")
+    assert fit_dask(lazy, fitter=cs.BetaGeoFitter(), time_unit="W").time_unit == "W"
     assert fit_dask(lazy, fitter=cs.BetaGeoFitter()).time_unit is None
     with pytest.raises(cs.InvalidParameterError, match="'time_unit' parameter of fit_dask"):
         fit_dask(lazy, fitter=cs.BetaGeoFitter(), time_unit="days")  # type: ignore[call-overload]
@@ -358,11 +414,17 @@ def test_dask_fits_report_progress_as_the_pandas_fits(
         expected: list[float] = []
         fitter.fit(table, progress=expected.append)
         done: list[float] = []
-        fit_dask(lazy, fitter=fitter, progress=done.append)
+        fit_dask(lazy, fitter=fitter, method="statistics", progress=done.append)
         assert done == expected
         assert done[0] == 0.0
         assert done[-1] == 1.0
         assert len(done) > 3
+        summed: list[float] = []
+        fit_dask(lazy, fitter=fitter, progress=summed.append)
+        assert summed[0] == 0.0
+        assert summed[-1] == 1.0
+        assert summed == sorted(summed)
+        assert len(summed) > 3
     with pytest.raises(cs.InvalidParameterError, match="'progress' parameter of fit_dask"):
         fit_dask(lazy, fitter=cs.BetaGeoFitter(), progress="bar")  # type: ignore[call-overload]
 
@@ -519,3 +581,100 @@ def test_tiers_reject_bad_arguments() -> None:
         score_tiers_dask(lazy, scorecard=card)  # type: ignore[arg-type]
     with pytest.raises(cs.ColumnNotFoundError, match=r"\['credit_rating'\]"):
         score_tiers_dask(lazy.drop(columns="credit_rating"), scorecard=card.fit(indicators))
+
+
+# --- population statistics ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ["zero", "median"])
+def test_scorecard_population_statistics_are_learned_on_the_cluster(
+    client: object, missing: str
+) -> None:
+    # Min/max, clip levels, percentile knots and medians of every customer: the same
+    # numbers as Scorecard.fit on the whole table (a z-score's moments up to rounding).
+    indicators = cs.make_b2b_indicators(3_000, seed=41)
+    indicators.loc[indicators.index[::7], "clv"] = np.nan  # gaps, ignored while learning
+    card = cs.b2b_scorecard(
+        indicators=[
+            cs.tiering.Indicator(
+                name="annual_revenue",
+                direction="benefit",
+                normaliser=cs.tiering.MinMax(clip=(0.01, 0.99)),
+            ),
+            cs.tiering.Indicator(
+                name="profit_margin", direction="benefit", normaliser=cs.tiering.MinMax()
+            ),
+        ],
+        missing=missing,  # type: ignore[arg-type]
+    )
+    expected = card.fit(indicators)
+    got = cs.fit_scorecard_dask(_lazy(indicators, npartitions=6), scorecard=card)
+    kinds = set()
+    for learned, reference in zip(got.scales, expected.scales, strict=True):
+        kinds.add(reference.kind)
+        if reference.kind == "z_score":
+            np.testing.assert_allclose(learned.params, reference.params, rtol=1e-12, atol=0)
+            assert (learned.clip_low, learned.clip_high) == (
+                reference.clip_low,
+                reference.clip_high,
+            )
+        else:
+            assert learned == reference
+    assert kinds == {"min_max", "percentile_rank", "z_score", "fixed_range"}
+    np.testing.assert_array_equal(got.medians, expected.medians)
+    assert got.n_customers == expected.n_customers
+    with pytest.raises(cs.InvalidParameterError, match="a dask DataFrame"):
+        cs.fit_scorecard_dask(indicators, scorecard=card)  # type: ignore[arg-type]
+    with pytest.raises(cs.ColumnNotFoundError, match="clv"):
+        cs.fit_scorecard_dask(_lazy(indicators.drop(columns="clv"), npartitions=2), scorecard=card)
+
+
+# --- memory ------------------------------------------------------------------------
+
+
+def _allocate_past_the_limit(part: pd.DataFrame) -> pd.DataFrame:
+    """Hold 640 MB in a task: more than the test worker's memory limit."""
+    held = np.ones(80_000_000)
+    return part.assign(held=held[: len(part)])
+
+
+def test_a_worker_over_its_memory_limit_fails_with_an_error_never_a_stall() -> None:
+    # One worker limited to 500 MB (an idle worker holds about 220 MB) and no retry
+    # of a task whose worker died: the quarterly steps finish within the limit, and
+    # a step that outgrows it raises KilledWorker at once. Every step has a timeout,
+    # so a paused or restarting worker fails the test instead of hanging it.
+    settings = {
+        "distributed.scheduler.allowed-failures": 0,
+        "distributed.worker.memory.terminate": 0.95,
+    }
+    book = cs.make_transactions(5_000, seed=3)
+    with (
+        dask.config.set(settings),
+        distributed.LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=1,
+            threads_per_worker=1,
+            memory_limit="500MB",
+            host="127.0.0.1",
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        ) as cluster,
+        distributed.Client(cluster) as limited,  # type: ignore[no-untyped-call]
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+    ):
+        assert limited.status == "running"
+
+        def chain() -> tuple[cs.BetaGeoModel, pd.DataFrame]:
+            table = cs.rfm_table_dask(
+                _lazy(book.transactions, npartitions=4), as_of=book.as_of, time_unit="W"
+            )
+            return fit_dask(table, fitter=cs.BetaGeoFitter()), _computed(table)
+
+        model, table = pool.submit(chain).result(timeout=120)
+        expected = cs.rfm_table(book.transactions, as_of=book.as_of, time_unit="W")
+        pd.testing.assert_frame_equal(table.sort_index(), expected, check_exact=True)
+        assert_same_optimum(model, cs.BetaGeoFitter().fit(expected))
+        hog = _lazy(book.transactions, npartitions=2).map_partitions(  # type: ignore[no-untyped-call]
+            _allocate_past_the_limit
+        )
+        with pytest.raises(distributed.KilledWorker):
+            pool.submit(_computed, hog).result(timeout=120)

@@ -110,6 +110,48 @@ def test_map_customers_spark_keeps_each_customers_rows_in_order(spark: Any) -> N
         )
 
 
+def test_buckets_default_to_the_sessions_shuffle_partitions(spark: Any) -> None:
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "4"
+    log = pd.DataFrame({"customer_id": np.arange(400) % 200, "position": np.arange(400)})
+    frame = spark.createDataFrame(log, schema="customer_id long, position long")
+    meta = pd.DataFrame(
+        {"bucket": np.empty(0, np.int64)}, index=pd.Index([], dtype=np.int64, name="customer_id")
+    )
+
+    def smallest_id(part: pd.DataFrame) -> pd.DataFrame:
+        # Every customer of one call gets the same label: the smallest id among them.
+        ids = np.unique(part["customer_id"].to_numpy())
+        return pd.DataFrame(
+            {"bucket": np.full(len(ids), ids.min())}, index=pd.Index(ids, name="customer_id")
+        )
+
+    calls = map_customers_spark(frame, function=smallest_id, meta=meta)
+    by_default = calls.toPandas()
+    assert sorted(by_default["customer_id"]) == list(range(200))
+    assert by_default["bucket"].nunique() == 4  # 200 customers hashed into 4 buckets
+    chosen = map_customers_spark(frame, function=smallest_id, meta=meta, buckets=7).toPandas()
+    assert chosen["bucket"].nunique() == 7
+
+
+def test_spark_functions_reject_other_frames(spark: Any) -> None:
+    summary = cs.make_rfm_summary(50, seed=1)
+    log = cs.make_transactions(50, seed=1).transactions
+    meta = summary.iloc[:0]
+    pandas_given = r"'frame' parameter of map_customers_spark.*a Spark DataFrame.*pandas"
+    with pytest.raises(cs.InvalidParameterError, match=pandas_given):
+        map_customers_spark(log, function=lambda part: part, meta=meta)
+    with pytest.raises(cs.InvalidParameterError, match=r"rfm_table_spark.*a Spark DataFrame"):
+        rfm_table_spark(log, as_of="2025-01-01")
+    with pytest.raises(cs.InvalidParameterError, match=r"fit_spark.*a Spark DataFrame"):
+        fit_spark(summary, fitter=cs.BetaGeoFitter())
+    with pytest.raises(cs.InvalidParameterError, match="sufficient_statistics_spark"):
+        sufficient_statistics_spark(summary, fitter=cs.GammaGammaFitter())
+    # ... and the Dask functions name the Spark twin for a Spark frame.
+    frame = spark.createDataFrame(summary.reset_index())
+    with pytest.raises(cs.InvalidParameterError, match=r"a dask DataFrame.*_spark function"):
+        cs.fit_dask(frame, fitter=cs.BetaGeoFitter())
+
+
 def test_spark_validates_before_scheduling(spark: Any) -> None:
     frame = spark.createDataFrame(cs.make_transactions(50, seed=1).transactions)
     with pytest.raises(cs.ColumnNotFoundError, match=r"\['amount'\]"):
@@ -204,3 +246,55 @@ def test_spark_fits_report_progress_as_the_pandas_fits(spark: Any) -> None:
         assert (done[0], done[-1]) == (0.0, 1.0)
     with pytest.raises(cs.InvalidParameterError, match="'progress' parameter of fit_spark"):
         fit_spark(frame, fitter=cs.BetaGeoFitter(), progress=1)  # type: ignore[call-overload]
+
+
+def test_clv_and_tiers_on_spark_have_the_dask_names_and_equal_pandas(spark: Any) -> None:
+    book = cs.make_transactions(2_000, seed=37)
+    table = cs.rfm_table(book.transactions, as_of=book.as_of)
+    purchases = cs.BetaGeoFitter().fit(table)
+    spend = cs.GammaGammaFitter().fit(table)
+    columns = table.drop(columns=["first_purchase", "last_purchase"])
+    columns.attrs = {}
+    frame = spark.createDataFrame(columns.reset_index())
+    lazy = cs.predict_clv_spark(
+        frame,
+        purchase_model=purchases,
+        spend_model=spend,
+        time_unit="D",
+        t=30.0,
+        horizon=12,
+        discount_rate=0.01,
+    )
+    expected = pd.DataFrame(
+        {
+            "p_alive": purchases.probability_alive(table),
+            "expected_purchases": purchases.expected_purchases(table, t=30.0),
+            "expected_spend": spend.expected_spend(table),
+            "clv": cs.customer_lifetime_value(
+                table, purchase_model=purchases, spend_model=spend, horizon=12, discount_rate=0.01
+            ),
+        }
+    )
+    local = lazy.toPandas().set_index("customer_id").sort_index()
+    pd.testing.assert_frame_equal(local, expected, check_exact=True)
+
+    indicators = cs.make_b2b_indicators(500, seed=3)
+    fitted = cs.b2b_scorecard().fit(indicators)
+    scored = cs.score_tiers_spark(
+        spark.createDataFrame(indicators.reset_index()), scorecard=fitted, buckets=3
+    )
+    tiers = scored.toPandas().set_index("customer_id").sort_index()
+    reference = fitted.score(indicators).sort_index()
+    pd.testing.assert_series_equal(tiers["score"], reference["score"], check_exact=True)
+    assert tiers["tier"].tolist() == reference["tier"].astype(str).tolist()
+    with pytest.raises(cs.InvalidParameterError, match=r"predict_clv_spark.*a Spark DataFrame"):
+        cs.predict_clv_spark(
+            table,
+            purchase_model=purchases,
+            spend_model=spend,
+            t=30.0,
+            horizon=12,
+            discount_rate=0.01,
+        )
+    with pytest.raises(cs.InvalidParameterError, match="a FittedScorecard"):
+        cs.score_tiers_spark(frame, scorecard=cs.b2b_scorecard())  # type: ignore[arg-type]

@@ -228,3 +228,12 @@ def datasets() -> None:
     assert_type(cs.make_events(100, seed=1), cs.EventBook)
     assert_type(cs.make_rfm_summary(100, seed=1), pd.DataFrame)
     assert_type(cs.make_b2b_indicators(100, seed=1), pd.DataFrame)
+
+
+def scaleout(lazy: Any, spark_frame: Any) -> None:
+    assert_type(cs.fit_dask(lazy, fitter=cs.BetaGeoFitter()), cs.BetaGeoModel)
+    assert_type(cs.fit_dask(lazy, fitter=cs.ModifiedBetaGeoFitter()), cs.ModifiedBetaGeoModel)
+    assert_type(cs.fit_dask(lazy, fitter=cs.ParetoNBDFitter()), cs.ParetoNBDModel)
+    assert_type(cs.fit_dask(lazy, fitter=cs.GammaGammaFitter()), cs.GammaGammaModel)
+    assert_type(cs.fit_spark(spark_frame, fitter=cs.ParetoNBDFitter()), cs.ParetoNBDModel)
+    assert_type(cs.fit_scorecard_dask(lazy, scorecard=cs.b2b_scorecard()), cs.FittedScorecard)

@@ -506,7 +506,7 @@ _LAPSE = Fired(name="purchase_lapse")
 
 #: The default rules (see the churn guide for the measurements behind them). The
 #: emotion rules of :data:`CORROBORATION_RULES` are unchanged; the absence-based
-#: rules need a purchase lapse (30 to 59 days without a purchase, the signal
+#: rules need a purchase lapse (30 to 60 days without a purchase, the signal
 #: ``purchase_lapse`` of :data:`~crmscore.churn.WARNING_SIGNALS`), so that they warn
 #: customers who can still churn 30 days or more ahead, not those already gone; an
 #: account anomaly with one more piece of evidence warns yellow; a lapse alone and
@@ -520,7 +520,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         when=Fired(name="interaction_stop") & _VALUE & _LAPSE,
         description=(
             "Watch closely: no interaction for a month, spend or carts falter, and no "
-            "purchase for 30 to 59 days."
+            "purchase for 30 to 60 days."
         ),
     ),
     Rule(
@@ -529,7 +529,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         when=AtLeast(n=3, of=_EVIDENCE) & _LAPSE,
         description=(
             "Watch closely: three independent signals fired together, and no purchase for "
-            "30 to 59 days."
+            "30 to 60 days."
         ),
     ),
     Rule(
@@ -546,7 +546,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         level="blue",
         when=_LAPSE,
         description=(
-            "Potential risk: no purchase for 30 to 59 days, early enough to act 30 days "
+            "Potential risk: no purchase for 30 to 60 days, early enough to act 30 days "
             "before the 90-day churn criterion is met."
         ),
     ),

@@ -75,8 +75,6 @@ __all__ = [
     "PurchaseModelBase",
     "initial_params_field",
     "max_iterations_field",
-    "penalizer_field",
-    "tol_field",
 ]
 
 
@@ -369,6 +367,8 @@ class PurchaseModelBase(FittedModelBase[P]):
 
 
 # --- what every fitter has: the optimiser's settings --------------------------------------
+# (penalizer and tol stay written out: the attrs mypy plugin types __init__ from a
+# converter only when it sees it in the class body)
 
 
 def initial_params_field(params_type: type[Any]) -> Any:
@@ -376,16 +376,6 @@ def initial_params_field(params_type: type[Any]) -> Any:
     return attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.instance_of(params_type))
     )
-
-
-def penalizer_field() -> Any:
-    """Return a ``penalizer`` field: a finite number >= 0, by default 0."""
-    return attrs.field(default=0.0, converter=to_float, validator=non_negative_finite)
-
-
-def tol_field() -> Any:
-    """Return a ``tol`` field: a finite number > 0, by default ``DEFAULT_TOL``."""
-    return attrs.field(default=DEFAULT_TOL, converter=to_float, validator=positive_finite)
 
 
 def max_iterations_field() -> Any:
@@ -431,13 +421,13 @@ class PurchaseFitterBase(FitterSettings, Generic[P, M]):
     """Where the optimiser starts; by default a guess from the mean observed purchase
     rate (see the class's description)."""
 
-    penalizer: float = penalizer_field()
+    penalizer: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_finite)
     """Coefficient of the L2 penalty on the mean log-likelihood: ``penalizer`` times
     the sum of the squared parameters, each rate parameter divided by the longest
     customer age, as ``penalizer_coef`` in lifetimes. 0 (the default) is maximum
     likelihood."""
 
-    tol: float = tol_field()
+    tol: float = attrs.field(default=DEFAULT_TOL, converter=to_float, validator=positive_finite)
     """Convergence tolerance on the largest gradient of the mean log-likelihood per
     customer with respect to the log parameters."""
 
@@ -464,6 +454,24 @@ class PurchaseFitterBase(FitterSettings, Generic[P, M]):
     ) -> Callable[[Params], Derivatives]:
         """Return the weighted log-likelihood's derivatives in theta on the compressed rows."""
         raise NotImplementedError
+
+    def _warm_start(
+        self,
+        x: FloatArray,  # noqa: ARG002
+        tx: FloatArray,  # noqa: ARG002
+        age: FloatArray,  # noqa: ARG002
+        counts: FloatArray,  # noqa: ARG002
+        *,
+        start: Params,
+        longest: float,  # noqa: ARG002
+    ) -> Params:
+        """Return a better start for the full fit (by default ``start`` itself).
+
+        A model whose likelihood is costly per row may first fit cheaper data (its
+        rows coarsened) and start the full fit from there: the optimum is still the
+        full data's, reached in fewer costly iterations.
+        """
+        return start
 
     # --- the fit ------------------------------------------------------------------------
 
@@ -594,6 +602,7 @@ class PurchaseFitterBase(FitterSettings, Generic[P, M]):
         else:
             rate = float(np.sum(counts * x)) / max(float(np.sum(counts * age)), 1e-12)
             start = self._start(max(rate, 1e-12), longest)
+            start = self._warm_start(x, tx, age, counts, start=start, longest=longest)
         optimum = maximize(
             self._objective(x, tx, age, counts),
             start=start,

@@ -6,7 +6,7 @@ Also the check of the Gamma-Gamma independence assumption.
 from __future__ import annotations
 
 import math
-from numbers import Integral
+from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -15,7 +15,14 @@ import pandas as pd
 from scipy.special import chdtrc
 
 from crmscore._display import html_block, short_repr
-from crmscore._validation import InstanceOf, Interval, check_integer, check_param, to_float
+from crmscore._validation import (
+    InstanceOf,
+    Interval,
+    check_integer,
+    check_param,
+    to_float,
+    validator,
+)
 from crmscore.clv._inputs import check_frequency, frame_columns, spend_arrays
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
@@ -357,19 +364,24 @@ def model_leaderboard(split: pd.DataFrame, *, models: Mapping[str, Any]) -> Mode
     )
 
 
+#: Validators of the independence test's fields: a correlation and a p-value.
+_correlation = validator(Interval(Real, -1, 1, closed="both"))
+_probability = validator(Interval(Real, 0, 1, closed="both"))
+
+
 @attrs.frozen(kw_only=True)
 class IndependenceTest:
     """Result of :func:`spend_independence_test`."""
 
     n_customers: int
     """Customers with repeat purchases used."""
-    pearson: float = attrs.field(converter=to_float)
+    pearson: float = attrs.field(converter=to_float, validator=_correlation)
     """Pearson correlation of frequency and mean spend."""
-    pearson_p_value: float = attrs.field(converter=to_float)
+    pearson_p_value: float = attrs.field(converter=to_float, validator=_probability)
     """Two-sided p-value of Pearson's t test (H0: no correlation)."""
-    spearman: float = attrs.field(converter=to_float)
+    spearman: float = attrs.field(converter=to_float, validator=_correlation)
     """Spearman rank correlation (robust to the skew of spend)."""
-    spearman_p_value: float = attrs.field(converter=to_float)
+    spearman_p_value: float = attrs.field(converter=to_float, validator=_probability)
     """Two-sided p-value of the rank correlation."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -424,6 +436,13 @@ def spend_independence_test(table: pd.DataFrame) -> IndependenceTest:
             f"{owner} needs at least 3 customers with repeat purchases; got {int(repeat.sum())}.",
             column="frequency",
         )
+    for column, values in (("frequency", x[repeat]), ("monetary_value", m[repeat])):
+        if np.ptp(values) == 0:
+            raise InvalidDataError(
+                f"{owner}: {column} is the same for every repeat customer, so its "
+                "correlation with the other column is undefined.",
+                column=column,
+            )
     from scipy.stats import pearsonr, spearmanr  # noqa: PLC0415 (this test only)
 
     pearson = pearsonr(x[repeat], m[repeat])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from numbers import Integral
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,15 +20,28 @@ from crmscore._validation import (
 )
 from crmscore.clv import _kernels
 from crmscore.clv._inputs import check_horizon, rfm_arrays
+from crmscore.clv._pareto import pareto_probability_alive
+from crmscore.clv._pareto_counts import pareto_probability_of_purchases
 from crmscore.clv.bgnbd import BetaGeoModel
+from crmscore.clv.paretonbd import ParetoNBDModel
+
+if TYPE_CHECKING:
+    from crmscore.clv._kernels import FloatArray
 
 __all__ = ["predict_dert", "predict_p_alive_at", "predict_purchase_distribution"]
 
 _MODEL = InstanceOf(BetaGeoModel, "a BetaGeoModel")
 
 
+_DISTRIBUTION_MODEL = InstanceOf((BetaGeoModel, ParetoNBDModel), "a BetaGeoModel or ParetoNBDModel")
+
+
 def predict_purchase_distribution(
-    table: pd.DataFrame, *, model: BetaGeoModel, t: float, max_purchases: int = 10
+    table: pd.DataFrame,
+    *,
+    model: BetaGeoModel | ParetoNBDModel,
+    t: float,
+    max_purchases: int = 10,
 ) -> pd.DataFrame:
     r"""Predict P(Y(t) = n | x, t_x, T) for each customer and n = 0 .. max_purchases.
 
@@ -36,7 +49,7 @@ def predict_purchase_distribution(
     ----------
     table : pandas.DataFrame
         RFM table (``frequency``, ``recency``, ``T``), the only positional argument.
-    model : BetaGeoModel
+    model : BetaGeoModel or ParetoNBDModel
         The purchase model.
     t : float
         Horizon, in the table's time unit (>= 0).
@@ -67,6 +80,14 @@ def predict_purchase_distribution(
     with :math:`P_{new}` equation (8) of Fader, Hardie and Lee (2005); its mean is
     their equation (10). The tests check the sum, the mean and an mpmath oracle.
 
+    For the Pareto/NBD the same argument holds with death at any time: the
+    customer alive at :math:`T` has :math:`\lambda \sim \text{Gamma}(r + x,
+    \alpha + T)` and :math:`\mu \sim \text{Gamma}(s, \beta + T)`, so
+    :math:`P_{new}` is :meth:`crmscore.ParetoNBDModel.probability_of_purchases` with
+    parameters :math:`(r + x, \alpha + T, s, \beta + T)` (Fader and Hardie 2006,
+    "Deriving the conditional PMF of the Pareto/NBD model", whose hypergeometric
+    form lifetimes evaluates; crmscore integrates, finite where lifetimes is not).
+
     Examples
     --------
     >>> import pandas as pd
@@ -83,15 +104,20 @@ def predict_purchase_distribution(
     [1.0, 1.0]
     """
     owner = "predict_purchase_distribution"
-    check_param(model, _MODEL, name="model", owner=owner)
+    check_param(model, _DISTRIBUTION_MODEL, name="model", owner=owner)
     horizon = check_horizon(t, owner=owner)
     top = check_integer(
         max_purchases, Interval(Integral, 0, None, closed="left"), name="max_purchases", owner=owner
     )
     frame, x, tx, age = rfm_arrays(table, owner=owner)
+    counts = np.arange(top + 1, dtype=np.float64)
+    if isinstance(model, ParetoNBDModel):
+        probabilities = _pareto_distribution(
+            model, x, tx=tx, age=age, counts=counts, horizon=horizon
+        )
+        return _distribution_frame(probabilities, frame.index, counts)
     p = model.params
     alive = _kernels.bgnbd_probability_alive((p.r, p.alpha, p.a, p.b), x, tx, age)
-    counts = np.arange(top + 1, dtype=np.float64)
     posterior: Any = (
         (p.r + x)[:, None],
         (p.alpha + age)[:, None],
@@ -102,8 +128,39 @@ def predict_purchase_distribution(
     new = _kernels.bgnbd_probability_of_purchases(posterior, n_grid, np.full(n_grid.shape, horizon))
     probabilities = alive[:, None] * new
     probabilities[:, 0] += 1.0 - alive
+    return _distribution_frame(probabilities, frame.index, counts)
+
+
+def _pareto_distribution(
+    model: ParetoNBDModel,
+    x: FloatArray,
+    *,
+    tx: FloatArray,
+    age: FloatArray,
+    counts: FloatArray,
+    horizon: float,
+) -> FloatArray:
+    """P(Y(t) = n | x, t_x, T) of the Pareto/NBD: rows are customers, columns ``counts``.
+
+    The alive part depends on (x, T) only: it is evaluated once per distinct pair.
+    """
+    p = model.params
+    alive = pareto_probability_alive((p.r, p.alpha, p.s, p.beta), x, tx, age)
+    (xs, ages), index = group_rows([x, age])
+    posterior = ((p.r + xs)[:, None], (p.alpha + ages)[:, None], p.s, (p.beta + ages)[:, None])
+    n_grid = np.broadcast_to(counts[None, :], (len(xs), len(counts)))
+    new = pareto_probability_of_purchases(posterior, n_grid, np.full(n_grid.shape, horizon))
+    probabilities: FloatArray = alive[:, None] * new[index]
+    probabilities[:, 0] += 1.0 - alive
+    return probabilities
+
+
+def _distribution_frame(
+    probabilities: FloatArray, index: pd.Index[Any], counts: FloatArray
+) -> pd.DataFrame:
+    """Return the distribution as a frame: a column per count and ``"more"`` for the rest."""
     more = np.clip(1.0 - probabilities.sum(axis=1), 0.0, 1.0)
-    out = pd.DataFrame(probabilities, index=frame.index, columns=[int(n) for n in counts])
+    out = pd.DataFrame(probabilities, index=index, columns=[int(n) for n in counts])
     out["more"] = more
     return out
 

@@ -16,7 +16,7 @@ import pandas as pd
 from crmscore._groups import compress_rows
 from crmscore._params import GammaGammaParams
 from crmscore._progress import ProgressReporter
-from crmscore._serialise import reads
+from crmscore._serialise import build, reads
 from crmscore._validation import non_negative_finite, positive_finite, reject_ids, to_float
 from crmscore.clv import _kernels
 from crmscore.clv._fitting import (
@@ -52,6 +52,7 @@ from crmscore.clv._inputs import (
     one_table,
     spend_arrays,
 )
+from crmscore.clv.compare import IndependenceTest, spend_independence_test
 from crmscore.errors import InvalidDataError
 
 if TYPE_CHECKING:
@@ -125,6 +126,17 @@ class GammaGammaModel:
     )
     """The optimiser's report; None if built from parameters."""
 
+    independence: IndependenceTest | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.instance_of(IndependenceTest)),
+        eq=False,  # a check of the data, not part of the model (fit_aggregated has none)
+    )
+    """The check of the model's assumption that spend does not depend on frequency:
+    :func:`~crmscore.spend_independence_test` on the customers
+    :meth:`GammaGammaFitter.fit` was given (shown with the fit's summary). None if
+    built from parameters, fitted to aggregated rows, or with fewer than 3 repeat
+    customers or one frequency or spend shared by all of them."""
+
     @classmethod
     def from_params(cls, params: GammaGammaParams | Mapping[str, float]) -> GammaGammaModel:
         """Build a model from known (e.g. published) parameters.
@@ -150,8 +162,26 @@ class GammaGammaModel:
         return fitted_model_html(
             self,
             title="GammaGammaModel: Gamma-Gamma spend",
-            facts=[("population mean spend", self.mean_spend)],
+            facts=[
+                ("population mean spend", self.mean_spend),
+                *self._independence_facts(),
+            ],
         )
+
+    def _independence_facts(self) -> list[tuple[str, str]]:
+        test = self.independence
+        if test is None:
+            return []
+        return [
+            (
+                "frequency vs spend (independence assumed)",
+                (
+                    f"Pearson {test.pearson:.3f} (p = {test.pearson_p_value:.2g}), Spearman "
+                    f"{test.spearman:.3f} (p = {test.spearman_p_value:.2g}) over "
+                    f"{test.n_customers:,} repeat customers"
+                ),
+            )
+        ]
 
     @property
     def mean_spend(self) -> float:
@@ -236,14 +266,22 @@ class GammaGammaModel:
         return pd.Series(values, index=frame.index[keep], name="log_likelihood")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe representation."""
-        return fit_result_to_dict(self)
+        """JSON-safe representation (``independence`` only when there is one)."""
+        data = fit_result_to_dict(self)
+        if self.independence is not None:
+            data["independence"] = self.independence.to_dict()
+        return data
 
     @classmethod
-    @reads("params", optional=FIT_RESULT_KEYS)
+    @reads("params", optional=(*FIT_RESULT_KEYS, "independence"))
     def from_dict(cls, data: Mapping[str, Any]) -> GammaGammaModel:
         """Inverse of :meth:`to_dict`."""
-        return cls(params=GammaGammaParams.from_dict(data["params"]), **fit_result_from_dict(data))
+        independence = data.get("independence")
+        return cls(
+            params=GammaGammaParams.from_dict(data["params"]),
+            **fit_result_from_dict(data),
+            independence=None if independence is None else build(IndependenceTest, independence),
+        )
 
     def to_lifetimes(self) -> Any:
         """Convert to a ``lifetimes.GammaGammaFitter`` with these parameters (needs lifetimes).
@@ -353,8 +391,14 @@ class GammaGammaFitter:
         frame, x, m = spend_arrays(table, owner=owner)
         check_repeaters(frame, x, owner=owner)
         keep = x > 0
+        independence = (
+            spend_independence_test(frame)
+            if int(keep.sum()) >= 3 and np.ptp(x[keep]) > 0 and np.ptp(m[keep]) > 0
+            else None
+        )
         (x, m), counts = compress_rows([x[keep], m[keep]])
-        return self._fit(x, m, counts, progress=reporter)
+        model = self._fit(x, m, counts, progress=reporter)
+        return attrs.evolve(model, independence=independence)
 
     def fit_aggregated(
         self,

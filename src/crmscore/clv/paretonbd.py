@@ -12,22 +12,32 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 import attrs
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
+from crmscore._groups import compress_rows
 from crmscore._params import ParetoNBDParams
 from crmscore.clv import _pareto
 from crmscore.clv._base import PurchaseFitterBase, PurchaseModelBase
+from crmscore.clv._fitting import maximize
 from crmscore.clv._inputs import check_horizon, rfm_arrays
+from crmscore.clv._pareto_counts import pareto_probability_of_purchases
+from crmscore.errors import ConvergenceError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    import numpy as np
     import numpy.typing as npt
 
     from crmscore.clv._kernels import Derivatives, FloatArray, Params
 
 __all__ = ["ParetoNBDFitter", "ParetoNBDModel"]
+
+#: The warm start's grid: recency and T rounded to 1/_COARSE of the longest age.
+_COARSE = 32
+#: The warm start's tolerance (the full fit then converges to the fitter's own).
+_COARSE_TOL = 1e-6
 
 
 @attrs.frozen(kw_only=True, repr=False)  # keep the base's short repr
@@ -191,6 +201,69 @@ class ParetoNBDModel(PurchaseModelBase[ParetoNBDParams]):
             t, _pareto.pareto_expected_purchases_new, owner="expected_purchases_new_customer"
         )
 
+    @overload
+    def probability_of_purchases(self, n: int, *, t: float) -> float: ...
+
+    @overload
+    def probability_of_purchases(
+        self, n: Sequence[int] | npt.NDArray[Any], *, t: float | Sequence[float] | npt.NDArray[Any]
+    ) -> npt.NDArray[np.float64]: ...
+
+    def probability_of_purchases(
+        self,
+        n: int | Sequence[int] | npt.NDArray[Any],
+        *,
+        t: float | Sequence[float] | npt.NDArray[Any],
+    ) -> float | npt.NDArray[np.float64]:
+        r"""Probability that a new customer makes exactly ``n`` repeat purchases in ``t``.
+
+        Parameters
+        ----------
+        n : int or array-like of int
+            Numbers of repeat purchases (>= 0).
+        t : float or array-like of float
+            Horizons (>= 0), broadcast against ``n``.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            :math:`P(X(t) = n)`, shaped like ``n`` and ``t`` broadcast together.
+
+        Notes
+        -----
+        A customer alive at :math:`t` makes a negative binomial number of purchases;
+        one who dies at :math:`\tau < t` a negative binomial number in
+        :math:`\tau` (Fader and Hardie 2006, "Deriving an expression for
+        P(X(t) = x) under the Pareto/NBD model"):
+
+        .. math::
+
+            P(X(t) = n) = \frac{\Gamma(r + n)}{\Gamma(r)\, n!}
+            \left(\frac{\alpha}{\alpha + t}\right)^r
+            \left(\frac{t}{\alpha + t}\right)^n
+            \left(\frac{\beta}{\beta + t}\right)^s
+            + \frac{s\, \alpha^r \beta^s\, \Gamma(r + n)}{\Gamma(r)\, n!}
+            \int_0^t \frac{\tau^n\, d\tau}{(\alpha + \tau)^{r + n}
+            (\beta + \tau)^{s + 1}}.
+
+        The note writes the integral with Gauss hypergeometric functions and a sum
+        whose terms cancel; crmscore integrates it as it is, in log space around its
+        mode (known in closed form), so that it is accurate for any parameters, n
+        and t. The conditional version for an existing customer,
+        :math:`P(Y(t) = n \mid x, t_x, T)`, is
+        :func:`crmscore.predict_purchase_distribution`.
+
+        Examples
+        --------
+        >>> model = ParetoNBDModel.from_params(
+        ...     {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669})
+        >>> model.probability_of_purchases([0, 1, 2], t=39.0).round(4)
+        array([0.5936, 0.1656, 0.0825])
+        """
+        return self._per_count(
+            n, t, pareto_probability_of_purchases, owner="probability_of_purchases"
+        )
+
     def log_likelihood_of(self, table: pd.DataFrame) -> pd.Series[float]:
         """Log-likelihood of each customer's history under this model.
 
@@ -220,7 +293,9 @@ class ParetoNBDFitter(PurchaseFitterBase[ParetoNBDParams, ParetoNBDModel]):
     is evaluated once per distinct (frequency, recency) and (frequency, T) pair.
     Without ``initial_params`` the optimiser starts at r = s = 1, alpha such that
     r / alpha is the mean observed purchase rate, and beta the longest customer age;
-    the penalty divides alpha and beta by the longest customer age.
+    the penalty divides alpha and beta by the longest customer age. From there it
+    first fits the rows with recency and T rounded to 1/32 of the longest age (cheap:
+    few distinct pairs and rows), and the full fit starts at that optimum.
 
     Examples
     --------
@@ -244,3 +319,42 @@ class ParetoNBDFitter(PurchaseFitterBase[ParetoNBDParams, ParetoNBDModel]):
     ) -> Callable[[Params], Derivatives]:
         data = _pareto.prepare_pareto(x, tx, age, counts)
         return lambda theta: _pareto.pareto_derivatives(theta, data)
+
+    def _warm_start(
+        self,
+        x: FloatArray,
+        tx: FloatArray,
+        age: FloatArray,
+        counts: FloatArray,
+        *,
+        start: Params,
+        longest: float,
+    ) -> Params:
+        """Fit the rows with recency and T rounded to 1/_COARSE of the longest age first.
+
+        Each evaluation costs a quadrature per distinct (frequency, recency) and
+        (frequency, T) pair and work per row; on the coarsened rows the optimiser's
+        first, far iterations are cheap, and the full fit then needs only a few.
+        Skipped where coarsening would not cut the rows by half.
+        """
+        grid = longest / _COARSE
+        coarse, weights = compress_rows(
+            [x, np.round(tx / grid) * grid, np.round(age / grid) * grid], counts
+        )
+        if len(weights) > len(x) / 2:
+            return start
+        try:
+            optimum = maximize(
+                self._objective(coarse[0], coarse[1], coarse[2], weights),
+                start=start,
+                total_weight=float(weights.sum()),
+                n_rows=len(weights),
+                penalizer=self.penalizer,
+                penalty_scale=(1.0, 1.0 / longest, 1.0, 1.0 / longest),
+                tol=_COARSE_TOL,
+                max_iterations=self.max_iterations,
+                owner=type(self).__name__,
+            )
+        except ConvergenceError:
+            return start
+        return tuple(optimum.theta)

@@ -28,6 +28,7 @@ from crmscore._validation import (
     check_columns,
     check_frame,
     check_number,
+    non_negative_finite,
     positive_finite,
     reject_ids,
     to_float,
@@ -38,10 +39,9 @@ from crmscore.clv._base import (
     FitterSettings,
     initial_params_field,
     max_iterations_field,
-    penalizer_field,
-    tol_field,
 )
 from crmscore.clv._fitting import (
+    DEFAULT_TOL,
     maximize,
 )
 from crmscore.errors import InvalidDataError, InvalidParameterError
@@ -402,11 +402,11 @@ class ShiftedBetaGeoFitter(FitterSettings):
     initial_params: ShiftedBetaGeoParams | None = initial_params_field(ShiftedBetaGeoParams)  # noqa: RUF009
     """Where the optimiser starts; by default alpha = beta = 1."""
 
-    penalizer: float = penalizer_field()
+    penalizer: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_finite)
     """Coefficient of the L2 penalty ``penalizer * (alpha^2 + beta^2)`` on the mean
     log-likelihood; 0 (the default) is maximum likelihood."""
 
-    tol: float = tol_field()
+    tol: float = attrs.field(default=DEFAULT_TOL, converter=to_float, validator=positive_finite)
     """Convergence tolerance on the largest gradient of the mean log-likelihood per
     customer with respect to the log parameters."""
 

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from crmscore._frames import is_dask_frame
+from crmscore._frames import is_dask_frame, is_spark_frame
 from crmscore._periods import TIME_UNITS, TimeUnit
 from crmscore._purchases import empty_rfm_table, summarise_transactions
 from crmscore._validation import as_timestamp, check_choice, no_repeat_purchase
-from crmscore.clv import BetaGeoFitter, GammaGammaFitter
+from crmscore.clv import GammaGammaFitter
 from crmscore.errors import ColumnNotFoundError, InvalidDataError, InvalidParameterError
+from crmscore.scaleout._likelihood import statistics_keys_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -24,12 +25,6 @@ if TYPE_CHECKING:
 
 #: Column carrying each row's place in the input through a shuffle (dropped after).
 ROW = "__crmscore_row"
-
-#: Columns each fitter's sufficient statistics are counted over (besides ``count``).
-STATISTICS_KEYS: dict[type, tuple[str, ...]] = {
-    BetaGeoFitter: ("frequency", "recency", "T"),
-    GammaGammaFitter: ("frequency", "monetary_value"),
-}
 
 
 def require_columns(available: Iterable[Any], required: Iterable[str], *, frame: str) -> None:
@@ -66,10 +61,32 @@ def in_input_order(part: pd.DataFrame) -> pd.DataFrame:
 def check_dask(obj: object, *, name: str, owner: str) -> dd.DataFrame:
     """Reject anything but a Dask DataFrame, with the library's parameter message."""
     if not is_dask_frame(obj):
+        hint = ""
+        if isinstance(obj, pd.DataFrame):
+            hint = " (for a pandas DataFrame call the pandas function)"
+        elif is_spark_frame(obj):
+            hint = " (for a Spark DataFrame call the _spark function)"
         raise InvalidParameterError.for_value(
-            name=name, owner=owner, allowed="a dask DataFrame", got=type(obj).__name__
+            name=name, owner=owner, allowed=f"a dask DataFrame{hint}", got=type(obj).__name__
         )
     return obj  # type: ignore[return-value]
+
+
+def check_spark(obj: object, *, name: str, owner: str) -> Any:
+    """Reject anything but a Spark DataFrame (a pandas or Dask one names its function)."""
+    if not is_spark_frame(obj):
+        hint = ""
+        if isinstance(obj, pd.DataFrame):
+            hint = " (for a pandas DataFrame call the pandas function)"
+        elif is_dask_frame(obj):
+            hint = " (for a Dask DataFrame call the _dask function)"
+        raise InvalidParameterError.for_value(
+            name=name,
+            owner=owner,
+            allowed=f"a Spark DataFrame{hint}",
+            got=type(obj).__name__,
+        )
+    return obj
 
 
 def wall_clock(dtype: Any) -> np.dtype[Any]:
@@ -80,12 +97,13 @@ def wall_clock(dtype: Any) -> np.dtype[Any]:
 
 def statistics_keys(fitter: object, *, owner: str) -> tuple[str, ...]:
     """Return the columns a fitter's sufficient statistics are distinct over."""
-    keys = STATISTICS_KEYS.get(type(fitter))
+    keys = statistics_keys_of(fitter)
     if keys is None:
         raise InvalidParameterError.for_value(
             name="fitter",
             owner=owner,
-            allowed="a BetaGeoFitter or a GammaGammaFitter",
+            allowed="a ModifiedBetaGeoFitter, a ParetoNBDFitter, a BetaGeoFitter or a "
+            "GammaGammaFitter",
             got=type(fitter).__name__,
         )
     return keys

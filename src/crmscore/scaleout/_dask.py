@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import warnings
+from numbers import Integral
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
@@ -12,9 +14,9 @@ from crmscore._columns import TransactionColumns
 from crmscore._groups import compress_rows
 from crmscore._ids import canonical_ids, hash_ids
 from crmscore._progress import ProgressReporter
-from crmscore._validation import TIME_UNIT, Optional, check_param
-from crmscore.clv import BetaGeoFitter
-from crmscore.errors import InvalidParameterError
+from crmscore._validation import TIME_UNIT, Interval, Optional, check_choice, check_param
+from crmscore.clv import BetaGeoFitter, GammaGammaFitter
+from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.scaleout._common import (
     ROW,
     check_counted,
@@ -27,6 +29,20 @@ from crmscore.scaleout._common import (
     statistics_frame,
     statistics_keys,
 )
+from crmscore.scaleout._likelihood import (
+    Fitter,
+    Model,
+    Moments,
+    add_derivatives,
+    aggregate_of,
+    fit_from_parts,
+    model_key,
+    moments_from,
+    part_derivatives,
+    part_moments,
+    part_spread,
+    prepare_part,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -34,9 +50,23 @@ if TYPE_CHECKING:
     import dask.dataframe as dd
 
     from crmscore._periods import TimeUnit
-    from crmscore.clv import BetaGeoModel, GammaGammaFitter, GammaGammaModel
+    from crmscore.clv import (
+        BetaGeoModel,
+        GammaGammaModel,
+        ModifiedBetaGeoFitter,
+        ModifiedBetaGeoModel,
+        ParetoNBDFitter,
+        ParetoNBDModel,
+    )
+    from crmscore.clv._kernels import Derivatives, FloatArray
 
-__all__ = ["fit_dask", "map_customers", "rfm_table_dask", "sufficient_statistics_dask"]
+__all__ = [
+    "fit_dask",
+    "map_customers",
+    "map_customers_dask",
+    "rfm_table_dask",
+    "sufficient_statistics_dask",
+]
 
 
 #: Rows of one partition are numbered below 2**40; the partition number goes above.
@@ -87,7 +117,7 @@ def _apply_or_empty(
     return function(part)
 
 
-def map_customers(
+def map_customers_dask(
     frame: dd.DataFrame,
     *,
     function: Callable[[pd.DataFrame], pd.DataFrame],
@@ -147,11 +177,12 @@ def map_customers(
     ...                      index=pd.Index(["a", "b", "c"], name="customer_id"))
     >>> def double(part: pd.DataFrame) -> pd.DataFrame:
     ...     return part.assign(spend=2 * part["spend"])
-    >>> lazy = map_customers(dd.from_pandas(frame, npartitions=2), function=double, meta=frame)
+    >>> lazy = map_customers_dask(dd.from_pandas(frame, npartitions=2), function=double,
+    ...                           meta=frame)
     >>> lazy.compute().sort_index()["spend"].tolist()
     [20.0, 60.0, 10.0]
     """
-    owner = "map_customers"
+    owner = "map_customers_dask"
     frame = check_dask(frame, name="frame", owner=owner)
     if not isinstance(meta, pd.DataFrame):
         raise InvalidParameterError.for_value(
@@ -174,6 +205,45 @@ def map_customers(
         meta=empty,
     )
     return result
+
+
+def map_customers(
+    frame: dd.DataFrame,
+    *,
+    function: Callable[[pd.DataFrame], pd.DataFrame],
+    meta: pd.DataFrame,
+    customer_col: str | None = None,
+) -> dd.DataFrame:
+    """Call :func:`map_customers_dask`: a deprecated alias (Dask functions end in ``_dask``).
+
+    Parameters
+    ----------
+    frame
+        As in :func:`map_customers_dask`.
+    function
+        As in :func:`map_customers_dask`.
+    meta
+        As in :func:`map_customers_dask`.
+    customer_col
+        As in :func:`map_customers_dask`.
+
+    Returns
+    -------
+    dask.dataframe.DataFrame
+        As :func:`map_customers_dask`.
+
+    Warns
+    -----
+    DeprecationWarning
+        Always; the alias will be removed in a later release.
+    """
+    warnings.warn(
+        "map_customers is deprecated: call map_customers_dask (the Spark twin is "
+        "map_customers_spark).",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return map_customers_dask(frame, function=function, meta=meta, customer_col=customer_col)
 
 
 def rfm_table_dask(
@@ -229,7 +299,7 @@ def rfm_table_dask(
     -----
     Rows are shuffled so that each customer's transactions share a partition
     (``DataFrame.shuffle(customer_col)``), then ``rfm_table`` runs on every
-    partition (:func:`map_customers`). On two local workers this handles ten
+    partition (:func:`map_customers_dask`). On two local workers this handles ten
     million rows in a few seconds; a Dask group-by with ``nunique`` over the same
     data was an order of magnitude slower.
 
@@ -255,13 +325,15 @@ def rfm_table_dask(
         ),
         negative_amounts=negative_amounts,
     )
-    return map_customers(transactions, function=summarise, meta=meta, customer_col=customer_col)
+    return map_customers_dask(
+        transactions, function=summarise, meta=meta, customer_col=customer_col
+    )
 
 
 def sufficient_statistics_dask(
     table: dd.DataFrame,
     *,
-    fitter: BetaGeoFitter | GammaGammaFitter,
+    fitter: Fitter,
     time_unit: TimeUnit | None = None,
 ) -> pd.DataFrame:
     r"""Count the distinct rows a model's likelihood needs, on Dask.
@@ -338,7 +410,7 @@ def sufficient_statistics_dask(
 def _count_statistics(
     table: dd.DataFrame,
     *,
-    fitter: BetaGeoFitter | GammaGammaFitter,
+    fitter: Fitter,
     owner: str,
     fitting: bool = False,
     time_unit: TimeUnit | None = None,
@@ -350,7 +422,7 @@ def _count_statistics(
     empty = empty_statistics(keys)
     merge = functools.partial(_merge_counts, keys=keys)
     counted: dd.DataFrame = table.reduction(  # type: ignore[no-untyped-call]
-        chunk=functools.partial(_apply_or_empty, function=fitter.aggregate, empty=empty),
+        chunk=functools.partial(_apply_or_empty, function=aggregate_of(fitter), empty=empty),
         combine=merge,
         aggregate=merge,
         meta=empty,
@@ -382,12 +454,17 @@ def _merge_counts(partials: pd.DataFrame, *, keys: tuple[str, ...]) -> pd.DataFr
     return statistics_frame(counted, keys, time_unit=None, sort=False)  # already sorted
 
 
+FitMethod = Literal["partitions", "statistics"]
+
+
 @overload
 def fit_dask(
     table: dd.DataFrame,
     *,
     fitter: BetaGeoFitter,
     time_unit: TimeUnit | None = None,
+    method: FitMethod = "partitions",
+    split_every: int = 8,
     progress: Callable[[float], None] | bool | None = None,
 ) -> BetaGeoModel: ...
 
@@ -396,8 +473,34 @@ def fit_dask(
 def fit_dask(
     table: dd.DataFrame,
     *,
+    fitter: ModifiedBetaGeoFitter,
+    time_unit: TimeUnit | None = None,
+    method: FitMethod = "partitions",
+    split_every: int = 8,
+    progress: Callable[[float], None] | bool | None = None,
+) -> ModifiedBetaGeoModel: ...
+
+
+@overload
+def fit_dask(
+    table: dd.DataFrame,
+    *,
+    fitter: ParetoNBDFitter,
+    time_unit: TimeUnit | None = None,
+    method: FitMethod = "partitions",
+    split_every: int = 8,
+    progress: Callable[[float], None] | bool | None = None,
+) -> ParetoNBDModel: ...
+
+
+@overload
+def fit_dask(
+    table: dd.DataFrame,
+    *,
     fitter: GammaGammaFitter,
     time_unit: TimeUnit | None = None,
+    method: FitMethod = "partitions",
+    split_every: int = 8,
     progress: Callable[[float], None] | bool | None = None,
 ) -> GammaGammaModel: ...
 
@@ -405,50 +508,72 @@ def fit_dask(
 def fit_dask(
     table: dd.DataFrame,
     *,
-    fitter: BetaGeoFitter | GammaGammaFitter,
+    fitter: Fitter,
     time_unit: TimeUnit | None = None,
+    method: FitMethod = "partitions",
+    split_every: int = 8,
     progress: Callable[[float], None] | bool | None = None,
-) -> BetaGeoModel | GammaGammaModel:
-    """Fit BG/NBD or Gamma-Gamma to a Dask table, from its sufficient statistics.
+) -> Model:
+    """Fit a CLV model to a Dask table without gathering its customers.
 
     Parameters
     ----------
     table : dask.dataframe.DataFrame
-        One row per customer (e.g. :func:`rfm_table_dask`).
-    fitter : BetaGeoFitter or GammaGammaFitter
+        One row per customer (e.g. :func:`rfm_table_dask`): ``frequency``,
+        ``recency``, ``T`` for the purchase models, ``frequency`` and
+        ``monetary_value`` for Gamma-Gamma.
+    fitter : BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter or GammaGammaFitter
         The settings; its type says which model is fitted.
     time_unit : {"D", "W", "M"}, optional
-        Unit of ``recency`` and ``T``, recorded on a BG/NBD model; defaults to the
+        Unit of ``recency`` and ``T``, recorded on a purchase model; defaults to the
         table's ``attrs["time_unit"]`` (its metadata's) if set, as in ``fitter.fit``.
+        A table read back from Parquet has no such metadata: pass it.
+    method : {"partitions", "statistics"}, default "partitions"
+        ``"partitions"``: every partition is compressed into its own distinct rows,
+        which stay on the workers; at each optimiser step the log-likelihood, its
+        gradient and Hessian are evaluated per partition and added up in a tree
+        reduction, so the caller holds only parameters and a few totals.
+        ``"statistics"``: the distinct rows of the whole table are counted on the
+        cluster and fitted where this function is called
+        (:func:`sufficient_statistics_dask`); that result equals ``fitter.fit`` to
+        the last bit, but the rows must fit on the caller (about 0.76 rows per
+        customer for BG/NBD in days, 0.7 per repeat customer for Gamma-Gamma).
+    split_every : int, default 8
+        How many partial sums each step of the tree reduction adds (``"partitions"``).
     progress : callable or bool, optional
         Called with the fraction done of the fit (0 to 1, increasing), as in
-        ``fitter.fit``. The fit starts once the statistics are counted on the
-        cluster; that work shows on the Dask dashboard, not here. Checked at once.
-        ``True`` draws a tqdm bar instead (the ``progress`` extra).
+        ``fitter.fit``. Checked at once. ``True`` draws a tqdm bar instead (the
+        ``progress`` extra).
 
     Returns
     -------
-    BetaGeoModel or GammaGammaModel
-        Equal to ``fitter.fit`` of the whole table in pandas: the same parameters,
-        covariance, log-likelihood and convergence report, to the last bit.
+    BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel or GammaGammaModel
+        With ``"partitions"``, the optimum of ``fitter.fit`` on the whole table to
+        the optimiser's tolerance (we test 1e-8 relative on parameters and
+        log-likelihood): the sums are added in another order, so the last bits, the
+        number of iterations and ``convergence.n_rows`` (distinct rows summed over
+        partitions) may differ. With ``"statistics"``, equal to ``fitter.fit``.
 
     Raises
     ------
-    InvalidParameterError, ColumnNotFoundError, InvalidDataError
-        As :func:`sufficient_statistics_dask`; ``InvalidParameterError`` also for a
-        ``progress`` that is not callable. ``InvalidDataError`` also as
-        ``fitter.fit``, e.g. for a Gamma-Gamma fit without a repeat customer.
+    InvalidParameterError
+        ``table`` is not a Dask DataFrame, ``fitter`` not one of the four fitters, a
+        bad ``time_unit``, ``method``, ``split_every`` or ``progress``.
+    ColumnNotFoundError
+        At once, if a column is missing.
+    InvalidDataError
+        As ``fitter.fit`` (bad rows, naming the customers; no repeat purchase), and
+        for a table without rows (including the table :func:`rfm_table_dask` gives
+        for a log without a purchase at or before ``as_of``).
     ConvergenceError
         As ``fitter.fit``.
 
     Notes
     -----
-    The distinct rows are counted on the cluster (:func:`sufficient_statistics_dask`)
-    and the fit runs where this function is called, on those rows: for a million
-    customers over two years about 762,000 BG/NBD rows in days but 78,000 in weeks
-    (fit in weeks or months for a large book), and about one row per repeat
-    customer for Gamma-Gamma. ``fitter.fit`` compresses a pandas table into the same
-    sorted distinct rows before it fits, so both see identical arrays.
+    Each optimiser step is one small Dask computation (a task per partition and the
+    tree of sums): a fit takes some tens of them. The compressed partitions are
+    persisted on the workers for the length of the fit. Partitions of about a
+    million customers keep the per-step overhead small next to the arithmetic.
 
     Examples
     --------
@@ -457,12 +582,133 @@ def fit_dask(
     >>> book = make_transactions(2_000, seed=7)
     >>> table = rfm_table(book.transactions, as_of=book.as_of)
     >>> lazy = dd.from_pandas(table, npartitions=4)
-    >>> fit_dask(lazy, fitter=GammaGammaFitter()) == GammaGammaFitter().fit(table)
+    >>> fit_dask(lazy, fitter=GammaGammaFitter(), method="statistics") == (
+    ...     GammaGammaFitter().fit(table))
+    True
+    >>> spread = fit_dask(lazy, fitter=GammaGammaFitter())
+    >>> here = GammaGammaFitter().fit(table)
+    >>> got, expected = spread.params.to_dict(), here.params.to_dict()
+    >>> max(abs(got[name] / expected[name] - 1) for name in expected) < 1e-8
     True
     """
-    ProgressReporter(progress, owner="fit_dask")  # reject a bad callback before the work
-    check_param(time_unit, Optional(TIME_UNIT), name="time_unit", owner="fit_dask")
-    stats = _count_statistics(table, fitter=fitter, owner="fit_dask", fitting=True)
-    if isinstance(fitter, BetaGeoFitter):
+    owner = "fit_dask"
+    reporter = ProgressReporter(progress, owner=owner)  # reject a bad callback before the work
+    check_param(time_unit, Optional(TIME_UNIT), name="time_unit", owner=owner)
+    check_choice(method, name="method", owner=owner, choices=("partitions", "statistics"))
+    check_param(
+        split_every, Interval(Integral, 2, None, closed="left"), name="split_every", owner=owner
+    )
+    if method == "statistics":
+        stats = _count_statistics(table, fitter=fitter, owner=owner, fitting=True)
+        if isinstance(fitter, GammaGammaFitter):
+            return fitter.fit_aggregated(stats, progress=progress)
         return fitter.fit_aggregated(stats, time_unit=time_unit, progress=progress)
-    return fitter.fit_aggregated(stats, progress=progress)
+    table = check_dask(table, name="table", owner=owner)
+    keys = statistics_keys(fitter, owner=owner)
+    require_columns(table.columns, keys, frame="table")
+    if time_unit is None:
+        time_unit = table._meta.attrs.get("time_unit")
+    reporter.report(0.0)
+    return _fit_partitions(
+        table,
+        fitter=fitter,
+        keys=keys,
+        time_unit=time_unit,
+        split_every=split_every,
+        progress=reporter,
+    )
+
+
+def _tree(items: list[Any], combine: Callable[[list[Any]], Any], split_every: int) -> Any:
+    """Combine delayed values ``split_every`` at a time until one is left."""
+    from dask.delayed import delayed  # noqa: PLC0415 (optional extra)
+
+    while len(items) > 1:
+        items = [
+            delayed(combine, pure=True)(items[i : i + split_every])
+            for i in range(0, len(items), split_every)
+        ]
+    return items[0]
+
+
+def _add_moments(parts: list[FloatArray]) -> FloatArray:
+    """Add per-partition moments; the largest age is a maximum."""
+    total: FloatArray = np.sum(parts, axis=0)
+    total[1] = max(float(part[1]) for part in parts)
+    return total
+
+
+def _fit_partitions(
+    table: dd.DataFrame,
+    *,
+    fitter: Fitter,
+    keys: tuple[str, ...],
+    time_unit: str | None,
+    split_every: int,
+    progress: ProgressReporter,
+) -> Model:
+    """Do the work of :func:`fit_dask` with ``method="partitions"``."""
+    from dask.base import persist  # noqa: PLC0415 (optional extra)
+    from dask.delayed import delayed  # noqa: PLC0415
+
+    owner = "fit_dask"
+    empty = empty_statistics(keys)
+    compressed: dd.DataFrame = table.map_partitions(  # type: ignore[no-untyped-call]
+        functools.partial(_apply_or_empty, function=aggregate_of(fitter), empty=empty),
+        meta=empty,
+    )
+    (stats,) = persist(compressed.to_delayed())  # type: ignore[no-untyped-call]
+    totals = _tree(
+        [delayed(part_moments, pure=True)(part) for part in stats], _add_moments, split_every
+    ).compute()
+    spread = 0.0
+    if totals[0] > 0 and isinstance(fitter, GammaGammaFitter):
+        mean = float(totals[6]) / float(totals[0])
+        spread = _tree(
+            [delayed(part_spread, pure=True)(part, mean) for part in stats], sum, split_every
+        ).compute()
+    moments = moments_from(totals, spread)
+    _check_moments(table, moments, fitter=fitter, keys=keys, owner=owner)
+    model = model_key(fitter)
+    (prepared,) = persist(  # type: ignore[no-untyped-call]
+        [delayed(prepare_part, pure=True)(part, model=model) for part in stats]
+    )
+    del stats  # the workers keep only the arranged rows
+
+    def derivatives(theta: tuple[float, ...]) -> Derivatives:
+        parts = [delayed(part_derivatives)(theta, part) for part in prepared]
+        result: Derivatives = _tree(parts, add_derivatives, split_every).compute()
+        return result
+
+    return fit_from_parts(fitter, derivatives, moments, time_unit=time_unit, progress=progress)
+
+
+def _check_moments(
+    table: dd.DataFrame, moments: Moments, *, fitter: Fitter, keys: tuple[str, ...], owner: str
+) -> None:
+    """Reject what ``fitter.fit`` rejects once every partition is checked: no (repeat) rows."""
+
+    def rows() -> tuple[int, list[Any]]:
+        head: pd.DataFrame = table.head(5, npartitions=-1)
+        return len(table), list(head.index)
+
+    empty = moments.n == 0
+    check_counted(
+        empty_statistics(keys) if empty else pd.DataFrame({"count": [moments.n]}),
+        fitter=fitter,
+        owner=owner,
+        rows=rows,
+        fitting=True,
+        as_of=table._meta.attrs.get("as_of"),
+    )
+    if moments.repeaters == 0:  # purchase models: every customer bought once
+        n, ids = rows()
+        raise InvalidDataError.for_ids(
+            column="frequency",
+            problem=f"is 0 (no repeat purchase) in every row passed to {owner}",
+            ids=ids,
+            n_offending=n,
+            unit="row(s)",
+            hint=f"The {type(fitter).__name__} parameters are not identified: use a longer "
+            "observation period or more customers.",
+        )

@@ -21,7 +21,7 @@ from crmscore.churn import EarlyWarning, LearnedWarning
 from crmscore.clv import BetaGeoModel, GammaGammaModel, customer_lifetime_value
 from crmscore.errors import InvalidParameterError
 from crmscore.scaleout._common import check_dask, meta_of, require_columns
-from crmscore.scaleout._dask import map_customers
+from crmscore.scaleout._dask import map_customers_dask
 from crmscore.tiering import FittedScorecard
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ def predict_clv_dask(
     )
     template.attrs = dict(table._meta.attrs)
     meta = meta_of(function, template, index=table._meta.index)
-    return map_customers(table, function=function, meta=meta)
+    return map_customers_dask(table, function=function, meta=meta)
 
 
 def _predict_partition(
@@ -280,7 +280,7 @@ def early_warning_dask(
     -----
     The events are shuffled on ``customer_col`` so that each customer's events
     share a partition, then ``predict`` runs per partition
-    (:func:`map_customers`): a customer's level depends on that customer's events
+    (:func:`map_customers_dask`): a customer's level depends on that customer's events
     only. Event ids are de-duplicated, and checked for conflicts, within a
     customer's events: an id shared by two customers is not detected.
 
@@ -348,7 +348,7 @@ def early_warning_dask(
         columns=columns,
         options=options,
     )
-    return map_customers(events, function=function, meta=meta, customer_col=customer_col)
+    return map_customers_dask(events, function=function, meta=meta, customer_col=customer_col)
 
 
 def score_tiers_dask(
@@ -426,4 +426,4 @@ def score_tiers_dask(
     values.update({c: [v] for c, v in zip(card.columns, typical, strict=True)})
     function = functools.partial(scorecard.score, language=language, normalised=normalised)
     meta = meta_of(function, pd.DataFrame(values), index=frame._meta.index)
-    return map_customers(frame, function=function, meta=meta)
+    return map_customers_dask(frame, function=function, meta=meta)

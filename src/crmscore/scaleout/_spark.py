@@ -8,12 +8,22 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from crmscore._columns import TransactionColumns
 from crmscore._periods import TIME_UNITS, TimeUnit
 from crmscore._progress import ProgressReporter
-from crmscore._validation import Interval, check_choice, check_param
-from crmscore.clv import BetaGeoFitter, BetaGeoModel, GammaGammaFitter, GammaGammaModel
+from crmscore._validation import Interval, Optional, check_choice, check_param
+from crmscore.clv import (
+    BetaGeoFitter,
+    BetaGeoModel,
+    GammaGammaFitter,
+    GammaGammaModel,
+    ModifiedBetaGeoFitter,
+    ModifiedBetaGeoModel,
+    ParetoNBDFitter,
+    ParetoNBDModel,
+)
 from crmscore.scaleout._common import (
     ROW,
     check_counted,
     check_row_column,
+    check_spark,
     in_input_order,
     require_columns,
     rfm_plan,
@@ -25,6 +35,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import pandas as pd
+
+    from crmscore.scaleout._likelihood import Fitter, Model
 
 __all__ = [
     "fit_spark",
@@ -53,7 +65,7 @@ def map_customers_spark(
     function: Callable[[pd.DataFrame], pd.DataFrame],
     meta: pd.DataFrame,
     customer_col: str = "customer_id",
-    buckets: int = 16,
+    buckets: int | None = None,
 ) -> Any:
     """Run a pandas function on customer buckets of a Spark DataFrame.
 
@@ -71,8 +83,11 @@ def map_customers_spark(
         schema is derived from it.
     customer_col : str, default "customer_id"
         The customer id column.
-    buckets : int, default 16
+    buckets : int, optional
         Customers are hashed into this many buckets; each bucket is one call.
+        Defaults to the session's ``spark.sql.shuffle.partitions`` (Spark's own
+        parallelism for a shuffle; 200 unless configured), or to its default
+        parallelism when that setting is not a number (``"auto"``).
 
     Returns
     -------
@@ -82,7 +97,8 @@ def map_customers_spark(
     Raises
     ------
     InvalidParameterError
-        ``buckets`` is not positive, or ``frame`` has a column named
+        ``frame`` is not a Spark DataFrame, ``buckets`` is not positive, or
+        ``frame`` has a column named
         ``"__crmscore_row"`` (the name used to keep the row order).
     ColumnNotFoundError
         ``customer_col`` is not a column of ``frame``.
@@ -101,7 +117,11 @@ def map_customers_spark(
     ``monetary_value`` could differ from pandas in the last bits, from run to run.
     """
     owner = "map_customers_spark"
-    check_param(buckets, Interval(Integral, 1, None, closed="left"), name="buckets", owner=owner)
+    frame = check_spark(frame, name="frame", owner=owner)
+    check_param(
+        buckets, Optional(Interval(Integral, 1, None, closed="left")), name="buckets", owner=owner
+    )
+    count = bucket_count(frame) if buckets is None else int(buckets)
     require_columns(frame.columns, (customer_col,), frame="frame")
     check_row_column(frame.columns, owner=owner)
     from pyspark.sql import functions as sf  # noqa: PLC0415  (optional extra)
@@ -111,10 +131,20 @@ def map_customers_spark(
 
     return (
         frame.withColumn(ROW, sf.monotonically_increasing_id())
-        .withColumn(_BUCKET, sf.pmod(sf.hash(customer_col), sf.lit(buckets)))
+        .withColumn(_BUCKET, sf.pmod(sf.hash(customer_col), sf.lit(count)))
         .groupBy(_BUCKET)
         .applyInPandas(apply, schema=spark_schema(meta))
     )
+
+
+def bucket_count(frame: Any) -> int:
+    """Return the session's shuffle partitions, or its default parallelism if not a number."""
+    setting = frame.sparkSession.conf.get("spark.sql.shuffle.partitions", None)
+    try:
+        count = int(setting)
+    except (TypeError, ValueError):  # e.g. "auto" with adaptive execution on Databricks
+        count = int(frame.sparkSession.sparkContext.defaultParallelism)
+    return max(count, 1)
 
 
 def rfm_table_spark(
@@ -126,7 +156,7 @@ def rfm_table_spark(
     timestamp_col: str = "timestamp",
     amount_col: str = "amount",
     negative_amounts: Literal["error", "net"] = "error",
-    buckets: int = 16,
+    buckets: int | None = None,
 ) -> Any:
     """:func:`crmscore.rfm.rfm_table` on a Spark DataFrame of transactions.
 
@@ -147,9 +177,10 @@ def rfm_table_spark(
         As in :func:`crmscore.rfm.rfm_table`.
     negative_amounts
         As in :func:`crmscore.rfm.rfm_table`.
-    buckets : int, default 16
+    buckets : int, optional
         Customers are hashed into this many buckets; each bucket is one pandas
-        call.
+        call. Defaults to the session's ``spark.sql.shuffle.partitions``, as in
+        :func:`map_customers_spark`.
 
     Returns
     -------
@@ -178,6 +209,7 @@ def rfm_table_spark(
     ``spark.sql.session.timeZone=UTC``) so that Spark hands pandas the wall-clock
     timestamps you mean.
     """
+    transactions = check_spark(transactions, name="transactions", owner="rfm_table_spark")
     require_columns(
         transactions.columns, (customer_col, timestamp_col, amount_col), frame="transactions"
     )
@@ -201,7 +233,7 @@ def rfm_table_spark(
 def sufficient_statistics_spark(
     table: Any,
     *,
-    fitter: BetaGeoFitter | GammaGammaFitter,
+    fitter: Fitter,
     time_unit: TimeUnit | None = None,
 ) -> pd.DataFrame:
     """Count the distinct rows a model's likelihood needs, on Spark.
@@ -254,12 +286,13 @@ def sufficient_statistics_spark(
 def _count_statistics(
     table: Any,
     *,
-    fitter: BetaGeoFitter | GammaGammaFitter,
+    fitter: Fitter,
     time_unit: TimeUnit | None,
     owner: str,
     fitting: bool = False,
 ) -> pd.DataFrame:
     """Do the work of :func:`sufficient_statistics_spark` (and check for :func:`fit_spark`)."""
+    table = check_spark(table, name="table", owner=owner)
     keys = statistics_keys(fitter, owner=owner)
     if time_unit is not None:
         check_choice(time_unit, name="time_unit", owner=owner, choices=TIME_UNITS)
@@ -298,6 +331,26 @@ def fit_spark(
 def fit_spark(
     table: Any,
     *,
+    fitter: ModifiedBetaGeoFitter,
+    time_unit: TimeUnit | None = None,
+    progress: Callable[[float], None] | bool | None = None,
+) -> ModifiedBetaGeoModel: ...
+
+
+@overload
+def fit_spark(
+    table: Any,
+    *,
+    fitter: ParetoNBDFitter,
+    time_unit: TimeUnit | None = None,
+    progress: Callable[[float], None] | bool | None = None,
+) -> ParetoNBDModel: ...
+
+
+@overload
+def fit_spark(
+    table: Any,
+    *,
     fitter: GammaGammaFitter,
     time_unit: TimeUnit | None = None,
     progress: Callable[[float], None] | bool | None = None,
@@ -307,25 +360,26 @@ def fit_spark(
 def fit_spark(
     table: Any,
     *,
-    fitter: BetaGeoFitter | GammaGammaFitter,
+    fitter: Fitter,
     time_unit: TimeUnit | None = None,
     progress: Callable[[float], None] | bool | None = None,
-) -> BetaGeoModel | GammaGammaModel:
+) -> Model:
     """Fit BG/NBD or Gamma-Gamma to a Spark table, from its sufficient statistics.
 
     Parameters
     ----------
     table : pyspark.sql.DataFrame
         One row per customer (e.g. :func:`rfm_table_spark`).
-    fitter : BetaGeoFitter or GammaGammaFitter
+    fitter : BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter or GammaGammaFitter
         The settings; its type says which model is fitted.
     time_unit : {"D", "W", "M"}, optional
-        Unit of ``recency`` and ``T``, recorded on a BG/NBD model.
+        Unit of ``recency`` and ``T``, recorded on a purchase model (a Spark table
+        carries no metadata: pass it).
     progress : callable or bool, optional
         Called with the fraction done of the fit (0 to 1, increasing), as in
         ``fitter.fit``. The fit starts once Spark has counted the statistics; that
-        job shows in the Spark UI, not here. Checked at once.
-        ``True`` draws a tqdm bar instead (the ``progress`` extra).
+        job shows in the Spark UI, not here. Checked at once. ``True`` draws a tqdm
+        bar instead (the ``progress`` extra).
 
     Returns
     -------

@@ -37,7 +37,7 @@ DEFAULT_SIGNALS: tuple[ChurnSignal, ...] = (
 )
 
 #: The signals of :class:`~crmscore.churn.EarlyWarning` by default: the eight policy
-#: signals and the purchase lapse (30 to 59 days without a purchase: early enough to
+#: signals and the purchase lapse (30 to 60 days without a purchase: early enough to
 #: warn 30 days before the 90-day churn criterion is met), which the default rules
 #: use to warn customers who can still be kept rather than those already gone.
 WARNING_SIGNALS: tuple[ChurnSignal, ...] = (*DEFAULT_SIGNALS, PurchaseLapse())

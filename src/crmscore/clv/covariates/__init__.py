@@ -21,12 +21,14 @@ BG/NBD both ``a`` and ``b`` are scaled alike (CLVTools constrains them so), whic
 keeps the mean dropout probability and changes its spread.
 
 The likelihood of a customer is the model's likelihood at the customer's own
-parameters, so the fit reuses the kernels of the models without covariates: rows
-are compressed to distinct (x, t_x, T, z), grouped by distinct covariate vector,
-and each group's kernel derivatives are mapped to (log baseline parameters,
-coefficients) by the chain rule. Cost grows with the number of distinct covariate
-vectors: made for categorical covariates (dummy columns); a continuous covariate
-makes each customer its own group.
+parameters: rows are compressed to distinct (x, t_x, T, z) and derivatives in each
+row's parameters are mapped to (log baseline parameters, coefficients) by the chain
+rule. With few distinct covariate vectors (dummy columns on a large table) the
+kernels of the models without covariates run once per vector; otherwise the
+BG/NBD and Gamma-Gamma derivatives are evaluated per row at row-specific parameters
+and summed by design matrix products, so a continuous covariate costs in
+proportion to the customers. The Pareto/NBD always goes vector by vector (its cost
+grows with the number of distinct covariate vectors).
 """
 
 from __future__ import annotations

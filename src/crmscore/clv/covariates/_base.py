@@ -12,25 +12,19 @@ import pandas as pd
 from crmscore._display import html_block
 from crmscore._groups import group_rows
 from crmscore._serialise import reads
-from crmscore._validation import check_unique_index, to_float
+from crmscore._validation import check_unique_index
 from crmscore.clv._fitting import (
     ConvergenceReport,
     Matrix,
     check_covariance,
-    optional_finite,
     optional_positive_int,
     parameter_summary,
-    to_matrix,
 )
 from crmscore.clv._inputs import check_time_unit
 from crmscore.clv.covariates._estimation import (
     Spec,
-    check_finite_all,
-    check_names,
     covariate_matrix,
     exponents,
-    to_floats,
-    to_names,
 )
 from crmscore.errors import InvalidParameterError
 
@@ -45,12 +39,8 @@ __all__ = [
     "CovariateModel",
     "PurchaseCovariateModel",
     "convergence_field",
-    "covariance_field",
     "covariance_size",
-    "gamma_field",
-    "log_likelihood_field",
     "n_customers_field",
-    "names_field",
     "time_unit_field",
 ]
 
@@ -68,29 +58,9 @@ def covariance_size(instance: Any, attribute: attrs.Attribute[Any], value: Matri
     check_covariance(size)(instance, attribute, value)
 
 
-# The fields every covariate model declares (each class keeps its own docstrings).
-
-
-def names_field() -> Any:
-    """Return a ``<process>_covariates`` field: the covariate column names."""
-    return attrs.field(default=(), converter=to_names, validator=check_names)
-
-
-def gamma_field() -> Any:
-    """Return a ``<process>_gamma`` field: the coefficients of the process's covariates."""
-    return attrs.field(default=(), converter=to_floats, validator=check_finite_all)
-
-
-def covariance_field() -> Any:
-    """Return the ``covariance`` field: of the baseline parameters and coefficients."""
-    return attrs.field(default=None, converter=to_matrix, validator=covariance_size)
-
-
-def log_likelihood_field() -> Any:
-    """Return the ``log_likelihood`` field: None or finite."""
-    return attrs.field(
-        default=None, converter=attrs.converters.optional(to_float), validator=optional_finite
-    )
+# Fields every covariate model declares (each class keeps its own docstrings). Only
+# fields without a converter: the attrs mypy plugin types __init__ from a converter
+# it sees in the class body, so those stay written out there.
 
 
 def n_customers_field() -> Any:

@@ -9,14 +9,13 @@ import numpy as np
 
 from crmscore._params import BetaGeoParams, GammaGammaParams, ParetoNBDParams
 from crmscore._serialise import reads
+from crmscore._validation import non_negative_finite, positive_finite, to_float
 from crmscore.clv import _kernels, _pareto
 from crmscore.clv._base import (
     initial_params_field,
     max_iterations_field,
-    penalizer_field,
-    tol_field,
 )
-from crmscore.clv._fitting import settings_from_dict, settings_to_dict
+from crmscore.clv._fitting import DEFAULT_TOL, settings_from_dict, settings_to_dict
 from crmscore.clv._inputs import (
     check_identifiable,
     check_repeaters,
@@ -24,22 +23,27 @@ from crmscore.clv._inputs import (
     rfm_arrays,
     spend_arrays,
 )
-from crmscore.clv.covariates._base import names_field
 from crmscore.clv.covariates._estimation import (
     BGNBD_SPEC,
     GG_SPEC,
     PARETO_SPEC,
     Spec,
+    by_groups,
     check_design,
+    check_names,
     covariate_matrix,
     fit_coefficients,
+    fit_rows,
     group_by_covariates,
+    rows_by_covariates,
+    to_names,
 )
 from crmscore.clv.covariates._models import (
     BetaGeoCovariateModel,
     GammaGammaCovariateModel,
     ParetoNBDCovariateModel,
 )
+from crmscore.clv.covariates._rows import bgnbd_rows, gg_rows
 from crmscore.errors import InvalidDataError
 
 if TYPE_CHECKING:
@@ -48,6 +52,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from crmscore.clv._kernels import Derivatives, FloatArray
+    from crmscore.clv.covariates._rows import RowDerivatives
 
 __all__ = ["BetaGeoCovariateFitter", "GammaGammaCovariateFitter", "ParetoNBDCovariateFitter"]
 
@@ -98,15 +103,25 @@ def _purchase_fit(
     prepare: Callable[[list[FloatArray], FloatArray], Any],
     start: Callable[[float, float], tuple[float, ...]],
     penalty_scale: Callable[[float], tuple[float, ...]],
+    row_kernel: Callable[..., RowDerivatives] | None = None,
 ) -> dict[str, Any]:
+    """Fit a purchase model: per row with ``row_kernel`` if given, else group by group."""
     spec = fitter._SPEC
     frame, x, tx, age = rfm_arrays(table, owner=owner)
     unit = resolve_time_unit(time_unit, frame, owner=owner)
     check_identifiable(frame, x, owner=owner, model=spec.model)
     z = fitter._covariates(frame, owner=owner)
-    groups, (xs, _, ages), counts = group_by_covariates(
-        spec, [x, tx, age], z, prepare, owner=owner, stacklevel=3
-    )
+    rows = rows_by_covariates(spec, [x, tx, age], z) if row_kernel is not None else None
+    if rows is not None and not by_groups(rows):
+        groups: list[Any] = []
+        (xs, _, ages), counts = rows.stats, rows.weight
+    else:
+        # Few large groups (or no per-row kernel: the Pareto/NBD, which then warns
+        # about many groups): the plain kernel once per distinct covariate vector.
+        groups, (xs, _, ages), counts = group_by_covariates(
+            spec, [x, tx, age], z, prepare, owner=owner, stacklevel=3, warn=rows is None
+        )
+        rows = None
     longest = float(age.max()) if age.max() > 0 else 1.0
     if fitter.initial_params is not None:
         initial = fitter.initial_params.to_dict()
@@ -115,20 +130,28 @@ def _purchase_fit(
         # The start of the fitters without covariates, from the same compressed rows.
         rate = float(np.sum(counts * xs)) / max(float(np.sum(counts * ages)), 1e-12)
         first = start(rate, longest)
-    base, gamma, log_likelihood, covariance, report = fit_coefficients(
-        spec,
-        groups=groups,
-        kernel=kernel,
-        start=first,
-        n_coefficients=sum(m.shape[1] for m in z.values()),
-        total_weight=float(counts.sum()),
-        n_rows=len(counts),
-        penalizer=fitter.penalizer,
-        penalty_scale=penalty_scale(longest),
-        tol=fitter.tol,
-        max_iterations=fitter.max_iterations,
-        owner=type(fitter).__name__,
-    )
+    settings: dict[str, Any] = {
+        "start": first,
+        "n_coefficients": sum(m.shape[1] for m in z.values()),
+        "penalizer": fitter.penalizer,
+        "penalty_scale": penalty_scale(longest),
+        "tol": fitter.tol,
+        "max_iterations": fitter.max_iterations,
+        "owner": type(fitter).__name__,
+    }
+    if rows is not None and row_kernel is not None:
+        base, gamma, log_likelihood, covariance, report = fit_rows(
+            spec, rows=rows, kernel=row_kernel, **settings
+        )
+    else:
+        base, gamma, log_likelihood, covariance, report = fit_coefficients(
+            spec,
+            groups=groups,
+            kernel=kernel,
+            total_weight=float(counts.sum()),
+            n_rows=len(counts),
+            **settings,
+        )
     kwargs: dict[str, Any] = {
         "params": spec.params_type(**dict(zip(spec.names, base, strict=True))),
         "covariance": covariance,
@@ -184,20 +207,24 @@ class BetaGeoCovariateFitter(_CovariateFitter):
 
     _SPEC: ClassVar[Spec] = BGNBD_SPEC
 
-    trans_covariates: tuple[str, ...] = names_field()
+    trans_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=to_names, validator=check_names
+    )
     """Columns of the table that scale the purchase rate (alpha)."""
 
-    life_covariates: tuple[str, ...] = names_field()
+    life_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=to_names, validator=check_names
+    )
     """Columns of the table that scale the dropout distribution (a and b)."""
 
     initial_params: BetaGeoParams | None = initial_params_field(BetaGeoParams)  # noqa: RUF009
     """Starting baseline parameters (coefficients start at 0); None for the default."""
 
-    penalizer: float = penalizer_field()
+    penalizer: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_finite)
     """L2 penalty on the baseline parameters, as in :class:`~crmscore.BetaGeoFitter`
     (coefficients are not penalised)."""
 
-    tol: float = tol_field()
+    tol: float = attrs.field(default=DEFAULT_TOL, converter=to_float, validator=positive_finite)
     """Convergence tolerance on the largest gradient of the mean log-likelihood."""
 
     max_iterations: int = max_iterations_field()
@@ -235,6 +262,7 @@ class BetaGeoCovariateFitter(_CovariateFitter):
             owner="BetaGeoCovariateFitter.fit",
             kernel=_kernels.bgnbd_derivatives,
             prepare=_prepare_bgnbd,
+            row_kernel=bgnbd_rows,
             start=lambda rate, _: (1.0, 1.0 / max(rate, 1e-12), 1.0, 1.0),
             penalty_scale=lambda longest: (1.0, 1.0 / longest, 1.0, 1.0),
         )
@@ -285,19 +313,23 @@ class ParetoNBDCovariateFitter(_CovariateFitter):
 
     _SPEC: ClassVar[Spec] = PARETO_SPEC
 
-    trans_covariates: tuple[str, ...] = names_field()
+    trans_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=to_names, validator=check_names
+    )
     """Columns of the table that scale the purchase rate (alpha)."""
 
-    life_covariates: tuple[str, ...] = names_field()
+    life_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=to_names, validator=check_names
+    )
     """Columns of the table that scale the dropout rate (beta)."""
 
     initial_params: ParetoNBDParams | None = initial_params_field(ParetoNBDParams)  # noqa: RUF009
     """Starting baseline parameters (coefficients start at 0); None for the default."""
 
-    penalizer: float = penalizer_field()
+    penalizer: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_finite)
     """L2 penalty on the baseline parameters, as in :class:`~crmscore.ParetoNBDFitter`."""
 
-    tol: float = tol_field()
+    tol: float = attrs.field(default=DEFAULT_TOL, converter=to_float, validator=positive_finite)
     """Convergence tolerance on the largest gradient of the mean log-likelihood."""
 
     max_iterations: int = max_iterations_field()
@@ -394,16 +426,18 @@ class GammaGammaCovariateFitter(_CovariateFitter):
 
     _SPEC: ClassVar[Spec] = GG_SPEC
 
-    spend_covariates: tuple[str, ...] = names_field()
+    spend_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=to_names, validator=check_names
+    )
     """Columns of the table that scale spend (v)."""
 
     initial_params: GammaGammaParams | None = initial_params_field(GammaGammaParams)  # noqa: RUF009
     """Starting baseline parameters (coefficients start at 0); None for the default."""
 
-    penalizer: float = penalizer_field()
+    penalizer: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_finite)
     """L2 penalty on the baseline parameters, as in :class:`~crmscore.GammaGammaFitter`."""
 
-    tol: float = tol_field()
+    tol: float = attrs.field(default=DEFAULT_TOL, converter=to_float, validator=positive_finite)
     """Convergence tolerance on the largest gradient of the mean log-likelihood."""
 
     max_iterations: int = max_iterations_field()
@@ -437,34 +471,48 @@ class GammaGammaCovariateFitter(_CovariateFitter):
         check_repeaters(frame, x, owner=owner)
         keep = x > 0
         z = self._covariates(frame[keep], owner=owner)
-        groups, (_, ms), counts = group_by_covariates(
-            spec,
-            [x[keep], m[keep]],
-            z,
-            lambda stats, weight: (stats[0], stats[1], weight),
-            owner=owner,
-            stacklevel=2,
+        rows = rows_by_covariates(spec, [x[keep], m[keep]], z)
+        (_, ms), counts = rows.stats, rows.weight
+        n = float(counts.sum())
+        groups = (
+            group_by_covariates(
+                spec,
+                [x[keep], m[keep]],
+                z,
+                lambda stats, weight: (stats[0], stats[1], weight),
+                owner=owner,
+                stacklevel=2,
+                warn=False,
+            )[0]
+            if by_groups(rows)
+            else None
         )
-        n, n_rows = float(counts.sum()), len(counts)
         if self.initial_params is not None:
             p0 = self.initial_params
             start: tuple[float, ...] = (p0.p, p0.q, p0.v)
         else:
             start = _moment_start(ms, counts)
-        base, gamma, log_likelihood, covariance, report = fit_coefficients(
-            spec,
-            groups=groups,
-            kernel=lambda theta, data: _kernels.gg_derivatives(theta, *data),
-            start=start,
-            n_coefficients=len(self.spend_covariates),
-            total_weight=n,
-            n_rows=n_rows,
-            penalizer=self.penalizer,
-            penalty_scale=(1.0, 1.0, 1.0),
-            tol=self.tol,
-            max_iterations=self.max_iterations,
-            owner="GammaGammaCovariateFitter",
-        )
+        settings: dict[str, Any] = {
+            "start": start,
+            "n_coefficients": len(self.spend_covariates),
+            "penalizer": self.penalizer,
+            "penalty_scale": (1.0, 1.0, 1.0),
+            "tol": self.tol,
+            "max_iterations": self.max_iterations,
+            "owner": "GammaGammaCovariateFitter",
+        }
+        if groups is None:
+            fitted = fit_rows(spec, rows=rows, kernel=gg_rows, **settings)
+        else:
+            fitted = fit_coefficients(
+                spec,
+                groups=groups,
+                kernel=lambda theta, data: _kernels.gg_derivatives(theta, *data),
+                total_weight=n,
+                n_rows=len(counts),
+                **settings,
+            )
+        base, gamma, log_likelihood, covariance, report = fitted
         params = GammaGammaParams(**dict(zip(spec.names, base, strict=True)))
         if params.q <= 1:
             raise InvalidDataError(

@@ -8,20 +8,28 @@ import attrs
 
 from crmscore._params import BetaGeoParams, GammaGammaParams, ParetoNBDParams
 from crmscore._serialise import reads
+from crmscore._validation import to_float
+from crmscore.clv._fitting import optional_finite, to_matrix
 from crmscore.clv.bgnbd import BetaGeoModel
 from crmscore.clv.covariates._base import (
     MODEL_KEYS,
     CovariateModel,
     PurchaseCovariateModel,
     convergence_field,
-    covariance_field,
-    gamma_field,
-    log_likelihood_field,
+    covariance_size,
     n_customers_field,
-    names_field,
     time_unit_field,
 )
-from crmscore.clv.covariates._estimation import BGNBD_SPEC, GG_SPEC, PARETO_SPEC, Spec
+from crmscore.clv.covariates._estimation import (
+    BGNBD_SPEC,
+    GG_SPEC,
+    PARETO_SPEC,
+    Spec,
+    check_finite_all,
+    check_names,
+    to_floats,
+    to_names,
+)
 from crmscore.clv.gamma_gamma import GammaGammaModel
 from crmscore.clv.paretonbd import ParetoNBDModel
 
@@ -71,23 +79,35 @@ class BetaGeoCovariateModel(PurchaseCovariateModel[BetaGeoModel]):
     params: BetaGeoParams = attrs.field(validator=attrs.validators.instance_of(BetaGeoParams))
     """Baseline r, alpha, a, b: the parameters of a customer whose covariates are 0."""
 
-    trans_covariates: tuple[str, ...] = names_field()
+    trans_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=to_names, validator=check_names
+    )
     """Columns that scale the purchase rate: alpha_i = alpha exp(-trans_gamma' z)."""
 
-    trans_gamma: tuple[float, ...] = gamma_field()
+    trans_gamma: tuple[float, ...] = attrs.field(
+        default=(), converter=to_floats, validator=check_finite_all
+    )
     """Coefficients of ``trans_covariates`` (positive: more purchases)."""
 
-    life_covariates: tuple[str, ...] = names_field()
+    life_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=to_names, validator=check_names
+    )
     """Columns that scale the dropout distribution: a_i, b_i = (a, b) exp(life_gamma' z)."""
 
-    life_gamma: tuple[float, ...] = gamma_field()
+    life_gamma: tuple[float, ...] = attrs.field(
+        default=(), converter=to_floats, validator=check_finite_all
+    )
     """Coefficients of ``life_covariates``."""
 
-    covariance: Matrix | None = covariance_field()  # noqa: RUF009 (an attrs field)
+    covariance: Matrix | None = attrs.field(
+        default=None, converter=to_matrix, validator=covariance_size
+    )
     """Covariance of (r, alpha, a, b, trans_gamma..., life_gamma...): the inverse
     observed information; None when built from values."""
 
-    log_likelihood: float | None = log_likelihood_field()
+    log_likelihood: float | None = attrs.field(
+        default=None, converter=attrs.converters.optional(to_float), validator=optional_finite
+    )
     """Total log-likelihood of the fitted customers (without penalty); None if unfitted."""
 
     n_customers: int | None = n_customers_field()
@@ -133,23 +153,35 @@ class ParetoNBDCovariateModel(PurchaseCovariateModel[ParetoNBDModel]):
     params: ParetoNBDParams = attrs.field(validator=attrs.validators.instance_of(ParetoNBDParams))
     """Baseline r, alpha, s, beta: the parameters of a customer whose covariates are 0."""
 
-    trans_covariates: tuple[str, ...] = names_field()
+    trans_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=to_names, validator=check_names
+    )
     """Columns that scale the purchase rate: alpha_i = alpha exp(-trans_gamma' z)."""
 
-    trans_gamma: tuple[float, ...] = gamma_field()
+    trans_gamma: tuple[float, ...] = attrs.field(
+        default=(), converter=to_floats, validator=check_finite_all
+    )
     """Coefficients of ``trans_covariates`` (positive: more purchases)."""
 
-    life_covariates: tuple[str, ...] = names_field()
+    life_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=to_names, validator=check_names
+    )
     """Columns that scale the dropout rate: beta_i = beta exp(-life_gamma' z)."""
 
-    life_gamma: tuple[float, ...] = gamma_field()
+    life_gamma: tuple[float, ...] = attrs.field(
+        default=(), converter=to_floats, validator=check_finite_all
+    )
     """Coefficients of ``life_covariates`` (positive: faster dropout)."""
 
-    covariance: Matrix | None = covariance_field()  # noqa: RUF009 (an attrs field)
+    covariance: Matrix | None = attrs.field(
+        default=None, converter=to_matrix, validator=covariance_size
+    )
     """Covariance of (r, alpha, s, beta, trans_gamma..., life_gamma...); None when built
     from values."""
 
-    log_likelihood: float | None = log_likelihood_field()
+    log_likelihood: float | None = attrs.field(
+        default=None, converter=attrs.converters.optional(to_float), validator=optional_finite
+    )
     """Total log-likelihood of the fitted customers (without penalty); None if unfitted."""
 
     n_customers: int | None = n_customers_field()
@@ -193,16 +225,24 @@ class GammaGammaCovariateModel(CovariateModel[GammaGammaModel]):
     params: GammaGammaParams = attrs.field(validator=attrs.validators.instance_of(GammaGammaParams))
     """Baseline p, q, v: the parameters of a customer whose covariates are 0."""
 
-    spend_covariates: tuple[str, ...] = names_field()
+    spend_covariates: tuple[str, ...] = attrs.field(
+        default=(), converter=to_names, validator=check_names
+    )
     """Columns that scale spend: v_i = v exp(spend_gamma' z)."""
 
-    spend_gamma: tuple[float, ...] = gamma_field()
+    spend_gamma: tuple[float, ...] = attrs.field(
+        default=(), converter=to_floats, validator=check_finite_all
+    )
     """Coefficients of ``spend_covariates`` (positive: higher spend)."""
 
-    covariance: Matrix | None = covariance_field()  # noqa: RUF009 (an attrs field)
+    covariance: Matrix | None = attrs.field(
+        default=None, converter=to_matrix, validator=covariance_size
+    )
     """Covariance of (p, q, v, spend_gamma...); None when built from values."""
 
-    log_likelihood: float | None = log_likelihood_field()
+    log_likelihood: float | None = attrs.field(
+        default=None, converter=attrs.converters.optional(to_float), validator=optional_finite
+    )
     """Total log-likelihood of the fitted customers; None if unfitted."""
 
     n_customers: int | None = n_customers_field()
