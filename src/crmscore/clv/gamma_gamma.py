@@ -7,7 +7,7 @@ base analysis", Journal of Marketing Research 42(4), 415-430; and Fader and Hard
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 import numpy as np
@@ -19,13 +19,12 @@ from crmscore._progress import ProgressReporter
 from crmscore._serialise import build, reads
 from crmscore._validation import non_negative_finite, positive_finite, reject_ids, to_float
 from crmscore.clv import _kernels
+from crmscore.clv._base import FitterSettings, initial_params_field, max_iterations_field
 from crmscore.clv._fitting import (
-    DEFAULT_MAX_ITERATIONS,
     DEFAULT_TOL,
     FIT_RESULT_KEYS,
     OPTIMISED,
     PREPARED,
-    SETTINGS_KEYS,
     ConvergenceReport,
     Matrix,
     check_covariance,
@@ -39,9 +38,6 @@ from crmscore.clv._fitting import (
     optional_finite,
     optional_positive_int,
     parameter_summary,
-    positive_int,
-    settings_from_dict,
-    settings_to_dict,
     standard_errors,
     to_matrix,
 )
@@ -103,6 +99,9 @@ class GammaGammaModel:
     2    21.04
     Name: expected_spend, dtype: float64
     """
+
+    #: Read by GammaGammaFitter.from_dict (FitterSettings) for ``initial_params``.
+    _params_type: ClassVar[type[GammaGammaParams]] = GammaGammaParams
 
     params: GammaGammaParams = attrs.field(validator=attrs.validators.instance_of(GammaGammaParams))
     """The parameters p, q, v."""
@@ -319,7 +318,7 @@ class GammaGammaModel:
 
 
 @attrs.frozen(kw_only=True)
-class GammaGammaFitter:
+class GammaGammaFitter(FitterSettings):
     """Settings for fitting the Gamma-Gamma spend model by maximum likelihood.
 
     The model describes the mean spend of customers with at least one repeat
@@ -337,10 +336,9 @@ class GammaGammaFitter:
     True
     """
 
-    initial_params: GammaGammaParams | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(GammaGammaParams)),
-    )
+    _model_type: ClassVar[type[GammaGammaModel]] = GammaGammaModel
+
+    initial_params: GammaGammaParams | None = initial_params_field(GammaGammaParams)  # noqa: RUF009
     """Where the optimiser starts; by default by the method of moments (q = 3, and p,
     v matching the mean and variance of the observed mean spends)."""
 
@@ -352,7 +350,7 @@ class GammaGammaFitter:
     """Convergence tolerance on the largest gradient of the mean log-likelihood per
     customer with respect to the log parameters."""
 
-    max_iterations: int = attrs.field(default=DEFAULT_MAX_ITERATIONS, validator=positive_int)
+    max_iterations: int = max_iterations_field()
     """Most optimiser iterations before :class:`~crmscore.errors.ConvergenceError`."""
 
     @one_table("frequency", "monetary_value")
@@ -501,16 +499,6 @@ class GammaGammaFitter:
         )
         progress.done()
         return model
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe representation."""
-        return settings_to_dict(self)
-
-    @classmethod
-    @reads(optional=SETTINGS_KEYS)
-    def from_dict(cls, data: Mapping[str, Any]) -> GammaGammaFitter:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**settings_from_dict(data, GammaGammaParams))
 
 
 def _moment_start(m: FloatArray, counts: FloatArray) -> tuple[float, float, float]:
