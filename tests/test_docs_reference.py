@@ -14,6 +14,8 @@ import inspect
 import re
 from typing import TYPE_CHECKING, Any
 
+import attrs
+import pandas as pd
 import pytest
 
 import crmscore
@@ -215,3 +217,137 @@ def test_the_rules_sentinel_means_the_default_rules() -> None:
     assert crmscore.EarlyWarning.from_dict(warning.to_dict()) == warning
     with pytest.raises(crmscore.errors.InvalidParameterError, match="signals"):
         crmscore.EarlyWarning(signals="interaction_stop")  # type: ignore[arg-type]
+
+
+# Bounds of the signatures help() and the API reference show (issue 19), chosen from
+# the signatures of every public callable (functions, classes, public methods):
+_MAX_DEFAULT_REPR = 64
+_MAX_SIGNATURE = 700
+
+
+def test_every_signature_is_short() -> None:
+    """No public signature prints a long default, and none is a wall of text.
+
+    Before the sentinels, defaults printed up to 629 characters (``action_plan``'s
+    schedules); collections and nested objects (schedules, tier schemes, kind lists,
+    level tables, reference figures) were all 90 or longer, while every scalar or small
+    parameter object is at most 46 (``BetaGeoParams(...)``). A default may print at
+    most 64 characters: the longest left are ``RescoringPolicy``'s two adjustments
+    (63: ``None`` there already means "no adjustment", so it cannot stand for the
+    default) and an error's one-sentence hint (60), which reads as text.
+
+    What remains of a signature's length is its parameter count: the longest are
+    ``RescoringPolicy`` (672 characters, 14 fields), ``predict_totals`` (610, 16
+    parameters) and ``Book`` (608, 15 fields). No sentinel shortens those, so the whole
+    signature is bounded at 700, a margin of one short parameter over the longest;
+    a new long default is caught by the per-default bound first.
+    """
+    long_defaults = []
+    long_signatures = []
+    n_checked = 0
+    for qualname, obj in _public_callables():
+        try:
+            signature = inspect.signature(obj)
+        except (TypeError, ValueError):
+            continue  # the exception classes' builtin __init__
+        n_checked += 1
+        for parameter in signature.parameters.values():
+            shown = repr(parameter.default)
+            if parameter.default is not inspect.Parameter.empty and len(shown) > _MAX_DEFAULT_REPR:
+                long_defaults.append(f"{qualname}: {parameter.name} ({len(shown)} characters)")
+        if len(str(signature)) > _MAX_SIGNATURE:
+            long_signatures.append(f"{qualname} ({len(str(signature))} characters)")
+    assert n_checked > 300  # the walk reaches the whole public API
+    assert not long_defaults, "Use a None sentinel for these defaults:\n" + "\n".join(long_defaults)
+    assert not long_signatures, "Signatures too long for help():\n" + "\n".join(long_signatures)
+
+
+def _card() -> crmscore.Scorecard:
+    return crmscore.Scorecard(
+        hierarchy=crmscore.Criterion(name="value", weights={"total_spend": 1.0}),
+        indicators=[
+            crmscore.Indicator(
+                name="total_spend",
+                direction="benefit",
+                normaliser=crmscore.FixedRange(low=0, high=2000),
+            )
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("build", "parameter", "default"),
+    [
+        (crmscore.b2b_scorecard, "criteria_weights", crmscore.B2B_CRITERIA),
+        (crmscore.b2b_scorecard, "tiers", crmscore.POLICY_TIERS),
+        (crmscore.b2b_policy_scorecard, "criteria_weights", crmscore.B2B_CRITERIA),
+        (crmscore.b2b_policy_scorecard, "tiers", crmscore.POLICY_TIERS),
+        (crmscore.relationship_scorecard, "tiers", crmscore.POLICY_TIERS),
+        (crmscore.membership_levels, "levels", crmscore.MEMBERSHIP_LEVELS),
+        (crmscore.InteractionStop, "kinds", crmscore.churn.ACTIVITY_KINDS),
+    ],
+)
+def test_a_sentinel_builds_what_the_documented_default_builds(
+    build: Callable[..., Any], parameter: str, default: object
+) -> None:
+    assert inspect.signature(build).parameters[parameter].default is None
+    by_default = build()
+    explicit = build(**{parameter: default})
+    assert by_default == explicit
+    if hasattr(by_default, "to_dict"):
+        assert by_default.to_dict() == explicit.to_dict()
+        assert type(by_default).from_dict(by_default.to_dict()) == by_default
+
+
+def test_the_scorecard_tiers_sentinel_is_the_policy_scheme() -> None:
+    assert inspect.signature(crmscore.Scorecard).parameters["tiers"].default is None
+    card = _card()
+    assert card.tiers is crmscore.POLICY_TIERS
+    assert card == attrs.evolve(card, tiers=crmscore.POLICY_TIERS)
+    assert card.to_dict()["tiers"] == crmscore.POLICY_TIERS.to_dict()
+    assert crmscore.Scorecard.from_dict(card.to_dict()) == card
+    assert crmscore.InteractionStop().kinds == crmscore.churn.ACTIVITY_KINDS
+
+
+def test_the_book_sentinels_mean_the_defaults() -> None:
+    """Schedules, course figures and a book's notes: the same plan, check and notes."""
+    events = crmscore.make_events(300, seed=5).events
+    book = crmscore.open_book(
+        crmscore.RescoringPolicy(scorecard=_card()), events, as_of="2025-12-31 23:59"
+    ).book
+    assert book.notes == crmscore.rescoring._book.ENGINE_NOTES
+    assert inspect.signature(crmscore.Book).parameters["notes"].default is None
+    assert crmscore.Book(policy=book.policy).notes == book.notes
+
+    start, end = "2025-07-01", "2025-12-31"
+    assert inspect.signature(crmscore.action_plan).parameters["schedules"].default is None
+    plan = crmscore.action_plan(book, start=start, end=end)
+    assert len(plan) > 0
+    assert plan.equals(
+        crmscore.action_plan(book, start=start, end=end, schedules=crmscore.DEFAULT_SCHEDULES)
+    )
+
+    assert inspect.signature(crmscore.course_check).parameters["figures"].default is None
+    check = crmscore.course_check(book, events, start=start, end=end)
+    assert len(check) > 0
+    assert check.equals(
+        crmscore.course_check(book, events, start=start, end=end, figures=crmscore.COURSE_FIGURES)
+    )
+    assert check["reference"].to_dict() == {
+        metric: crmscore.COURSE_FIGURES[metric] for metric in check.index
+    }
+
+
+def test_the_interaction_kinds_sentinel_means_the_activity_kinds() -> None:
+    events = crmscore.make_events(300, seed=5).events
+    signature = inspect.signature(crmscore.event_indicators)
+    assert signature.parameters["interaction_kinds"].default is None
+    by_default = crmscore.event_indicators(events, as_of="2025-12-31")
+    explicit = crmscore.event_indicators(
+        events, as_of="2025-12-31", interaction_kinds=crmscore.churn.ACTIVITY_KINDS
+    )
+    pd.testing.assert_frame_equal(by_default, explicit)
+    only_contacts = crmscore.event_indicators(
+        events, as_of="2025-12-31", interaction_kinds=("interaction",)
+    )
+    assert not only_contacts.equals(by_default)  # the parameter still reaches the count

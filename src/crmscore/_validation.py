@@ -317,6 +317,73 @@ def as_float_array(
     return values
 
 
+def _all_finite(values: npt.NDArray[np.float64], *, allow_missing: bool) -> bool:
+    """Cheap sufficient test that a column has no infinite (or, if not allowed, NaN) value.
+
+    One reduction instead of an elementwise mask: a sum is finite only when every
+    term is (a NaN or an infinity propagates); ``fmin``/``fmax`` skip NaNs and meet
+    any infinity. ``False`` only means the exact (masked) check must decide: a sum
+    of large finite values may overflow.
+    """
+    if values.size == 0:
+        return True
+    if allow_missing:
+        return not (np.isinf(np.fmax.reduce(values)) or np.isinf(np.fmin.reduce(values)))
+    with np.errstate(over="ignore", invalid="ignore"):  # (inf - inf, or an overflow)
+        return bool(np.isfinite(np.add.reduce(values)))
+
+
+def indicator_column(
+    frame: pd.DataFrame,
+    column: str,
+    *,
+    allow_missing: bool,
+    frame_name: str,
+    keep_integers: bool = False,
+) -> npt.NDArray[Any]:
+    """Read a numeric indicator column as float64; NaN only where the policy allows it.
+
+    Shared by :class:`crmscore.tiering.Scorecard` and its distributed twin in
+    :mod:`crmscore.scaleout`, so both reject the same values with the same message.
+
+    ``keep_integers`` returns an integer column as it is (no float copy), for a
+    min/max that is exact on integers anyway.
+    """
+    series = frame[column]
+    if pd.api.types.is_bool_dtype(series.dtype) or not pd.api.types.is_numeric_dtype(series.dtype):
+        raise InvalidDataError(
+            f"Indicator column {column!r} of {frame_name} must be numeric; got dtype "
+            f"{series.dtype}.",
+            column=column,
+        )
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu":
+        integers = series.to_numpy()  # never missing nor infinite
+        return integers if keep_integers else integers.astype(np.float64)
+    if isinstance(series.dtype, np.dtype):  # numpy floats: NaN is the only gap
+        values = np.asarray(series.to_numpy(), dtype=np.float64)
+    else:  # nullable / Arrow: their NA becomes NaN
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if _all_finite(values, allow_missing=allow_missing):
+        return values
+    bad = np.isinf(values) if allow_missing else ~np.isfinite(values)
+    if bad.any():
+        offending, total = first_ids(frame.index, bad)
+        what = "infinite" if allow_missing else "missing (NaN) or infinite"
+        hint = (
+            "Repair them first."
+            if allow_missing
+            else "Impute them, or choose missing='median' or missing='zero' on the Scorecard."
+        )
+        raise InvalidDataError.for_ids(
+            column=column,
+            problem=f"has {what} values",
+            ids=offending,
+            n_offending=total,
+            hint=hint,
+        )
+    return values
+
+
 def no_repeat_purchase(*, owner: str, ids: list[Any], n_rows: int) -> InvalidDataError:
     """Build the error of a Gamma-Gamma fit on rows none of which has a repeat purchase."""
     return InvalidDataError.for_ids(

@@ -70,7 +70,7 @@ _FLAT_EDGES = np.array(
     [0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 18.0, 22.0, 27.0, 33.0, 40.0]
 )
 #: Pairs evaluated at once (bounds the memory of the node arrays).
-_CHUNK = 8192
+_CHUNK = 1024
 
 
 class Tail(NamedTuple):
@@ -121,9 +121,14 @@ def tail(
     out_log = np.empty(len(x))
     out_grad = np.empty((len(x), 4)) if order >= 1 else None
     out_hess = np.empty((len(x), 4, 4)) if order >= 2 else None
+    # The pieces' edges for all pairs at once (Newton's method: few, long array passes).
+    r, alpha, s, beta = theta
+    big, small = (alpha, beta) if alpha >= beta else (beta, alpha)
+    b = np.full(len(x), s + 1.0) if alpha >= beta else r + x
+    edges = _edges(r + s + x, b, (big - small) / (big + y), (small + y) / (big + y))
     for start in range(0, len(x), _CHUNK):
         part = slice(start, start + _CHUNK)
-        log_f, grad, hess = _tail_chunk(theta, x[part], y[part], order=order)
+        log_f, grad, hess = _tail_chunk(theta, x[part], y[part], edges[part], order=order)
         out_log[part] = log_f
         if out_grad is not None and grad is not None:
             out_grad[part] = grad
@@ -133,17 +138,14 @@ def tail(
 
 
 def _tail_chunk(
-    theta: Params, x: FloatArray, y: FloatArray, *, order: int
+    theta: Params, x: FloatArray, y: FloatArray, edges: FloatArray, *, order: int
 ) -> tuple[FloatArray, FloatArray | None, FloatArray | None]:
     """:func:`tail` on one chunk of pairs, grouped by how many extra pieces they need."""
     r, alpha, s, beta = theta
     a = r + s + x
     alpha_big = alpha >= beta
     big, small = (alpha, beta) if alpha_big else (beta, alpha)
-    z = (big - small) / (big + y)
     omz = (small + y) / (big + y)  # 1 - z, without the cancellation
-    b = np.full(len(x), s + 1.0) if alpha_big else r + x
-    edges = _edges(a, b, z, omz)
     # Near v = log z < 0 the integrand has a singularity; where z is close to 1 it is
     # close to the range, and the pieces must also grow geometrically in v - log z
     # (by at most 3 each) for the Gauss-Legendre rule to stay exact.
@@ -183,6 +185,58 @@ def _tail_chunk(
     return log_f, grad, hess
 
 
+def _moments(
+    prob: FloatArray,
+    v: FloatArray,
+    log_p: FloatArray,
+    log_small: FloatArray,
+    one_minus: FloatArray,
+    *,
+    rho: FloatArray,
+    sigma: float,
+    alpha_big: bool,
+    order: int,
+) -> tuple[FloatArray, FloatArray | None]:
+    """F_i / F and F_ij / F from the nodes' probabilities (``v``, ``log_small`` reused)."""
+    # The log integrand's derivatives are combinations of four functions of the node:
+    # log(big + tau) = log p + v, log(other + tau) = that + log_small, and their
+    # reciprocals e^-v / p and e^-v / (p small).
+    log_big = v
+    log_big += log_p[:, None]
+    log_other = log_small
+    log_other += log_big
+    inv_big = np.exp(-log_big)
+    inv_other = inv_big / one_minus
+    log_alpha, log_beta = (log_big, log_other) if alpha_big else (log_other, log_big)
+    inv_alpha, inv_beta = (inv_big, inv_other) if alpha_big else (inv_other, inv_big)
+    basis = (log_alpha, inv_alpha, log_beta, inv_beta)
+    scale = (-1.0, -rho, -1.0, -sigma)
+    weighted = [prob * f for f in basis]
+    means = [wf.sum(axis=1) for wf in weighted]
+    grad = np.empty((len(prob), 4))
+    for i in range(4):
+        grad[:, i] = scale[i] * means[i]
+    if order == 1:
+        return grad, None
+    # E[d d'] moment by moment (d_i = scale_i basis_i), plus the log integrand's own
+    # second derivatives, which are zero but for (r, alpha), (alpha, alpha), (s, beta),
+    # (beta, beta): -E[1 / alpha], rho E[1 / alpha^2], and the same for beta.
+    hess = np.empty((len(prob), 4, 4))
+    for i in range(4):
+        for j in range(i, 4):
+            moment = np.einsum("ik,ik->i", weighted[i], basis[j])
+            hess[:, i, j] = scale[i] * scale[j] * moment
+            if j != i:
+                hess[:, j, i] = hess[:, i, j]
+    hess[:, 0, 1] -= means[1]
+    hess[:, 1, 0] -= means[1]
+    hess[:, 1, 1] *= 1.0 + 1.0 / rho
+    hess[:, 2, 3] -= means[3]
+    hess[:, 3, 2] -= means[3]
+    hess[:, 3, 3] *= 1.0 + 1.0 / sigma
+    return grad, hess
+
+
 def _quadrature(
     theta: Params, x: FloatArray, y: FloatArray, edges: FloatArray, *, order: int
 ) -> tuple[FloatArray, FloatArray | None, FloatArray | None]:
@@ -201,44 +255,27 @@ def _quadrature(
     mid = (edges[:, 1:] + edges[:, :-1]) / 2.0
     v = (mid[:, :, None] + half[:, :, None] * _NODES).reshape(len(x), -1)
     w = (half[:, :, None] * _WEIGHTS).reshape(len(x), -1)
-    log_small = np.log(omz[:, None] - z[:, None] * np.expm1(-v))
+    one_minus = omz[:, None] - z[:, None] * np.expm1(-v)  # 1 - z e^-v
+    log_small = np.log(one_minus)
+    log_omz = np.log(omz)
+    log_p = np.log(p)
     b_col = b[:, None] if isinstance(b, np.ndarray) else b
-    phi = a[:, None] * v + b_col * (log_small - np.log(omz)[:, None])
-    weight = w * np.exp(-phi)
+    # The weights exp(-phi), phi = a v + b (log_small - log(1 - z)), built in place.
+    weight = log_small - log_omz[:, None]
+    weight *= b_col
+    weight += a[:, None] * v
+    np.negative(weight, out=weight)
+    np.exp(weight, out=weight)
+    weight *= w
     total = weight.sum(axis=1)
-    log_f = -a * np.log(p) - b * np.log(omz) + np.log(total)
+    log_f = -a * log_p - b * log_omz + np.log(total)
     if order == 0:
         return log_f, None, None
-    prob = weight / total[:, None]
-    log_big = np.log(p)[:, None] + v
-    log_other = log_big + log_small
-    log_alpha, log_beta = (log_big, log_other) if alpha_big else (log_other, log_big)
-    inv_alpha = np.exp(-log_alpha)
-    inv_beta = np.exp(-log_beta)
-    d = np.stack(
-        (
-            -log_alpha,
-            -rho[:, None] * inv_alpha,
-            -log_beta,
-            -sigma * inv_beta,
-        ),
-        axis=2,
-    )  # (pairs, nodes, 4)
-    grad = np.einsum("ik,ikj->ij", prob, d)
-    if order == 1:
-        return log_f, grad, None
-    # E[d d'] as a batched product (prob >= 0), plus the log integrand's own second
-    # derivatives, which are zero but for (r, alpha), (alpha, alpha), (s, beta), (beta, beta).
-    scaled = d * np.sqrt(prob)[:, :, None]
-    hess = np.matmul(scaled.transpose(0, 2, 1), scaled)
-    m_alpha = np.einsum("ik,ik->i", prob, inv_alpha)
-    m_beta = np.einsum("ik,ik->i", prob, inv_beta)
-    hess[:, 0, 1] -= m_alpha
-    hess[:, 1, 0] -= m_alpha
-    hess[:, 1, 1] += rho * np.einsum("ik,ik->i", prob, inv_alpha**2)
-    hess[:, 2, 3] -= m_beta
-    hess[:, 3, 2] -= m_beta
-    hess[:, 3, 3] += sigma * np.einsum("ik,ik->i", prob, inv_beta**2)
+    prob = weight
+    prob /= total[:, None]
+    grad, hess = _moments(
+        prob, v, log_p, log_small, one_minus, rho=rho, sigma=sigma, alpha_big=alpha_big, order=order
+    )
     return log_f, grad, hess
 
 
@@ -329,6 +366,8 @@ class ParetoData(NamedTuple):
     x_age: FloatArray
     age_pairs: FloatArray
     kt: IntArray
+    x_distinct: FloatArray
+    x_totals: FloatArray
 
 
 def prepare_pareto(
@@ -340,6 +379,10 @@ def prepare_pareto(
     """Group the rows' (x, tx) and (x, T) pairs: F is evaluated once per pair."""
     (x_tx, tx_pairs), kx = group_rows([x, tx])
     (x_t, t_pairs), kt = group_rows([x, T])
+    x_distinct, index = np.unique(x, return_inverse=True)
+    x_totals = np.bincount(index.ravel(), weights=weight, minlength=len(x_distinct)).astype(
+        np.float64, copy=False
+    )
     return ParetoData(
         x=x,
         tx=tx,
@@ -351,14 +394,14 @@ def prepare_pareto(
         x_age=x_t,
         age_pairs=t_pairs,
         kt=kt,
+        x_distinct=x_distinct,
+        x_totals=x_totals,
     )
 
 
-def _by_count(function: Callable[[FloatArray], FloatArray], x: FloatArray, n: FloatArray) -> float:
+def _by_count(function: Callable[[FloatArray], FloatArray], data: ParetoData) -> float:
     """Return sum_i n_i function(x_i), evaluating ``function`` once per distinct x."""
-    values, index = np.unique(x, return_inverse=True)
-    totals = np.bincount(index.ravel(), weights=n, minlength=len(values))
-    return float(np.dot(totals, function(values)))
+    return float(np.dot(data.x_totals, function(data.x_distinct)))
 
 
 def _hessian(
@@ -366,31 +409,34 @@ def _hessian(
     data: ParetoData,
     tails: tuple[Tail, Tail],
     *,
-    weights: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
-    gradients: tuple[FloatArray, FloatArray],
+    weights: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray],
+    gradients: tuple[FloatArray, FloatArray, FloatArray],
+    inverses: tuple[FloatArray, FloatArray],
 ) -> FloatArray:
     """Sum the Hessian of :func:`pareto_derivatives` over the rows (the mixture rule)."""
     r, alpha, s, beta = theta
-    x, T, n = data.x, data.T, data.weight  # noqa: N806 (the paper's symbol)
+    x, n = data.x, data.weight
     tail_x, tail_t = tails
     assert tail_x.hess is not None
     assert tail_t.hess is not None
-    nw1, nw2, q_over, inv_safe = weights
-    g1, g2 = gradients
-    inv_at = 1.0 / (alpha + T)
-    inv_bt = 1.0 / (beta + T)
-    w2 = np.divide(nw2, n, out=np.zeros_like(nw2), where=n > 0)
+    nw1, nw2, w1w2n, q_over, inv_safe = weights
+    g1, g2, g_i = gradients
+    inv_at, inv_bt = inverses
     # e1's Hessian is sparse.
     hess = np.zeros((4, 4))
-    hess[0, 1] = hess[1, 0] = float(np.dot(nw1, 1.0 / alpha - inv_at))
-    hess[1, 1] = float(np.dot(nw1, -r / alpha**2 + (r + x) * inv_at**2))
-    hess[2, 3] = hess[3, 2] = float(np.dot(nw1, 1.0 / beta - inv_bt))
-    hess[3, 3] = float(np.dot(nw1, -s / beta**2 + s * inv_bt**2))
-    # e2's: I''/I - g_I g_I' (g_I = g2 less its constants), plus the constants'.
+    total1 = float(nw1.sum())
+    m_at = float(np.dot(nw1, inv_at))
+    m_bt = float(np.dot(nw1, inv_bt))
+    rho_at = inv_at * inv_at
+    rho_at *= r + x
+    hess[0, 1] = hess[1, 0] = total1 / alpha - m_at
+    hess[1, 1] = -r * total1 / alpha**2 + float(np.dot(nw1, rho_at))
+    hess[2, 3] = hess[3, 2] = total1 / beta - m_bt
+    hess[3, 3] = -s * total1 / beta**2 + s * float(np.dot(nw1, inv_bt * inv_bt))
+    # e2's: I''/I - g_I g_I' (g_I: g2 less its constants), plus the constants'.
     to_x = np.bincount(data.kx, weights=nw2 * inv_safe, minlength=len(tail_x.log_f))
     to_t = np.bincount(data.kt, weights=nw2 * q_over, minlength=len(tail_t.log_f))
     hess += np.einsum("p,pjk->jk", to_x, tail_x.hess) - np.einsum("p,pjk->jk", to_t, tail_t.hess)
-    g_i = g2 - np.array([math.log(alpha), r / alpha, 1.0 / s + math.log(beta), s / beta])
     hess -= (g_i * nw2[:, None]).T @ g_i
     total2 = float(nw2.sum())
     hess[0, 1] += total2 / alpha
@@ -402,8 +448,8 @@ def _hessian(
     hess[3, 3] += -s * total2 / beta**2
     # The mixture: w1 w2 (g1 - g2)(g1 - g2)'.
     diff = g1 - g2
-    hess += (diff * (nw1 * w2)[:, None]).T @ diff
-    hess[0, 0] += _by_count(lambda v: trigamma(r + v), x, n) - float(n.sum()) * float(trigamma(r))
+    hess += (diff * w1w2n[:, None]).T @ diff
+    hess[0, 0] += _by_count(lambda v: trigamma(r + v), data) - float(n.sum()) * float(trigamma(r))
     result: FloatArray = hess
     return result
 
@@ -431,40 +477,45 @@ def pareto_derivatives(theta: Params, data: ParetoData) -> Derivatives:
     one_minus_q = -np.expm1(ratio)
     dropped = one_minus_q > 0  # tx < T: the second term exists
     safe = np.where(dropped, one_minus_q, 1.0)
+    inv_safe = 1.0 / safe
     with np.errstate(divide="ignore"):
         log_i = lfx + np.log(one_minus_q)
-    gi = (tail_x.grad[kx] - q[:, None] * tail_t.grad[kt]) / safe[:, None]
+    # g_I = I' / I (rows x 4); finite where tx = T (F(tx) = F(T), both gradients equal).
+    g_i = tail_t.grad[kt]
+    g_i *= -q[:, None]
+    g_i += tail_x.grad[kx]
+    g_i *= inv_safe[:, None]
 
-    e1 = _alive_term(theta, x, T)
+    # e1 = _alive_term, its pieces kept for the gradient and Hessian.
+    log_at = np.log1p(T / alpha)
+    log_bt = np.log1p(T / beta)
+    e1 = -r * log_at - x * np.log(alpha + T) - s * log_bt
     e2 = math.log(s) + log_i + r * math.log(alpha) + s * math.log(beta)
-    with np.errstate(over="ignore"):
-        w2 = np.where(dropped, 1.0 / (1.0 + np.exp(e1 - e2)), 0.0)
+    # logaddexp(e1, e2) and e2's share w2 from one exponential (e2 = -inf: w2 = 0).
+    gap = e1 - e2
+    small_share = np.exp(-np.abs(gap))
+    w2 = np.where(gap >= 0.0, small_share, 1.0) / (1.0 + small_share)
     w1 = 1.0 - w2
     value = (
-        _by_count(lambda v: np.asarray(gammaln(r + v), dtype=np.float64), x, n)
+        _by_count(lambda v: np.asarray(gammaln(r + v), dtype=np.float64), data)
         - float(n.sum()) * float(gammaln(r))
-        + float(np.dot(n, np.logaddexp(e1, e2)))
+        + float(np.dot(n, np.maximum(e1, e2) + np.log1p(small_share)))
     )
 
     # Gradients of e1 and e2 (rows x 4), the factors alpha^r beta^s included.
-    g1 = np.column_stack(
-        (
-            -np.log1p(T / alpha),
-            r / alpha - (r + x) / (alpha + T),
-            -np.log1p(T / beta),
-            s / beta - s / (beta + T),
-        )
-    )
-    g2 = gi
-    g2[:, 0] += math.log(alpha)
-    g2[:, 1] += r / alpha
-    g2[:, 2] += 1.0 / s + math.log(beta)
-    g2[:, 3] += s / beta
+    inv_at = 1.0 / (alpha + T)
+    inv_bt = 1.0 / (beta + T)
+    g1 = np.empty((len(x), 4))
+    np.negative(log_at, out=g1[:, 0])
+    g1[:, 1] = r / alpha - (r + x) * inv_at
+    np.negative(log_bt, out=g1[:, 2])
+    g1[:, 3] = s / beta - s * inv_bt
+    g2 = g_i + np.array([math.log(alpha), r / alpha, 1.0 / s + math.log(beta), s / beta])
     g2[~dropped] = 0.0
     nw1 = n * w1
     nw2 = n * w2
     grad = nw1 @ g1 + nw2 @ g2
-    grad[0] += _by_count(lambda v: np.asarray(digamma(r + v), dtype=np.float64), x, n) - float(
+    grad[0] += _by_count(lambda v: np.asarray(digamma(r + v), dtype=np.float64), data) - float(
         n.sum()
     ) * float(digamma(r))
 
@@ -472,8 +523,9 @@ def pareto_derivatives(theta: Params, data: ParetoData) -> Derivatives:
         theta,
         data,
         (tail_x, tail_t),
-        weights=(nw1, nw2, q / safe, 1.0 / safe),
-        gradients=(g1, g2),
+        weights=(nw1, nw2, nw1 * w2, q * inv_safe, inv_safe),
+        gradients=(g1, g2, g_i),
+        inverses=(inv_at, inv_bt),
     )
     return Derivatives(value=value, gradient=grad, hessian=hess)
 

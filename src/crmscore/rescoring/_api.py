@@ -12,7 +12,7 @@ from crmscore._columns import EventColumns
 from crmscore._progress import ProgressReporter
 from crmscore._purchases import rfm_columns
 from crmscore._validation import as_timestamp
-from crmscore.churn import LEVELS, LearnedWarning
+from crmscore.churn import LEVELS, EarlyWarning, LearnedWarning
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rescoring._batch import _read_batch
 from crmscore.rescoring._book import NAT, OVERRIDE_KINDS, Book, RescoringResult, empty_changes
@@ -215,8 +215,11 @@ def review(
        step, BG/NBD and Gamma-Gamma refitted (``refit_on_review``, always the
        first time) and ``p_alive`` and ``clv``; with a churn step, each customer's
        warning level (with a :class:`~crmscore.churn.LearnedWarning`, also its
-       probability and reasons, and an audit row ``churn_level`` for every customer
-       whose level moves); then the scorecard, whose normalisation is relearned when
+       probability and reasons), and an audit row ``churn_level`` for every customer
+       whose level moves (``rule``: the rule that set the new level, ``"no rule
+       holds"`` at none, or ``"learned warning"``; ``detail``: the rules'
+       :meth:`~crmscore.churn.EarlyWarning.explain` line, or the probability and
+       reasons); then the scorecard, whose normalisation is relearned when
        ``policy.refit_on_review`` (always at the first review).
     3. Tiers follow the score with the retention rule (VIP客户保级阈值): an upgrade
        takes effect at once; a customer whose score is below the current tier's
@@ -264,8 +267,8 @@ def review(
     scored = _score_review(book, frame)
     report(0.9)
     changes = Changes(book.tiers, as_of_ts)
-    if churn is not None and churn.probability is not None:
-        _churn_changes(changes, churn, moved, before, ids=ids, as_of=as_of_ts)
+    if churn is not None and book.policy.churn is not None:
+        _churn_changes(changes, book.policy.churn, churn, moved, before, ids=ids, as_of=as_of_ts)
     _retier(
         book,
         columns=columns,
@@ -346,6 +349,12 @@ class _Churn:
     reasons: npt.NDArray[Any] | None
     """A learned warning's reasons in words ("" when not warned); None with rules."""
 
+    warnings: pd.DataFrame
+    """The warning's own ``predict`` result, for the words of the audit rows."""
+
+    where: npt.NDArray[np.int64]
+    """Each customer's row in ``warnings`` (-1: no events, so not measured)."""
+
 
 def _churn_levels(
     book: Book, events: pd.DataFrame, as_of: pd.Timestamp, columns: EventColumns
@@ -359,21 +368,31 @@ def _churn_levels(
     levels = pd.Categorical(warnings["level"], categories=LEVELS).codes.astype(np.int8)
     churn = np.zeros(book.n_customers, dtype=np.int8)
     churn[rows[known]] = levels[known]
+    where = np.full(book.n_customers, -1, dtype=np.int64)
+    where[rows[known]] = np.flatnonzero(known)
     if not isinstance(warning, LearnedWarning):
-        return _Churn(level=churn, probability=None, reasons=None)
+        return _Churn(level=churn, probability=None, reasons=None, warnings=warnings, where=where)
     probability = np.full(book.n_customers, np.nan)
     probability[rows[known]] = warnings["probability"].to_numpy(np.float64)[known]
     reasons = np.full(book.n_customers, "", dtype=object)
     reasons[rows[known]] = warnings["reasons"].to_numpy(object)[known]
-    return _Churn(level=churn, probability=probability, reasons=reasons)
+    return _Churn(
+        level=churn, probability=probability, reasons=reasons, warnings=warnings, where=where
+    )
 
 
 #: "P(churn) 0.00" ... "P(churn) 1.00": the probability in an audit row, to two decimals.
 _PROBABILITY_TEXTS = np.asarray([f"P(churn) {k / 100:.2f}" for k in range(101)], dtype=object)
 
+#: The ``rule`` of a rule-based level change to none, and the ``detail`` of a customer
+#: the review's events do not mention (so not measured, level none).
+_NO_RULE = "no rule holds"
+_NO_EVENTS = "none: no events"
+
 
 def _churn_changes(
     changes: Changes,
+    warning: EarlyWarning | LearnedWarning,
     churn: _Churn,
     moved: npt.NDArray[np.int64],
     before: npt.NDArray[np.int8],
@@ -381,14 +400,38 @@ def _churn_changes(
     ids: pd.Index[Any],
     as_of: pd.Timestamp,
 ) -> None:
-    """Audit rows of a learned warning's level changes, with the probability and reasons.
+    """Audit rows of the customers whose warning level moved at a review, one each.
+
+    ``before`` and ``after`` are level names; ``rule`` and ``detail`` come from the
+    warning (:func:`_learned_words`, :func:`_rule_words`).
+    """
+    if not moved.size:
+        return
+    if isinstance(warning, LearnedWarning):
+        rule, detail = _learned_words(churn, moved)
+    else:
+        rule, detail = _rule_words(warning, churn, moved)
+    changes.add(
+        customer_id=np.asarray(ids, dtype=object)[moved],
+        at=as_of.to_datetime64(),
+        change="churn_level",
+        rule=rule,
+        before=before,
+        after=churn.level[moved],
+        detail=detail,
+        names=LEVELS,
+    )
+
+
+def _learned_words(churn: _Churn, moved: npt.NDArray[np.int64]) -> tuple[Any, npt.NDArray[Any]]:
+    """Word a learned warning's rows: rule ``learned warning``, the probability and reasons.
 
     ``detail`` reads e.g. ``"P(churn) 0.91; no purchase for 41 days: +1.20 log-odds"``
     (``"not scored"`` for a customer the warning no longer scores: churned already,
     or no events).
     """
-    if churn.probability is None or churn.reasons is None or not moved.size:
-        return
+    assert churn.probability is not None  # a learned warning
+    assert churn.reasons is not None
     probability = churn.probability[moved]
     reasons = churn.reasons[moved]
     scored = ~np.isnan(probability)
@@ -401,16 +444,29 @@ def _churn_changes(
     given = reasons[scored] != ""
     texts[given] = texts[given] + "; " + reasons[scored][given]
     detail[scored] = texts
-    changes.add(
-        customer_id=np.asarray(ids, dtype=object)[moved],
-        at=as_of.to_datetime64(),
-        change="churn_level",
-        rule="learned warning",
-        before=before,
-        after=churn.level[moved],
-        detail=detail,
-        names=LEVELS,
-    )
+    return "learned warning", detail
+
+
+def _rule_words(
+    warning: EarlyWarning, churn: _Churn, moved: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """Word the rules' rows: the rule that fired and :meth:`EarlyWarning.explain`'s line.
+
+    ``rule`` is the rule that set the new level (``_NO_RULE`` at none); ``detail``
+    reads e.g. ``"red (rule 'x'): no interaction for 41 days; ..."`` (``_NO_EVENTS``
+    for a customer the review's events do not mention).
+    """
+    rule = np.full(moved.size, _NO_RULE, dtype=object)
+    detail = np.full(moved.size, _NO_EVENTS, dtype=object)
+    where = churn.where[moved]
+    measured = where >= 0
+    if measured.any():
+        chosen = churn.warnings.iloc[where[measured]]
+        fired = chosen["rule"]
+        named = fired.notna().to_numpy()
+        rule[np.flatnonzero(measured)[named]] = fired[named].astype(str).to_numpy(object)
+        detail[measured] = warning.explain(chosen, customers=chosen.index.tolist()).to_numpy(object)
+    return rule, detail
 
 
 @attrs.frozen(eq=False)  # arrays: no equality

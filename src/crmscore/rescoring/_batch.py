@@ -32,10 +32,11 @@ class _Batch:
     customers: pd.Index[Any]
     codes: npt.NDArray[np.int64]
     stamps: npt.NDArray[np.datetime64]
-    kinds: npt.NDArray[Any]
+    kinds: npt.NDArray[np.int8]  # positions in kind_names (compared as small ints)
     value: npt.NDArray[np.float64]
     event_ids: npt.NDArray[Any]
     id_hashes: npt.NDArray[np.uint64]
+    kind_names: tuple[str, ...]
     value_col: str = "value"  # the amount column's name, for error messages
     rows: tuple[Any, npt.NDArray[np.int64]] | None = None  # (ids, the customers' rows in them)
 
@@ -45,6 +46,12 @@ class _Batch:
             self.rows = (book.ids, book.ids.positions(self.customers))
         return self.rows[1]
 
+    def kind_is(self, name: str) -> npt.NDArray[np.bool_]:
+        """Which events are of kind ``name``."""
+        code = self.kind_names.index(name) if name in self.kind_names else -1
+        mask: npt.NDArray[np.bool_] = self.kinds == code
+        return mask
+
     def take(self, mask: npt.NDArray[np.bool_]) -> _Batch:
         return _Batch(
             value_col=self.value_col,
@@ -52,6 +59,7 @@ class _Batch:
             codes=self.codes[mask],
             stamps=self.stamps[mask],
             kinds=self.kinds[mask],
+            kind_names=self.kind_names,
             value=self.value[mask],
             event_ids=self.event_ids[mask],
             id_hashes=self.id_hashes[mask],
@@ -93,7 +101,6 @@ def _read_batch(
     fresh = book.event_ids.positions(event_ids, id_hashes) < 0
     if not fresh.any():
         return None
-    customers = valid.customers[valid.codes]
     for bad_rows, problem, hint in (
         (
             stamps > as_of.to_datetime64(),
@@ -106,8 +113,8 @@ def _read_batch(
             "The book has moved past them; ingest each batch before moving as_of beyond it.",
         ),
     ):
-        if bad_rows.any():
-            bad, total = first_ids(customers, bad_rows)
+        if bad_rows.any():  # (each event's customer id, built only to name them)
+            bad, total = first_ids(valid.customers[valid.codes], bad_rows)
             raise InvalidDataError.for_ids(
                 column=columns.timestamp,
                 problem=problem,
@@ -115,23 +122,26 @@ def _read_batch(
                 n_offending=total,
                 hint=hint,
             )
-    codes = valid.codes[fresh]
-    times = stamps[fresh].view(np.int64)
+    # Every event is new when a book opens: then no masked copy of each array.
+    fresh_at = None if fresh.all() else np.flatnonzero(fresh)
+    codes = valid.codes if fresh_at is None else valid.codes[fresh_at]
+    times = (stamps if fresh_at is None else stamps[fresh_at]).view(np.int64)
     # (customer, time, arrival): logs usually arrive in time order, and then one
     # stable sort by customer is enough.
     if times.size and (np.diff(times) >= 0).all():
         order = _stable_order(codes)
     else:
         order = np.lexsort((np.arange(codes.size), times, codes))
-    kinds = np.asarray(valid.kind_names, dtype=object)[valid.kinds[fresh]]
+    pick = order if fresh_at is None else fresh_at[order]  # (one gather per array)
     return _Batch(
         customers=valid.customers,
         codes=codes[order],
-        stamps=stamps[fresh][order],
-        kinds=kinds[order],
-        value=valid.values[fresh][order],  # noqa: PD011  (a numpy array field)
-        event_ids=event_ids[fresh][order],
-        id_hashes=id_hashes[fresh][order],
+        stamps=stamps[pick],
+        kinds=valid.kinds[pick],
+        kind_names=valid.kind_names,
+        value=valid.values[pick],  # noqa: PD011  (a numpy array field)
+        event_ids=event_ids[pick],
+        id_hashes=id_hashes[pick],
         value_col=columns.value,
     )
 
@@ -158,9 +168,15 @@ def _drop_before_first_purchase(book: Book, batch: _Batch) -> tuple[_Batch, pd.D
     customers = batch.customers
     known = batch.positions(book) >= 0
     position = np.arange(batch.codes.size, dtype=np.int64)
-    buys = batch.kinds == "purchase"
+    buys = batch.kind_is("purchase")
     first_buy = np.full(len(customers), _NEVER, dtype=np.int64)
-    np.minimum.at(first_buy, batch.codes[buys], position[buys])
+    buy_codes, buy_at = batch.codes[buys], position[buys]
+    if buy_codes.size and (buy_codes[1:] >= buy_codes[:-1]).all():
+        # Sorted by customer (as _read_batch leaves it): each run's first is its minimum.
+        starts = np.r_[True, buy_codes[1:] != buy_codes[:-1]]
+        first_buy[buy_codes[starts]] = buy_at[starts]
+    else:
+        np.minimum.at(first_buy, buy_codes, buy_at)
     early = ~known[batch.codes] & (position < first_buy[batch.codes])
     if not early.any():
         return batch, skipped_frame()

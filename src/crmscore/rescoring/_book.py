@@ -168,6 +168,11 @@ def _frozen(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return array
 
 
+def _to_notes(notes: tuple[tuple[str, str], ...] | None) -> tuple[tuple[str, str], ...]:
+    """``None`` is ``ENGINE_NOTES``: a short default in the signature ``help()`` shows."""
+    return ENGINE_NOTES if notes is None else notes
+
+
 @attrs.frozen(kw_only=True, eq=False)
 class Book:
     """The customer book: everything the engine knows, as one immutable value.
@@ -217,8 +222,9 @@ class Book:
     changes: ChunkedFrame = attrs.field(factory=ChunkedFrame)
     """The audit trail, in order."""
 
-    notes: tuple[tuple[str, str], ...] = ENGINE_NOTES
+    notes: tuple[tuple[str, str], ...] = attrs.field(default=None, converter=_to_notes)
     """(reason, author) of overrides; customers point at them with ``override_note``.
+    ``None`` (the default) means ``ENGINE_NOTES``, the engine's own two notes.
 
     Overrides are rare, so their texts live here rather than in two string columns
     that every batch would have to copy."""

@@ -108,7 +108,7 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
         triggers=triggers,
         as_of=as_of,
     )
-    touched = np.unique(rows)
+    touched = _unique_rows(rows, len(ids))
     if book.scorecard is not None and touched.size:
         touched_ids = pd.Index(customer_ids.labels_at(touched), name=book.customer_col)
         frame = indicators(
@@ -178,9 +178,9 @@ def _merge_purchases(
     position = batch.positions(book)
     known = position >= 0
     columns.gather(position[known])  # (every row the batch reads, in one pass)
-    buys = batch.kinds == "purchase"
+    buys = batch.kind_is("purchase")
     p_codes = batch.codes[buys]
-    buyers, local = np.unique(p_codes, return_inverse=True)
+    buyers, local = _unique_inverse(p_codes)
     stamps, amounts = batch.stamps[buys], batch.value[buys]
     periods = periods_of(stamps, book)
     ids = book.ids
@@ -244,6 +244,30 @@ def _merge_purchases(
     return ids, row_of[batch.codes], purchases
 
 
+def _unique_inverse(
+    codes: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+    """``np.unique(codes, return_inverse=True)``, without its sort when already sorted."""
+    if codes.size and (codes[1:] >= codes[:-1]).all():
+        starts = np.r_[True, codes[1:] != codes[:-1]]
+        local: npt.NDArray[np.intp] = np.cumsum(starts, dtype=np.intp) - 1
+        return codes[starts], local
+    return np.unique(codes, return_inverse=True)
+
+
+def _unique_rows(rows: npt.NDArray[np.int64], n_rows: int) -> npt.NDArray[np.int64]:
+    """``np.unique(rows)`` of rows in ``[0, n_rows)``.
+
+    A mask over the book instead of a sort when the rows are many (opening a
+    book); the sort when they are few (a batch), so a batch costs no book-sized pass.
+    """
+    if rows.size * 8 < n_rows:
+        return np.unique(rows)
+    seen = np.zeros(n_rows, dtype=bool)
+    seen[rows] = True
+    return np.flatnonzero(seen).astype(np.int64, copy=False)
+
+
 def _group_starts(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     """Where each customer's run of (contiguous) rows begins."""
     return np.r_[True, rows[1:] != rows[:-1]] if rows.size else np.zeros(0, dtype=bool)
@@ -260,10 +284,14 @@ def _running_sums(
     whole batch's spend does, though no customer's does. log2(longest run) passes.
     """
     out = values.copy()
-    position = np.arange(values.size)
+    # Only rows at least ``shift`` past their run's start take part in a pass; they
+    # are a subset of the previous pass's, so each pass filters the last one's rows
+    # (the same additions in the same order as scanning every row each pass).
+    reach = np.arange(values.size)
+    depth = reach - group_first  # rows before this one in its run
     shift = 1
     while True:
-        reach = np.flatnonzero(position - shift >= group_first)
+        reach = reach[depth[reach] >= shift]
         if reach.size == 0:
             return out
         out[reach] = out[reach] + out[reach - shift]  # the right side is read before writing
@@ -444,11 +472,11 @@ def _triggers(
     policy = book.policy
     kind = np.full(batch.kinds.size, -1, dtype=np.int8)
     if policy.large_transaction is not None:
-        kind[(batch.kinds == "purchase") & (batch.value >= policy.large_transaction)] = LARGE
+        kind[batch.kind_is("purchase") & (batch.value >= policy.large_transaction)] = LARGE
     if policy.default_adjustment is not None:
-        kind[batch.kinds == "default"] = DEFAULT_EVENT
+        kind[batch.kind_is("default")] = DEFAULT_EVENT
     if policy.signing_adjustment is not None:
-        kind[batch.kinds == "strategic_signing"] = SIGNING_EVENT
+        kind[batch.kind_is("strategic_signing")] = SIGNING_EVENT
     chosen = np.flatnonzero(kind >= 0)
     if chosen.size == 0:
         return None, skipped_frame()

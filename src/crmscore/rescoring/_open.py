@@ -77,7 +77,7 @@ def _open_adjustments(
         ("strategic_signing", policy.signing_adjustment),
     ):
         if adjustment is not None:
-            adjusting |= batch.kinds == name
+            adjusting |= batch.kind_is(name)
     # The batch is sorted by (customer, time, arrival): a customer's last one is
     # the one not followed by another of the same customer.
     position = np.flatnonzero(adjusting)
@@ -89,7 +89,7 @@ def _open_adjustments(
         (DEFAULT_EVENT, "default", policy.default_adjustment),
         (SIGNING_EVENT, "strategic_signing", policy.signing_adjustment),
     ):
-        mine = (batch.kinds == name) & last
+        mine = batch.kind_is(name) & last
         if adjustment is None or not mine.any():
             continue
         if adjustment.expires_after_days is None:
@@ -99,7 +99,7 @@ def _open_adjustments(
         kind[mine & (ends > limit)] = code
         reason[mine & (ends <= limit)] = "before the book opened: the adjustment had expired"
     if policy.large_transaction is not None:
-        large = (batch.kinds == "purchase") & (batch.value >= policy.large_transaction)
+        large = batch.kind_is("purchase") & (batch.value >= policy.large_transaction)
         reason[large] = "before the book opened: the first review rated the customer"
     chosen = np.flatnonzero(kind >= 0)
     working = Columns(book.columns)

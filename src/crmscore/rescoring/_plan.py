@@ -246,7 +246,7 @@ def action_plan(
     *,
     start: Any,
     end: Any,
-    schedules: Sequence[ActionSchedule] = DEFAULT_SCHEDULES,
+    schedules: Sequence[ActionSchedule] | None = None,
     invitation_spend: float | None = None,
     follow_up_months: int | None = None,
     dormant_days: int = 180,
@@ -269,8 +269,9 @@ def action_plan(
         The period, first and last day included.
     end : date-like
         The period, first and last day included.
-    schedules : sequence of ActionSchedule, default DEFAULT_SCHEDULES
-        What to plan.
+    schedules : sequence of ActionSchedule, optional
+        What to plan. ``None`` (the default) means :data:`DEFAULT_SCHEDULES`; the
+        sentinel keeps their long repr out of the signature ``help()`` shows.
     invitation_spend : float, optional
         Cumulative spend of a VIP candidate; the book's policy's (1000) by default.
     follow_up_months : int, optional
@@ -334,6 +335,8 @@ def action_plan(
     first, last = _day_value(start, name="start"), _day_value(end, name="end")
     if last < first:
         raise InvalidParameterError(f"{owner}: end ({end}) is before start ({start}).")
+    if schedules is None:
+        schedules = DEFAULT_SCHEDULES
     if not all(isinstance(s, ActionSchedule) for s in schedules):
         raise InvalidParameterError.for_value(
             name="schedules", owner=owner, allowed="a sequence of ActionSchedule", got=schedules

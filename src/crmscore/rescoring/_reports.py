@@ -510,7 +510,7 @@ def course_check(
     start: Any,
     end: Any,
     vip_tiers: Sequence[str] | None = None,
-    figures: Mapping[str, float] = COURSE_FIGURES,
+    figures: Mapping[str, float] | None = None,
     **event_columns: Any,
 ) -> pd.DataFrame:
     """Measure the training course's figures on a book over a period.
@@ -527,8 +527,9 @@ def course_check(
         The period: the days after ``start`` up to and including ``end``.
     vip_tiers : sequence of str, optional
         The tiers (labels or keys) that count as VIP; the highest tier by default.
-    figures : mapping, default COURSE_FIGURES
-        Reference values by metric name (see :data:`COURSE_FIGURES`).
+    figures : mapping, optional
+        Reference values by metric name, replacing those of :data:`COURSE_FIGURES`.
+        ``None`` (the default) means :data:`COURSE_FIGURES` as they are.
     **event_columns : str
         Column names of the log, as :func:`tier_outcomes`.
 
@@ -576,6 +577,8 @@ def course_check(
     joins in 2024), hence no new customers.
     """
     owner = "course_check"
+    if figures is None:
+        figures = COURSE_FIGURES
     unknown = sorted(set(figures) - set(COURSE_FIGURES))
     if unknown:
         raise InvalidParameterError(

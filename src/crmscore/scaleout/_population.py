@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from crmscore._validation import indicator_column
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.scaleout._common import check_dask, require_columns
-from crmscore.tiering import FittedScorecard, Scorecard
-from crmscore.tiering._normalise import (
+from crmscore.tiering import (
+    FittedScorecard,
     FixedRange,
     LearnedScale,
     MinMax,
     PercentileRank,
-    ScaleKind,
+    Scorecard,
 )
-from crmscore.tiering._scorecard import _indicator_values
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
 
-    from crmscore.tiering._normalise import Indicator
+    from crmscore.tiering import Indicator
 
 __all__ = ["fit_scorecard_dask"]
 
@@ -33,7 +33,7 @@ _NAME = "the indicators frame"
 
 def _present(part: pd.DataFrame, *, column: str, allow_missing: bool) -> pd.Series:
     """Check one partition's indicator column as ``Scorecard.fit`` does; keep known values."""
-    values = _indicator_values(part, column, allow_missing=allow_missing, frame_name=_NAME)
+    values = indicator_column(part, column, allow_missing=allow_missing, frame_name=_NAME)
     values = np.asarray(values, dtype=np.float64)
     return pd.Series(values[~np.isnan(values)], name="value", dtype=np.float64)
 
@@ -308,7 +308,7 @@ def _scale(
     clip_low, clip_high = learned.get("clip", (None, None))
     lower = low if clip_low is None else clip_low
     upper = high if clip_high is None else clip_high
-    kind: ScaleKind
+    kind: Literal["min_max", "z_score"]
     if isinstance(rule, MinMax):
         params: tuple[float, ...] = (
             float(np.clip(low, lower, upper)),

@@ -44,7 +44,7 @@ def event_indicators(
     window_days: int = 365,
     month_days: int = 30,
     recent_days: int = 90,
-    interaction_kinds: Collection[str] = ACTIVITY_KINDS,
+    interaction_kinds: Collection[str] | None = None,
     customer_col: str = "customer_id",
     timestamp_col: str = "timestamp",
     kind_col: str = "kind",
@@ -71,10 +71,10 @@ def event_indicators(
         Days in a month for "per month" rates and the last month's interactions.
     recent_days : int, default 90
         The recent span of ``recent_purchase_ratio``.
-    interaction_kinds : collection of str, default ACTIVITY_KINDS
-        Kinds that count as an interaction (every customer-initiated kind, as the
-        churn signal *interaction stop*; pass ``("interaction",)`` for logins and
-        contacts only).
+    interaction_kinds : collection of str, optional
+        Kinds that count as an interaction. ``None`` (the default) means
+        :data:`~crmscore.churn.ACTIVITY_KINDS` (every customer-initiated kind, as the churn signal
+        *interaction stop*); pass ``("interaction",)`` for logins and contacts only.
     customer_col : str, default "customer_id"
         Column of customer ids.
     timestamp_col : str, default "timestamp"
@@ -170,6 +170,8 @@ def event_indicators(
         event_id_col=event_id_col,
         extra_kinds=extra_kinds,
     )
+    if interaction_kinds is None:
+        interaction_kinds = ACTIVITY_KINDS
     unknown = sorted(set(interaction_kinds) - set(log.kind_names))
     if unknown:
         raise InvalidParameterError(

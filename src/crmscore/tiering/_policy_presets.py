@@ -17,10 +17,11 @@ from crmscore.tiering._hierarchy import Criterion
 from crmscore.tiering._normalise import FixedRange, Indicator, PercentileRank
 from crmscore.tiering._rules import Condition, RuleTier, RuleTiering
 from crmscore.tiering._scorecard import MissingPolicy, Scorecard
-from crmscore.tiering._tiers import POLICY_TIERS, TierScheme
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+    from crmscore.tiering._tiers import TierScheme
 
 __all__ = [
     "MEMBERSHIP_LEVELS",
@@ -224,7 +225,7 @@ and 5,000; quarterly and 1,000).
 
 def membership_levels(
     *,
-    levels: Sequence[tuple[str, str, str, float, float]] = MEMBERSHIP_LEVELS,
+    levels: Sequence[tuple[str, str, str, float, float]] | None = None,
     base: tuple[str, str, str] = ("regular", "Regular", "普通会员"),
     require: str = "both",
     columns: Mapping[str, str] | None = None,
@@ -233,9 +234,10 @@ def membership_levels(
 
     Parameters
     ----------
-    levels : sequence of (key, label_en, label_zh, min_purchases, min_spend)
+    levels : sequence of (key, label_en, label_zh, min_purchases, min_spend), optional
         Highest level first; a member reaches a level with at least
         ``min_purchases`` purchases and at least ``min_spend`` spend in the year.
+        ``None`` (the default) means :data:`MEMBERSHIP_LEVELS`.
     base : (key, label_en, label_zh), default ("regular", "Regular", "普通会员")
         The level of everyone else.
     require : {"both", "either"}, default "both"
@@ -259,7 +261,9 @@ def membership_levels(
     check_param(require, OneOf(("both", "either")), name="require", owner="membership_levels")
     name = _columns(("purchases", "spend"), columns, owner="membership_levels")
     tiers = []
-    for key, label_en, label_zh, min_purchases, min_spend in levels:
+    for key, label_en, label_zh, min_purchases, min_spend in (
+        MEMBERSHIP_LEVELS if levels is None else levels
+    ):
         conditions = [
             Condition(column=name["purchases"], op=">=", threshold=min_purchases),
             Condition(column=name["spend"], op=">=", threshold=min_spend),
@@ -503,7 +507,7 @@ def relationship_scorecard(
     weights: PairwiseMatrix | DirectWeights | Mapping[str, float] | None = None,
     indicators: Sequence[Indicator] = (),
     product_preference: bool = True,
-    tiers: TierScheme = POLICY_TIERS,
+    tiers: TierScheme | None = None,
     missing: MissingPolicy = "error",
 ) -> Scorecard:
     """Build the five-dimension relationship-quality scorecard (客户关系质量评分).
@@ -522,8 +526,9 @@ def relationship_scorecard(
         normalisation).
     product_preference : bool, default True
         ``False`` leaves that dimension out (four dimensions, equal weights).
-    tiers : TierScheme, default POLICY_TIERS
-        Tiers of the 0-100 relationship score.
+    tiers : TierScheme, optional
+        Tiers of the 0-100 relationship score. ``None`` (the default) means
+        :data:`POLICY_TIERS`.
     missing : {"error", "median", "zero"}, default "error"
         As :class:`Scorecard`.
 

@@ -12,10 +12,11 @@ from crmscore.tiering._ahp import DirectWeights, PairwiseMatrix
 from crmscore.tiering._hierarchy import Criterion
 from crmscore.tiering._normalise import FixedRange, Indicator, PercentileRank, ZScore
 from crmscore.tiering._scorecard import MissingPolicy, Scorecard
-from crmscore.tiering._tiers import POLICY_TIERS, TierRule, TierScheme
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+    from crmscore.tiering._tiers import TierRule, TierScheme
 
 __all__ = [
     "B2B_CRITERIA",
@@ -109,13 +110,13 @@ carries.
 
 def b2b_scorecard(
     *,
-    criteria_weights: PairwiseMatrix | DirectWeights | Mapping[str, float] = B2B_CRITERIA,
+    criteria_weights: PairwiseMatrix | DirectWeights | Mapping[str, float] | None = None,
     indicator_weights: (
         Mapping[str, PairwiseMatrix | DirectWeights | Mapping[str, float]] | None
     ) = None,
     indicators: Sequence[Indicator] = (),
     columns: Mapping[str, str] | None = None,
-    tiers: TierScheme = POLICY_TIERS,
+    tiers: TierScheme | None = None,
     rules: Sequence[TierRule] = (),
     missing: MissingPolicy = "error",
 ) -> Scorecard:
@@ -130,17 +131,17 @@ def b2b_scorecard(
 
     Parameters
     ----------
-    criteria_weights : PairwiseMatrix, DirectWeights or mapping, default B2B_CRITERIA
+    criteria_weights : PairwiseMatrix, DirectWeights or mapping, optional
         Weights of ``"financial"``, ``"potential"`` and ``"risk"``: direct, or AHP
-        judgments.
+        judgments. ``None`` (the default) means :data:`B2B_CRITERIA` (50 / 30 / 20).
     indicator_weights : mapping, optional
         Per group (``"financial"``, ...), weights of its three indicators.
     indicators : sequence of Indicator, optional
         Replacements for default indicators of the same name (:data:`B2B_INDICATORS`).
     columns : mapping, optional
         ``{indicator: column}`` when the data names them differently.
-    tiers
-        As :class:`Scorecard`.
+    tiers : TierScheme, optional
+        As :class:`Scorecard`: ``None`` (the default) means :data:`POLICY_TIERS`.
     rules
         As :class:`Scorecard`.
     missing
@@ -176,13 +177,13 @@ def b2b_scorecard(
 
 def b2b_policy_scorecard(
     *,
-    criteria_weights: PairwiseMatrix | DirectWeights | Mapping[str, float] = B2B_CRITERIA,
+    criteria_weights: PairwiseMatrix | DirectWeights | Mapping[str, float] | None = None,
     indicator_weights: (
         Mapping[str, PairwiseMatrix | DirectWeights | Mapping[str, float]] | None
     ) = None,
     indicators: Sequence[Indicator] = (),
     columns: Mapping[str, str] | None = None,
-    tiers: TierScheme = POLICY_TIERS,
+    tiers: TierScheme | None = None,
     rules: Sequence[TierRule] = (),
     missing: MissingPolicy = "error",
 ) -> Scorecard:
@@ -243,11 +244,11 @@ def _b2b(
     defaults_by_group: Mapping[str, tuple[Indicator, ...]],
     *,
     owner: str,
-    criteria_weights: PairwiseMatrix | DirectWeights | Mapping[str, float],
+    criteria_weights: PairwiseMatrix | DirectWeights | Mapping[str, float] | None,
     indicator_weights: Mapping[str, PairwiseMatrix | DirectWeights | Mapping[str, float]] | None,
     indicators: Sequence[Indicator],
     columns: Mapping[str, str] | None,
-    tiers: TierScheme,
+    tiers: TierScheme | None,
     rules: Sequence[TierRule],
     missing: MissingPolicy,
 ) -> Scorecard:
@@ -276,6 +277,8 @@ def _b2b(
             if default.name in renamed:
                 spec = attrs.evolve(spec, column=renamed[default.name])
             specs.append(spec)
+    if criteria_weights is None:  # the sentinel keeps the mapping's repr out of help()
+        criteria_weights = B2B_CRITERIA
     hierarchy = Criterion(name="customer value", weights=criteria_weights, subcriteria=groups)
     return Scorecard(
         hierarchy=hierarchy, indicators=specs, tiers=tiers, rules=rules, missing=missing

@@ -18,7 +18,7 @@ from crmscore._validation import (
     check_columns,
     check_frame,
     check_unique_index,
-    first_ids,
+    indicator_column,
     validator,
 )
 from crmscore.errors import InvalidDataError, InvalidParameterError
@@ -63,68 +63,9 @@ def _to_indicators(values: Sequence[Indicator]) -> tuple[Indicator, ...]:
     return tuple(values)
 
 
-def _all_allowed(values: FloatArray, *, allow_missing: bool) -> bool:
-    """Cheap sufficient test that a column has no infinite (or, if not allowed, NaN) value.
-
-    One reduction instead of an elementwise mask: a sum is finite only when every
-    term is (a NaN or an infinity propagates); ``fmin``/``fmax`` skip NaNs and meet
-    any infinity. ``False`` only means the exact (masked) check must decide: a sum
-    of large finite values may overflow.
-    """
-    if values.size == 0:
-        return True
-    if allow_missing:
-        return not (np.isinf(np.fmax.reduce(values)) or np.isinf(np.fmin.reduce(values)))
-    with np.errstate(over="ignore", invalid="ignore"):  # (inf - inf, or an overflow)
-        return bool(np.isfinite(np.add.reduce(values)))
-
-
-def _indicator_values(
-    frame: pd.DataFrame,
-    column: str,
-    *,
-    allow_missing: bool,
-    frame_name: str,
-    keep_integers: bool = False,
-) -> FloatArray:
-    """Read a numeric indicator column as float64; NaN only where the policy allows it.
-
-    ``keep_integers`` returns an integer column as it is (no float copy), for a
-    min/max that is exact on integers anyway.
-    """
-    series = frame[column]
-    if pd.api.types.is_bool_dtype(series.dtype) or not pd.api.types.is_numeric_dtype(series.dtype):
-        raise InvalidDataError(
-            f"Indicator column {column!r} of {frame_name} must be numeric; got dtype "
-            f"{series.dtype}.",
-            column=column,
-        )
-    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu":
-        integers = series.to_numpy()  # never missing nor infinite
-        return integers if keep_integers else integers.astype(np.float64)
-    if isinstance(series.dtype, np.dtype):  # numpy floats: NaN is the only gap
-        values = np.asarray(series.to_numpy(), dtype=np.float64)
-    else:  # nullable / Arrow: their NA becomes NaN
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    if _all_allowed(values, allow_missing=allow_missing):
-        return values
-    bad = np.isinf(values) if allow_missing else ~np.isfinite(values)
-    if bad.any():
-        offending, total = first_ids(frame.index, bad)
-        what = "infinite" if allow_missing else "missing (NaN) or infinite"
-        hint = (
-            "Repair them first."
-            if allow_missing
-            else "Impute them, or choose missing='median' or missing='zero' on the Scorecard."
-        )
-        raise InvalidDataError.for_ids(
-            column=column,
-            problem=f"has {what} values",
-            ids=offending,
-            n_offending=total,
-            hint=hint,
-        )
-    return values
+def _to_tiers(value: TierScheme | None) -> TierScheme:
+    """``None`` is the policy's scheme: a sentinel keeps its long repr out of ``help()``."""
+    return POLICY_TIERS if value is None else value
 
 
 @attrs.frozen(kw_only=True)
@@ -178,9 +119,11 @@ class Scorecard:
     """One :class:`Indicator` per leaf of ``hierarchy`` (direction and normalisation)."""
 
     tiers: TierScheme = attrs.field(
-        default=POLICY_TIERS, validator=attrs.validators.instance_of(TierScheme)
+        default=None, converter=_to_tiers, validator=attrs.validators.instance_of(TierScheme)
     )
-    """How scores are cut into tiers (default: the policy's 90 / 80 / 60)."""
+    """How scores are cut into tiers. ``None`` (the default) means
+    :data:`~crmscore.tiering.POLICY_TIERS`, the policy's 90 / 80 / 60; the sentinel
+    keeps the scheme's long repr out of the signature ``help()`` shows."""
 
     rules: tuple[TierRule, ...] = attrs.field(default=(), converter=to_rules)
     """Floors and caps applied to the score's tier, in order."""
@@ -314,7 +257,7 @@ class Scorecard:
         wants_median = self.missing == "median"
         for leaf in self.hierarchy.indicators:
             indicator = by_name[leaf]
-            values = _indicator_values(
+            values = indicator_column(
                 indicators_frame,
                 indicator.source,
                 allow_missing=self.missing != "error",
@@ -485,7 +428,7 @@ class FittedScorecard:
         imputed = np.zeros(len(frame), dtype=np.int64)
         for k, (leaf, scale) in enumerate(zip(self.indicators, self.scales, strict=True)):
             indicator = by_name[leaf]
-            values = _indicator_values(
+            values = indicator_column(
                 frame, indicator.source, allow_missing=card.missing != "error", frame_name=name
             )
             missing = np.isnan(values) if card.missing != "error" else None

@@ -19,7 +19,14 @@ from crmscore.churn.signals._base import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from crmscore.churn._context import EventContext
+
+
+def _to_activity_kinds(values: Sequence[str] | None) -> tuple[str, ...]:
+    """``None`` is :data:`ACTIVITY_KINDS`, as the signature's short default."""
+    return ACTIVITY_KINDS if values is None else _to_kinds(values)
 
 
 @attrs.frozen(kw_only=True)
@@ -116,9 +123,10 @@ class InteractionStop(ChurnSignal):
     """Days without interaction that fire the signal (policy: 30)."""
 
     kinds: tuple[str, ...] = attrs.field(
-        default=ACTIVITY_KINDS, converter=_to_kinds, validator=_kinds
+        default=None, converter=_to_activity_kinds, validator=_kinds
     )
-    """Event kinds that count as an interaction."""
+    """Event kinds that count as an interaction. ``None`` (the default) means
+    :data:`ACTIVITY_KINDS`; the sentinel keeps the long tuple out of ``help()``."""
 
     def compute(self, context: EventContext) -> SignalResult:
         """Measure the signal for every customer of the log."""
