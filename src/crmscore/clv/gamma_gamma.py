@@ -480,16 +480,7 @@ class GammaGammaFitter(FitterSettings):
             progress_span=(PREPARED, OPTIMISED),
         )
         params = GammaGammaParams(**dict(zip(_NAMES, optimum.theta, strict=True)))
-        if params.q <= 1:
-            raise InvalidDataError(
-                f"The Gamma-Gamma fit gives q = {params.q:.4g} <= 1: the spend of these "
-                f"{round(n)} repeat customers is so heavy-tailed that the model's mean spend "
-                "p v / (q - 1) is infinite, and so would be the expected spend of every "
-                "customer without enough repeat purchases. Check monetary_value for "
-                "outliers or data errors, or cap extreme amounts, before fitting.",
-                column="monetary_value",
-                n_offending=round(n),
-            )
+        check_mean_spend(params, n_customers=round(n))
         model = GammaGammaModel(
             params=params,
             covariance=optimum.covariance,
@@ -502,15 +493,35 @@ class GammaGammaFitter(FitterSettings):
 
 
 def _moment_start(m: FloatArray, counts: FloatArray) -> tuple[float, float, float]:
+    """Choose starting values from the mean and spread of the mean spends (see below)."""
+    total = float(counts.sum())
+    mean = float(np.sum(counts * m)) / total
+    variance = float(np.sum(counts * (m - mean) ** 2)) / total
+    return moment_start(mean, variance)
+
+
+def moment_start(mean: float, variance: float) -> tuple[float, float, float]:
     """Choose starting values: q = 3, and p, v from the mean and spread of mean spends.
 
     With q = 3 the population mean spend is p v / 2; p is taken from the squared
     coefficient of variation of the observed means (about 1/p for a Gamma), clipped
-    to a sensible range.
+    to a sensible range. A distributed fit sums the mean and spread over partitions.
     """
-    mean = float(np.sum(counts * m)) / float(counts.sum())
-    variance = float(np.sum(counts * (m - mean) ** 2)) / float(counts.sum())
     cv2 = variance / mean**2 if mean > 0 else 1.0
     p = float(np.clip(1.0 / max(cv2, 1e-6), 0.5, 50.0))
     q = 3.0
     return (p, q, 2.0 * mean / p)
+
+
+def check_mean_spend(params: GammaGammaParams, *, n_customers: int) -> None:
+    """Refuse a fit with q <= 1: the population's mean spend would be infinite."""
+    if params.q <= 1:
+        raise InvalidDataError(
+            f"The Gamma-Gamma fit gives q = {params.q:.4g} <= 1: the spend of these "
+            f"{n_customers} repeat customers is so heavy-tailed that the model's mean spend "
+            "p v / (q - 1) is infinite, and so would be the expected spend of every "
+            "customer without enough repeat purchases. Check monetary_value for "
+            "outliers or data errors, or cap extreme amounts, before fitting.",
+            column="monetary_value",
+            n_offending=n_customers,
+        )
