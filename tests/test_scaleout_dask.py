@@ -349,6 +349,19 @@ def test_every_model_is_fitted_from_per_partition_derivatives(
     assert got.convergence.n_rows >= cast("Any", expected).convergence.n_rows
 
 
+def test_the_pareto_fit_on_dask_starts_where_the_pandas_fit_does(client: object) -> None:
+    # On 8,000 customers coarsening recency and T halves the rows, so ParetoNBDFitter.fit
+    # first fits the coarse rows (3 full iterations instead of 8 from the rate guess).
+    # fit_dask calls the same hooks on the partitions' coarsened rows: on one partition
+    # it takes the very same steps, and returns the very same model.
+    summary = cs.make_rfm_summary(8_000, seed=31)
+    expected = cs.ParetoNBDFitter().fit(summary, time_unit="W")
+    got = fit_dask(_lazy(summary, npartitions=1), fitter=cs.ParetoNBDFitter(), time_unit="W")
+    assert got == expected
+    assert expected.convergence is not None
+    assert expected.convergence.n_iterations == 3
+
+
 def test_dask_fits_reproduce_the_published_cdnow_estimates(client: object) -> None:
     # Fader, Hardie and Lee (2005): r=0.243, alpha=4.414, a=0.793, b=2.426, LL -9582.4;
     # Gamma-Gamma p=6.25, q=3.74 (FHL 2005b). lifetimes ships both summaries.

@@ -172,10 +172,53 @@ def test_fits_from_spark_statistics_equal_the_in_memory_fits(
     for fitter in (cs.BetaGeoFitter(), cs.GammaGammaFitter()):
         stats = sufficient_statistics_spark(frame, fitter=fitter, time_unit=time_unit)
         pd.testing.assert_frame_equal(stats, fitter.aggregate(table), check_exact=True)
-    purchases = fit_spark(frame, fitter=cs.BetaGeoFitter(), time_unit=time_unit)
+    purchases = fit_spark(
+        frame, fitter=cs.BetaGeoFitter(), time_unit=time_unit, method="statistics"
+    )
     assert purchases == cs.BetaGeoFitter().fit(table)
     assert purchases.time_unit == time_unit
-    assert fit_spark(frame, fitter=cs.GammaGammaFitter()) == cs.GammaGammaFitter().fit(table)
+    spend = fit_spark(frame, fitter=cs.GammaGammaFitter(), method="statistics")
+    assert spend == cs.GammaGammaFitter().fit(table)
+
+
+@pytest.mark.parametrize(
+    "fitter", [cs.BetaGeoFitter, cs.GammaGammaFitter], ids=lambda fitter: fitter.__name__
+)
+def test_spark_fits_sum_per_partition_derivatives_to_the_pandas_optimum(
+    spark: Any, fitter: type[Any]
+) -> None:
+    # 3 partitions: each is compressed on the executors and cached there, and every
+    # optimiser step sums their log-likelihood, gradient and Hessian; the optimum is
+    # the pandas fit's to 1e-8 (a tight tol pins down Gamma-Gamma's flat ridge).
+    summary = cs.make_rfm_summary(600, seed=31)
+    frame = spark.createDataFrame(summary.reset_index()).repartition(3)
+    settings: Any = fitter(tol=1e-11)
+    done: list[float] = []
+    got = fit_spark(frame, fitter=settings, time_unit="W", progress=done.append)
+    if isinstance(settings, cs.GammaGammaFitter):
+        expected: Any = settings.fit(summary)
+    else:
+        expected = settings.fit(summary, time_unit="W")
+    for name, value in expected.params.to_dict().items():
+        assert got.params.to_dict()[name] == pytest.approx(value, rel=1e-8, abs=0), name
+    assert got.log_likelihood == pytest.approx(expected.log_likelihood, rel=1e-8, abs=0)
+    np.testing.assert_allclose(got.covariance, expected.covariance, rtol=1e-6, atol=0)
+    assert (got.n_customers, getattr(got, "time_unit", "W")) == (expected.n_customers, "W")
+    assert (done[0], done[-1]) == (0.0, 1.0)
+    assert done == sorted(done)
+
+
+def test_a_bad_row_in_a_spark_partition_fit_raises_the_statistics_error(spark: Any) -> None:
+    # The executors refuse the row; the driver then raises the typed error of
+    # method="statistics" on the same table (not Spark's wrapped exception).
+    summary = cs.make_rfm_summary(200, seed=5)
+    summary.loc[summary.index[7], "recency"] = summary["T"].iloc[7] + 1.0  # after T
+    frame = spark.createDataFrame(summary.reset_index()).repartition(2)
+    with pytest.raises(cs.InvalidDataError, match="recency") as expected:
+        fit_spark(frame, fitter=cs.BetaGeoFitter(), method="statistics")
+    with pytest.raises(cs.InvalidDataError) as caught:
+        fit_spark(frame, fitter=cs.BetaGeoFitter())
+    assert str(caught.value) == str(expected.value)
 
 
 def test_spark_statistics_reject_bad_arguments(spark: Any) -> None:
@@ -241,7 +284,7 @@ def test_spark_fits_report_progress_as_the_pandas_fits(spark: Any) -> None:
         expected: list[float] = []
         fitter.fit(table, progress=expected.append)
         done: list[float] = []
-        fit_spark(frame, fitter=fitter, progress=done.append)
+        fit_spark(frame, fitter=fitter, method="statistics", progress=done.append)
         assert done == expected
         assert (done[0], done[-1]) == (0.0, 1.0)
     with pytest.raises(cs.InvalidParameterError, match="'progress' parameter of fit_spark"):

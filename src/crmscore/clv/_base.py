@@ -68,7 +68,14 @@ if TYPE_CHECKING:
 
     from crmscore.clv._kernels import Derivatives, FloatArray, Params
 
-__all__ = ["PurchaseFitterBase", "PurchaseModelBase"]
+__all__ = [
+    "FittedModelBase",
+    "FitterSettings",
+    "PurchaseFitterBase",
+    "PurchaseModelBase",
+    "initial_params_field",
+    "max_iterations_field",
+]
 
 
 class ParamsLike(Protocol):
@@ -82,19 +89,23 @@ class ParamsLike(Protocol):
 P = TypeVar("P", bound=ParamsLike)
 
 
-def _check_params(instance: PurchaseModelBase[Any], attribute: Any, value: Any) -> None:
+def _check_params(instance: FittedModelBase[Any], attribute: Any, value: Any) -> None:
     """``params`` must be an instance of the model's parameter class."""
     attrs.validators.instance_of(type(instance)._params_type)(instance, attribute, value)
 
 
-def _check_covariance(instance: PurchaseModelBase[Any], attribute: Any, value: Any) -> None:
+def _check_covariance(instance: FittedModelBase[Any], attribute: Any, value: Any) -> None:
     """``covariance`` is None or a covariance of the model's parameters."""
     check_covariance(len(type(instance)._param_names))(instance, attribute, value)
 
 
 @attrs.frozen(kw_only=True)
-class PurchaseModelBase(Generic[P]):
-    """Fields and non-predictive methods of a fitted purchase model (private base)."""
+class FittedModelBase(Generic[P]):
+    """Fields and non-predictive methods of any fitted model (private base).
+
+    The purchase models (through :class:`PurchaseModelBase`, which adds the time
+    unit), BG/BB and sBG subclass it.
+    """
 
     #: The parameter class (e.g. BetaGeoParams); its ``from_dict`` reads mappings.
     _params_type: ClassVar[type[Any]]
@@ -102,8 +113,6 @@ class PurchaseModelBase(Generic[P]):
     _param_names: ClassVar[tuple[str, ...]]
     #: The title of the HTML repr.
     _html_title: ClassVar[str]
-    #: The class of the optional *lifetimes* package with the same model.
-    _lifetimes_name: ClassVar[str]
 
     params: P = attrs.field(validator=_check_params)
     """The model's parameters (rates in the model's time unit)."""
@@ -128,29 +137,28 @@ class PurchaseModelBase(Generic[P]):
     )
     """The optimiser's report; None if built from parameters."""
 
-    time_unit: str | None = attrs.field(default=None, validator=check_time_unit)
-    """Unit of recency, T and t ("D", "W", "M"), taken from the fitted table's
-    ``attrs``; None if unknown."""
-
     @classmethod
-    def from_params(cls, params: P | Mapping[str, float], *, time_unit: str | None = None) -> Self:
+    def from_params(cls, params: P | Mapping[str, float]) -> Self:
         """Build a model from known (e.g. published) parameters.
 
         Parameters
         ----------
         params : parameter class or mapping
             The model's parameters, as its parameter class or a mapping by name.
-        time_unit : {"D", "W", "M"}, optional
-            The unit the rate parameters are expressed in.
 
         Returns
         -------
         model
             A model of this class, without fit statistics.
         """
+        return cls(params=cls._as_params(params))
+
+    @classmethod
+    def _as_params(cls, params: P | Mapping[str, float]) -> P:
+        """Return ``params`` as the parameter class (read from a mapping if need be)."""
         if not isinstance(params, cls._params_type):
             params = cls._params_type.from_dict(params)
-        return cls(params=cast("P", params), time_unit=time_unit)
+        return cast("P", params)
 
     def __repr__(self) -> str:
         return fitted_model_repr(self)
@@ -193,6 +201,46 @@ class PurchaseModelBase(Generic[P]):
         True
         """
         return parameter_summary(self.params.to_dict(), self.standard_errors, level=level)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe representation."""
+        return fit_result_to_dict(self)
+
+    @classmethod
+    @reads("params", optional=FIT_RESULT_KEYS)
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Inverse of :meth:`to_dict`."""
+        return cls(params=cls._params_type.from_dict(data["params"]), **fit_result_from_dict(data))
+
+
+@attrs.frozen(kw_only=True, repr=False)  # keep the base's short repr
+class PurchaseModelBase(FittedModelBase[P]):
+    """Fields and non-predictive methods of a fitted purchase model (private base)."""
+
+    #: The class of the optional *lifetimes* package with the same model.
+    _lifetimes_name: ClassVar[str]
+
+    time_unit: str | None = attrs.field(default=None, validator=check_time_unit)
+    """Unit of recency, T and t ("D", "W", "M"), taken from the fitted table's
+    ``attrs``; None if unknown."""
+
+    @classmethod
+    def from_params(cls, params: P | Mapping[str, float], *, time_unit: str | None = None) -> Self:
+        """Build a model from known (e.g. published) parameters.
+
+        Parameters
+        ----------
+        params : parameter class or mapping
+            The model's parameters, as its parameter class or a mapping by name.
+        time_unit : {"D", "W", "M"}, optional
+            The unit the rate parameters are expressed in.
+
+        Returns
+        -------
+        model
+            A model of this class, without fit statistics.
+        """
+        return cls(params=cls._as_params(params), time_unit=time_unit)
 
     @property
     def _theta(self) -> Params:
@@ -318,15 +366,51 @@ class PurchaseModelBase(Generic[P]):
         return cls.from_params(params, time_unit=time_unit)
 
 
+# --- what every fitter has: the optimiser's settings --------------------------------------
+# (penalizer and tol stay written out: the attrs mypy plugin types __init__ from a
+# converter only when it sees it in the class body)
+
+
+def initial_params_field(params_type: type[Any]) -> Any:
+    """Return an ``initial_params`` field: None or an instance of ``params_type``."""
+    return attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(params_type))
+    )
+
+
+def max_iterations_field() -> Any:
+    """Return a ``max_iterations`` field: a positive int, by default the shared cap."""
+    return attrs.field(default=DEFAULT_MAX_ITERATIONS, validator=positive_int)
+
+
+class FitterSettings:
+    """The JSON round trip of a fitter's settings (a mixin of the attrs fitters).
+
+    A subclass names ``_model_type``, whose ``_params_type`` reads ``initial_params``.
+    """
+
+    _model_type: ClassVar[type[Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe representation."""
+        return settings_to_dict(self)
+
+    @classmethod
+    @reads(optional=SETTINGS_KEYS)
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Inverse of :meth:`to_dict`."""
+        build: Any = cls  # an attrs class: its fields are in the subclass
+        fitter: Self = build(**settings_from_dict(data, cls._model_type._params_type))
+        return fitter
+
+
 M = TypeVar("M", bound=PurchaseModelBase[Any])
 
 
 @attrs.frozen(kw_only=True)
-class PurchaseFitterBase(Generic[P, M]):
+class PurchaseFitterBase(FitterSettings, Generic[P, M]):
     """Settings and the maximum-likelihood fit of a purchase model (private base)."""
 
-    #: The fitted model's class.
-    _model_type: ClassVar[type[Any]]
     #: The model's name in error messages ("BG/NBD", ...).
     _model_label: ClassVar[str]
     #: Which parameters are rates in the time unit: their penalty is divided by the
@@ -347,7 +431,7 @@ class PurchaseFitterBase(Generic[P, M]):
     """Convergence tolerance on the largest gradient of the mean log-likelihood per
     customer with respect to the log parameters."""
 
-    max_iterations: int = attrs.field(default=DEFAULT_MAX_ITERATIONS, validator=positive_int)
+    max_iterations: int = max_iterations_field()
     """Most optimiser iterations before :class:`~crmscore.errors.ConvergenceError`."""
 
     @initial_params.validator
@@ -543,13 +627,3 @@ class PurchaseFitterBase(Generic[P, M]):
         )
         progress.done()
         return model
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe representation."""
-        return settings_to_dict(self)
-
-    @classmethod
-    @reads(optional=SETTINGS_KEYS)
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**settings_from_dict(data, cls._model_type._params_type))

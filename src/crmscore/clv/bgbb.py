@@ -14,7 +14,7 @@ transaction), ``recency`` (t_x, the opportunity of the last one, 0 if none) and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 import attrs
 import numpy as np
@@ -37,31 +37,19 @@ from crmscore._validation import (
     to_float,
 )
 from crmscore.clv import _discrete
+from crmscore.clv._base import (
+    FittedModelBase,
+    FitterSettings,
+    initial_params_field,
+    max_iterations_field,
+)
 from crmscore.clv._fitting import (
-    DEFAULT_MAX_ITERATIONS,
     DEFAULT_TOL,
-    FIT_RESULT_KEYS,
     OPTIMISED,
     PREPARED,
-    SETTINGS_KEYS,
-    ConvergenceReport,
-    Matrix,
-    check_covariance,
-    fit_result_from_dict,
-    fit_result_to_dict,
-    fitted_model_html,
-    fitted_model_repr,
     lifetimes_class,
     lifetimes_params,
     maximize,
-    optional_finite,
-    optional_positive_int,
-    parameter_summary,
-    positive_int,
-    settings_from_dict,
-    settings_to_dict,
-    standard_errors,
-    to_matrix,
 )
 from crmscore.clv._inputs import check_counts, frame_columns, reject
 from crmscore.errors import InvalidDataError, InvalidParameterError
@@ -231,8 +219,8 @@ def _per_distinct(
 # --------------------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class BetaGeoBetaBinomModel:
+@attrs.frozen(kw_only=True, repr=False)  # keep the base's short repr
+class BetaGeoBetaBinomModel(FittedModelBase[BetaGeoBetaBinomParams]):
     r"""A BG/BB model with known parameters: fitted, or built from them.
 
     A frozen value: parameters, standard errors, log-likelihood and the optimiser's
@@ -255,49 +243,9 @@ class BetaGeoBetaBinomModel:
     Name: p_alive, dtype: float64
     """
 
-    params: BetaGeoBetaBinomParams = attrs.field(
-        validator=attrs.validators.instance_of(BetaGeoBetaBinomParams)
-    )
-    """The parameters alpha, beta, gamma, delta."""
-
-    covariance: Matrix | None = attrs.field(
-        default=None, converter=to_matrix, validator=check_covariance(4)
-    )
-    """Covariance of (alpha, beta, gamma, delta): the inverse observed information at
-    the optimum; None when the model was built from parameters."""
-
-    log_likelihood: float | None = attrs.field(
-        default=None, converter=attrs.converters.optional(to_float), validator=optional_finite
-    )
-    """Total log-likelihood of the fitted customers (without penalty); None if unfitted."""
-
-    n_customers: int | None = attrs.field(default=None, validator=optional_positive_int)
-    """Customers the model was fitted on; None if built from parameters."""
-
-    convergence: ConvergenceReport | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(ConvergenceReport)),
-    )
-    """The optimiser's report; None if built from parameters."""
-
-    @classmethod
-    def from_params(
-        cls, params: BetaGeoBetaBinomParams | Mapping[str, float]
-    ) -> BetaGeoBetaBinomModel:
-        """Build a model from known (e.g. published) parameters.
-
-        Parameters
-        ----------
-        params : BetaGeoBetaBinomParams or mapping
-            ``alpha``, ``beta``, ``gamma``, ``delta``.
-
-        Returns
-        -------
-        BetaGeoBetaBinomModel
-        """
-        if not isinstance(params, BetaGeoBetaBinomParams):
-            params = BetaGeoBetaBinomParams.from_dict(params)
-        return cls(params=params)
+    _params_type: ClassVar[type[BetaGeoBetaBinomParams]] = BetaGeoBetaBinomParams
+    _param_names: ClassVar[tuple[str, ...]] = _NAMES
+    _html_title: ClassVar[str] = "BetaGeoBetaBinomModel: BG/BB discrete purchases"
 
     @property
     def time_unit(self) -> str | None:
@@ -307,34 +255,6 @@ class BetaGeoBetaBinomModel:
         ``periods_per_step`` (a whole number of opportunities per discounting step).
         """
         return None
-
-    def __repr__(self) -> str:
-        return fitted_model_repr(self)
-
-    def _repr_html_(self) -> str:
-        """Parameters with standard errors and confidence intervals, as an HTML table."""
-        return fitted_model_html(self, title="BetaGeoBetaBinomModel: BG/BB discrete purchases")
-
-    @property
-    def standard_errors(self) -> dict[str, float] | None:
-        """Standard errors of alpha, beta, gamma, delta (None if built from parameters)."""
-        return standard_errors(self.covariance, _NAMES)
-
-    def summary(self, *, level: float = 0.95) -> pd.DataFrame:
-        """Estimates, standard errors and log-scale Wald confidence intervals.
-
-        Parameters
-        ----------
-        level : float, default 0.95
-            Confidence level.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Indexed by parameter: ``estimate``, ``std_error``, ``lower``, ``upper``
-            (NaN for the last three when the model was built from parameters).
-        """
-        return parameter_summary(self.params.to_dict(), self.standard_errors, level=level)
 
     @property
     def _theta(self) -> tuple[float, float, float, float]:
@@ -556,18 +476,6 @@ class BetaGeoBetaBinomModel:
 
     # --- serialisation and interop ----------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe representation."""
-        return fit_result_to_dict(self)
-
-    @classmethod
-    @reads("params", optional=FIT_RESULT_KEYS)
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaGeoBetaBinomModel:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            params=BetaGeoBetaBinomParams.from_dict(data["params"]), **fit_result_from_dict(data)
-        )
-
     def to_lifetimes(self) -> Any:
         """Convert to a ``lifetimes.BetaGeoBetaBinomFitter`` with these parameters.
 
@@ -614,7 +522,7 @@ class BetaGeoBetaBinomModel:
 
 
 @attrs.frozen(kw_only=True)
-class BetaGeoBetaBinomFitter:
+class BetaGeoBetaBinomFitter(FitterSettings):
     """Settings for fitting the BG/BB model by maximum likelihood.
 
     :meth:`fit` returns a :class:`BetaGeoBetaBinomModel`; the fitter holds no data.
@@ -638,10 +546,9 @@ class BetaGeoBetaBinomFitter:
     -33225.6
     """
 
-    initial_params: BetaGeoBetaBinomParams | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(BetaGeoBetaBinomParams)),
-    )
+    _model_type: ClassVar[type[BetaGeoBetaBinomModel]] = BetaGeoBetaBinomModel
+
+    initial_params: BetaGeoBetaBinomParams | None = initial_params_field(BetaGeoBetaBinomParams)  # noqa: RUF009
     """Where the optimiser starts; by default alpha = beta = gamma = delta = 1."""
 
     penalizer: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_finite)
@@ -652,7 +559,7 @@ class BetaGeoBetaBinomFitter:
     """Convergence tolerance on the largest gradient of the mean log-likelihood per
     customer with respect to the log parameters."""
 
-    max_iterations: int = attrs.field(default=DEFAULT_MAX_ITERATIONS, validator=positive_int)
+    max_iterations: int = max_iterations_field()
     """Most optimiser iterations before :class:`~crmscore.errors.ConvergenceError`."""
 
     def fit(
@@ -763,16 +670,6 @@ class BetaGeoBetaBinomFitter:
         )
         progress.done()
         return model
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe representation."""
-        return settings_to_dict(self)
-
-    @classmethod
-    @reads(optional=SETTINGS_KEYS)
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaGeoBetaBinomFitter:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**settings_from_dict(data, BetaGeoBetaBinomParams))
 
 
 def _check_identifiable(frame: pd.DataFrame, x: FloatArray, n: FloatArray, *, owner: str) -> None:

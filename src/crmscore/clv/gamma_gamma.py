@@ -7,7 +7,7 @@ base analysis", Journal of Marketing Research 42(4), 415-430; and Fader and Hard
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 import numpy as np
@@ -19,13 +19,12 @@ from crmscore._progress import ProgressReporter
 from crmscore._serialise import build, reads
 from crmscore._validation import non_negative_finite, positive_finite, reject_ids, to_float
 from crmscore.clv import _kernels
+from crmscore.clv._base import FitterSettings, initial_params_field, max_iterations_field
 from crmscore.clv._fitting import (
-    DEFAULT_MAX_ITERATIONS,
     DEFAULT_TOL,
     FIT_RESULT_KEYS,
     OPTIMISED,
     PREPARED,
-    SETTINGS_KEYS,
     ConvergenceReport,
     Matrix,
     check_covariance,
@@ -39,9 +38,6 @@ from crmscore.clv._fitting import (
     optional_finite,
     optional_positive_int,
     parameter_summary,
-    positive_int,
-    settings_from_dict,
-    settings_to_dict,
     standard_errors,
     to_matrix,
 )
@@ -103,6 +99,9 @@ class GammaGammaModel:
     2    21.04
     Name: expected_spend, dtype: float64
     """
+
+    #: Read by GammaGammaFitter.from_dict (FitterSettings) for ``initial_params``.
+    _params_type: ClassVar[type[GammaGammaParams]] = GammaGammaParams
 
     params: GammaGammaParams = attrs.field(validator=attrs.validators.instance_of(GammaGammaParams))
     """The parameters p, q, v."""
@@ -319,7 +318,7 @@ class GammaGammaModel:
 
 
 @attrs.frozen(kw_only=True)
-class GammaGammaFitter:
+class GammaGammaFitter(FitterSettings):
     """Settings for fitting the Gamma-Gamma spend model by maximum likelihood.
 
     The model describes the mean spend of customers with at least one repeat
@@ -337,10 +336,9 @@ class GammaGammaFitter:
     True
     """
 
-    initial_params: GammaGammaParams | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(GammaGammaParams)),
-    )
+    _model_type: ClassVar[type[GammaGammaModel]] = GammaGammaModel
+
+    initial_params: GammaGammaParams | None = initial_params_field(GammaGammaParams)  # noqa: RUF009
     """Where the optimiser starts; by default by the method of moments (q = 3, and p,
     v matching the mean and variance of the observed mean spends)."""
 
@@ -352,7 +350,7 @@ class GammaGammaFitter:
     """Convergence tolerance on the largest gradient of the mean log-likelihood per
     customer with respect to the log parameters."""
 
-    max_iterations: int = attrs.field(default=DEFAULT_MAX_ITERATIONS, validator=positive_int)
+    max_iterations: int = max_iterations_field()
     """Most optimiser iterations before :class:`~crmscore.errors.ConvergenceError`."""
 
     @one_table("frequency", "monetary_value")
@@ -482,16 +480,7 @@ class GammaGammaFitter:
             progress_span=(PREPARED, OPTIMISED),
         )
         params = GammaGammaParams(**dict(zip(_NAMES, optimum.theta, strict=True)))
-        if params.q <= 1:
-            raise InvalidDataError(
-                f"The Gamma-Gamma fit gives q = {params.q:.4g} <= 1: the spend of these "
-                f"{round(n)} repeat customers is so heavy-tailed that the model's mean spend "
-                "p v / (q - 1) is infinite, and so would be the expected spend of every "
-                "customer without enough repeat purchases. Check monetary_value for "
-                "outliers or data errors, or cap extreme amounts, before fitting.",
-                column="monetary_value",
-                n_offending=round(n),
-            )
+        check_mean_spend(params, n_customers=round(n))
         model = GammaGammaModel(
             params=params,
             covariance=optimum.covariance,
@@ -502,27 +491,37 @@ class GammaGammaFitter:
         progress.done()
         return model
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe representation."""
-        return settings_to_dict(self)
-
-    @classmethod
-    @reads(optional=SETTINGS_KEYS)
-    def from_dict(cls, data: Mapping[str, Any]) -> GammaGammaFitter:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**settings_from_dict(data, GammaGammaParams))
-
 
 def _moment_start(m: FloatArray, counts: FloatArray) -> tuple[float, float, float]:
+    """Choose starting values from the mean and spread of the mean spends (see below)."""
+    total = float(counts.sum())
+    mean = float(np.sum(counts * m)) / total
+    variance = float(np.sum(counts * (m - mean) ** 2)) / total
+    return moment_start(mean, variance)
+
+
+def moment_start(mean: float, variance: float) -> tuple[float, float, float]:
     """Choose starting values: q = 3, and p, v from the mean and spread of mean spends.
 
     With q = 3 the population mean spend is p v / 2; p is taken from the squared
     coefficient of variation of the observed means (about 1/p for a Gamma), clipped
-    to a sensible range.
+    to a sensible range. A distributed fit sums the mean and spread over partitions.
     """
-    mean = float(np.sum(counts * m)) / float(counts.sum())
-    variance = float(np.sum(counts * (m - mean) ** 2)) / float(counts.sum())
     cv2 = variance / mean**2 if mean > 0 else 1.0
     p = float(np.clip(1.0 / max(cv2, 1e-6), 0.5, 50.0))
     q = 3.0
     return (p, q, 2.0 * mean / p)
+
+
+def check_mean_spend(params: GammaGammaParams, *, n_customers: int) -> None:
+    """Refuse a fit with q <= 1: the population's mean spend would be infinite."""
+    if params.q <= 1:
+        raise InvalidDataError(
+            f"The Gamma-Gamma fit gives q = {params.q:.4g} <= 1: the spend of these "
+            f"{n_customers} repeat customers is so heavy-tailed that the model's mean spend "
+            "p v / (q - 1) is infinite, and so would be the expected spend of every "
+            "customer without enough repeat purchases. Check monetary_value for "
+            "outliers or data errors, or cap extreme amounts, before fitting.",
+            column="monetary_value",
+            n_offending=n_customers,
+        )

@@ -337,18 +337,49 @@ class ParetoNBDFitter(PurchaseFitterBase[ParetoNBDParams, ParetoNBDModel]):
         first, far iterations are cheap, and the full fit then needs only a few.
         Skipped where coarsening would not cut the rows by half.
         """
-        grid = longest / _COARSE
-        coarse, weights = compress_rows(
-            [x, np.round(tx / grid) * grid, np.round(age / grid) * grid], counts
-        )
-        if len(weights) > len(x) / 2:
+        coarse, weights = self._coarsen(x, tx, age, counts, longest=longest)
+        if not self._coarse_pays(len(weights), len(x)):
             return start
+        return self._coarse_fit(
+            self._objective(coarse[0], coarse[1], coarse[2], weights),
+            start=start,
+            total_weight=float(weights.sum()),
+            n_rows=len(weights),
+            longest=longest,
+        )
+
+    @staticmethod
+    def _coarsen(
+        x: FloatArray, tx: FloatArray, age: FloatArray, counts: FloatArray, *, longest: float
+    ) -> tuple[list[FloatArray], FloatArray]:
+        """Round recency and T to 1/_COARSE of ``longest`` and compress the rows.
+
+        A distributed fit calls this per partition (with the longest age of all).
+        """
+        grid = longest / _COARSE
+        return compress_rows([x, np.round(tx / grid) * grid, np.round(age / grid) * grid], counts)
+
+    @staticmethod
+    def _coarse_pays(n_coarse: int, n_rows: int) -> bool:
+        """Whether the warm start is worth it: coarsening halves the rows at least."""
+        return n_coarse <= n_rows / 2
+
+    def _coarse_fit(
+        self,
+        objective: Callable[[Params], Derivatives],
+        *,
+        start: Params,
+        total_weight: float,
+        n_rows: int,
+        longest: float,
+    ) -> Params:
+        """Maximise the coarsened rows' likelihood from ``start`` (``start`` if it fails)."""
         try:
             optimum = maximize(
-                self._objective(coarse[0], coarse[1], coarse[2], weights),
+                objective,
                 start=start,
-                total_weight=float(weights.sum()),
-                n_rows=len(weights),
+                total_weight=total_weight,
+                n_rows=n_rows,
                 penalizer=self.penalizer,
                 penalty_scale=(1.0, 1.0 / longest, 1.0, 1.0 / longest),
                 tol=_COARSE_TOL,

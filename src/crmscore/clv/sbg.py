@@ -14,7 +14,7 @@ survival counts: the customers of a cohort still alive at the start of each peri
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 import attrs
 import numpy as np
@@ -34,27 +34,15 @@ from crmscore._validation import (
     to_float,
 )
 from crmscore.clv import _discrete
+from crmscore.clv._base import (
+    FittedModelBase,
+    FitterSettings,
+    initial_params_field,
+    max_iterations_field,
+)
 from crmscore.clv._fitting import (
-    DEFAULT_MAX_ITERATIONS,
     DEFAULT_TOL,
-    FIT_RESULT_KEYS,
-    SETTINGS_KEYS,
-    ConvergenceReport,
-    Matrix,
-    check_covariance,
-    fit_result_from_dict,
-    fit_result_to_dict,
-    fitted_model_html,
-    fitted_model_repr,
     maximize,
-    optional_finite,
-    optional_positive_int,
-    parameter_summary,
-    positive_int,
-    settings_from_dict,
-    settings_to_dict,
-    standard_errors,
-    to_matrix,
 )
 from crmscore.errors import InvalidDataError, InvalidParameterError
 
@@ -137,8 +125,8 @@ def _shaped(values: FloatArray, like: npt.NDArray[np.float64]) -> float | FloatA
     return float(out) if out.ndim == 0 else out
 
 
-@attrs.frozen(kw_only=True)
-class ShiftedBetaGeoModel:
+@attrs.frozen(kw_only=True, repr=False)  # keep the base's short repr
+class ShiftedBetaGeoModel(FittedModelBase[ShiftedBetaGeoParams]):
     r"""A shifted-beta-geometric model with known parameters: fitted, or built from them.
 
     Predicts survival, churn and retention curves of a cohort, and the discounted
@@ -155,75 +143,9 @@ class ShiftedBetaGeoModel:
     array([0.627, 0.756, 0.945])
     """
 
-    params: ShiftedBetaGeoParams = attrs.field(
-        validator=attrs.validators.instance_of(ShiftedBetaGeoParams)
-    )
-    """The parameters alpha, beta."""
-
-    covariance: Matrix | None = attrs.field(
-        default=None, converter=to_matrix, validator=check_covariance(2)
-    )
-    """Covariance of (alpha, beta): the inverse observed information at the optimum;
-    None when the model was built from parameters."""
-
-    log_likelihood: float | None = attrs.field(
-        default=None, converter=attrs.converters.optional(to_float), validator=optional_finite
-    )
-    """Total log-likelihood of the fitted cohorts (without penalty); None if unfitted."""
-
-    n_customers: int | None = attrs.field(default=None, validator=optional_positive_int)
-    """Customers the model was fitted on (the cohorts' sizes); None if built from
-    parameters."""
-
-    convergence: ConvergenceReport | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(ConvergenceReport)),
-    )
-    """The optimiser's report; None if built from parameters."""
-
-    @classmethod
-    def from_params(cls, params: ShiftedBetaGeoParams | Mapping[str, float]) -> ShiftedBetaGeoModel:
-        """Build a model from known (e.g. published) parameters.
-
-        Parameters
-        ----------
-        params : ShiftedBetaGeoParams or mapping
-            ``alpha``, ``beta``.
-
-        Returns
-        -------
-        ShiftedBetaGeoModel
-        """
-        if not isinstance(params, ShiftedBetaGeoParams):
-            params = ShiftedBetaGeoParams.from_dict(params)
-        return cls(params=params)
-
-    def __repr__(self) -> str:
-        return fitted_model_repr(self)
-
-    def _repr_html_(self) -> str:
-        """Parameters with standard errors and confidence intervals, as an HTML table."""
-        return fitted_model_html(self, title="ShiftedBetaGeoModel: sBG contract renewals")
-
-    @property
-    def standard_errors(self) -> dict[str, float] | None:
-        """Standard errors of alpha, beta (None if built from parameters)."""
-        return standard_errors(self.covariance, _NAMES)
-
-    def summary(self, *, level: float = 0.95) -> pd.DataFrame:
-        """Estimates, standard errors and log-scale Wald confidence intervals.
-
-        Parameters
-        ----------
-        level : float, default 0.95
-            Confidence level.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Indexed by parameter: ``estimate``, ``std_error``, ``lower``, ``upper``.
-        """
-        return parameter_summary(self.params.to_dict(), self.standard_errors, level=level)
+    _params_type: ClassVar[type[ShiftedBetaGeoParams]] = ShiftedBetaGeoParams
+    _param_names: ClassVar[tuple[str, ...]] = _NAMES
+    _html_title: ClassVar[str] = "ShiftedBetaGeoModel: sBG contract renewals"
 
     @overload
     def survival(self, t: int) -> float: ...
@@ -383,20 +305,6 @@ class ShiftedBetaGeoModel:
         values = np.where(np.isnan(values) & (d == 0) & (p.alpha <= 1), np.inf, values)
         return _shaped(np.asarray(values, dtype=np.float64), k)
 
-    # --- serialisation ----------------------------------------------------------------
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe representation."""
-        return fit_result_to_dict(self)
-
-    @classmethod
-    @reads("params", optional=FIT_RESULT_KEYS)
-    def from_dict(cls, data: Mapping[str, Any]) -> ShiftedBetaGeoModel:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            params=ShiftedBetaGeoParams.from_dict(data["params"]), **fit_result_from_dict(data)
-        )
-
 
 # --------------------------------------------------------------------------------------
 # The fitter
@@ -467,7 +375,7 @@ def _survival_counts(
 
 
 @attrs.frozen(kw_only=True)
-class ShiftedBetaGeoFitter:
+class ShiftedBetaGeoFitter(FitterSettings):
     """Settings for fitting the shifted-beta-geometric model by maximum likelihood.
 
     :meth:`fit` (one cohort) and :meth:`fit_cohorts` (several, each observed for as
@@ -489,10 +397,9 @@ class ShiftedBetaGeoFitter:
     {'alpha': 0.668, 'beta': 3.806}
     """
 
-    initial_params: ShiftedBetaGeoParams | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(ShiftedBetaGeoParams)),
-    )
+    _model_type: ClassVar[type[ShiftedBetaGeoModel]] = ShiftedBetaGeoModel
+
+    initial_params: ShiftedBetaGeoParams | None = initial_params_field(ShiftedBetaGeoParams)  # noqa: RUF009
     """Where the optimiser starts; by default alpha = beta = 1."""
 
     penalizer: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_finite)
@@ -503,7 +410,7 @@ class ShiftedBetaGeoFitter:
     """Convergence tolerance on the largest gradient of the mean log-likelihood per
     customer with respect to the log parameters."""
 
-    max_iterations: int = attrs.field(default=DEFAULT_MAX_ITERATIONS, validator=positive_int)
+    max_iterations: int = max_iterations_field()
     """Most optimiser iterations before :class:`~crmscore.errors.ConvergenceError`."""
 
     def fit(
@@ -575,16 +482,6 @@ class ShiftedBetaGeoFitter:
             n_customers=round(customers),
             convergence=optimum.report,
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe representation."""
-        return settings_to_dict(self)
-
-    @classmethod
-    @reads(optional=SETTINGS_KEYS)
-    def from_dict(cls, data: Mapping[str, Any]) -> ShiftedBetaGeoFitter:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**settings_from_dict(data, ShiftedBetaGeoParams))
 
 
 # --------------------------------------------------------------------------------------

@@ -30,11 +30,13 @@ from crmscore.scaleout._common import (
     statistics_keys,
 )
 from crmscore.scaleout._likelihood import (
+    Coarse,
     Fitter,
     Model,
     Moments,
     add_derivatives,
     aggregate_of,
+    coarse_part,
     fit_from_parts,
     model_key,
     moments_from,
@@ -42,6 +44,7 @@ from crmscore.scaleout._likelihood import (
     part_moments,
     part_spread,
     prepare_part,
+    warm_starts,
 )
 
 if TYPE_CHECKING:
@@ -670,17 +673,36 @@ def _fit_partitions(
     moments = moments_from(totals, spread)
     _check_moments(table, moments, fitter=fitter, keys=keys, owner=owner)
     model = model_key(fitter)
+
+    def summed(prepared: list[Any]) -> Callable[[tuple[float, ...]], Derivatives]:
+        def derivatives(theta: tuple[float, ...]) -> Derivatives:
+            parts = [delayed(part_derivatives)(theta, part) for part in prepared]
+            result: Derivatives = _tree(parts, add_derivatives, split_every).compute()
+            return result
+
+        return derivatives
+
+    coarse = None
+    if warm_starts(fitter):  # the Pareto/NBD warm start: its coarsened rows, per partition
+        longest = moments.longest if moments.longest > 0 else 1.0
+        coarsened = [delayed(coarse_part, pure=True)(part, longest=longest) for part in stats]
+        (coarse_rows,) = persist(  # type: ignore[no-untyped-call]
+            [delayed(prepare_part, pure=True)(part, model=model) for part in coarsened]
+        )
+        sizes = [delayed(len)(part) for part in coarsened]
+        n_coarse = int(_tree(sizes, sum, split_every).compute())
+        del coarsened
+
+        def coarse() -> Coarse:
+            return Coarse(derivatives=summed(coarse_rows), n_rows=n_coarse)
+
     (prepared,) = persist(  # type: ignore[no-untyped-call]
         [delayed(prepare_part, pure=True)(part, model=model) for part in stats]
     )
     del stats  # the workers keep only the arranged rows
-
-    def derivatives(theta: tuple[float, ...]) -> Derivatives:
-        parts = [delayed(part_derivatives)(theta, part) for part in prepared]
-        result: Derivatives = _tree(parts, add_derivatives, split_every).compute()
-        return result
-
-    return fit_from_parts(fitter, derivatives, moments, time_unit=time_unit, progress=progress)
+    return fit_from_parts(
+        fitter, summed(prepared), moments, time_unit=time_unit, progress=progress, coarse=coarse
+    )
 
 
 def _check_moments(

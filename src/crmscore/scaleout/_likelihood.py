@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import attrs
 import numpy as np
+import pandas as pd
 
 from crmscore._params import BetaGeoParams, GammaGammaParams, ParetoNBDParams
 from crmscore.clv import (
@@ -34,25 +35,26 @@ from crmscore.clv import (
 )
 from crmscore.clv._fitting import OPTIMISED, PREPARED, maximize
 from crmscore.clv._kernels import Derivatives
-from crmscore.errors import InvalidDataError
+from crmscore.clv.gamma_gamma import check_mean_spend, moment_start
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-
-    import pandas as pd
 
     from crmscore._progress import ProgressReporter
 
 __all__ = [
     "FITTERS",
+    "Coarse",
     "Fitter",
     "Model",
     "Moments",
+    "coarse_part",
     "fit_from_parts",
     "part_derivatives",
     "part_moments",
     "part_spread",
     "prepare_part",
+    "warm_starts",
 ]
 
 _P = TypeVar("_P", BetaGeoParams, ParetoNBDParams, GammaGammaParams)
@@ -223,31 +225,60 @@ def moments_from(totals: np.ndarray[Any, np.dtype[np.float64]], spread: float = 
     )
 
 
-def _start_and_scale(
-    fitter: Fitter, moments: Moments
+class Coarse(NamedTuple):
+    """The Pareto/NBD warm start's coarsened rows, prepared on the engine.
+
+    ``derivatives`` evaluates their summed likelihood; ``n_rows`` counts their rows
+    over all partitions (compressed per partition).
+    """
+
+    derivatives: Callable[[tuple[float, ...]], Derivatives]
+    n_rows: int
+
+
+def warm_starts(fitter: Fitter) -> bool:
+    """Whether the fit of ``fitter`` first fits coarsened rows (Pareto/NBD, no start given)."""
+    return isinstance(fitter, ParetoNBDFitter) and fitter.initial_params is None
+
+
+def coarse_part(stats: pd.DataFrame, *, longest: float) -> pd.DataFrame:
+    """Coarsen one partition's purchase statistics as the Pareto/NBD warm start does."""
+    if len(stats) == 0:
+        return stats
+    (x, tx, age), counts = ParetoNBDFitter._coarsen(
+        *(stats[key].to_numpy(dtype=np.float64) for key in (*PURCHASE_KEYS, "count")),
+        longest=longest,
+    )
+    return pd.DataFrame({"frequency": x, "recency": tx, "T": age, "count": counts})
+
+
+def _start(
+    fitter: Fitter, moments: Moments, coarse: Callable[[], Coarse] | None
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Choose starting values and penalty scales, as each fitter's ``fit`` does."""
-    longest = moments.longest if moments.longest > 0 else 1.0
+    """Choose the starting values and penalty scales with the fitter's own hooks."""
     # The parameter classes list their fields in the kernels' order.
     initial = None if fitter.initial_params is None else attrs.astuple(fitter.initial_params)
     if isinstance(fitter, GammaGammaFitter):
-        if initial is not None:
-            return initial, (1.0, 1.0, 1.0)
-        mean = moments.sum_spend / moments.n
-        variance = moments.spread / moments.n
-        cv2 = variance / mean**2 if mean > 0 else 1.0
-        p = float(np.clip(1.0 / max(cv2, 1e-6), 0.5, 50.0))
-        return (p, 3.0, 2.0 * mean / p), (1.0, 1.0, 1.0)
-    rate = moments.sum_x / max(moments.sum_age, 1e-12)
-    if isinstance(fitter, ParetoNBDFitter):
-        scale = (1.0, 1.0 / longest, 1.0, 1.0 / longest)
-        if initial is not None:
-            return initial, scale
-        return (1.0, 1.0 / max(rate, 1e-12), 1.0, longest), scale
-    scale = (1.0, 1.0 / longest, 1.0, 1.0)
+        if initial is None:
+            initial = moment_start(moments.sum_spend / moments.n, moments.spread / moments.n)
+        return initial, (1.0, 1.0, 1.0)
+    longest = moments.longest if moments.longest > 0 else 1.0
+    scale = tuple(1.0 / longest if scaled else 1.0 for scaled in fitter._time_scaled)
     if initial is not None:
         return initial, scale
-    return (1.0, 1.0 / max(rate, 1e-12), 1.0, 1.0), scale
+    rate = moments.sum_x / max(moments.sum_age, 1e-12)
+    start = fitter._start(max(rate, 1e-12), longest)
+    if isinstance(fitter, ParetoNBDFitter) and coarse is not None:
+        rows = coarse()
+        if fitter._coarse_pays(rows.n_rows, moments.n_rows):
+            start = fitter._coarse_fit(
+                rows.derivatives,
+                start=start,
+                total_weight=moments.n,
+                n_rows=rows.n_rows,
+                longest=longest,
+            )
+    return start, scale
 
 
 def fit_from_parts(
@@ -257,16 +288,19 @@ def fit_from_parts(
     *,
     time_unit: str | None,
     progress: ProgressReporter,
+    coarse: Callable[[], Coarse] | None = None,
 ) -> Model:
     """Maximise the summed likelihood and build the fitted model, as ``fitter.fit``.
 
     ``derivatives`` evaluates the whole likelihood at a parameter vector (on the
     engine); ``moments`` are the summed :func:`part_moments` (with the Gamma-Gamma
-    spread when fitting that model). The caller has already rejected empty data.
+    spread when fitting that model); ``coarse`` prepares the Pareto/NBD warm start's
+    rows on the engine when called (see :func:`warm_starts`). The caller has already
+    rejected empty data. Starting values, penalty scales, the warm start and the
+    Gamma-Gamma check are the fitters' own.
     """
     progress.report(PREPARED)
-    start, scale = _start_and_scale(fitter, moments)
-    owner = type(fitter).__name__
+    start, scale = _start(fitter, moments, coarse)
     optimum = maximize(
         derivatives,
         start=start,
@@ -276,7 +310,7 @@ def fit_from_parts(
         penalty_scale=scale,
         tol=fitter.tol,
         max_iterations=fitter.max_iterations,
-        owner=owner,
+        owner=type(fitter).__name__,
         progress=progress,
         progress_span=(PREPARED, OPTIMISED),
     )
@@ -285,16 +319,7 @@ def fit_from_parts(
     model: Model
     if isinstance(fitter, GammaGammaFitter):
         params = _params(GammaGammaParams, optimum.theta)
-        if params.q <= 1:  # what GammaGammaFitter.fit rejects, in its words
-            raise InvalidDataError(
-                f"The Gamma-Gamma fit gives q = {params.q:.4g} <= 1: the spend of these "
-                f"{n_customers} repeat customers is so heavy-tailed that the model's mean "
-                "spend p v / (q - 1) is infinite, and so would be the expected spend of every "
-                "customer without enough repeat purchases. Check monetary_value for outliers "
-                "or data errors, or cap extreme amounts, before fitting.",
-                column="monetary_value",
-                n_offending=n_customers,
-            )
+        check_mean_spend(params, n_customers=n_customers)
         model = GammaGammaModel(
             params=params,
             covariance=covariance,
@@ -302,21 +327,11 @@ def fit_from_parts(
             n_customers=n_customers,
             convergence=report,
         )
-    elif isinstance(fitter, ParetoNBDFitter):
-        model = ParetoNBDModel(
-            params=_params(ParetoNBDParams, optimum.theta),
-            covariance=covariance,
-            log_likelihood=log_likelihood,
-            n_customers=n_customers,
-            convergence=report,
-            time_unit=time_unit,
-        )
     else:
-        model_type = (
-            ModifiedBetaGeoModel if isinstance(fitter, ModifiedBetaGeoFitter) else BetaGeoModel
-        )
+        model_type, names = fitter._model_type, fitter._model_type._param_names
+        fitted: Any = model_type._params_type(**dict(zip(names, optimum.theta, strict=True)))
         model = model_type(
-            params=_params(BetaGeoParams, optimum.theta),
+            params=fitted,
             covariance=covariance,
             log_likelihood=log_likelihood,
             n_customers=n_customers,

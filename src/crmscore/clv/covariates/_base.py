@@ -11,22 +11,41 @@ import pandas as pd
 
 from crmscore._display import html_block
 from crmscore._groups import group_rows
+from crmscore._serialise import reads
 from crmscore._validation import check_unique_index
 from crmscore.clv._fitting import (
     ConvergenceReport,
     Matrix,
     check_covariance,
+    optional_positive_int,
     parameter_summary,
 )
-from crmscore.clv.covariates._estimation import Spec, covariate_matrix, exponents
+from crmscore.clv._inputs import check_time_unit
+from crmscore.clv.covariates._estimation import (
+    Spec,
+    covariate_matrix,
+    exponents,
+)
 from crmscore.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from typing import Self
 
     from crmscore.clv._kernels import FloatArray
 
-__all__ = ["CovariateModel", "covariance_size"]
+__all__ = [
+    "MODEL_KEYS",
+    "CovariateModel",
+    "PurchaseCovariateModel",
+    "convergence_field",
+    "covariance_size",
+    "n_customers_field",
+    "time_unit_field",
+]
+
+#: The ``to_dict`` keys every fitted covariate model has besides ``params`` and its sets.
+MODEL_KEYS = ("covariance", "log_likelihood", "n_customers", "convergence")
 
 
 # --------------------------------------------------------------------------------------
@@ -37,6 +56,29 @@ __all__ = ["CovariateModel", "covariance_size"]
 def covariance_size(instance: Any, attribute: attrs.Attribute[Any], value: Matrix | None) -> None:
     size = len(instance._SPEC.names) + sum(len(names) for names, _ in instance._sets())
     check_covariance(size)(instance, attribute, value)
+
+
+# Fields every covariate model declares (each class keeps its own docstrings). Only
+# fields without a converter: the attrs mypy plugin types __init__ from a converter
+# it sees in the class body, so those stay written out there.
+
+
+def n_customers_field() -> Any:
+    """Return the ``n_customers`` field: None or a positive whole number."""
+    return attrs.field(default=None, validator=optional_positive_int)
+
+
+def convergence_field() -> Any:
+    """Return the ``convergence`` field: None or the optimiser's report."""
+    return attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.instance_of(ConvergenceReport)),
+    )
+
+
+def time_unit_field() -> Any:
+    """Return the ``time_unit`` field of a purchase model: "D", "W", "M" or None."""
+    return attrs.field(default=None, validator=check_time_unit)
 
 
 #: The model without covariates a covariate model reduces to for one segment.
@@ -53,6 +95,9 @@ class CovariateModel(Generic[M]):
     log_likelihood: float | None
     n_customers: int | None
     convergence: ConvergenceReport | None
+
+    def __attrs_post_init__(self) -> None:
+        self._check_sets()
 
     def _sets(self) -> list[tuple[tuple[str, ...], tuple[float, ...]]]:
         return [
@@ -320,3 +365,81 @@ class CovariateModel(Generic[M]):
             kwargs[f"{process}_covariates"] = data.get(f"{process}_covariates", ())
             kwargs[f"{process}_gamma"] = data.get(f"{process}_gamma", ())
         return kwargs
+
+
+class PurchaseCovariateModel(CovariateModel[M]):
+    """What the BG/NBD and Pareto/NBD covariate models share besides the fields.
+
+    A subclass names ``_BASE_MODEL``, the model without covariates (whose
+    ``from_params`` takes ``time_unit``), and declares a ``time_unit`` field.
+    """
+
+    _BASE_MODEL: ClassVar[type[Any]]
+    time_unit: str | None
+
+    def _base(self, theta: tuple[float, ...]) -> M:
+        params = self._SPEC.params_type(**dict(zip(self._SPEC.names, theta, strict=True)))
+        model: M = self._BASE_MODEL.from_params(params, time_unit=self.time_unit)
+        return model
+
+    def probability_alive(self, table: pd.DataFrame) -> pd.Series[float]:
+        """Probability that each customer is alive, at the customer's own parameters.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame
+            RFM table (``frequency``, ``recency``, ``T``) with the covariate columns.
+
+        Returns
+        -------
+        pandas.Series
+            ``p_alive``, indexed like ``table``.
+        """
+        return self._by_group(
+            table,
+            owner=f"{type(self).__name__}.probability_alive",
+            predict=lambda model, frame: model.probability_alive(frame),
+        )
+
+    def expected_purchases(self, table: pd.DataFrame, *, t: float) -> pd.Series[float]:
+        """Predict the expected purchases of each customer in the next ``t`` periods.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame
+            RFM table (``frequency``, ``recency``, ``T``) with the covariate columns.
+        t : float
+            Horizon, in the model's time unit.
+
+        Returns
+        -------
+        pandas.Series
+            ``expected_purchases``, indexed like ``table``.
+        """
+        return self._by_group(
+            table,
+            owner=f"{type(self).__name__}.expected_purchases",
+            predict=lambda model, frame: model.expected_purchases(frame, t=t),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe representation."""
+        return {**self._to_dict(), "time_unit": self.time_unit}
+
+    @classmethod
+    @reads(
+        "params",
+        optional=(
+            "trans_covariates",
+            "trans_gamma",
+            "life_covariates",
+            "life_gamma",
+            "time_unit",
+            *MODEL_KEYS,
+        ),
+    )
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Inverse of :meth:`to_dict`."""
+        build: Any = cls  # an attrs class: its fields are in the subclass
+        model: Self = build(**cls._kwargs(data), time_unit=data.get("time_unit"))
+        return model

@@ -9,17 +9,13 @@ import numpy as np
 
 from crmscore._params import BetaGeoParams, GammaGammaParams, ParetoNBDParams
 from crmscore._serialise import reads
-from crmscore._validation import (
-    non_negative_finite,
-    positive_finite,
-    to_float,
-)
+from crmscore._validation import non_negative_finite, positive_finite, to_float
 from crmscore.clv import _kernels, _pareto
-from crmscore.clv._fitting import (
-    DEFAULT_MAX_ITERATIONS,
-    DEFAULT_TOL,
-    positive_int,
+from crmscore.clv._base import (
+    initial_params_field,
+    max_iterations_field,
 )
+from crmscore.clv._fitting import DEFAULT_TOL, settings_from_dict, settings_to_dict
 from crmscore.clv._inputs import (
     check_identifiable,
     check_repeaters,
@@ -88,41 +84,13 @@ class _CovariateFitter:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation."""
-        initial = self.initial_params
         data: dict[str, Any] = {f"{p}_covariates": list(n) for p, n in self._names().items()}
-        data.update(
-            {
-                "initial_params": None if initial is None else initial.to_dict(),
-                "penalizer": self.penalizer,
-                "tol": self.tol,
-                "max_iterations": self.max_iterations,
-            }
-        )
-        return data
+        return {**data, **settings_to_dict(self)}
 
     @classmethod
     def _kwargs(cls, data: Mapping[str, Any]) -> dict[str, Any]:
-        initial = data.get("initial_params")
         kwargs = {f"{p}_covariates": data.get(f"{p}_covariates", ()) for p in cls._SPEC.processes}
-        kwargs.update(
-            {
-                "initial_params": None
-                if initial is None
-                else cls._SPEC.params_type.from_dict(initial),
-                "penalizer": data.get("penalizer", 0.0),
-                "tol": data.get("tol", DEFAULT_TOL),
-                "max_iterations": data.get("max_iterations", DEFAULT_MAX_ITERATIONS),
-            }
-        )
-        return kwargs
-
-
-def _settings() -> dict[str, Any]:
-    return {
-        "penalizer": attrs.field(default=0.0, converter=to_float, validator=non_negative_finite),
-        "tol": attrs.field(default=DEFAULT_TOL, converter=to_float, validator=positive_finite),
-        "max_iterations": attrs.field(default=DEFAULT_MAX_ITERATIONS, validator=positive_int),
-    }
+        return {**kwargs, **settings_from_dict(data, cls._SPEC.params_type)}
 
 
 def _purchase_fit(
@@ -249,20 +217,17 @@ class BetaGeoCovariateFitter(_CovariateFitter):
     )
     """Columns of the table that scale the dropout distribution (a and b)."""
 
-    initial_params: BetaGeoParams | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(BetaGeoParams)),
-    )
+    initial_params: BetaGeoParams | None = initial_params_field(BetaGeoParams)  # noqa: RUF009
     """Starting baseline parameters (coefficients start at 0); None for the default."""
 
-    penalizer: float = _settings()["penalizer"]
+    penalizer: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_finite)
     """L2 penalty on the baseline parameters, as in :class:`~crmscore.BetaGeoFitter`
     (coefficients are not penalised)."""
 
-    tol: float = _settings()["tol"]
+    tol: float = attrs.field(default=DEFAULT_TOL, converter=to_float, validator=positive_finite)
     """Convergence tolerance on the largest gradient of the mean log-likelihood."""
 
-    max_iterations: int = _settings()["max_iterations"]
+    max_iterations: int = max_iterations_field()
     """Bound on optimiser iterations."""
 
     def fit(self, table: pd.DataFrame, *, time_unit: str | None = None) -> BetaGeoCovariateModel:
@@ -358,19 +323,16 @@ class ParetoNBDCovariateFitter(_CovariateFitter):
     )
     """Columns of the table that scale the dropout rate (beta)."""
 
-    initial_params: ParetoNBDParams | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(ParetoNBDParams)),
-    )
+    initial_params: ParetoNBDParams | None = initial_params_field(ParetoNBDParams)  # noqa: RUF009
     """Starting baseline parameters (coefficients start at 0); None for the default."""
 
-    penalizer: float = _settings()["penalizer"]
+    penalizer: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_finite)
     """L2 penalty on the baseline parameters, as in :class:`~crmscore.ParetoNBDFitter`."""
 
-    tol: float = _settings()["tol"]
+    tol: float = attrs.field(default=DEFAULT_TOL, converter=to_float, validator=positive_finite)
     """Convergence tolerance on the largest gradient of the mean log-likelihood."""
 
-    max_iterations: int = _settings()["max_iterations"]
+    max_iterations: int = max_iterations_field()
     """Bound on optimiser iterations."""
 
     def fit(self, table: pd.DataFrame, *, time_unit: str | None = None) -> ParetoNBDCovariateModel:
@@ -469,19 +431,16 @@ class GammaGammaCovariateFitter(_CovariateFitter):
     )
     """Columns of the table that scale spend (v)."""
 
-    initial_params: GammaGammaParams | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(GammaGammaParams)),
-    )
+    initial_params: GammaGammaParams | None = initial_params_field(GammaGammaParams)  # noqa: RUF009
     """Starting baseline parameters (coefficients start at 0); None for the default."""
 
-    penalizer: float = _settings()["penalizer"]
+    penalizer: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_finite)
     """L2 penalty on the baseline parameters, as in :class:`~crmscore.GammaGammaFitter`."""
 
-    tol: float = _settings()["tol"]
+    tol: float = attrs.field(default=DEFAULT_TOL, converter=to_float, validator=positive_finite)
     """Convergence tolerance on the largest gradient of the mean log-likelihood."""
 
-    max_iterations: int = _settings()["max_iterations"]
+    max_iterations: int = max_iterations_field()
     """Bound on optimiser iterations."""
 
     def fit(self, table: pd.DataFrame) -> GammaGammaCovariateModel:

@@ -8,21 +8,18 @@ import attrs
 
 from crmscore._params import BetaGeoParams, GammaGammaParams, ParetoNBDParams
 from crmscore._serialise import reads
-from crmscore._validation import (
-    to_float,
-)
-from crmscore.clv._fitting import (
-    ConvergenceReport,
-    Matrix,
-    optional_finite,
-    optional_positive_int,
-    to_matrix,
-)
-from crmscore.clv._inputs import (
-    check_time_unit,
-)
+from crmscore._validation import to_float
+from crmscore.clv._fitting import optional_finite, to_matrix
 from crmscore.clv.bgnbd import BetaGeoModel
-from crmscore.clv.covariates._base import CovariateModel, covariance_size
+from crmscore.clv.covariates._base import (
+    MODEL_KEYS,
+    CovariateModel,
+    PurchaseCovariateModel,
+    convergence_field,
+    covariance_size,
+    n_customers_field,
+    time_unit_field,
+)
 from crmscore.clv.covariates._estimation import (
     BGNBD_SPEC,
     GG_SPEC,
@@ -41,23 +38,14 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from crmscore.clv._fitting import ConvergenceReport, Matrix
+
 
 __all__ = ["BetaGeoCovariateModel", "GammaGammaCovariateModel", "ParetoNBDCovariateModel"]
 
 
-_MODEL_KEYS = ("covariance", "log_likelihood", "n_customers", "convergence")
-_PURCHASE_KEYS = (
-    "trans_covariates",
-    "trans_gamma",
-    "life_covariates",
-    "life_gamma",
-    "time_unit",
-    *_MODEL_KEYS,
-)
-
-
 @attrs.frozen(kw_only=True, repr=False)
-class BetaGeoCovariateModel(CovariateModel[BetaGeoModel]):
+class BetaGeoCovariateModel(PurchaseCovariateModel[BetaGeoModel]):
     r"""A BG/NBD model with time-invariant covariates (CLVTools' static covariates).
 
     Customer :math:`i` with transaction covariates :math:`z^t_i` and lifetime
@@ -85,6 +73,7 @@ class BetaGeoCovariateModel(CovariateModel[BetaGeoModel]):
     """
 
     _SPEC: ClassVar[Spec] = BGNBD_SPEC
+    _BASE_MODEL: ClassVar[type[BetaGeoModel]] = BetaGeoModel
     _TITLE: ClassVar[str] = "BetaGeoCovariateModel: BG/NBD purchases with covariates"
 
     params: BetaGeoParams = attrs.field(validator=attrs.validators.instance_of(BetaGeoParams))
@@ -121,80 +110,18 @@ class BetaGeoCovariateModel(CovariateModel[BetaGeoModel]):
     )
     """Total log-likelihood of the fitted customers (without penalty); None if unfitted."""
 
-    n_customers: int | None = attrs.field(default=None, validator=optional_positive_int)
+    n_customers: int | None = n_customers_field()
     """Customers the model was fitted on; None if built from values."""
 
-    convergence: ConvergenceReport | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(ConvergenceReport)),
-    )
+    convergence: ConvergenceReport | None = convergence_field()  # noqa: RUF009 (an attrs field)
     """The optimiser's report; None if built from values."""
 
-    time_unit: str | None = attrs.field(default=None, validator=check_time_unit)
+    time_unit: str | None = time_unit_field()
     """Unit of recency, T and t ("D", "W", "M"); None if unknown."""
-
-    def __attrs_post_init__(self) -> None:
-        self._check_sets()
-
-    def _base(self, theta: tuple[float, ...]) -> BetaGeoModel:
-        return BetaGeoModel.from_params(
-            BetaGeoParams(**dict(zip(self._SPEC.names, theta, strict=True))),
-            time_unit=self.time_unit,
-        )
-
-    def probability_alive(self, table: pd.DataFrame) -> pd.Series[float]:
-        """Probability that each customer is alive, at the customer's own parameters.
-
-        Parameters
-        ----------
-        table : pandas.DataFrame
-            RFM table (``frequency``, ``recency``, ``T``) with the covariate columns.
-
-        Returns
-        -------
-        pandas.Series
-            ``p_alive``, indexed like ``table``.
-        """
-        return self._by_group(
-            table,
-            owner="BetaGeoCovariateModel.probability_alive",
-            predict=lambda model, frame: model.probability_alive(frame),
-        )
-
-    def expected_purchases(self, table: pd.DataFrame, *, t: float) -> pd.Series[float]:
-        """Predict the expected purchases of each customer in the next ``t`` periods.
-
-        Parameters
-        ----------
-        table : pandas.DataFrame
-            RFM table (``frequency``, ``recency``, ``T``) with the covariate columns.
-        t : float
-            Horizon, in the model's time unit.
-
-        Returns
-        -------
-        pandas.Series
-            ``expected_purchases``, indexed like ``table``.
-        """
-        return self._by_group(
-            table,
-            owner="BetaGeoCovariateModel.expected_purchases",
-            predict=lambda model, frame: model.expected_purchases(frame, t=t),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe representation."""
-        return {**self._to_dict(), "time_unit": self.time_unit}
-
-    @classmethod
-    @reads("params", optional=_PURCHASE_KEYS)
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaGeoCovariateModel:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**cls._kwargs(data), time_unit=data.get("time_unit"))
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class ParetoNBDCovariateModel(CovariateModel[ParetoNBDModel]):
+class ParetoNBDCovariateModel(PurchaseCovariateModel[ParetoNBDModel]):
     r"""A Pareto/NBD model with time-invariant covariates (CLVTools' static covariates).
 
     Customer :math:`i` follows the Pareto/NBD with
@@ -220,6 +147,7 @@ class ParetoNBDCovariateModel(CovariateModel[ParetoNBDModel]):
     """
 
     _SPEC: ClassVar[Spec] = PARETO_SPEC
+    _BASE_MODEL: ClassVar[type[ParetoNBDModel]] = ParetoNBDModel
     _TITLE: ClassVar[str] = "ParetoNBDCovariateModel: Pareto/NBD purchases with covariates"
 
     params: ParetoNBDParams = attrs.field(validator=attrs.validators.instance_of(ParetoNBDParams))
@@ -256,76 +184,14 @@ class ParetoNBDCovariateModel(CovariateModel[ParetoNBDModel]):
     )
     """Total log-likelihood of the fitted customers (without penalty); None if unfitted."""
 
-    n_customers: int | None = attrs.field(default=None, validator=optional_positive_int)
+    n_customers: int | None = n_customers_field()
     """Customers the model was fitted on; None if built from values."""
 
-    convergence: ConvergenceReport | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(ConvergenceReport)),
-    )
+    convergence: ConvergenceReport | None = convergence_field()  # noqa: RUF009 (an attrs field)
     """The optimiser's report; None if built from values."""
 
-    time_unit: str | None = attrs.field(default=None, validator=check_time_unit)
+    time_unit: str | None = time_unit_field()
     """Unit of recency, T and t ("D", "W", "M"); None if unknown."""
-
-    def __attrs_post_init__(self) -> None:
-        self._check_sets()
-
-    def _base(self, theta: tuple[float, ...]) -> ParetoNBDModel:
-        return ParetoNBDModel.from_params(
-            ParetoNBDParams(**dict(zip(self._SPEC.names, theta, strict=True))),
-            time_unit=self.time_unit,
-        )
-
-    def probability_alive(self, table: pd.DataFrame) -> pd.Series[float]:
-        """Probability that each customer is alive, at the customer's own parameters.
-
-        Parameters
-        ----------
-        table : pandas.DataFrame
-            RFM table (``frequency``, ``recency``, ``T``) with the covariate columns.
-
-        Returns
-        -------
-        pandas.Series
-            ``p_alive``, indexed like ``table``.
-        """
-        return self._by_group(
-            table,
-            owner="ParetoNBDCovariateModel.probability_alive",
-            predict=lambda model, frame: model.probability_alive(frame),
-        )
-
-    def expected_purchases(self, table: pd.DataFrame, *, t: float) -> pd.Series[float]:
-        """Predict the expected purchases of each customer in the next ``t`` periods.
-
-        Parameters
-        ----------
-        table : pandas.DataFrame
-            RFM table (``frequency``, ``recency``, ``T``) with the covariate columns.
-        t : float
-            Horizon, in the model's time unit.
-
-        Returns
-        -------
-        pandas.Series
-            ``expected_purchases``, indexed like ``table``.
-        """
-        return self._by_group(
-            table,
-            owner="ParetoNBDCovariateModel.expected_purchases",
-            predict=lambda model, frame: model.expected_purchases(frame, t=t),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe representation."""
-        return {**self._to_dict(), "time_unit": self.time_unit}
-
-    @classmethod
-    @reads("params", optional=_PURCHASE_KEYS)
-    def from_dict(cls, data: Mapping[str, Any]) -> ParetoNBDCovariateModel:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**cls._kwargs(data), time_unit=data.get("time_unit"))
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -379,17 +245,11 @@ class GammaGammaCovariateModel(CovariateModel[GammaGammaModel]):
     )
     """Total log-likelihood of the fitted customers; None if unfitted."""
 
-    n_customers: int | None = attrs.field(default=None, validator=optional_positive_int)
+    n_customers: int | None = n_customers_field()
     """Repeat customers the model was fitted on; None if built from values."""
 
-    convergence: ConvergenceReport | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(ConvergenceReport)),
-    )
+    convergence: ConvergenceReport | None = convergence_field()  # noqa: RUF009 (an attrs field)
     """The optimiser's report; None if built from values."""
-
-    def __attrs_post_init__(self) -> None:
-        self._check_sets()
 
     def _base(self, theta: tuple[float, ...]) -> GammaGammaModel:
         return GammaGammaModel.from_params(
@@ -420,7 +280,7 @@ class GammaGammaCovariateModel(CovariateModel[GammaGammaModel]):
         return self._to_dict()
 
     @classmethod
-    @reads("params", optional=("spend_covariates", "spend_gamma", *_MODEL_KEYS))
+    @reads("params", optional=("spend_covariates", "spend_gamma", *MODEL_KEYS))
     def from_dict(cls, data: Mapping[str, Any]) -> GammaGammaCovariateModel:
         """Inverse of :meth:`to_dict`."""
         return cls(**cls._kwargs(data))
