@@ -66,7 +66,10 @@ class FittedModel(Protocol):
     of the fit, and the per-customer ``log_likelihood_of(table)``. A purchase model
     also has ``expected_purchases(table, *, t)`` and ``probability_alive(table)``; a
     spend model ``expected_spend(table)``. Predictions at other parameters come from
-    the same model with its ``params`` replaced (``attrs.evolve``).
+    the same model with its ``params`` replaced (``attrs.evolve``). A customer's
+    prediction may depend only on its ``frequency``, ``recency`` and ``T`` (purchase
+    models) or ``frequency`` and ``monetary_value`` (spend models): intervals
+    evaluate the models on the distinct rows of those columns.
     """
 
     @property
