@@ -13,8 +13,8 @@ from crmscore._periods import TIME_UNITS, TimeUnit
 from crmscore._purchases import empty_rfm_table, summarise_transactions
 from crmscore._validation import as_timestamp, check_choice, no_repeat_purchase
 from crmscore.clv import GammaGammaFitter
+from crmscore.clv.partitioned import statistics_keys_of
 from crmscore.errors import ColumnNotFoundError, InvalidDataError, InvalidParameterError
-from crmscore.scaleout._likelihood import statistics_keys_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

@@ -16,20 +16,7 @@ from crmscore._ids import canonical_ids, hash_ids
 from crmscore._progress import ProgressReporter
 from crmscore._validation import TIME_UNIT, Interval, Optional, check_choice, check_param
 from crmscore.clv import BetaGeoFitter, GammaGammaFitter
-from crmscore.errors import InvalidDataError, InvalidParameterError
-from crmscore.scaleout._common import (
-    ROW,
-    check_counted,
-    check_dask,
-    check_row_column,
-    empty_statistics,
-    in_input_order,
-    require_columns,
-    rfm_plan,
-    statistics_frame,
-    statistics_keys,
-)
-from crmscore.scaleout._likelihood import (
+from crmscore.clv.partitioned import (
     Coarse,
     Fitter,
     Model,
@@ -46,6 +33,19 @@ from crmscore.scaleout._likelihood import (
     prepare_part,
     warm_starts,
 )
+from crmscore.errors import InvalidDataError, InvalidParameterError
+from crmscore.scaleout._common import (
+    ROW,
+    check_counted,
+    check_dask,
+    check_row_column,
+    empty_statistics,
+    in_input_order,
+    require_columns,
+    rfm_plan,
+    statistics_frame,
+    statistics_keys,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
         ParetoNBDFitter,
         ParetoNBDModel,
     )
-    from crmscore.clv._kernels import Derivatives, FloatArray
+    from crmscore.clv.partitioned import Derivatives, FloatArray
 
 __all__ = [
     "fit_dask",

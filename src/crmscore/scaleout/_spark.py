@@ -36,9 +36,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-    from crmscore.clv._kernels import FloatArray
+    from crmscore.clv.partitioned import Fitter, FloatArray, Model
     from crmscore.scaleout._dask import FitMethod
-    from crmscore.scaleout._likelihood import Fitter, Model
 
 __all__ = [
     "fit_spark",
@@ -494,10 +493,10 @@ def _fit_partitions(
     """
     import numpy as np  # noqa: PLC0415
 
-    from crmscore.clv._kernels import Derivatives  # noqa: PLC0415
-    from crmscore.scaleout._likelihood import (  # noqa: PLC0415
+    from crmscore.clv.partitioned import (  # noqa: PLC0415
         N_MOMENTS,
         Coarse,
+        Derivatives,
         aggregate_of,
         coarse_part,
         fit_from_parts,

@@ -1,4 +1,13 @@
-"""Distributed maximum likelihood: per-partition derivatives, summed; no rows gathered.
+"""Maximum likelihood over partitioned data: per-partition derivatives, summed.
+
+The building blocks that :mod:`crmscore.scaleout` uses to fit the BG/NBD, MBG/NBD,
+Pareto/NBD and Gamma-Gamma models on Dask and Spark without gathering one row per
+customer, and that any other engine (Ray, a database, a hand-made process pool) can
+use the same way: compress each partition with :func:`prepare_part`, evaluate
+:func:`part_derivatives` on every partition at the parameters the optimiser asks
+for, add them with :func:`add_derivatives`, and let :func:`fit_from_parts` drive the
+optimiser and build the fitted model. The module holds no engine code: pandas and
+numpy only.
 
 Every CLV likelihood is a sum over customers, so its value, gradient and Hessian are
 sums over partitions. Each partition is compressed once into its own distinct rows
@@ -21,21 +30,18 @@ import numpy as np
 import pandas as pd
 
 from crmscore._params import BetaGeoParams, GammaGammaParams, ParetoNBDParams
-from crmscore.clv import (
-    BetaGeoFitter,
-    BetaGeoModel,
+from crmscore.clv import _kernels, _pareto
+from crmscore.clv._fitting import OPTIMISED, PREPARED, maximize
+from crmscore.clv._kernels import Derivatives, FloatArray
+from crmscore.clv.bgnbd import BetaGeoFitter, BetaGeoModel
+from crmscore.clv.gamma_gamma import (
     GammaGammaFitter,
     GammaGammaModel,
-    ModifiedBetaGeoFitter,
-    ModifiedBetaGeoModel,
-    ParetoNBDFitter,
-    ParetoNBDModel,
-    _kernels,
-    _pareto,
+    check_mean_spend,
+    moment_start,
 )
-from crmscore.clv._fitting import OPTIMISED, PREPARED, maximize
-from crmscore.clv._kernels import Derivatives
-from crmscore.clv.gamma_gamma import check_mean_spend, moment_start
+from crmscore.clv.mbgnbd import ModifiedBetaGeoFitter, ModifiedBetaGeoModel
+from crmscore.clv.paretonbd import ParetoNBDFitter, ParetoNBDModel
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -44,16 +50,25 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FITTERS",
+    "N_MOMENTS",
     "Coarse",
+    "Derivatives",
     "Fitter",
+    "FloatArray",
     "Model",
     "Moments",
+    "Prepared",
+    "add_derivatives",
+    "aggregate_of",
     "coarse_part",
     "fit_from_parts",
+    "model_key",
+    "moments_from",
     "part_derivatives",
     "part_moments",
     "part_spread",
     "prepare_part",
+    "statistics_keys_of",
     "warm_starts",
 ]
 
