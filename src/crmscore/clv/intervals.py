@@ -696,8 +696,10 @@ def predict_intervals(
     seed : int or numpy.random.Generator, optional
         Source of randomness; required for ``"bootstrap"``.
     chunk_size : int, default 50000
-        Customers per block of the per-customer bootstrap: memory is
-        ``chunk_size * n_replicates`` floats, whatever the number of customers.
+        Distinct histories (customers with the same frequency, recency, T and,
+        where read, monetary value count once) per block of the per-customer
+        bootstrap: memory is ``chunk_size * n_replicates`` floats, whatever the
+        number of customers.
 
     Returns
     -------
@@ -861,8 +863,10 @@ def predict_totals(
     seed : int or numpy.random.Generator, optional
         Source of randomness; required for ``"bootstrap"``.
     chunk_size : int, default 50000
-        Customers per block of the per-customer bootstrap: memory is
-        ``chunk_size * n_replicates`` floats, whatever the number of customers.
+        Distinct histories (customers with the same frequency, recency, T and,
+        where read, monetary value count once) per block of the per-customer
+        bootstrap: memory is ``chunk_size * n_replicates`` floats, whatever the
+        number of customers.
     segments : pandas.Series, optional
         A segment label per customer (indexed by customer id, covering the table);
         without it only the book total is returned.
