@@ -351,3 +351,20 @@ def test_the_interaction_kinds_sentinel_means_the_activity_kinds() -> None:
         events, as_of="2025-12-31", interaction_kinds=("interaction",)
     )
     assert not only_contacts.equals(by_default)  # the parameter still reaches the count
+
+
+def test_no_source_file_holds_a_control_character() -> None:
+    """A docstring written as a plain string turns ``\\text`` into a tab, ``\\alpha``
+    into a bell, ``\\frac`` into a form feed: the math then renders as garbage. The
+    sources hold none of them (nor a tab anywhere)."""
+    from pathlib import Path  # noqa: PLC0415
+
+    root = Path(crmscore.__file__).parent
+    control = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+    found = [
+        f"{path.relative_to(root)}:{number}"
+        for path in sorted(root.rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1)
+        if control.search(line)
+    ]
+    assert not found, f"control characters in: {found}"

@@ -249,15 +249,14 @@ def predict_dert(
     :math:`\mathrm{DERT} = \int_0^\infty e^{-\delta s}\, dE[Y(s)]`. An alive customer
     buys at rate :math:`\lambda` while still alive, and survives to :math:`s` with
     probability :math:`e^{-\lambda p s}`, so given the posterior
-    (:math:`\lambda \sim 	ext{Gamma}(r + x, lpha + T)`,
-    :math:`p \sim 	ext{Beta}(a, b + x)`)
+    (:math:`\lambda \sim \text{Gamma}(r + x, \alpha + T)`,
+    :math:`p \sim \text{Beta}(a, b + x)`)
 
     .. math::
 
-        \mathrm{DERT} = P(	ext{alive})\, rac{r + x}{lpha + T} \int_0^\infty
-        e^{-\delta w}\, {}_2F_1\left(r + x + 1, a; a + b + x; -rac{w}{lpha + T}
-
-    ight) dw,
+        \mathrm{DERT} = P(\text{alive})\, \frac{r + x}{\alpha + T} \int_0^\infty
+        e^{-\delta w}\, {}_2F_1\left(r + x + 1, a; a + b + x; -\frac{w}{\alpha + T}
+        \right) dw,
 
     integrated adaptively (scipy ``quad_vec``, relative tolerance 1e-10) once per
     distinct (x, T). The tests compare with a two-dimensional mpmath quadrature over
