@@ -1,4 +1,4 @@
-"""BG/NBD and Pareto/NBD predictions given a history: purchase counts, P(alive) later, DERT."""
+"""BG/NBD, MBG/NBD and Pareto/NBD predictions given a history: counts, P(alive) later, DERT."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from crmscore.clv._inputs import check_horizon, rfm_arrays
 from crmscore.clv._pareto import pareto_probability_alive
 from crmscore.clv._pareto_counts import pareto_probability_of_purchases
 from crmscore.clv.bgnbd import BetaGeoModel
+from crmscore.clv.mbgnbd import ModifiedBetaGeoModel
 from crmscore.clv.paretonbd import ParetoNBDModel
 
 if TYPE_CHECKING:
@@ -31,6 +32,25 @@ if TYPE_CHECKING:
 __all__ = ["predict_dert", "predict_p_alive_at", "predict_purchase_distribution"]
 
 _DISTRIBUTION_MODEL = InstanceOf((BetaGeoModel, ParetoNBDModel), "a BetaGeoModel or ParetoNBDModel")
+_LATER_MODEL = InstanceOf(
+    (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel),
+    "a BetaGeoModel, ModifiedBetaGeoModel or ParetoNBDModel",
+)
+
+
+def _beta_geo_alive(
+    model: BetaGeoModel | ModifiedBetaGeoModel, x: FloatArray, tx: FloatArray, age: FloatArray
+) -> tuple[FloatArray, float]:
+    """P(alive) and the b of the alive customers' Beta(a, b + x) dropout posterior.
+
+    A BG/NBD customer alive at T survived x dropout chances (one per repeat
+    purchase); an MBG/NBD one also the chance at time 0, so x + 1: b + 1 for b.
+    """
+    p = model.params
+    if isinstance(model, ModifiedBetaGeoModel):
+        alive = _kernels.mbgnbd_probability_alive((p.r, p.alpha, p.a, p.b), x, tx, age)
+        return alive, p.b + 1.0
+    return _kernels.bgnbd_probability_alive((p.r, p.alpha, p.a, p.b), x, tx, age), p.b
 
 
 def predict_purchase_distribution(
@@ -163,7 +183,7 @@ def _distribution_frame(
 
 
 def predict_p_alive_at(
-    table: pd.DataFrame, *, model: BetaGeoModel | ParetoNBDModel, t: float
+    table: pd.DataFrame, *, model: BetaGeoModel | ModifiedBetaGeoModel | ParetoNBDModel, t: float
 ) -> pd.Series[float]:
     r"""Predict the probability that each customer is still alive ``t`` periods from now.
 
@@ -171,8 +191,8 @@ def predict_p_alive_at(
     ----------
     table : pandas.DataFrame
         RFM table (``frequency``, ``recency``, ``T``), the only positional argument.
-    model : BetaGeoModel or ParetoNBDModel
-        The purchase model (the MBG/NBD is not supported yet).
+    model : BetaGeoModel, ModifiedBetaGeoModel or ParetoNBDModel
+        The purchase model.
     t : float
         How far ahead, in the table's time unit (>= 0); ``t = 0`` is the model's
         ``probability_alive``.
@@ -199,7 +219,10 @@ def predict_p_alive_at(
         = P(\text{alive at } T)\,(1 + u)^{-a}\,
         {}_2F_1\left(a + b - r, a; a + b + x; \frac{u}{1 + u}\right),
 
-    the second (Pfaff) form evaluated, whose argument stays in [0, 1).
+    the second (Pfaff) form evaluated, whose argument stays in [0, 1). An MBG/NBD
+    customer alive at :math:`T` also survived the dropout chance at time 0, so
+    :math:`x + 1` chances in all: the posterior is :math:`p \sim \text{Beta}(a,
+    b + x + 1)` and :math:`b + 1` replaces :math:`b` above.
 
     A Pareto/NBD customer dies at rate :math:`\mu` whatever the purchases; given
     alive at :math:`T` the posterior is :math:`\mu \sim \text{Gamma}(s, \beta + T)`
@@ -225,9 +248,13 @@ def predict_p_alive_at(
     ...                                      "beta": 11.67}, time_unit="W")
     >>> predict_p_alive_at(table, model=pareto, t=52.0).round(4).tolist()
     [0.1922, 0.5654]
+    >>> mbg = ModifiedBetaGeoModel.from_params({"r": 0.525, "alpha": 6.183, "a": 0.891,
+    ...                                         "b": 1.614}, time_unit="W")
+    >>> predict_p_alive_at(table, model=mbg, t=52.0).round(4).tolist()
+    [0.3446, 0.4922]
     """
     owner = "predict_p_alive_at"
-    check_param(model, _DISTRIBUTION_MODEL, name="model", owner=owner)
+    check_param(model, _LATER_MODEL, name="model", owner=owner)
     horizon = check_horizon(t, owner=owner)
     frame, x, tx, age = rfm_arrays(table, owner=owner)
     if isinstance(model, ParetoNBDModel):
@@ -236,14 +263,17 @@ def predict_p_alive_at(
         later = now * ((q.beta + age) / (q.beta + age + horizon)) ** q.s
         return pd.Series(later, index=frame.index, name="p_alive_at")
     p = model.params
-    alive = _kernels.bgnbd_probability_alive((p.r, p.alpha, p.a, p.b), x, tx, age)
+    alive, b = _beta_geo_alive(model, x, tx, age)
     u = horizon / (p.alpha + age)
-    survive = (1.0 + u) ** (-p.a) * hyp2f1(p.a + p.b - p.r, p.a, p.a + p.b + x, u / (1.0 + u))
+    survive = (1.0 + u) ** (-p.a) * hyp2f1(p.a + b - p.r, p.a, p.a + b + x, u / (1.0 + u))
     return pd.Series(alive * survive, index=frame.index, name="p_alive_at")
 
 
 def predict_dert(
-    table: pd.DataFrame, *, model: BetaGeoModel | ParetoNBDModel, discount_rate: float
+    table: pd.DataFrame,
+    *,
+    model: BetaGeoModel | ModifiedBetaGeoModel | ParetoNBDModel,
+    discount_rate: float,
 ) -> pd.Series[float]:
     r"""Predict discounted expected residual transactions (DERT) of each customer.
 
@@ -251,8 +281,8 @@ def predict_dert(
     ----------
     table : pandas.DataFrame
         RFM table (``frequency``, ``recency``, ``T``), the only positional argument.
-    model : BetaGeoModel or ParetoNBDModel
-        The purchase model (the MBG/NBD is not supported yet).
+    model : BetaGeoModel, ModifiedBetaGeoModel or ParetoNBDModel
+        The purchase model.
     discount_rate : float
         Continuously compounded discount rate per period of the table's time unit
         (> 0); an annual rate ``d`` in weekly units is ``log(1 + d) / 52``.
@@ -280,7 +310,9 @@ def predict_dert(
     integrated adaptively (scipy ``quad_vec``, relative tolerance 1e-10) once per
     distinct (x, T). The tests compare with a two-dimensional mpmath quadrature over
     :math:`(\lambda, p)` of :math:`\lambda / (\delta + \lambda p)`, which this
-    reduces. The BG/NBD has no closed form.
+    reduces. The BG/NBD has no closed form. For the MBG/NBD the posterior of
+    :math:`p` is :math:`\text{Beta}(a, b + x + 1)` (the customer also survived the
+    dropout chance at time 0), so :math:`b + 1` replaces :math:`b`.
 
     For the Pareto/NBD the purchases and the death are independent given alive,
     with :math:`\lambda \sim \text{Gamma}(r + x, \alpha + T)` and
@@ -317,7 +349,7 @@ def predict_dert(
     [0.46, 6.2, 19.75]
     """
     owner = "predict_dert"
-    check_param(model, _DISTRIBUTION_MODEL, name="model", owner=owner)
+    check_param(model, _LATER_MODEL, name="model", owner=owner)
     delta = check_number(discount_rate, POSITIVE, name="discount_rate", owner=owner)
     frame, x, tx, age = rfm_arrays(table, owner=owner)
     if isinstance(model, ParetoNBDModel):
@@ -329,11 +361,11 @@ def predict_dert(
         dert = alive * (q.r + x) / (q.alpha + age) * inverse
         return pd.Series(dert, index=frame.index, name="dert")
     p = model.params
-    alive = _kernels.bgnbd_probability_alive((p.r, p.alpha, p.a, p.b), x, tx, age)
+    alive, b = _beta_geo_alive(model, x, tx, age)
     (xs, ages), pair = group_rows([x, age])
     beta = p.alpha + ages
     rho = p.r + xs
-    c = p.a + p.b + xs
+    c = p.a + b + xs
 
     def integrand(w: float) -> Any:
         u = w / beta
