@@ -6,6 +6,7 @@ import concurrent.futures
 import re
 from typing import TYPE_CHECKING, Any, cast
 
+import attrs
 import dask
 import dask.dataframe as dd
 import dask.threaded
@@ -353,13 +354,22 @@ def test_the_pareto_fit_on_dask_starts_where_the_pandas_fit_does(client: object)
     # On 8,000 customers coarsening recency and T halves the rows, so ParetoNBDFitter.fit
     # first fits the coarse rows (3 full iterations instead of 8 from the rate guess).
     # fit_dask calls the same hooks on the partitions' coarsened rows: on one partition
-    # it takes the very same steps, and returns the very same model.
+    # it takes the same steps and lands on the same optimum. Not to the last bit: the
+    # partition's distinct rows come in another order than the in-memory fit's, so
+    # the sums round differently (1e-13 apart under numpy 1.26, equal under 2.x); the
+    # rate-guess start this replaced took 8 iterations and differed by 4.8e-9.
     summary = cs.make_rfm_summary(8_000, seed=31)
     expected = cs.ParetoNBDFitter().fit(summary, time_unit="W")
     got = fit_dask(_lazy(summary, npartitions=1), fitter=cs.ParetoNBDFitter(), time_unit="W")
-    assert got == expected
     assert expected.convergence is not None
-    assert expected.convergence.n_iterations == 3
+    assert got.convergence is not None
+    assert got.convergence.n_iterations == expected.convergence.n_iterations == 3
+    np.testing.assert_allclose(
+        attrs.astuple(got.params), attrs.astuple(expected.params), rtol=1e-11, atol=0
+    )
+    assert got.log_likelihood == pytest.approx(expected.log_likelihood, rel=1e-14, abs=0)
+    assert got.n_customers == expected.n_customers
+    assert got.time_unit == expected.time_unit
 
 
 def test_dask_fits_reproduce_the_published_cdnow_estimates(client: object) -> None:

@@ -57,7 +57,17 @@ def spark_schema(frame: pd.DataFrame) -> Any:
 
     columns = frame.reset_index()
     columns.attrs = {}  # Arrow would try (and fail) to store e.g. an as_of Timestamp
-    return from_arrow_schema(pa.Schema.from_pandas(columns, preserve_index=False))
+    schema = pa.Schema.from_pandas(columns, preserve_index=False)
+    # An empty object column (text under pandas 2; pandas 3 has a string dtype) has no
+    # value to infer a type from: Arrow types it null, and Spark then rejects every
+    # real value. Text is what such a column holds.
+    fields = [
+        pa.field(field.name, pa.string())
+        if pa.types.is_null(field.type) and columns[field.name].dtype == object
+        else field
+        for field in schema
+    ]
+    return from_arrow_schema(pa.schema(fields))
 
 
 def map_customers_spark(
