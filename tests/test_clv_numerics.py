@@ -9,7 +9,7 @@ import mpmath as mp
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import crmscore as cs
@@ -118,6 +118,9 @@ def test_b_equal_to_one_without_repeat_purchases() -> None:
         ((0.00829, 0.00392, 1.196, 312.5), 4, 4.67, 9786.0),
         ((0.316, 0.233, 0.141, 309.4), 0, 1.07, 7722.0),
         ((18.5, 0.166, 26.0, 540.4), 1, 16.4, 5938.0),
+        # scipy's hyp2f1 returned a finite wrong value here (X = -2e155): the bounds
+        # check of X sends it to the next route (found by the finiteness test below).
+        ((10**3.5, 1.0, 10**3.5, 10_000.0), 0, 1e5, 47_919.0),
     ],
 )
 def test_each_evaluation_path_matches_the_oracle(
@@ -151,6 +154,15 @@ def extreme_customers(draw: st.DrawFn) -> tuple[np.ndarray[Any, Any], ...]:
 @settings(max_examples=150)
 @given(
     theta=st.tuples(WIDE, WIDE, WIDE, WIDE), customers=extreme_customers(), t=st.floats(0.0, 1e5)
+)
+@example(
+    theta=(10**3.5, 1.0, 10**3.5, 10_000.0),
+    customers=(
+        np.array([0.0, 0.0, 1e5, 1e5, 1.0]),
+        np.array([0.0, 0.0, 1e5, 0.0, 0.0]),
+        np.array([0.0, 1e5, 1e5, 1e5, 0.0]),
+    ),
+    t=47_919.0,
 )
 def test_bgnbd_is_finite_everywhere(
     theta: tuple[float, float, float, float], customers: tuple[Any, ...], t: float
