@@ -63,34 +63,40 @@ def _purchases_closed(
     (1 - z)^eps 2F1(c - rho, eps; c; z), and its Pfaff transform
     2F1(rho, eps; c; -u). scipy's ``hyp2f1`` overflows or fails for some large
     parameters in each, and for some it returns a finite wrong value; the first one
-    that is finite and within X's bounds (X = E[(1 + p u)^-rho] lies in [0, 1]) is
+    that is finite and within X's bounds (see :func:`_outside_bounds`) is
     used, products taken in log space. NaN is left where all three fail.
     """
     log1mz = np.log1p(-z)
     with np.errstate(all="ignore"):
         f = hyp2f1(rho, beta, c, z)
         big_x = np.sign(f) * np.exp(rho * log1mz + np.log(np.abs(f)))
-        bad = _outside_bounds(big_x)
+        bad = _outside_bounds(big_x, eps)
         if bad.any():
             euler = hyp2f1(c[bad] - rho[bad], eps, c[bad], z[bad])
             big_x[bad] = np.sign(euler) * np.exp(eps * log1mz[bad] + np.log(np.abs(euler)))
-            bad = _outside_bounds(big_x)
+            bad = _outside_bounds(big_x, eps)
             if bad.any():
                 big_x[bad] = hyp2f1(rho[bad], eps, c[bad], -u[bad])
-                big_x[_outside_bounds(big_x)] = np.nan
+                big_x[_outside_bounds(big_x, eps)] = np.nan
     result: FloatArray = c / eps * (1.0 - big_x)
     return result
 
 
-def _outside_bounds(big_x: FloatArray) -> npt.NDArray[np.bool_]:
-    """Where X is not finite or not in [0, 1] (beyond rounding): that route failed.
+def _outside_bounds(big_x: FloatArray, eps: float) -> npt.NDArray[np.bool_]:
+    """Where X is not finite or breaks its bound (beyond rounding): that route failed.
 
-    scipy's ``hyp2f1`` can return a finite value far off for large parameters (at
-    r = a = 10^3.5, alpha = 1, b = 10^4, x = 0, T = 10^5, t = 47,919 the paper's form
-    gave X of -2e155); an expectation of a quantity in (0, 1] cannot.
+    For a > 1, X = E[(1 + q u)^-rho] with q ~ Beta(a - 1, b + x) lies in [0, 1]; for
+    a < 1 the same identity in the other direction gives X >= 1. scipy's ``hyp2f1``
+    can return a finite value far off for large parameters (at r = a = 10^3.5,
+    alpha = 1, b = 10^4, x = 0, T = 10^5, t = 47,919 the paper's form gave X of
+    -2e155), which these bounds reject.
     """
     with np.errstate(invalid="ignore"):
-        return np.asarray(~((big_x >= -1e-9) & (big_x <= 1.0 + 1e-9)), dtype=bool)
+        if eps > 0:
+            inside = (big_x >= -1e-9) & (big_x <= 1.0 + 1e-9)
+        else:
+            inside = (big_x >= 1.0 - 1e-9) & np.isfinite(big_x)
+    return np.asarray(~inside, dtype=bool)
 
 
 def _negligible_remainder(
