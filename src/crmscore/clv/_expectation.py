@@ -9,6 +9,8 @@ customer, a route that is accurate there.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import numpy.typing as npt
 from scipy.special import betainc, digamma, hyp2f1
@@ -25,6 +27,7 @@ from crmscore.clv._kernels import (
 __all__ = [
     "bgnbd_expected_purchases",
     "bgnbd_expected_purchases_at",
+    "clear_memo",
     "mbgnbd_expected_purchases_at",
 ]
 
@@ -260,11 +263,13 @@ def bgnbd_expected_purchases_at(
 
     P(alive) and the distinct (x, T) pairs are worked out once for all horizons (a
     discounted CLV needs one horizon per step); the values are those of
-    :func:`bgnbd_expected_purchases` at each horizon, to the last bit.
+    :func:`bgnbd_expected_purchases` at each horizon, to the last bit. Pairs of
+    whole numbers are memoised (:func:`_pair_expectations`).
     """
     alive = bgnbd_probability_alive(theta, x, tx, T)
     (x_pairs, T_pairs), pair = group_rows([x, T])  # noqa: N806
-    return [alive * _expectation(theta, x_pairs, T_pairs, t)[pair] for t in times]
+    table = _pair_expectations(theta, x_pairs, T_pairs, times)
+    return [alive * table[:, k][pair] for k in range(len(times))]
 
 
 def mbgnbd_expected_purchases_at(
@@ -288,4 +293,108 @@ def mbgnbd_expected_purchases_at(
     alive = mbgnbd_probability_alive(theta, x, tx, T)
     (x_pairs, T_pairs), pair = group_rows([x, T])  # noqa: N806
     shifted = (r, alpha, a, b + 1.0)
-    return [alive * _expectation(shifted, x_pairs, T_pairs, t)[pair] for t in times]
+    table = _pair_expectations(shifted, x_pairs, T_pairs, times)
+    return [alive * table[:, k][pair] for k in range(len(times))]
+
+
+# --------------------------------------------------------------------------------------
+# A memo of the expectations of (x, T) pairs of whole numbers
+# --------------------------------------------------------------------------------------
+
+#: Cells (pairs times horizons) the memo may hold over all its entries: 16 MB of values.
+_MEMO_CELLS = 1 << 21
+#: Entries (parameters and horizons) kept: the latest ones.
+_MEMO_ENTRIES = 4
+#: Bits of T in a pair's key (the frequency takes the bits above them).
+_T_BITS = 40
+
+_memo: dict[tuple[float, ...], tuple[npt.NDArray[np.int64], FloatArray]] = {}
+_memo_lock = threading.Lock()
+
+
+def clear_memo() -> None:
+    """Forget every memoised expectation (the memo only ever saves time)."""
+    with _memo_lock:
+        _memo.clear()
+
+
+def _pair_keys(x: FloatArray, T: FloatArray) -> npt.NDArray[np.int64] | None:  # noqa: N803
+    """One int64 key per (x, T) pair of whole numbers, or None if any pair is not one."""
+    if x.size == 0:
+        return None
+    with np.errstate(invalid="ignore"):
+        whole = (
+            float(x.min()) >= 0
+            and float(x.max()) < 1 << (62 - _T_BITS)
+            and float(T.min()) >= 0
+            and float(T.max()) < 1 << _T_BITS
+            and np.array_equal(x, np.floor(x))
+            and np.array_equal(T, np.floor(T))
+        )
+    if not whole:
+        return None
+    keys: npt.NDArray[np.int64] = (x.astype(np.int64) << _T_BITS) | T.astype(np.int64)
+    return keys
+
+
+def _pair_expectations(
+    theta: Params,
+    x: FloatArray,
+    T: FloatArray,  # noqa: N803 (the paper's symbol for the age)
+    times: list[float],
+) -> FloatArray:
+    """:func:`_expectation` of distinct pairs at each horizon: shape (pairs, horizons).
+
+    The expectation of a pair is a pure function of (theta, x, T, t), evaluated
+    element by element, so a value computed once is the same to the last bit when
+    computed again among other pairs. An online CLV scores a few thousand customers
+    at a time whose pairs of whole periods (frequency, age) keep recurring: those
+    are memoised per (theta, horizons), up to ``_MEMO_CELLS`` values over the
+    latest ``_MEMO_ENTRIES`` entries. Pairs that are not whole numbers are always
+    computed.
+    """
+    keys = _pair_keys(x, T)
+    if keys is None or len(times) * keys.size > _MEMO_CELLS:
+        return _compute(theta, x, T, times)
+    entry = (*(float(v) for v in theta), *(float(t) for t in times))
+    with _memo_lock:
+        known = _memo.get(entry)
+    out = np.empty((keys.size, len(times)))
+    missing = np.ones(keys.size, dtype=bool)
+    if known is not None:
+        known_keys, known_values = known
+        at = np.minimum(np.searchsorted(known_keys, keys), max(known_keys.size - 1, 0))
+        hit = known_keys[at] == keys
+        out[hit] = known_values[at[hit]]
+        missing = ~hit
+    if not missing.any():
+        return out
+    fresh = _compute(theta, x[missing], T[missing], times)
+    out[missing] = fresh
+    # (keys are distinct and sorted, as group_rows leaves them: merge by one sort)
+    merged_keys = keys[missing] if known is None else np.concatenate([known[0], keys[missing]])
+    merged_values = fresh if known is None else np.concatenate([known[1], fresh])
+    order = np.argsort(merged_keys, kind="stable")
+    stored = (merged_keys[order], merged_values[order])
+    with _memo_lock:
+        _memo.pop(entry, None)
+        _memo[entry] = stored  # (the newest last)
+        while len(_memo) > _MEMO_ENTRIES or (
+            len(_memo) > 1 and sum(v.size for _, v in _memo.values()) > _MEMO_CELLS
+        ):
+            del _memo[next(iter(_memo))]  # the oldest first
+        if sum(v.size for _, v in _memo.values()) > _MEMO_CELLS:
+            _memo.clear()
+    return out
+
+
+def _compute(
+    theta: Params,
+    x: FloatArray,
+    T: FloatArray,  # noqa: N803 (the paper's symbol for the age)
+    times: list[float],
+) -> FloatArray:
+    out = np.empty((x.size, len(times)))
+    for k, t in enumerate(times):
+        out[:, k] = _expectation(theta, x, T, t)
+    return out
