@@ -22,7 +22,7 @@ from crmscore.rescoring._book import (
     Book,
     empty_changes,
 )
-from crmscore.rescoring._chunks import ColumnStore
+from crmscore.rescoring._chunks import ColumnStore, unique_ints
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -53,6 +53,12 @@ _MANUAL = OVERRIDE_KINDS.index("manual")
 
 def skipped_frame(event_ids: Any = (), customers: Any = (), reasons: Any = ()) -> pd.DataFrame:
     """Events not applied: ``event_id``, ``customer_id`` and ``reason``."""
+    if len(event_ids) == 0 and len(customers) == 0 and len(reasons) == 0:
+        return _NO_SKIPPED.copy()  # (a batch asks for several: a copy is much cheaper)
+    return _skipped(event_ids, customers, reasons)
+
+
+def _skipped(event_ids: Any, customers: Any, reasons: Any) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "event_id": pd.Series(list(event_ids), dtype=object),
@@ -60,6 +66,9 @@ def skipped_frame(event_ids: Any = (), customers: Any = (), reasons: Any = ()) -
             "reason": pd.Series(list(reasons), dtype=object),
         }
     )
+
+
+_NO_SKIPPED = _skipped((), (), ())
 
 
 def check_as_of(book: Book, as_of: Any, owner: str) -> pd.Timestamp:
@@ -469,7 +478,7 @@ class Columns:
 
     def gather(self, rows: npt.NDArray[np.int64]) -> None:
         """Gather these rows of every column now, in one pass (calls then reuse them)."""
-        self._slots(np.unique(np.asarray(rows, dtype=np.int64)))
+        self._slots(unique_ints(rows))
 
     def _slots(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Positions of ``rows`` among the gathered rows (gathering the missing ones)."""
@@ -489,10 +498,10 @@ class Columns:
         if missing.any():
             new = rows[missing]
             if new.size > 1 and not (new[1:] > new[:-1]).all():  # (often sorted already)
-                new = np.unique(new)
+                new = unique_ints(new)
             gathered = self.store.take_all(new)
             merged = np.concatenate([self.rows, new])
-            order = np.argsort(merged, kind="stable")
+            order = np.argsort(merged)  # (distinct rows: any sort is stable)
             self.rows = merged[order]
             self.dirty = np.concatenate([self.dirty, np.zeros(new.size, dtype=bool)])[order]
             for name in self.local:

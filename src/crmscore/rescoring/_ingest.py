@@ -13,6 +13,7 @@ from crmscore._validation import reject_overflow
 from crmscore.rescoring import _aggregates
 from crmscore.rescoring._batch import _NEVER, _Batch, _drop_before_first_purchase
 from crmscore.rescoring._book import NAT, Book, RescoringResult
+from crmscore.rescoring._chunks import is_in, unique_ints
 from crmscore.rescoring._core import (
     DEFAULT_EVENT,
     LARGE,
@@ -262,7 +263,7 @@ def _unique_rows(rows: npt.NDArray[np.int64], n_rows: int) -> npt.NDArray[np.int
     book); the sort when they are few (a batch), so a batch costs no book-sized pass.
     """
     if rows.size * 8 < n_rows:
-        return np.unique(rows)
+        return unique_ints(rows)
     seen = np.zeros(n_rows, dtype=bool)
     seen[rows] = True
     return np.flatnonzero(seen).astype(np.int64, copy=False)
@@ -357,7 +358,7 @@ def _follow_ups(
     idle_mask = (candidate_due < limit) & ~columns.take("follow_up", candidates)
     idle, idle_due = candidates[idle_mask], candidate_due[idle_mask]
     if purchases.rows.size and idle.size:
-        outside = ~np.isin(idle, purchases.rows)
+        outside = ~is_in(idle, unique_ints(purchases.rows))
         idle, idle_due = idle[outside], idle_due[outside]
     raised_rows = [idle]
     raised_at = [idle_due]
@@ -559,7 +560,7 @@ def _timeline(
         & ~columns.take("override_until_review", expiring)
     ]
     t_rows = triggers[0] if triggers is not None else np.empty(0, dtype=np.int64)
-    involved = np.unique(np.concatenate([t_rows, expiring]))
+    involved = unique_ints(np.concatenate([t_rows, expiring]))
     if involved.size == 0:
         return
     state = TierState(columns, involved)
