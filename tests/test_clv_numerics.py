@@ -165,6 +165,7 @@ def test_memoised_expectations_are_fresh_ones_to_the_last_bit(
             assert np.array_equal(got[k], alive * alone)
         seen.extend(zip(x, age, strict=True))
     assert len(set(seen)) < len(seen)  # (some pairs came back from the memo)
+    assert all((np.diff(keys) > 0).all() for keys, _ in _expectation._memo.values())
     # Not whole numbers: computed every time, never stored.
     _expectation.clear_memo()
     x, age = np.array([1.0, 2.0]), np.array([10.5, 20.0])

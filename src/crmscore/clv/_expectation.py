@@ -371,11 +371,17 @@ def _pair_expectations(
         return out
     fresh = _compute(theta, x[missing], T[missing], times)
     out[missing] = fresh
-    # (keys are distinct and sorted, as group_rows leaves them: merge by one sort)
-    merged_keys = keys[missing] if known is None else np.concatenate([known[0], keys[missing]])
-    merged_values = fresh if known is None else np.concatenate([known[1], fresh])
-    order = np.argsort(merged_keys, kind="stable")
-    stored = (merged_keys[order], merged_values[order])
+    # The new keys (sorted, as group_rows leaves pairs) go in where a binary search
+    # places them among the known ones (disjoint from them).
+    new_keys = keys[missing]
+    if new_keys.size > 1 and not (new_keys[1:] > new_keys[:-1]).all():  # (never from group_rows)
+        order = np.argsort(new_keys)
+        new_keys, fresh = new_keys[order], fresh[order]
+    if known is None:
+        stored = (new_keys, fresh)
+    else:
+        at = np.searchsorted(known[0], new_keys)
+        stored = (np.insert(known[0], at, new_keys), np.insert(known[1], at, fresh, axis=0))
     with _memo_lock:
         _memo.pop(entry, None)
         _memo[entry] = stored  # (the newest last)
