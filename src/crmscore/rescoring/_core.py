@@ -199,13 +199,27 @@ def indicators(
     *,
     churn_level: npt.NDArray[np.int8],
 ) -> pd.DataFrame:
-    """Build the scorecard's input along the chain RFM -> CLV -> churn -> attributes."""
-    frame = pd.DataFrame(rfm_columns(aggregates, periods))
+    """Build the scorecard's input along the chain RFM -> CLV -> churn -> attributes.
+
+    The columns are gathered as arrays and the frame is made once (inserting columns
+    one by one costs more than the scoring of a small batch); the models read a
+    frame of their four columns only, with the frequency as floats (the values they
+    convert it to anyway, without pandas' slow path for integers).
+    """
+    columns = rfm_columns(aggregates, periods)
     stage = book.policy.clv
     if stage is not None and book.purchase_model is not None and book.spend_model is not None:
-        frame["p_alive"] = book.purchase_model.probability_alive(frame).to_numpy()
-        frame["clv"] = customer_lifetime_value(
-            frame,
+        table = pd.DataFrame(
+            {
+                "frequency": columns["frequency"].astype(np.float64),
+                "recency": columns["recency"],
+                "T": columns["T"],
+                "monetary_value": columns["monetary_value"],
+            }
+        )
+        columns["p_alive"] = book.purchase_model.probability_alive(table).to_numpy()
+        columns["clv"] = customer_lifetime_value(
+            table,
             purchase_model=book.purchase_model,
             spend_model=book.spend_model,
             horizon=stage.horizon,
@@ -214,13 +228,13 @@ def indicators(
             time_unit=book.policy.time_unit,
         ).to_numpy()
     if book.policy.churn is not None:
-        frame["churn_level"] = churn_level
+        columns["churn_level"] = churn_level
     if len(book.attributes.columns):
         extra = book.attributes.reindex(ids)
         for column in extra.columns:
-            if column not in frame.columns:
-                frame[column] = extra[column].to_numpy()
-    return frame
+            if column not in columns:
+                columns[column] = extra[column].to_numpy()
+    return pd.DataFrame(columns)
 
 
 def score_frame(
@@ -519,6 +533,26 @@ class Columns:
             return self[name][rows]
         slots = self._slots(np.asarray(rows, dtype=np.int64))  # (may replace the arrays)
         return self.local[name][slots]
+
+    def peek(self, name: str, rows: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+        """Return the current values of one column at ``rows`` without gathering them.
+
+        For candidates (from a due index) that a call mostly only reads: their other
+        columns are not copied; rows the call then writes are gathered by :meth:`put`.
+        """
+        if self.whole is not None:
+            picked: npt.NDArray[Any] = self.whole[name][rows]
+            return picked
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.store.n_rows:
+            out = self.store.take(name, np.minimum(rows, self.store.n_rows - 1))
+        else:
+            out = np.empty(rows.size, dtype=self.local[name].dtype)
+        if self.rows.size:  # (rows past the store's end are always gathered)
+            at = np.minimum(np.searchsorted(self.rows, rows), self.rows.size - 1)
+            hit = self.rows[at] == rows
+            out[hit] = self.local[name][at[hit]]
+        return out
 
     def take_all(self, rows: Any, names: Any) -> dict[str, npt.NDArray[Any]]:
         """Return the current values of several columns at ``rows``, gathered once."""

@@ -354,8 +354,8 @@ def _follow_ups(
     # The book's due index gives the candidates (NaT never compares below a time);
     # the batch's buyers are then taken out of them.
     candidates = columns.store.due("follow_up", limit)
-    candidate_due = columns.take("follow_up_due", candidates)
-    idle_mask = (candidate_due < limit) & ~columns.take("follow_up", candidates)
+    candidate_due = columns.peek("follow_up_due", candidates)
+    idle_mask = (candidate_due < limit) & ~columns.peek("follow_up", candidates)
     idle, idle_due = candidates[idle_mask], candidate_due[idle_mask]
     if purchases.rows.size and idle.size:
         outside = ~is_in(idle, unique_ints(purchases.rows))
@@ -555,9 +555,9 @@ def _timeline(
     # The book's due index gives the candidates (NaT never compares below a time).
     expiring = columns.store.due("override_expiry", as_of.to_datetime64())
     expiring = expiring[
-        (columns.take("override_expires", expiring) <= as_of.to_datetime64())
-        & (columns.take("override_kind", expiring) > 0)
-        & ~columns.take("override_until_review", expiring)
+        (columns.peek("override_expires", expiring) <= as_of.to_datetime64())
+        & (columns.peek("override_kind", expiring) > 0)
+        & ~columns.peek("override_until_review", expiring)
     ]
     t_rows = triggers[0] if triggers is not None else np.empty(0, dtype=np.int64)
     involved = unique_ints(np.concatenate([t_rows, expiring]))
