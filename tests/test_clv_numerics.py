@@ -149,9 +149,12 @@ def test_memoised_expectations_are_fresh_ones_to_the_last_bit(
     times = [30.0 * k for k in (1, 2, 12)]
     _expectation.clear_memo()
     seen: list[tuple[float, float]] = []
-    for _ in range(3):  # overlapping calls: hits, misses and merges
-        x = rng.integers(0, 6, 40).astype(float)
-        age = rng.integers(0, 40, 40).astype(float) * 20
+    recent_sizes = []
+    # Overlapping calls: hits in the base and in the recent additions, misses, and a
+    # fold of the recent additions into the base (the last, larger call).
+    for n in (150, 10, 10, 60):
+        x = rng.integers(0, 6, n).astype(float)
+        age = rng.integers(0, 40, n).astype(float) * 20
         tx = np.where(x > 0, age / 2, 0.0)
         got = _expectation.bgnbd_expected_purchases_at(theta, x, tx, age, times)
         alive = _kernels.bgnbd_probability_alive(theta, x, tx, age)
@@ -159,13 +162,18 @@ def test_memoised_expectations_are_fresh_ones_to_the_last_bit(
             alone = np.array(
                 [
                     _expectation._expectation(theta, x[i : i + 1], age[i : i + 1], t)[0]
-                    for i in range(40)
+                    for i in range(n)
                 ]
             )
             assert np.array_equal(got[k], alive * alone)
         seen.extend(zip(x, age, strict=True))
+        ((_, recent),) = _expectation._memo.values()
+        recent_sizes.append(recent[0].size)
     assert len(set(seen)) < len(seen)  # (some pairs came back from the memo)
-    assert all((np.diff(keys) > 0).all() for keys, _ in _expectation._memo.values())
+    assert recent_sizes[1] > 0  # (added to the recent level)
+    assert recent_sizes[-1] == 0  # (folded into the base)
+    levels = [level for entry in _expectation._memo.values() for level in entry]
+    assert all((np.diff(keys) > 0).all() for keys, _ in levels)
     # Not whole numbers: computed every time, never stored.
     _expectation.clear_memo()
     x, age = np.array([1.0, 2.0]), np.array([10.5, 20.0])
@@ -182,7 +190,7 @@ def test_the_memo_stays_within_its_bounds(monkeypatch: pytest.MonkeyPatch) -> No
     for shift in range(6):  # a new entry per horizon: the oldest go first
         x, age = np.arange(10.0), np.full(10, 100.0 + shift)
         _expectation.bgnbd_expected_purchases_at(theta, x, 0 * x, age, [30.0 + shift] * 3)
-        cells = sum(v.size for _, v in _expectation._memo.values())
+        cells = _expectation._memo_cells()
         assert len(_expectation._memo) <= _expectation._MEMO_ENTRIES
         assert cells <= 100
     # A call larger than the memo is computed and not stored.

@@ -308,7 +308,8 @@ _MEMO_ENTRIES = 4
 #: Bits of T in a pair's key (the frequency takes the bits above them).
 _T_BITS = 40
 
-_memo: dict[tuple[float, ...], tuple[npt.NDArray[np.int64], FloatArray]] = {}
+_Level = tuple[npt.NDArray[np.int64], FloatArray]  # sorted keys, values (pairs x horizons)
+_memo: dict[tuple[float, ...], tuple[_Level, _Level]] = {}  # (base, recent additions)
 _memo_lock = threading.Lock()
 
 
@@ -316,6 +317,10 @@ def clear_memo() -> None:
     """Forget every memoised expectation (the memo only ever saves time)."""
     with _memo_lock:
         _memo.clear()
+
+
+def _memo_cells() -> int:
+    return sum(base[1].size + recent[1].size for base, recent in _memo.values())
 
 
 def _pair_keys(x: FloatArray, T: FloatArray) -> npt.NDArray[np.int64] | None:  # noqa: N803
@@ -337,6 +342,23 @@ def _pair_keys(x: FloatArray, T: FloatArray) -> npt.NDArray[np.int64] | None:  #
     return keys
 
 
+def _look_up(level: _Level, keys: npt.NDArray[np.int64], out: FloatArray) -> npt.NDArray[np.bool_]:
+    """Copy the values of ``keys`` found in ``level`` into ``out``; return where found."""
+    known_keys, known_values = level
+    if known_keys.size == 0:
+        return np.zeros(keys.size, dtype=bool)
+    at = np.minimum(np.searchsorted(known_keys, keys), known_keys.size - 1)
+    hit: npt.NDArray[np.bool_] = known_keys[at] == keys
+    out[hit] = known_values[at[hit]]
+    return hit
+
+
+def _insert(level: _Level, keys: npt.NDArray[np.int64], values: FloatArray) -> _Level:
+    """``level`` with sorted ``keys`` (none of them in it) put in their places."""
+    at = np.searchsorted(level[0], keys)
+    return np.insert(level[0], at, keys), np.insert(level[1], at, values, axis=0)
+
+
 def _pair_expectations(
     theta: Params,
     x: FloatArray,
@@ -351,7 +373,9 @@ def _pair_expectations(
     at a time whose pairs of whole periods (frequency, age) keep recurring: those
     are memoised per (theta, horizons), up to ``_MEMO_CELLS`` values over the
     latest ``_MEMO_ENTRIES`` entries. Pairs that are not whole numbers are always
-    computed.
+    computed. New pairs go into a small level of recent additions, folded into the
+    base level when it reaches a quarter of it, so that a call copies in proportion
+    to what it adds, not to the memo.
     """
     keys = _pair_keys(x, T)
     if keys is None or len(times) * keys.size > _MEMO_CELLS:
@@ -362,34 +386,36 @@ def _pair_expectations(
     out = np.empty((keys.size, len(times)))
     missing = np.ones(keys.size, dtype=bool)
     if known is not None:
-        known_keys, known_values = known
-        at = np.minimum(np.searchsorted(known_keys, keys), max(known_keys.size - 1, 0))
-        hit = known_keys[at] == keys
-        out[hit] = known_values[at[hit]]
-        missing = ~hit
+        base, recent = known
+        missing = ~_look_up(base, keys, out)
+        if recent[0].size and missing.any():
+            rest = np.flatnonzero(missing)
+            part = np.empty((rest.size, len(times)))
+            found = _look_up(recent, keys[rest], part)
+            out[rest[found]] = part[found]
+            missing[rest[found]] = False
     if not missing.any():
         return out
     fresh = _compute(theta, x[missing], T[missing], times)
     out[missing] = fresh
-    # The new keys (sorted, as group_rows leaves pairs) go in where a binary search
-    # places them among the known ones (disjoint from them).
     new_keys = keys[missing]
     if new_keys.size > 1 and not (new_keys[1:] > new_keys[:-1]).all():  # (never from group_rows)
         order = np.argsort(new_keys)
         new_keys, fresh = new_keys[order], fresh[order]
     if known is None:
-        stored = (new_keys, fresh)
+        stored = ((new_keys, fresh), (new_keys[:0], fresh[:0]))
     else:
-        at = np.searchsorted(known[0], new_keys)
-        stored = (np.insert(known[0], at, new_keys), np.insert(known[1], at, fresh, axis=0))
+        recent = _insert(known[1], new_keys, fresh)
+        if 4 * recent[0].size >= known[0][0].size:
+            stored = (_insert(known[0], *recent), (new_keys[:0], fresh[:0]))
+        else:
+            stored = (known[0], recent)
     with _memo_lock:
         _memo.pop(entry, None)
         _memo[entry] = stored  # (the newest last)
-        while len(_memo) > _MEMO_ENTRIES or (
-            len(_memo) > 1 and sum(v.size for _, v in _memo.values()) > _MEMO_CELLS
-        ):
+        while len(_memo) > _MEMO_ENTRIES or (len(_memo) > 1 and _memo_cells() > _MEMO_CELLS):
             del _memo[next(iter(_memo))]  # the oldest first
-        if sum(v.size for _, v in _memo.values()) > _MEMO_CELLS:
+        if _memo_cells() > _MEMO_CELLS:
             _memo.clear()
     return out
 
