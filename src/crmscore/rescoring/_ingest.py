@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from crmscore.rescoring._chunks import ChunkedIndex
+    from crmscore.tiering import FittedScorecard
 
 _SPEND_TOLERANCE = 1e-9  # relative: sums in a different order must cross alike
 _NO_SCORECARD = "no fitted scorecard before the first review: trigger not evaluated"
@@ -77,12 +78,13 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
     rows = np.empty(0, dtype=np.int64)
     purchases = _Purchases.none()
     triggers: tuple[npt.NDArray[np.int64], Triggers] | None = None
+    found: _Found | None = None
     if batch is not None:
         event_ids = event_ids.add(batch.event_ids, batch.id_hashes)
         batch, early = _drop_before_first_purchase(book, batch)
         skipped.append(early)
         ids, rows, purchases = _merge_purchases(book, batch, columns)
-        triggers, late = _triggers(
+        found, late = _triggers(
             book,
             batch=batch,
             rows=rows,
@@ -92,6 +94,35 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
         )
         skipped.append(late)
     customer_ids = ids
+    # Every customer the batch touched is scored at as_of, on aggregates that are
+    # final once the purchases are merged (the steps below change no aggregate and
+    # no churn level): with the triggers, from one indicator frame.
+    touched = _unique_rows(rows, len(ids))
+    parts = [] if found is None else [found.to_score]
+    if book.scorecard is not None and touched.size:
+        parts.append(
+            _ToScore(
+                aggregates=aggregates_of(columns, touched),
+                periods=np.full(touched.size, periods_of([as_of.to_datetime64()], book)[0]),
+                labels=customer_ids.labels_at(touched),
+                churn_level=columns.take("churn_level", touched),
+                index=pd.Index(customer_ids.labels_at(touched), name=book.customer_col),
+            )
+        )
+    scored = _score_together(book, book.scorecard, parts) if book.scorecard is not None else []
+    if found is not None:
+        score, tier = scored[0]
+        triggers = (
+            found.rows,
+            Triggers(
+                owner=found.rows,  # replaced by positions in the timeline's rows
+                times=found.times,
+                kind=found.kind,
+                score=score,
+                tier=tier,
+                event_id=found.event_id,
+            ),
+        )
     _invitations(book, columns, changes, customer_ids, purchases)
     _follow_ups(
         book,
@@ -109,17 +140,8 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
         triggers=triggers,
         as_of=as_of,
     )
-    touched = _unique_rows(rows, len(ids))
     if book.scorecard is not None and touched.size:
-        touched_ids = pd.Index(customer_ids.labels_at(touched), name=book.customer_col)
-        frame = indicators(
-            book,
-            aggregates_of(columns, touched),
-            int(periods_of([as_of.to_datetime64()], book)[0]),
-            touched_ids,
-            churn_level=columns.take("churn_level", touched),
-        ).set_axis(touched_ids)
-        score, tier = score_frame(book.scorecard, frame)
+        score, tier = scored[-1]
         columns.put("score", touched, score)
         columns.put("score_tier", touched, tier)
         columns.put("scored_at", touched, as_of.to_datetime64())
@@ -468,8 +490,8 @@ def _triggers(
     purchases: _Purchases,
     ids: ChunkedIndex,
     churn_level: Columns,
-) -> tuple[tuple[npt.NDArray[np.int64], Triggers] | None, pd.DataFrame]:
-    """Find the batch's trigger events and score each customer at its time."""
+) -> tuple[_Found | None, pd.DataFrame]:
+    """Find the batch's trigger events and what to score each customer on at its time."""
     policy = book.policy
     kind = np.full(batch.kinds.size, -1, dtype=np.int8)
     if policy.large_transaction is not None:
@@ -511,35 +533,91 @@ def _triggers(
             for name in _aggregates.AGGREGATE_COLUMNS
         }
     )
-    customer_ids = pd.Index(ids.labels_at(t_rows))
-    frame = indicators(
-        book,
-        at_trigger,
-        periods_of(t_stamps, book),
-        customer_ids,
-        churn_level=churn_level.take("churn_level", t_rows),
-    )
+    labels = ids.labels_at(t_rows)
+    customer_ids = pd.Index(labels)
     # One row per trigger, indexed uniquely for scoring: by customer when each has
     # one trigger (the usual case), else by (customer, trigger number) (a
     # MultiIndex makes the scorecard's uniqueness check far slower).
     if customer_ids.is_unique:
-        frame.index = customer_ids.rename(book.customer_col)
+        index = customer_ids.rename(book.customer_col)
     else:
-        frame.index = pd.MultiIndex.from_arrays(
+        index = pd.MultiIndex.from_arrays(
             [customer_ids, np.arange(len(customer_ids))], names=[book.customer_col, "trigger"]
         )
-    score, tier = score_frame(book.scorecard, frame)
-    return (
-        t_rows,
-        Triggers(
-            owner=t_rows,  # replaced by positions in the timeline's rows
-            times=t_stamps,
-            kind=kind[chosen],
-            score=score,
-            tier=tier,
-            event_id=batch.event_ids[chosen],
+    return _Found(
+        rows=t_rows,
+        times=t_stamps,
+        kind=kind[chosen],
+        event_id=batch.event_ids[chosen],
+        to_score=_ToScore(
+            aggregates=at_trigger,
+            periods=periods_of(t_stamps, book),
+            labels=labels,
+            churn_level=churn_level.take("churn_level", t_rows),
+            index=index,
         ),
     ), skipped_frame()
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class _ToScore:
+    """Customers to score: their aggregates, the period of each score, their ids."""
+
+    aggregates: PurchaseAggregates
+    periods: npt.NDArray[np.int64]
+    labels: npt.NDArray[Any]
+    churn_level: npt.NDArray[np.int8]
+    index: pd.Index[Any]  # the scored frame's (unique) index
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class _Found:
+    """The batch's triggers (rows, times, kinds, event ids), to be scored at their times."""
+
+    rows: npt.NDArray[np.int64]
+    times: npt.NDArray[np.datetime64]
+    kind: npt.NDArray[np.int8]
+    event_id: npt.NDArray[Any]
+    to_score: _ToScore
+
+
+def _score_together(
+    book: Book, scorecard: FittedScorecard, parts: list[_ToScore]
+) -> list[tuple[npt.NDArray[np.float64], npt.NDArray[np.int8]]]:
+    """Score each set of customers, building one indicator frame for all of them.
+
+    Building the frame (and the CLV models' checks of it) costs a batch's ten
+    triggers about as much as its thousands of touched customers; every indicator is
+    a value per row, so each set scores as it would alone.
+    """
+    if not parts:
+        return []
+    if len(parts) == 1:
+        (part,) = parts
+        frame = indicators(
+            book, part.aggregates, part.periods, pd.Index(part.labels), churn_level=part.churn_level
+        )
+        return [score_frame(scorecard, frame.set_axis(part.index))]
+    aggregates = PurchaseAggregates(
+        **{
+            name: np.concatenate([getattr(p.aggregates, name) for p in parts])
+            for name in _aggregates.AGGREGATE_COLUMNS
+        }
+    )
+    frame = indicators(
+        book,
+        aggregates,
+        np.concatenate([p.periods for p in parts]),
+        pd.Index(np.concatenate([np.asarray(p.labels, dtype=object) for p in parts])),
+        churn_level=np.concatenate([p.churn_level for p in parts]),
+    )
+    scored = []
+    start = 0
+    for part in parts:
+        stop = start + len(part.index)
+        scored.append(score_frame(scorecard, frame.iloc[start:stop].set_axis(part.index)))
+        start = stop
+    return scored
 
 
 def _timeline(
