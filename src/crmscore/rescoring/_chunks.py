@@ -270,28 +270,19 @@ class _Run:
 
 
 def _join_runs(old: _Run, new: _Run) -> _Run:
-    """One run of both runs' rows (sorted), the newer run's values winning.
-
-    Both runs' rows are sorted and unique, so each row's place in the result is a
-    binary search away: every column is written once into place, with no
-    concatenation, sort or gather of the joined cells.
-    """
-    stale = is_in(old.rows, new.rows)  # (rows the newer run replaces)
-    kept = np.flatnonzero(~stale) if stale.any() else None
-    old_rows = old.rows if kept is None else old.rows[kept]
-    at_old = np.arange(old_rows.size) + np.searchsorted(new.rows, old_rows)
-    at_new = np.arange(new.rows.size) + np.searchsorted(old_rows, new.rows)
-    size = old_rows.size + new.rows.size
-    rows = np.empty(size, dtype=np.int64)
-    rows[at_old] = old_rows
-    rows[at_new] = new.rows
-    cells = {}
-    for name, values in old.cells.items():
-        out = np.empty(size, dtype=values.dtype)
-        out[at_old] = values if kept is None else values[kept]
-        out[at_new] = new.cells[name]
-        cells[name] = _readonly(out)
-    return _Run(rows, cells)
+    rows = np.concatenate([old.rows, new.rows])
+    # Each run's rows are unique: (row, newer) keys are, so any sort is stable (and
+    # numpy's default sort of int64 is several times faster than its stable one).
+    order = np.argsort(rows * 2 + (np.arange(rows.size) >= old.rows.size))
+    ordered = rows[order]
+    keep = order[np.r_[ordered[1:] != ordered[:-1], True]]  # the newer of equal rows
+    return _Run(
+        rows[keep],
+        {
+            name: _readonly(np.concatenate([old.cells[name], new.cells[name]])[keep])
+            for name in old.cells
+        },
+    )
 
 
 @attrs.frozen(eq=False)
