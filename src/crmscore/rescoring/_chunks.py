@@ -271,9 +271,8 @@ class _Run:
 
 def _join_runs(old: _Run, new: _Run) -> _Run:
     rows = np.concatenate([old.rows, new.rows])
-    # Each run's rows are unique: (row, newer) keys are, so any sort is stable (and
-    # numpy's default sort of int64 is several times faster than its stable one).
-    order = np.argsort(rows * 2 + (np.arange(rows.size) >= old.rows.size))
+    # (two sorted runs: the stable sort merges them in one pass)
+    order = np.argsort(rows, kind="stable")
     ordered = rows[order]
     keep = order[np.r_[ordered[1:] != ordered[:-1], True]]  # the newer of equal rows
     return _Run(
@@ -297,8 +296,9 @@ class _Entries:
 
     @classmethod
     def of(cls, keys: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]) -> _Entries:
-        # (the order among equal times is immaterial: lookups cut by time and return
-        # the rows sorted)
+        # The order among equal times is immaterial (lookups cut by time and return
+        # the rows sorted), and for keys in no order numpy's default sort of int64 is
+        # about 4x faster than its stable one.
         order = np.argsort(keys)
         return cls(keys[order], rows[order])
 

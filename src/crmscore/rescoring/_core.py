@@ -515,7 +515,7 @@ class Columns:
                 new = unique_ints(new)
             gathered = self.store.take_all(new)
             merged = np.concatenate([self.rows, new])
-            order = np.argsort(merged)  # (distinct rows: any sort is stable)
+            order = np.argsort(merged, kind="stable")  # (two sorted runs: merged in one pass)
             self.rows = merged[order]
             self.dirty = np.concatenate([self.dirty, np.zeros(new.size, dtype=bool)])[order]
             for name in self.local:
