@@ -304,7 +304,9 @@ class _Entries:
 
 
 def _join_entries(a: _Entries, b: _Entries) -> _Entries:
-    return _Entries.of(np.concatenate([a.keys, b.keys]), np.concatenate([a.rows, b.rows]))
+    keys = np.concatenate([a.keys, b.keys])
+    order = np.argsort(keys, kind="stable")  # (two sorted runs: merged in one pass)
+    return _Entries(keys[order], np.concatenate([a.rows, b.rows])[order])
 
 
 def _readonly(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
