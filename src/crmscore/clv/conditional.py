@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import hyp2f1, hyperu
+from scipy.special import hyperu
 
 from crmscore._groups import group_rows
 from crmscore._validation import (
@@ -20,6 +20,7 @@ from crmscore._validation import (
 )
 from crmscore.clv import _kernels
 from crmscore.clv._inputs import check_horizon, rfm_arrays
+from crmscore.clv._mixtures import power_mean
 from crmscore.clv._pareto import pareto_probability_alive
 from crmscore.clv._pareto_counts import pareto_probability_of_purchases
 from crmscore.clv.bgnbd import BetaGeoModel
@@ -265,7 +266,7 @@ def predict_p_alive_at(
     p = model.params
     alive, b = _beta_geo_alive(model, x, tx, age)
     u = horizon / (p.alpha + age)
-    survive = (1.0 + u) ** (-p.a) * hyp2f1(p.a + b - p.r, p.a, p.a + b + x, u / (1.0 + u))
+    survive = power_mean(p.r + x, b + x, p.a, u)
     return pd.Series(alive * survive, index=frame.index, name="p_alive_at")
 
 
@@ -363,20 +364,18 @@ def predict_dert(
     p = model.params
     alive, b = _beta_geo_alive(model, x, tx, age)
     (xs, ages), pair = group_rows([x, age])
-    beta = p.alpha + ages
+    scale = p.alpha + ages
     rho = p.r + xs
-    c = p.a + b + xs
+    b_x = b + xs
 
-    def integrand(w: float) -> Any:
-        u = w / beta
-        # Pfaff's transform keeps the argument in [0, 1): 2F1(A, a; c; -u) =
-        # (1 + u)^-a 2F1(c - A, a; c; u / (1 + u)).
-        return (
-            np.exp(-delta * w) * (1.0 + u) ** (-p.a) * hyp2f1(c - rho - 1.0, p.a, c, u / (1.0 + u))
-        )
+    def integrand(w: float) -> FloatArray:
+        # 2F1(rho + 1, a; a + b + x; -w / (alpha + T)) = E[(1 + p u)^-(rho + 1)].
+        survive: FloatArray = power_mean(rho + 1.0, b_x, p.a, w / scale)
+        survive *= np.exp(-delta * w)
+        return survive
 
     from scipy.integrate import quad_vec  # noqa: PLC0415 (DERT only)
 
     integral, _ = quad_vec(integrand, 0.0, np.inf, epsrel=1e-10, epsabs=0.0)
-    per_pair = rho / beta * np.asarray(integral, dtype=np.float64)
+    per_pair = rho / scale * np.asarray(integral, dtype=np.float64)
     return pd.Series(alive * per_pair[pair], index=frame.index, name="dert")

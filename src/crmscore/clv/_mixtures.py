@@ -1,0 +1,167 @@
+"""Expectations over a Beta-distributed dropout probability (private, pure numpy).
+
+The BG/NBD family's predictions average functions of p u over p ~ Beta(a, b + x):
+E[(1 + p u)^-rho] is P(alive later) and the integrand of DERT, and E[Y(t)] and the
+sBG's DERL are of the same kind. Their closed forms are Gauss hypergeometric functions,
+which scipy's ``hyp2f1`` evaluates well for ordinary parameters but not for all: it
+overflows to inf or NaN, and for some large parameters it returns a finite, wrong
+value. One mechanism guards them all: a closed form is accepted only where it is
+finite and within bounds that the true value provably respects (:func:`bounds`,
+:func:`outside`), and elsewhere the expectation is integrated numerically
+(:func:`by_parts`). Ordinary books never reach the quadrature.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+from scipy.special import betainc, digamma, hyp2f1
+
+from crmscore.clv._kernels import FloatArray, trigamma
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["bounds", "by_parts", "closed_forms", "outside", "power_mean"]
+
+#: Relative slack of the bounds of :func:`_bounds` (a correct value's rounding error).
+_ROUNDING = 1e-9
+#: Composite Gauss-Legendre rule of the quadrature fallback (panels x nodes per panel).
+_PANELS = 2
+_NODES, _NODE_WEIGHTS = np.polynomial.legendre.leggauss(20)
+
+
+def closed_forms(
+    rho: FloatArray, beta: FloatArray, shape: float, *, z: FloatArray, u: FloatArray
+) -> FloatArray:
+    """X = 2F1(rho, shape; c; -u), c = shape + beta, by scipy's ``hyp2f1``; NaN where it fails.
+
+    For shape > 0, X = E[(1 + q u)^-rho] with q ~ Beta(shape, beta). X has three equal
+    closed forms: (1 - z)^rho 2F1(rho, beta; c; z) (the form of Fader, Hardie and Lee
+    2005, equation 10), its Euler transform (1 - z)^shape 2F1(c - rho, shape; c; z), and
+    its Pfaff transform 2F1(rho, shape; c; -u), with z = u / (1 + u). scipy's
+    ``hyp2f1`` overflows or fails for some large parameters in each, and for some it
+    returns a finite wrong value; the first one that is finite and within X's bounds
+    (see :func:`bounds`) is used, products taken in log space. NaN is left where all
+    three fail: the caller falls back.
+    """
+    c = beta + shape
+    lower, upper = bounds(rho, beta, shape, u)
+    log1mz = np.log1p(-z)
+    with np.errstate(all="ignore"):
+        f = hyp2f1(rho, beta, c, z)
+        big_x: FloatArray = np.sign(f) * np.exp(rho * log1mz + np.log(np.abs(f)))
+        bad = outside(big_x, lower, upper)
+        if bad.any():
+            euler = hyp2f1(c[bad] - rho[bad], shape, c[bad], z[bad])
+            big_x[bad] = np.sign(euler) * np.exp(shape * log1mz[bad] + np.log(np.abs(euler)))
+            bad = outside(big_x, lower, upper)
+            if bad.any():
+                big_x[bad] = hyp2f1(rho[bad], shape, c[bad], -u[bad])
+                big_x[outside(big_x, lower, upper)] = np.nan
+    return big_x
+
+
+def bounds(
+    rho: FloatArray, beta: FloatArray, shape: float, u: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Bounds on X = 2F1(rho, shape; shape + beta; -u) that a correct value must respect.
+
+    For shape > 0, X = E[h(q)] with h(q) = (1 + q u)^-rho convex on [0, 1] and
+    q ~ Beta(shape, beta) of mean m = shape / (shape + beta): Jensen's inequality gives
+    X >= h(m), and the chord from h(0) = 1 to h(1) lies above h, so
+    X <= 1 - m (1 - h(1)). For shape = a - 1 < 0 (the expected purchases with a < 1)
+    the same identity in the other direction gives X >= 1. scipy's ``hyp2f1`` can
+    return a finite value far off for large parameters (at r = a = 10^3.5, alpha = 1,
+    b = 10^4, x = 0, T = 10^5, t = 47,919 the paper's form gave X of -2e155), which
+    these bounds reject.
+    """
+    if shape <= 0:
+        return np.ones_like(u), np.full_like(u, np.inf)
+    m = shape / (shape + beta)
+    with np.errstate(all="ignore"):
+        lower = np.exp(-rho * np.log1p(m * u))
+        upper = 1.0 + m * np.expm1(-rho * np.log1p(u))
+    return lower, upper
+
+
+def outside(big_x: FloatArray, lower: FloatArray, upper: FloatArray) -> npt.NDArray[np.bool_]:
+    """Where X is not finite or breaks its bounds by more than rounding: that route failed."""
+    with np.errstate(invalid="ignore"):
+        inside = (big_x >= lower * (1.0 - _ROUNDING)) & (big_x <= upper * (1.0 + _ROUNDING))
+        inside &= np.isfinite(big_x)
+    return np.asarray(~inside, dtype=bool)
+
+
+def by_parts(
+    slope: Callable[[FloatArray, FloatArray, FloatArray], FloatArray],
+    rho: FloatArray,
+    beta: FloatArray,
+    a: float,
+    u: FloatArray,
+) -> FloatArray:
+    """int_0^1 -g'(p) I_p(a, beta) dp by quadrature, ``slope(p, u, rho)`` being -g'(p).
+
+    Integrating by parts, E[g(p)] = g(1) + this integral for p ~ Beta(a, beta), with
+    the regularised incomplete beta function I_p. For the g of this module (functions
+    of p u with a knee at p = 1 / max(u, rho u)) the integrand is smooth in y = ln p,
+    decays exponentially below the knee, and rises where I_p does, within a few
+    standard deviations of E[ln p] (sd^2 = trigamma(a) - trigamma(a + beta)). The
+    range of y is cut at those points and each piece gets a composite Gauss-Legendre
+    rule; the result agrees with a high-precision evaluation to about 1e-10.
+    """
+    knee = -np.log(np.maximum(np.maximum(u, rho * u), 1.0))
+    low = knee - 45.0
+    centre = digamma(a) - digamma(a + beta)
+    spread = 4.0 * np.sqrt(trigamma(np.full_like(beta, a)) - trigamma(a + beta))
+    # Pieces: around the knee of g, around the bulk of ln p, and geometrically
+    # graded towards p = 1, where I_p has an algebraic singularity when beta < 1.
+    cuts = np.column_stack(
+        (
+            low,
+            knee - 5.0,
+            knee,
+            knee + 5.0,
+            -np.log(np.maximum(u, 1.0)),
+            *(centre + k * spread for k in (-3, -1, 0, 1, 3)),
+            *(np.full_like(u, -(10.0**-k)) for k in range(-1, 10)),
+            np.zeros_like(u),
+        )
+    )
+    cuts = np.sort(np.clip(cuts, low[:, None], 0.0), axis=1)
+    frac = np.linspace(0.0, 1.0, _PANELS + 1)[:-1]
+    widths = np.diff(cuts, axis=1)[:, :, None] / _PANELS
+    starts = cuts[:, :-1, None] + widths * _PANELS * frac
+    widths = np.broadcast_to(widths, starts.shape)
+    y = (starts[..., None] + widths[..., None] * (_NODES + 1) / 2).reshape(len(u), -1)
+    w = (widths[..., None] * _NODE_WEIGHTS / 2).reshape(len(u), -1)
+    p = np.exp(y)
+    integrand = slope(p, u[:, None], rho[:, None]) * betainc(a, beta[:, None], p) * p
+    result: FloatArray = np.sum(integrand * w, axis=1)
+    return result
+
+
+def _power_slope(p: FloatArray, u: FloatArray, rho: FloatArray) -> FloatArray:
+    """-h'(p) for h(p) = (1 + p u)^-rho: rho u (1 + p u)^-(rho + 1), non-negative."""
+    result: FloatArray = rho * u * np.exp(-(rho + 1) * np.log1p(p * u))
+    return result
+
+
+def power_mean(rho: FloatArray, beta: FloatArray, a: float, u: FloatArray) -> FloatArray:
+    """E[(1 + p u)^-rho] for p ~ Beta(a, beta): 2F1(rho, a; a + beta; -u), a > 0.
+
+    The survival factor of P(alive later) and the integrand of DERT in the BG/NBD
+    family. The closed forms of :func:`_closed_forms` where one holds its bounds (every
+    customer of an ordinary book); where all three fail, h(1) plus the quadrature of
+    :func:`_by_parts` with h(p) = (1 + p u)^-rho: both terms are non-negative, so the
+    value keeps its relative accuracy when it is tiny.
+    """
+    with np.errstate(all="ignore"):
+        out = closed_forms(rho, beta, a, z=u / (1.0 + u), u=u)
+    failed = np.isnan(out)
+    if failed.any():
+        rho_f, beta_f, u_f = rho[failed], beta[failed], u[failed]
+        out[failed] = np.exp(-rho_f * np.log1p(u_f)) + by_parts(_power_slope, rho_f, beta_f, a, u_f)
+    return out
