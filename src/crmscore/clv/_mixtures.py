@@ -31,6 +31,11 @@ _ROUNDING = 1e-9
 #: Composite Gauss-Legendre rule of the quadrature fallback (panels x nodes per panel).
 _PANELS = 2
 _NODES, _NODE_WEIGHTS = np.polynomial.legendre.leggauss(20)
+#: Points of the scan for the integrand's peak, golden-section steps after it, and the
+#: offsets in y = ln p of the extra cuts on each side of the peak.
+_SCAN = 121
+_GOLDEN_STEPS = 40
+_PEAK_STEPS = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 def closed_forms(
@@ -116,8 +121,19 @@ def by_parts(
     low = knee - 45.0
     centre = digamma(a) - digamma(a + beta)
     spread = 4.0 * np.sqrt(trigamma(np.full_like(beta, a)) - trigamma(a + beta))
-    # Pieces: around the knee of g, around the bulk of ln p, and geometrically
-    # graded towards p = 1, where I_p has an algebraic singularity when beta < 1.
+
+    def integrand(y: FloatArray) -> FloatArray:
+        p = np.exp(y)
+        with np.errstate(all="ignore"):
+            values: FloatArray = (
+                slope(p, u[:, None], rho[:, None]) * betainc(a, beta[:, None], p) * p
+            )
+        return values
+
+    mode = _peak(integrand, low)
+    # Pieces: around the knee of g, around the bulk of ln p, geometrically graded
+    # around the integrand's peak (as narrow as 0.01 in y when a, b + x or rho are
+    # large) and towards p = 1, where I_p has an algebraic singularity when beta < 1.
     cuts = np.column_stack(
         (
             low,
@@ -126,6 +142,8 @@ def by_parts(
             knee + 5.0,
             -np.log(np.maximum(u, 1.0)),
             *(centre + k * spread for k in (-3, -1, 0, 1, 3)),
+            mode,
+            *(mode + side * step for side in (-1.0, 1.0) for step in _PEAK_STEPS),
             *(np.full_like(u, -(10.0**-k)) for k in range(-1, 10)),
             np.zeros_like(u),
         )
@@ -137,9 +155,30 @@ def by_parts(
     widths = np.broadcast_to(widths, starts.shape)
     y = (starts[..., None] + widths[..., None] * (_NODES + 1) / 2).reshape(len(u), -1)
     w = (widths[..., None] * _NODE_WEIGHTS / 2).reshape(len(u), -1)
-    p = np.exp(y)
-    integrand = slope(p, u[:, None], rho[:, None]) * betainc(a, beta[:, None], p) * p
-    result: FloatArray = np.sum(integrand * w, axis=1)
+    result: FloatArray = np.sum(integrand(y) * w, axis=1)
+    return result
+
+
+def _peak(integrand: Callable[[FloatArray], FloatArray], low: FloatArray) -> FloatArray:
+    """Where ``integrand`` (rows of functions of y on [low, 0]) peaks, to about 1e-8 in y.
+
+    A scan on a grid brackets the highest grid point; golden-section search narrows
+    the bracket (the integrands are unimodal in y).
+    """
+    grid = low[:, None] * (1.0 - np.linspace(0.0, 1.0, _SCAN))
+    best = np.argmax(np.nan_to_num(integrand(grid), nan=-1.0), axis=1)
+    rows = np.arange(len(low))
+    left = grid[rows, np.maximum(best - 1, 0)]
+    right = grid[rows, np.minimum(best + 1, _SCAN - 1)]
+    golden = (np.sqrt(5.0) - 1.0) / 2.0
+    for _ in range(_GOLDEN_STEPS):
+        inner_left = right - golden * (right - left)
+        inner_right = left + golden * (right - left)
+        values = integrand(np.column_stack((inner_left, inner_right)))
+        higher_left = np.nan_to_num(values[:, 0], nan=-1.0) >= np.nan_to_num(values[:, 1], nan=-1.0)
+        right = np.where(higher_left, inner_right, right)
+        left = np.where(higher_left, left, inner_left)
+    result: FloatArray = (left + right) / 2
     return result
 
 
