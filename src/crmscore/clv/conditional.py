@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import hyperu
 
 from crmscore._groups import group_rows
 from crmscore._validation import (
@@ -20,7 +19,7 @@ from crmscore._validation import (
 )
 from crmscore.clv import _kernels
 from crmscore.clv._inputs import check_horizon, rfm_arrays
-from crmscore.clv._mixtures import power_mean
+from crmscore.clv._mixtures import discounted_lifetime, power_mean
 from crmscore.clv._pareto import pareto_probability_alive
 from crmscore.clv._pareto_counts import pareto_probability_of_purchases
 from crmscore.clv.bgnbd import BetaGeoModel
@@ -358,7 +357,7 @@ def predict_dert(
         alive = pareto_probability_alive((q.r, q.alpha, q.s, q.beta), x, tx, age)
         horizon_rate = q.beta + age
         # E[1 / (delta + mu)] for mu ~ Gamma(s, beta + T): (beta + T) U(1, 2 - s; z).
-        inverse = horizon_rate * hyperu(1.0, 2.0 - q.s, delta * horizon_rate)
+        inverse = discounted_lifetime(q.s, horizon_rate, delta)
         dert = alive * (q.r + x) / (q.alpha + age) * inverse
         return pd.Series(dert, index=frame.index, name="dert")
     p = model.params
