@@ -32,6 +32,7 @@ from crmscore.rescoring import (
     review,
     set_override,
 )
+from crmscore.rescoring.partitioned import ReviewContext, review_part
 from crmscore.scaleout import DistributedReview, review_dask
 from crmscore.tiering import Criterion, FixedRange, Indicator, PercentileRank, Scorecard, TierRule
 
@@ -345,3 +346,33 @@ def test_wrong_frames_and_parameters_are_typed_errors(
         review_dask(_lazy(_state(book).drop(columns="base_tier"), npartitions=2), events, **common)
     with pytest.raises(cs.ColumnNotFoundError, match="kind"):
         review_dask(state, _lazy(log.drop(columns="kind"), npartitions=2), **common)
+
+
+def test_a_partition_whose_events_all_follow_the_review_measures_nobody(
+    every_rule: tuple[Book, pd.DataFrame],
+) -> None:
+    """On the whole log, events after ``as_of`` are left out; alone in a part, likewise.
+
+    (The warning itself raises for a log without an event on or before ``as_of``.)
+    """
+    book, log = every_rule
+    who = book.to_frame().index[book.to_frame()["churn_level"] > 0][0]
+    mine = log[log["customer_id"] == who]
+    later = mine.assign(timestamp=T3 + pd.Timedelta(days=3), event_id="late-" + mine["event_id"])
+    whole = pd.concat([log[log["customer_id"] != who], later], ignore_index=True)
+    expected = review(book, whole, as_of=T3)
+    context = ReviewContext(
+        policy=book.policy,
+        as_of=T3,
+        state_as_of=book.as_of,
+        scorecard=expected.book.scorecard,
+        purchase_model=expected.book.purchase_model,
+        spend_model=expected.book.spend_model,
+        attribute_columns=("disputes",),
+    )
+    state, changes = review_part(_state(book).loc[[who]], later, context=context)
+    assert state.loc[who, "churn_level"] == 0
+    pd.testing.assert_frame_equal(state, _state(expected.book).loc[[who]])
+    wanted = expected.changes[expected.changes["customer_id"] == who].reset_index(drop=True)
+    pd.testing.assert_frame_equal(changes, wanted)
+    assert "none: no events" in set(changes["detail"])

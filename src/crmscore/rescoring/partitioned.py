@@ -32,6 +32,7 @@ import pandas as pd
 from crmscore._columns import EventColumns
 from crmscore._periods import to_periods
 from crmscore._purchases import rfm_columns
+from crmscore._validation import timestamp_column
 from crmscore.churn import LearnedWarning
 from crmscore.clv import BetaGeoModel, GammaGammaModel
 from crmscore.errors import InvalidParameterError
@@ -160,9 +161,29 @@ class _Prepared:
 def _measured(book: Book, events: pd.DataFrame | None, context: ReviewContext) -> _Churn:
     """Measure the churn levels as :func:`review` does (none for a part without events)."""
     warning = book.policy.churn
-    if events is None or len(events) == 0:
+    if events is None or len(events) == 0 or _all_later(events, context):
         return _Churn.unmeasured(book.n_customers, learned=isinstance(warning, LearnedWarning))
     return _churn_levels(book, events, context.as_of, context.event_columns)
+
+
+def _all_later(events: pd.DataFrame, context: ReviewContext) -> bool:
+    """Whether every event falls after ``as_of``'s day: the warning measures nobody then.
+
+    On the whole log such events are left out; a partition holding only them would
+    make the warning raise (no event on or before ``as_of``), so it measures nobody.
+    """
+    columns = context.event_columns
+    stamps = events[columns.timestamp]
+    if not pd.api.types.is_datetime64_any_dtype(stamps.dtype) or stamps.isna().any():
+        return False  # (the warning rejects them, naming the customers)
+    values, as_of = timestamp_column(
+        events,
+        columns.timestamp,
+        ids=events[columns.customer],
+        as_of=context.as_of,
+        frame_name="events",
+    )
+    return bool((to_periods(values, "D") > to_periods(np.array([as_of]), "D")[0]).all())
 
 
 def _prepare(state: pd.DataFrame, events: pd.DataFrame | None, context: ReviewContext) -> _Prepared:
