@@ -361,6 +361,7 @@ def test_a_partition_whose_events_all_follow_the_review_measures_nobody(
     later = mine.assign(timestamp=T3 + pd.Timedelta(days=3), event_id="late-" + mine["event_id"])
     whole = pd.concat([log[log["customer_id"] != who], later], ignore_index=True)
     expected = review(book, whole, as_of=T3)
+    assert book.as_of is not None
     context = ReviewContext(
         policy=book.policy,
         as_of=T3,
