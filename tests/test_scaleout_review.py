@@ -344,6 +344,8 @@ def test_wrong_frames_and_parameters_are_typed_errors(
         review_dask(state, events, **common, purchase_model=book.spend_model)  # type: ignore[arg-type]
     with pytest.raises(cs.ColumnNotFoundError, match="base_tier"):
         review_dask(_lazy(_state(book).drop(columns="base_tier"), npartitions=2), events, **common)
+    with pytest.raises(cs.InvalidDataError, match=r"'segment' of state .* not numeric"):
+        review_dask(_lazy(_state(book).assign(segment="a"), npartitions=2), events, **common)
     with pytest.raises(cs.ColumnNotFoundError, match="kind"):
         review_dask(state, _lazy(log.drop(columns="kind"), npartitions=2), **common)
 

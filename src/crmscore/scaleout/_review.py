@@ -15,7 +15,7 @@ from crmscore._columns import EventColumns
 from crmscore._ids import canonical_ids, hash_ids
 from crmscore._validation import Interval, Optional, as_timestamp, check_param
 from crmscore.clv import BetaGeoModel, GammaGammaModel
-from crmscore.errors import InvalidParameterError
+from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rescoring import CUSTOMER_COLUMNS, RescoringPolicy
 from crmscore.rescoring.partitioned import (
     ReviewContext,
@@ -239,8 +239,10 @@ def review_dask(
     ColumnNotFoundError
         At once, if a state or event column is missing.
     InvalidDataError
-        As :func:`~crmscore.rescoring.review` and the fits (:func:`fit_dask`,
-        :func:`fit_scorecard_dask`), while they run, or when the results are computed.
+        At once, for an attribute column (any column that is not a book column)
+        that is not numeric; later, as :func:`~crmscore.rescoring.review` and the
+        fits (:func:`fit_dask`, :func:`fit_scorecard_dask`), while they run or when
+        the results are computed.
 
     Notes
     -----
@@ -320,6 +322,15 @@ def review_dask(
     require_columns(state.columns, list(CUSTOMER_COLUMNS), frame="state")
     check_row_column(state.columns, owner=owner)
     attribute_columns = tuple(str(c) for c in state.columns if c not in CUSTOMER_COLUMNS)
+    for name in attribute_columns:
+        dtype = state._meta[name].dtype
+        if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
+            raise InvalidDataError(
+                f"Column {name!r} of state is not a book column (Book.to_frame), so it is taken "
+                f"for an attribute, but its dtype {dtype} is not numeric. Drop it, or convert "
+                "it to numbers (NaN for missing).",
+                column=name,
+            )
     event_columns = EventColumns(
         customer=customer_col,
         timestamp=timestamp_col,
