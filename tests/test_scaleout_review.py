@@ -134,7 +134,7 @@ def _between(log: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.Da
 
 def _every_rule_book() -> tuple[Book, pd.DataFrame]:
     """A reviewed book, two months of batches and overrides later; and its log."""
-    log, attributes = _log(600, seed=5)
+    log, attributes = _log(300, seed=5)
     book = open_book(_policy(), log[log["timestamp"] <= T1], as_of=T1, attributes=attributes).book
     book = ingest(book, _between(log, T1, T2), as_of=T2).book
     book = review(book, log[log["timestamp"] <= T2], as_of=T2).book

@@ -371,17 +371,8 @@ def review_dask(
     from dask.delayed import delayed  # noqa: PLC0415
 
     if context.scorecard is None or policy.refit_on_review:
-        meta = review_indicators_meta(state._meta, context=context)
-        frame = from_delayed(
-            [
-                delayed(_indicators_part)(s, e, context=context)
-                for s, e in zip(state_parts, event_parts, strict=True)
-            ],
-            meta=meta,
-            verify_meta=False,
-        )
         context = attrs.evolve(
-            context, scorecard=fit_scorecard_dask(frame, scorecard=policy.scorecard)
+            context, scorecard=_fit_scorecard(state_parts, event_parts, state._meta, context)
         )
     assert context.scorecard is not None  # (fitted just above when missing)
     id_dtype = state._meta.index.dtype
@@ -405,6 +396,32 @@ def review_dask(
         spend_model=context.spend_model,
         as_of=as_of_ts,
     )
+
+
+def _fit_scorecard(
+    state_parts: list[Any], event_parts: list[Any], sample: pd.DataFrame, context: ReviewContext
+) -> FittedScorecard:
+    """Learn the scorecard's normalisation from every customer's indicators at the review.
+
+    Only the columns the scorecard normalises are kept, on the workers, for the
+    length of the fit: its statistics read them several times, and each reading of
+    the lazy indicators would run the shuffle and the partitions' first steps again.
+    """
+    from dask.base import persist  # noqa: PLC0415 (optional extra)
+    from dask.dataframe import from_delayed  # noqa: PLC0415
+    from dask.delayed import delayed  # noqa: PLC0415
+
+    scorecard = context.policy.scorecard
+    frame = from_delayed(
+        [
+            delayed(_indicators_part)(s, e, context=context)
+            for s, e in zip(state_parts, event_parts, strict=True)
+        ],
+        meta=review_indicators_meta(sample, context=context),
+        verify_meta=False,
+    )
+    (narrow,) = persist(frame[list(scorecard.columns)])  # type: ignore[no-untyped-call]
+    return fit_scorecard_dask(narrow, scorecard=scorecard)
 
 
 def _refit_clv(state: dd.DataFrame, context: ReviewContext, *, split_every: int) -> ReviewContext:
