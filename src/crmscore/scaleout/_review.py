@@ -259,9 +259,10 @@ def review_dask(
 
     State and events are shuffled on the hash of the canonical customer id into
     the same number of partitions, so each customer's events meet its state. The
-    shuffle runs once for the scorecard's statistics and again when the results
-    are computed (persist ``state`` and ``events`` first to avoid reading them
-    twice). Ids repeated across partitions are not detected.
+    shuffle runs once for the scorecard's statistics (whose columns, and only
+    those, are held on the workers during its fit) and again when the results are
+    computed (persist ``state`` and ``events`` first to avoid reading them twice).
+    Ids repeated across partitions are not detected.
 
     Examples
     --------
