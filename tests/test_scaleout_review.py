@@ -379,3 +379,27 @@ def test_a_partition_whose_events_all_follow_the_review_measures_nobody(
     wanted = expected.changes[expected.changes["customer_id"] == who].reset_index(drop=True)
     pd.testing.assert_frame_equal(changes, wanted)
     assert "none: no events" in set(changes["detail"])
+
+
+def test_a_learned_warning_gives_the_same_probabilities_reasons_and_rows(
+    every_rule: tuple[Book, pd.DataFrame],
+) -> None:
+    """The learned warning scores each customer from its own events (fixed parameters)."""
+    book, log = every_rule
+    warning = cs.LearnedWarningFitter(n_windows=2).fit(log[log["timestamp"] <= T2], as_of=T2)
+    assert book.policy.clv is not None
+    policy = attrs.evolve(
+        book.policy,
+        churn=warning,
+        refit_on_review=False,
+        clv=attrs.evolve(book.policy.clv, refit_on_review=False),
+    )
+    book = attrs.evolve(book, policy=policy)
+    expected = review(book, log, as_of=T3)
+    assert "learned warning" in set(expected.changes["rule"])
+    with dask.config.set(scheduler="synchronous"):
+        state, changes = _computed(_run(book, log))
+    # The warning's probabilities depend, in the last bit, on the rows scored with
+    # them (vectorised sums): 1e-12, not 0. Levels, reasons and rows are the same.
+    _assert_same_review(state, changes, expected, rtol=1e-12)
+    assert state["churn_probability"].notna().any()
