@@ -185,6 +185,15 @@ def _lazy(frame: pd.DataFrame, *, npartitions: int) -> dd.DataFrame:
     return lazy
 
 
+def _synchronous() -> Any:
+    """The synchronous scheduler, with the shuffle it can run.
+
+    (Once a distributed client exists in the process, as the LocalCluster test's,
+    Dask plans its own p2p shuffle, which only a distributed worker can run.)
+    """
+    return dask.config.set({"scheduler": "synchronous", "dataframe.shuffle.method": "tasks"})
+
+
 def _state(book: Book) -> pd.DataFrame:
     """What a service stores per customer: the book's columns and its attributes."""
     return book.to_frame().join(book.attributes)
@@ -259,7 +268,7 @@ def test_review_dask_equals_review_where_every_rule_fires(
     """On the synchronous scheduler: each fit's optimiser step is a computation."""
     book, log = every_rule
     expected = review(book, log, as_of=T3)
-    with dask.config.set(scheduler="synchronous"):
+    with _synchronous():
         result = _run(book, log)
         state, changes = _computed(result)
     # The population-wide fits agree to the optimiser's tolerance (summed per partition).
@@ -397,7 +406,7 @@ def test_a_learned_warning_gives_the_same_probabilities_reasons_and_rows(
     book = attrs.evolve(book, policy=policy)
     expected = review(book, log, as_of=T3)
     assert "learned warning" in set(expected.changes["rule"])
-    with dask.config.set(scheduler="synchronous"):
+    with _synchronous():
         state, changes = _computed(_run(book, log))
     # The warning's probabilities depend, in the last bit, on the rows scored with
     # them (vectorised sums): 1e-12, not 0. Levels, reasons and rows are the same.
