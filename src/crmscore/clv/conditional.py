@@ -219,7 +219,9 @@ def predict_p_alive_at(
         = P(\text{alive at } T)\,(1 + u)^{-a}\,
         {}_2F_1\left(a + b - r, a; a + b + x; \frac{u}{1 + u}\right),
 
-    the second (Pfaff) form evaluated, whose argument stays in [0, 1). An MBG/NBD
+    with :math:`{}_2F_1` from scipy where it is finite and within the bounds of the
+    expectation (Jensen's inequality and the chord of the convex integrand), and a
+    quadrature over :math:`p` where it is not (extreme parameters). An MBG/NBD
     customer alive at :math:`T` also survived the dropout chance at time 0, so
     :math:`x + 1` chances in all: the posterior is :math:`p \sim \text{Beta}(a,
     b + x + 1)` and :math:`b + 1` replaces :math:`b` above.
@@ -330,8 +332,10 @@ def predict_dert(
 
     with :math:`U` the confluent hypergeometric function of the second kind
     (scipy ``hyperu``); the second form (Kummer's transformation) is evaluated, as
-    it has no power of :math:`\delta` to overflow. The tests compare with an mpmath
-    quadrature over :math:`\mu`.
+    it has no power of :math:`\delta` to overflow, and accepted only between
+    :math:`1 / (\delta + s / (\beta + T))` and :math:`1 / \delta` (scipy returns
+    wrong values for some large :math:`s`), with a quadrature over :math:`\mu`
+    elsewhere. The tests compare with an mpmath quadrature over :math:`\mu`.
 
     Examples
     --------
