@@ -63,19 +63,35 @@ def test_p_alive_at_where_hyp2f1_was_nan() -> None:
     assert later.iloc[0] == pytest.approx(expected, rel=1e-10)
 
 
-def test_bgnbd_dert_where_hyp2f1_was_nan() -> None:
-    # A new customer: DERT = r / alpha int_0^inf exp(-delta w) 2F1(r + 1, a; a + b;
-    # -w / alpha) dw; the old integrand was NaN over most of the range.
-    r, alpha, a, b, delta = 0.2436, 2.5, 1522.0, 0.0002594, 0.01
+@pytest.mark.parametrize(
+    ("params", "x", "tx", "age"),
+    [
+        # A new customer: the old integrand was NaN over most of the range.
+        ((0.2436, 2.5, 1522.0, 0.0002594), 0, 0.0, 0.0),
+        # CDNOW's customer 157 (29 repeat purchases) under a = 40, b = 200: NaN before
+        # (the integrand failed for w >= 1e5).
+        ((0.8, 3.0, 40.0, 200.0), 29, 37.71, 38.0),
+    ],
+)
+def test_bgnbd_dert_where_hyp2f1_was_nan(
+    params: tuple[float, float, float, float], x: int, tx: float, age: float
+) -> None:
+    # DERT = P(alive) (r + x) / (alpha + T) int_0^inf exp(-delta w)
+    # 2F1(r + x + 1, a; a + b + x; -w / (alpha + T)) dw.
+    r, alpha, a, b = params
+    delta = 0.0029
     model = BetaGeoModel.from_params(BetaGeoParams(r=r, alpha=alpha, a=a, b=b))
-    ours = predict_dert(one_row(0, 0.0, 0.0), model=model, discount_rate=delta).iloc[0]
+    table = one_row(x, tx, age)
+    ours = predict_dert(table, model=model, discount_rate=delta).iloc[0]
+    alive = model.probability_alive(table).iloc[0]
+    scale = alpha + age
     with mp.workdps(20):
 
         def integrand(w: Any) -> Any:
-            return mp.exp(-delta * w) * mp.hyp2f1(r + 1, a, a + b, -w / alpha)
+            return mp.exp(-delta * w) * mp.hyp2f1(r + x + 1, a, a + b + x, -w / scale)
 
-        expected = r / alpha * mp.quad(integrand, [0, alpha, 10 * alpha, 100 / delta, mp.inf])
-    assert ours == pytest.approx(float(expected), rel=1e-8)
+        integral = mp.quad(integrand, [0, scale, 10 * scale, 100 / delta, mp.inf])
+    assert ours == pytest.approx(float(alive * (r + x) / scale * integral), rel=1e-8)
 
 
 # --- Pareto/NBD DERT: E[1 / (delta + mu)], mu ~ Gamma(s, beta + T) ----------------------
