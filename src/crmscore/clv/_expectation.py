@@ -3,8 +3,8 @@
 The conditional expectation, equation (10) of Fader, Hardie and Lee (2005), is
 P(alive) times E[(1 - (1 + p u)^-(r + x)) / p] over p ~ Beta(a, b + x), with
 u = t / (alpha + T). That expectation's closed form divides 0 by 0 at a = 1, and
-scipy's ``hyp2f1`` overflows for some large parameters; this module picks, per
-customer, a route that is accurate there.
+scipy's ``hyp2f1`` fails for some large parameters (clv/_mixtures guards it); this
+module picks, per customer, a route that is accurate there.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def _purchases_closed(
 ) -> FloatArray:
     """(c / eps) (1 - X) with X = (1 - z)^rho 2F1(rho, beta; c; z), equation (10).
 
-    X is :func:`_closed_forms` with shape a - 1; NaN where it fails.
+    X is :func:`crmscore.clv._mixtures.closed_forms` with shape a - 1; NaN where it
+    fails.
     """
     result: FloatArray = c / eps * (1.0 - closed_forms(rho, beta, eps, z=z, u=u))
     return result
@@ -104,8 +105,8 @@ def _purchases_slope(p: FloatArray, u: FloatArray, rho: FloatArray) -> FloatArra
 def _purchases_quadrature(rho: FloatArray, beta: FloatArray, a: float, u: FloatArray) -> FloatArray:
     """E[g(p)], p ~ Beta(a, beta), g(p) = (1 - (1 + p u)^-rho) / p, by quadrature.
 
-    g(1) plus :func:`_by_parts`. It is the fallback where every closed form fails (large
-    b + x with a very long horizon).
+    g(1) plus :func:`crmscore.clv._mixtures.by_parts`. It is the fallback where every
+    closed form fails (large b + x with a very long horizon).
     """
     result: FloatArray = -np.expm1(-rho * np.log1p(u)) + by_parts(_purchases_slope, rho, beta, a, u)
     return result
