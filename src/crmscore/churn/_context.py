@@ -196,10 +196,13 @@ class EventContext:
         return self._total(subset, low, high, weights=weights)
 
     def _inside(self, subset: Subset, low: int, high: float) -> BoolArray | None:
-        """Mask of the subset's events with ``low <= age < high`` (None: all of them)."""
+        """Mask of the subset's events with ``low <= age < high`` (None: all of them).
+
+        Ages are never negative (events after ``as_of`` are not in the context).
+        """
         ages = subset.ages
-        if low <= 0 and not np.isfinite(high):
-            return None
+        if low <= 0:
+            return ages < high if np.isfinite(high) else None
         inside = ages >= low
         if np.isfinite(high):
             inside &= ages < high
@@ -256,9 +259,8 @@ class EventContext:
             )
             if split is not None:
                 return split
-            window = subset.ages // width
-            inside = window < n_windows
-            flat = window[inside] * self.n + subset.codes[inside]
+            inside = subset.ages < width * n_windows  # (a division only for those)
+            flat = subset.ages[inside] // width * self.n + subset.codes[inside]
             counts = np.bincount(flat, minlength=n_windows * self.n).astype(np.float64)
             return counts.reshape(n_windows, self.n)
 

@@ -108,7 +108,11 @@ class LogHistory:
         self._keys = keys
         self._codes = keys // self._span
         self._days = keys % self._span + self._low
-        self._first_index = np.searchsorted(keys, np.arange(events.n_customers) * self._span)
+        # Position of each customer's first distinct purchase day (the keys are sorted
+        # by customer): the number of keys of the customers before it.
+        per_customer = np.bincount(self._codes, minlength=events.n_customers)
+        self._first_index = np.r_[0, np.cumsum(per_customer)[:-1]].astype(np.int64)
+        self._next_index = self._first_index + per_customer
         self._churn_after_days: FloatArray | None = None
         self._cuts: dict[int, CutOff] = {}
 
@@ -180,6 +184,22 @@ class LogHistory:
         self._by_kind[(kind, name)] = out
         return out
 
+    def kind_days_at(self, kind: int, positions: IntArray) -> IntArray:
+        """Days of the events of ``kind`` at ``positions`` (of :meth:`kind_array`)."""
+        cached = self._by_kind.get((kind, "days"))
+        if cached is not None:
+            return cached[positions]
+        if self._keys_by_kind is None and self._order is None:
+            self._group()
+        first = int(self._bounds[kind])
+        if self._keys_by_kind is not None:
+            low, row_bits, day_bits, _ = self._layout
+            keys = self._keys_by_kind[first + positions]
+            return ((keys >> row_bits) & ((1 << day_bits) - 1)) + low
+        assert self._order is not None  # set by _group when the keys are not
+        days: IntArray = self.events.days[self._order[first + positions]]
+        return days
+
     def _source(self, name: str) -> npt.NDArray[Any]:
         events = self.events
         source: npt.NDArray[Any] = {
@@ -199,17 +219,26 @@ class LogHistory:
         day_bits = max(int(events.days.max()) - low, 1).bit_length() if size else 1
         code_bits = max(events.n_customers - 1, 1).bit_length()
         kind_bits = max(len(events.kind_names) - 1, 1).bit_length()
-        counts = np.bincount(events.kinds, minlength=len(events.kind_names))
-        self._bounds = np.r_[0, np.cumsum(counts)]
+        n_kinds = len(events.kind_names)
         if row_bits + day_bits + code_bits + kind_bits <= PACKED_BITS:
-            keys = events.kinds.astype(np.int64) << (code_bits + day_bits + row_bits)
-            keys |= events.codes << (day_bits + row_bits)
-            keys |= (events.days - low) << row_bits
+            kind_shift = code_bits + day_bits + row_bits
+            keys = np.empty(size, dtype=np.int64)  # built in place: a few passes, no copies
+            np.copyto(keys, events.kinds, casting="unsafe")
+            keys <<= code_bits
+            keys |= events.codes
+            keys <<= day_bits
+            keys += events.days
+            keys -= low
+            keys <<= row_bits
             keys |= np.arange(size, dtype=np.int64)
             keys.sort()
+            starts = np.arange(n_kinds, dtype=np.int64) << kind_shift
+            self._bounds = np.r_[np.searchsorted(keys, starts), size].astype(np.int64)
             self._keys_by_kind = keys
             self._layout = (low, row_bits, day_bits, code_bits)
         else:
+            counts = np.bincount(events.kinds, minlength=n_kinds)
+            self._bounds = np.r_[0, np.cumsum(counts)]
             self._order = np.lexsort((events.days, events.codes, events.kinds))
 
     def until(self, kind: int, day: int) -> npt.NDArray[np.bool_] | None:
@@ -234,8 +263,10 @@ class LogHistory:
         n = self.events.n_customers
         ids = np.arange(n, dtype=np.int64)
         offset = day - self._low
-        last = np.searchsorted(self._keys, ids * self._span + min(offset, self._span - 1), "right")
-        last -= 1
+        if offset >= self._span - 2:  # on or after the last purchase day: whole runs
+            last = self._next_index - 1
+        else:
+            last = np.searchsorted(self._keys, ids * self._span + offset, "right") - 1
         first = self._first_index
         bought = (last >= first) & (last >= 0) & (offset >= 0)
         safe_last = np.where(bought, last, 0)
@@ -350,6 +381,20 @@ class _CutContext(EventContext):
             found = self._runs_of[subset.key] = (starts, ends)
         return found
 
+    def _ages_at(self, subset: Subset, positions: IntArray) -> IntArray:
+        """Ages of a one-kind ``subset``'s events at ``positions``.
+
+        Read from the log's sorted keys when the subset holds every event of its
+        kind and its ages were not needed yet (only the ends of the runs are).
+        """
+        ages = subset.loaded("ages")
+        if ages is not None:
+            return ages[positions]
+        kind = self.events.kind_code(subset.key[0])
+        if self._history.until(kind, self._day) is not None:
+            return subset.ages[positions]
+        return self._day - self._history.kind_days_at(kind, positions)
+
     def last_age(self, subset: Subset) -> FloatArray:
         """Age of each customer's latest event in ``subset`` (inf if none).
 
@@ -367,7 +412,7 @@ class _CutContext(EventContext):
             def compute() -> FloatArray:
                 ends = self._runs(subset)[1]
                 out = np.full(self.n, np.inf)
-                out[subset.codes[ends]] = subset.ages[ends]
+                out[subset.codes[ends]] = self._ages_at(subset, ends)
                 return out
 
         else:
@@ -391,7 +436,7 @@ class _CutContext(EventContext):
             def compute() -> FloatArray:
                 starts = self._runs(subset)[0]
                 out = np.full(self.n, -1.0)
-                out[subset.codes[starts]] = subset.ages[starts]
+                out[subset.codes[starts]] = self._ages_at(subset, starts)
                 return out
 
         else:
