@@ -165,11 +165,19 @@ class EventContext:
         return functools.reduce(combine, parts)
 
     def count(self, subset: Subset, low: int = 0, high: float = np.inf) -> FloatArray:
-        """Events per customer with ``low <= age < high``."""
+        """Events per customer with ``low <= age < high``.
+
+        The events older than ``low`` are all of them less the younger ones (counts
+        are exact), so a recent window and its complement cost one pass.
+        """
 
         def compute() -> FloatArray:
             split = self._by_kind(subset, lambda s: self.count(s, low, high), np.add)
-            return self._total(subset, low, high, weights=None) if split is None else split
+            if split is not None:
+                return split
+            if low > 0 and not np.isfinite(high):
+                return self.count(subset) - self.count(subset, 0, low)
+            return self._total(subset, low, high, weights=None)
 
         return self._cached(("count", subset.key, low, high), compute)
 
