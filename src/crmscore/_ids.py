@@ -383,9 +383,11 @@ def _factorize_ints(values: IntArray) -> tuple[IntArray, npt.NDArray[np.int64]]:
         low, high = values.min(), values.max()
         span = int(high) - int(low) + 1
         if span <= max(4 * values.size, 1 << 16):
-            offset = (values - low).astype(np.intp)
+            offset = (values - low).astype(np.intp, copy=False)
             present = np.zeros(span, dtype=bool)
             present[offset] = True
+            if present.all():  # every id of the range occurs: its offset is its code
+                return offset.astype(np.int64, copy=False), low + np.arange(span, dtype=np.int64)
             rank = np.cumsum(present, dtype=compact_int(span)) - 1
             uniques = (np.flatnonzero(present) + low).astype(np.int64)
             return rank[offset].astype(np.int64), uniques
@@ -405,9 +407,11 @@ def repeated_ids(ids: Ids, *, hashes: npt.NDArray[np.uint64] | None = None) -> B
     if exact and ids.size:
         # Compact integer ids (the usual event numbering): count by direct
         # addressing, several times faster than a sort.
+        if ids.size > 1 and bool((ids.labels[1:] > ids.labels[:-1]).all()):
+            return np.zeros(ids.size, dtype=bool)  # increasing ids (a numbered log)
         low, high = int(ids.labels.min()), int(ids.labels.max())
         if high - low < max(4 * ids.size, 1 << 20):
-            offset = (ids.labels - low).astype(np.intp)
+            offset = (ids.labels - low).astype(np.intp, copy=False)
             counts = np.bincount(offset, minlength=high - low + 1)
             if counts.max() <= 1:
                 return np.zeros(ids.size, dtype=bool)
