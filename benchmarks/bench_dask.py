@@ -16,8 +16,9 @@ The chain, as a quarterly review runs it:
    the whole log on the customer id, then ``EarlyWarning.predict`` per partition);
 5. tiers (``fit_scorecard_dask``, the normalisation learned from every customer,
    then ``score_tiers_dask``) on the RFM and CLV columns;
-6. the review (the rescoring engine's rules per customer) is not distributed yet:
-   see REVIEW below.
+6. the review (``review_dask``: the rescoring engine's rules per customer, last
+   quarter's book state and this quarter's events in, the new state and the audit
+   rows out) of a book opened in pandas a quarter before (not timed: the set-up).
 
 The log is written as Parquet files (in time order, as a shop's log grows) to a
 temporary directory; the workers read it lazily at each step and never hold all of
@@ -53,9 +54,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from _common import book, machine, parser, row, timed
+from _common import book as standard_book
+from _common import machine, parser, row, timed
 
 import crmscore as cs
+from crmscore.rescoring import Book, CLVStage, RescoringPolicy, open_book, review
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -74,6 +77,27 @@ CARD = cs.Scorecard(
     ],
 )
 FEATURES = ["frequency", "total_spend"]
+#: The book's policy for the review step (its scorecard reads the steps' columns).
+POLICY = RescoringPolicy(
+    scorecard=cs.Scorecard(
+        hierarchy=cs.Criterion(
+            name="value",
+            weights={"clv": 0.4, "p_alive": 0.2, "total_spend": 0.2, "churn_level": 0.2},
+        ),
+        indicators=[
+            cs.Indicator(name="clv", direction="benefit", normaliser=cs.PercentileRank()),
+            cs.Indicator(name="p_alive", direction="benefit", normaliser=cs.MinMax()),
+            cs.Indicator(name="total_spend", direction="benefit", normaliser=cs.PercentileRank()),
+            cs.Indicator(
+                name="churn_level", direction="cost", normaliser=cs.FixedRange(low=0, high=3)
+            ),
+        ],
+    ),
+    clv=CLVStage(horizon=12),
+    churn=cs.EarlyWarning(),
+)
+#: The review's quarter: the book is opened this long before ``as_of``.
+QUARTER = pd.Timedelta(days=91)
 #: Shuffle buffers per worker (Dask's default for sending is 1 GiB).
 P2P_BUFFER = "32 MiB"
 
@@ -144,7 +168,12 @@ def clv_values(table: pd.DataFrame, purchases: Any, spend: Any) -> pd.DataFrame:
 
 
 def pandas_chain(
-    log: pd.DataFrame, as_of: pd.Timestamp, unit: cs.rfm.TimeUnit, stages: Stages
+    log: pd.DataFrame,
+    as_of: pd.Timestamp,
+    unit: cs.rfm.TimeUnit,
+    stages: Stages,
+    *,
+    book: Book | None = None,
 ) -> dict[str, Any]:
     stages.start()
     table = cs.rfm_table(log, as_of=as_of, time_unit=unit)
@@ -160,9 +189,14 @@ def pandas_chain(
     scorecard = CARD.fit(features)
     tiers = scorecard.score(features)
     stages.done("tiers (scorecard fit + scores)")
-    # REVIEW: the rescoring engine's review (hysteresis, holds, overrides, audit rows)
-    # joins the chain here once a distributed review (review_dask) exists.
+    results = {}
+    if book is not None:
+        events = as_events(log)
+        reviewed = review(book, events[events["timestamp"] > book.as_of], as_of=as_of)
+        stages.done("review (rescoring engine)")
+        results = {"review_state": reviewed.book.to_frame(), "review_changes": reviewed.changes}
     return {
+        **results,
         "purchases": purchases,
         "spend": spend,
         "scorecard": scorecard,
@@ -174,10 +208,17 @@ def pandas_chain(
 
 
 def dask_chain(
-    folder: str, out: Path, as_of: pd.Timestamp, unit: cs.rfm.TimeUnit, stages: Stages
+    folder: str,
+    out: Path,
+    as_of: pd.Timestamp,
+    unit: cs.rfm.TimeUnit,
+    stages: Stages,
+    *,
+    book: Book,
 ) -> dict[str, Any]:
     """The chain on the cluster; per-customer results are written to ``out``."""
     import dask.dataframe as dd  # noqa: PLC0415
+    from dask.base import compute  # noqa: PLC0415
     from dask.distributed import wait  # noqa: PLC0415
 
     stages.start()
@@ -210,9 +251,23 @@ def dask_chain(
     scorecard = cs.fit_scorecard_dask(features, scorecard=CARD)
     cs.score_tiers_dask(features, scorecard=scorecard).to_parquet(out / "tiers")
     stages.done("tiers (scorecard fit + scores)")
-    # REVIEW: review_dask (the rescoring engine's review per customer partition: last
-    # quarter's state and this quarter's events in, the new state, changes and audit
-    # rows out, written to Parquet) joins the chain here once it exists (issue 18).
+    events = as_events(log)
+    reviewed = cs.review_dask(
+        dd.read_parquet(out.parent / "state"),
+        events[events["timestamp"] > book.as_of],
+        policy=book.policy,
+        as_of=as_of,
+        state_as_of=book.as_of,
+        scorecard=book.scorecard,
+        purchase_model=book.purchase_model,
+        spend_model=book.spend_model,
+    )
+    # State and audit rows come from the same tasks: write both in one compute.
+    compute(
+        reviewed.state.to_parquet(out / "review_state", compute=False),
+        reviewed.changes.to_parquet(out / "review_changes", compute=False),
+    )
+    stages.done("review (rescoring engine)")
     return {"purchases": purchases, "spend": spend, "scorecard": scorecard}
 
 
@@ -239,12 +294,14 @@ def megabytes(value: float) -> float:
     return value / 2**20
 
 
-def run_pandas(folder: str, as_of: pd.Timestamp, unit: cs.rfm.TimeUnit) -> tuple[Any, ...]:
+def run_pandas(
+    folder: str, as_of: pd.Timestamp, unit: cs.rfm.TimeUnit, *, book: Book
+) -> tuple[Any, ...]:
     """The chain in this process: results, stages, total time."""
     log = pd.read_parquet(folder)
     stages = Stages(reset_peak, peak)
     start = time.perf_counter()
-    results = pandas_chain(log, as_of, unit, stages)
+    results = pandas_chain(log, as_of, unit, stages, book=book)
     seconds = time.perf_counter() - start
     print(row("pandas (one process)", seconds))
     return results, stages, seconds
@@ -258,6 +315,7 @@ def run_dask(
     *,
     workers: int,
     memory_limit: str,
+    book: Book,
 ) -> tuple[Any, ...]:
     """The chain on a LocalCluster: results, stages, total time."""
     import dask  # noqa: PLC0415
@@ -300,7 +358,7 @@ def run_dask(
         client.run(quiet_parquet_attrs)
         stages = Stages(lambda: client.run(reset_peak), lambda: max(client.run(peak).values()))
         start = time.perf_counter()
-        results = dask_chain(folder, out, as_of, unit, stages)
+        results = dask_chain(folder, out, as_of, unit, stages, book=book)
         seconds = time.perf_counter() - start
     print(row(f"Dask LocalCluster ({workers} processes, {memory_limit} each)", seconds))
     return results, stages, seconds
@@ -345,11 +403,75 @@ def check(expected: dict[str, Any], got: dict[str, Any], out: Path, sample: pd.I
         reference = plain(frame.loc[frame.index.intersection(sample)])
         assert len(result) == len(reference) > 0, (name, len(result), len(reference))
         pd.testing.assert_frame_equal(result, reference, check_exact=True)
+    reviewed = ""
+    if "review_state" in expected:
+        same_review(expected, out, sample)
+        reviewed = (
+            "; the review's state (floats to 1e-8: it refits) and audit rows equal on "
+            "the same customers"
+        )
     return (
         f"  same results: both fits to {max(differences):.1e} relative; the scorecard's "
         f"normalisation equal; every column of the RFM table, CLV values, warnings and "
-        f"tiers equal on {len(sample):,} customers"
+        f"tiers equal on {len(sample):,} customers{reviewed}"
     )
+
+
+def same_review(expected: dict[str, Any], out: Path, sample: pd.Index) -> None:
+    """Compare review_dask's state and audit rows on ``sample`` with review's.
+
+    The review refits the CLV models and relearns the scorecard on the whole state
+    (fit_dask: the pandas optimum to 1e-8), so floats agree to 1e-8 and the rest
+    exactly; audit rows are compared as a set (partitions give each customer's rows).
+    """
+    got = pd.read_parquet(out / "review_state")
+    want = expected["review_state"]
+    got = got.loc[got.index.intersection(sample)].sort_index()
+    want = want.loc[want.index.intersection(sample)].sort_index()
+    assert got.index.equals(want.index)
+    assert len(got) > 0
+    assert list(got.columns) == list(want.columns)
+    for column in want.columns:
+        if want[column].dtype.kind == "f":
+            np.testing.assert_allclose(got[column], want[column], rtol=1e-8, err_msg=column)
+        else:
+            assert _objects(got[column]) == _objects(want[column]), column
+    rows = pd.read_parquet(out / "review_changes")
+    wanted = expected["review_changes"]
+    rows, wanted = (_in_order(frame[frame["customer_id"].isin(sample)]) for frame in (rows, wanted))
+    assert len(rows) == len(wanted) > 0, (len(rows), len(wanted))
+    for column in wanted.columns:
+        if column == "score":
+            np.testing.assert_allclose(rows[column], wanted[column], rtol=1e-8)
+        else:
+            assert _objects(rows[column]) == _objects(wanted[column]), column
+
+
+def _objects(values: pd.Series) -> list[Any]:
+    """Values as Python objects, every missing value as None."""
+    return [None if pd.isna(v) else v for v in values.astype(object)]
+
+
+def _in_order(changes: pd.DataFrame) -> pd.DataFrame:
+    """Audit rows in one order (each customer's rows, as the partitions give them)."""
+    keyed = changes.assign(_id=changes["customer_id"].astype(str))
+    return keyed.sort_values(
+        ["_id", "at", "change", "rule", "detail"], kind="stable", ignore_index=True
+    ).drop(columns="_id")
+
+
+def last_quarter(log: pd.DataFrame, as_of: pd.Timestamp, folder: Path) -> Book:
+    """Open the book a quarter before ``as_of`` (pandas) and store its state as Parquet."""
+    events = as_events(log).assign(event_id=np.arange(len(log)))  # ingest de-duplicates
+    opened = open_book(
+        POLICY, events[events["timestamp"] <= as_of - QUARTER], as_of=as_of - QUARTER
+    )
+    # What a service stores per customer (the book's columns), partitioned as files are.
+    state = opened.book.to_frame()
+    folder.mkdir()
+    for number, rows in enumerate(np.array_split(np.arange(len(state)), 4)):
+        state.iloc[rows[0] : rows[-1] + 1].to_parquet(folder / f"part-{number:04d}.parquet")
+    return opened.book
 
 
 def main() -> None:
@@ -364,7 +486,7 @@ def main() -> None:
         "--check-customers", type=int, default=1_000_000, help="customers compared with pandas"
     )
     args = p.parse_args()
-    data, generation = timed(lambda: book(args.customers, args.seed))
+    data, generation = timed(lambda: standard_book(args.customers, args.seed))
     n_rows = len(data.transactions)
     partitions = args.partitions or max(4, n_rows // 500_000)
     data_mb = megabytes(data.transactions.memory_usage(deep=True).sum())
@@ -386,6 +508,7 @@ def main() -> None:
         ids = data.transactions["customer_id"].unique()
         stride = max(1, -(-len(ids) // args.check_customers))
         sample = pd.Index(np.sort(ids)[::stride], name="customer_id")
+        book = last_quarter(data.transactions, as_of, Path(directory) / "state")
         del data, part  # each side reads the files
         got, dask_stages, dask_s = run_dask(
             str(folder),
@@ -394,8 +517,11 @@ def main() -> None:
             args.time_unit,
             workers=args.workers,
             memory_limit=memory_limit,
+            book=book,
         )
-        expected, pandas_stages, pandas_s = run_pandas(str(folder), as_of, args.time_unit)
+        expected, pandas_stages, pandas_s = run_pandas(
+            str(folder), as_of, args.time_unit, book=book
+        )
         print("  steps, pandas | Dask (time; peak RSS during the step, largest worker):")
         for stage, seconds in pandas_stages.seconds.items():
             pandas_mb = megabytes(pandas_stages.memory[stage])
