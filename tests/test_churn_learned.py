@@ -169,6 +169,23 @@ def test_predict_input_is_not_modified(book: cs.EventBook, model: cs.LearnedWarn
     pd.testing.assert_frame_equal(book.events, before)
 
 
+def test_predict_is_the_same_in_any_batch(book: cs.EventBook, model: cs.LearnedWarning) -> None:
+    # Dask and Spark score per partition: each customer's row, probability included,
+    # must not depend on which customers are scored with it (not even in the last bit,
+    # where a BLAS matrix product's rounding follows the number of rows).
+    whole = model.predict(book.events, as_of=book.as_of)
+    assert whole["active"].sum() > 100
+    ids = book.events["customer_id"]
+    for n_batches in (3, 7):
+        batches = [
+            model.predict(book.events[ids % n_batches == k], as_of=book.as_of)
+            for k in range(n_batches)
+        ]
+        pd.testing.assert_frame_equal(
+            pd.concat(batches).sort_index(), whole.sort_index(), check_exact=True
+        )
+
+
 def test_n_reasons_is_checked(book: cs.EventBook, model: cs.LearnedWarning) -> None:
     with pytest.raises(InvalidParameterError, match="n_reasons"):
         model.predict(book.events, as_of=book.as_of, n_reasons=-1)
