@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crmscore.rescoring._batch import _stable_order
 from crmscore.rescoring._ingest import _running_sums, _unique_inverse, _unique_rows
 
 _codes = st.lists(st.integers(0, 40), max_size=200)
@@ -43,3 +44,13 @@ def test_running_sums_add_each_run_from_its_start(runs: list[list[float]]) -> No
     want = [np.cumsum(run) for run in runs]
     np.testing.assert_allclose(got, np.concatenate(want) if want else np.zeros(0), rtol=1e-12)
     assert got.size == values.size
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.integers(0, 2**62), max_size=200), narrow=st.booleans())
+def test_stable_order_is_numpys_stable_argsort(values: list[int], narrow: bool) -> None:
+    # Narrow codes repeat (ties keep arrival order); wide ones also take the unpacked path.
+    codes = np.asarray([v % 7 for v in values] if narrow else values, dtype=np.int64)
+    got = _stable_order(codes)
+    np.testing.assert_array_equal(got, np.argsort(codes, kind="stable"))
+    assert got.dtype == np.intp

@@ -149,13 +149,20 @@ def _read_batch(
 def _stable_order(codes: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
     """Stable argsort of non-negative codes: one sort of unique (code, arrival) keys.
 
-    Unique keys make any sort stable, and numpy's default sort of int64 is about
-    twice as fast as its stable one on millions of events.
+    Each key packs the code in its high bits and the arrival position in its low
+    bits, so the keys are unique (any sort of them is stable) and the sorted keys'
+    low bits are the order itself: a plain sort of int64 values, several times
+    faster than an argsort of millions of events (stable or not).
     """
     n = codes.size
-    if n == 0 or int(codes.max()) >= np.iinfo(np.int64).max // max(n, 1) - 1:
+    if n == 0:
+        return np.empty(0, dtype=np.intp)
+    shift = max(n - 1, 1).bit_length()
+    if int(codes.max()) >= 1 << (62 - shift):  # (codes too large to pack: never in practice)
         return np.argsort(codes, kind="stable")
-    return np.argsort(codes * n + np.arange(n))
+    keys = np.sort((codes << shift) | np.arange(n, dtype=np.int64))
+    order: npt.NDArray[np.intp] = (keys & ((1 << shift) - 1)).astype(np.intp, copy=False)
+    return order
 
 
 def _drop_before_first_purchase(book: Book, batch: _Batch) -> tuple[_Batch, pd.DataFrame]:
