@@ -301,6 +301,8 @@ def hash_ids(ids: Ids | npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
     values = ids.labels
     if values.dtype == np.int64:
         return hash_array(values, categorize=False)
+    if ids.missing is None and ids.text is not None and ids.text.all():  # (no masked copies)
+        return hash_array(values, categorize=False)
     out = np.zeros(values.size, dtype=np.uint64)
     if ids.text is not None:
         out[ids.text] = hash_array(values[ids.text], categorize=False)
@@ -453,6 +455,31 @@ def json_ids(labels: npt.NDArray[Any]) -> npt.NDArray[Any]:
     if labels.dtype != object or set(map(type, labels)) <= _PLAIN:  # one C-level pass
         return labels
     return np.fromiter(map(_plain_id, labels), dtype=object, count=labels.size)
+
+
+def plain_id_dtype(dtype: Any) -> bool:
+    """Whether the canonical ids of a column of ``dtype`` are plain already.
+
+    Then :func:`json_ids` of them is the identity and its pass over every id can be
+    skipped: integer and float columns (int64 labels, or Python ints and None), and
+    pyarrow-backed strings (read out as new Python ``str``). Object and categorical
+    columns may hold numpy scalars.
+
+    Examples
+    --------
+    >>> plain_id_dtype(np.dtype("int32")), plain_id_dtype(pd.Int64Dtype())
+    (True, True)
+    >>> plain_id_dtype(np.dtype(object)), plain_id_dtype(pd.CategoricalDtype(["a"]))
+    (False, False)
+    """
+    if isinstance(dtype, np.dtype):
+        return dtype.kind in "iuf"
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage in ("pyarrow", "pyarrow_numpy")  # (the latter: pandas 2.x)
+    if isinstance(dtype, pd.ArrowDtype):
+        return pd.api.types.is_string_dtype(dtype)
+    numpy_dtype = getattr(dtype, "numpy_dtype", None)  # nullable Int*, UInt*, Float*
+    return isinstance(numpy_dtype, np.dtype) and numpy_dtype.kind in "iuf"
 
 
 #: Types of canonical ids in an object array, as stored.

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from crmscore._events import validate_events
-from crmscore._ids import canonical_ids, json_ids
+from crmscore._ids import canonical_ids, json_ids, plain_id_dtype
 from crmscore._validation import check_frame, first_ids
 from crmscore.errors import ColumnNotFoundError, InvalidDataError
 from crmscore.rescoring._chunks import label_hashes
@@ -93,12 +93,17 @@ def _read_batch(
         plain = json_ids(canonical_ids(valid.customers, column=columns.customer).labels)
         valid = attrs.evolve(valid, customers=pd.Index(plain, dtype=object, name=columns.customer))
     stamps = valid.stamps.astype("datetime64[ns]")
-    event_ids = json_ids(valid.event_ids) if valid.event_ids is not None else np.empty(0, object)
+    event_ids = np.empty(0, object) if valid.event_ids is None else valid.event_ids
+    if not plain_id_dtype(events[event_id_col].dtype):  # (a pass over every id otherwise)
+        event_ids = json_ids(event_ids)
     # (validation hashed them already, unless they are int64)
     id_hashes = (
         valid.event_id_hashes if valid.event_id_hashes is not None else label_hashes(event_ids)
     )
-    fresh = book.event_ids.positions(event_ids, id_hashes) < 0
+    if len(book.event_ids):
+        fresh = book.event_ids.positions(event_ids, id_hashes) < 0
+    else:  # (opening a book: every event is new)
+        fresh = np.ones(event_ids.size, dtype=bool)
     if not fresh.any():
         return None
     for bad_rows, problem, hint in (
