@@ -77,7 +77,7 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
     purchases = _Purchases.none()
     triggers: tuple[npt.NDArray[np.int64], Triggers] | None = None
     if batch is not None:
-        event_ids = event_ids.add(batch.event_ids, batch.id_hashes)
+        event_ids = event_ids.add(batch.event_ids, batch.id_hashes, canonical=True)
         batch, early = _drop_before_first_purchase(book, batch)
         skipped.append(early)
         ids, rows, purchases = _merge_purchases(book, batch, columns)
