@@ -115,7 +115,14 @@ def canonical_ids(
         isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype)
     ):
         missing = series.isna().to_numpy()
-        return _finish(values, ~missing, missing, column=column, allow_missing=allow_missing)
+        return _finish(
+            values,
+            ~missing,
+            missing,
+            column=column,
+            allow_missing=allow_missing,
+            owned=plain_id_dtype(dtype),  # (pyarrow strings are read out into a new array)
+        )
     return _object_ids(values, series, column=column, allow_missing=allow_missing, unit=unit)
 
 
@@ -235,8 +242,12 @@ def _finish(
     *,
     column: str | None,
     allow_missing: bool,
+    owned: bool = False,
 ) -> Ids:
-    """Settle the storage: int64 where every id is an integer that fits, else object."""
+    """Settle the storage: int64 where every id is an integer that fits, else object.
+
+    ``owned``: ``values`` is a new object array nobody else holds (no copy needed).
+    """
     if missing is not None and not missing.any():
         missing = None
     if text is not None and not text.any():
@@ -257,7 +268,7 @@ def _finish(
             except OverflowError:
                 return Ids(values, None, None)
         return Ids(values.astype(np.int64, copy=False), None, None)
-    out = values.astype(object)  # a copy
+    out = values if owned and values.dtype == object else values.astype(object)  # (a copy)
     if missing is not None:
         out[missing] = np.array(None, dtype=object)
     return Ids(out, text, missing)

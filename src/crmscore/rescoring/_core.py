@@ -483,6 +483,10 @@ class Columns:
         return at
 
     def _find(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        count = self.rows.size
+        if count and self.rows[-1] == count - 1 and rows.size and rows.max() < count:
+            # Every row up to the last is gathered (a book opening): a row is its own slot.
+            return rows
         at = np.searchsorted(self.rows, rows)
         if self.rows.size:
             missing = self.rows[np.minimum(at, self.rows.size - 1)] != rows
