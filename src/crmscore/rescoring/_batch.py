@@ -92,7 +92,7 @@ def _read_batch(
     if valid.customers.dtype == object:  # stored: canonical ids as plain Python int and str
         plain = json_ids(canonical_ids(valid.customers, column=columns.customer).labels)
         valid = attrs.evolve(valid, customers=pd.Index(plain, dtype=object, name=columns.customer))
-    stamps = valid.stamps.astype("datetime64[ns]")
+    stamps = valid.stamps.astype("datetime64[ns]", copy=False)  # (only read: gathered below)
     event_ids = np.empty(0, object) if valid.event_ids is None else valid.event_ids
     if not plain_id_dtype(events[event_id_col].dtype):  # (a pass over every id otherwise)
         event_ids = json_ids(event_ids)

@@ -150,7 +150,7 @@ class _Purchases:
     stamps: npt.NDArray[np.datetime64]
     periods: npt.NDArray[np.int64]
     amounts: npt.NDArray[np.float64]
-    event_ids: npt.NDArray[Any]
+    event_ids: npt.NDArray[Any]  # the whole batch's (a purchase's is at its ``order``)
     before_total: npt.NDArray[np.float64]  # customer's spend before the batch
     before_last: npt.NDArray[np.datetime64]  # customer's last purchase before (NaT if new)
     before_flag: npt.NDArray[np.bool_]  # follow-up flag before the batch
@@ -237,7 +237,7 @@ def _merge_purchases(
         stamps=stamps,
         periods=periods,
         amounts=amounts,
-        event_ids=batch.event_ids[buys],
+        event_ids=batch.event_ids,  # (no copy of every purchase's id: few are read)
         before_total=before_total[local],
         before_last=before_last[local],
         before_flag=before_flag[local],
@@ -324,7 +324,7 @@ def _invitations(
         at=purchases.stamps[first],
         change="action",
         rule="upgrade_invitation",
-        event_ids=purchases.event_ids[first],
+        event_ids=purchases.event_ids[purchases.order[first]],
         detail=f"cumulative spend reached {threshold:g}",
     )
 
