@@ -487,9 +487,9 @@ def plain_id_dtype(dtype: Any) -> bool:
         return dtype.kind in "iuf"
     if isinstance(dtype, pd.StringDtype):
         return dtype.storage in ("pyarrow", "pyarrow_numpy")  # (the latter: pandas 2.x)
-    if isinstance(dtype, pd.ArrowDtype):
-        return pd.api.types.is_string_dtype(dtype)
-    numpy_dtype = getattr(dtype, "numpy_dtype", None)  # nullable Int*, UInt*, Float*
+    if isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype):
+        return True
+    numpy_dtype = getattr(dtype, "numpy_dtype", None)  # nullable and pyarrow numbers
     return isinstance(numpy_dtype, np.dtype) and numpy_dtype.kind in "iuf"
 
 
