@@ -22,7 +22,14 @@ from hypothesis import strategies as st
 
 import crmscore as cs
 from crmscore._groups import exact_parts, sum_by_group
-from crmscore._ids import canonical_ids, factorize_ids, hash_ids, repeated_ids
+from crmscore._ids import (
+    canonical_ids,
+    factorize_ids,
+    hash_ids,
+    json_ids,
+    plain_id_dtype,
+    repeated_ids,
+)
 from crmscore.rescoring import Book, RescoringPolicy, ingest, open_book
 from tests.rescoring_cards import rfm_card
 from tests.strategies import BIG, id_columns, plain
@@ -54,6 +61,33 @@ def test_every_integer_spelling_is_one_canonical_id_with_one_hash(spelling: str)
     assert ids.labels.dtype == np.int64
     np.testing.assert_array_equal(ids.labels, [1, 2, 3])
     np.testing.assert_array_equal(hash_ids(ids), hash_ids(np.array([1, 2, 3])))
+
+
+#: Columns with text ids, missing ids and integers beyond int64, as each dtype holds them.
+TEXT_AND_BIG: dict[str, Any] = {
+    "uint64 beyond int64": np.array([1, 2**64 - 1], dtype=np.uint64),
+    "float with NaN": np.array([1.0, np.nan]),
+    "Int64 with NA": pd.array([1, None], dtype="Int64"),
+    "string[pyarrow]": pd.array(["a", "b", None], dtype="string[pyarrow]"),
+    "string[python]": pd.array(["a", np.str_("b")], dtype="string[python]"),
+    "object str_": np.array([np.str_("a"), "b"], dtype=object),
+    "categorical str_": pd.Categorical([np.str_("a"), "b"]),
+}
+
+
+@pytest.mark.parametrize("spelling", sorted({**SPELLINGS, **TEXT_AND_BIG}))
+def test_ids_of_a_plain_dtype_are_stored_as_they_are_read(spelling: str) -> None:
+    # plain_id_dtype lets the engine skip json_ids: only where json_ids would change nothing.
+    column = pd.Series({**SPELLINGS, **TEXT_AND_BIG}[spelling])
+    labels = canonical_ids(column, column="c", allow_missing=True).labels
+    stored = json_ids(labels)
+    kinds = {type(v) for v in labels} if labels.dtype == object else {np.int64}
+    if plain_id_dtype(column.dtype):
+        assert stored is labels
+        assert kinds <= {int, str, type(None), np.int64}
+    assert {type(v) for v in stored} <= {int, str, type(None)} or stored.dtype == np.int64
+    if spelling in ("pyarrow", "string[pyarrow]", "int64", "Int64"):  # (the common columns)
+        assert plain_id_dtype(column.dtype)
 
 
 def test_integers_beyond_int64_are_python_ints_and_strings_stay_strings() -> None:

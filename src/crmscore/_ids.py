@@ -115,7 +115,14 @@ def canonical_ids(
         isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype)
     ):
         missing = series.isna().to_numpy()
-        return _finish(values, ~missing, missing, column=column, allow_missing=allow_missing)
+        return _finish(
+            values,
+            ~missing,
+            missing,
+            column=column,
+            allow_missing=allow_missing,
+            owned=plain_id_dtype(dtype),  # (pyarrow strings are read out into a new array)
+        )
     return _object_ids(values, series, column=column, allow_missing=allow_missing, unit=unit)
 
 
@@ -235,8 +242,12 @@ def _finish(
     *,
     column: str | None,
     allow_missing: bool,
+    owned: bool = False,
 ) -> Ids:
-    """Settle the storage: int64 where every id is an integer that fits, else object."""
+    """Settle the storage: int64 where every id is an integer that fits, else object.
+
+    ``owned``: ``values`` is a new object array nobody else holds (no copy needed).
+    """
     if missing is not None and not missing.any():
         missing = None
     if text is not None and not text.any():
@@ -257,7 +268,7 @@ def _finish(
             except OverflowError:
                 return Ids(values, None, None)
         return Ids(values.astype(np.int64, copy=False), None, None)
-    out = values.astype(object)  # a copy
+    out = values if owned and values.dtype == object else values.astype(object)  # (a copy)
     if missing is not None:
         out[missing] = np.array(None, dtype=object)
     return Ids(out, text, missing)
@@ -300,6 +311,8 @@ def hash_ids(ids: Ids | npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
         ids = canonical_ids(ids, column=None, allow_missing=True)
     values = ids.labels
     if values.dtype == np.int64:
+        return hash_array(values, categorize=False)
+    if ids.missing is None and ids.text is not None and ids.text.all():  # (no masked copies)
         return hash_array(values, categorize=False)
     out = np.zeros(values.size, dtype=np.uint64)
     if ids.text is not None:
@@ -457,6 +470,31 @@ def json_ids(labels: npt.NDArray[Any]) -> npt.NDArray[Any]:
     if labels.dtype != object or set(map(type, labels)) <= _PLAIN:  # one C-level pass
         return labels
     return np.fromiter(map(_plain_id, labels), dtype=object, count=labels.size)
+
+
+def plain_id_dtype(dtype: Any) -> bool:
+    """Whether the canonical ids of a column of ``dtype`` are plain already.
+
+    Then :func:`json_ids` of them is the identity and its pass over every id can be
+    skipped: integer and float columns (int64 labels, or Python ints and None), and
+    pyarrow-backed strings (read out as new Python ``str``). Object and categorical
+    columns may hold numpy scalars.
+
+    Examples
+    --------
+    >>> plain_id_dtype(np.dtype("int32")), plain_id_dtype(pd.Int64Dtype())
+    (True, True)
+    >>> plain_id_dtype(np.dtype(object)), plain_id_dtype(pd.CategoricalDtype(["a"]))
+    (False, False)
+    """
+    if isinstance(dtype, np.dtype):
+        return dtype.kind in "iuf"
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage in ("pyarrow", "pyarrow_numpy")  # (the latter: pandas 2.x)
+    if isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype):
+        return True
+    numpy_dtype = getattr(dtype, "numpy_dtype", None)  # nullable and pyarrow numbers
+    return isinstance(numpy_dtype, np.dtype) and numpy_dtype.kind in "iuf"
 
 
 #: Types of canonical ids in an object array, as stored.

@@ -144,12 +144,15 @@ class ChunkedIndex:
         self,
         labels: pd.Index[Any] | npt.NDArray[Any],
         hashes: npt.NDArray[np.uint64] | None = None,
+        *,
+        canonical: bool = False,
     ) -> ChunkedIndex:
         """Return a new collection with ``labels`` (not already present) appended.
 
-        ``hashes`` are :func:`label_hashes` of the labels, when already computed.
+        ``hashes`` are :func:`label_hashes` of the labels, when already computed;
+        ``canonical``: the labels are canonical ids already (a pass saved).
         """
-        values = _array(labels)
+        values = labels if canonical and isinstance(labels, np.ndarray) else _array(labels)
         if values.size == 0:
             return self
         chunk = _Chunk(values, _hashes(values) if hashes is None else hashes)

@@ -169,12 +169,14 @@ class Changes:
         if not self.columns["customer_id"]:
             return empty_changes()
         data = {name: np.concatenate(parts) for name, parts in self.columns.items()}
-        order = np.lexsort((np.arange(data["at"].size), data["at"].view(np.int64)))
+        at = data["at"].view(np.int64)
+        if at.size > 1 and not (at[1:] >= at[:-1]).all():  # (a review's rows are in order)
+            order = np.lexsort((np.arange(at.size), at))
+            data = {name: values[order] for name, values in data.items()}
+        numeric = ("at", "as_of", "score")
         return pd.DataFrame(
             {
-                name: values[order]
-                if name in ("at", "as_of", "score")
-                else pd.Series(values[order], dtype=object)
+                name: values if name in numeric else pd.Series(values, dtype=object)
                 for name, values in data.items()
             }
         )
@@ -504,6 +506,10 @@ class Columns:
         return at
 
     def _find(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        count = self.rows.size
+        if count and self.rows[-1] == count - 1 and rows.size and rows.max() < count:
+            # Every row up to the last is gathered (a book opening): a row is its own slot.
+            return rows
         at = np.searchsorted(self.rows, rows)
         if self.rows.size:
             missing = self.rows[np.minimum(at, self.rows.size - 1)] != rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -80,7 +81,7 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
     triggers: tuple[npt.NDArray[np.int64], Triggers] | None = None
     found: _Found | None = None
     if batch is not None:
-        event_ids = event_ids.add(batch.event_ids, batch.id_hashes)
+        event_ids = event_ids.add(batch.event_ids, batch.id_hashes, canonical=True)
         batch, early = _drop_before_first_purchase(book, batch)
         skipped.append(early)
         ids, rows, purchases = _merge_purchases(book, batch, columns)
@@ -172,7 +173,7 @@ class _Purchases:
     stamps: npt.NDArray[np.datetime64]
     periods: npt.NDArray[np.int64]
     amounts: npt.NDArray[np.float64]
-    event_ids: npt.NDArray[Any]
+    event_ids: npt.NDArray[Any]  # the whole batch's (a purchase's is at its ``order``)
     before_total: npt.NDArray[np.float64]  # customer's spend before the batch
     before_last: npt.NDArray[np.datetime64]  # customer's last purchase before (NaT if new)
     before_flag: npt.NDArray[np.bool_]  # follow-up flag before the batch
@@ -259,7 +260,7 @@ def _merge_purchases(
         stamps=stamps,
         periods=periods,
         amounts=amounts,
-        event_ids=batch.event_ids[buys],
+        event_ids=batch.event_ids,  # (no copy of every purchase's id: few are read)
         before_total=before_total[local],
         before_last=before_last[local],
         before_flag=before_flag[local],
@@ -301,24 +302,26 @@ def _running_sums(
 ) -> npt.NDArray[np.float64]:
     """Cumulative sums within each run of rows (``group_first``: where each row's run starts).
 
-    A scan by doubling steps (Hillis-Steele), so a sum only ever adds values of its
-    own customer: one global cumulative sum minus the run's offset would lose a small
-    customer's spend after a large one (absorbed by rounding) and overflow when the
-    whole batch's spend does, though no customer's does. log2(longest run) passes.
+    Each run is summed in its own order, exactly as ``np.cumsum`` of the run alone:
+    one global cumulative sum minus the run's offset would lose a small customer's
+    spend after a large one (absorbed by rounding) and overflow when the whole
+    batch's spend does, though no customer's does. Runs of one length are stacked
+    as the rows of a matrix and summed along them, so the loop is over the distinct
+    run lengths (a few hundred at most), never over customers.
     """
-    out = values.copy()
-    # Only rows at least ``shift`` past their run's start take part in a pass; they
-    # are a subset of the previous pass's, so each pass filters the last one's rows
-    # (the same additions in the same order as scanning every row each pass).
-    reach = np.arange(values.size)
-    depth = reach - group_first  # rows before this one in its run
-    shift = 1
-    while True:
-        reach = reach[depth[reach] >= shift]
-        if reach.size == 0:
-            return out
-        out[reach] = out[reach] + out[reach - shift]  # the right side is read before writing
-        shift *= 2
+    n = values.size
+    out = np.empty(n, dtype=np.float64)
+    if n == 0:
+        return out
+    starts = np.flatnonzero(group_first == np.arange(n))
+    lengths = np.diff(np.r_[starts, n])
+    by_length = np.argsort(lengths, kind="stable")
+    ordered = lengths[by_length]
+    bounds = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True]).tolist()
+    for low, high in itertools.pairwise(bounds):
+        rows = starts[by_length[low:high], None] + np.arange(ordered[low])
+        out[rows] = np.cumsum(values[rows], axis=1)
+    return out
 
 
 def _invitations(
@@ -344,7 +347,7 @@ def _invitations(
         at=purchases.stamps[first],
         change="action",
         rule="upgrade_invitation",
-        event_ids=purchases.event_ids[first],
+        event_ids=purchases.event_ids[purchases.order[first]],
         detail=f"cumulative spend reached {threshold:g}",
     )
 
