@@ -363,6 +363,9 @@ class _Objective:
         self.evaluations = 0
         #: Largest absolute gradient at every point evaluated (for progress reports).
         self.gradient_norms: dict[bytes, float] = {}
+        #: The model's own derivatives at every point evaluated, so that the
+        #: covariance at the optimum needs no second evaluation there.
+        self.derivatives: dict[bytes, Derivatives] = {}
 
     def _evaluate(self, log_theta: FloatArray) -> tuple[float, FloatArray, FloatArray]:
         key = log_theta.tobytes()
@@ -381,6 +384,7 @@ class _Objective:
             if d is None:
                 result = unusable
             else:
+                self.derivatives[key] = d
                 grad_log = theta * d.gradient
                 hess_log = np.outer(theta, theta) * d.hessian + np.diag(grad_log)
                 pen = self._penalizer * self._scale2 * theta**2
@@ -553,8 +557,9 @@ def maximize(
         degenerate = not (np.isfinite(theta).all() and (theta > 0).all())
         information = np.full((theta.size, theta.size), np.nan)
         if not degenerate:
+            known = objective.derivatives.get(log_theta.tobytes())
             try:
-                d = derivatives(tuple(float(v) for v in theta))
+                d = known if known is not None else derivatives(tuple(float(v) for v in theta))
             except OverflowError:  # as in _Objective: no information there (reported below)
                 degenerate = True
         if not degenerate:
