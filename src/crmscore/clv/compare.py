@@ -462,8 +462,17 @@ def _average_ranks(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Ranks 1..n of ``values``, ties sharing their average rank (``rankdata``'s default).
 
     One quicksort and a pass over the sorted values: the order among tied values
-    does not matter, since they all get the same rank.
+    does not matter, since they all get the same rank. Whole numbers in a range
+    not much wider than their count (purchase frequencies) are counted instead.
     """
+    low = float(values.min())
+    span = float(values.max()) - low
+    if span <= 4 * values.size and np.array_equal(values, np.floor(values)):
+        codes = (values - low).astype(np.intp)
+        counts = np.bincount(codes)
+        ends = np.cumsum(counts)
+        average = ends - (counts - 1) / 2.0  # ranks ends - counts + 1 .. ends
+        return average[codes]
     order = np.argsort(values)
     ordered = values[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
