@@ -278,7 +278,7 @@ def review(
         book,
         columns=columns,
         changes=changes,
-        ids=np.asarray(ids, dtype=object),
+        ids=ids,
         score=scored.score,
         computed=scored.computed,
         plain=scored.plain,
