@@ -164,6 +164,7 @@ from crmscore.rfm import (
     rfm_table,
 )
 from crmscore.scaleout import (
+    DistributedReview,
     early_warning_dask,
     fit_dask,
     fit_scorecard_dask,
@@ -173,6 +174,7 @@ from crmscore.scaleout import (
     map_customers_spark,
     predict_clv_dask,
     predict_clv_spark,
+    review_dask,
     rfm_table_dask,
     rfm_table_spark,
     score_tiers_dask,
@@ -275,6 +277,7 @@ __all__ = [
     "Criterion",
     "CrmScoreError",
     "DirectWeights",
+    "DistributedReview",
     "EarlyWarning",
     "EventBook",
     "Fired",
@@ -411,6 +414,7 @@ __all__ = [
     "relationship_scorecard",
     "repeat_tracking",
     "review",
+    "review_dask",
     "rfm_segments",
     "rfm_table",
     "rfm_table_dask",

@@ -243,13 +243,11 @@ def review(
     report(0.2)
     columns = Columns(book.columns, whole=True)
     ids = book.ids.to_index()
-    churn: _Churn | None = None
-    moved = np.empty(0, dtype=np.int64)
-    before = np.empty(0, dtype=np.int8)
     every = aggregates_of(columns, slice(None))
     period = int(periods_of([as_of_ts.to_datetime64()], book)[0])
     book = _refit_clv(book, every, period, ids)
     report(0.5)
+    churn: _ChurnMoves | None = None
     if book.policy.churn is not None and events is not None:
         event_columns = EventColumns(
             customer=customer_col,
@@ -258,36 +256,12 @@ def review(
             value=value_col,
             event_id=event_id_col,
         )
-        churn = _churn_levels(book, events, as_of_ts, event_columns)
-        moved = np.flatnonzero(columns["churn_level"] != churn.level)
-        before = columns["churn_level"][moved]
-        columns.edit("churn_level")[:] = churn.level
-        if churn.probability is not None:
-            columns.edit("churn_probability")[:] = churn.probability
-            columns.edit("churn_reasons")[:] = churn.reasons
+        churn = _apply_churn(columns, _churn_levels(book, events, as_of_ts, event_columns))
     report(0.7)
-    frame = indicators(book, every, period, ids, churn_level=columns["churn_level"]).set_axis(
-        ids.rename(book.customer_col)
-    )
-    scored = _score_review(book, frame)
+    frame = _review_frame(book, columns, every, period, ids)
+    scored = _score_review(book, frame, _review_scorecard(book, frame))
     report(0.9)
-    changes = Changes(book.tiers, as_of_ts)
-    if churn is not None and book.policy.churn is not None:
-        _churn_changes(changes, book.policy.churn, churn, moved, before, ids=ids, as_of=as_of_ts)
-    _retier(
-        book,
-        columns=columns,
-        changes=changes,
-        ids=ids,
-        score=scored.score,
-        computed=scored.computed,
-        plain=scored.plain,
-        fired=scored.fired,
-        as_of=as_of_ts,
-    )
-    columns.edit("score")[:] = scored.score
-    columns.edit("score_tier")[:] = scored.computed
-    columns.edit("scored_at")[:] = as_of_ts.to_datetime64()
+    changes = _review_changes(book, columns, ids=ids, scored=scored, churn=churn, as_of=as_of_ts)
     made = changes.frame()
     reviewed = attrs.evolve(
         book,
@@ -394,6 +368,37 @@ class _Churn:
 
     where: npt.NDArray[np.int64]
     """Each customer's row in ``warnings`` (-1: no events, so not measured)."""
+
+    @classmethod
+    def unmeasured(cls, n_customers: int, *, learned: bool) -> _Churn:
+        """No events for any of ``n_customers``: level none, a learned warning's NaN and ""."""
+        return cls(
+            level=np.zeros(n_customers, dtype=np.int8),
+            probability=np.full(n_customers, np.nan) if learned else None,
+            reasons=np.full(n_customers, "", dtype=object) if learned else None,
+            warnings=pd.DataFrame(),
+            where=np.full(n_customers, -1, dtype=np.int64),
+        )
+
+
+@attrs.frozen(eq=False)  # arrays: no equality
+class _ChurnMoves:
+    """Review step 2 applied to the book's columns: the levels, and who moved from where."""
+
+    churn: _Churn
+    moved: npt.NDArray[np.int64]
+    before: npt.NDArray[np.int8]
+
+
+def _apply_churn(columns: Columns, churn: _Churn) -> _ChurnMoves:
+    """Write the new warning levels (and a learned warning's columns); note who moved."""
+    moved = np.flatnonzero(columns["churn_level"] != churn.level)
+    before = columns["churn_level"][moved]
+    columns.edit("churn_level")[:] = churn.level
+    if churn.probability is not None:
+        columns.edit("churn_probability")[:] = churn.probability
+        columns.edit("churn_reasons")[:] = churn.reasons
+    return _ChurnMoves(churn=churn, moved=moved, before=before)
 
 
 def _churn_levels(
@@ -520,25 +525,75 @@ class _Scored:
     fired: npt.NDArray[np.int64]
 
 
-def _score_review(book: Book, frame: pd.DataFrame) -> _Scored:
-    """Review step 3: (re)fit the scorecard, score, and note which tier rule moved whom.
+def _review_frame(
+    book: Book, columns: Columns, every: Any, period: int, ids: pd.Index[Any]
+) -> pd.DataFrame:
+    """Build the scorecard's input at a review: the chain on every customer, by id."""
+    return indicators(book, every, period, ids, churn_level=columns["churn_level"]).set_axis(
+        ids.rename(book.customer_col)
+    )
+
+
+def _review_scorecard(book: Book, frame: pd.DataFrame) -> FittedScorecard:
+    """Review step 3a, over the whole population: the scorecard, relearned when due."""
+    if book.scorecard is None or book.policy.refit_on_review:
+        return book.policy.scorecard.fit(frame)
+    return book.scorecard
+
+
+def _score_review(book: Book, frame: pd.DataFrame, scorecard: FittedScorecard) -> _Scored:
+    """Review step 3b, per customer: score, and note which tier rule moved whom.
 
     ``plain`` is the tier of the score alone, ``computed`` the tier after the
     scorecard's rules, ``fired`` the rule that moved it (-1 for none).
     """
-    policy = book.policy
-    scorecard = book.scorecard
-    if scorecard is None or policy.refit_on_review:
-        scorecard = policy.scorecard.fit(frame)
     score, computed = score_frame(scorecard, frame)
     plain = book.tiers.codes(score).astype(np.int8)
-    rules = policy.scorecard.rules
+    rules = book.policy.scorecard.rules
     fired = np.full(score.size, -1, dtype=np.int64)
     if rules:
         _, fired = apply_rules(
             plain, frame, scheme=book.tiers, rules=rules, frame_name="the review's indicators"
         )
     return _Scored(scorecard=scorecard, score=score, computed=computed, plain=plain, fired=fired)
+
+
+def _review_changes(
+    book: Book,
+    columns: Columns,
+    *,
+    ids: pd.Index[Any],
+    scored: _Scored,
+    churn: _ChurnMoves | None,
+    as_of: pd.Timestamp,
+) -> Changes:
+    """Review step 4, per customer: churn audit rows, re-tiering, the cached scores."""
+    changes = Changes(book.tiers, as_of)
+    if churn is not None and book.policy.churn is not None:
+        _churn_changes(
+            changes,
+            book.policy.churn,
+            churn.churn,
+            churn.moved,
+            churn.before,
+            ids=ids,
+            as_of=as_of,
+        )
+    _retier(
+        book,
+        columns=columns,
+        changes=changes,
+        ids=ids,
+        score=scored.score,
+        computed=scored.computed,
+        plain=scored.plain,
+        fired=scored.fired,
+        as_of=as_of,
+    )
+    columns.edit("score")[:] = scored.score
+    columns.edit("score_tier")[:] = scored.computed
+    columns.edit("scored_at")[:] = as_of.to_datetime64()
+    return changes
 
 
 def open_book(

@@ -21,6 +21,7 @@ from crmscore.scaleout._dask import (
     sufficient_statistics_dask,
 )
 from crmscore.scaleout._population import fit_scorecard_dask
+from crmscore.scaleout._review import DistributedReview, review_dask
 from crmscore.scaleout._scorers import early_warning_dask, predict_clv_dask, score_tiers_dask
 from crmscore.scaleout._spark import (
     fit_spark,
@@ -32,6 +33,7 @@ from crmscore.scaleout._spark import (
 from crmscore.scaleout._spark_scorers import predict_clv_spark, score_tiers_spark
 
 __all__ = [
+    "DistributedReview",
     "early_warning_dask",
     "fit_dask",
     "fit_scorecard_dask",
@@ -41,6 +43,7 @@ __all__ = [
     "map_customers_spark",
     "predict_clv_dask",
     "predict_clv_spark",
+    "review_dask",
     "rfm_table_dask",
     "rfm_table_spark",
     "score_tiers_dask",
