@@ -80,15 +80,34 @@ def oracle_expected_purchases(
             c = a_eff + beta - 1
             value = c / (a_eff - 1) * (1 - mp.hyp2f1(rho, a_eff - 1, c, -u, maxterms=10**6))
         except (mp.libmp.NoConvergence, ValueError, ZeroDivisionError):
-            value = _quadrature(rho, beta, a, u)
+
+            def g(p: Any) -> Any:
+                return rho * u if p == 0 else -mp.expm1(-rho * mp.log1p(p * u)) / p
+
+            value = _beta_expectation(g, rho, beta, a, u)
         return float(alive * value)
 
 
-def _quadrature(rho: Any, beta: Any, a: Any, u: Any) -> Any:
-    log_norm = mp.log(mp.beta(a, beta))
+def oracle_power_mean(rho: float, beta: float, a: float, u: float) -> float:
+    """E[(1 + p u)^-rho] for p ~ Beta(a, beta), i.e. 2F1(rho, a; a + beta; -u), in
+    50-digit arithmetic: mpmath's hypergeometric function, or where that does not
+    converge, adaptive quadrature of the expectation (as above)."""
+    with mp.workdps(50):
+        rho_, beta_, a_, u_ = (mp.mpf(v) for v in (rho, beta, a, u))
+        try:
+            value = mp.hyp2f1(rho_, a_, a_ + beta_, -u_, maxterms=10**6)
+        except (mp.libmp.NoConvergence, ValueError, ZeroDivisionError):
 
-    def g(p: Any) -> Any:
-        return rho * u if p == 0 else -mp.expm1(-rho * mp.log1p(p * u)) / p
+            def h(p: Any) -> Any:
+                return mp.exp(-rho_ * mp.log1p(p * u_))
+
+            value = _beta_expectation(h, rho_, beta_, a_, u_)
+        return float(value)
+
+
+def _beta_expectation(g: Any, rho: Any, beta: Any, a: Any, u: Any) -> Any:
+    """E[g(p)] for p ~ Beta(a, beta), g having its knee near p = 1 / (rho u)."""
+    log_norm = mp.log(mp.beta(a, beta))
 
     def left(s: Any) -> Any:  # p = s^(1/a) on [0, 1/2]
         p = s ** (1 / a)

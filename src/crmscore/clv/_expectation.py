@@ -3,15 +3,15 @@
 The conditional expectation, equation (10) of Fader, Hardie and Lee (2005), is
 P(alive) times E[(1 - (1 + p u)^-(r + x)) / p] over p ~ Beta(a, b + x), with
 u = t / (alpha + T). That expectation's closed form divides 0 by 0 at a = 1, and
-scipy's ``hyp2f1`` overflows for some large parameters; this module picks, per
-customer, a route that is accurate there.
+scipy's ``hyp2f1`` fails for some large parameters (clv/_mixtures guards it); this
+module picks, per customer, a route that is accurate there.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import betainc, digamma, hyp2f1
+from scipy.special import betainc
 
 from crmscore._groups import group_rows
 from crmscore.clv._kernels import (
@@ -19,8 +19,8 @@ from crmscore.clv._kernels import (
     Params,
     bgnbd_probability_alive,
     mbgnbd_probability_alive,
-    trigamma,
 )
+from crmscore.clv._mixtures import by_parts, closed_forms
 
 __all__ = [
     "bgnbd_expected_purchases",
@@ -35,9 +35,6 @@ _SERIES_RATIO = 0.05
 _SERIES_TERMS = 14
 #: Half-width of the band around a = 1 where the closed form is replaced by the limit.
 _A_BAND = 1e-3
-#: Composite Gauss-Legendre rule of the quadrature fallback (panels x nodes per panel).
-_PANELS = 2
-_NODES, _NODE_WEIGHTS = np.polynomial.legendre.leggauss(20)
 
 
 def _purchases_series(rho: FloatArray, c: FloatArray, a: float, u: FloatArray) -> FloatArray:
@@ -60,44 +57,11 @@ def _purchases_closed(
 ) -> FloatArray:
     """(c / eps) (1 - X) with X = (1 - z)^rho 2F1(rho, beta; c; z), equation (10).
 
-    X has three equal closed forms: the paper's, its Euler transform
-    (1 - z)^eps 2F1(c - rho, eps; c; z), and its Pfaff transform
-    2F1(rho, eps; c; -u). scipy's ``hyp2f1`` overflows or fails for some large
-    parameters in each, and for some it returns a finite wrong value; the first one
-    that is finite and within X's bounds (see :func:`_outside_bounds`) is
-    used, products taken in log space. NaN is left where all three fail.
+    X is :func:`crmscore.clv._mixtures.closed_forms` with shape a - 1; NaN where it
+    fails.
     """
-    log1mz = np.log1p(-z)
-    with np.errstate(all="ignore"):
-        f = hyp2f1(rho, beta, c, z)
-        big_x = np.sign(f) * np.exp(rho * log1mz + np.log(np.abs(f)))
-        bad = _outside_bounds(big_x, eps)
-        if bad.any():
-            euler = hyp2f1(c[bad] - rho[bad], eps, c[bad], z[bad])
-            big_x[bad] = np.sign(euler) * np.exp(eps * log1mz[bad] + np.log(np.abs(euler)))
-            bad = _outside_bounds(big_x, eps)
-            if bad.any():
-                big_x[bad] = hyp2f1(rho[bad], eps, c[bad], -u[bad])
-                big_x[_outside_bounds(big_x, eps)] = np.nan
-    result: FloatArray = c / eps * (1.0 - big_x)
+    result: FloatArray = c / eps * (1.0 - closed_forms(rho, beta, eps, z=z, u=u))
     return result
-
-
-def _outside_bounds(big_x: FloatArray, eps: float) -> npt.NDArray[np.bool_]:
-    """Where X is not finite or breaks its bound (beyond rounding): that route failed.
-
-    For a > 1, X = E[(1 + q u)^-rho] with q ~ Beta(a - 1, b + x) lies in [0, 1]; for
-    a < 1 the same identity in the other direction gives X >= 1. scipy's ``hyp2f1``
-    can return a finite value far off for large parameters (at r = a = 10^3.5,
-    alpha = 1, b = 10^4, x = 0, T = 10^5, t = 47,919 the paper's form gave X of
-    -2e155), which these bounds reject.
-    """
-    with np.errstate(invalid="ignore"):
-        if eps > 0:
-            inside = (big_x >= -1e-9) & (big_x <= 1.0 + 1e-9)
-        else:
-            inside = (big_x >= 1.0 - 1e-9) & np.isfinite(big_x)
-    return np.asarray(~inside, dtype=bool)
 
 
 def _negligible_remainder(
@@ -117,62 +81,35 @@ def _negligible_remainder(
     return np.asarray(tiny, dtype=bool)
 
 
+def _purchases_slope(p: FloatArray, u: FloatArray, rho: FloatArray) -> FloatArray:
+    """-g'(p) for g(p) = (1 - (1 + p u)^-rho) / p: (N - p N') / p^2, N = 1 - (1 + pu)^-rho.
+
+    A series where p u is small, where the difference cancels.
+    """
+    pu = p * u
+    small = (rho + 2) * pu < 1e-3
+    with np.errstate(all="ignore"):
+        direct = (-np.expm1(-rho * np.log1p(pu)) - rho * pu * np.exp(-(rho + 1) * np.log1p(pu))) / (
+            p**2
+        )
+    series = (
+        u**2
+        * rho
+        * (rho + 1)
+        / 2
+        * (1 - 2 / 3 * (rho + 2) * pu + (rho + 2) * (rho + 3) / 4 * pu**2)
+    )
+    result: FloatArray = np.where(small, series, direct)
+    return result
+
+
 def _purchases_quadrature(rho: FloatArray, beta: FloatArray, a: float, u: FloatArray) -> FloatArray:
     """E[g(p)], p ~ Beta(a, beta), g(p) = (1 - (1 + p u)^-rho) / p, by quadrature.
 
-    Integrating by parts, E[g(p)] = g(1) + int_0^1 -g'(p) I_p(a, beta) dp, with the
-    regularised incomplete beta function I_p. In y = ln p the integrand is smooth,
-    decays exponentially below p = 1 / max(u, rho u), and rises where I_p does, within
-    a few standard deviations of E[ln p] (sd^2 = trigamma(a) - trigamma(a + beta)).
-    The range of y is cut at those points and each piece gets a composite
-    Gauss-Legendre rule; the result agrees with a high-precision evaluation to about
-    1e-10. It is the fallback where every closed form fails (large b + x with a very
-    long horizon).
+    g(1) plus :func:`crmscore.clv._mixtures.by_parts`. It is the fallback where every
+    closed form fails (large b + x with a very long horizon).
     """
-    knee = -np.log(np.maximum(np.maximum(u, rho * u), 1.0))
-    low = knee - 45.0
-    centre = digamma(a) - digamma(a + beta)
-    spread = 4.0 * np.sqrt(trigamma(np.full_like(beta, a)) - trigamma(a + beta))
-    # Pieces: around the knee of g, around the bulk of ln p, and geometrically
-    # graded towards p = 1, where I_p has an algebraic singularity when beta < 1.
-    cuts = np.column_stack(
-        (
-            low,
-            knee - 5.0,
-            knee,
-            knee + 5.0,
-            -np.log(np.maximum(u, 1.0)),
-            *(centre + k * spread for k in (-3, -1, 0, 1, 3)),
-            *(np.full_like(u, -(10.0**-k)) for k in range(-1, 10)),
-            np.zeros_like(u),
-        )
-    )
-    cuts = np.sort(np.clip(cuts, low[:, None], 0.0), axis=1)
-    frac = np.linspace(0.0, 1.0, _PANELS + 1)[:-1]
-    widths = np.diff(cuts, axis=1)[:, :, None] / _PANELS
-    starts = cuts[:, :-1, None] + widths * _PANELS * frac
-    widths = np.broadcast_to(widths, starts.shape)
-    y = (starts[..., None] + widths[..., None] * (_NODES + 1) / 2).reshape(len(u), -1)
-    w = (widths[..., None] * _NODE_WEIGHTS / 2).reshape(len(u), -1)
-    p = np.exp(y)
-    pu = p * u[:, None]
-    rho_ = rho[:, None]
-    # -g'(p) = (N - p N') / p^2 with N = 1 - (1 + pu)^-rho; a series for small p u.
-    small = (rho_ + 2) * pu < 1e-3
-    with np.errstate(all="ignore"):
-        direct = (
-            -np.expm1(-rho_ * np.log1p(pu)) - rho_ * pu * np.exp(-(rho_ + 1) * np.log1p(pu))
-        ) / p**2
-    series = (
-        u[:, None] ** 2
-        * rho_
-        * (rho_ + 1)
-        / 2
-        * (1 - 2 / 3 * (rho_ + 2) * pu + (rho_ + 2) * (rho_ + 3) / 4 * pu**2)
-    )
-    slope = np.where(small, series, direct)
-    integrand = slope * betainc(a, beta[:, None], p) * p
-    result: FloatArray = -np.expm1(-rho * np.log1p(u)) + np.sum(integrand * w, axis=1)
+    result: FloatArray = -np.expm1(-rho * np.log1p(u)) + by_parts(_purchases_slope, rho, beta, a, u)
     return result
 
 

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import hyp2f1, hyperu
 
 from crmscore._groups import group_rows
 from crmscore._validation import (
@@ -20,6 +19,7 @@ from crmscore._validation import (
 )
 from crmscore.clv import _kernels
 from crmscore.clv._inputs import check_horizon, rfm_arrays
+from crmscore.clv._mixtures import discounted_lifetime, power_mean
 from crmscore.clv._pareto import pareto_probability_alive
 from crmscore.clv._pareto_counts import pareto_probability_of_purchases
 from crmscore.clv.bgnbd import BetaGeoModel
@@ -219,7 +219,9 @@ def predict_p_alive_at(
         = P(\text{alive at } T)\,(1 + u)^{-a}\,
         {}_2F_1\left(a + b - r, a; a + b + x; \frac{u}{1 + u}\right),
 
-    the second (Pfaff) form evaluated, whose argument stays in [0, 1). An MBG/NBD
+    with :math:`{}_2F_1` from scipy where it is finite and within the bounds of the
+    expectation (Jensen's inequality and the chord of the convex integrand), and a
+    quadrature over :math:`p` where it is not (extreme parameters). An MBG/NBD
     customer alive at :math:`T` also survived the dropout chance at time 0, so
     :math:`x + 1` chances in all: the posterior is :math:`p \sim \text{Beta}(a,
     b + x + 1)` and :math:`b + 1` replaces :math:`b` above.
@@ -265,7 +267,7 @@ def predict_p_alive_at(
     p = model.params
     alive, b = _beta_geo_alive(model, x, tx, age)
     u = horizon / (p.alpha + age)
-    survive = (1.0 + u) ** (-p.a) * hyp2f1(p.a + b - p.r, p.a, p.a + b + x, u / (1.0 + u))
+    survive = power_mean(p.r + x, b + x, p.a, u)
     return pd.Series(alive * survive, index=frame.index, name="p_alive_at")
 
 
@@ -330,8 +332,10 @@ def predict_dert(
 
     with :math:`U` the confluent hypergeometric function of the second kind
     (scipy ``hyperu``); the second form (Kummer's transformation) is evaluated, as
-    it has no power of :math:`\delta` to overflow. The tests compare with an mpmath
-    quadrature over :math:`\mu`.
+    it has no power of :math:`\delta` to overflow, and accepted only between
+    :math:`1 / (\delta + s / (\beta + T))` and :math:`1 / \delta` (scipy returns
+    wrong values for some large :math:`s`), with a quadrature over :math:`\mu`
+    elsewhere. The tests compare with an mpmath quadrature over :math:`\mu`.
 
     Examples
     --------
@@ -357,26 +361,24 @@ def predict_dert(
         alive = pareto_probability_alive((q.r, q.alpha, q.s, q.beta), x, tx, age)
         horizon_rate = q.beta + age
         # E[1 / (delta + mu)] for mu ~ Gamma(s, beta + T): (beta + T) U(1, 2 - s; z).
-        inverse = horizon_rate * hyperu(1.0, 2.0 - q.s, delta * horizon_rate)
+        inverse = discounted_lifetime(q.s, horizon_rate, delta)
         dert = alive * (q.r + x) / (q.alpha + age) * inverse
         return pd.Series(dert, index=frame.index, name="dert")
     p = model.params
     alive, b = _beta_geo_alive(model, x, tx, age)
     (xs, ages), pair = group_rows([x, age])
-    beta = p.alpha + ages
+    scale = p.alpha + ages
     rho = p.r + xs
-    c = p.a + b + xs
+    b_x = b + xs
 
-    def integrand(w: float) -> Any:
-        u = w / beta
-        # Pfaff's transform keeps the argument in [0, 1): 2F1(A, a; c; -u) =
-        # (1 + u)^-a 2F1(c - A, a; c; u / (1 + u)).
-        return (
-            np.exp(-delta * w) * (1.0 + u) ** (-p.a) * hyp2f1(c - rho - 1.0, p.a, c, u / (1.0 + u))
-        )
+    def integrand(w: float) -> FloatArray:
+        # 2F1(rho + 1, a; a + b + x; -w / (alpha + T)) = E[(1 + p u)^-(rho + 1)].
+        survive: FloatArray = power_mean(rho + 1.0, b_x, p.a, w / scale)
+        survive *= np.exp(-delta * w)
+        return survive
 
     from scipy.integrate import quad_vec  # noqa: PLC0415 (DERT only)
 
     integral, _ = quad_vec(integrand, 0.0, np.inf, epsrel=1e-10, epsabs=0.0)
-    per_pair = rho / beta * np.asarray(integral, dtype=np.float64)
+    per_pair = rho / scale * np.asarray(integral, dtype=np.float64)
     return pd.Series(alive * per_pair[pair], index=frame.index, name="dert")

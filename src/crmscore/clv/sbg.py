@@ -286,6 +286,13 @@ class ShiftedBetaGeoModel(FittedModelBase[ShiftedBetaGeoParams]):
             {}_2F_1\left(1, \beta + n; \alpha + \beta + n; \frac{1}{1 + d}\right)
             = \sum_{t=n}^{\infty} \frac{S(t)}{S(n - 1)} (1 + d)^{-(t - n)}.
 
+        Where scipy's ``hyp2f1`` fails (NaN for large :math:`\beta + k` with a small
+        :math:`d`) or leaves the bounds DERL must respect (between the geometric series
+        at the next renewal's rate and :math:`(1 + d) / d`), DERL is integrated over the
+        churn probability :math:`\theta \sim \text{Beta}(\alpha, \beta + k)` as
+        :math:`E[(1 + d)(1 - \theta) / (d + \theta)]`. At :math:`d = 0` it is
+        :math:`(\beta + k) / (\alpha - 1)`.
+
         Examples
         --------
         >>> model = ShiftedBetaGeoModel.from_params({"alpha": 0.668, "beta": 3.806})
@@ -294,16 +301,44 @@ class ShiftedBetaGeoModel(FittedModelBase[ShiftedBetaGeoParams]):
         """
         from scipy.special import hyp2f1  # noqa: PLC0415 (imported on use, issue 19)
 
+        from crmscore.clv._mixtures import by_parts, outside  # noqa: PLC0415 (as scipy)
+
         owner = "ShiftedBetaGeoModel.discounted_residual_lifetime"
         d = check_number(discount_rate, NON_NEGATIVE, name="discount_rate", owner=owner)
         k = _periods(renewals, name="renewals", owner=owner)
         p = self.params
         flat = k.ravel()
         rate = (p.beta + flat) / (p.alpha + p.beta + flat)
+        if d == 0:
+            # Gauss's sum at z = 1: (beta + k) / (alpha - 1), infinite for alpha <= 1.
+            values = (p.beta + flat) / (p.alpha - 1) if p.alpha > 1 else np.full_like(rate, np.inf)
+            return _shaped(np.asarray(values, dtype=np.float64), k)
         with np.errstate(all="ignore"):
             values = rate * hyp2f1(1.0, p.beta + flat + 1, p.alpha + p.beta + flat + 1, 1 / (1 + d))
-        values = np.where(np.isnan(values) & (d == 0) & (p.alpha <= 1), np.inf, values)
+        # Retention rises with tenure, so DERL lies between the geometric series at
+        # the next renewal's rate and the undiscounted-by-churn (1 + d) / d; scipy's
+        # hyp2f1 fails (NaN) for large beta + k with a small d.
+        bad = outside(values, rate / (1.0 - rate / (1.0 + d)), np.full_like(rate, (1.0 + d) / d))
+        if bad.any():
+            values[bad] = by_parts(
+                _derl_slope,
+                np.ones(bad.sum()),
+                p.beta + flat[bad],
+                p.alpha,
+                np.full(bad.sum(), 1 / d),
+            )
         return _shaped(np.asarray(values, dtype=np.float64), k)
+
+
+def _derl_slope(p: FloatArray, u: FloatArray, rho: FloatArray) -> FloatArray:  # noqa: ARG001
+    """-g'(theta) for DERL's g(theta) = (1 + d)(1 - theta) / (d + theta), with u = 1 / d.
+
+    DERL = E[g(theta)] over the churn probability theta ~ Beta(alpha, beta + k) (the
+    expected discounted number of further periods, sum_j (1 - theta)^(j + 1)
+    (1 + d)^-j); -g'(theta) = (1 + d)^2 / (d + theta)^2 = (1 + u)^2 (1 + theta u)^-2.
+    """
+    result: FloatArray = np.exp(2.0 * (np.log1p(u) - np.log1p(p * u)))
+    return result
 
 
 # --------------------------------------------------------------------------------------
