@@ -14,7 +14,7 @@ from crmscore._purchases import rfm_columns
 from crmscore._validation import as_timestamp
 from crmscore.churn import LEVELS, EarlyWarning, LearnedWarning
 from crmscore.errors import ConvergenceError, InvalidDataError, InvalidParameterError
-from crmscore.rescoring._batch import _read_batch
+from crmscore.rescoring._batch import _Batch, _read_batch
 from crmscore.rescoring._book import NAT, OVERRIDE_KINDS, Book, RescoringResult, empty_changes
 from crmscore.rescoring._core import (
     Changes,
@@ -137,9 +137,6 @@ def ingest(
       (:func:`open_book` then applies the adjustments still running).
     - Every customer the batch touches gets a fresh cached ``score`` at ``as_of``.
     """
-    reporter = ProgressReporter(progress, owner="ingest")
-    reporter.report(0.0)
-    as_of_ts = check_as_of(book, as_of, "ingest")
     columns = EventColumns(
         customer=customer_col,
         timestamp=timestamp_col,
@@ -147,13 +144,28 @@ def ingest(
         value=value_col,
         event_id=event_id_col,
     )
-    if book.n_customers == 0 and book.customer_col != customer_col:
-        book = attrs.evolve(book, customer_col=customer_col)  # the first events name the ids
+    return _ingest(book, events, as_of, columns, progress=progress)[0]
+
+
+def _ingest(
+    book: Book,
+    events: pd.DataFrame,
+    as_of: Any,
+    columns: EventColumns,
+    *,
+    progress: Callable[[float], None] | bool | None,
+) -> tuple[RescoringResult, _Batch | None]:
+    """:func:`ingest`, and the batch as read (validated, sorted) for :func:`open_book`."""
+    reporter = ProgressReporter(progress, owner="ingest")
+    reporter.report(0.0)
+    as_of_ts = check_as_of(book, as_of, "ingest")
+    if book.n_customers == 0 and book.customer_col != columns.customer:
+        book = attrs.evolve(book, customer_col=columns.customer)  # the first events name the ids
     batch = _read_batch(book, events, as_of_ts, columns)
     reporter.report(0.6)  # reading a batch takes about 60 % of an ingest
     result = _step(book, batch, as_of_ts)
     reporter.done()
-    return result
+    return result, batch
 
 
 # --------------------------------------------------------------------------------------
@@ -695,9 +707,8 @@ def open_book(
     )
     reporter = ProgressReporter(progress, owner="open_book")
     # Ingesting the history takes most of the time (about 80 % on a synthetic log).
-    first = ingest(
-        book, events, as_of=as_of, progress=reporter.span(0.0, 0.8), **columns.as_kwargs()
-    )
+    # (the history as read, validated and sorted, is reused for the adjustments below)
+    first, read = _ingest(book, events, as_of, columns, progress=reporter.span(0.0, 0.8))
     history = events if policy.churn is not None else None
     second = review(
         first.book,
@@ -707,8 +718,8 @@ def open_book(
         **columns.as_kwargs(),
     )
     book, adjusted, skipped = second.book, empty_changes(), first.skipped
-    if book.as_of is not None and (skipped["reason"] == _NO_SCORECARD).any():
-        book, adjusted, skipped = _open_adjustments(book, events, book.as_of, columns, skipped)
+    if read is not None and book.as_of is not None and (skipped["reason"] == _NO_SCORECARD).any():
+        book, adjusted, skipped = _open_adjustments(book, read, book.as_of, skipped)
     # Build the id and event-id hash indexes now, not inside the first batch.
     book.ids.warmed()
     book.event_ids.warmed()
