@@ -169,6 +169,23 @@ def test_predict_input_is_not_modified(book: cs.EventBook, model: cs.LearnedWarn
     pd.testing.assert_frame_equal(book.events, before)
 
 
+def test_predict_is_the_same_in_any_batch(book: cs.EventBook, model: cs.LearnedWarning) -> None:
+    # Dask and Spark score per partition: each customer's row, probability included,
+    # must not depend on which customers are scored with it (not even in the last bit,
+    # where a BLAS matrix product's rounding follows the number of rows).
+    whole = model.predict(book.events, as_of=book.as_of)
+    assert whole["active"].sum() > 100
+    ids = book.events["customer_id"]
+    for n_batches in (3, 7):
+        batches = [
+            model.predict(book.events[ids % n_batches == k], as_of=book.as_of)
+            for k in range(n_batches)
+        ]
+        pd.testing.assert_frame_equal(
+            pd.concat(batches).sort_index(), whole.sort_index(), check_exact=True
+        )
+
+
 def test_n_reasons_is_checked(book: cs.EventBook, model: cs.LearnedWarning) -> None:
     with pytest.raises(InvalidParameterError, match="n_reasons"):
         model.predict(book.events, as_of=book.as_of, n_reasons=-1)
@@ -236,8 +253,13 @@ def _pandas_features(events: pd.DataFrame, cut_off: pd.Timestamp) -> pd.DataFram
     days = (tenure.clip(upper=449) - 90 + 1).clip(lower=0)
     judged = (days >= 90) & (base > 0)
     mean = (base * 30 / days).where(judged)
+    review_log = log[log["kind"] == "review"].groupby("customer_id")["age"]
+    reviewed = review_log.size().reindex(ids, fill_value=0) >= 2
+    changes = log[(log["kind"] == "account_change") & (log["age"] < 30)]
     return pd.DataFrame(
         {
+            "review_drop": review_log.min().reindex(ids).where(reviewed),
+            "account_anomaly": changes.groupby("customer_id").size().reindex(ids, fill_value=0),
             "days_since_purchase": last,
             "days_to_lapse": 90 - last,
             "purchase_days": n_days,
@@ -257,9 +279,18 @@ def _pandas_features(events: pd.DataFrame, cut_off: pd.Timestamp) -> pd.DataFram
     ).astype(float)
 
 
+@pytest.mark.parametrize("packed", [True, False])
 @pytest.mark.parametrize("days_back", [0, 75])
-def test_features_match_a_pandas_group_by(days_back: int) -> None:
-    """Features at the log's end and at an earlier cut-off, against pandas group-bys."""
+def test_features_match_a_pandas_group_by(
+    days_back: int, packed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Features at the log's end and at an earlier cut-off, against pandas group-bys.
+
+    Both ways of sorting the log by kind, customer and day: packed int64 keys, and
+    the lexsort of logs too large to pack.
+    """
+    if not packed:
+        monkeypatch.setattr("crmscore.churn._history.PACKED_BITS", 0)
     events = cs.make_events(400, seed=8080, observation_days=400).events
     end = events["timestamp"].max().normalize()
     cut_off = end - pd.Timedelta(days=days_back)
@@ -552,3 +583,30 @@ def test_the_book_carries_the_learned_warning(book: cs.EventBook, model: cs.Lear
     assert older["churn_probability"].isna().all()
     assert (older["churn_reasons"] == "").all()
     pd.testing.assert_series_equal(older["churn_level"], opened.customers["churn_level"])
+
+
+def test_packed_and_lexsorted_logs_give_the_same_features(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every feature, bit for bit, whichever way the log is sorted by kind and customer."""
+    events = cs.make_events(300, seed=4242, observation_days=400).events
+    end = str(events["timestamp"].max().date())
+    arguments = {
+        "signals": cs.DEFAULT_SIGNALS,
+        "recent_days": 90,
+        "horizon_days": 90,
+        "inactive_days": 90,
+        "lead_days": 30,
+        "bgnbd": cs.BetaGeoParams(r=0.5, alpha=20.0, a=0.8, b=3.0),
+    }
+    packed = _history(events, end)
+    monkeypatch.setattr("crmscore.churn._history.PACKED_BITS", 0)
+    lexsorted = _history(events, end)
+    for back in (0, 40):
+        day = packed.end_day - back
+        a = measure(packed, day, **arguments)  # type: ignore[arg-type]
+        b = measure(lexsorted, day, **arguments)  # type: ignore[arg-type]
+        assert a.features.keys() == b.features.keys()
+        for name, values in a.features.items():
+            assert values.tobytes() == b.features[name].tobytes(), name
+    assert packed._keys_by_kind is not None
+    assert lexsorted._keys_by_kind is None
+    assert lexsorted._order is not None

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import crmscore as cs
 from crmscore import BetaGeoModel, BetaGeoParams, GammaGammaModel, GammaGammaParams
-from crmscore.clv import _kernels
+from crmscore.clv import _expectation, _kernels
 from crmscore.clv._expectation import bgnbd_expected_purchases
 from tests.oracles import oracle_expected_purchases
 from tests.strategies import log_uniform
@@ -130,6 +130,74 @@ def test_each_evaluation_path_matches_the_oracle(
     tx = 0.6 * age if x > 0 else 0.0
     ours = float(BetaGeoModel.from_params(p).expected_purchases(one_row(x, tx, age), t=t).iloc[0])
     assert ours == pytest.approx(oracle_expected_purchases(p, x, tx, age, t), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "theta",
+    [
+        (1.03, 30.3, 1.0036, 11.7),  # the closed form (a daily book)
+        (2.0, 10.0, 1.0005, 3.0),  # the band around a = 1
+        (0.00829, 0.00392, 1.196, 312.5),  # small r and alpha, large b
+    ],
+)
+def test_memoised_expectations_are_fresh_ones_to_the_last_bit(
+    theta: tuple[float, float, float, float],
+) -> None:
+    # Pairs of whole numbers are memoised across calls: a value served from the memo,
+    # computed among other pairs, must equal the pair evaluated alone, bit for bit.
+    rng = np.random.default_rng(7)
+    times = [30.0 * k for k in (1, 2, 12)]
+    _expectation.clear_memo()
+    seen: list[tuple[float, float]] = []
+    recent_sizes = []
+    # Overlapping calls: hits in the base and in the recent additions, misses, and a
+    # fold of the recent additions into the base (the last, larger call).
+    for n in (150, 10, 10, 60):
+        x = rng.integers(0, 6, n).astype(float)
+        age = rng.integers(0, 40, n).astype(float) * 20
+        tx = np.where(x > 0, age / 2, 0.0)
+        got = _expectation.bgnbd_expected_purchases_at(theta, x, tx, age, times)
+        alive = _kernels.bgnbd_probability_alive(theta, x, tx, age)
+        for k, t in enumerate(times):
+            alone = np.array(
+                [
+                    _expectation._expectation(theta, x[i : i + 1], age[i : i + 1], t)[0]
+                    for i in range(n)
+                ]
+            )
+            assert np.array_equal(got[k], alive * alone)
+        seen.extend(zip(x, age, strict=True))
+        ((_, recent),) = _expectation._memo.values()
+        recent_sizes.append(recent[0].size)
+    assert len(set(seen)) < len(seen)  # (some pairs came back from the memo)
+    assert recent_sizes[1] > 0  # (added to the recent level)
+    assert recent_sizes[-1] == 0  # (folded into the base)
+    levels = [level for entry in _expectation._memo.values() for level in entry]
+    assert all((np.diff(keys) > 0).all() for keys, _ in levels)
+    # Not whole numbers: computed every time, never stored.
+    _expectation.clear_memo()
+    x, age = np.array([1.0, 2.0]), np.array([10.5, 20.0])
+    (value,) = _expectation.bgnbd_expected_purchases_at(theta, x, age / 2, age, [30.0])
+    alone = _expectation._expectation(theta, x, age, 30.0)
+    assert np.array_equal(value, _kernels.bgnbd_probability_alive(theta, x, age / 2, age) * alone)
+    assert not _expectation._memo
+
+
+def test_the_memo_stays_within_its_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_expectation, "_MEMO_CELLS", 100)
+    _expectation.clear_memo()
+    theta = (1.03, 30.3, 1.0036, 11.7)
+    for shift in range(6):  # a new entry per horizon: the oldest go first
+        x, age = np.arange(10.0), np.full(10, 100.0 + shift)
+        _expectation.bgnbd_expected_purchases_at(theta, x, 0 * x, age, [30.0 + shift] * 3)
+        cells = _expectation._memo_cells()
+        assert len(_expectation._memo) <= _expectation._MEMO_ENTRIES
+        assert cells <= 100
+    # A call larger than the memo is computed and not stored.
+    x, age = np.arange(50.0), np.full(50, 10.0)
+    _expectation.bgnbd_expected_purchases_at(theta, x, 0 * x, age, [1.0, 2.0, 3.0])
+    assert all(k[4:] != (1.0, 2.0, 3.0) for k in _expectation._memo)
+    _expectation.clear_memo()
 
 
 # --- finiteness over the whole domain ----------------------------------------------------

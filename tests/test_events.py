@@ -196,3 +196,16 @@ def test_input_is_not_modified() -> None:
     before = frame.copy(deep=True)
     validate(frame)
     pd.testing.assert_frame_equal(frame, before)
+
+
+def test_days_of_nanosecond_stamps_are_numpys_calendar_days() -> None:
+    """The integer floor division of ns stamps agrees with numpy's cast, NaT kept."""
+    from crmscore._periods import to_periods  # noqa: PLC0415 (the helper under test)
+
+    rng = np.random.default_rng(7)
+    ns = rng.integers(-(2**62), 2**62, 2_000)
+    stamps = np.r_[ns, [-1, 0, 1, -86_400 * 10**9]].view("datetime64[ns]")
+    stamps = np.r_[stamps, np.datetime64("NaT", "ns")]
+    expected = stamps.astype("datetime64[D]").view(np.int64)
+    np.testing.assert_array_equal(to_periods(stamps, "D"), expected)
+    np.testing.assert_array_equal(to_periods(stamps.astype("datetime64[us]"), "D"), expected)

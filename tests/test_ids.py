@@ -21,8 +21,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import crmscore as cs
-from crmscore._groups import sum_by_group
-from crmscore._ids import canonical_ids, factorize_ids, hash_ids, repeated_ids
+from crmscore._groups import exact_parts, sum_by_group
+from crmscore._ids import (
+    canonical_ids,
+    factorize_ids,
+    hash_ids,
+    json_ids,
+    plain_id_dtype,
+    repeated_ids,
+)
 from crmscore.rescoring import Book, RescoringPolicy, ingest, open_book
 from tests.rescoring_cards import rfm_card
 from tests.strategies import BIG, id_columns, plain
@@ -54,6 +61,33 @@ def test_every_integer_spelling_is_one_canonical_id_with_one_hash(spelling: str)
     assert ids.labels.dtype == np.int64
     np.testing.assert_array_equal(ids.labels, [1, 2, 3])
     np.testing.assert_array_equal(hash_ids(ids), hash_ids(np.array([1, 2, 3])))
+
+
+#: Columns with text ids, missing ids and integers beyond int64, as each dtype holds them.
+TEXT_AND_BIG: dict[str, Any] = {
+    "uint64 beyond int64": np.array([1, 2**64 - 1], dtype=np.uint64),
+    "float with NaN": np.array([1.0, np.nan]),
+    "Int64 with NA": pd.array([1, None], dtype="Int64"),
+    "string[pyarrow]": pd.array(["a", "b", None], dtype="string[pyarrow]"),
+    "string[python]": pd.array(["a", np.str_("b")], dtype="string[python]"),
+    "object str_": np.array([np.str_("a"), "b"], dtype=object),
+    "categorical str_": pd.Categorical([np.str_("a"), "b"]),
+}
+
+
+@pytest.mark.parametrize("spelling", sorted({**SPELLINGS, **TEXT_AND_BIG}))
+def test_ids_of_a_plain_dtype_are_stored_as_they_are_read(spelling: str) -> None:
+    # plain_id_dtype lets the engine skip json_ids: only where json_ids would change nothing.
+    column = pd.Series({**SPELLINGS, **TEXT_AND_BIG}[spelling])
+    labels = canonical_ids(column, column="c", allow_missing=True).labels
+    stored = json_ids(labels)
+    kinds = {type(v) for v in labels} if labels.dtype == object else {np.int64}
+    if plain_id_dtype(column.dtype):
+        assert stored is labels
+        assert kinds <= {int, str, type(None), np.int64}
+    assert {type(v) for v in stored} <= {int, str, type(None)} or stored.dtype == np.int64
+    if spelling in ("pyarrow", "string[pyarrow]", "int64", "Int64"):  # (the common columns)
+        assert plain_id_dtype(column.dtype)
 
 
 def test_integers_beyond_int64_are_python_ints_and_strings_stay_strings() -> None:
@@ -327,3 +361,50 @@ def test_overrides_and_explain_take_any_spelling_and_record_the_books_id() -> No
     assert why.index.tolist() == [11, 12]
     with pytest.raises(cs.InvalidDataError, match="not ids"):
         cs.rescoring.explain(book, customer_ids=[True])
+
+
+@settings(max_examples=60)
+@given(
+    values=st.lists(AWKWARD, min_size=1, max_size=20),
+    groups=st.lists(st.integers(0, 2), min_size=20, max_size=20),
+    chosen=st.lists(st.booleans(), min_size=20, max_size=20),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_exact_parts_sum_any_selection_of_rows_exactly(
+    values: list[float], groups: list[int], chosen: list[bool], seed: int
+) -> None:
+    weights = np.asarray(values)
+    codes = np.asarray(groups[: len(values)], dtype=np.int64)
+    inside = np.asarray(chosen[: len(values)])
+    parts = exact_parts(codes, weights, 3)
+    total = np.zeros_like(weights)
+    for part in parts:
+        total += part
+    assert total.tobytes() == weights.tobytes()  # the parts add up to the weights
+    permutation = np.random.default_rng(seed).permutation(len(values))
+    sums, shuffled = np.zeros(3), np.zeros(3)
+    for part in parts:
+        sums += np.bincount(codes[inside], weights=part[inside], minlength=3)
+        p, c, i = part[permutation], codes[permutation], inside[permutation]
+        shuffled += np.bincount(c[i], weights=p[i], minlength=3)
+    assert sums.tobytes() == shuffled.tobytes()
+    for g in range(3):  # the selection's sum, rounded once (an oracle outside our code)
+        exact = float(sum((Fraction(v) for v in weights[(codes == g) & inside]), Fraction(0)))
+        assert sums[g] == exact or math.isclose(sums[g], exact, rel_tol=2**-52, abs_tol=0.0)
+    if len(parts) <= 2:  # as sum_by_group of the selected rows, bit for bit
+        alone = sum_by_group(codes[inside], weights[inside], 3)
+        assert sums.tobytes() == alone.tobytes()
+
+
+@pytest.mark.parametrize("low", [0, -5, 10**12])
+def test_dense_and_increasing_integer_ids(low: int) -> None:
+    """Fast paths: a full range of ids codes by offset, an increasing column never repeats."""
+    ids = low + np.random.default_rng(3).permutation(np.repeat(np.arange(50), 3))
+    codes, index = factorize_ids(pd.Series(ids), column="c")
+    expected_codes, expected_index = pd.factorize(ids, sort=True)
+    np.testing.assert_array_equal(codes, expected_codes)
+    np.testing.assert_array_equal(index.to_numpy(), expected_index)
+    increasing = canonical_ids(np.arange(low, low + 20), column="e")
+    assert not repeated_ids(increasing).any()
+    twice = canonical_ids(np.r_[np.arange(low, low + 20), low + 7], column="e")
+    np.testing.assert_array_equal(np.flatnonzero(repeated_ids(twice)), [7, 20])

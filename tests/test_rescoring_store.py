@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmscore.rescoring._chunks import ColumnStore, DueIndex
+from crmscore.rescoring._chunks import ColumnStore, DueIndex, is_in, unique_ints
 
 
 def _pending(get):  # type: ignore[no-untyped-def]
@@ -63,3 +63,16 @@ def test_a_derived_store_copies_only_the_changed_rows() -> None:
     new = store.derive(rows, _columns(rows.size, rng), n)
     assert new.base is store.base  # shared, not copied
     assert sum(r.rows.size for r in new.runs) == rows.size
+
+
+@settings(max_examples=60)
+@given(
+    values=st.lists(st.integers(0, 50), max_size=40),
+    others=st.lists(st.integers(0, 50), max_size=40),
+)
+def test_set_helpers_agree_with_numpy(values: list[int], others: list[int]) -> None:
+    a = np.asarray(values, dtype=np.int64)
+    b = np.asarray(others, dtype=np.int64)
+    assert np.array_equal(unique_ints(a), np.unique(a))
+    assert unique_ints(a).dtype == np.int64
+    assert np.array_equal(is_in(a, unique_ints(b)), np.isin(a, b))

@@ -341,3 +341,63 @@ def test_clv_and_tiers_on_spark_have_the_dask_names_and_equal_pandas(spark: Any)
         )
     with pytest.raises(cs.InvalidParameterError, match="a FittedScorecard"):
         cs.score_tiers_spark(frame, scorecard=cs.b2b_scorecard())  # type: ignore[arg-type]
+
+
+def _warnings_in_pandas(frame: Any) -> pd.DataFrame:
+    """Spark's result as a pandas frame indexed by customer id, in id order."""
+    local: pd.DataFrame = frame.toPandas().set_index("customer_id").sort_index()
+    return local
+
+
+def test_early_warning_on_spark_has_the_dask_name_and_equals_pandas(spark: Any) -> None:
+    log = cs.make_events(400, seed=41)
+    # Kinds as text, timestamps whole seconds: the log as Spark holds it.
+    events = log.events.astype({"kind": str})
+    frame = spark.createDataFrame(events).repartition(3)
+    ordered = frame.toPandas()  # the log in the order Spark holds it (sums follow it)
+    # At the end of the log, and when 7 customers had joined: then the other 393
+    # customers' events all fall after as_of, and most of 12 buckets hold only such
+    # events (which pandas would reject as "nobody to evaluate" if they were the log).
+    joined = events.groupby("customer_id")["timestamp"].min().sort_values()
+    levels = []
+    for as_of, buckets, n_rows in ((log.as_of, 5, 400), (joined.iloc[6].normalize(), 12, 7)):
+        expected = cs.EarlyWarning().predict(ordered, as_of=as_of)
+        result = _warnings_in_pandas(cs.early_warning_spark(frame, as_of=as_of, buckets=buckets))
+        assert len(expected) == n_rows
+        levels.append(expected["level"])
+        categorical = expected.select_dtypes("category").columns
+        assert list(categorical) == ["level", "rule", "signals"]
+        plain = expected.astype(dict.fromkeys(categorical, str))
+        pd.testing.assert_frame_equal(result, plain, check_exact=True, check_dtype=False)
+        assert result.dtypes.drop(categorical).equals(expected.dtypes.drop(categorical))
+    assert (levels[0] != "none").any()
+
+    model = cs.LearnedWarningFitter(n_windows=2).fit(events, as_of=log.as_of)
+    scored = cs.early_warning_spark(
+        frame.withColumnRenamed("customer_id", "client"),
+        as_of=log.as_of,
+        warning=model,
+        customer_col="client",
+    )
+    learned = scored.toPandas().set_index("client").sort_index().rename_axis("customer_id")
+    reference = model.predict(ordered, as_of=log.as_of)
+    assert (reference["level"] != "none").any()
+    reference = reference.astype({"level": str})
+    pd.testing.assert_frame_equal(learned, reference, check_exact=True, check_dtype=False)
+    assert learned.dtypes.drop("level").equals(reference.dtypes.drop("level"))
+
+
+def test_early_warning_on_spark_rejects_bad_input_at_once(spark: Any) -> None:
+    log = cs.make_events(50, seed=6)
+    events = log.events.astype({"kind": str})
+    with pytest.raises(
+        cs.InvalidParameterError, match=r"early_warning_spark.*a Spark DataFrame.*pandas"
+    ):
+        cs.early_warning_spark(events, as_of=log.as_of)
+    frame = spark.createDataFrame(events)
+    with pytest.raises(cs.ColumnNotFoundError, match=r"\['kind'\]"):
+        cs.early_warning_spark(frame.drop("kind"), as_of=log.as_of)
+    with pytest.raises(cs.InvalidParameterError, match="an EarlyWarning"):
+        cs.early_warning_spark(frame, as_of=log.as_of, warning=cs.Scorecard)  # type: ignore[arg-type]
+    with pytest.raises(cs.InvalidParameterError, match="'future' parameter"):
+        cs.early_warning_spark(frame, as_of=log.as_of, future="keep")  # type: ignore[arg-type]

@@ -166,6 +166,7 @@ from crmscore.rfm import (
 from crmscore.scaleout import (
     DistributedReview,
     early_warning_dask,
+    early_warning_spark,
     fit_dask,
     fit_scorecard_dask,
     fit_spark,
@@ -367,6 +368,7 @@ __all__ = [
     "dairy_layers",
     "discrete_rfm_table",
     "early_warning_dask",
+    "early_warning_spark",
     "evaluate_backtest",
     "evaluate_warnings",
     "event_indicators",

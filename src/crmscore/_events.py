@@ -341,8 +341,14 @@ def _kind_codes(
         hint="Every event needs a kind.",
     )
     position = {name: i for i, name in enumerate(kind_names)}
-    lookup = np.array([position.get(u, -1) if isinstance(u, str) else -1 for u in uniques])
-    mapped = lookup[codes].astype(np.int8) if lookup.size else np.empty(0, np.int8)
+    lookup = np.array(
+        [position.get(u, -1) if isinstance(u, str) else -1 for u in uniques], dtype=np.int8
+    )
+    mapped: npt.NDArray[np.int8]
+    if np.array_equal(lookup, np.arange(lookup.size)) and codes.dtype == np.int8:
+        mapped = codes.astype(np.int8)  # (a copy) the categories are the known kinds, in order
+    else:
+        mapped = lookup[codes] if lookup.size else np.empty(0, np.int8)
     unknown = mapped < 0
     if unknown.any():
         names = sorted({str(u) for u, code in zip(uniques, lookup, strict=True) if code < 0})
@@ -385,17 +391,19 @@ def _values(
             column=column,
         )
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    purchase, review = kind_names.index("purchase"), kind_names.index("review")
+    negative = values < 0  # rare: looked up by kind only when there is any
+    if negative.any():
+        negative &= kinds == purchase
+    reviews = np.flatnonzero(kinds == review)
+    ratings = values[reviews]
+    out_of_range = np.zeros(values.size, dtype=bool)
+    out_of_range[reviews[(ratings < 1) | (ratings > 5)]] = True
     checks = (
         (np.isinf(values), "has infinite values"),
         (needed & np.isnan(values), "has NaN values where the kind needs one (purchase, review)"),
-        (
-            (kinds == kind_names.index("purchase")) & (values < 0),
-            "has negative purchase amounts",
-        ),
-        (
-            (kinds == kind_names.index("review")) & ((values < 1) | (values > 5)),
-            "has review ratings outside 1-5",
-        ),
+        (negative, "has negative purchase amounts"),
+        (out_of_range, "has review ratings outside 1-5"),
     )
     for bad_rows, problem in checks:
         reject_ids(

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int64]
 
-__all__ = ["compress_rows", "count_rows", "group_rows", "sum_by_group"]
+__all__ = ["compress_rows", "count_rows", "exact_parts", "group_rows", "sum_by_group"]
 
 
 class _Packed(NamedTuple):
@@ -151,3 +151,43 @@ def sum_by_group(groups: npt.NDArray[np.integer], weights: FloatArray, n_groups:
             groups, rest = groups[left], rest[left]
             high = high[: rest.size]
     return total
+
+
+def exact_parts(
+    groups: npt.NDArray[np.integer], weights: FloatArray, n_groups: int
+) -> list[FloatArray]:
+    """Split finite ``weights`` into parts whose sums by group are exact in any order.
+
+    Returns arrays of the length of ``weights`` that add up to ``weights`` exactly,
+    in order. At each level every value is rounded to a multiple of one power of two
+    ``q``, coarse enough that no partial sum of a group can need more than 53 bits,
+    and the remainders (exact, and at most ``q / 2``) go to the next level. Any
+    selection of a group's rows therefore sums exactly within each part, whatever
+    the order: summing the parts of the rows of a window (one ``numpy.bincount`` of
+    each part) gives the same bits as :func:`sum_by_group` of those rows whenever
+    both split into at most two levels (the usual case for money amounts), and a
+    result independent of row order in every case. With groups of at most two
+    rows, ``weights`` itself is the one part (two values sum alike in any order).
+    """
+    sizes = np.bincount(groups, minlength=n_groups)
+    largest = int(sizes.max()) if sizes.size else 0
+    if largest <= 2:
+        return [np.asarray(weights, dtype=np.float64)]
+    spare = int(largest - 1).bit_length()  # 2**spare >= the largest group
+    parts: list[FloatArray] = []
+    rest = np.array(weights, dtype=np.float64)  # a copy: changed in place below
+    while rest.size:
+        high = np.abs(rest)
+        peak = float(high.max())
+        if peak == 0.0 or not math.isfinite(peak):  # (NaN: left to propagate)
+            if not parts or peak != 0.0:
+                parts.append(rest)
+            break
+        top = math.frexp(peak)[1]  # peak < 2**top
+        quantum = math.ldexp(1.0, max(top - 52 + spare, -1074))
+        np.divide(rest, quantum, out=high)  # exact: scaling by a power of two
+        np.rint(high, out=high)
+        high *= quantum
+        rest -= high
+        parts.append(high)
+    return parts

@@ -115,7 +115,14 @@ def canonical_ids(
         isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype)
     ):
         missing = series.isna().to_numpy()
-        return _finish(values, ~missing, missing, column=column, allow_missing=allow_missing)
+        return _finish(
+            values,
+            ~missing,
+            missing,
+            column=column,
+            allow_missing=allow_missing,
+            owned=plain_id_dtype(dtype),  # (pyarrow strings are read out into a new array)
+        )
     return _object_ids(values, series, column=column, allow_missing=allow_missing, unit=unit)
 
 
@@ -235,8 +242,12 @@ def _finish(
     *,
     column: str | None,
     allow_missing: bool,
+    owned: bool = False,
 ) -> Ids:
-    """Settle the storage: int64 where every id is an integer that fits, else object."""
+    """Settle the storage: int64 where every id is an integer that fits, else object.
+
+    ``owned``: ``values`` is a new object array nobody else holds (no copy needed).
+    """
     if missing is not None and not missing.any():
         missing = None
     if text is not None and not text.any():
@@ -257,7 +268,7 @@ def _finish(
             except OverflowError:
                 return Ids(values, None, None)
         return Ids(values.astype(np.int64, copy=False), None, None)
-    out = values.astype(object)  # a copy
+    out = values if owned and values.dtype == object else values.astype(object)  # (a copy)
     if missing is not None:
         out[missing] = np.array(None, dtype=object)
     return Ids(out, text, missing)
@@ -300,6 +311,8 @@ def hash_ids(ids: Ids | npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
         ids = canonical_ids(ids, column=None, allow_missing=True)
     values = ids.labels
     if values.dtype == np.int64:
+        return hash_array(values, categorize=False)
+    if ids.missing is None and ids.text is not None and ids.text.all():  # (no masked copies)
         return hash_array(values, categorize=False)
     out = np.zeros(values.size, dtype=np.uint64)
     if ids.text is not None:
@@ -383,9 +396,11 @@ def _factorize_ints(values: IntArray) -> tuple[IntArray, npt.NDArray[np.int64]]:
         low, high = values.min(), values.max()
         span = int(high) - int(low) + 1
         if span <= max(4 * values.size, 1 << 16):
-            offset = (values - low).astype(np.intp)
+            offset = (values - low).astype(np.intp, copy=False)
             present = np.zeros(span, dtype=bool)
             present[offset] = True
+            if present.all():  # every id of the range occurs: its offset is its code
+                return offset.astype(np.int64, copy=False), low + np.arange(span, dtype=np.int64)
             rank = np.cumsum(present, dtype=compact_int(span)) - 1
             uniques = (np.flatnonzero(present) + low).astype(np.int64)
             return rank[offset].astype(np.int64), uniques
@@ -405,9 +420,11 @@ def repeated_ids(ids: Ids, *, hashes: npt.NDArray[np.uint64] | None = None) -> B
     if exact and ids.size:
         # Compact integer ids (the usual event numbering): count by direct
         # addressing, several times faster than a sort.
+        if ids.size > 1 and bool((ids.labels[1:] > ids.labels[:-1]).all()):
+            return np.zeros(ids.size, dtype=bool)  # increasing ids (a numbered log)
         low, high = int(ids.labels.min()), int(ids.labels.max())
         if high - low < max(4 * ids.size, 1 << 20):
-            offset = (ids.labels - low).astype(np.intp)
+            offset = (ids.labels - low).astype(np.intp, copy=False)
             counts = np.bincount(offset, minlength=high - low + 1)
             if counts.max() <= 1:
                 return np.zeros(ids.size, dtype=bool)
@@ -453,6 +470,31 @@ def json_ids(labels: npt.NDArray[Any]) -> npt.NDArray[Any]:
     if labels.dtype != object or set(map(type, labels)) <= _PLAIN:  # one C-level pass
         return labels
     return np.fromiter(map(_plain_id, labels), dtype=object, count=labels.size)
+
+
+def plain_id_dtype(dtype: Any) -> bool:
+    """Whether the canonical ids of a column of ``dtype`` are plain already.
+
+    Then :func:`json_ids` of them is the identity and its pass over every id can be
+    skipped: integer and float columns (int64 labels, or Python ints and None), and
+    pyarrow-backed strings (read out as new Python ``str``). Object and categorical
+    columns may hold numpy scalars.
+
+    Examples
+    --------
+    >>> plain_id_dtype(np.dtype("int32")), plain_id_dtype(pd.Int64Dtype())
+    (True, True)
+    >>> plain_id_dtype(np.dtype(object)), plain_id_dtype(pd.CategoricalDtype(["a"]))
+    (False, False)
+    """
+    if isinstance(dtype, np.dtype):
+        return dtype.kind in "iuf"
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage in ("pyarrow", "pyarrow_numpy")  # (the latter: pandas 2.x)
+    if isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype):
+        return True
+    numpy_dtype = getattr(dtype, "numpy_dtype", None)  # nullable and pyarrow numbers
+    return isinstance(numpy_dtype, np.dtype) and numpy_dtype.kind in "iuf"
 
 
 #: Types of canonical ids in an object array, as stored.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from crmscore._groups import sum_by_group
+from crmscore._groups import exact_parts, sum_by_group
 from crmscore._validation import reject_overflow
 from crmscore.errors import InvalidParameterError
 
@@ -27,6 +27,7 @@ __all__ = ["EventContext", "FloatArray", "Subset"]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int64]
+BoolArray: TypeAlias = npt.NDArray[np.bool_]
 
 
 class Subset:
@@ -100,6 +101,7 @@ class EventContext:
         self._subsets: dict[tuple[str, ...], Subset] = {}
         self._first_age: FloatArray | None = None
         self._memo: dict[tuple[Any, ...], FloatArray] = {}
+        self._parts: dict[tuple[str, ...], list[FloatArray]] = {}
 
     def _cached(self, key: tuple[Any, ...], compute: Callable[[], FloatArray]) -> FloatArray:
         out = self._memo.get(key)
@@ -163,42 +165,92 @@ class EventContext:
         return functools.reduce(combine, parts)
 
     def count(self, subset: Subset, low: int = 0, high: float = np.inf) -> FloatArray:
-        """Events per customer with ``low <= age < high``."""
+        """Events per customer with ``low <= age < high``.
+
+        The events older than ``low`` are all of them less the younger ones (counts
+        are exact), so a recent window and its complement cost one pass.
+        """
 
         def compute() -> FloatArray:
             split = self._by_kind(subset, lambda s: self.count(s, low, high), np.add)
-            return self._total(subset, low, high, weights=None) if split is None else split
+            if split is not None:
+                return split
+            if low > 0 and not np.isfinite(high):
+                return self.count(subset) - self.count(subset, 0, low)
+            return self._total(subset, low, high, weights=None)
 
         return self._cached(("count", subset.key, low, high), compute)
 
     def total(
-        self, subset: Subset, low: int = 0, high: float = np.inf, *, weights: FloatArray | None
+        self,
+        subset: Subset,
+        low: int = 0,
+        high: float = np.inf,
+        *,
+        weights: FloatArray | BoolArray | None,
     ) -> FloatArray:
         """Sum of ``weights`` (or a count) per customer over ``low <= age < high``.
 
         A count, or a sum of the subset's own ``numbers``, is computed once per
-        context; other weights every time.
+        context; other weights every time. Boolean ``weights`` count the events
+        where they are true (exactly, as a count).
         """
         if weights is None:
             return self.count(subset, low, high)
         if weights is subset.loaded("numbers"):
             return self._cached(
-                ("total", subset.key, low, high),
-                lambda: self._total(subset, low, high, weights=weights),
+                ("total", subset.key, low, high), lambda: self._sum_numbers(subset, low, high)
             )
         return self._total(subset, low, high, weights=weights)
 
-    def _total(
-        self, subset: Subset, low: int, high: float, *, weights: FloatArray | None
-    ) -> FloatArray:
+    def _inside(self, subset: Subset, low: int, high: float) -> BoolArray | None:
+        """Mask of the subset's events with ``low <= age < high`` (None: all of them).
+
+        Ages are never negative (events after ``as_of`` are not in the context).
+        """
         ages = subset.ages
+        if low <= 0:
+            return ages < high if np.isfinite(high) else None
         inside = ages >= low
         if np.isfinite(high):
             inside &= ages < high
+        return inside
+
+    def _sum_numbers(self, subset: Subset, low: int, high: float) -> FloatArray:
+        """Sum of the subset's ``numbers`` per customer over ``low <= age < high``.
+
+        The numbers are split once per subset into parts that sum exactly by
+        customer (:func:`~crmscore._groups.exact_parts`), so that every window is
+        a ``numpy.bincount`` of each part and independent of row order bit for bit.
+        """
+        parts = self._parts.get(subset.key)
+        if parts is None:
+            parts = self._parts[subset.key] = exact_parts(subset.codes, subset.numbers, self.n)
+        inside = self._inside(subset, low, high)
+        sums = np.zeros(self.n)
+        for part in parts:
+            weights = part if inside is None else np.where(inside, part, 0.0)
+            sums += np.bincount(subset.codes, weights=weights, minlength=self.n)
+        reject_overflow(np.isinf(sums), self.events.customers, column=self.events.value_col)
+        return sums
+
+    def _total(
+        self, subset: Subset, low: int, high: float, *, weights: FloatArray | BoolArray | None
+    ) -> FloatArray:
+        inside = self._inside(subset, low, high)
+        if weights is not None and weights.dtype == np.bool_:
+            where = weights.astype(np.bool_, copy=False)
+            inside = where if inside is None else inside & where
+            weights = None
         if weights is None:
-            return np.bincount(subset.codes[inside], minlength=self.n).astype(np.float64)
+            codes = subset.codes if inside is None else subset.codes[inside]
+            return np.bincount(codes, minlength=self.n).astype(np.float64)
         # Independent of row order bit for bit (np.bincount adds in row order).
-        sums = sum_by_group(subset.codes[inside], weights[inside], self.n)
+        numbers = weights.astype(np.float64, copy=False)
+        if inside is not None:
+            sums = sum_by_group(subset.codes[inside], numbers[inside], self.n)
+        else:
+            sums = sum_by_group(subset.codes, numbers, self.n)
         reject_overflow(np.isinf(sums), self.events.customers, column=self.events.value_col)
         return sums
 
@@ -215,9 +267,8 @@ class EventContext:
             )
             if split is not None:
                 return split
-            window = subset.ages // width
-            inside = window < n_windows
-            flat = window[inside] * self.n + subset.codes[inside]
+            inside = subset.ages < width * n_windows  # (a division only for those)
+            flat = subset.ages[inside] // width * self.n + subset.codes[inside]
             counts = np.bincount(flat, minlength=n_windows * self.n).astype(np.float64)
             return counts.reshape(n_windows, self.n)
 

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 
 __all__ = ["CutOff", "LogHistory"]
 
+#: Bits an int64 sort key may use (the sign bit stays clear); logs whose kind,
+#: customer code, day and row need more are sorted by a lexsort instead.
+PACKED_BITS = 63
+
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int64]
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
@@ -84,23 +88,31 @@ class LogHistory:
         self.events = events
         self.inactive_days = inactive_days
         self.end_day = events.as_of_day
-        # Events grouped by kind (built on first use): kind k's events are positions
-        # _bounds[k]:_bounds[k + 1] of _order, in the log's row order.
+        # Events grouped by kind and sorted by (customer, day) within a kind, built on
+        # first use: kind k's events are positions _bounds[k]:_bounds[k + 1] of the
+        # packed sort keys (or of _order, when the keys do not fit 63 bits).
+        self._keys_by_kind: IntArray | None = None
         self._order: IntArray | None = None
         self._bounds = np.empty(0, np.int64)
+        self._layout = (0, 0, 0, 0)  # day offset; bits of rows, days and customer codes
         self._by_kind: dict[tuple[int, str], npt.NDArray[Any]] = {}
         purchase = events.kind_code("purchase")
         codes = self.kind_array(purchase, "codes")
         days = self.kind_array(purchase, "days")
         self._low = int(days.min()) if days.size else 0
         self._span = int(days.max()) - self._low + 2 if days.size else 2
-        keys = np.sort(codes * self._span + (days - self._low))
+        # Already sorted by (customer, day): distinct purchase days by a neighbour compare.
+        keys = codes * self._span + (days - self._low)
         if keys.size:
             keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
         self._keys = keys
         self._codes = keys // self._span
         self._days = keys % self._span + self._low
-        self._first_index = np.searchsorted(keys, np.arange(events.n_customers) * self._span)
+        # Position of each customer's first distinct purchase day (the keys are sorted
+        # by customer): the number of keys of the customers before it.
+        per_customer = np.bincount(self._codes, minlength=events.n_customers)
+        self._first_index = np.r_[0, np.cumsum(per_customer)[:-1]].astype(np.int64)
+        self._next_index = self._first_index + per_customer
         self._churn_after_days: FloatArray | None = None
         self._cuts: dict[int, CutOff] = {}
 
@@ -141,31 +153,93 @@ class LogHistory:
     def kind_array(self, kind: int, name: str) -> npt.NDArray[Any]:
         """Array ``name`` (codes, days, values, stamps) of the events of ``kind``.
 
-        The events are grouped by kind once (a stable radix sort of the 8-bit kind
-        codes) and each kind's arrays gathered on first use. Within a kind the
-        events keep the log's row order: every reduction over them (counts, sums
-        that are exact whatever the order, minima and maxima) is independent of it.
+        The events of a kind are sorted by customer code, then day, then row of the
+        log, so that per-customer reductions read contiguous runs (a customer's
+        first and last event are the ends of its run). The log is sorted once: its
+        kind, customer code, day and row packed into one int64 key each (a plain
+        sort, no argsort), or, for logs too large to pack, a stable lexsort that
+        gives the same order. Every reduction over the events (counts, sums that
+        are exact whatever the order, minima and maxima) is independent of it.
         """
         cached = self._by_kind.get((kind, name))
         if cached is not None:
             return cached
+        if self._keys_by_kind is None and self._order is None:
+            self._group()
+        lo, hi = int(self._bounds[kind]), int(self._bounds[kind + 1])
+        if self._keys_by_kind is not None:
+            keys = self._keys_by_kind[lo:hi]
+            low, row_bits, day_bits, code_bits = self._layout
+            if name == "codes":
+                out = (keys >> (row_bits + day_bits)) & ((1 << code_bits) - 1)
+            elif name == "days":
+                out = ((keys >> row_bits) & ((1 << day_bits) - 1)) + low
+            else:
+                out = self._source(name)[keys & ((1 << row_bits) - 1)]
+        else:
+            assert self._order is not None  # set by _group when the keys are not
+            out = self._source(name)[self._order[lo:hi]]
+        if name == "stamps":
+            out = out.view(np.int64)
+        self._by_kind[(kind, name)] = out
+        return out
+
+    def kind_days_at(self, kind: int, positions: IntArray) -> IntArray:
+        """Days of the events of ``kind`` at ``positions`` (of :meth:`kind_array`)."""
+        cached = self._by_kind.get((kind, "days"))
+        if cached is not None:
+            return cached[positions]
+        if self._keys_by_kind is None and self._order is None:
+            self._group()
+        first = int(self._bounds[kind])
+        if self._keys_by_kind is not None:
+            low, row_bits, day_bits, _ = self._layout
+            keys = self._keys_by_kind[first + positions]
+            return ((keys >> row_bits) & ((1 << day_bits) - 1)) + low
+        assert self._order is not None  # set by _group when the keys are not
+        days: IntArray = self.events.days[self._order[first + positions]]
+        return days
+
+    def _source(self, name: str) -> npt.NDArray[Any]:
         events = self.events
-        if self._order is None:
-            self._order = np.argsort(events.kinds, kind="stable")
-            counts = np.bincount(events.kinds, minlength=len(events.kind_names))
-            self._bounds = np.r_[0, np.cumsum(counts)]
-        rows = self._order[self._bounds[kind] : self._bounds[kind + 1]]
-        source = {
+        source: npt.NDArray[Any] = {
             "codes": events.codes,
             "days": events.days,
             "values": events.values,  # noqa: PD011 (a numpy field)
             "stamps": events.stamps,
         }[name]
-        out = source[rows]
-        if name == "stamps":
-            out = out.view(np.int64)
-        self._by_kind[(kind, name)] = out
-        return out
+        return source
+
+    def _group(self) -> None:
+        """Sort the log by (kind, customer code, day, row) once."""
+        events = self.events
+        size = events.codes.size
+        low = int(events.days.min()) if size else 0
+        row_bits = max(size - 1, 1).bit_length()
+        day_bits = max(int(events.days.max()) - low, 1).bit_length() if size else 1
+        code_bits = max(events.n_customers - 1, 1).bit_length()
+        kind_bits = max(len(events.kind_names) - 1, 1).bit_length()
+        n_kinds = len(events.kind_names)
+        if row_bits + day_bits + code_bits + kind_bits <= PACKED_BITS:
+            kind_shift = code_bits + day_bits + row_bits
+            keys = np.empty(size, dtype=np.int64)  # built in place: a few passes, no copies
+            np.copyto(keys, events.kinds, casting="unsafe")
+            keys <<= code_bits
+            keys |= events.codes
+            keys <<= day_bits
+            keys += events.days
+            keys -= low
+            keys <<= row_bits
+            keys |= np.arange(size, dtype=np.int64)
+            keys.sort()
+            starts = np.arange(n_kinds, dtype=np.int64) << kind_shift
+            self._bounds = np.r_[np.searchsorted(keys, starts), size].astype(np.int64)
+            self._keys_by_kind = keys
+            self._layout = (low, row_bits, day_bits, code_bits)
+        else:
+            counts = np.bincount(events.kinds, minlength=n_kinds)
+            self._bounds = np.r_[0, np.cumsum(counts)]
+            self._order = np.lexsort((events.days, events.codes, events.kinds))
 
     def until(self, kind: int, day: int) -> npt.NDArray[np.bool_] | None:
         """Mask of the events of ``kind`` on days <= ``day`` (None: all of them)."""
@@ -189,8 +263,10 @@ class LogHistory:
         n = self.events.n_customers
         ids = np.arange(n, dtype=np.int64)
         offset = day - self._low
-        last = np.searchsorted(self._keys, ids * self._span + min(offset, self._span - 1), "right")
-        last -= 1
+        if offset >= self._span - 2:  # on or after the last purchase day: whole runs
+            last = self._next_index - 1
+        else:
+            last = np.searchsorted(self._keys, ids * self._span + offset, "right") - 1
         first = self._first_index
         bought = (last >= first) & (last >= 0) & (offset >= 0)
         safe_last = np.where(bought, last, 0)
@@ -244,6 +320,8 @@ class _CutContext(EventContext):
         self._first_age: FloatArray | None = None
         self._memo: dict[tuple[Any, ...], FloatArray] = {}
         self._ages = None
+        self._runs_of: dict[tuple[str, ...], tuple[IntArray, IntArray]] = {}
+        self._parts: dict[tuple[str, ...], list[FloatArray]] = {}
 
     def subset(self, kinds: Sequence[str], *, owner: str) -> Subset:
         """Return the events on or before the cut-off whose kind is one of ``kinds``."""
@@ -288,31 +366,79 @@ class _CutContext(EventContext):
             self._first_age.flags.writeable = False
         return self._first_age
 
+    def _runs(self, subset: Subset) -> tuple[IntArray, IntArray]:
+        """First and last position of each customer's run in a one-kind ``subset``.
+
+        The events of one kind are sorted by customer, then day (see
+        :meth:`LogHistory.kind_array`), and the cut-off keeps a prefix of each run.
+        """
+        found = self._runs_of.get(subset.key)
+        if found is None:
+            codes = subset.codes
+            change = np.flatnonzero(codes[1:] != codes[:-1])
+            starts = np.r_[0, change + 1] if codes.size else change
+            ends = np.r_[change, codes.size - 1] if codes.size else change
+            found = self._runs_of[subset.key] = (starts, ends)
+        return found
+
+    def _ages_at(self, subset: Subset, positions: IntArray) -> IntArray:
+        """Ages of a one-kind ``subset``'s events at ``positions``.
+
+        Read from the log's sorted keys when the subset holds every event of its
+        kind and its ages were not needed yet (only the ends of the runs are).
+        """
+        ages = subset.loaded("ages")
+        if ages is not None:
+            return ages[positions]
+        kind = self.events.kind_code(subset.key[0])
+        if self._history.until(kind, self._day) is not None:
+            return subset.ages[positions]
+        return self._day - self._history.kind_days_at(kind, positions)
+
     def last_age(self, subset: Subset) -> FloatArray:
         """Age of each customer's latest event in ``subset`` (inf if none).
 
-        For purchases, read from the purchase summary of the cut-off (no pass over
-        the events).
+        For purchases, read from the purchase summary of the cut-off; for another
+        kind, from the last event of each customer's run (no pass over the events).
         """
-        if subset.key != ("purchase",):
+        if subset.key == ("purchase",):
+
+            def compute() -> FloatArray:
+                last = self._history.cut(self._day).last_day
+                return np.where(np.isnan(last), np.inf, self._day - last)
+
+        elif len(subset.key) == 1:
+
+            def compute() -> FloatArray:
+                ends = self._runs(subset)[1]
+                out = np.full(self.n, np.inf)
+                out[subset.codes[ends]] = self._ages_at(subset, ends)
+                return out
+
+        else:
             return super().last_age(subset)
-
-        def compute() -> FloatArray:
-            last = self._history.cut(self._day).last_day
-            return np.where(np.isnan(last), np.inf, self._day - last)
-
         return self._cached(("last_age", subset.key), compute)
 
     def oldest_age(self, subset: Subset) -> FloatArray:
         """Age of each customer's first event in ``subset`` (-1 if none).
 
-        For purchases, read from the purchase summary of the cut-off.
+        For purchases, read from the purchase summary of the cut-off; for another
+        kind, from the first event of each customer's run.
         """
-        if subset.key != ("purchase",):
+        if subset.key == ("purchase",):
+
+            def compute() -> FloatArray:
+                first = self._history.cut(self._day).first_day
+                return np.where(np.isnan(first), -1.0, self._day - first)
+
+        elif len(subset.key) == 1:
+
+            def compute() -> FloatArray:
+                starts = self._runs(subset)[0]
+                out = np.full(self.n, -1.0)
+                out[subset.codes[starts]] = self._ages_at(subset, starts)
+                return out
+
+        else:
             return super().oldest_age(subset)
-
-        def compute() -> FloatArray:
-            first = self._history.cut(self._day).first_day
-            return np.where(np.isnan(first), -1.0, self._day - first)
-
         return self._cached(("oldest_age", subset.key), compute)

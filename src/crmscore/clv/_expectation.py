@@ -9,6 +9,8 @@ module picks, per customer, a route that is accurate there.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import numpy.typing as npt
 from scipy.special import betainc
@@ -25,6 +27,8 @@ from crmscore.clv._mixtures import by_parts, closed_forms
 __all__ = [
     "bgnbd_expected_purchases",
     "bgnbd_expected_purchases_at",
+    "clear_memo",
+    "discounted_purchases",
     "mbgnbd_expected_purchases_at",
 ]
 
@@ -197,11 +201,13 @@ def bgnbd_expected_purchases_at(
 
     P(alive) and the distinct (x, T) pairs are worked out once for all horizons (a
     discounted CLV needs one horizon per step); the values are those of
-    :func:`bgnbd_expected_purchases` at each horizon, to the last bit.
+    :func:`bgnbd_expected_purchases` at each horizon, to the last bit. Pairs of
+    whole numbers are memoised (:func:`_pair_expectations`).
     """
     alive = bgnbd_probability_alive(theta, x, tx, T)
     (x_pairs, T_pairs), pair = group_rows([x, T])  # noqa: N806
-    return [alive * _expectation(theta, x_pairs, T_pairs, t)[pair] for t in times]
+    table = _pair_expectations(theta, x_pairs, T_pairs, times)
+    return [alive * table[:, k][pair] for k in range(len(times))]
 
 
 def mbgnbd_expected_purchases_at(
@@ -225,4 +231,177 @@ def mbgnbd_expected_purchases_at(
     alive = mbgnbd_probability_alive(theta, x, tx, T)
     (x_pairs, T_pairs), pair = group_rows([x, T])  # noqa: N806
     shifted = (r, alpha, a, b + 1.0)
-    return [alive * _expectation(shifted, x_pairs, T_pairs, t)[pair] for t in times]
+    table = _pair_expectations(shifted, x_pairs, T_pairs, times)
+    return [alive * table[:, k][pair] for k in range(len(times))]
+
+
+# --------------------------------------------------------------------------------------
+# A memo of the expectations of (x, T) pairs of whole numbers
+# --------------------------------------------------------------------------------------
+
+#: Cells (pairs times horizons) the memo may hold over all its entries: 16 MB of values.
+_MEMO_CELLS = 1 << 21
+#: Entries (parameters and horizons) kept: the latest ones.
+_MEMO_ENTRIES = 4
+#: Bits of T in a pair's key (the frequency takes the bits above them).
+_T_BITS = 40
+
+_Level = tuple[npt.NDArray[np.int64], FloatArray]  # sorted keys, values (pairs x horizons)
+_memo: dict[tuple[float, ...], tuple[_Level, _Level]] = {}  # (base, recent additions)
+_memo_lock = threading.Lock()
+
+
+def clear_memo() -> None:
+    """Forget every memoised expectation (the memo only ever saves time)."""
+    with _memo_lock:
+        _memo.clear()
+
+
+def _memo_cells() -> int:
+    return sum(base[1].size + recent[1].size for base, recent in _memo.values())
+
+
+def _pair_keys(x: FloatArray, T: FloatArray) -> npt.NDArray[np.int64] | None:  # noqa: N803
+    """One int64 key per (x, T) pair of whole numbers, or None if any pair is not one."""
+    if x.size == 0:
+        return None
+    with np.errstate(invalid="ignore"):
+        whole = (
+            float(x.min()) >= 0
+            and float(x.max()) < 1 << (62 - _T_BITS)
+            and float(T.min()) >= 0
+            and float(T.max()) < 1 << _T_BITS
+            and np.array_equal(x, np.floor(x))
+            and np.array_equal(T, np.floor(T))
+        )
+    if not whole:
+        return None
+    keys: npt.NDArray[np.int64] = (x.astype(np.int64) << _T_BITS) | T.astype(np.int64)
+    return keys
+
+
+def _look_up(level: _Level, keys: npt.NDArray[np.int64], out: FloatArray) -> npt.NDArray[np.bool_]:
+    """Copy the values of ``keys`` found in ``level`` into ``out``; return where found."""
+    known_keys, known_values = level
+    if known_keys.size == 0:
+        return np.zeros(keys.size, dtype=bool)
+    at = np.minimum(np.searchsorted(known_keys, keys), known_keys.size - 1)
+    hit: npt.NDArray[np.bool_] = known_keys[at] == keys
+    out[hit] = known_values[at[hit]]
+    return hit
+
+
+def _insert(level: _Level, keys: npt.NDArray[np.int64], values: FloatArray) -> _Level:
+    """``level`` with sorted ``keys`` (none of them in it) put in their places."""
+    at = np.searchsorted(level[0], keys)
+    return np.insert(level[0], at, keys), np.insert(level[1], at, values, axis=0)
+
+
+def _pair_expectations(
+    theta: Params,
+    x: FloatArray,
+    T: FloatArray,  # noqa: N803 (the paper's symbol for the age)
+    times: list[float],
+) -> FloatArray:
+    """:func:`_expectation` of distinct pairs at each horizon: shape (pairs, horizons).
+
+    The expectation of a pair is a pure function of (theta, x, T, t), evaluated
+    element by element, so a value computed once is the same to the last bit when
+    computed again among other pairs. An online CLV scores a few thousand customers
+    at a time whose pairs of whole periods (frequency, age) keep recurring: those
+    are memoised per (theta, horizons), up to ``_MEMO_CELLS`` values over the
+    latest ``_MEMO_ENTRIES`` entries. Pairs that are not whole numbers are always
+    computed. New pairs go into a small level of recent additions, folded into the
+    base level when it reaches a quarter of it, so that a call copies in proportion
+    to what it adds, not to the memo.
+    """
+    keys = _pair_keys(x, T)
+    if keys is None or len(times) * keys.size > _MEMO_CELLS:
+        return _compute(theta, x, T, times)
+    entry = (*(float(v) for v in theta), *(float(t) for t in times))
+    with _memo_lock:
+        known = _memo.get(entry)
+    out = np.empty((keys.size, len(times)))
+    missing = np.ones(keys.size, dtype=bool)
+    if known is not None:
+        base, recent = known
+        missing = ~_look_up(base, keys, out)
+        if recent[0].size and missing.any():
+            rest = np.flatnonzero(missing)
+            part = np.empty((rest.size, len(times)))
+            found = _look_up(recent, keys[rest], part)
+            out[rest[found]] = part[found]
+            missing[rest[found]] = False
+    if not missing.any():
+        return out
+    fresh = _compute(theta, x[missing], T[missing], times)
+    out[missing] = fresh
+    new_keys = keys[missing]
+    if new_keys.size > 1 and not (new_keys[1:] > new_keys[:-1]).all():  # (never from group_rows)
+        order = np.argsort(new_keys)
+        new_keys, fresh = new_keys[order], fresh[order]
+    if known is None:
+        stored = ((new_keys, fresh), (new_keys[:0], fresh[:0]))
+    else:
+        recent = _insert(known[1], new_keys, fresh)
+        if 4 * recent[0].size >= known[0][0].size:
+            stored = (_insert(known[0], *recent), (new_keys[:0], fresh[:0]))
+        else:
+            stored = (known[0], recent)
+    with _memo_lock:
+        _memo.pop(entry, None)
+        _memo[entry] = stored  # (the newest last)
+        while len(_memo) > _MEMO_ENTRIES or (len(_memo) > 1 and _memo_cells() > _MEMO_CELLS):
+            del _memo[next(iter(_memo))]  # the oldest first
+        if _memo_cells() > _MEMO_CELLS:
+            _memo.clear()
+    return out
+
+
+def _compute(
+    theta: Params,
+    x: FloatArray,
+    T: FloatArray,  # noqa: N803 (the paper's symbol for the age)
+    times: list[float],
+) -> FloatArray:
+    out = np.empty((x.size, len(times)))
+    for k, t in enumerate(times):
+        out[:, k] = _expectation(theta, x, T, t)
+    return out
+
+
+def discounted_purchases(
+    theta: Params,
+    x: FloatArray,
+    tx: FloatArray,
+    T: FloatArray,  # noqa: N803 (the paper's symbol for the age)
+    times: list[float],
+    *,
+    rate: float,
+    modified: bool = False,
+) -> FloatArray:
+    """Sum over steps k of (E[Y(t_k)] - E[Y(t_(k-1))]) / (1 + rate)^k, with E[Y(0)] = 0.
+
+    The purchases expected in each step of a discounted CLV, discounted to today.
+    E[Y(t)] is P(alive) times a function of the (x, T) pair, so the discounted sum
+    is formed on the distinct pairs (:func:`_pair_expectations`, memoised) and
+    multiplied by P(alive) once, rather than kept per customer and horizon (as
+    :func:`bgnbd_expected_purchases_at` would). ``modified`` gives the MBG/NBD (see
+    :func:`mbgnbd_expected_purchases_at`).
+    """
+    r, alpha, a, b = theta
+    if modified:
+        alive = mbgnbd_probability_alive(theta, x, tx, T)
+        theta = (r, alpha, a, b + 1.0)
+    else:
+        alive = bgnbd_probability_alive(theta, x, tx, T)
+    (x_pairs, T_pairs), pair = group_rows([x, T])  # noqa: N806
+    table = _pair_expectations(theta, x_pairs, T_pairs, times)
+    total = np.zeros(x_pairs.size)
+    previous = np.zeros(x_pairs.size)
+    for k in range(len(times)):
+        current = table[:, k]
+        total += (current - previous) / (1.0 + rate) ** (k + 1)
+        previous = current
+    result: FloatArray = alive * total[pair]
+    return result

@@ -25,7 +25,44 @@ import pandas as pd
 
 from crmscore._ids import canonical_ids, hash_ids
 
-__all__ = ["ChunkedFrame", "ChunkedIndex", "ColumnStore", "DueIndex", "label_hashes"]
+__all__ = [
+    "ChunkedFrame",
+    "ChunkedIndex",
+    "ColumnStore",
+    "DueIndex",
+    "is_in",
+    "label_hashes",
+    "unique_ints",
+]
+
+
+def unique_ints(values: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.int64]:
+    """``np.unique`` of integers (sorted), by one sort and a neighbour compare.
+
+    numpy 2.3+ answers a plain ``np.unique`` with a hash table, measured 10 to 20
+    times slower than a sort on the engine's arrays of some thousand rows.
+    """
+    ordered = np.sort(np.asarray(values, dtype=np.int64))
+    if ordered.size < 2:
+        return ordered
+    keep = np.empty(ordered.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def is_in(
+    values: npt.NDArray[np.int64], sorted_set: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """``np.isin(values, sorted_set)`` for a sorted ``sorted_set``, by binary search.
+
+    (``np.isin`` sorts both arrays, or fills a table as long as the book.)
+    """
+    if sorted_set.size == 0:
+        return np.zeros(values.shape, dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), sorted_set.size - 1)
+    found: npt.NDArray[np.bool_] = sorted_set[at] == values
+    return found
 
 
 def _merge_tail(chunks: list[Any], size: Any, join: Any) -> tuple[Any, ...]:
@@ -107,12 +144,15 @@ class ChunkedIndex:
         self,
         labels: pd.Index[Any] | npt.NDArray[Any],
         hashes: npt.NDArray[np.uint64] | None = None,
+        *,
+        canonical: bool = False,
     ) -> ChunkedIndex:
         """Return a new collection with ``labels`` (not already present) appended.
 
-        ``hashes`` are :func:`label_hashes` of the labels, when already computed.
+        ``hashes`` are :func:`label_hashes` of the labels, when already computed;
+        ``canonical``: the labels are canonical ids already (a pass saved).
         """
-        values = _array(labels)
+        values = labels if canonical and isinstance(labels, np.ndarray) else _array(labels)
         if values.size == 0:
             return self
         chunk = _Chunk(values, _hashes(values) if hashes is None else hashes)
@@ -234,6 +274,7 @@ class _Run:
 
 def _join_runs(old: _Run, new: _Run) -> _Run:
     rows = np.concatenate([old.rows, new.rows])
+    # (two sorted runs: the stable sort merges them in one pass)
     order = np.argsort(rows, kind="stable")
     ordered = rows[order]
     keep = order[np.r_[ordered[1:] != ordered[:-1], True]]  # the newer of equal rows
@@ -258,12 +299,17 @@ class _Entries:
 
     @classmethod
     def of(cls, keys: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]) -> _Entries:
-        order = np.argsort(keys, kind="stable")
+        # The order among equal times is immaterial (lookups cut by time and return
+        # the rows sorted), and for keys in no order numpy's default sort of int64 is
+        # about 4x faster than its stable one.
+        order = np.argsort(keys)
         return cls(keys[order], rows[order])
 
 
 def _join_entries(a: _Entries, b: _Entries) -> _Entries:
-    return _Entries.of(np.concatenate([a.keys, b.keys]), np.concatenate([a.rows, b.rows]))
+    keys = np.concatenate([a.keys, b.keys])
+    order = np.argsort(keys, kind="stable")  # (two sorted runs: merged in one pass)
+    return _Entries(keys[order], np.concatenate([a.rows, b.rows])[order])
 
 
 def _readonly(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -404,7 +450,7 @@ class ColumnStore(Mapping[str, npt.NDArray[Any]]):
         ]
         if not parts:
             return np.empty(0, dtype=np.int64)
-        return np.unique(np.concatenate(parts))
+        return unique_ints(np.concatenate(parts))
 
     # --- deriving -----------------------------------------------------------------
 

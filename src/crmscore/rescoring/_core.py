@@ -22,7 +22,7 @@ from crmscore.rescoring._book import (
     Book,
     empty_changes,
 )
-from crmscore.rescoring._chunks import ColumnStore
+from crmscore.rescoring._chunks import ColumnStore, unique_ints
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -53,6 +53,12 @@ _MANUAL = OVERRIDE_KINDS.index("manual")
 
 def skipped_frame(event_ids: Any = (), customers: Any = (), reasons: Any = ()) -> pd.DataFrame:
     """Events not applied: ``event_id``, ``customer_id`` and ``reason``."""
+    if len(event_ids) == 0 and len(customers) == 0 and len(reasons) == 0:
+        return _NO_SKIPPED.copy()  # (a batch asks for several: a copy is much cheaper)
+    return _skipped(event_ids, customers, reasons)
+
+
+def _skipped(event_ids: Any, customers: Any, reasons: Any) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "event_id": pd.Series(list(event_ids), dtype=object),
@@ -60,6 +66,9 @@ def skipped_frame(event_ids: Any = (), customers: Any = (), reasons: Any = ()) -
             "reason": pd.Series(list(reasons), dtype=object),
         }
     )
+
+
+_NO_SKIPPED = _skipped((), (), ())
 
 
 def check_as_of(book: Book, as_of: Any, owner: str) -> pd.Timestamp:
@@ -160,12 +169,14 @@ class Changes:
         if not self.columns["customer_id"]:
             return empty_changes()
         data = {name: np.concatenate(parts) for name, parts in self.columns.items()}
-        order = np.lexsort((np.arange(data["at"].size), data["at"].view(np.int64)))
+        at = data["at"].view(np.int64)
+        if at.size > 1 and not (at[1:] >= at[:-1]).all():  # (a review's rows are in order)
+            order = np.lexsort((np.arange(at.size), at))
+            data = {name: values[order] for name, values in data.items()}
+        numeric = ("at", "as_of", "score")
         return pd.DataFrame(
             {
-                name: values[order]
-                if name in ("at", "as_of", "score")
-                else pd.Series(values[order], dtype=object)
+                name: values if name in numeric else pd.Series(values, dtype=object)
                 for name, values in data.items()
             }
         )
@@ -190,13 +201,27 @@ def indicators(
     *,
     churn_level: npt.NDArray[np.int8],
 ) -> pd.DataFrame:
-    """Build the scorecard's input along the chain RFM -> CLV -> churn -> attributes."""
-    frame = pd.DataFrame(rfm_columns(aggregates, periods))
+    """Build the scorecard's input along the chain RFM -> CLV -> churn -> attributes.
+
+    The columns are gathered as arrays and the frame is made once (inserting columns
+    one by one costs more than the scoring of a small batch); the models read a
+    frame of their four columns only, with the frequency as floats (the values they
+    convert it to anyway, without pandas' slow path for integers).
+    """
+    columns = rfm_columns(aggregates, periods)
     stage = book.policy.clv
     if stage is not None and book.purchase_model is not None and book.spend_model is not None:
-        frame["p_alive"] = book.purchase_model.probability_alive(frame).to_numpy()
-        frame["clv"] = customer_lifetime_value(
-            frame,
+        table = pd.DataFrame(
+            {
+                "frequency": columns["frequency"].astype(np.float64),
+                "recency": columns["recency"],
+                "T": columns["T"],
+                "monetary_value": columns["monetary_value"],
+            }
+        )
+        columns["p_alive"] = book.purchase_model.probability_alive(table).to_numpy()
+        columns["clv"] = customer_lifetime_value(
+            table,
             purchase_model=book.purchase_model,
             spend_model=book.spend_model,
             horizon=stage.horizon,
@@ -205,13 +230,13 @@ def indicators(
             time_unit=book.policy.time_unit,
         ).to_numpy()
     if book.policy.churn is not None:
-        frame["churn_level"] = churn_level
+        columns["churn_level"] = churn_level
     if len(book.attributes.columns):
         extra = book.attributes.reindex(ids)
         for column in extra.columns:
-            if column not in frame.columns:
-                frame[column] = extra[column].to_numpy()
-    return frame
+            if column not in columns:
+                columns[column] = extra[column].to_numpy()
+    return pd.DataFrame(columns)
 
 
 def score_frame(
@@ -469,7 +494,7 @@ class Columns:
 
     def gather(self, rows: npt.NDArray[np.int64]) -> None:
         """Gather these rows of every column now, in one pass (calls then reuse them)."""
-        self._slots(np.unique(np.asarray(rows, dtype=np.int64)))
+        self._slots(unique_ints(rows))
 
     def _slots(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Positions of ``rows`` among the gathered rows (gathering the missing ones)."""
@@ -481,6 +506,10 @@ class Columns:
         return at
 
     def _find(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        count = self.rows.size
+        if count and self.rows[-1] == count - 1 and rows.size and rows.max() < count:
+            # Every row up to the last is gathered (a book opening): a row is its own slot.
+            return rows
         at = np.searchsorted(self.rows, rows)
         if self.rows.size:
             missing = self.rows[np.minimum(at, self.rows.size - 1)] != rows
@@ -489,10 +518,10 @@ class Columns:
         if missing.any():
             new = rows[missing]
             if new.size > 1 and not (new[1:] > new[:-1]).all():  # (often sorted already)
-                new = np.unique(new)
+                new = unique_ints(new)
             gathered = self.store.take_all(new)
             merged = np.concatenate([self.rows, new])
-            order = np.argsort(merged, kind="stable")
+            order = np.argsort(merged, kind="stable")  # (two sorted runs: merged in one pass)
             self.rows = merged[order]
             self.dirty = np.concatenate([self.dirty, np.zeros(new.size, dtype=bool)])[order]
             for name in self.local:
@@ -510,6 +539,26 @@ class Columns:
             return self[name][rows]
         slots = self._slots(np.asarray(rows, dtype=np.int64))  # (may replace the arrays)
         return self.local[name][slots]
+
+    def peek(self, name: str, rows: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+        """Return the current values of one column at ``rows`` without gathering them.
+
+        For candidates (from a due index) that a call mostly only reads: their other
+        columns are not copied; rows the call then writes are gathered by :meth:`put`.
+        """
+        if self.whole is not None:
+            picked: npt.NDArray[Any] = self.whole[name][rows]
+            return picked
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.store.n_rows:
+            out = self.store.take(name, np.minimum(rows, self.store.n_rows - 1))
+        else:
+            out = np.empty(rows.size, dtype=self.local[name].dtype)
+        if self.rows.size:  # (rows past the store's end are always gathered)
+            at = np.minimum(np.searchsorted(self.rows, rows), self.rows.size - 1)
+            hit = self.rows[at] == rows
+            out[hit] = self.local[name][at[hit]]
+        return out
 
     def take_all(self, rows: Any, names: Any) -> dict[str, npt.NDArray[Any]]:
         """Return the current values of several columns at ``rows``, gathered once."""

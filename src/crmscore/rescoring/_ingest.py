@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -13,6 +14,7 @@ from crmscore._validation import reject_overflow
 from crmscore.rescoring import _aggregates
 from crmscore.rescoring._batch import _NEVER, _Batch, _drop_before_first_purchase
 from crmscore.rescoring._book import NAT, Book, RescoringResult
+from crmscore.rescoring._chunks import is_in, unique_ints
 from crmscore.rescoring._core import (
     DEFAULT_EVENT,
     LARGE,
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from crmscore.rescoring._chunks import ChunkedIndex
+    from crmscore.tiering import FittedScorecard
 
 _SPEND_TOLERANCE = 1e-9  # relative: sums in a different order must cross alike
 _NO_SCORECARD = "no fitted scorecard before the first review: trigger not evaluated"
@@ -76,12 +79,13 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
     rows = np.empty(0, dtype=np.int64)
     purchases = _Purchases.none()
     triggers: tuple[npt.NDArray[np.int64], Triggers] | None = None
+    found: _Found | None = None
     if batch is not None:
-        event_ids = event_ids.add(batch.event_ids, batch.id_hashes)
+        event_ids = event_ids.add(batch.event_ids, batch.id_hashes, canonical=True)
         batch, early = _drop_before_first_purchase(book, batch)
         skipped.append(early)
         ids, rows, purchases = _merge_purchases(book, batch, columns)
-        triggers, late = _triggers(
+        found, late = _triggers(
             book,
             batch=batch,
             rows=rows,
@@ -91,6 +95,35 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
         )
         skipped.append(late)
     customer_ids = ids
+    # Every customer the batch touched is scored at as_of, on aggregates that are
+    # final once the purchases are merged (the steps below change no aggregate and
+    # no churn level): with the triggers, from one indicator frame.
+    touched = _unique_rows(rows, len(ids))
+    parts = [] if found is None else [found.to_score]
+    if book.scorecard is not None and touched.size:
+        parts.append(
+            _ToScore(
+                aggregates=aggregates_of(columns, touched),
+                periods=np.full(touched.size, periods_of([as_of.to_datetime64()], book)[0]),
+                labels=customer_ids.labels_at(touched),
+                churn_level=columns.take("churn_level", touched),
+                index=pd.Index(customer_ids.labels_at(touched), name=book.customer_col),
+            )
+        )
+    scored = _score_together(book, book.scorecard, parts) if book.scorecard is not None else []
+    if found is not None:
+        score, tier = scored[0]
+        triggers = (
+            found.rows,
+            Triggers(
+                owner=found.rows,  # replaced by positions in the timeline's rows
+                times=found.times,
+                kind=found.kind,
+                score=score,
+                tier=tier,
+                event_id=found.event_id,
+            ),
+        )
     _invitations(book, columns, changes, customer_ids, purchases)
     _follow_ups(
         book,
@@ -108,17 +141,8 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
         triggers=triggers,
         as_of=as_of,
     )
-    touched = _unique_rows(rows, len(ids))
     if book.scorecard is not None and touched.size:
-        touched_ids = pd.Index(customer_ids.labels_at(touched), name=book.customer_col)
-        frame = indicators(
-            book,
-            aggregates_of(columns, touched),
-            int(periods_of([as_of.to_datetime64()], book)[0]),
-            touched_ids,
-            churn_level=columns.take("churn_level", touched),
-        ).set_axis(touched_ids)
-        score, tier = score_frame(book.scorecard, frame)
+        score, tier = scored[-1]
         columns.put("score", touched, score)
         columns.put("score_tier", touched, tier)
         columns.put("scored_at", touched, as_of.to_datetime64())
@@ -149,7 +173,7 @@ class _Purchases:
     stamps: npt.NDArray[np.datetime64]
     periods: npt.NDArray[np.int64]
     amounts: npt.NDArray[np.float64]
-    event_ids: npt.NDArray[Any]
+    event_ids: npt.NDArray[Any]  # the whole batch's (a purchase's is at its ``order``)
     before_total: npt.NDArray[np.float64]  # customer's spend before the batch
     before_last: npt.NDArray[np.datetime64]  # customer's last purchase before (NaT if new)
     before_flag: npt.NDArray[np.bool_]  # follow-up flag before the batch
@@ -236,7 +260,7 @@ def _merge_purchases(
         stamps=stamps,
         periods=periods,
         amounts=amounts,
-        event_ids=batch.event_ids[buys],
+        event_ids=batch.event_ids,  # (no copy of every purchase's id: few are read)
         before_total=before_total[local],
         before_last=before_last[local],
         before_flag=before_flag[local],
@@ -262,7 +286,7 @@ def _unique_rows(rows: npt.NDArray[np.int64], n_rows: int) -> npt.NDArray[np.int
     book); the sort when they are few (a batch), so a batch costs no book-sized pass.
     """
     if rows.size * 8 < n_rows:
-        return np.unique(rows)
+        return unique_ints(rows)
     seen = np.zeros(n_rows, dtype=bool)
     seen[rows] = True
     return np.flatnonzero(seen).astype(np.int64, copy=False)
@@ -278,24 +302,26 @@ def _running_sums(
 ) -> npt.NDArray[np.float64]:
     """Cumulative sums within each run of rows (``group_first``: where each row's run starts).
 
-    A scan by doubling steps (Hillis-Steele), so a sum only ever adds values of its
-    own customer: one global cumulative sum minus the run's offset would lose a small
-    customer's spend after a large one (absorbed by rounding) and overflow when the
-    whole batch's spend does, though no customer's does. log2(longest run) passes.
+    Each run is summed in its own order, exactly as ``np.cumsum`` of the run alone:
+    one global cumulative sum minus the run's offset would lose a small customer's
+    spend after a large one (absorbed by rounding) and overflow when the whole
+    batch's spend does, though no customer's does. Runs of one length are stacked
+    as the rows of a matrix and summed along them, so the loop is over the distinct
+    run lengths (a few hundred at most), never over customers.
     """
-    out = values.copy()
-    # Only rows at least ``shift`` past their run's start take part in a pass; they
-    # are a subset of the previous pass's, so each pass filters the last one's rows
-    # (the same additions in the same order as scanning every row each pass).
-    reach = np.arange(values.size)
-    depth = reach - group_first  # rows before this one in its run
-    shift = 1
-    while True:
-        reach = reach[depth[reach] >= shift]
-        if reach.size == 0:
-            return out
-        out[reach] = out[reach] + out[reach - shift]  # the right side is read before writing
-        shift *= 2
+    n = values.size
+    out = np.empty(n, dtype=np.float64)
+    if n == 0:
+        return out
+    starts = np.flatnonzero(group_first == np.arange(n))
+    lengths = np.diff(np.r_[starts, n])
+    by_length = np.argsort(lengths, kind="stable")
+    ordered = lengths[by_length]
+    bounds = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True]).tolist()
+    for low, high in itertools.pairwise(bounds):
+        rows = starts[by_length[low:high], None] + np.arange(ordered[low])
+        out[rows] = np.cumsum(values[rows], axis=1)
+    return out
 
 
 def _invitations(
@@ -321,7 +347,7 @@ def _invitations(
         at=purchases.stamps[first],
         change="action",
         rule="upgrade_invitation",
-        event_ids=purchases.event_ids[first],
+        event_ids=purchases.event_ids[purchases.order[first]],
         detail=f"cumulative spend reached {threshold:g}",
     )
 
@@ -353,11 +379,11 @@ def _follow_ups(
     # The book's due index gives the candidates (NaT never compares below a time);
     # the batch's buyers are then taken out of them.
     candidates = columns.store.due("follow_up", limit)
-    candidate_due = columns.take("follow_up_due", candidates)
-    idle_mask = (candidate_due < limit) & ~columns.take("follow_up", candidates)
+    candidate_due = columns.peek("follow_up_due", candidates)
+    idle_mask = (candidate_due < limit) & ~columns.peek("follow_up", candidates)
     idle, idle_due = candidates[idle_mask], candidate_due[idle_mask]
     if purchases.rows.size and idle.size:
-        outside = ~np.isin(idle, purchases.rows)
+        outside = ~is_in(idle, unique_ints(purchases.rows))
         idle, idle_due = idle[outside], idle_due[outside]
     raised_rows = [idle]
     raised_at = [idle_due]
@@ -467,8 +493,8 @@ def _triggers(
     purchases: _Purchases,
     ids: ChunkedIndex,
     churn_level: Columns,
-) -> tuple[tuple[npt.NDArray[np.int64], Triggers] | None, pd.DataFrame]:
-    """Find the batch's trigger events and score each customer at its time."""
+) -> tuple[_Found | None, pd.DataFrame]:
+    """Find the batch's trigger events and what to score each customer on at its time."""
     policy = book.policy
     kind = np.full(batch.kinds.size, -1, dtype=np.int8)
     if policy.large_transaction is not None:
@@ -510,35 +536,91 @@ def _triggers(
             for name in _aggregates.AGGREGATE_COLUMNS
         }
     )
-    customer_ids = pd.Index(ids.labels_at(t_rows))
-    frame = indicators(
-        book,
-        at_trigger,
-        periods_of(t_stamps, book),
-        customer_ids,
-        churn_level=churn_level.take("churn_level", t_rows),
-    )
+    labels = ids.labels_at(t_rows)
+    customer_ids = pd.Index(labels)
     # One row per trigger, indexed uniquely for scoring: by customer when each has
     # one trigger (the usual case), else by (customer, trigger number) (a
     # MultiIndex makes the scorecard's uniqueness check far slower).
     if customer_ids.is_unique:
-        frame.index = customer_ids.rename(book.customer_col)
+        index = customer_ids.rename(book.customer_col)
     else:
-        frame.index = pd.MultiIndex.from_arrays(
+        index = pd.MultiIndex.from_arrays(
             [customer_ids, np.arange(len(customer_ids))], names=[book.customer_col, "trigger"]
         )
-    score, tier = score_frame(book.scorecard, frame)
-    return (
-        t_rows,
-        Triggers(
-            owner=t_rows,  # replaced by positions in the timeline's rows
-            times=t_stamps,
-            kind=kind[chosen],
-            score=score,
-            tier=tier,
-            event_id=batch.event_ids[chosen],
+    return _Found(
+        rows=t_rows,
+        times=t_stamps,
+        kind=kind[chosen],
+        event_id=batch.event_ids[chosen],
+        to_score=_ToScore(
+            aggregates=at_trigger,
+            periods=periods_of(t_stamps, book),
+            labels=labels,
+            churn_level=churn_level.take("churn_level", t_rows),
+            index=index,
         ),
     ), skipped_frame()
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class _ToScore:
+    """Customers to score: their aggregates, the period of each score, their ids."""
+
+    aggregates: PurchaseAggregates
+    periods: npt.NDArray[np.int64]
+    labels: npt.NDArray[Any]
+    churn_level: npt.NDArray[np.int8]
+    index: pd.Index[Any]  # the scored frame's (unique) index
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class _Found:
+    """The batch's triggers (rows, times, kinds, event ids), to be scored at their times."""
+
+    rows: npt.NDArray[np.int64]
+    times: npt.NDArray[np.datetime64]
+    kind: npt.NDArray[np.int8]
+    event_id: npt.NDArray[Any]
+    to_score: _ToScore
+
+
+def _score_together(
+    book: Book, scorecard: FittedScorecard, parts: list[_ToScore]
+) -> list[tuple[npt.NDArray[np.float64], npt.NDArray[np.int8]]]:
+    """Score each set of customers, building one indicator frame for all of them.
+
+    Building the frame (and the CLV models' checks of it) costs a batch's ten
+    triggers about as much as its thousands of touched customers; every indicator is
+    a value per row, so each set scores as it would alone.
+    """
+    if not parts:
+        return []
+    if len(parts) == 1:
+        (part,) = parts
+        frame = indicators(
+            book, part.aggregates, part.periods, pd.Index(part.labels), churn_level=part.churn_level
+        )
+        return [score_frame(scorecard, frame.set_axis(part.index))]
+    aggregates = PurchaseAggregates(
+        **{
+            name: np.concatenate([getattr(p.aggregates, name) for p in parts])
+            for name in _aggregates.AGGREGATE_COLUMNS
+        }
+    )
+    frame = indicators(
+        book,
+        aggregates,
+        np.concatenate([p.periods for p in parts]),
+        pd.Index(np.concatenate([np.asarray(p.labels, dtype=object) for p in parts])),
+        churn_level=np.concatenate([p.churn_level for p in parts]),
+    )
+    scored = []
+    start = 0
+    for part in parts:
+        stop = start + len(part.index)
+        scored.append(score_frame(scorecard, frame.iloc[start:stop].set_axis(part.index)))
+        start = stop
+    return scored
 
 
 def _timeline(
@@ -554,12 +636,12 @@ def _timeline(
     # The book's due index gives the candidates (NaT never compares below a time).
     expiring = columns.store.due("override_expiry", as_of.to_datetime64())
     expiring = expiring[
-        (columns.take("override_expires", expiring) <= as_of.to_datetime64())
-        & (columns.take("override_kind", expiring) > 0)
-        & ~columns.take("override_until_review", expiring)
+        (columns.peek("override_expires", expiring) <= as_of.to_datetime64())
+        & (columns.peek("override_kind", expiring) > 0)
+        & ~columns.peek("override_until_review", expiring)
     ]
     t_rows = triggers[0] if triggers is not None else np.empty(0, dtype=np.int64)
-    involved = np.unique(np.concatenate([t_rows, expiring]))
+    involved = unique_ints(np.concatenate([t_rows, expiring]))
     if involved.size == 0:
         return
     state = TierState(columns, involved)

@@ -8,8 +8,8 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmscore.rescoring._batch import _drop_before_first_purchase, _read_batch
-from crmscore.rescoring._book import Book, empty_changes
+from crmscore.rescoring._batch import _Batch, _drop_before_first_purchase
+from crmscore.rescoring._book import Book
 from crmscore.rescoring._core import (
     DEFAULT_EVENT,
     SIGNING_EVENT,
@@ -21,37 +21,31 @@ from crmscore.rescoring._core import (
 from crmscore.rescoring._ingest import _NO_SCORECARD, _timeline
 
 if TYPE_CHECKING:
-    from crmscore._columns import EventColumns
     from crmscore.rescoring._policy import RescoringPolicy
 
 
-def _adjustment_rows(
-    events: pd.DataFrame, policy: RescoringPolicy, columns: EventColumns
-) -> pd.DataFrame:
-    """Select the rows of a history that :func:`_open_adjustments` reads, in order.
+def _adjustment_rows(batch: _Batch, policy: RescoringPolicy) -> _Batch:
+    """Select the events of the history that :func:`_open_adjustments` reads, in order.
 
     Defaults and signings; every purchase of the customers who have one (their
     first purchase in stream order decides whether a trigger came too early); and
-    the large purchases, which are reported as rated. Reading only these keeps
-    opening a book from validating its whole history twice.
+    the large purchases, which are reported as rated. The history was validated
+    and sorted once, when it was ingested: this is a mask over that batch.
     """
-    kinds = events[columns.kind]
-    trigger = kinds.isin(["default", "strategic_signing"]).to_numpy()
-    purchase = (kinds == "purchase").to_numpy()
-    customers = events[columns.customer]
-    keep = trigger | (purchase & customers.isin(customers[trigger]).to_numpy())
-    value_col = columns.value
-    if policy.large_transaction is not None and value_col in events.columns:
-        large = (events[value_col] >= policy.large_transaction).to_numpy(dtype=bool)
-        keep |= purchase & large
-    return events[keep]
+    trigger = batch.kind_is("default") | batch.kind_is("strategic_signing")
+    purchase = batch.kind_is("purchase")
+    with_trigger = np.zeros(len(batch.customers), dtype=bool)
+    with_trigger[batch.codes[trigger]] = True
+    keep = trigger | (purchase & with_trigger[batch.codes])
+    if policy.large_transaction is not None:
+        keep |= purchase & (batch.value >= policy.large_transaction)
+    return batch.take(keep)
 
 
 def _open_adjustments(
     book: Book,
-    events: pd.DataFrame,
+    history: _Batch,
     as_of: pd.Timestamp,
-    columns: EventColumns,
     skipped: pd.DataFrame,
 ) -> tuple[Book, pd.DataFrame, pd.DataFrame]:
     """Apply the history's defaults and signings whose adjustment is still running.
@@ -61,13 +55,10 @@ def _open_adjustments(
     only a customer's last default or signing can still run: if its expiry is
     after ``as_of`` it is applied, after the first rating, at its event's time
     (and expires as usual). The others are reported with why they do not apply.
+    ``history`` is the history as ingest read it (validated, sorted).
     """
     policy = book.policy
-    fresh = Book(policy=policy)
-    batch = _read_batch(fresh, _adjustment_rows(events, policy, columns), as_of, columns)
-    if batch is None:  # pragma: no cover - the history had these triggers
-        return book, empty_changes(), skipped
-    batch, _ = _drop_before_first_purchase(fresh, batch)
+    batch, _ = _drop_before_first_purchase(Book(policy=policy), _adjustment_rows(history, policy))
     kind = np.full(batch.kinds.size, -1, dtype=np.int8)
     reason = np.full(batch.kinds.size, "", dtype=object)
     limit = as_of.to_datetime64()
@@ -105,7 +96,7 @@ def _open_adjustments(
     working = Columns(book.columns)
     changes = Changes(book.tiers, as_of)
     if chosen.size:
-        rows = book.ids.positions(batch.customers)[batch.codes[chosen]]
+        rows = book.ids.positions(batch.customers[batch.codes[chosen]])
         _timeline(
             book,
             columns=working,

@@ -30,11 +30,16 @@ from crmscore.scaleout._spark import (
     spark_schema,
     sufficient_statistics_spark,
 )
-from crmscore.scaleout._spark_scorers import predict_clv_spark, score_tiers_spark
+from crmscore.scaleout._spark_scorers import (
+    early_warning_spark,
+    predict_clv_spark,
+    score_tiers_spark,
+)
 
 __all__ = [
     "DistributedReview",
     "early_warning_dask",
+    "early_warning_spark",
     "fit_dask",
     "fit_scorecard_dask",
     "fit_spark",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Literal
 
+import attrs
 import numpy as np
 import pandas as pd
 
@@ -25,7 +26,7 @@ from crmscore.scaleout._dask import map_customers_dask
 from crmscore.tiering import FittedScorecard
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Callable, Collection, Iterable
 
     import dask.dataframe as dd
 
@@ -210,6 +211,64 @@ def _predict_options(options: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in options.items() if k != "future"}
 
 
+@attrs.frozen(kw_only=True)
+class WarningPlan:
+    """A checked warning call, ready to run on any engine's parts of the event log."""
+
+    #: ``warning.predict`` with every option bound (takes the events only).
+    predict: Callable[[pd.DataFrame], pd.DataFrame]
+    #: :func:`_predict_partition` with every option bound but ``empty``.
+    partition: Callable[..., pd.DataFrame]
+    #: One valid event (a purchase on the day of ``as_of``): the metadata's input.
+    template: pd.DataFrame
+
+
+def warning_plan(
+    available: Iterable[Any],
+    *,
+    owner: str,
+    as_of: Any,
+    warning: EarlyWarning | LearnedWarning | None,
+    columns: EventColumns,
+    extra_kinds: Collection[str],
+    future: Literal["drop", "error"],
+) -> WarningPlan:
+    """Check a warning call on a lazy event log (column names ``available``) at once."""
+    if warning is None:
+        warning = EarlyWarning()
+    else:
+        check_param(
+            warning,
+            InstanceOf((EarlyWarning, LearnedWarning), "an EarlyWarning or a LearnedWarning"),
+            name="warning",
+            owner=owner,
+        )
+    check_choice(future, name="future", owner=owner, choices=("drop", "error"))
+    as_of_ts = as_timestamp(as_of, name="as_of", owner=owner)
+    require_columns(available, (columns.customer, columns.timestamp, columns.kind), frame="events")
+    options: dict[str, Any] = {
+        **columns.as_kwargs(),
+        "extra_kinds": extra_kinds,
+        "future": future,
+    }
+    bound = _predict_options(options) if isinstance(warning, LearnedWarning) else options
+    template = pd.DataFrame(
+        {
+            columns.customer: [0],
+            columns.timestamp: [as_of_ts],
+            columns.kind: ["purchase"],
+            columns.value: [1.0],
+        }
+    )
+    return WarningPlan(
+        predict=functools.partial(warning.predict, as_of=as_of_ts, **bound),
+        partition=functools.partial(
+            _predict_partition, warning=warning, as_of=as_of_ts, columns=columns, options=options
+        ),
+        template=template,
+    )
+
+
 def early_warning_dask(
     events: dd.DataFrame,
     *,
@@ -295,59 +354,30 @@ def early_warning_dask(
     >>> levels.equals(EarlyWarning().predict(log.events, as_of=log.as_of)["level"])
     True
     """
-    owner = "early_warning_dask"
-    events = check_dask(events, name="events", owner=owner)
-    if warning is None:
-        warning = EarlyWarning()
-    else:
-        check_param(
-            warning,
-            InstanceOf((EarlyWarning, LearnedWarning), "an EarlyWarning or a LearnedWarning"),
-            name="warning",
-            owner=owner,
-        )
-    check_choice(future, name="future", owner=owner, choices=("drop", "error"))
-    as_of_ts = as_timestamp(as_of, name="as_of", owner=owner)
-    require_columns(events.columns, (customer_col, timestamp_col, kind_col), frame="events")
-    columns = EventColumns(
-        customer=customer_col,
-        timestamp=timestamp_col,
-        kind=kind_col,
-        value=value_col,
-        event_id=event_id_col,
-    )
-    options: dict[str, Any] = {
-        **columns.as_kwargs(),
-        "extra_kinds": extra_kinds,
-        "future": future,
-    }
-    # One purchase on the day of as_of: valid input whose result has every column.
-    template = pd.DataFrame(
-        {customer_col: [0], timestamp_col: [as_of_ts], kind_col: ["purchase"], value_col: [1.0]}
+    events = check_dask(events, name="events", owner="early_warning_dask")
+    plan = warning_plan(
+        events.columns,
+        owner="early_warning_dask",
+        as_of=as_of,
+        warning=warning,
+        columns=EventColumns(
+            customer=customer_col,
+            timestamp=timestamp_col,
+            kind=kind_col,
+            value=value_col,
+            event_id=event_id_col,
+        ),
+        extra_kinds=extra_kinds,
+        future=future,
     )
     index = pd.Index([], dtype=events._meta[customer_col].dtype, name=customer_col)
-    if isinstance(warning, LearnedWarning):
-        meta = meta_of(
-            functools.partial(warning.predict, as_of=as_of_ts, **_predict_options(options)),
-            template,
-            index=index,
-        )
-    else:
-        meta = meta_of(
-            functools.partial(warning.predict, as_of=as_of_ts, **options), template, index=index
-        )
-        # The fired combinations depend on the data: unknown categories (dask's marker).
+    meta = meta_of(plan.predict, plan.template, index=index)
+    if "signals" in meta.columns:  # a rule-based warning's fired combinations
+        # The combinations depend on the data: unknown categories (dask's marker).
         from dask.dataframe.utils import clear_known_categories  # noqa: PLC0415  (optional extra)
 
         meta = clear_known_categories(meta, cols=["signals"])  # type: ignore[no-untyped-call]
-    function = functools.partial(
-        _predict_partition,
-        warning=warning,
-        as_of=as_of_ts,
-        empty=meta,
-        columns=columns,
-        options=options,
-    )
+    function = functools.partial(plan.partition, empty=meta)
     return map_customers_dask(events, function=function, meta=meta, customer_col=customer_col)
 
 

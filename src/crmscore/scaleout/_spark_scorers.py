@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
+from crmscore._columns import EventColumns
 from crmscore.errors import InvalidParameterError
 from crmscore.scaleout._common import check_spark, meta_of, require_columns
-from crmscore.scaleout._scorers import _CLV_COLUMNS, _clv_columns
+from crmscore.scaleout._scorers import _CLV_COLUMNS, _clv_columns, warning_plan
 from crmscore.scaleout._spark import map_customers_spark
 from crmscore.tiering import FittedScorecard
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
 
     from crmscore._periods import TimeUnit
+    from crmscore.churn import EarlyWarning, LearnedWarning
     from crmscore.clv import BetaGeoModel, GammaGammaModel
     from crmscore.tiering import Language
 
-__all__ = ["predict_clv_spark", "score_tiers_spark"]
+__all__ = ["early_warning_spark", "predict_clv_spark", "score_tiers_spark"]
 
 
 def _by_customer(
@@ -28,6 +30,19 @@ def _by_customer(
 ) -> pd.DataFrame:
     """Index a bucket's rows by customer id, as the pandas functions expect."""
     return function(part.set_index(customer_col))
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Turn categorical columns into text: Spark has no categoricals."""
+    categorical = frame.select_dtypes("category").columns
+    return frame.astype(dict.fromkeys(categorical, str))
+
+
+def _plain_warnings(
+    part: pd.DataFrame, *, function: Callable[[pd.DataFrame], pd.DataFrame]
+) -> pd.DataFrame:
+    """Warn one bucket's customers (ids a column, as the pandas call takes them)."""
+    return _plain(function(part))
 
 
 def _id_index(table: Any, customer_col: str) -> pd.Index:
@@ -176,9 +191,7 @@ def score_tiers_spark(
     score = functools.partial(scorecard.score, language=language, normalised=normalised)
 
     def plain(part: pd.DataFrame) -> pd.DataFrame:
-        scored = score(part)
-        categorical = scored.select_dtypes("category").columns
-        return scored.astype(dict.fromkeys(categorical, str))
+        return _plain(score(part))
 
     values: dict[str, list[float]] = {column: [float("nan")] for column in rule_columns}
     typical = [
@@ -192,6 +205,125 @@ def score_tiers_spark(
         frame.select(*columns),
         function=functools.partial(_by_customer, function=plain, customer_col=customer_col),
         meta=meta,
+        customer_col=customer_col,
+        buckets=buckets,
+    )
+
+
+def early_warning_spark(
+    events: Any,
+    *,
+    as_of: Any,
+    warning: EarlyWarning | LearnedWarning | None = None,
+    customer_col: str = "customer_id",
+    timestamp_col: str = "timestamp",
+    kind_col: str = "kind",
+    value_col: str = "value",
+    event_id_col: str = "event_id",
+    extra_kinds: Collection[str] = (),
+    future: Literal["drop", "error"] = "drop",
+    buckets: int | None = None,
+) -> Any:
+    """Churn warning levels per customer from a Spark event log.
+
+    :func:`crmscore.scaleout.early_warning_dask` for a Spark DataFrame.
+
+    Parameters
+    ----------
+    events : pyspark.sql.DataFrame
+        The event log (see :meth:`crmscore.churn.EarlyWarning.predict`), partitioned
+        any way, with a timestamp column (Spark ``TimestampType`` or
+        ``TimestampNTZType``) and the kinds as text.
+    as_of
+        As in :func:`crmscore.scaleout.early_warning_dask`.
+    warning
+        As in :func:`crmscore.scaleout.early_warning_dask`: ``EarlyWarning()`` by
+        default, or a fitted :class:`~crmscore.churn.LearnedWarning` (scored with
+        its :meth:`~crmscore.churn.LearnedWarning.predict`).
+    customer_col
+        As in :func:`crmscore.scaleout.early_warning_dask`.
+    timestamp_col
+        As in :func:`crmscore.scaleout.early_warning_dask`.
+    kind_col
+        As in :func:`crmscore.scaleout.early_warning_dask`.
+    value_col
+        As in :func:`crmscore.scaleout.early_warning_dask`.
+    event_id_col
+        As in :func:`crmscore.scaleout.early_warning_dask`.
+    extra_kinds
+        As in :func:`crmscore.scaleout.early_warning_dask`.
+    future
+        As in :func:`crmscore.scaleout.early_warning_dask`.
+    buckets : int, optional
+        As in :func:`map_customers_spark` (the session's shuffle partitions).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        Lazy: ``customer_col`` and the columns of
+        :meth:`~crmscore.churn.EarlyWarning.predict` (or of
+        :meth:`~crmscore.churn.LearnedWarning.predict`), one row per customer with
+        an event on or before ``as_of``; categorical columns (``level``, ``rule``,
+        ``signals``) as text, Spark having no categoricals. The values equal those
+        of the pandas call on the whole log.
+
+    Raises
+    ------
+    InvalidParameterError
+        At once: ``events`` is not a Spark DataFrame, or a parameter is invalid.
+    ColumnNotFoundError
+        At once, if a column is missing.
+
+    Notes
+    -----
+    As :func:`crmscore.scaleout.early_warning_dask`: the events are hashed on
+    ``customer_col`` into buckets (:func:`map_customers_spark`, which puts each
+    bucket's rows back in the log's order) and ``predict`` runs once per bucket. A
+    bucket whose events all fall after ``as_of``'s day gives no rows. Event ids are
+    de-duplicated within a customer's events. The data errors of the pandas call
+    (an unknown kind, an event after ``as_of`` with ``future="error"``) surface
+    when the result is computed, wrapped in Spark's Python exception.
+
+    Examples
+    --------
+    >>> from pyspark.sql import SparkSession  # doctest: +SKIP
+    >>> from crmscore import EarlyWarning, make_events
+    >>> spark = SparkSession.builder.master("local[2]").getOrCreate()  # doctest: +SKIP
+    >>> log = make_events(300, seed=2)
+    >>> frame = spark.createDataFrame(log.events.astype({"kind": str}))  # doctest: +SKIP
+    >>> lazy = early_warning_spark(frame, as_of=log.as_of)  # doctest: +SKIP
+    >>> levels = lazy.toPandas().set_index("customer_id").sort_index()["level"]  # doctest: +SKIP
+    >>> expected = EarlyWarning().predict(log.events, as_of=log.as_of)["level"]
+    >>> levels.tolist() == expected.astype(str).tolist()  # doctest: +SKIP
+    True
+    """
+    owner = "early_warning_spark"
+    events = check_spark(events, name="events", owner=owner)
+    columns = EventColumns(
+        customer=customer_col,
+        timestamp=timestamp_col,
+        kind=kind_col,
+        value=value_col,
+        event_id=event_id_col,
+    )
+    plan = warning_plan(
+        events.columns,
+        owner=owner,
+        as_of=as_of,
+        warning=warning,
+        columns=columns,
+        extra_kinds=extra_kinds,
+        future=future,
+    )
+    meta = meta_of(plan.predict, plan.template, index=_id_index(events, customer_col))
+    function = functools.partial(plan.partition, empty=meta)
+    # Only the columns the warning reads travel through the shuffle.
+    wanted = (customer_col, timestamp_col, kind_col, value_col, event_id_col)
+    present = set(events.columns)
+    return map_customers_spark(
+        events.select(*dict.fromkeys(c for c in wanted if c in present)),
+        function=functools.partial(_plain_warnings, function=function),
+        meta=_plain(meta),
         customer_col=customer_col,
         buckets=buckets,
     )

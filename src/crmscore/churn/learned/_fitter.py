@@ -29,6 +29,7 @@ from crmscore.churn.learned._values import (
     TRANSFORMS,
     FeatureTerm,
     TrainingWindow,
+    churn_probability,
     iso_date,
     point_on_curve,
     window_labels,
@@ -303,7 +304,7 @@ class LearnedWarningFitter:
             ]
             intercept, intercept_se, estimator = float(result.beta[0]), float(se[0]), None
             n_iterations = result.n_iterations
-            probability = 1 / (1 + np.exp(-(intercept + x @ result.beta[1:])))
+            probability = churn_probability(x, intercept, result.beta[1:].tolist())
         else:
             estimator = copy.deepcopy(self.estimator)
             estimator.fit(x, y_all.astype(np.int64))

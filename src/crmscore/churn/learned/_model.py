@@ -27,6 +27,7 @@ from crmscore.churn.learned._values import (
     FeatureTerm,
     OperatingPoint,
     TrainingWindow,
+    churn_probability,
     design,
     float_field,
     level_dtype,
@@ -187,9 +188,8 @@ class LearnedWarning:
         if self.estimator is not None:
             proba = np.asarray(self.estimator.predict_proba(x), dtype=np.float64)[:, 1]
             return proba, x
-        coefficients = np.array([t.coefficient for t in self.terms])
-        eta = self.intercept + x @ coefficients
-        return 1 / (1 + np.exp(-eta)), x
+        coefficients = [t.coefficient for t in self.terms]
+        return churn_probability(x, self.intercept, coefficients), x
 
     def _measure(self, history: LogHistory, day: int) -> Measured:
         return measure(

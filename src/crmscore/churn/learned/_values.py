@@ -282,6 +282,21 @@ def design(
     return out.T
 
 
+def churn_probability(x: FloatArray, intercept: float, coefficients: Iterable[float]) -> FloatArray:
+    """Return the logistic probability of each row of the design ``x``.
+
+    Column by column rather than ``x @ coefficients``: BLAS rounds a matrix product
+    differently with the number of rows, so a customer's probability would change in
+    the last bit with the batch it is scored in (Dask and Spark score per partition).
+    This elementwise sum gives every row the same value in any batch.
+    """
+    eta = np.full(x.shape[0], intercept)
+    for column, coefficient in zip(x.T, coefficients, strict=True):
+        eta += column * coefficient
+    probability: FloatArray = 1 / (1 + np.exp(-eta))
+    return probability
+
+
 def choose_threshold(
     y: FloatArray,
     probability: FloatArray,

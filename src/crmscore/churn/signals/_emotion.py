@@ -156,7 +156,7 @@ class NegativeReviews(ChurnSignal):
     def compute(self, context: EventContext) -> SignalResult:
         """Measure the signal for every customer of the log."""
         reviews = context.subset(("review",), owner=type(self).__name__)
-        negative = (reviews.numbers <= self.max_rating).astype(np.float64)
+        negative = reviews.numbers <= self.max_rating  # counted exactly
         high = np.inf if self.window_days is None else self.window_days
         value = context.total(reviews, 0, high, weights=negative)
         return SignalResult(fired=value >= self.min_count, value=value)
