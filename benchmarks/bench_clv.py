@@ -508,7 +508,8 @@ def continuous_ages(table: Any, customers: int, seed: int) -> pd.DataFrame:
     head = table.iloc[:customers]
     shift = rng.uniform(0.0, 1.0, len(head))
     recency = np.where(head["frequency"] > 0, head["recency"] + shift, 0.0)
-    return head.assign(recency=recency, T=head["T"] + shift)
+    moved: pd.DataFrame = head.assign(recency=recency, T=head["T"] + shift)
+    return moved
 
 
 def old_dert(table: Any, model: cs.BetaGeoModel, delta: float) -> np.ndarray:
@@ -528,7 +529,8 @@ def old_dert(table: Any, model: cs.BetaGeoModel, delta: float) -> np.ndarray:
 
     def integrand(w: float) -> np.ndarray:
         survive: np.ndarray = power_mean(rho + 1.0, p.b + x, p.a, w / scale)
-        return survive * np.exp(-delta * w)
+        survive *= np.exp(-delta * w)
+        return survive
 
     integral, _ = quad_vec(integrand, 0.0, np.inf, epsrel=1e-10, epsabs=0.0)
     alive = model.probability_alive(table).to_numpy()

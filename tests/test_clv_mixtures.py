@@ -108,7 +108,7 @@ def test_bgnbd_dert_keeps_each_pairs_relative_accuracy_in_a_mixed_batch() -> Non
     integrals = []
     for i, (x, _, age) in enumerate(table.itertuples(index=False)):
         scale = alpha + age
-        with mp.workdps(30):
+        with mp.workdps(20):
 
             def integrand(w: Any, x: int = x, scale: float = scale) -> Any:
                 return mp.exp(-delta * w) * mp.hyp2f1(r + x + 1, a, a + b + x, -w / scale)
