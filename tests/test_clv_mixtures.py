@@ -64,6 +64,8 @@ def test_power_mean_matches_the_oracle(rho: float, beta: float, a: float, u: flo
         (30.68035311573711, 85.06093515115623, 23.3, 3718.6019046000147),
         # large parameters, z near 1, d not near an integer: the paper's form holds.
         (127.4, 40.2, 23.3, 4563.0),
+        # ... but not here (d = -18.26): 83 % off, inside the bounds; the forms disagree.
+        (68.04461532965793, 0.7601770712438946, 49.784685226703516, 112.14659889493724),
     ],
 )
 def test_power_mean_keeps_its_relative_accuracy_where_hyp2f1_was_wrong(

@@ -44,6 +44,8 @@ _ROUNDING = 1e-9
 #: error there is about 1e-16 / |d - round(d)| times the size of the cancelling terms.
 _NEAR_ONE = 0.89
 _INTEGER_GAP = 1e-3
+#: Relative agreement with the Pfaff form required of a closed form where z > _NEAR_ONE.
+_AGREEMENT = 1e-10
 #: Composite Gauss-Legendre rule of the quadrature fallback (panels x nodes per panel).
 _PANELS = 2
 _NODES, _NODE_WEIGHTS = np.polynomial.legendre.leggauss(20)
@@ -82,12 +84,16 @@ def closed_forms(
     some large parameters in each, and for some it returns a finite wrong value; the
     first one that is finite and within X's bounds (see :func:`bounds`) is used,
     products taken in log space, and clipped to the bounds (a value accepted within
-    rounding of a bound is that bound). Neither is trusted where z > 0.89 and
-    d = shape - rho is within 1e-3 of an integer: there scipy's connection formulas
-    cancel (at rho = a + 1e-14 = 19.685, beta = 3.418, u = 489.5 both forms were off by
-    40 % or more). The Pfaff form 2F1(rho, shape; c; -u) is not used: for large u it
-    was accepted while off by a factor 2.5e8 (rho = 127.4, shape = 23.3, beta = 40.2,
-    u = 4563). NaN is left where no form is trusted: the caller falls back.
+    rounding of a bound is that bound). Near z = 1 (z > 0.89) the bounds are loose and
+    scipy's connection formulas can be far off for large parameters, so a value is kept
+    only where the Pfaff transform 2F1(rho, shape; c; -u), which scipy evaluates by
+    another transformation, agrees with it to 1e-10 relative; and neither is trusted
+    where d = shape - rho is within 1e-3 of an integer, where all of scipy's
+    transformations cancel alike (at rho = a + 1e-14 = 19.685, beta = 3.418, u = 489.5
+    every form was off by 40 % or more). The Pfaff form is not used as a value: where
+    it was the only one within the bounds it was mostly wrong (8.5 times the value at
+    rho = 30.68, shape = 23.3, beta = 85.06, u = 3719). NaN is left where no form is
+    trusted: the caller falls back to the quadrature.
     """
     c = beta + shape
     lower, upper = bounds(rho, beta, shape, u)
@@ -108,6 +114,16 @@ def closed_forms(
             euler = hyp2f1(c[bad] - rho[bad], shape, c[bad], z[bad])
             big_x[bad] = np.sign(euler) * np.exp(shape * log1mz[bad] + np.log(np.abs(euler)))
         big_x[outside(big_x, lower, upper)] = np.nan
+        # Near z = 1 the bounds are loose and scipy can be far off for large parameters
+        # away from integer d too (80 % at rho = 68.0, shape = 49.8, beta = 0.76,
+        # u = 112): a value is kept only where the Pfaff form 2F1(rho, shape; c; -u),
+        # which scipy evaluates by another transformation (AMS 15.3.7), agrees.
+        check = np.flatnonzero((z > _NEAR_ONE) & ~np.isnan(big_x))
+        if check.size:
+            pfaff = hyp2f1(rho[check], shape, c[check], -u[check])
+            kept = big_x[check]
+            agree = np.abs(pfaff - kept) <= _AGREEMENT * np.abs(kept)
+            big_x[check[~agree]] = np.nan
     # A value accepted within rounding of a bound is that bound: the true value is.
     np.maximum(big_x, lower, out=big_x)  # (NaN stays NaN)
     np.minimum(big_x, upper, out=big_x)
