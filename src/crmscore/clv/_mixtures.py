@@ -42,9 +42,9 @@ _ROUNDING = 1e-9
 #: Where z exceeds this (scipy switches to connection formulas at 0.9) and
 #: d = shape - rho is within this of an integer, no closed form is trusted: scipy's
 #: error there is about 1e-16 / |d - round(d)| times the size of the cancelling terms.
-_NEAR_ONE = 0.89
+NEAR_ONE = 0.89
 _INTEGER_GAP = 1e-3
-#: Relative agreement with the Pfaff form required of a closed form where z > _NEAR_ONE.
+#: Relative agreement with the Pfaff form required of a closed form where z > NEAR_ONE.
 _AGREEMENT = 1e-10
 #: Composite Gauss-Legendre rule of the quadrature fallback (panels x nodes per panel).
 _PANELS = 2
@@ -102,7 +102,7 @@ def closed_forms(
     # connection formulas whose two terms carry Gamma(+-d), d = shape - rho (or b - a),
     # and cancel: relative error ~ 1e-16 / |d - round(d)|, all three forms alike.
     d = shape - rho
-    near_integer = (np.abs(d - np.rint(d)) < _INTEGER_GAP) & (z > _NEAR_ONE)
+    near_integer = (np.abs(d - np.rint(d)) < _INTEGER_GAP) & (z > NEAR_ONE)
     with np.errstate(all="ignore"):
         f = hyp2f1(rho, beta, c, z)
         big_x: FloatArray = np.sign(f) * np.exp(rho * log1mz + np.log(np.abs(f)))
@@ -118,7 +118,7 @@ def closed_forms(
         # away from integer d too (80 % at rho = 68.0, shape = 49.8, beta = 0.76,
         # u = 112): a value is kept only where the Pfaff form 2F1(rho, shape; c; -u),
         # which scipy evaluates by another transformation (AMS 15.3.7), agrees.
-        check = np.flatnonzero((z > _NEAR_ONE) & ~np.isnan(big_x))
+        check = np.flatnonzero((z > NEAR_ONE) & ~np.isnan(big_x))
         if check.size:
             pfaff = hyp2f1(rho[check], shape, c[check], -u[check])
             kept = big_x[check]

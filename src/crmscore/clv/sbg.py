@@ -287,9 +287,10 @@ class ShiftedBetaGeoModel(FittedModelBase[ShiftedBetaGeoParams]):
             = \sum_{t=n}^{\infty} \frac{S(t)}{S(n - 1)} (1 + d)^{-(t - n)}.
 
         Where scipy's ``hyp2f1`` fails (NaN for large :math:`\beta + k` with a small
-        :math:`d`) or leaves the bounds DERL must respect (between the geometric series
-        at the next renewal's rate and :math:`(1 + d) / d`), DERL is integrated over the
-        churn probability :math:`\theta \sim \text{Beta}(\alpha, \beta + k)` as
+        :math:`d`), leaves the bounds DERL must respect (between the geometric series
+        at the next renewal's rate and :math:`(1 + d) / d`), or loses digits (its
+        argument :math:`1 / (1 + d)` above 0.89, i.e. :math:`d < 0.124`), DERL is
+        integrated over the churn probability :math:`\theta \sim \text{Beta}(\alpha, \beta + k)` as
         :math:`E[(1 + d)(1 - \theta) / (d + \theta)]`. At :math:`d = 0` it is
         :math:`(\beta + k) / (\alpha - 1)`.
 
@@ -301,7 +302,7 @@ class ShiftedBetaGeoModel(FittedModelBase[ShiftedBetaGeoParams]):
         """
         from scipy.special import hyp2f1  # noqa: PLC0415 (imported on use, issue 19)
 
-        from crmscore.clv._mixtures import by_parts, outside  # noqa: PLC0415 (as scipy)
+        from crmscore.clv._mixtures import NEAR_ONE, by_parts, outside  # noqa: PLC0415 (as scipy)
 
         owner = "ShiftedBetaGeoModel.discounted_residual_lifetime"
         d = check_number(discount_rate, NON_NEGATIVE, name="discount_rate", owner=owner)
@@ -317,8 +318,13 @@ class ShiftedBetaGeoModel(FittedModelBase[ShiftedBetaGeoParams]):
             values = rate * hyp2f1(1.0, p.beta + flat + 1, p.alpha + p.beta + flat + 1, 1 / (1 + d))
         # Retention rises with tenure, so DERL lies between the geometric series at
         # the next renewal's rate and the undiscounted-by-churn (1 + d) / d; scipy's
-        # hyp2f1 fails (NaN) for large beta + k with a small d.
-        bad = outside(values, rate / (1.0 - rate / (1.0 + d)), np.full_like(rate, (1.0 + d) / d))
+        # hyp2f1 fails (NaN) for large beta + k with a small d, and near its argument
+        # 1 / (1 + d) = 1 it loses digits inside those bounds (3.8e-7 relative at
+        # d = 1e-4, 3.6e-8 at d = 1e-9 against mpmath, scipy 1.11 to 1.17), so there
+        # the quadrature (within 5e-15 of mpmath on the same draws) takes every row.
+        lower, upper = rate / (1.0 - rate / (1.0 + d)), np.full_like(rate, (1.0 + d) / d)
+        bad = outside(values, lower, upper) | (1 / (1 + d) > NEAR_ONE)
+        values = np.clip(values, lower, upper)
         if bad.any():
             values[bad] = by_parts(
                 _derl_slope,
