@@ -401,3 +401,73 @@ def test_early_warning_on_spark_rejects_bad_input_at_once(spark: Any) -> None:
         cs.early_warning_spark(frame, as_of=log.as_of, warning=cs.Scorecard)  # type: ignore[arg-type]
     with pytest.raises(cs.InvalidParameterError, match="'future' parameter"):
         cs.early_warning_spark(frame, as_of=log.as_of, future="keep")  # type: ignore[arg-type]
+
+
+def _population_card(missing: str) -> cs.Scorecard:
+    """Every kind of scale: min-max (clipped and not), percentile rank, z-score, fixed."""
+    return cs.b2b_scorecard(
+        indicators=[
+            cs.tiering.Indicator(
+                name="annual_revenue",
+                direction="benefit",
+                normaliser=cs.tiering.MinMax(clip=(0.01, 0.99)),
+            ),
+            cs.tiering.Indicator(
+                name="profit_margin", direction="benefit", normaliser=cs.tiering.MinMax()
+            ),
+        ],
+        missing=missing,  # type: ignore[arg-type]
+    )
+
+
+def test_scorecard_population_statistics_are_learned_on_spark(spark: Any) -> None:
+    # The same numbers as Scorecard.fit on the whole table (a z-score's moments up to
+    # rounding), from counts per partition: no customer row reaches the driver.
+    indicators = cs.make_b2b_indicators(600, seed=41)
+    indicators.loc[indicators.index[::7], "clv"] = np.nan  # gaps, ignored while learning
+    card = _population_card("median")
+    expected = card.fit(indicators)
+    frame = spark.createDataFrame(indicators.reset_index()).repartition(3)
+    got = cs.fit_scorecard_spark(frame, scorecard=card)
+    kinds = set()
+    for learned, reference in zip(got.scales, expected.scales, strict=True):
+        kinds.add(reference.kind)
+        if reference.kind == "z_score":
+            np.testing.assert_allclose(learned.params, reference.params, rtol=1e-12, atol=0)
+            assert (learned.clip_low, learned.clip_high) == (
+                reference.clip_low,
+                reference.clip_high,
+            )
+        else:
+            assert learned == reference
+    assert kinds == {"min_max", "percentile_rank", "z_score", "fixed_range"}
+    np.testing.assert_array_equal(got.medians, expected.medians)
+    assert got.n_customers == expected.n_customers
+
+
+def test_spark_scorecard_fit_rejects_what_pandas_rejects(spark: Any) -> None:
+    indicators = cs.make_b2b_indicators(40, seed=2)
+    card = _population_card("zero")
+    frame = spark.createDataFrame(indicators.reset_index())
+    with pytest.raises(cs.InvalidParameterError, match="a Spark DataFrame"):
+        cs.fit_scorecard_spark(indicators, scorecard=card)
+    with pytest.raises(cs.InvalidParameterError, match="a Scorecard"):
+        cs.fit_scorecard_spark(frame, scorecard=card.fit(indicators))  # type: ignore[arg-type]
+    with pytest.raises(cs.ColumnNotFoundError, match="clv"):
+        cs.fit_scorecard_spark(frame.drop("clv"), scorecard=card)
+    with pytest.raises(cs.InvalidDataError, match="'clv' of the indicators frame must be numeric"):
+        cs.fit_scorecard_spark(frame.withColumn("clv", frame["clv"].cast("string")), scorecard=card)
+    bad = indicators.copy()
+    bad.loc[bad.index[[3, 5]], "clv"] = [np.inf, np.nan]
+    # Under missing="zero" NaN is a gap, the infinity an error; under "error" both are.
+    for missing, offending in (("zero", [bad.index[3]]), ("error", list(bad.index[[3, 5]]))):
+        with pytest.raises(cs.InvalidDataError, match="clv") as caught:
+            _population_card(missing).fit(bad)
+        with pytest.raises(cs.InvalidDataError, match="clv") as raised:
+            cs.fit_scorecard_spark(
+                spark.createDataFrame(bad.reset_index()), scorecard=_population_card(missing)
+            )
+        assert str(raised.value) == str(caught.value)
+        assert all(str(who) in str(raised.value) for who in offending)
+    with pytest.raises(cs.InvalidDataError, match="empty frame"):
+        cs.fit_scorecard_spark(frame.limit(0), scorecard=card)

@@ -54,6 +54,10 @@ def _keys(values: FloatArray) -> np.ndarray[Any, np.dtype[np.int64]]:
     return np.where(bits < 0, bits ^ _FLIP, bits)
 
 
+#: Public within the package: the Spark twin maps its values the same way.
+keys_of = _keys
+
+
 def _floats(keys: list[int]) -> list[float]:
     """Invert :func:`_keys`."""
     bits = np.asarray(keys, dtype=np.int64)
@@ -103,10 +107,11 @@ class OrderStatistics:
     column: see :func:`keys`) and a ``count`` callback that says, per column, how
     many of its known values are at or below each pivot key, summed over the
     partitions. The k-th smallest value of a column is then the smallest v with at
-    least k + 1 values <= v: a 16-way search on the values' bits (at most 16
-    rounds), each round one call of ``count``. All requested ranks of all columns
-    share the rounds; only counts travel. ``moments`` sums a clipped column's
-    first two moments about a centre (for a z-score).
+    least k + 1 values <= v: a ``ways``-way search on the values' bits (16 ways
+    by default: at most 16 rounds), each round one call of ``count``. All
+    requested ranks of all columns share the rounds; only counts travel.
+    ``moments`` sums a clipped column's first two moments about a centre (for a
+    z-score).
     """
 
     def __init__(
@@ -115,8 +120,10 @@ class OrderStatistics:
         *,
         count: Callable[[tuple[np.ndarray[Any, np.dtype[np.int64]], ...]], list[Any]],
         moments: Callable[[int, float, float, float], tuple[float, float]],
+        ways: int = _WAYS,
     ) -> None:
         self.count = count
+        self.ways = ways
         self.moments = moments
         self.n = [count_ for count_, _, _ in summary]
         self.smallest = [_floats([low])[0] if n else math.nan for n, low, _ in summary]
@@ -131,12 +138,13 @@ class OrderStatistics:
         while any(
             a < b for ls, hs in zip(low, high, strict=True) for a, b in zip(ls, hs, strict=True)
         ):
-            # _WAYS - 1 pivots per bracket: at most 64 / log2(_WAYS) rounds.
+            # ways - 1 pivots per bracket: at most 64 / log2(ways) rounds.
+            ways = self.ways
             pivots = [
                 [
-                    a + (b - a) * j // _WAYS
+                    a + (b - a) * j // ways
                     for a, b in zip(ls, hs, strict=True)
-                    for j in range(1, _WAYS)
+                    for j in range(1, ways)
                 ]
                 for ls, hs in zip(low, high, strict=True)
             ]
@@ -146,8 +154,8 @@ class OrderStatistics:
                 for i, rank in enumerate(column):
                     if low[c][i] == high[c][i]:
                         continue
-                    tried = pivots[c][i * (_WAYS - 1) : (i + 1) * (_WAYS - 1)]
-                    enough = counts[c][i * (_WAYS - 1) : (i + 1) * (_WAYS - 1)] >= rank + 1
+                    tried = pivots[c][i * (ways - 1) : (i + 1) * (ways - 1)]
+                    enough = counts[c][i * (ways - 1) : (i + 1) * (ways - 1)] >= rank + 1
                     for pivot, ok in zip(tried, enough.tolist(), strict=True):
                         if ok:
                             high[c][i] = pivot
