@@ -12,12 +12,14 @@ import pandas as pd
 import pytest
 
 import crmscore as cs
+from crmscore.rescoring import review
 from crmscore.scaleout import (
     fit_spark,
     map_customers_spark,
     rfm_table_spark,
     sufficient_statistics_spark,
 )
+from tests.review_book import EVERY_RULE, T3, _assert_same_review, _every_rule_book, _state
 from tests.row_order import positions
 
 if TYPE_CHECKING:
@@ -471,3 +473,48 @@ def test_spark_scorecard_fit_rejects_what_pandas_rejects(spark: Any) -> None:
         assert all(str(who) in str(raised.value) for who in offending)
     with pytest.raises(cs.InvalidDataError, match="empty frame"):
         cs.fit_scorecard_spark(frame.limit(0), scorecard=card)
+
+
+def test_review_spark_equals_review_where_every_rule_fires(spark: Any) -> None:
+    """The book of the Dask review's test: every rule fires; refits on Spark."""
+    book, log = _every_rule_book()
+    expected = review(book, log, as_of=T3)
+    state = spark.createDataFrame(_state(book).reset_index()).repartition(3)
+    events = spark.createDataFrame(log).repartition(2)
+    result = cs.review_spark(
+        state,
+        events,
+        policy=book.policy,
+        as_of=T3,
+        state_as_of=book.as_of,
+        scorecard=book.scorecard,
+        purchase_model=book.purchase_model,
+        spend_model=book.spend_model,
+        buckets=3,
+    )
+    assert result.purchase_model is not None
+    assert expected.book.purchase_model is not None
+    assert result.spend_model is not None
+    assert expected.book.spend_model is not None
+    for got, want in (
+        (result.purchase_model.params.to_dict(), expected.book.purchase_model.params.to_dict()),
+        (result.spend_model.params.to_dict(), expected.book.spend_model.params.to_dict()),
+    ):
+        for name, value in want.items():
+            assert got[name] == pytest.approx(value, rel=1e-8)
+    new = result.state.toPandas().set_index("customer_id")
+    changes = result.changes.toPandas()
+    # Spark has no int8 nor nanoseconds: the values, in the book's dtypes.
+    new = new[list(_state(book).columns)].astype(_state(book).dtypes.to_dict())
+    changes = changes[list(expected.changes.columns)].astype(expected.changes.dtypes.to_dict())
+    assert set(changes["rule"]) >= EVERY_RULE
+    _assert_same_review(new, changes, expected, rtol=1e-9)
+    common: dict[str, Any] = {"policy": book.policy, "as_of": T3, "state_as_of": book.as_of}
+    with pytest.raises(cs.InvalidParameterError, match=r"state.*pandas function"):
+        cs.review_spark(_state(book), events, **common)
+    with pytest.raises(cs.InvalidParameterError, match=r"events.*pandas function"):
+        cs.review_spark(state, log, **common)
+    with pytest.raises(cs.InvalidParameterError, match="churn step"):
+        cs.review_spark(state, **common)
+    with pytest.raises(cs.ColumnNotFoundError, match="base_tier"):
+        cs.review_spark(state.drop("base_tier"), events, **common)
