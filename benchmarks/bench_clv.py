@@ -34,6 +34,7 @@ itself), then P(alive) and expected transactions at identical parameters.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from typing import Any
 
@@ -324,6 +325,7 @@ def main() -> None:
     if not math.isfinite(ours_ll):
         raise SystemExit("non-finite log-likelihood")
     intervals(table, model, repeat=args.repeat, replicates=args.replicates)
+    bench_dert(table, model, args)
     further_models(table, args, plain_fit=ours_fit)
 
 
@@ -487,6 +489,78 @@ def bench_bgbb(args: Any) -> None:
         f"  expected transactions: crmscore is {theirs_exp / ours_exp:.1f}x faster, "
         "same values (1e-8)"
     )
+
+
+#: DERT's discount rate: 10% a year, continuously compounded per day.
+DAILY_DISCOUNT = math.log(1.1) / 365.0
+#: Customers of the DERT benchmark (at most), and of its run of the old quad_vec code.
+DERT_CUSTOMERS = 100_000
+DERT_OLD_CUSTOMERS = 500
+
+
+def continuous_ages(table: Any, customers: int, seed: int) -> pd.DataFrame:
+    """The first ``customers`` rows with T (and recency) moved by up to a day at random.
+
+    Ages measured to the second rather than the day: almost every (frequency, T)
+    pair is distinct, the worst case of DERT, which integrates once per pair.
+    """
+    rng = np.random.default_rng(seed)
+    head = table.iloc[:customers]
+    shift = rng.uniform(0.0, 1.0, len(head))
+    recency = np.where(head["frequency"] > 0, head["recency"] + shift, 0.0)
+    moved: pd.DataFrame = head.assign(recency=recency, T=head["T"] + shift)
+    return moved
+
+
+def old_dert(table: Any, model: cs.BetaGeoModel, delta: float) -> np.ndarray:
+    """The DERT of crmscore before the Gauss-Kronrod panels: one quad_vec over all pairs.
+
+    The same integrand (crmscore's guarded closed form of the survival factor, a
+    private helper: this reference is the old code itself, not an oracle); the error
+    control was on the norm of the whole vector of integrals.
+    """
+    from scipy.integrate import quad_vec  # noqa: PLC0415 (this reference only)
+
+    from crmscore.clv._mixtures import power_mean  # noqa: PLC0415
+
+    p = model.params
+    x, age = table["frequency"].to_numpy(float), table["T"].to_numpy(float)
+    rho, scale = p.r + x, p.alpha + age
+
+    def integrand(w: float) -> np.ndarray:
+        survive: np.ndarray = power_mean(rho + 1.0, p.b + x, p.a, w / scale)
+        survive *= np.exp(-delta * w)
+        return survive
+
+    integral, _ = quad_vec(integrand, 0.0, np.inf, epsrel=1e-10, epsabs=0.0)
+    alive = model.probability_alive(table).to_numpy()
+    return np.asarray(alive * rho / scale * integral)
+
+
+def bench_dert(table: Any, model: cs.BetaGeoModel, args: Any) -> None:
+    """predict_dert where T is continuous: one integral per customer (lifetimes has none).
+
+    Wall and CPU time of ours on (at most) ``DERT_CUSTOMERS`` customers; the old
+    quad_vec on the first ``DERT_OLD_CUSTOMERS`` of them, values compared at 1e-8.
+    """
+    customers = min(args.customers, DERT_CUSTOMERS)
+    ages = continuous_ages(table, customers, args.seed)
+    pairs = len(ages[["frequency", "T"]].drop_duplicates())
+    start = time.process_time()
+    dert, seconds = timed(lambda: cs.predict_dert(ages, model=model, discount_rate=DAILY_DISCOUNT))
+    cpu = time.process_time() - start
+    print(row(f"crmscore predict_dert, {customers:,} customers", seconds))
+    print(f"  {pairs:,} distinct (x, T) pairs; CPU {cpu:.3f} s (lifetimes has no DERT)")
+    small = ages.iloc[:DERT_OLD_CUSTOMERS]
+    old, old_seconds = timed(lambda: old_dert(small, model, DAILY_DISCOUNT))
+    _, new_seconds = timed(
+        lambda: cs.predict_dert(small, model=model, discount_rate=DAILY_DISCOUNT),
+        repeat=args.repeat,
+    )
+    np.testing.assert_allclose(dert.to_numpy()[: len(small)], old, rtol=1e-8)
+    print(row(f"old quad_vec DERT, {len(small):,} customers", old_seconds))
+    print(row(f"crmscore predict_dert, {len(small):,} customers", new_seconds))
+    print(f"  DERT: {old_seconds / new_seconds:.1f}x faster than the old code, same values (1e-8)")
 
 
 def intervals(table: Any, model: cs.BetaGeoModel, *, repeat: int, replicates: int) -> None:

@@ -10,6 +10,8 @@ import attrs
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from scipy.stats import t as student_t
 
 from crmscore import (
@@ -180,6 +182,31 @@ def test_gamma_gamma_fit_reports_the_independence_test() -> None:
     assert again.independence == test
     assert GammaGammaModel.from_params(model.params).independence is None
     assert "independence" not in GammaGammaModel.from_params(model.params).to_dict()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    frequency=st.lists(st.integers(1, 12), min_size=3, max_size=60),
+    spend=st.lists(st.sampled_from([1.0, 2.5, 7.0, 7.25, 40.0, 1e6]), min_size=60, max_size=60),
+    wide=st.booleans(),
+)
+def test_spearman_with_ties_equals_scipy(
+    frequency: list[int], spend: list[float], wide: bool
+) -> None:
+    """Heavy ties in both columns; whole numbers counted (narrow) or sorted (wide)."""
+    from scipy.stats import spearmanr  # noqa: PLC0415
+
+    x = np.asarray(frequency, dtype=np.float64) * (1e9 if wide else 1.0)
+    m = np.asarray(spend[: len(frequency)])
+    assume(np.ptp(x) > 0 and np.ptp(m) > 0)
+    test = spend_independence_test(pd.DataFrame({"frequency": x, "monetary_value": m}))
+    expected = spearmanr(x, m)
+    assert test.spearman == pytest.approx(expected.statistic, rel=1e-12, abs=1e-15)
+    if abs(expected.statistic) < 1 - 1e-12:
+        assert test.spearman_p_value == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
+    else:  # a perfect rank correlation: t is infinite, or huge by a rounding of rho
+        assert test.spearman_p_value < 1e-7
+        assert expected.pvalue < 1e-7
 
 
 def test_independence_is_undefined_for_a_constant_column() -> None:

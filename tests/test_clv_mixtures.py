@@ -23,7 +23,7 @@ from crmscore import (
     predict_dert,
     predict_p_alive_at,
 )
-from crmscore.clv._mixtures import power_mean
+from crmscore.clv._mixtures import _GK_GAUSS, _GK_KRONROD, _GK_NODES, power_mean
 from tests.oracles import oracle_power_mean
 from tests.strategies import log_uniform
 
@@ -92,6 +92,51 @@ def test_bgnbd_dert_where_hyp2f1_was_nan(
 
         integral = mp.quad(integrand, [0, scale, 10 * scale, 100 / delta, mp.inf])
     assert ours == pytest.approx(float(alive * (r + x) / scale * integral), rel=1e-8)
+
+
+def test_bgnbd_dert_keeps_each_pairs_relative_accuracy_in_a_mixed_batch() -> None:
+    # Two customers whose DERT integrals (over w, before the factor P(alive) (r + x) /
+    # (alpha + T)) differ by 11 orders of magnitude: a heavy buyer seen for a millionth
+    # of a period (scale 2e-6) and a new customer seen for 1e6 periods. The old
+    # quad_vec over both held the error to 1e-10 of the norm of the whole vector, so
+    # the small integral (2.4e-7) came back as 0, and so did that customer's DERT.
+    r, alpha, a, b, delta = 0.243, 1e-6, 50.0, 0.5, 1e-5
+    model = BetaGeoModel.from_params(BetaGeoParams(r=r, alpha=alpha, a=a, b=b))
+    table = pd.DataFrame({"frequency": [10, 0], "recency": [5e-7, 0.0], "T": [1e-6, 1e6]})
+    ours = predict_dert(table, model=model, discount_rate=delta)
+    alive = model.probability_alive(table)
+    integrals = []
+    for i, (x, _, age) in enumerate(table.itertuples(index=False)):
+        scale = alpha + age
+        with mp.workdps(20):
+
+            def integrand(w: Any, x: int = x, scale: float = scale) -> Any:
+                return mp.exp(-delta * w) * mp.hyp2f1(r + x + 1, a, a + b + x, -w / scale)
+
+            cuts = [0, scale / (r + x + 1), scale, 10 * scale, 100 / delta, mp.inf]
+            integral = mp.quad(integrand, cuts)
+        integrals.append(float(integral))
+        expected = float(alive.iloc[i] * (r + x) / scale * integral)
+        assert ours.iloc[i] == pytest.approx(expected, rel=1e-10)
+    assert integrals[1] > 1e11 * integrals[0]
+    # Each customer alone gets the same value: no pair's accuracy depends on the others.
+    for i in range(len(table)):
+        alone = predict_dert(table.iloc[[i]], model=model, discount_rate=delta).iloc[0]
+        assert alone == pytest.approx(ours.iloc[i], rel=1e-12)
+
+
+def test_gauss_kronrod_rules_are_exact_for_their_degrees() -> None:
+    # The 15-point Kronrod rule integrates polynomials of degree <= 22 exactly, the
+    # embedded 7-point Gauss rule those of degree <= 13; int_-1^1 t^k dt = 2 / (k + 1)
+    # for even k, 0 for odd k.
+    nodes, kronrod, gauss = _GK_NODES, _GK_KRONROD, _GK_GAUSS
+    for k in range(23):
+        exact = 2.0 / (k + 1) if k % 2 == 0 else 0.0
+        assert float(kronrod @ nodes**k) == pytest.approx(exact, abs=1e-14)
+        if k <= 13:
+            assert float(gauss @ nodes**k) == pytest.approx(exact, abs=1e-14)
+    assert float(gauss @ nodes**14) != pytest.approx(2.0 / 15, abs=1e-6)
+    assert np.count_nonzero(gauss) == 7
 
 
 # --- Pareto/NBD DERT: E[1 / (delta + mu)], mu ~ Gamma(s, beta + T) ----------------------

@@ -1096,6 +1096,73 @@ def test_the_clv_step_fits_with_its_own_fitter_settings() -> None:
     assert again.clv.purchase_fitter == fitter
 
 
+def clv_policy() -> RescoringPolicy:
+    """A scorecard on the CLV step and spend: the cheapest chain that refits both models."""
+    card = Scorecard(
+        hierarchy=Criterion(name="value", weights={"clv": 0.6, "total_spend": 0.4}),
+        indicators=[
+            Indicator(name="clv", direction="benefit", normaliser=PercentileRank()),
+            Indicator(name="total_spend", direction="benefit", normaliser=PercentileRank()),
+        ],
+    )
+    return RescoringPolicy(scorecard=card, clv=CLVStage(horizon=12))
+
+
+def test_a_review_refits_from_the_previous_parameters_to_the_cold_optimum() -> None:
+    data = cs.make_events(800, seed=41)
+    log = data.events.assign(event_id=data.events["event_id"].astype(str))
+    log = log[log["kind"] == "purchase"]
+    end = data.as_of + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    cut = end - pd.Timedelta(days=120)
+    opened = open_book(clv_policy(), log[log["timestamp"] <= cut], as_of=cut).book
+    book = ingest(opened, log[log["timestamp"] > cut], as_of=end).book
+    reviewed = review(book, as_of=end).book
+
+    table = cs.rfm_table(log.rename(columns={"value": "amount"}), as_of=end)
+    assert opened.purchase_model is not None
+    assert opened.spend_model is not None
+    assert reviewed.purchase_model is not None
+    assert reviewed.spend_model is not None
+    # The refit started where the last review left off (the same steps: the same model;
+    # the book's mean spends are rfm_table's to the last bit or two, hence the 1e-13)...
+    warm_purchase = cs.BetaGeoFitter(initial_params=opened.purchase_model.params).fit(table)
+    warm_spend = cs.GammaGammaFitter(initial_params=opened.spend_model.params).fit(table)
+    assert reviewed.purchase_model == warm_purchase
+    np.testing.assert_allclose(
+        attrs.astuple(reviewed.spend_model.params), attrs.astuple(warm_spend.params), rtol=1e-13
+    )
+    assert reviewed.spend_model.convergence is not None
+    assert warm_spend.convergence is not None
+    assert reviewed.spend_model.convergence.n_evaluations == warm_spend.convergence.n_evaluations
+    # ... and found the cold fit's optimum (each fit ends with a Newton step that pins
+    # it to 1e-10 relative), in fewer evaluations.
+    cold_purchase = cs.BetaGeoFitter().fit(table)
+    cold_spend = cs.GammaGammaFitter().fit(table)
+    for warm, cold in (
+        (reviewed.purchase_model, cold_purchase),
+        (reviewed.spend_model, cold_spend),
+    ):
+        np.testing.assert_allclose(
+            attrs.astuple(warm.params), attrs.astuple(cold.params), rtol=1e-9, atol=0
+        )
+        assert warm.convergence is not None
+        assert cold.convergence is not None
+        assert warm.convergence.n_evaluations < cold.convergence.n_evaluations
+    # A previous model the data cannot start from: the fitters' own start is used.
+    stale = attrs.evolve(
+        book,
+        purchase_model=cs.BetaGeoModel.from_params(
+            cs.BetaGeoParams(r=1e-300, alpha=1e300, a=1e300, b=1e-300), time_unit="D"
+        ),
+    )
+    assert review(stale, as_of=end).book.purchase_model == reviewed_cold(book, end)
+
+
+def reviewed_cold(book: Book, as_of: pd.Timestamp) -> cs.BetaGeoModel | None:
+    """The BG/NBD a review fits on a book without a previous model."""
+    return review(attrs.evolve(book, purchase_model=None), as_of=as_of).book.purchase_model
+
+
 def test_the_book_keeps_the_callers_customer_column_name() -> None:
     data = cs.make_events(300, seed=5)
     events = data.events.assign(event_id=data.events["event_id"].astype(str))

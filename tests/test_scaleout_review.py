@@ -50,7 +50,7 @@ def every_rule() -> tuple[Book, pd.DataFrame]:
     return _every_rule_book()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def client() -> Iterator[object]:
     """Two workers in this process: distributed's scheduler and shuffle, no worker start-up."""
     cluster = distributed.LocalCluster(  # type: ignore[no-untyped-call]

@@ -52,6 +52,10 @@ DEFAULT_MAX_ITERATIONS = 200
 #: Checking and compressing 1M customers took about a tenth of the fit's time.
 PREPARED = 0.1
 OPTIMISED = 0.95
+#: A fit that meets its tolerance goes on with Newton steps while one would still
+#: change a parameter by more than this, relative (log parameters): it pins the
+#: optimum far below the 1e-8 by which fits from different starts may differ.
+STEP_FLOOR = 1e-10
 
 
 # --------------------------------------------------------------------------------------
@@ -363,6 +367,9 @@ class _Objective:
         self.evaluations = 0
         #: Largest absolute gradient at every point evaluated (for progress reports).
         self.gradient_norms: dict[bytes, float] = {}
+        #: The model's own derivatives at every point evaluated, so that the
+        #: covariance at the optimum needs no second evaluation there.
+        self.derivatives: dict[bytes, Derivatives] = {}
 
     def _evaluate(self, log_theta: FloatArray) -> tuple[float, FloatArray, FloatArray]:
         key = log_theta.tobytes()
@@ -381,6 +388,7 @@ class _Objective:
             if d is None:
                 result = unusable
             else:
+                self.derivatives[key] = d
                 grad_log = theta * d.gradient
                 hess_log = np.outer(theta, theta) * d.hessian + np.diag(grad_log)
                 pen = self._penalizer * self._scale2 * theta**2
@@ -406,19 +414,26 @@ class _Objective:
 def _polish(
     objective: _Objective, log_theta: FloatArray, *, tol: float, max_steps: int
 ) -> tuple[FloatArray, float, int]:
-    """Take full Newton steps while they shrink the gradient, until it is below ``tol``.
+    """Take full Newton steps while they shrink the gradient, until the optimum is pinned.
 
     Near the optimum the trust-region method can stop early because the predicted
     decrease of the objective is below its rounding noise; the gradient and Hessian
-    are still accurate there, and Newton's method converges quadratically.
+    are still accurate there, and Newton's method converges quadratically. Steps
+    go on while the gradient is above ``tol`` or the Newton step would still move a
+    parameter by more than :data:`STEP_FLOOR` relative: a gradient below ``tol`` alone
+    leaves an ill-conditioned optimum uncertain to 1e-8 or so, and two fits from
+    different starts (a review's warm start, a cold fit) would then differ. That
+    last step costs one evaluation, and only where it is needed.
     """
     gradient = objective.gradient(log_theta)
     norm = float(np.max(np.abs(gradient)))
     steps = 0
-    while steps < min(max_steps, 8) and math.isfinite(norm) and norm > tol:
+    while steps < min(max_steps, 8) and math.isfinite(norm):
         try:
             step = np.linalg.solve(objective.hessian(log_theta), gradient)
         except np.linalg.LinAlgError:
+            break
+        if norm <= tol and not float(np.max(np.abs(step))) > STEP_FLOOR:
             break
         candidate = log_theta - step
         candidate_gradient = objective.gradient(candidate)
@@ -553,8 +568,9 @@ def maximize(
         degenerate = not (np.isfinite(theta).all() and (theta > 0).all())
         information = np.full((theta.size, theta.size), np.nan)
         if not degenerate:
+            known = objective.derivatives.get(log_theta.tobytes())
             try:
-                d = derivatives(tuple(float(v) for v in theta))
+                d = known if known is not None else derivatives(tuple(float(v) for v in theta))
             except OverflowError:  # as in _Objective: no information there (reported below)
                 degenerate = True
         if not degenerate:

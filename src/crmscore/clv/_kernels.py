@@ -31,17 +31,20 @@ Params: TypeAlias = "tuple[float, ...]"
 __all__ = [
     "BGNBDData",
     "Derivatives",
+    "GGData",
     "bgnbd_derivatives",
     "bgnbd_log_likelihood",
     "bgnbd_probability_alive",
     "bgnbd_probability_of_purchases",
     "gg_derivatives",
+    "gg_derivatives_of",
     "gg_expected_spend",
     "gg_log_likelihood",
     "mbgnbd_log_likelihood",
     "mbgnbd_probability_alive",
     "mbgnbd_probability_of_purchases",
     "prepare_bgnbd",
+    "prepare_gg",
     "trigamma",
 ]
 
@@ -508,36 +511,115 @@ def gg_log_likelihood(
     return result
 
 
+class GGData(NamedTuple):
+    """Weighted Gamma-Gamma statistics arranged so that each evaluation is cheap.
+
+    The terms that depend on a customer's frequency only (the beta function and its
+    derivatives in p and q) are evaluated once per distinct frequency and weighted
+    by the total weight of that frequency; what does not depend on the parameters
+    (the spend sums ``x m`` and their reciprocals, the sum of ``log m``) is computed
+    once. Built by :func:`prepare_gg`.
+    """
+
+    x: FloatArray
+    """Distinct frequencies."""
+    weight_x: FloatArray
+    """Total weight of each distinct frequency."""
+    weight: FloatArray
+    """Per row: its weight (number of customers)."""
+    weight_freq: FloatArray
+    """Per row: its weight times its frequency."""
+    spend: FloatArray
+    """Per row: its total repeat spend s = x m."""
+    inverse_spend: FloatArray
+    """Per row: 1 / s."""
+    log_mean: float
+    """The weighted sum of log m (the value's term free of parameters)."""
+
+
+def prepare_gg(x: FloatArray, m: FloatArray, weight: FloatArray) -> GGData:
+    """Arrange weighted rows (x whole numbers >= 1, m > 0) for :func:`gg_derivatives_of`."""
+    (x_values,), kx = group_rows([x])
+    spend = x * m
+    return GGData(
+        x=x_values,
+        weight_x=np.bincount(kx, weights=weight, minlength=len(x_values)).astype(np.float64),
+        weight=weight,
+        weight_freq=weight * x,
+        spend=spend,
+        inverse_spend=1.0 / spend,
+        log_mean=_dot(weight, np.log(m)),
+    )
+
+
 def gg_derivatives(
     theta: Params,
     x: FloatArray,
     m: FloatArray,
     weight: FloatArray,
 ) -> Derivatives:
-    """Weighted Gamma-Gamma log-likelihood, gradient and Hessian in (p, q, v)."""
+    """Weighted Gamma-Gamma log-likelihood, gradient and Hessian in (p, q, v).
+
+    :func:`prepare_gg` then :func:`gg_derivatives_of`; a fit prepares once.
+    """
+    return gg_derivatives_of(theta, prepare_gg(x, m, weight))
+
+
+def gg_derivatives_of(theta: Params, data: GGData) -> Derivatives:
+    """Weighted Gamma-Gamma log-likelihood, gradient and Hessian in (p, q, v).
+
+    Per customer, with k = p x, s = x m, A = log1p(s / v), B = log1p(v / s),
+    R = 1 / (s + v) and t = s R (in [0, 1), no cancellation):
+
+    - value: -ln B(k, q) - ln m - q A - k B;
+    - gradient: x (psi(k + q) - psi(k) - B), psi(k + q) - psi(q) - A, (q / v) t - p x R;
+    - Hessian: x^2 (psi'(k + q) - psi'(k)), x psi'(k + q), -x R, psi'(k + q) - psi'(q),
+      t / v, p x R^2 - (q / v^2) t (2 - t).
+
+    The terms in x alone are summed per distinct frequency; the rest are six
+    weighted sums over the rows.
+    """
     p, q, v = theta
-    k = p * x
-    s = x * m
-    value = _dot(weight, gg_log_likelihood(theta, x, m))
-    psi_kq = _on_counts(digamma, x, shift=q, scale=p)
+    xs, n_x = data.x, data.weight_x
+    k = p * xs
+    # Terms of the frequency alone, once per distinct x.
+    psi_kq = digamma(k + q)
+    tri_kq = trigamma(k + q)
+    psi_diff = psi_kq - digamma(k)
+    tri_diff = tri_kq - trigamma(k)
+    lbeta = _dot(n_x, np.asarray(betaln(k, q), dtype=np.float64))
+    n_xs = n_x * xs
+    # Terms per row.
+    w, wx, s = data.weight, data.weight_freq, data.spend
+    reciprocal = s + v
+    np.reciprocal(reciprocal, out=reciprocal)  # R
+    share = s * reciprocal  # t
+    log_s_v = np.log1p(s * (1.0 / v))  # A
+    log_v_s = np.log1p(data.inverse_spend * v)  # B
+    sum_a = _dot(w, log_s_v)
+    sum_xb = _dot(wx, log_v_s)
+    sum_t = _dot(w, share)
+    sum_xr = _dot(wx, reciprocal)
+    sum_xr2 = _dot(wx * reciprocal, reciprocal)
+    share *= 2.0 - share  # t (2 - t)
+    sum_t2 = _dot(w, share)
+
+    value = -lbeta - data.log_mean - q * sum_a - p * sum_xb
     grad = np.array(
         [
-            _dot(
-                weight, x * (psi_kq - _on_counts(digamma, x, shift=0.0, scale=p) - np.log1p(v / s))
-            ),
-            _dot(weight, psi_kq - float(digamma(q)) - np.log1p(s / v)),
-            _dot(weight, (q * s - k * v) / (v * (s + v))),
+            _dot(n_xs, psi_diff) - sum_xb,
+            _dot(n_x, psi_kq) - float(digamma(q)) * float(n_x.sum()) - sum_a,
+            q / v * sum_t - p * sum_xr,
         ]
     )
-    tri_kq = _on_counts(trigamma, x, shift=q, scale=p)
     hess = np.empty((3, 3))
-    hess[0, 0] = _dot(weight, x**2 * (tri_kq - _on_counts(trigamma, x, shift=0.0, scale=p)))
-    hess[0, 1] = hess[1, 0] = _dot(weight, (x * tri_kq))
-    hess[0, 2] = hess[2, 0] = _dot(weight, (-x / (s + v)))
-    hess[1, 1] = _dot(weight, tri_kq - float(trigamma(q)))
-    hess[1, 2] = hess[2, 1] = _dot(weight, s / (v * (s + v)))
-    hess[2, 2] = _dot(weight, (k * v**2 - q * s * (s + 2 * v)) / (v * (s + v)) ** 2)
-    return Derivatives(value=value, gradient=grad, hessian=hess)
+    hess[0, 0] = _dot(n_xs * xs, tri_diff)
+    hess[0, 1] = hess[1, 0] = _dot(n_xs, tri_kq)
+    hess[0, 2] = hess[2, 0] = -sum_xr
+    hess[1, 1] = _dot(n_x, tri_kq) - float(trigamma(q)) * float(n_x.sum())
+    hess[1, 2] = hess[2, 1] = sum_t / v
+    hess[2, 2] = p * sum_xr2 - q / v**2 * sum_t2
+    return Derivatives(value=float(value), gradient=grad, hessian=hess)
 
 
 def gg_expected_spend(

@@ -29,6 +29,8 @@ from crmscore.errors import InvalidDataError, InvalidParameterError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    import numpy.typing as npt
+
     from crmscore.clv.intervals import FittedModel
 
 __all__ = [
@@ -443,14 +445,63 @@ def spend_independence_test(table: pd.DataFrame) -> IndependenceTest:
                 "correlation with the other column is undefined.",
                 column=column,
             )
-    from scipy.stats import pearsonr, spearmanr  # noqa: PLC0415 (this test only)
+    from scipy.stats import pearsonr  # noqa: PLC0415 (this test only)
 
     pearson = pearsonr(x[repeat], m[repeat])
-    spearman = spearmanr(x[repeat], m[repeat])
+    spearman, spearman_p_value = _spearman(x[repeat], m[repeat])
     return IndependenceTest(
         n_customers=int(repeat.sum()),
         pearson=float(pearson.statistic),
         pearson_p_value=float(pearson.pvalue),
-        spearman=float(spearman.statistic),
-        spearman_p_value=float(spearman.pvalue),
+        spearman=spearman,
+        spearman_p_value=spearman_p_value,
     )
+
+
+def _average_ranks(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Ranks 1..n of ``values``, ties sharing their average rank (``rankdata``'s default).
+
+    One quicksort and a pass over the sorted values: the order among tied values
+    does not matter, since they all get the same rank. Whole numbers in a range
+    not much wider than their count (purchase frequencies) are counted instead.
+    """
+    low = float(values.min())
+    span = float(values.max()) - low
+    if span <= 4 * values.size and np.array_equal(values, np.floor(values)):
+        codes = (values - low).astype(np.intp)
+        counts = np.bincount(codes)
+        ends = np.cumsum(counts)
+        average = ends - (counts - 1) / 2.0  # ranks ends - counts + 1 .. ends
+        return average[codes]
+    order = np.argsort(values)
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], ordered.size]
+    average = (starts + ends + 1) / 2.0  # ranks starts+1 .. ends
+    ranks = np.empty(values.size, dtype=np.float64)
+    ranks[order] = np.repeat(average, ends - starts)
+    return ranks
+
+
+def _spearman(x: npt.NDArray[np.float64], m: npt.NDArray[np.float64]) -> tuple[float, float]:
+    """Spearman's rank correlation and its two-sided p-value, as ``scipy.stats.spearmanr``.
+
+    Pearson's correlation of the average ranks, and Student's t with n - 2 degrees
+    of freedom; several times faster than scipy's on a million rows, whose ranking
+    sorts stably.
+    """
+    from scipy.special import stdtr  # noqa: PLC0415 (this test only)
+
+    rank_x = _average_ranks(x)
+    rank_m = _average_ranks(m)
+    rank_x -= rank_x.mean()
+    rank_m -= rank_m.mean()
+    # Divided by each standard deviation in turn, as numpy's corrcoef (scipy's route).
+    rho = float(np.dot(rank_x, rank_m))
+    rho = rho / math.sqrt(float(np.dot(rank_x, rank_x))) / math.sqrt(float(np.dot(rank_m, rank_m)))
+    rho = min(max(rho, -1.0), 1.0)
+    if abs(rho) == 1.0:  # t is infinite
+        return rho, 0.0
+    dof = x.size - 2
+    t = rho * math.sqrt(dof / ((rho + 1.0) * (1.0 - rho)))
+    return rho, min(float(2 * stdtr(dof, -abs(t))), 1.0)

@@ -466,8 +466,9 @@ class GammaGammaFitter(FitterSettings):
             start: tuple[float, ...] = (p0.p, p0.q, p0.v)
         else:
             start = _moment_start(m, counts)
+        data = _kernels.prepare_gg(x, m, counts)
         optimum = maximize(
-            lambda theta: _kernels.gg_derivatives(theta, x, m, counts),
+            lambda theta: _kernels.gg_derivatives_of(theta, data),
             start=start,
             total_weight=n,
             n_rows=len(x),

@@ -11,7 +11,7 @@ import pandas as pd
 
 from crmscore._validation import NON_NEGATIVE, POSITIVE, InstanceOf, Interval, check_param
 from crmscore.clv import _kernels
-from crmscore.clv._expectation import bgnbd_expected_purchases_at, mbgnbd_expected_purchases_at
+from crmscore.clv._expectation import discounted_purchases
 from crmscore.clv._inputs import resolve_time_unit, rfm_arrays, spend_arrays
 from crmscore.clv.bgnbd import BetaGeoModel
 from crmscore.clv.gamma_gamma import GammaGammaModel, check_finite_spend
@@ -189,38 +189,39 @@ def customer_lifetime_value(
     frame, sx, m = spend_arrays(table, owner=_OWNER)
     step = _step_length(frame, purchase_model, periods_per_step, time_unit)
     times = [k * step for k in range(1, int(horizon) + 1)]
-    steps = _cumulative_purchases(frame, purchase_model, times)
+    value = _discounted_purchases(frame, purchase_model, times, rate)
 
     g = spend_model.params
     check_finite_spend(g, frame.index, sx)  # never an infinite CLV
     spend = _kernels.gg_expected_spend((g.p, g.q, g.v), sx, np.where(sx > 0, m, 0.0))
-    value = np.zeros(len(frame))
-    previous = np.zeros(len(frame))
-    for k, cumulative in enumerate(steps, start=1):
-        value += (cumulative - previous) / (1.0 + rate) ** k
-        previous = cumulative
     return pd.Series(share * spend * value, index=frame.index, name="clv")
 
 
-def _cumulative_purchases(
-    frame: pd.DataFrame, model: PurchaseModel, times: list[float]
-) -> list[FloatArray]:
-    """Predict every customer's cumulative purchases up to each of ``times``.
+def _discounted_purchases(
+    frame: pd.DataFrame, model: PurchaseModel, times: list[float], rate: float
+) -> FloatArray:
+    """Sum every customer's purchases expected in each step, discounted to today.
 
-    The BG/NBD and MBG/NBD work out P(alive) and the distinct (x, T) pairs once for
-    all steps; any other model is asked once per step.
+    The BG/NBD and MBG/NBD sum the steps on the distinct (x, T) pairs and apply
+    P(alive) once; any other model is asked once per step.
     """
     if isinstance(model, BetaGeoModel | ModifiedBetaGeoModel):
         _, x, tx, age = rfm_arrays(frame, owner=_OWNER)
         p = model.params
-        theta = (p.r, p.alpha, p.a, p.b)
-        at = (
-            bgnbd_expected_purchases_at
-            if isinstance(model, BetaGeoModel)
-            else mbgnbd_expected_purchases_at
+        return discounted_purchases(
+            (p.r, p.alpha, p.a, p.b),
+            x,
+            tx,
+            age,
+            times,
+            rate=rate,
+            modified=isinstance(model, ModifiedBetaGeoModel),
         )
-        return at(theta, x, tx, age, times)
-    return [
-        np.asarray(model.expected_purchases(frame, t=t), dtype=np.float64).reshape(len(frame))
-        for t in times
-    ]
+    value = np.zeros(len(frame))
+    previous = np.zeros(len(frame))
+    for k, t in enumerate(times, start=1):
+        cumulative = np.asarray(model.expected_purchases(frame, t=t), dtype=np.float64)
+        cumulative = cumulative.reshape(len(frame))
+        value += (cumulative - previous) / (1.0 + rate) ** k
+        previous = cumulative
+    return value

@@ -19,7 +19,7 @@ def _retier(
     *,
     columns: Columns,
     changes: Changes,
-    ids: npt.NDArray[Any],
+    ids: pd.Index[Any],
     score: npt.NDArray[np.float64],
     computed: npt.NDArray[np.int8],
     plain: npt.NDArray[np.int8],
@@ -35,7 +35,6 @@ def _retier(
     tier, the customer moves down at once, and the row names the rule.
     """
     policy = book.policy
-    rules = policy.scorecard.rules
     everyone = np.arange(ids.size)
     state = TierState(columns, everyone)
     before = state.effective()
@@ -59,25 +58,62 @@ def _retier(
     columns.edit("below_reviews")[:] = streak
     state.write(columns)
 
-    rule = np.full(ids.size, "", dtype=object)
+    moved = after != before
+    held = below & ~moved_down & ~moved
+    # The computed tier changed while an override still decides the shown tier:
+    # recorded all the same (an override never hides the computed score).
+    hidden = (new_base != base) & ~moved & ~ending & (state.kind > 0)
+    who = np.flatnonzero(moved | ending | held | hidden)
+    # Words only for the rows recorded (a review records a fraction of the book).
+    rule, detail = _words(
+        book,
+        who=who,
+        masks=(unrated, up, moved_down, by_rule, moved, ending, held, hidden),
+        fired=fired,
+        base=base,
+        new_base=new_base,
+        kind_before=kind_before,
+    )
+    changes.add(
+        customer_id=np.asarray(ids[who], dtype=object),
+        at=as_of.to_datetime64(),
+        change=np.where(moved[who], "tier", "review").astype(object),
+        before=before[who],
+        after=after[who],
+        score=score[who],
+        rule=rule,
+        detail=detail,
+    )
+
+
+def _words(
+    book: Book,
+    *,
+    who: npt.NDArray[np.intp],
+    masks: tuple[npt.NDArray[np.bool_], ...],
+    fired: npt.NDArray[np.int64],
+    base: npt.NDArray[np.int64],
+    new_base: npt.NDArray[np.int8],
+    kind_before: npt.NDArray[Any],
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """Word the ``rule`` and ``detail`` of the audit rows ``who`` (positions in the book)."""
+    rules = book.policy.scorecard.rules
+    unrated, up, moved_down, by_rule, moved, ending, held, hidden = (m[who] for m in masks)
+    fired, base, new_base, kind_before = fired[who], base[who], new_base[who], kind_before[who]
+    rule = np.full(who.size, "", dtype=object)
     rule[unrated] = "first_rating"
     rule[up] = "review_upgrade"
     rule[moved_down] = "review_downgrade"
     rule_names = np.asarray([r.name for r in rules] + [""], dtype=object)
     rule[by_rule] = rule_names[fired[by_rule]]
-    moved = after != before
     rule[ending & (rule == "")] = "override_ended_at_review"
     rule[ending & moved & (rule != "override_ended_at_review")] += "+override_ended_at_review"
-    detail = np.full(ids.size, "", dtype=object)
-    held = below & ~moved_down & ~moved
+    detail = np.full(who.size, "", dtype=object)
     detail[held] = "kept by the retention rule"
     rule[held & (rule == "")] = "retention_hold"
     detail[by_rule] = np.asarray(
         [rules[k].describe(book.tiers) if k >= 0 else "" for k in fired[by_rule]], dtype=object
     )
-    # The computed tier changed while an override still decides the shown tier:
-    # recorded all the same (an override never hides the computed score).
-    hidden = (new_base != base) & ~moved & ~ending & (state.kind > 0)
     labels = np.asarray((*book.tiers.labels(), "none"), dtype=object)
     detail[hidden] = np.asarray(
         [
@@ -94,15 +130,4 @@ def _retier(
         ],
         dtype=object,
     )
-    record = moved | ending | held | hidden
-    who = np.flatnonzero(record)
-    changes.add(
-        customer_id=ids[who],
-        at=as_of.to_datetime64(),
-        change=np.where(moved[who], "tier", "review").astype(object),
-        before=before[who],
-        after=after[who],
-        score=score[who],
-        rule=rule[who],
-        detail=detail[who],
-    )
+    return rule, detail
