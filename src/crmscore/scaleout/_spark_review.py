@@ -106,10 +106,28 @@ def review_spark(
         plus numeric attribute columns, as :func:`review_dask` takes them.
     events : pyspark.sql.DataFrame, optional
         The recent event log, for the policy's churn step.
-    policy, as_of, state_as_of, scorecard, purchase_model, spend_model
+    policy
         As in :func:`review_dask`.
-    customer_col, timestamp_col, kind_col, value_col, event_id_col
-        As in :func:`review_dask` (``customer_col`` is a column of ``state`` here).
+    as_of
+        As in :func:`review_dask`.
+    state_as_of
+        As in :func:`review_dask`.
+    scorecard
+        As in :func:`review_dask`.
+    purchase_model
+        As in :func:`review_dask`.
+    spend_model
+        As in :func:`review_dask`.
+    customer_col : str, default "customer_id"
+        The column of customer ids in ``state`` and ``events``.
+    timestamp_col
+        As in :func:`review_dask`.
+    kind_col
+        As in :func:`review_dask`.
+    value_col
+        As in :func:`review_dask`.
+    event_id_col
+        As in :func:`review_dask`.
     buckets : int, optional
         Customers are hashed into this many buckets; each bucket is one pandas
         call. Defaults to the session's ``spark.sql.shuffle.partitions``, as in
