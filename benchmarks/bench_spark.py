@@ -11,9 +11,9 @@ fits (``fit_spark``: derivatives summed per partition), CLV values
 (``predict_clv_spark``), churn warnings (``early_warning_spark`` on the purchases as
 events), tiers (``score_tiers_spark``) and, once it exists, the review (REVIEW below).
 Each result is written to Parquet and read back by the next step, as a real run
-would. Spark has no distributed scorecard fit yet: the scorecard is fitted in pandas
-on the four indicator columns collected from Spark (32 bytes per customer), then
-applied per bucket by ``score_tiers_spark``.
+would. The scorecard is fitted on Spark (``fit_scorecard_spark``: exact population
+statistics, only counts on the driver), then applied per bucket by
+``score_tiers_spark``.
 
 The log is written once, with microsecond timestamps (Spark cannot read pandas'
 nanosecond Parquet timestamps); pandas reads the same files. Spark runs in local mode
@@ -122,8 +122,7 @@ def spark_chain(
     features = table.select("customer_id", *FEATURES).join(
         clv.select("customer_id", "clv", "p_alive"), on="customer_id"
     )
-    # No distributed scorecard fit on Spark yet: fit on the collected indicators.
-    scorecard = CARD.fit(features.toPandas().set_index("customer_id"))
+    scorecard = cs.fit_scorecard_spark(features, scorecard=CARD)  # every customer, on Spark
     cs.score_tiers_spark(features, scorecard=scorecard).write.parquet(str(out / "tiers"))
     stages.done("tiers (scorecard fit + scores)")
     # REVIEW: a distributed review on Spark (the rescoring engine's review per customer

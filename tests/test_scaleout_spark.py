@@ -12,12 +12,15 @@ import pandas as pd
 import pytest
 
 import crmscore as cs
+from crmscore.rescoring import review
+from crmscore.rescoring.partitioned import ReviewContext, review_rfm_table
 from crmscore.scaleout import (
     fit_spark,
     map_customers_spark,
     rfm_table_spark,
     sufficient_statistics_spark,
 )
+from tests.review_book import EVERY_RULE, T3, _assert_same_review, _every_rule_book, _state
 from tests.row_order import positions
 
 if TYPE_CHECKING:
@@ -401,3 +404,143 @@ def test_early_warning_on_spark_rejects_bad_input_at_once(spark: Any) -> None:
         cs.early_warning_spark(frame, as_of=log.as_of, warning=cs.Scorecard)  # type: ignore[arg-type]
     with pytest.raises(cs.InvalidParameterError, match="'future' parameter"):
         cs.early_warning_spark(frame, as_of=log.as_of, future="keep")  # type: ignore[arg-type]
+
+
+def _population_card(missing: str) -> cs.Scorecard:
+    """Every kind of scale: min-max (clipped and not), percentile rank, z-score, fixed."""
+    return cs.b2b_scorecard(
+        indicators=[
+            cs.tiering.Indicator(
+                name="annual_revenue",
+                direction="benefit",
+                normaliser=cs.tiering.MinMax(clip=(0.01, 0.99)),
+            ),
+            cs.tiering.Indicator(
+                name="profit_margin", direction="benefit", normaliser=cs.tiering.MinMax()
+            ),
+        ],
+        missing=missing,  # type: ignore[arg-type]
+    )
+
+
+def test_scorecard_population_statistics_are_learned_on_spark(spark: Any) -> None:
+    # The same numbers as Scorecard.fit on the whole table (a z-score's moments up to
+    # rounding), from counts per partition: no customer row reaches the driver.
+    indicators = cs.make_b2b_indicators(600, seed=41)
+    indicators.loc[indicators.index[::7], "clv"] = np.nan  # gaps, ignored while learning
+    card = _population_card("median")
+    expected = card.fit(indicators)
+    frame = spark.createDataFrame(indicators.reset_index()).repartition(3)
+    got = cs.fit_scorecard_spark(frame, scorecard=card)
+    kinds = set()
+    for learned, reference in zip(got.scales, expected.scales, strict=True):
+        kinds.add(reference.kind)
+        if reference.kind == "z_score":
+            np.testing.assert_allclose(learned.params, reference.params, rtol=1e-12, atol=0)
+            assert (learned.clip_low, learned.clip_high) == (
+                reference.clip_low,
+                reference.clip_high,
+            )
+        else:
+            assert learned == reference
+    assert kinds == {"min_max", "percentile_rank", "z_score", "fixed_range"}
+    np.testing.assert_array_equal(got.medians, expected.medians)
+    assert got.n_customers == expected.n_customers
+
+
+def test_spark_scorecard_fit_rejects_what_pandas_rejects(spark: Any) -> None:
+    indicators = cs.make_b2b_indicators(40, seed=2)
+    card = _population_card("zero")
+    frame = spark.createDataFrame(indicators.reset_index())
+    with pytest.raises(cs.InvalidParameterError, match="a Spark DataFrame"):
+        cs.fit_scorecard_spark(indicators, scorecard=card)
+    with pytest.raises(cs.InvalidParameterError, match="a Scorecard"):
+        cs.fit_scorecard_spark(frame, scorecard=card.fit(indicators))  # type: ignore[arg-type]
+    with pytest.raises(cs.ColumnNotFoundError, match="clv"):
+        cs.fit_scorecard_spark(frame.drop("clv"), scorecard=card)
+    with pytest.raises(cs.InvalidDataError, match="'clv' of the indicators frame must be numeric"):
+        cs.fit_scorecard_spark(frame.withColumn("clv", frame["clv"].cast("string")), scorecard=card)
+    bad = indicators.copy()
+    bad.loc[bad.index[[3, 5]], "clv"] = [np.inf, np.nan]
+    # Under missing="zero" NaN is a gap, the infinity an error; under "error" both are.
+    for missing, offending in (("zero", [bad.index[3]]), ("error", list(bad.index[[3, 5]]))):
+        with pytest.raises(cs.InvalidDataError, match="clv") as caught:
+            _population_card(missing).fit(bad)
+        with pytest.raises(cs.InvalidDataError, match="clv") as raised:
+            cs.fit_scorecard_spark(
+                spark.createDataFrame(bad.reset_index()), scorecard=_population_card(missing)
+            )
+        assert str(raised.value) == str(caught.value)
+        assert all(str(who) in str(raised.value) for who in offending)
+    with pytest.raises(cs.InvalidDataError, match="empty frame"):
+        cs.fit_scorecard_spark(frame.limit(0), scorecard=card)
+
+
+def test_review_spark_equals_review_where_every_rule_fires(spark: Any) -> None:
+    """The book of the Dask review's test, where every rule fires, on customer buckets.
+
+    The scorecard is relearned on Spark (fit_scorecard_spark on every customer's
+    indicators, exact), so the review equals the in-process one to the last bit.
+    The CLV refit's Spark fits (tens of jobs, the optimum tested in
+    test_spark_fits_sum_per_partition_derivatives_to_the_pandas_optimum) are
+    replaced here by a check of what they are given.
+    """
+    book, log = _every_rule_book()
+    assert book.as_of is not None
+    assert book.policy.clv is not None
+    assert book.purchase_model is not None
+    assert book.spend_model is not None
+    expected = review(book, log, as_of=T3)
+    assert expected.book.purchase_model is not None
+    assert expected.book.spend_model is not None
+    state = spark.createDataFrame(_state(book).reset_index()).repartition(3)
+    events = spark.createDataFrame(log).repartition(2)
+    tables: list[tuple[pd.DataFrame, Any]] = []
+
+    def fit(table: Any, *, fitter: Any, time_unit: Any = None) -> Any:
+        """Record the RFM table the refit sees; return the in-process review's model."""
+        tables.append((table.toPandas().set_index("customer_id").sort_index(), time_unit))
+        if isinstance(fitter, cs.BetaGeoFitter):
+            return expected.book.purchase_model
+        return expected.book.spend_model
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("crmscore.scaleout._spark_review.fit_spark", fit)
+        result = cs.review_spark(
+            state,
+            events,
+            policy=book.policy,
+            as_of=T3,
+            state_as_of=book.as_of,
+            scorecard=book.scorecard,
+            purchase_model=book.purchase_model,
+            spend_model=book.spend_model,
+            buckets=3,
+        )
+    # Both fits saw every customer's RFM table at the review, as review fits it.
+    context = ReviewContext(
+        policy=book.policy, as_of=T3, state_as_of=book.as_of, attribute_columns=("disputes",)
+    )
+    want = review_rfm_table(_state(book), context=context).sort_index()
+    assert [unit for _, unit in tables] == [book.policy.time_unit, None]
+    for table, _ in tables:  # (Spark carries microseconds)
+        pd.testing.assert_frame_equal(table.astype(want.dtypes.to_dict()), want, check_exact=True)
+    assert result.purchase_model is expected.book.purchase_model
+    assert expected.book.scorecard is not None
+    assert result.scorecard.scales == expected.book.scorecard.scales
+    new = result.state.toPandas().set_index("customer_id")
+    changes = result.changes.toPandas()
+    # Spark has no int8 nor nanoseconds: the values, in the book's dtypes.
+    new = new[list(_state(book).columns)].astype(_state(book).dtypes.to_dict())
+    changes = changes[list(expected.changes.columns)].astype(expected.changes.dtypes.to_dict())
+    assert set(changes["rule"]) >= EVERY_RULE
+    _assert_same_review(new, changes, expected, rtol=0.0)
+    common: dict[str, Any] = {"policy": book.policy, "as_of": T3, "state_as_of": book.as_of}
+    with pytest.raises(cs.InvalidParameterError, match=r"state.*pandas function"):
+        cs.review_spark(_state(book), events, **common)
+    with pytest.raises(cs.InvalidParameterError, match=r"events.*pandas function"):
+        cs.review_spark(state, log, **common)
+    with pytest.raises(cs.InvalidParameterError, match="churn step"):
+        cs.review_spark(state, **common)
+    with pytest.raises(cs.ColumnNotFoundError, match="base_tier"):
+        cs.review_spark(state.drop("base_tier"), events, **common)

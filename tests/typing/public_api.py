@@ -237,3 +237,11 @@ def scaleout(lazy: Any, spark_frame: Any) -> None:
     assert_type(cs.fit_dask(lazy, fitter=cs.GammaGammaFitter()), cs.GammaGammaModel)
     assert_type(cs.fit_spark(spark_frame, fitter=cs.ParetoNBDFitter()), cs.ParetoNBDModel)
     assert_type(cs.fit_scorecard_dask(lazy, scorecard=cs.b2b_scorecard()), cs.FittedScorecard)
+    assert_type(
+        cs.fit_scorecard_spark(spark_frame, scorecard=cs.b2b_scorecard()), cs.FittedScorecard
+    )
+    policy = cs.RescoringPolicy(scorecard=cs.b2b_scorecard())
+    assert_type(
+        cs.review_spark(spark_frame, policy=policy, as_of="2026-03-31", state_as_of="2025-12-31"),
+        cs.DistributedReview,
+    )

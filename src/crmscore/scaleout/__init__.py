@@ -30,6 +30,8 @@ from crmscore.scaleout._spark import (
     spark_schema,
     sufficient_statistics_spark,
 )
+from crmscore.scaleout._spark_population import fit_scorecard_spark
+from crmscore.scaleout._spark_review import review_spark
 from crmscore.scaleout._spark_scorers import (
     early_warning_spark,
     predict_clv_spark,
@@ -42,6 +44,7 @@ __all__ = [
     "early_warning_spark",
     "fit_dask",
     "fit_scorecard_dask",
+    "fit_scorecard_spark",
     "fit_spark",
     "map_customers",
     "map_customers_dask",
@@ -49,6 +52,7 @@ __all__ = [
     "predict_clv_dask",
     "predict_clv_spark",
     "review_dask",
+    "review_spark",
     "rfm_table_dask",
     "rfm_table_spark",
     "score_tiers_dask",

@@ -22,6 +22,8 @@ from crmscore.tiering import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import dask.dataframe as dd
 
     from crmscore.tiering import Indicator
@@ -50,6 +52,10 @@ def _keys(values: FloatArray) -> np.ndarray[Any, np.dtype[np.int64]]:
     """Map floats to integers in the same order (their bits; a negative's flipped)."""
     bits = (values + 0.0).view(np.int64)  # + 0.0 turns -0.0 into 0.0
     return np.where(bits < 0, bits ^ _FLIP, bits)
+
+
+#: Public within the package: the Spark twin maps its values the same way.
+keys_of = _keys
 
 
 def _floats(keys: list[int]) -> list[float]:
@@ -94,39 +100,36 @@ def _moment(part: list[Any], column: int, low: float, high: float, centre: float
     return [np.array([values.sum(), (values**2).sum()])]
 
 
-class _OrderStatistics:
-    """Exact order statistics of several lazy columns, without a sort across partitions.
+class OrderStatistics:
+    """Exact order statistics of several distributed columns, without a sort across parts.
 
-    Every partition sorts its own values once (kept on the workers). The k-th
-    smallest value of a column is the smallest v with at least k + 1 values <= v: a
-    16-way search on the values' bits (at most 16 rounds), each round one small
-    computation counting, per partition, the values at or below every pivot. All
+    The engine supplies the summary (count, smallest and largest key of each
+    column: see :func:`keys`) and a ``count`` callback that says, per column, how
+    many of its known values are at or below each pivot key, summed over the
+    partitions. The k-th smallest value of a column is then the smallest v with at
+    least k + 1 values <= v: a ``ways``-way search on the values' bits (16 ways
+    by default: at most 16 rounds), each round one call of ``count``. All
     requested ranks of all columns share the rounds; only counts travel.
+    ``moments`` sums a clipped column's first two moments about a centre (for a
+    z-score).
     """
 
-    def __init__(self, frame: Any, readers: list[Any], *, split_every: int = 8) -> None:
-        from dask.base import persist  # noqa: PLC0415 (optional extra)
-        from dask.delayed import delayed  # noqa: PLC0415
-
-        self._split_every = split_every
-        parts = [delayed(_sorted_keys)(part, readers=readers) for part in frame.to_delayed()]
-        (self.parts,) = persist(parts)  # type: ignore[no-untyped-call]
-        summary = self.reduce(_summary, _merge_summaries)
-        self.n = [count for count, _, _ in summary]
+    def __init__(
+        self,
+        summary: list[tuple[int, int, int]],
+        *,
+        count: Callable[[tuple[np.ndarray[Any, np.dtype[np.int64]], ...]], list[Any]],
+        moments: Callable[[int, float, float, float], tuple[float, float]],
+        ways: int = _WAYS,
+    ) -> None:
+        self.count = count
+        self.ways = ways
+        self.moments = moments
+        self.n = [count_ for count_, _, _ in summary]
         self.smallest = [_floats([low])[0] if n else math.nan for n, low, _ in summary]
         self.largest = [_floats([high])[0] if n else math.nan for n, _, high in summary]
         self._low = [low for _, low, _ in summary]
         self._high = [high for _, _, high in summary]
-
-    def reduce(self, chunk: Any, combine: Any, *args: Any) -> Any:
-        """Apply ``chunk`` to every partition and ``combine`` the results in a tree."""
-        from dask.delayed import delayed  # noqa: PLC0415 (optional extra)
-
-        items = [delayed(chunk)(part, *args) for part in self.parts]
-        step = self._split_every
-        while len(items) > 1:
-            items = [delayed(combine)(items[i : i + step]) for i in range(0, len(items), step)]
-        return items[0].compute()
 
     def take(self, ranks: list[list[int]]) -> list[list[float]]:
         """Return, per column, the values at the 0-based ``ranks`` of its sorted values."""
@@ -135,31 +138,59 @@ class _OrderStatistics:
         while any(
             a < b for ls, hs in zip(low, high, strict=True) for a, b in zip(ls, hs, strict=True)
         ):
-            # _WAYS - 1 pivots per bracket: at most 64 / log2(_WAYS) rounds.
+            # ways - 1 pivots per bracket: at most 64 / log2(ways) rounds.
+            ways = self.ways
             pivots = [
                 [
-                    a + (b - a) * j // _WAYS
+                    a + (b - a) * j // ways
                     for a, b in zip(ls, hs, strict=True)
-                    for j in range(1, _WAYS)
+                    for j in range(1, ways)
                 ]
                 for ls, hs in zip(low, high, strict=True)
             ]
             # As arrays: dask looks for collections inside lists, element by element.
-            counts = self.reduce(
-                _counts, _add, tuple(np.asarray(column, dtype=np.int64) for column in pivots)
-            )
+            counts = self.count(tuple(np.asarray(column, dtype=np.int64) for column in pivots))
             for c, column in enumerate(ranks):
                 for i, rank in enumerate(column):
                     if low[c][i] == high[c][i]:
                         continue
-                    tried = pivots[c][i * (_WAYS - 1) : (i + 1) * (_WAYS - 1)]
-                    enough = counts[c][i * (_WAYS - 1) : (i + 1) * (_WAYS - 1)] >= rank + 1
+                    tried = pivots[c][i * (ways - 1) : (i + 1) * (ways - 1)]
+                    enough = counts[c][i * (ways - 1) : (i + 1) * (ways - 1)] >= rank + 1
                     for pivot, ok in zip(tried, enough.tolist(), strict=True):
                         if ok:
                             high[c][i] = pivot
                             break
                         low[c][i] = pivot + 1
         return [_floats(ls) for ls in low]
+
+
+def _dask_statistics(frame: Any, readers: list[Any], *, split_every: int = 8) -> OrderStatistics:
+    """Order statistics of a Dask frame: every partition sorts its keys once, on the workers."""
+    from dask.base import persist  # noqa: PLC0415 (optional extra)
+    from dask.delayed import delayed  # noqa: PLC0415
+
+    parts = [delayed(_sorted_keys)(part, readers=readers) for part in frame.to_delayed()]
+    (kept,) = persist(parts)  # type: ignore[no-untyped-call]
+
+    def reduce(chunk: Any, combine: Any, *args: Any) -> Any:
+        """Apply ``chunk`` to every partition and ``combine`` the results in a tree."""
+        items = [delayed(chunk)(part, *args) for part in kept]
+        while len(items) > 1:
+            items = [
+                delayed(combine)(items[i : i + split_every])
+                for i in range(0, len(items), split_every)
+            ]
+        return items[0].compute()
+
+    def moments(column: int, low: float, high: float, centre: float) -> tuple[float, float]:
+        total, squares = reduce(_moment, _add, column, low, high, centre)[0]
+        return float(total), float(squares)
+
+    return OrderStatistics(
+        reduce(_summary, _merge_summaries),
+        count=functools.partial(reduce, _counts, _add),
+        moments=moments,
+    )
 
 
 def _quantile_ranks(n: int, levels: FloatArray) -> tuple[list[int], list[float]]:
@@ -257,15 +288,30 @@ def fit_scorecard_dask(frame: dd.DataFrame, *, scorecard: Scorecard) -> FittedSc
             name="scorecard", owner=owner, allowed="a Scorecard", got=type(scorecard).__name__
         )
     require_columns(frame.columns, scorecard.columns, frame="frame")
-    by_name = {indicator.name: indicator for indicator in scorecard.indicators}
-    leaves = [by_name[leaf] for leaf in scorecard.hierarchy.indicators]
+    leaves = scorecard_leaves(scorecard)
     allow_missing = scorecard.missing != "error"
     readers = [
         functools.partial(_present, column=leaf.source, allow_missing=allow_missing)
         for leaf in leaves
     ]
-    stats = _OrderStatistics(frame, readers)
-    n_customers = len(frame)
+    stats = _dask_statistics(frame, readers)
+    return fit_population(scorecard, stats, n_customers=len(frame))
+
+
+def scorecard_leaves(scorecard: Scorecard) -> list[Indicator]:
+    """Return the indicators a scorecard normalises, in the order of its hierarchy's leaves."""
+    by_name = {indicator.name: indicator for indicator in scorecard.indicators}
+    return [by_name[leaf] for leaf in scorecard.hierarchy.indicators]
+
+
+def fit_population(
+    scorecard: Scorecard, stats: OrderStatistics, *, n_customers: int
+) -> FittedScorecard:
+    """Build the fitted scorecard from the order statistics of its leaves' columns.
+
+    Shared by the engines: ``stats`` has one column per :func:`scorecard_leaves`.
+    """
+    leaves = scorecard_leaves(scorecard)
     if n_customers == 0:
         raise InvalidDataError("Cannot fit a scorecard on an empty frame.")
     for leaf, n in zip(leaves, stats.n, strict=True):
@@ -296,7 +342,7 @@ def fit_scorecard_dask(frame: dd.DataFrame, *, scorecard: Scorecard) -> FittedSc
 
 
 def _scale(
-    indicator: Indicator, learned: dict[str, list[float]], stats: _OrderStatistics, column: int
+    indicator: Indicator, learned: dict[str, list[float]], stats: OrderStatistics, column: int
 ) -> LearnedScale:
     """Build one indicator's scale as :meth:`Indicator.fit` does, from its statistics."""
     rule = indicator.normaliser
@@ -317,10 +363,10 @@ def _scale(
         kind = "min_max"
     else:
         n = stats.n[column]
-        (total, _) = stats.reduce(_moment, _add, column, lower, upper, 0.0)[0]
-        mean = float(total) / n
-        (_, squares) = stats.reduce(_moment, _add, column, lower, upper, mean)[0]
-        params = (mean, math.sqrt(float(squares) / n))
+        total, _ = stats.moments(column, lower, upper, 0.0)
+        mean = total / n
+        _, squares = stats.moments(column, lower, upper, mean)
+        params = (mean, math.sqrt(squares / n))
         kind = "z_score"
     if not np.isfinite(params).all():
         raise InvalidDataError(

@@ -152,6 +152,86 @@ def _check_models(
             )
 
 
+def review_context(
+    state_columns: Any,
+    events_columns: Any,
+    *,
+    dtypes: dict[Any, Any],
+    owner: str,
+    policy: RescoringPolicy,
+    as_of: Any,
+    state_as_of: Any,
+    scorecard: FittedScorecard | None,
+    purchase_model: BetaGeoModel | None,
+    spend_model: GammaGammaModel | None,
+    customer_col: str,
+    timestamp_col: str,
+    kind_col: str,
+    value_col: str,
+    event_id_col: str,
+) -> ReviewContext:
+    """Check a distributed review's arguments (any engine) and build its context.
+
+    ``state_columns`` and ``events_columns`` (None: no events) are the frames'
+    column names, ``dtypes`` the state columns' pandas dtypes.
+    """
+    if not isinstance(policy, RescoringPolicy):
+        raise InvalidParameterError.for_value(
+            name="policy", owner=owner, allowed="a RescoringPolicy", got=type(policy).__name__
+        )
+    _check_models(purchase_model, spend_model, scorecard, owner)
+    as_of_ts = as_timestamp(as_of, name="as_of", owner=owner)
+    since = as_timestamp(state_as_of, name="state_as_of", owner=owner)
+    for name, stamp in (("as_of", as_of_ts), ("state_as_of", since)):
+        if stamp.tzinfo is not None:
+            raise InvalidParameterError.for_value(
+                name=name, owner=owner, allowed="a naive (wall-clock) timestamp", got=stamp
+            )
+    if as_of_ts < since:
+        raise InvalidParameterError(
+            f"as_of ({as_of_ts}) is before state_as_of ({since}): a book only moves forward "
+            "in time. Pass an as_of at or after it."
+        )
+    if policy.churn is not None and events_columns is None:
+        raise InvalidParameterError(
+            f"The policy has a churn step: pass the recent events to {owner}(state, events, "
+            "...) so that warning levels can be measured."
+        )
+    require_columns(state_columns, list(CUSTOMER_COLUMNS), frame="state")
+    check_row_column(state_columns, owner=owner)
+    attribute_columns = tuple(str(c) for c in state_columns if c not in CUSTOMER_COLUMNS)
+    for name in attribute_columns:
+        dtype = dtypes[name]
+        if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
+            raise InvalidDataError(
+                f"Column {name!r} of state is not a book column (Book.to_frame), so it is taken "
+                f"for an attribute, but its dtype {dtype} is not numeric. Drop it, or convert "
+                "it to numbers (NaN for missing).",
+                column=name,
+            )
+    event_columns = EventColumns(
+        customer=customer_col,
+        timestamp=timestamp_col,
+        kind=kind_col,
+        value=value_col,
+        event_id=event_id_col,
+    )
+    if events_columns is not None:
+        require_columns(events_columns, (customer_col, timestamp_col, kind_col), frame="events")
+        check_row_column(events_columns, owner=owner)
+    return ReviewContext(
+        policy=policy,
+        as_of=as_of_ts,
+        state_as_of=since,
+        scorecard=scorecard,
+        purchase_model=purchase_model,
+        spend_model=spend_model,
+        customer_col=customer_col,
+        event_columns=event_columns,
+        attribute_columns=attribute_columns,
+    )
+
+
 def review_dask(
     state: dd.DataFrame,
     events: dd.DataFrame | None = None,
@@ -293,66 +373,29 @@ def review_dask(
     state = check_dask(state, name="state", owner=owner)
     if events is not None:
         events = check_dask(events, name="events", owner=owner)
-    if not isinstance(policy, RescoringPolicy):
-        raise InvalidParameterError.for_value(
-            name="policy", owner=owner, allowed="a RescoringPolicy", got=type(policy).__name__
-        )
-    _check_models(purchase_model, spend_model, scorecard, owner)
+    context = review_context(
+        state.columns,
+        None if events is None else events.columns,
+        dtypes=state._meta.dtypes.to_dict(),
+        owner=owner,
+        policy=policy,
+        as_of=as_of,
+        state_as_of=state_as_of,
+        scorecard=scorecard,
+        purchase_model=purchase_model,
+        spend_model=spend_model,
+        customer_col=customer_col,
+        timestamp_col=timestamp_col,
+        kind_col=kind_col,
+        value_col=value_col,
+        event_id_col=event_id_col,
+    )
     check_param(npartitions, Optional(Interval(Integral, 1, None, closed="left")),
                 name="npartitions", owner=owner)  # fmt: skip
     check_param(
         split_every, Interval(Integral, 2, None, closed="left"), name="split_every", owner=owner
     )
-    as_of_ts = as_timestamp(as_of, name="as_of", owner=owner)
-    since = as_timestamp(state_as_of, name="state_as_of", owner=owner)
-    for name, stamp in (("as_of", as_of_ts), ("state_as_of", since)):
-        if stamp.tzinfo is not None:
-            raise InvalidParameterError.for_value(
-                name=name, owner=owner, allowed="a naive (wall-clock) timestamp", got=stamp
-            )
-    if as_of_ts < since:
-        raise InvalidParameterError(
-            f"as_of ({as_of_ts}) is before state_as_of ({since}): a book only moves forward "
-            "in time. Pass an as_of at or after it."
-        )
-    if policy.churn is not None and events is None:
-        raise InvalidParameterError(
-            "The policy has a churn step: pass the recent events to review_dask(state, events, "
-            "...) so that warning levels can be measured."
-        )
-    require_columns(state.columns, list(CUSTOMER_COLUMNS), frame="state")
-    check_row_column(state.columns, owner=owner)
-    attribute_columns = tuple(str(c) for c in state.columns if c not in CUSTOMER_COLUMNS)
-    for name in attribute_columns:
-        dtype = state._meta[name].dtype
-        if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
-            raise InvalidDataError(
-                f"Column {name!r} of state is not a book column (Book.to_frame), so it is taken "
-                f"for an attribute, but its dtype {dtype} is not numeric. Drop it, or convert "
-                "it to numbers (NaN for missing).",
-                column=name,
-            )
-    event_columns = EventColumns(
-        customer=customer_col,
-        timestamp=timestamp_col,
-        kind=kind_col,
-        value=value_col,
-        event_id=event_id_col,
-    )
-    if events is not None:
-        require_columns(events.columns, (customer_col, timestamp_col, kind_col), frame="events")
-        check_row_column(events.columns, owner=owner)
-    context = ReviewContext(
-        policy=policy,
-        as_of=as_of_ts,
-        state_as_of=since,
-        scorecard=scorecard,
-        purchase_model=purchase_model,
-        spend_model=spend_model,
-        customer_col=customer_col,
-        event_columns=event_columns,
-        attribute_columns=attribute_columns,
-    )
+    as_of_ts = context.as_of
     context = _refit_clv(state, context, split_every=split_every)
 
     n = state.npartitions if npartitions is None else int(npartitions)
