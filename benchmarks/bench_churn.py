@@ -14,12 +14,14 @@ Then the learned warning on a nine-month book (training windows need the past): 
 fit over four cut-offs (target: under 30 s for 1M customers), split into measuring the
 features and the estimator, the estimator against scikit-learn's LogisticRegression
 (newton-cholesky, the same objective) on the same design (ratio and largest
-coefficient difference), and the scoring of every customer (target: under 3 s), both
-from the raw log and from features already measured.
+coefficient difference), and the scoring of every customer from the raw log with the
+default call, reasons in words included (target: under 3 s; best of three, wall and CPU
+time), then without the reasons and from features already measured as a breakdown.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 
@@ -79,26 +81,30 @@ def learned(customers: int, seed: int) -> None:
     print(f"  CPU time of the fit (both cores, BLAS threads included): {fit_cpu:.1f} s")
     print(f"  target under 30 s: {'met' if fit_s < 30 else 'NOT met'} at this size")
     estimator_reference(fitter, events, as_of)
-    cpu = time.process_time()
-    scored, predict_s = timed(lambda: model.predict(events, as_of=as_of, n_reasons=0))
-    predict_cpu = time.process_time() - cpu
-    print(f"  CPU time of predict (no reasons): {predict_cpu:.2f} s")
-    print(row("LearnedWarning.predict from the raw log, no reasons", predict_s))
+    # The target is for the call a user makes: the default, reasons in words included.
     # Wall time on a shared machine swings with the load: best of three, CPU time too.
-    best_wall, best_cpu = predict_s, predict_cpu
-    for _ in range(2):
+    best_wall, best_cpu = math.inf, math.inf
+    for _ in range(3):
         cpu = time.process_time()
-        _, again_s = timed(lambda: model.predict(events, as_of=as_of, n_reasons=0))
-        best_wall = min(best_wall, again_s)
-        best_cpu = min(best_cpu, time.process_time() - cpu)
+        scored, wall = timed(lambda: model.predict(events, as_of=as_of))
+        best_wall, best_cpu = min(best_wall, wall), min(best_cpu, time.process_time() - cpu)
+    warned = int((scored["level"] != "none").sum())
+    print(row(f"LearnedWarning.predict from the raw log ({warned:,} warned, reasons)", best_wall))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"  best of 3: wall {best_wall:.2f} s, CPU {best_cpu:.2f} s "
         f"(load average {load} on {os.cpu_count()} CPUs)"
     )
-    _, reasons_s = timed(lambda: model.predict(events, as_of=as_of))
-    warned = int((scored["level"] != "none").sum())
-    print(row(f"LearnedWarning.predict with reasons ({warned:,} warned)", reasons_s))
+    quiet_wall, quiet_cpu = math.inf, math.inf
+    for _ in range(3):
+        cpu = time.process_time()
+        _, wall = timed(lambda: model.predict(events, as_of=as_of, n_reasons=0))
+        quiet_wall, quiet_cpu = min(quiet_wall, wall), min(quiet_cpu, time.process_time() - cpu)
+    print(row("  of which: all but the reasons (n_reasons=0, best of 3)", quiet_wall))
+    print(
+        f"  CPU time with n_reasons=0: {quiet_cpu:.2f} s, so the reasons cost "
+        f"{best_wall - quiet_wall:.2f} s wall, {best_cpu - quiet_cpu:.2f} s CPU"
+    )
     # Scoring alone: features measured, then probabilities and levels.
     from crmscore._events import validate_events  # noqa: PLC0415 (internal, timing only)
     from crmscore.churn._history import LogHistory  # noqa: PLC0415
@@ -112,7 +118,10 @@ def learned(customers: int, seed: int) -> None:
     _, score_s = timed(lambda: model._frame(measured, validated.customers, n_reasons=0))
     print(row("  of which: scoring measured features (probability, level)", score_s))
     met = "met" if best_wall < 3 else "NOT met"
-    print(f"  target under 3 s for scoring 1M customers from the raw log: {met} at this size")
+    print(
+        f"  target under 3 s for scoring 1M customers from the raw log (the default call, "
+        f"reasons included): {met} at this size"
+    )
 
 
 def estimator_reference(

@@ -19,10 +19,11 @@ from sklearn.linear_model import LogisticRegression
 import crmscore as cs
 from crmscore._events import validate_events
 from crmscore.churn import LEVELS
-from crmscore.churn._features import measure
+from crmscore.churn._features import measure, phrase
 from crmscore.churn._history import LogHistory
 from crmscore.churn._irls import fit_logistic
 from crmscore.churn.learned import FeatureTerm, choose_threshold
+from crmscore.churn.learned._values import design
 from crmscore.errors import InvalidDataError, InvalidParameterError
 from crmscore.rescoring import Book, RescoringPolicy, open_book, review
 from crmscore.tiering import Criterion, FixedRange, Indicator, PercentileRank, Scorecard
@@ -184,6 +185,137 @@ def test_predict_is_the_same_in_any_batch(book: cs.EventBook, model: cs.LearnedW
         pd.testing.assert_frame_equal(
             pd.concat(batches).sort_index(), whole.sort_index(), check_exact=True
         )
+
+
+def _identity_term(name: str, *, mean: float, scale: float, coefficient: float) -> FeatureTerm:
+    return FeatureTerm(
+        name=name,
+        transform="identity",
+        fill=0.0,
+        mean=mean,
+        scale=scale,
+        coefficient=coefficient,
+        standard_error=float("nan"),
+    )
+
+
+def test_reasons_of_a_hand_checked_book(model: cs.LearnedWarning) -> None:
+    """Four features with round scalings; every contribution worked out by hand."""
+    hand = attrs.evolve(
+        model,
+        terms=(
+            # (days since purchase - 10) / 10, +1 per 10 days
+            _identity_term("days_since_purchase", mean=10, scale=10, coefficient=1.0),
+            # -(tenure - 100) / 100: positive for customers of less than 100 days
+            _identity_term("tenure_days", mean=100, scale=100, coefficient=-1.0),
+            # 0.5 per purchase day, in total and in the last 90 days: ties when all
+            # purchases are recent, listed in term order
+            _identity_term("purchase_days", mean=0, scale=1, coefficient=0.5),
+            _identity_term("recent_purchases", mean=0, scale=1, coefficient=0.5),
+        ),
+        intercept=0.0,
+        bgnbd=None,
+        levels=tuple(
+            attrs.evolve(p, threshold=1e-9 if p.level == "blue" else None) for p in model.levels
+        ),
+    )
+    events = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2, 3, 3, 4],
+            "timestamp": pd.to_datetime(
+                ["2025-03-01", "2025-03-21", "2025-02-19", "2024-11-01", "2025-03-30", "2024-10-01"]
+            ),
+            "kind": "purchase",
+            "value": 10.0,
+        }
+    )
+    scored = hand.predict(events, as_of="2025-03-31")
+    assert scored["reasons"].to_dict() == {
+        # 10 days: 0 (not listed); tenure 30: +0.70; 2 purchase days: +1.00 twice
+        1: "purchases on 2 day(s) in total: +1.00 log-odds; "
+        "2 purchase(s) in the last 90 days: +1.00 log-odds; "
+        "customer for 30 days: +0.70 log-odds",
+        # 40 days: +3.00; tenure 40: +0.60; one purchase day: +0.50 twice (third cut)
+        2: "no purchase for 40 days: +3.00 log-odds; customer for 40 days: +0.60 log-odds; "
+        "purchases on 1 day(s) in total: +0.50 log-odds",
+        # 1 day: -0.90 and tenure 150: -0.50 (not listed); two days, one recent
+        3: "purchases on 2 day(s) in total: +1.00 log-odds; "
+        "1 purchase(s) in the last 90 days: +0.50 log-odds",
+        4: "",  # no purchase for 181 days: churned already, not scored
+    }
+    assert not scored.loc[4, "active"]
+    two = hand.predict(events, as_of="2025-03-31", n_reasons=1)["reasons"]
+    assert two.tolist() == [
+        "purchases on 2 day(s) in total: +1.00 log-odds",
+        "no purchase for 40 days: +3.00 log-odds",
+        "purchases on 2 day(s) in total: +1.00 log-odds",
+        "",
+    ]
+    assert two.dtype == scored["reasons"].dtype == pd.Series([""]).dtype
+
+
+def _reasons_one_by_one(
+    model: cs.LearnedWarning, events: pd.DataFrame, as_of: str, n_reasons: int
+) -> list[str]:
+    """The reasons built customer by customer, straight from the definition."""
+    validated = validate_events(events, as_of=as_of, owner="test")
+    measured = model._measure(
+        LogHistory(validated, inactive_days=model.inactive_days), validated.as_of_day
+    )
+    levels = model.predict(events, as_of=as_of, n_reasons=0)["level"].tolist()
+    active = np.flatnonzero(measured.cut.active)
+    x = design(model.terms, measured, measured.cut.active)
+    signals = {s.name: s for s in model.signals}
+    out = [""] * len(levels)
+    for row, customer in enumerate(active.tolist()):
+        if levels[customer] == "none":
+            continue
+        contribution = [float(x[row, j]) * t.coefficient for j, t in enumerate(model.terms)]
+        order = sorted(range(len(contribution)), key=lambda j: -contribution[j])
+        parts = []
+        for j in order[:n_reasons]:
+            if not contribution[j] > 0:
+                continue
+            name = model.terms[j].name
+            base = name.removesuffix("_missing")
+            value = measured.features[base][customer] if base in measured.features else np.nan
+            reference = measured.references.get(base, np.full(len(levels), np.nan))[customer]
+            words = phrase(
+                name,
+                signals=signals,
+                recent_days=model.recent_days,
+                horizon_days=model.horizon_days,
+                inactive_days=model.inactive_days,
+                lead_days=model.lead_days,
+            )
+            parts.append(
+                f"{words(float(value), float(reference))}: {contribution[j]:+.2f} log-odds"
+            )
+        out[customer] = "; ".join(parts)
+    return out
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_reasons=st.integers(0, 30),
+    as_of=st.sampled_from(["2025-09-15", "2025-12-30"]),
+)
+def test_reasons_equal_a_customer_by_customer_construction(
+    book: cs.EventBook, model: cs.LearnedWarning, seed: int, n_reasons: int, as_of: str
+) -> None:
+    """Random sub-books, coefficients (some shared, some zero or negative), n_reasons."""
+    rng = np.random.default_rng(seed)
+    ids = book.events["customer_id"].unique()
+    keep = rng.choice(ids, size=int(rng.integers(1, 400)), replace=False)
+    events = book.events[book.events["customer_id"].isin(keep)]
+    draws = rng.choice([-0.5, 0.0, 0.25, 0.5, 1.0], size=len(model.terms))
+    terms = tuple(
+        attrs.evolve(t, coefficient=float(c)) for t, c in zip(model.terms, draws, strict=True)
+    )
+    changed = attrs.evolve(model, terms=terms)
+    scored = changed.predict(events, as_of=as_of, n_reasons=n_reasons)
+    assert scored["reasons"].tolist() == _reasons_one_by_one(changed, events, as_of, n_reasons)
 
 
 def test_n_reasons_is_checked(book: cs.EventBook, model: cs.LearnedWarning) -> None:

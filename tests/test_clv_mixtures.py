@@ -10,7 +10,7 @@ import mpmath as mp
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from crmscore import (
@@ -24,7 +24,7 @@ from crmscore import (
     predict_p_alive_at,
 )
 from crmscore.clv._mixtures import _GK_GAUSS, _GK_KRONROD, _GK_NODES, power_mean
-from tests.oracles import oracle_power_mean
+from tests.oracles import oracle_expected_purchases, oracle_power_mean
 from tests.strategies import log_uniform
 
 
@@ -51,6 +51,68 @@ def one_row(x: float, tx: float, age: float) -> pd.DataFrame:
 def test_power_mean_matches_the_oracle(rho: float, beta: float, a: float, u: float) -> None:
     ours = power_mean(np.array([rho]), np.array([beta]), a, np.array([u]))[0]
     assert ours == pytest.approx(oracle_power_mean(rho, beta, a, u), rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("rho", "beta", "a", "u"),
+    [
+        # z near 1 with d = a - rho within 1e-14 of 0: scipy's connection formulas cancel
+        # and every closed form was accepted 40 % off (or more); now the quadrature.
+        (19.68500000000001, 3.418, 19.685, 489.5),
+        # the Pfaff form 2F1(rho, a; a + beta; -u), the only one within the bounds here,
+        # was 8.5 times the value; it is no longer used.
+        (30.68035311573711, 85.06093515115623, 23.3, 3718.6019046000147),
+        # large parameters, z near 1, d not near an integer: the paper's form holds.
+        (127.4, 40.2, 23.3, 4563.0),
+        # ... but not here (d = -18.26): 83 % off, inside the bounds; the forms disagree.
+        (68.04461532965793, 0.7601770712438946, 49.784685226703516, 112.14659889493724),
+    ],
+)
+def test_power_mean_keeps_its_relative_accuracy_where_hyp2f1_was_wrong(
+    rho: float, beta: float, a: float, u: float
+) -> None:
+    ours = power_mean(np.array([rho]), np.array([beta]), a, np.array([u]))[0]
+    # abs=0: approx's default absolute slack (1e-12) would pass these tiny values.
+    assert ours == pytest.approx(oracle_power_mean(rho, beta, a, u), rel=1e-10, abs=0.0)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    a=log_uniform(0.05, 50.0),
+    steps=st.integers(-3, 3),
+    offset=st.sampled_from([0.0, 1e-14, -1e-12, 1e-9, -1e-6, 1e-4]),
+    beta=log_uniform(0.05, 100.0),
+    u=log_uniform(9.0, 1e5),
+)
+@example(a=1.0, steps=0, offset=1e-14, beta=1.0, u=1000.0)  # 1.2e-3 off before
+def test_power_mean_matches_the_oracle_where_a_minus_rho_is_near_an_integer(
+    a: float, steps: int, offset: float, beta: float, u: float
+) -> None:
+    # scipy's hyp2f1 cancels near z = 1 when c - a - b = a - rho is near an integer.
+    rho = a + steps + offset
+    if rho <= 0:
+        rho = a + offset + 1.0
+    ours = power_mean(np.array([rho]), np.array([beta]), a, np.array([u]))[0]
+    assert ours == pytest.approx(oracle_power_mean(rho, beta, a, u), rel=1e-9, abs=0.0)
+
+
+@pytest.mark.parametrize(
+    ("r", "a", "x", "t"),
+    [
+        (0.5, 1.5, 1, 500.0),  # r + x == a exactly: shape a - 1 = rho - 1, z = 0.98
+        (0.500000001, 2.5, 1, 5000.0),  # within 1e-9 of an integer gap, z = 0.998
+        (1.7, 2.7 + 3e-8, 0, 500.0),
+    ],
+)
+def test_expected_purchases_match_the_oracle_where_r_plus_x_meets_a(
+    r: float, a: float, x: int, t: float
+) -> None:
+    params = BetaGeoParams(r=r, alpha=1.0, a=a, b=0.8)
+    table = pd.DataFrame({"frequency": [float(x)], "recency": [5.0 * x], "T": [10.0]})
+    ours = BetaGeoModel.from_params(params).expected_purchases(table, t=t).iloc[0]
+    assert ours == pytest.approx(
+        oracle_expected_purchases(params, x, 5.0 * x, 10.0, t), rel=1e-10, abs=0.0
+    )
 
 
 def test_p_alive_at_where_hyp2f1_was_nan() -> None:
@@ -217,6 +279,13 @@ def histories(draw: st.DrawFn) -> pd.DataFrame:
     table=histories(),
     t=st.floats(0.0, 1e5),
     modified=st.booleans(),
+)
+# hyp2f1 gave 1 + 1.8e-11, within rounding of the bound 1 and accepted unclipped.
+@example(
+    theta=(1e4, 1.0, 1.0, 237.1591),
+    table=one_row(0, 0.0, 0.0),
+    t=8.2e-252,
+    modified=False,
 )
 def test_p_alive_at_is_a_probability_that_falls_with_the_horizon(
     theta: tuple[float, float, float, float], table: pd.DataFrame, t: float, modified: bool

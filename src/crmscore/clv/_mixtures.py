@@ -39,6 +39,13 @@ __all__ = [
 
 #: Relative slack of the bounds of :func:`_bounds` (a correct value's rounding error).
 _ROUNDING = 1e-9
+#: Where z exceeds this (scipy switches to connection formulas at 0.9) and
+#: d = shape - rho is within this of an integer, no closed form is trusted: scipy's
+#: error there is about 1e-16 / |d - round(d)| times the size of the cancelling terms.
+_NEAR_ONE = 0.89
+_INTEGER_GAP = 1e-3
+#: Relative agreement with the Pfaff form required of a closed form where z > _NEAR_ONE.
+_AGREEMENT = 1e-10
 #: Composite Gauss-Legendre rule of the quadrature fallback (panels x nodes per panel).
 _PANELS = 2
 _NODES, _NODE_WEIGHTS = np.polynomial.legendre.leggauss(20)
@@ -70,29 +77,56 @@ def closed_forms(
 ) -> FloatArray:
     """X = 2F1(rho, shape; c; -u), c = shape + beta, by scipy's ``hyp2f1``; NaN where it fails.
 
-    For shape > 0, X = E[(1 + q u)^-rho] with q ~ Beta(shape, beta). X has three equal
-    closed forms: (1 - z)^rho 2F1(rho, beta; c; z) (the form of Fader, Hardie and Lee
-    2005, equation 10), its Euler transform (1 - z)^shape 2F1(c - rho, shape; c; z), and
-    its Pfaff transform 2F1(rho, shape; c; -u), with z = u / (1 + u). scipy's
-    ``hyp2f1`` overflows or fails for some large parameters in each, and for some it
-    returns a finite wrong value; the first one that is finite and within X's bounds
-    (see :func:`bounds`) is used, products taken in log space. NaN is left where all
-    three fail: the caller falls back.
+    For shape > 0, X = E[(1 + q u)^-rho] with q ~ Beta(shape, beta). X has two equal
+    closed forms in z = u / (1 + u): (1 - z)^rho 2F1(rho, beta; c; z) (the form of
+    Fader, Hardie and Lee 2005, equation 10) and its Euler transform
+    (1 - z)^shape 2F1(c - rho, shape; c; z). scipy's ``hyp2f1`` overflows or fails for
+    some large parameters in each, and for some it returns a finite wrong value; the
+    first one that is finite and within X's bounds (see :func:`bounds`) is used,
+    products taken in log space, and clipped to the bounds (a value accepted within
+    rounding of a bound is that bound). Near z = 1 (z > 0.89) the bounds are loose and
+    scipy's connection formulas can be far off for large parameters, so a value is kept
+    only where the Pfaff transform 2F1(rho, shape; c; -u), which scipy evaluates by
+    another transformation, agrees with it to 1e-10 relative; and neither is trusted
+    where d = shape - rho is within 1e-3 of an integer, where all of scipy's
+    transformations cancel alike (at rho = a + 1e-14 = 19.685, beta = 3.418, u = 489.5
+    every form was off by 40 % or more). The Pfaff form is not used as a value: where
+    it was the only one within the bounds it was mostly wrong (8.5 times the value at
+    rho = 30.68, shape = 23.3, beta = 85.06, u = 3719). NaN is left where no form is
+    trusted: the caller falls back to the quadrature.
     """
     c = beta + shape
     lower, upper = bounds(rho, beta, shape, u)
     log1mz = np.log1p(-z)
+    # scipy's hyp2f1 (Cephes) evaluates both forms, and the Pfaff form, near z = 1 by
+    # connection formulas whose two terms carry Gamma(+-d), d = shape - rho (or b - a),
+    # and cancel: relative error ~ 1e-16 / |d - round(d)|, all three forms alike.
+    d = shape - rho
+    near_integer = (np.abs(d - np.rint(d)) < _INTEGER_GAP) & (z > _NEAR_ONE)
     with np.errstate(all="ignore"):
         f = hyp2f1(rho, beta, c, z)
         big_x: FloatArray = np.sign(f) * np.exp(rho * log1mz + np.log(np.abs(f)))
         bad = outside(big_x, lower, upper)
+        if near_integer.any():
+            big_x[near_integer] = np.nan
+            bad &= ~near_integer
         if bad.any():
             euler = hyp2f1(c[bad] - rho[bad], shape, c[bad], z[bad])
             big_x[bad] = np.sign(euler) * np.exp(shape * log1mz[bad] + np.log(np.abs(euler)))
-            bad = outside(big_x, lower, upper)
-            if bad.any():
-                big_x[bad] = hyp2f1(rho[bad], shape, c[bad], -u[bad])
-                big_x[outside(big_x, lower, upper)] = np.nan
+        big_x[outside(big_x, lower, upper)] = np.nan
+        # Near z = 1 the bounds are loose and scipy can be far off for large parameters
+        # away from integer d too (80 % at rho = 68.0, shape = 49.8, beta = 0.76,
+        # u = 112): a value is kept only where the Pfaff form 2F1(rho, shape; c; -u),
+        # which scipy evaluates by another transformation (AMS 15.3.7), agrees.
+        check = np.flatnonzero((z > _NEAR_ONE) & ~np.isnan(big_x))
+        if check.size:
+            pfaff = hyp2f1(rho[check], shape, c[check], -u[check])
+            kept = big_x[check]
+            agree = np.abs(pfaff - kept) <= _AGREEMENT * np.abs(kept)
+            big_x[check[~agree]] = np.nan
+    # A value accepted within rounding of a bound is that bound: the true value is.
+    np.maximum(big_x, lower, out=big_x)  # (NaN stays NaN)
+    np.minimum(big_x, upper, out=big_x)
     return big_x
 
 
@@ -120,7 +154,11 @@ def bounds(
 
 
 def outside(big_x: FloatArray, lower: FloatArray, upper: FloatArray) -> npt.NDArray[np.bool_]:
-    """Where X is not finite or breaks its bounds by more than rounding: that route failed."""
+    """Where X is not finite or breaks its bounds by more than rounding: that route failed.
+
+    A value within rounding of a bound passes, but only the bound itself is provably
+    right: callers clip what they accept to [lower, upper].
+    """
     with np.errstate(invalid="ignore"):
         inside = (big_x >= lower * (1.0 - _ROUNDING)) & (big_x <= upper * (1.0 + _ROUNDING))
         inside &= np.isfinite(big_x)
@@ -275,6 +313,7 @@ def discounted_lifetime(s: float, scale: FloatArray, delta: float) -> FloatArray
     with np.errstate(all="ignore"):
         out: FloatArray = scale * hyperu(1.0, 2.0 - s, z)
     failed = outside(out, lower, upper)
+    np.clip(out, lower, upper, out=out)  # within rounding of a bound: the bound
     if failed.any():
         zf, scale_f = z[failed], scale[failed]
         low = -45.0 - np.log1p(zf + s)

@@ -297,12 +297,16 @@ class LearnedWarning:
         probability[active] = proba
         code = np.zeros(active.size, dtype=np.int8)
         code[active] = probability_levels(proba, self.levels)
-        reasons = np.full(active.size, "", dtype=object)
+        table: npt.NDArray[Any] = np.full(1, "", dtype=object)  # code 0: no reasons
+        which = np.zeros(active.size, dtype=np.intp)
         if self.estimator is None and n_reasons > 0:
             warned = code[active] > 0
-            texts = self._reasons(measured, active, x[warned], warned, n_reasons)
-            rows = np.flatnonzero(active)[warned]
-            reasons[rows] = texts
+            texts, codes = self._reasons(measured, active, x[warned], warned, n_reasons)
+            table = np.concatenate([table, texts])
+            which[np.flatnonzero(active)[warned]] = codes + 1
+        # pandas infers the text dtype (str with pandas 3, object before) from the few
+        # distinct texts, and the gather runs in C: no per-customer string conversion.
+        reasons = pd.Series(table).array.take(which)
         return pd.DataFrame(
             {
                 "active": active,
@@ -320,68 +324,72 @@ class LearnedWarning:
         x: FloatArray,
         warned: npt.NDArray[np.bool_],
         n_reasons: int,
-    ) -> npt.NDArray[Any]:
-        texts = np.full(x.shape[0], "", dtype=object)
-        if not x.shape[0]:
-            return texts
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
+        """Put the reasons of the ``x`` rows (warned active customers) in words.
+
+        Each customer's ``n_reasons`` largest contributions (ties in term order), the
+        positive ones joined by "; ". Vectorised over customers: every (customer, rank)
+        gets the integer code of its phrase, phrases are formatted once per distinct
+        (feature, value, reference), and the joined text is built once per distinct
+        tuple of codes. Returns the distinct texts and each row's index into them.
+        """
+        n = x.shape[0]
+        if not n:
+            return np.full(0, "", dtype=object), np.zeros(0, dtype=np.intp)
         coefficients = np.array([t.coefficient for t in self.terms])
-        contribution = x * coefficients
         k = min(n_reasons, len(self.terms))
-        top = np.argsort(-contribution, axis=1, kind="stable")[:, :k]
-        signals = {s.name: s for s in self.signals}
+        contribution = x * coefficients
+        ranked = np.argsort(-contribution, axis=1, kind="stable")[:, :k]
+        values = np.take_along_axis(contribution, ranked, axis=1).ravel()
+        top = ranked.ravel()  # entry e is customer e // k at rank e % k
+        listed = values > 0
         positions = np.flatnonzero(active)[warned]
-        for rank in range(k):
-            chosen = top[:, rank]
-            for j in np.unique(chosen):
-                term = self.terms[int(j)]
-                rows = np.flatnonzero(chosen == j)
-                values = contribution[rows, j]
-                rows, values = rows[values > 0], values[values > 0]
-                if not rows.size:
-                    continue
-                words = phrase(
-                    term.name,
-                    signals=signals,
-                    recent_days=self.recent_days,
-                    horizon_days=self.horizon_days,
-                    inactive_days=self.inactive_days,
-                    lead_days=self.lead_days,
+        signals = {s.name: s for s in self.signals}
+        phrases: list[str] = []
+        codes = np.full(n * k, -1, dtype=np.int64)  # -1: nothing at this rank
+        for j in np.unique(top[listed]).tolist():
+            entries = np.flatnonzero((top == j) & listed)
+            customer = positions[entries // k]
+            raw, refs = self._raw_and_reference(measured, self.terms[j].name, customer)
+            pair, first = _distinct_pairs(raw, refs)
+            words = phrase(
+                self.terms[j].name,
+                signals=signals,
+                recent_days=self.recent_days,
+                horizon_days=self.horizon_days,
+                inactive_days=self.inactive_days,
+                lead_days=self.lead_days,
+            )
+            # The contribution is a function of the value (the same arithmetic on the
+            # same bits), so one row stands for every row of its (value, reference).
+            texts = [
+                f"{words(v, r)}: {c:+.2f} log-odds"
+                for v, r, c in zip(
+                    raw[first].tolist(),
+                    refs[first].tolist(),
+                    values[entries[first]].tolist(),
+                    strict=True,
                 )
-                base = term.name.removesuffix("_missing")
-                raw = (
-                    measured.features[base][positions[rows]]
-                    if base in measured.features
-                    else np.full(rows.size, np.nan)
-                )
-                ref_all = measured.references.get(base)
-                refs = (
-                    ref_all[positions[rows]] if ref_all is not None else np.full(rows.size, np.nan)
-                )
-                # One string per distinct (value, reference): counts and day numbers
-                # repeat across customers, so most strings are shared. The contribution
-                # is a function of the value (the same arithmetic on the same bits).
-                value_codes, _ = pd.factorize(raw, use_na_sentinel=False)
-                ref_codes, _ = pd.factorize(refs, use_na_sentinel=False)
-                pair = value_codes.astype(np.int64) * (int(ref_codes.max()) + 1) + ref_codes
-                codes, _ = pd.factorize(pair)
-                first = np.zeros(int(codes.max()) + 1, dtype=np.int64)
-                first[codes[::-1]] = np.arange(codes.size - 1, -1, -1)  # first row of each
-                unique_texts = np.asarray(
-                    [
-                        f"{words(v, r)}: {c:+.2f} log-odds"
-                        for v, r, c in zip(
-                            raw[first].tolist(),
-                            refs[first].tolist(),
-                            values[first].tolist(),
-                            strict=True,
-                        )
-                    ],
-                    dtype=object,
-                )
-                parts = unique_texts[codes]
-                done = texts[rows]
-                texts[rows] = np.where(done == "", parts, done + "; " + parts)
-        return texts
+            ]
+            # Values that differ beyond the printed digits give the same text: one
+            # code per distinct text keeps the distinct tuples of codes few.
+            text_codes, distinct = pd.factorize(np.asarray(texts, dtype=object))
+            codes[entries] = len(phrases) + text_codes[pair]
+            phrases.extend(distinct.tolist())
+        return _join_ranks(codes.reshape(n, k), np.asarray(phrases, dtype=object))
+
+    @staticmethod
+    def _raw_and_reference(
+        measured: Measured, name: str, customer: npt.NDArray[np.intp]
+    ) -> tuple[FloatArray, FloatArray]:
+        base = name.removesuffix("_missing")
+        raw = measured.features.get(base)
+        ref = measured.references.get(base)
+        nan = np.full(customer.size, np.nan)
+        return (
+            raw[customer] if raw is not None else nan,
+            ref[customer] if ref is not None else nan,
+        )
 
     # ---------------------------------------------------------------- JSON
 
@@ -445,3 +453,56 @@ class LearnedWarning:
             bgnbd=None if bgnbd is None else BetaGeoParams(**bgnbd),
             intercept_standard_error=math.nan if se is None else se,
         )
+
+
+def _first_rows(codes: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """Row of the first occurrence of each code of :func:`pandas.factorize`.
+
+    Codes appear in order of first occurrence, so a row is a first one exactly
+    where its code exceeds every code before it.
+    """
+    running = np.maximum.accumulate(codes)
+    new = np.empty(codes.size, dtype=bool)
+    new[:1] = True
+    np.greater(running[1:], running[:-1], out=new[1:])
+    return np.flatnonzero(new)
+
+
+def _distinct_pairs(
+    raw: FloatArray, refs: FloatArray
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Code of each distinct (value, reference) pair and the first row of each.
+
+    Compared bit for bit (0.0 and -0.0 print differently), so one row can stand for
+    its whole group.
+    """
+    value_codes, _ = pd.factorize(raw.view(np.int64))
+    ref_codes, _ = pd.factorize(refs.view(np.int64))
+    pair, _ = pd.factorize(value_codes.astype(np.int64) * (int(ref_codes.max()) + 1) + ref_codes)
+    return pair, _first_rows(pair)
+
+
+def _join_ranks(
+    by_rank: npt.NDArray[np.int64], phrases: npt.NDArray[Any]
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
+    """Join each row's phrases (codes into ``phrases``, -1 for none) with "; ".
+
+    Rank by rank, the rows are grouped by their codes so far (pairs of the previous
+    group and this rank's code), and each new group's text is its previous group's
+    text plus one phrase: one concatenation per distinct prefix, not per row.
+    Returns the texts of the last groups and each row's group.
+    """
+    with_none = np.append(phrases, "")  # code -1 reads the appended ""
+    group = np.zeros(by_rank.shape[0], dtype=np.int64)
+    texts: npt.NDArray[Any] = np.full(1, "", dtype=object)
+    for column in by_rank.T:
+        # group < rows and column + 1 <= phrases.size: the key fits in int64.
+        key = group * (phrases.size + 1) + (column + 1)
+        codes, _ = pd.factorize(key)
+        first = _first_rows(codes)
+        before, word = texts[group[first]], with_none[column[first]]
+        texts = np.where(
+            column[first] < 0, before, np.where(before == "", word, before + "; " + word)
+        )
+        group = codes.astype(np.int64, copy=False)
+    return texts, group.astype(np.intp, copy=False)
