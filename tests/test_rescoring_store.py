@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmscore.rescoring._chunks import ColumnStore, DueIndex, is_in, unique_ints
+from crmscore.rescoring._chunks import (
+    ChunkedIndex,
+    ColumnStore,
+    DueIndex,
+    _SortedHashes,
+    is_in,
+    unique_ints,
+)
 
 
 def _pending(get):  # type: ignore[no-untyped-def]
@@ -76,3 +84,41 @@ def test_set_helpers_agree_with_numpy(values: list[int], others: list[int]) -> N
     assert np.array_equal(unique_ints(a), np.unique(a))
     assert unique_ints(a).dtype == np.int64
     assert np.array_equal(is_in(a, unique_ints(b)), np.isin(a, b))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 3000), top_bits=st.integers(1, 64))
+def test_sorted_hashes_find_what_a_hash_table_finds(seed: int, n: int, top_bits: int) -> None:
+    # Hashes crowded into their ``top_bits`` high bits share directory slots and
+    # high bits: the search must still find each one, and only it.
+    rng = np.random.default_rng(seed)
+    drawn = rng.integers(0, 2**64 - 1, 2 * n, dtype=np.uint64, endpoint=True)
+    crowded = drawn >> np.uint64(64 - top_bits) << np.uint64(64 - top_bits)
+    hashes = rng.permutation(pd.unique(crowded))[:n]
+    lookup = _SortedHashes.of(hashes)
+    assert lookup is not None
+    absent = rng.integers(0, 2**64 - 1, 50, dtype=np.uint64, endpoint=True)
+    edges = np.array([0, 2**63, 2**64 - 1], dtype=np.uint64)
+    queries = np.concatenate([hashes, hashes ^ np.uint64(1), absent, edges])
+    expected = pd.Index(hashes).get_indexer(queries)
+    np.testing.assert_array_equal(lookup.find(queries, hashes), expected)
+    targets = np.concatenate([queries, lookup.keys, lookup.keys + np.uint64(1)])
+    np.testing.assert_array_equal(
+        lookup.first_at_least(targets), np.searchsorted(lookup.keys, targets)
+    )
+
+
+def test_labels_sharing_a_hash_are_still_told_apart() -> None:
+    labels = np.array(["a", "b", "c", "d"], dtype=object)
+    shared = np.array([7, 9, 7, 2**64 - 1], dtype=np.uint64)  # "a" and "c" collide
+    assert _SortedHashes.of(shared) is None
+    index = ChunkedIndex().add(labels, shared, canonical=True)
+    found = index.positions(
+        np.array(["c", "a", "x", "d"], dtype=object),
+        np.array([7, 7, 7, 2**64 - 1], dtype=np.uint64),
+    )
+    np.testing.assert_array_equal(found, [2, 0, -1, 3])
+    # A label whose hash matches another label's is not taken for it.
+    unique = ChunkedIndex().add(labels[:2], shared[:2], canonical=True)
+    found = unique.positions(np.array(["z", "b"], dtype=object), np.array([7, 9], dtype=np.uint64))
+    np.testing.assert_array_equal(found, [-1, 1])
