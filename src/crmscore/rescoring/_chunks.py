@@ -244,7 +244,7 @@ class ChunkedIndex:
         return ChunkedIndex(_merge_tail([*self.chunks, chunk], len, _join))
 
     def warmed(self) -> ChunkedIndex:
-        """Return this collection with every chunk's hash index built (and cached).
+        """Return this collection with every chunk's lookup (sorted hash keys) built (and cached).
 
         Lookups build a chunk's index on first use; a freshly built book would
         otherwise pay for its whole id and event-id indexes inside its first batch.
