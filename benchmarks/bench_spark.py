@@ -248,6 +248,7 @@ def main() -> None:
             data.transactions,
             as_of,
             Path(directory) / "state",
+            parts=partitions,
             coerce_timestamps="us",
             allow_truncated_timestamps=True,
         )
