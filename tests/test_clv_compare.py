@@ -194,7 +194,7 @@ def test_spearman_with_ties_equals_scipy(
     frequency: list[int], spend: list[float], wide: bool
 ) -> None:
     """Heavy ties in both columns; whole numbers counted (narrow) or sorted (wide)."""
-    from scipy.stats import spearmanr  # noqa: PLC0415
+    from scipy.stats import pearsonr, spearmanr  # noqa: PLC0415
 
     x = np.asarray(frequency, dtype=np.float64) * (1e9 if wide else 1.0)
     m = np.asarray(spend[: len(frequency)])
@@ -202,11 +202,21 @@ def test_spearman_with_ties_equals_scipy(
     test = spend_independence_test(pd.DataFrame({"frequency": x, "monetary_value": m}))
     expected = spearmanr(x, m)
     assert test.spearman == pytest.approx(expected.statistic, rel=1e-12, abs=1e-15)
+    assert 0.0 <= test.pearson_p_value <= 1.0
+    assert test.pearson_p_value == pytest.approx(pearsonr(x, m).pvalue, rel=1e-9, abs=1e-300)
     if abs(expected.statistic) < 1 - 1e-12:
         assert test.spearman_p_value == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
     else:  # a perfect rank correlation: t is infinite, or huge by a rounding of rho
         assert test.spearman_p_value < 1e-7
         assert expected.pvalue < 1e-7
+
+
+def test_uncorrelated_columns_have_p_value_one() -> None:
+    """r = 0 up to rounding: scipy 1.12's pearsonr says 1 + 2**-52; a probability is at most 1."""
+    table = pd.DataFrame({"frequency": [10, 11, 12], "monetary_value": [1.0, 2.5, 1.0]})
+    test = spend_independence_test(table)
+    assert test.pearson == pytest.approx(0.0, abs=1e-15)
+    assert test.pearson_p_value == 1.0
 
 
 def test_independence_is_undefined_for_a_constant_column() -> None:

@@ -447,12 +447,13 @@ def spend_independence_test(table: pd.DataFrame) -> IndependenceTest:
             )
     from scipy.stats import pearsonr  # noqa: PLC0415 (this test only)
 
-    pearson = pearsonr(x[repeat], m[repeat])
+    pearson = float(pearsonr(x[repeat], m[repeat]).statistic)
     spearman, spearman_p_value = _spearman(x[repeat], m[repeat])
     return IndependenceTest(
         n_customers=int(repeat.sum()),
-        pearson=float(pearson.statistic),
-        pearson_p_value=float(pearson.pvalue),
+        pearson=pearson,
+        # Not scipy's p-value: some versions (1.12) return 1 + 2^-52 when r is 0.
+        pearson_p_value=_correlation_p_value(pearson, int(repeat.sum())),
         spearman=spearman,
         spearman_p_value=spearman_p_value,
     )
@@ -490,8 +491,6 @@ def _spearman(x: npt.NDArray[np.float64], m: npt.NDArray[np.float64]) -> tuple[f
     of freedom; several times faster than scipy's on a million rows, whose ranking
     sorts stably.
     """
-    from scipy.special import stdtr  # noqa: PLC0415 (this test only)
-
     rank_x = _average_ranks(x)
     rank_m = _average_ranks(m)
     rank_x -= rank_x.mean()
@@ -500,8 +499,20 @@ def _spearman(x: npt.NDArray[np.float64], m: npt.NDArray[np.float64]) -> tuple[f
     rho = float(np.dot(rank_x, rank_m))
     rho = rho / math.sqrt(float(np.dot(rank_x, rank_x))) / math.sqrt(float(np.dot(rank_m, rank_m)))
     rho = min(max(rho, -1.0), 1.0)
-    if abs(rho) == 1.0:  # t is infinite
-        return rho, 0.0
-    dof = x.size - 2
+    return rho, _correlation_p_value(rho, x.size)
+
+
+def _correlation_p_value(rho: float, n: int) -> float:
+    r"""Two-sided p-value of a correlation ``rho`` of ``n`` pairs (H0: none).
+
+    Student's t with n - 2 degrees of freedom, :math:`t = \rho\sqrt{(n-2)/(1-\rho^2)}`,
+    as scipy's ``pearsonr`` and ``spearmanr``; clipped to [0, 1], which rounding
+    can leave by an ulp when ``rho`` is 0.
+    """
+    from scipy.special import stdtr  # noqa: PLC0415 (this test only)
+
+    if abs(rho) >= 1.0:  # t is infinite
+        return 0.0
+    dof = n - 2
     t = rho * math.sqrt(dof / ((rho + 1.0) * (1.0 - rho)))
-    return rho, min(float(2 * stdtr(dof, -abs(t))), 1.0)
+    return min(max(float(2 * stdtr(dof, -abs(t))), 0.0), 1.0)
