@@ -21,14 +21,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import crmscore as cs
+from crmscore import _ids as ids_module
 from crmscore._groups import exact_parts, sum_by_group
 from crmscore._ids import (
+    TextIds,
     canonical_ids,
     factorize_ids,
     hash_ids,
     json_ids,
+    objects_of,
     plain_id_dtype,
     repeated_ids,
+    repeated_text_ids,
 )
 from crmscore.rescoring import Book, RescoringPolicy, ingest, open_book
 from tests.rescoring_cards import rfm_card
@@ -408,3 +412,94 @@ def test_dense_and_increasing_integer_ids(low: int) -> None:
     assert not repeated_ids(increasing).any()
     twice = canonical_ids(np.r_[np.arange(low, low + 20), low + 7], column="e")
     np.testing.assert_array_equal(np.flatnonzero(repeated_ids(twice)), [7, 20])
+
+
+# --- string ids kept in Arrow (TextIds) ----------------------------------------------------
+
+TEXTS = st.lists(
+    st.one_of(st.text(max_size=20), st.sampled_from(["", "a", "é", "日本", "x" * 17])),
+    max_size=30,
+)
+
+
+@settings(max_examples=60)
+@given(texts=TEXTS, data=st.data())
+def test_text_ids_in_arrow_read_and_hash_as_the_object_ids(texts: list[str], data: Any) -> None:
+    pa = pytest.importorskip("pyarrow")
+    plain = canonical_ids(pd.Series(texts, dtype=object), column="e")
+    kept = TextIds(pa.array(texts, type=pa.large_string()))
+    assert kept.size == len(texts)
+    assert objects_of(kept).tolist() == plain.labels.tolist()
+    assert all(type(v) is str for v in objects_of(kept))
+    np.testing.assert_array_equal(kept.hashes(), hash_ids(plain))
+    np.testing.assert_array_equal(
+        repeated_text_ids(kept, hashes=kept.hashes()), repeated_ids(plain)
+    )
+    # Selections compose as numpy indexing does (a mask, then positions).
+    flags = data.draw(st.lists(st.booleans(), min_size=len(texts), max_size=len(texts)))
+    mask = np.array(flags, dtype=bool)
+    chosen = plain.labels[mask]
+    order = np.array(
+        data.draw(st.lists(st.integers(0, max(chosen.size - 1, 0)), max_size=10))
+        if chosen.size
+        else [],
+        dtype=np.int64,
+    )
+    part = kept[mask][order]
+    assert part.objects().tolist() == chosen[order].tolist()
+    np.testing.assert_array_equal(part.hashes(), hash_ids(chosen[order]))
+
+
+def test_only_long_pyarrow_string_columns_without_nulls_stay_in_arrow() -> None:
+    pa = pytest.importorskip("pyarrow")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ids_module, "TEXT_IDS_MIN", 3)
+        texts = ["a", "bb", "é", "d"]
+        for dtype in ("string[pyarrow]", pd.ArrowDtype(pa.string())):
+            kept = TextIds.of(pd.Series(texts, dtype=dtype))
+            assert kept is not None
+            assert kept.objects().tolist() == texts
+        assert TextIds.of(pd.Series(texts, dtype=object)) is None
+        assert TextIds.of(pd.Series(texts, dtype="string[python]")) is None
+        assert TextIds.of(pd.Series([*texts, None], dtype="string[pyarrow]")) is None
+        assert TextIds.of(pd.Series(texts[:2], dtype="string[pyarrow]")) is None  # short
+        sliced = TextIds.of(pd.Series(texts * 100, dtype="string[pyarrow]").iloc[1:5])
+        assert sliced is not None
+        assert sliced.objects().tolist() == ["bb", "é", "d", "a"]
+        assert sliced.source.offset == 0  # (its own bytes, not the whole column's)
+        assert sliced.source.nbytes < 100
+
+
+def test_the_engine_reads_arrow_string_event_ids_as_object_ones() -> None:
+    """Event ids kept in Arrow (long pyarrow columns): the same book, audit and JSON."""
+    pytest.importorskip("pyarrow")
+    policy = RescoringPolicy(scorecard=rfm_card())
+    ids = [f"e{i}" for i in range(8)]
+    history = engine_events(ids, [10, 11, 10, 12, 11, 10, 12, 13], [0, 0, 1, 1, 2, 3, 3, 4])
+    early = engine_events(["e9"], [14], [0]).assign(kind="complaint", value=np.nan)
+    # A re-delivery, and an event of a customer before any purchase (skipped).
+    history = pd.concat([history, history.iloc[[2]], early], ignore_index=True)
+    batch = engine_events(["e1", "n1", "é2"], [11, 10, 15], [5, 5, 6])  # e1 again
+    as_of = T0 + pd.Timedelta(days=6)
+
+    def run(dtype: str) -> tuple[Any, ...]:
+        opened = open_book(
+            policy, history.astype({"event_id": dtype}), as_of=T0 + pd.Timedelta(days=4)
+        )
+        after = ingest(opened.book, batch.astype({"event_id": dtype}), as_of=as_of)
+        again = Book.from_dict(json.loads(json.dumps(after.book.to_dict())))
+        return opened, after, json.dumps(again.to_dict())
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ids_module, "TEXT_IDS_MIN", 1)
+        arrow = run("string[pyarrow]")
+    plain = run("object")
+    assert isinstance(arrow[0].book.event_ids.chunks[0].labels, TextIds)
+    for kept, expected in zip(arrow[:2], plain[:2], strict=True):
+        for name in ("changes", "skipped"):
+            pd.testing.assert_frame_equal(getattr(kept, name), getattr(expected, name))
+        pd.testing.assert_frame_equal(kept.book.to_frame(), expected.book.to_frame())
+        assert kept.book.to_dict() == expected.book.to_dict()
+    assert arrow[0].skipped["event_id"].tolist() == ["e9"]
+    assert len(arrow[1].book.event_ids) == 11
+    assert arrow[2] == plain[2]

@@ -39,10 +39,12 @@ import pandas as pd
 
 from crmscore._ids import (
     Ids,
+    TextIds,
     canonical_ids,
     factorize_ids,
     hash_ids,
     repeated_ids,
+    repeated_text_ids,
     with_id_dtype,
 )
 from crmscore._periods import to_periods
@@ -127,9 +129,10 @@ class ValidatedEvents:
     value_col: str = "value"
     """Name of the ``value`` column (for error messages)."""
 
-    event_ids: npt.NDArray[Any] | None = None
+    event_ids: npt.NDArray[Any] | TextIds | None = None
     """Canonical ``event_id`` of each kept event (None where missing), if the log
-    has the column (see :func:`crmscore._ids.canonical_ids`)."""
+    has the column (see :func:`crmscore._ids.canonical_ids`); a long column of
+    pyarrow strings without nulls stays in Arrow (:class:`crmscore._ids.TextIds`)."""
 
     event_id_hashes: npt.NDArray[np.uint64] | None = None
     """:func:`crmscore._ids.hash_ids` of ``event_ids``, when validation computed them
@@ -245,15 +248,23 @@ def validate_events(
             n_offending=total,
             hint="Drop them, or pass future='drop' to leave them out.",
         )
-    event_ids: npt.NDArray[Any] | None = None
+    event_ids: npt.NDArray[Any] | TextIds | None = None
     hashes: npt.NDArray[np.uint64] | None = None
     if event_id_col in events.columns:
-        canonical = canonical_ids(
-            events[event_id_col], column=event_id_col, allow_missing=True, unit="event id(s)"
+        text = TextIds.of(events[event_id_col])  # (a long pyarrow column: kept in Arrow)
+        canonical = (
+            canonical_ids(
+                events[event_id_col], column=event_id_col, allow_missing=True, unit="event id(s)"
+            )
+            if text is None
+            else text
         )
-        event_ids = canonical.labels
-        if event_ids.dtype != np.int64:  # (int64 ids are compared without hashing)
-            hashes = hash_ids(canonical)
+        if isinstance(canonical, TextIds):
+            event_ids, hashes = canonical, canonical.hashes()
+        else:
+            event_ids = canonical.labels
+            if event_ids.dtype != np.int64:  # (int64 ids are compared without hashing)
+                hashes = hash_ids(canonical)
         keep &= _first_deliveries(
             canonical,
             hashes,
@@ -417,7 +428,7 @@ def _values(
 
 
 def _first_deliveries(
-    event_ids: Ids,
+    event_ids: Ids | TextIds,
     hashes: npt.NDArray[np.uint64] | None,
     column: str,
     *,
@@ -431,14 +442,19 @@ def _first_deliveries(
     Ids are canonical (``1``, ``1.0`` and ``np.uint8(1)`` are one id), and so are
     the customer ids compared between repeats.
     """
-    repeated = repeated_ids(event_ids, hashes=hashes)
+    if isinstance(event_ids, TextIds):
+        known = event_ids.hashes() if hashes is None else hashes
+        repeated = repeated_text_ids(event_ids, hashes=known)
+    else:
+        repeated = repeated_ids(event_ids, hashes=hashes)
     keep = np.ones(event_ids.size, dtype=bool)
     if not repeated.any():
         return keep
     rows = np.flatnonzero(repeated)
+    labels = event_ids[rows].objects() if isinstance(event_ids, TextIds) else event_ids.labels[rows]
     content = pd.DataFrame(
         {
-            "event_id": event_ids.labels[rows].astype(object),
+            "event_id": labels.astype(object),
             "customer": customers[rows].astype(object),
             "stamp": stamps[rows],
             "kind": kinds[rows],

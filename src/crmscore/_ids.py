@@ -330,6 +330,96 @@ def hash_ids(ids: Ids | npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
     return out
 
 
+#: Columns shorter than this keep their string ids as Python objects (a small
+#: batch's ids are read out at once, as they always were).
+TEXT_IDS_MIN = 1 << 16
+
+
+class TextIds:
+    """String ids kept in a pyarrow array, read out as Python ``str`` only where used.
+
+    Canonical string ids of a pyarrow-backed column without nulls, as positions
+    into the column's (immutable) Arrow array: selecting and reordering them moves
+    integers, and :meth:`objects` makes the ``str`` objects of the ids actually
+    read (audit rows, skipped events, ``to_dict``). ``objects()`` of the whole is
+    what :func:`canonical_ids` gives for the column, and :meth:`hashes` what
+    :func:`hash_ids` gives for it, computed from the UTF-8 bytes (the text
+    :func:`hash_ids` hashes) without making a ``str`` per id.
+    """
+
+    __slots__ = ("at", "source")
+
+    def __init__(self, source: Any, at: IntArray | None = None) -> None:
+        self.source = source  # a pyarrow LargeStringArray without nulls
+        self.at = at  # positions into source (None: every id, in order)
+
+    @classmethod
+    def of(cls, series: pd.Series[Any]) -> TextIds | None:
+        """Return the ids of a pyarrow-backed string column, or None (other dtype, nulls, short)."""
+        dtype = series.dtype
+        arrow = (isinstance(dtype, pd.StringDtype) and plain_id_dtype(dtype)) or (
+            isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype)
+        )
+        if not arrow or len(series) < TEXT_IDS_MIN:
+            return None
+        import pyarrow as pa  # noqa: PLC0415  (present: the column is pyarrow-backed)
+
+        array = pa.array(series.array)
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        if array.null_count or not (
+            pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
+        ):
+            return None
+        if not pa.types.is_large_string(array.type):
+            array = array.cast(pa.large_string())
+        data = array.buffers()[2]
+        if array.offset or (data is not None and data.size > 2 * array.nbytes):
+            array = pa.concat_arrays([array])  # (a slice: keep its own bytes, not the whole)
+        return cls(array)
+
+    @property
+    def size(self) -> int:
+        return len(self.source) if self.at is None else int(self.at.size)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key: npt.NDArray[Any]) -> TextIds:
+        """Return the ids at ``key`` (a boolean mask or positions), still unread."""
+        key = np.asarray(key)
+        if self.at is not None:
+            return TextIds(self.source, self.at[key])
+        at = np.flatnonzero(key) if key.dtype == bool else key.astype(np.int64, copy=False)
+        return TextIds(self.source, at)
+
+    def objects(self) -> npt.NDArray[Any]:
+        """Return the ids as an object array of ``str``."""
+        if self.at is None:
+            chosen = self.source
+        else:
+            if self.at.size == 0:
+                return np.empty(0, dtype=object)
+            chosen = self.source.take(self.at)
+        values: npt.NDArray[Any] = chosen.to_numpy(zero_copy_only=False)
+        return values
+
+    def hashes(self) -> npt.NDArray[np.uint64]:
+        """:func:`hash_ids` of the ids (hashed from their UTF-8 bytes)."""
+        import pyarrow as pa  # noqa: PLC0415
+
+        encoded = self.source.cast(pa.large_binary()).to_numpy(zero_copy_only=False)
+        # pandas hashes a bytes object as its bytes, a str as its UTF-8 encoding:
+        # the same hash as the str, without encoding each id again.
+        hashed: npt.NDArray[np.uint64] = hash_array(encoded, categorize=False)
+        return hashed if self.at is None else hashed[self.at]
+
+
+def objects_of(ids: npt.NDArray[Any] | TextIds) -> npt.NDArray[Any]:
+    """Ids as an array (:meth:`TextIds.objects` of text ids kept in Arrow)."""
+    return ids.objects() if isinstance(ids, TextIds) else ids
+
+
 def factorize_ids(ids: pd.Series[Any] | Ids, *, column: str) -> tuple[IntArray, pd.Index[Any]]:
     """Dense codes of ids, numbered in id order (integers by value, then strings).
 
@@ -431,19 +521,42 @@ def repeated_ids(ids: Ids, *, hashes: npt.NDArray[np.uint64] | None = None) -> B
             repeated_rows: BoolArray = counts[offset] > 1
             return repeated_rows
     keys = ids.labels.view(np.uint64) if exact else hash_ids(ids) if hashes is None else hashes
+    candidate = _same_keys(keys, present)
+    if exact or not candidate.any():
+        return candidate
+    return _confirmed(candidate, ids.labels)
+
+
+def repeated_text_ids(ids: TextIds, *, hashes: npt.NDArray[np.uint64]) -> BoolArray:
+    """:func:`repeated_ids` of text ids kept in Arrow (``hashes``: their :func:`hash_ids`).
+
+    Only the candidates (ids sharing a hash) are read out to be compared.
+    """
+    candidate = _same_keys(hashes, None)
+    if not candidate.any():
+        return candidate
+    return _confirmed(candidate, ids[np.flatnonzero(candidate)].objects(), dense=True)
+
+
+def _same_keys(keys: npt.NDArray[np.uint64], present: BoolArray | None) -> BoolArray:
+    """Which keys (of the ``present`` entries) occur more than once."""
     pool = keys if present is None else keys[present]
     ordered = np.sort(pool)
     same = ordered[1:] == ordered[:-1]
-    repeated = np.zeros(ids.size, dtype=bool)
     if not same.any():
-        return repeated
+        return np.zeros(keys.size, dtype=bool)
     candidate = np.isin(keys, np.unique(ordered[1:][same]))
     if present is not None:
         candidate &= present
-    if exact:
-        return candidate
+    return candidate
+
+
+def _confirmed(candidate: BoolArray, labels: npt.NDArray[Any], *, dense: bool = False) -> BoolArray:
+    """Which candidates' labels repeat (``dense``: ``labels`` are the candidates' only)."""
     rows = np.flatnonzero(candidate)
-    confirmed = pd.Series(ids.labels[rows], dtype=object).duplicated(keep=False).to_numpy()
+    chosen = labels if dense else labels[rows]
+    confirmed = pd.Series(chosen, dtype=object).duplicated(keep=False).to_numpy()
+    repeated = np.zeros(candidate.size, dtype=bool)
     repeated[rows[confirmed]] = True
     return repeated
 

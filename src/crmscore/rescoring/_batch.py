@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from crmscore._events import validate_events
-from crmscore._ids import canonical_ids, json_ids, plain_id_dtype
+from crmscore._ids import TextIds, canonical_ids, json_ids, objects_of, plain_id_dtype
 from crmscore._validation import check_frame, first_ids
 from crmscore.errors import ColumnNotFoundError, InvalidDataError
 from crmscore.rescoring._chunks import label_hashes
@@ -34,7 +34,7 @@ class _Batch:
     stamps: npt.NDArray[np.datetime64]
     kinds: npt.NDArray[np.int8]  # positions in kind_names (compared as small ints)
     value: npt.NDArray[np.float64]
-    event_ids: npt.NDArray[Any]
+    event_ids: npt.NDArray[Any] | TextIds  # (a long pyarrow column's stay in Arrow)
     id_hashes: npt.NDArray[np.uint64]
     kind_names: tuple[str, ...]
     value_col: str = "value"  # the amount column's name, for error messages
@@ -94,14 +94,16 @@ def _read_batch(
         valid = attrs.evolve(valid, customers=pd.Index(plain, dtype=object, name=columns.customer))
     stamps = valid.stamps.astype("datetime64[ns]", copy=False)  # (only read: gathered below)
     event_ids = np.empty(0, object) if valid.event_ids is None else valid.event_ids
-    if not plain_id_dtype(events[event_id_col].dtype):  # (a pass over every id otherwise)
-        event_ids = json_ids(event_ids)
+    if not isinstance(event_ids, TextIds) and not plain_id_dtype(events[event_id_col].dtype):
+        event_ids = json_ids(event_ids)  # (a pass over every id otherwise)
     # (validation hashed them already, unless they are int64)
     id_hashes = (
-        valid.event_id_hashes if valid.event_id_hashes is not None else label_hashes(event_ids)
+        valid.event_id_hashes
+        if valid.event_id_hashes is not None
+        else label_hashes(objects_of(event_ids))
     )
     if len(book.event_ids):
-        fresh = book.event_ids.positions(event_ids, id_hashes) < 0
+        fresh = book.event_ids.positions(objects_of(event_ids), id_hashes) < 0
     else:  # (opening a book: every event is new)
         fresh = np.ones(event_ids.size, dtype=bool)
     if not fresh.any():
@@ -193,7 +195,7 @@ def _drop_before_first_purchase(book: Book, batch: _Batch) -> tuple[_Batch, pd.D
     if not early.any():
         return batch, skipped_frame()
     report = skipped_frame(
-        batch.event_ids[early],
+        objects_of(batch.event_ids[early]),
         customers[batch.codes[early]],
         ["the customer has no purchase yet"] * int(early.sum()),
     )

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from crmscore._ids import canonical_ids, hash_ids
+from crmscore._ids import TextIds, canonical_ids, hash_ids, objects_of
 
 __all__ = [
     "ChunkedFrame",
@@ -177,9 +177,13 @@ class _SortedHashes:
 
 @attrs.frozen(eq=False)
 class _Chunk:
-    """Labels and their hashes; the hash lookup is built (and cached) on first use."""
+    """Labels and their hashes; the hash lookup is built (and cached) on first use.
 
-    labels: npt.NDArray[Any]
+    A long pyarrow column's string labels stay in Arrow (:class:`TextIds`); only
+    the labels read (a hit's check, ``labels_at``) are made Python objects.
+    """
+
+    labels: npt.NDArray[Any] | TextIds
     hashes: npt.NDArray[np.uint64]
     _lookup: _SortedHashes | pd.Index[Any] | None = attrs.field(
         default=None, init=False, repr=False
@@ -194,9 +198,15 @@ class _Chunk:
         cached = self._lookup
         if cached is None:
             by_hash = _SortedHashes.of(self.hashes)
-            cached = by_hash if by_hash is not None else pd.Index(self.labels, dtype=object)
+            cached = (
+                by_hash if by_hash is not None else pd.Index(objects_of(self.labels), dtype=object)
+            )
             object.__setattr__(self, "_lookup", cached)
         return cached
+
+    def at(self, positions: npt.NDArray[np.integer[Any]]) -> npt.NDArray[Any]:
+        """Return the labels at ``positions``, as an array."""
+        return objects_of(self.labels[positions])
 
     def find(
         self, labels: npt.NDArray[Any], hashes: npt.NDArray[np.uint64]
@@ -207,13 +217,14 @@ class _Chunk:
             return found
         found = lookup.find(hashes, self.hashes)
         hit = found >= 0
-        same = self.labels[found[hit]] == labels[hit]
+        same = self.at(found[hit]) == labels[hit]
         found[np.flatnonzero(hit)[~np.asarray(same, dtype=bool)]] = -1
         return found
 
 
 def _join(a: _Chunk, b: _Chunk) -> _Chunk:
-    return _Chunk(np.concatenate([a.labels, b.labels]), np.concatenate([a.hashes, b.hashes]))
+    labels = np.concatenate([objects_of(a.labels), objects_of(b.labels)])
+    return _Chunk(labels, np.concatenate([a.hashes, b.hashes]))
 
 
 @attrs.frozen(eq=False)
@@ -227,7 +238,7 @@ class ChunkedIndex:
 
     def add(
         self,
-        labels: pd.Index[Any] | npt.NDArray[Any],
+        labels: pd.Index[Any] | npt.NDArray[Any] | TextIds,
         hashes: npt.NDArray[np.uint64] | None = None,
         *,
         canonical: bool = False,
@@ -237,6 +248,11 @@ class ChunkedIndex:
         ``hashes`` are :func:`label_hashes` of the labels, when already computed;
         ``canonical``: the labels are canonical ids already (a pass saved).
         """
+        if isinstance(labels, TextIds):  # (canonical strings, kept in Arrow)
+            if labels.size == 0:
+                return self
+            chunk = _Chunk(labels, labels.hashes() if hashes is None else hashes)
+            return ChunkedIndex(_merge_tail([*self.chunks, chunk], len, _join))
         values = labels if canonical and isinstance(labels, np.ndarray) else _array(labels)
         if values.size == 0:
             return self
@@ -276,13 +292,12 @@ class ChunkedIndex:
         """Labels at insertion positions, without joining the chunks."""
         positions = np.asarray(positions, dtype=np.int64)
         if len(self.chunks) == 1:
-            only: npt.NDArray[Any] = self.chunks[0].labels[positions]
-            return only
+            return self.chunks[0].at(positions)
         out = np.empty(positions.size, dtype=object)
         start = 0
         for chunk in self.chunks:
             inside = (positions >= start) & (positions < start + len(chunk))
-            out[inside] = chunk.labels[positions[inside] - start]
+            out[inside] = chunk.at(positions[inside] - start)
             start += len(chunk)
         return out
 
@@ -290,7 +305,9 @@ class ChunkedIndex:
         """All labels as one index (the labels' own dtype where pandas infers one)."""
         if not self.chunks:
             return pd.Index([], name=name)
-        joined: pd.Index[Any] = pd.Index(np.concatenate([c.labels for c in self.chunks]), name=name)
+        joined: pd.Index[Any] = pd.Index(
+            np.concatenate([objects_of(c.labels) for c in self.chunks]), name=name
+        )
         return joined
 
 

@@ -9,6 +9,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._ids import TextIds, objects_of
 from crmscore._purchases import PurchaseAggregates, aggregate_purchases
 from crmscore._validation import reject_overflow
 from crmscore.rescoring import _aggregates
@@ -173,7 +174,7 @@ class _Purchases:
     stamps: npt.NDArray[np.datetime64]
     periods: npt.NDArray[np.int64]
     amounts: npt.NDArray[np.float64]
-    event_ids: npt.NDArray[Any]  # the whole batch's (a purchase's is at its ``order``)
+    event_ids: npt.NDArray[Any] | TextIds  # the whole batch's (a purchase's at its ``order``)
     before_total: npt.NDArray[np.float64]  # customer's spend before the batch
     before_last: npt.NDArray[np.datetime64]  # customer's last purchase before (NaT if new)
     before_flag: npt.NDArray[np.bool_]  # follow-up flag before the batch
@@ -347,7 +348,7 @@ def _invitations(
         at=purchases.stamps[first],
         change="action",
         rule="upgrade_invitation",
-        event_ids=purchases.event_ids[purchases.order[first]],
+        event_ids=objects_of(purchases.event_ids[purchases.order[first]]),
         detail=f"cumulative spend reached {threshold:g}",
     )
 
@@ -508,7 +509,7 @@ def _triggers(
         return None, skipped_frame()
     if book.scorecard is None:
         return None, skipped_frame(
-            batch.event_ids[chosen],
+            objects_of(batch.event_ids[chosen]),
             batch.customers[batch.codes[chosen]],
             [_NO_SCORECARD] * chosen.size,
         )
@@ -551,7 +552,7 @@ def _triggers(
         rows=t_rows,
         times=t_stamps,
         kind=kind[chosen],
-        event_id=batch.event_ids[chosen],
+        event_id=objects_of(batch.event_ids[chosen]),
         to_score=_ToScore(
             aggregates=at_trigger,
             periods=periods_of(t_stamps, book),

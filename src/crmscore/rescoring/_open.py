@@ -8,6 +8,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmscore._ids import objects_of
 from crmscore.rescoring._batch import _Batch, _drop_before_first_purchase
 from crmscore.rescoring._book import Book
 from crmscore.rescoring._core import (
@@ -110,7 +111,7 @@ def _open_adjustments(
                     kind=kind[chosen],
                     score=working.take("score", rows),
                     tier=working.take("score_tier", rows),
-                    event_id=batch.event_ids[chosen],
+                    event_id=objects_of(batch.event_ids[chosen]),
                 ),
             ),
             as_of=as_of,
@@ -124,7 +125,7 @@ def _open_adjustments(
         [
             skipped[skipped["reason"] != _NO_SCORECARD],
             skipped_frame(
-                batch.event_ids[report],
+                objects_of(batch.event_ids[report]),
                 batch.customers[batch.codes[report]],
                 reason[report],
             ),
