@@ -404,14 +404,16 @@ def _follow_ups(
         # m calendar months are never shorter than 28 m days: only the longer gaps
         # can reach their due time, so only theirs are worked out (a history opens
         # with millions of purchases, nearly all close to the previous one).
-        long_gap = previous <= purchases.stamps - np.timedelta64(28 * months, "D")
-        gap_due = np.full(previous.size, NAT)
-        gap_due[long_gap] = add_months(previous[long_gap], months)
-        already = starts & purchases.before_flag  # raised before this batch
-        gap = ~np.isnat(gap_due) & (gap_due < purchases.stamps) & ~already
+        # (the rows of those gaps only: a book opens on millions of purchases)
+        long_gap = np.flatnonzero(previous <= purchases.stamps - np.timedelta64(28 * months, "D"))
+        gap_due = add_months(previous[long_gap], months)
+        gap_stamps = purchases.stamps[long_gap]
+        already = starts[long_gap] & purchases.before_flag[long_gap]  # raised before this batch
+        due = ~np.isnat(gap_due) & (gap_due < gap_stamps) & ~already
+        gap = long_gap[due]
         raised_rows.append(purchases.rows[gap])
-        raised_at.append(gap_due[gap])
-        raised_end.append(purchases.stamps[gap].view(np.int64))
+        raised_at.append(gap_due[due])
+        raised_end.append(gap_stamps[due].view(np.int64))
         # After each customer's last purchase in the batch.
         ends = np.r_[starts[1:], True]
         end_rows = purchases.rows[ends]
