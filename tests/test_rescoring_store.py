@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crmscore._ids import TextIds
 from crmscore.rescoring._chunks import (
     ChunkedIndex,
     ColumnStore,
     DueIndex,
     _SortedHashes,
     is_in,
+    label_hashes,
     unique_ints,
 )
 
@@ -122,3 +125,38 @@ def test_labels_sharing_a_hash_are_still_told_apart() -> None:
     unique = ChunkedIndex().add(labels[:2], shared[:2], canonical=True)
     found = unique.positions(np.array(["z", "b"], dtype=object), np.array([7, 9], dtype=np.uint64))
     np.testing.assert_array_equal(found, [-1, 1])
+
+
+@pytest.mark.parametrize("shared_hash", [False, True])
+def test_an_index_of_arrow_string_ids_answers_as_one_of_objects(shared_hash: bool) -> None:
+    """Event ids kept in Arrow (TextIds): lookups, labels, joins as with str objects."""
+    pa = pytest.importorskip("pyarrow")
+    first = np.array(["e3", "é1", "e2", "x", "e0", "e5"], dtype=object)
+    at = np.array([4, 1, 5, 0], dtype=np.int64)  # a selection, reordered
+    arrow = TextIds(pa.array(first, type=pa.large_string()))[at]
+    plain_first = first[at]
+    hashes = label_hashes(plain_first)
+    if shared_hash:  # (the lookup falls back to an index of the labels)
+        hashes = hashes.copy()
+        hashes[1] = hashes[0]
+    later = [np.array(["n1", "n2"], dtype=object), np.array(["n3", "n4"], dtype=object)]
+    later.append(np.array([7, 8, 9], dtype=np.int64))  # (an integer id ends the Arrow run)
+    kept = ChunkedIndex().add(arrow, hashes)
+    plain = ChunkedIndex().add(plain_first, hashes, canonical=True)
+    kinds = []
+    for labels in later:
+        kept, plain = kept.add(labels), plain.add(labels)
+        assert [len(c) for c in kept.chunks] == [len(c) for c in plain.chunks]
+        queries = np.array(["e3", "x", "é1", "n2", "e2", "zz", "n3", 8], dtype=object)
+        query_hashes = label_hashes(queries)
+        if shared_hash:
+            query_hashes[queries == "é1"] = hashes[0]
+        np.testing.assert_array_equal(
+            kept.positions(queries, query_hashes), plain.positions(queries, query_hashes)
+        )
+        everywhere = np.arange(len(plain))[::-1]
+        assert kept.labels_at(everywhere).tolist() == plain.labels_at(everywhere).tolist()
+        pd.testing.assert_index_equal(kept.to_index("e"), plain.to_index("e"))
+        kinds.append([type(c.labels).__name__ for c in kept.chunks])
+    # String chunks join in Arrow; an integer id makes the joined chunk objects.
+    assert kinds == [["TextIds"], ["TextIds", "ndarray"], ["ndarray"]]

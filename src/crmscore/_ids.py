@@ -404,6 +404,27 @@ class TextIds:
         values: npt.NDArray[Any] = chosen.to_numpy(zero_copy_only=False)
         return values
 
+    def extended(self, more: npt.NDArray[Any] | TextIds) -> TextIds | None:
+        """Return these ids followed by ``more``, still in Arrow; None unless all are strings.
+
+        The Arrow bytes are copied once (no ``str`` per id): joining the chunks of an
+        index costs about a copy of the column, not reading every id out.
+        """
+        import pyarrow as pa  # noqa: PLC0415
+
+        if isinstance(more, TextIds):
+            added = more.source if more.at is None else more.source.take(more.at)
+        elif more.dtype == object and infer_dtype(more, skipna=False) in ("string", "empty"):
+            added = pa.array(more, type=pa.large_string())
+        else:
+            return None
+        count = len(self.source)
+        mine = np.arange(count, dtype=np.int64) if self.at is None else self.at
+        return TextIds(
+            pa.concat_arrays([self.source, added]),
+            np.concatenate([mine, count + np.arange(len(added), dtype=np.int64)]),
+        )
+
     def hashes(self) -> npt.NDArray[np.uint64]:
         """:func:`hash_ids` of the ids (hashed from their UTF-8 bytes)."""
         import pyarrow as pa  # noqa: PLC0415

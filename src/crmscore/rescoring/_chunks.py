@@ -223,8 +223,11 @@ class _Chunk:
 
 
 def _join(a: _Chunk, b: _Chunk) -> _Chunk:
-    labels = np.concatenate([objects_of(a.labels), objects_of(b.labels)])
-    return _Chunk(labels, np.concatenate([a.hashes, b.hashes]))
+    hashes = np.concatenate([a.hashes, b.hashes])
+    kept = a.labels.extended(b.labels) if isinstance(a.labels, TextIds) else None
+    if kept is not None:  # (string ids in Arrow stay there)
+        return _Chunk(kept, hashes)
+    return _Chunk(np.concatenate([objects_of(a.labels), objects_of(b.labels)]), hashes)
 
 
 @attrs.frozen(eq=False)
