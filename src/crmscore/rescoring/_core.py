@@ -108,12 +108,22 @@ def add_months(stamps: npt.NDArray[np.datetime64], months: int) -> npt.NDArray[n
 
 
 class Changes:
-    """Collects audit rows column by column, then makes one frame."""
+    """Collects audit rows column by column, then makes one frame.
+
+    Rows are kept as the calls gave them until :meth:`frame`: int64 customer ids
+    as integers, a value given once for every row of a call as that one value,
+    tiers and levels as codes into their names. The frame orders integers and
+    codes (opening a book records a million rows), and makes each column's
+    objects once, in the frame's order.
+    """
 
     def __init__(self, tiers: Any, as_of: pd.Timestamp) -> None:
         self.labels = np.asarray((*tiers.labels(), None), dtype=object)  # -1 -> None
         self.as_of = as_of
-        self.columns: dict[str, list[npt.NDArray[Any]]] = {c: [] for c in CHANGE_COLUMNS}
+        self.sizes: list[int] = []
+        # Per column, one entry per call: an array of its rows, or a 0-d array
+        # holding the value of all of them. Tiers: (names, codes) instead.
+        self.columns: dict[str, list[Any]] = {c: [] for c in CHANGE_COLUMNS}
 
     def add(
         self,
@@ -134,45 +144,54 @@ class Changes:
         With ``names``, ``before`` and ``after`` are positions in ``names`` instead
         (the churn levels, for instance).
         """
-        ids = np.asarray(customer_id, dtype=object)
+        exact = isinstance(customer_id, np.ndarray) and customer_id.dtype == np.int64
+        ids = customer_id if exact else np.asarray(customer_id, dtype=object)
         n = ids.size
         if n == 0:
             return
+        table = self.labels if names is None else np.asarray(names, dtype=object)
 
-        def expand(value: Any, dtype: Any = object) -> npt.NDArray[Any]:
-            array: npt.NDArray[Any] = np.asarray(value, dtype=dtype)
-            return np.broadcast_to(array, (n,)).copy() if array.ndim == 0 else array
+        def one(value: Any, dtype: Any = object) -> npt.NDArray[Any]:
+            return np.asarray(value, dtype=dtype)
 
-        def tier_labels(codes: Any) -> npt.NDArray[Any]:
+        def tiers(codes: Any) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
             if codes is None:
-                return np.full(n, None, dtype=object)
-            table = self.labels if names is None else np.asarray(names, dtype=object)
-            labels: npt.NDArray[Any] = table[expand(codes, np.int64)]
-            return labels
+                return np.array([None], dtype=object), np.zeros((), dtype=np.int64)
+            return table, one(codes, np.int64)
 
+        self.sizes.append(n)
         for name, values in (
             ("customer_id", ids),
-            ("at", expand(at, "datetime64[ns]")),
-            ("as_of", np.full(n, self.as_of.to_datetime64(), dtype="datetime64[ns]")),
-            ("change", expand(change)),
-            ("before", tier_labels(before)),
-            ("after", tier_labels(after)),
-            ("score", expand(score, np.float64)),
-            ("rule", expand(rule)),
-            ("event_ids", expand(event_ids)),
-            ("detail", expand(detail)),
+            ("at", one(at, "datetime64[ns]")),
+            ("as_of", one(self.as_of.to_datetime64(), "datetime64[ns]")),
+            ("change", one(change)),
+            ("before", tiers(before)),
+            ("after", tiers(after)),
+            ("score", one(score, np.float64)),
+            ("rule", one(rule)),
+            ("event_ids", one(event_ids)),
+            ("detail", one(detail)),
         ):
             self.columns[name].append(values)
 
     def frame(self) -> pd.DataFrame:
         """All rows so far, in time order (ties in the order they were added)."""
-        if not self.columns["customer_id"]:
+        if not self.sizes:
             return empty_changes()
-        data = {name: np.concatenate(parts) for name, parts in self.columns.items()}
-        at = data["at"].view(np.int64)
-        if at.size > 1 and not (at[1:] >= at[:-1]).all():  # (a review's rows are in order)
-            order = np.lexsort((np.arange(at.size), at))
-            data = {name: values[order] for name, values in data.items()}
+        at = self._values("at")
+        stamps = at.view(np.int64)
+        order = None
+        if stamps.size > 1 and not (stamps[1:] >= stamps[:-1]).all():  # (a review's are)
+            order = np.lexsort((np.arange(stamps.size), stamps))
+        data: dict[str, npt.NDArray[Any]] = {}
+        for name in CHANGE_COLUMNS:
+            if name in ("before", "after"):
+                data[name] = self._tiers(name, order)
+                continue
+            values = at if name == "at" else self._values(name)
+            if order is not None:
+                values = values[order]
+            data[name] = values if values.dtype != np.int64 else values.astype(object)
         numeric = ("at", "as_of", "score")
         return pd.DataFrame(
             {
@@ -180,6 +199,37 @@ class Changes:
                 for name, values in data.items()
             }
         )
+
+    def _values(self, name: str) -> npt.NDArray[Any]:
+        """Return a column's rows in the order added (a call's one value fills its rows)."""
+        parts = self.columns[name]
+        if all(p.ndim == 0 for p in parts) and parts[0].dtype == object:
+            # One value per call: the rows pick from the calls' values (no object
+            # array per call to join, and the objects placed in one pass).
+            table = np.empty(len(parts), dtype=object)
+            table[:] = [p[()] for p in parts]
+            return table[np.repeat(np.arange(len(parts)), self.sizes)]
+        filled = [
+            np.broadcast_to(p, (size,)) if p.ndim == 0 else p
+            for p, size in zip(parts, self.sizes, strict=True)
+        ]
+        return np.concatenate(filled)
+
+    def _tiers(self, name: str, order: npt.NDArray[np.intp] | None) -> npt.NDArray[Any]:
+        """Return tier (or level) names from the calls' codes, via one table of all names."""
+        tables, codes, offset = [], [], 0
+        for (table, code), size in zip(self.columns[name], self.sizes, strict=True):
+            # -1 (no tier) is the table's last entry (None).
+            codes.append(np.where(code < 0, code + table.size, code) + offset)
+            if codes[-1].ndim == 0:
+                codes[-1] = np.broadcast_to(codes[-1], (size,))
+            tables.append(table)
+            offset += table.size
+        joined = np.concatenate(codes)
+        if order is not None:
+            joined = joined[order]
+        names: npt.NDArray[Any] = np.concatenate(tables)[joined]
+        return names
 
 
 # --------------------------------------------------------------------------------------
