@@ -55,6 +55,31 @@ def test_categorical_kinds_give_the_same_arrays() -> None:
     np.testing.assert_array_equal(left.kinds, right.kinds)
 
 
+@pytest.mark.parametrize(
+    "dtype", ["str", "string[pyarrow]", "large_string[pyarrow]", "string[python]"]
+)
+def test_string_kinds_of_every_storage_give_the_same_codes_and_errors(dtype: str) -> None:
+    pytest.importorskip("pyarrow")
+    target: Any = dtype  # (pandas-stubs list no string spelling of these dtypes)
+    rows = [*BASIC, ("c", "2024-06-04", "strategic_signing", None)]
+    frame = events(rows)
+    typed = frame.assign(kind=frame["kind"].astype(object).astype(target))
+    np.testing.assert_array_equal(
+        validate(typed).kinds, validate(frame.astype({"kind": object})).kinds
+    )
+    assert validate(typed).kinds.tolist() == [EVENT_KINDS.index(r[2]) for r in rows]
+    extra = validate(
+        typed.assign(kind=typed["kind"].replace("review", "login")), extra_kinds=["login"]
+    )
+    assert extra.kinds.tolist()[2] == len(EVENT_KINDS)
+    unknown = events([*rows, ("d", "2024-06-05", "zap", None)])
+    with pytest.raises(InvalidDataError, match=r"unknown kinds \['zap'\].*first \['d'\]"):
+        validate(unknown.assign(kind=unknown["kind"].astype(object).astype(target)))
+    null = typed.assign(kind=pd.Series(["purchase", None, "review", "default"], dtype=target))
+    with pytest.raises(InvalidDataError, match="null kinds"):
+        validate(null)
+
+
 def test_missing_columns_are_listed_sorted() -> None:
     with pytest.raises(ColumnNotFoundError, match=r"\['kind', 'timestamp'\]"):
         validate(events(BASIC).drop(columns=["kind", "timestamp"]))

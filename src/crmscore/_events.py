@@ -337,6 +337,9 @@ def _kind_codes(
     series: pd.Series[Any], *, ids: pd.Series[Any], column: str, kind_names: tuple[str, ...]
 ) -> npt.NDArray[np.int8]:
     """Codes of the kinds (positions in ``kind_names``); unknown or null kinds raise."""
+    known = _arrow_kind_codes(series, kind_names)
+    if known is not None:
+        return known
     if isinstance(series.dtype, pd.CategoricalDtype):
         codes = series.cat.codes.to_numpy()
         uniques = np.asarray(series.cat.categories, dtype=object)
@@ -372,6 +375,32 @@ def _kind_codes(
             hint=f"Known kinds are {list(kind_names)}; register others with extra_kinds=.",
         )
     return mapped
+
+
+def _arrow_kind_codes(
+    series: pd.Series[Any], kind_names: tuple[str, ...]
+) -> npt.NDArray[np.int8] | None:
+    """Codes of a pyarrow string column of known kinds, looked up in Arrow; else None.
+
+    (Null or unknown kinds: None, and the general path names them in its error.)
+    """
+    dtype = series.dtype
+    arrow = (isinstance(dtype, pd.StringDtype) and dtype.storage != "python") or (
+        isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype)
+    )
+    if not arrow:
+        return None
+    import pyarrow as pa  # noqa: PLC0415  (present: the column is pyarrow-backed)
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    values = pa.array(series.array)
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return None
+    codes = pc.index_in(values, value_set=pa.array(kind_names, type=values.type))
+    if codes.null_count:
+        return None
+    found: npt.NDArray[np.int8] = codes.to_numpy().astype(np.int8)
+    return found
 
 
 def _values(
