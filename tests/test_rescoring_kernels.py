@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmscore.rescoring._batch import _stable_order
+from crmscore.rescoring._batch import _stable_order, _stable_sort
 from crmscore.rescoring._ingest import _running_sums, _unique_inverse, _unique_rows
 
 _codes = st.lists(st.integers(0, 40), max_size=200)
@@ -55,3 +55,7 @@ def test_stable_order_is_numpys_stable_argsort(values: list[int], narrow: bool) 
     got = _stable_order(codes)
     np.testing.assert_array_equal(got, np.argsort(codes, kind="stable"))
     assert got.dtype == np.intp
+    order, ordered = _stable_sort(codes)
+    np.testing.assert_array_equal(order, got)
+    np.testing.assert_array_equal(ordered, codes[got])
+    assert ordered.dtype == np.int64
