@@ -3,9 +3,11 @@
     python benchmarks/bench_spark.py                      # 1M customers, ~10M transactions
     python benchmarks/bench_spark.py --customers 20000    # a quick run (CI)
     python benchmarks/bench_spark.py --customers 4000000 --driver-memory 512 \
-        --python-memory 768         # ~43M transactions (~1 GB in memory), the JVM's
-                                    # heap at 512 MB and each Python worker at 768 MB:
-                                    # each smaller than the data
+        --python-memory 768 --buckets 64
+                                    # ~43M transactions (~1 GB in memory), the JVM's
+                                    # heap at 512 MB and each Python worker at 768 MB
+                                    # (address space, imports included): each smaller
+                                    # than the data; 64 buckets of ~680k transactions
 
 The Spark twin of bench_dask.py (see there): RFM table (``rfm_table_spark``), both
 fits (``fit_spark``: derivatives summed per partition), CLV values
@@ -217,6 +219,12 @@ def main() -> None:
         "--python-memory", type=int, default=0, help="memory limit per Python worker, MB (0: none)"
     )
     p.add_argument(
+        "--buckets",
+        type=int,
+        default=0,
+        help="customer buckets, one pandas call each (default: ~250,000 customers per bucket)",
+    )
+    p.add_argument(
         "--check-customers", type=int, default=1_000_000, help="customers compared with pandas"
     )
     args = p.parse_args()
@@ -253,8 +261,9 @@ def main() -> None:
             allow_truncated_timestamps=True,
         )
         del data
-        # About 250,000 customers per bucket (one pandas call each), at least 2 per core.
-        buckets = max(2 * args.cores, -(-len(ids) // 250_000))
+        # About 250,000 customers per bucket (one pandas call each), at least 2 per core;
+        # Python workers capped below a bucket's share of the log need more buckets.
+        buckets = args.buckets or max(2 * args.cores, -(-len(ids) // 250_000))
         spark = session(args.cores, args.driver_memory, buckets, python_memory=args.python_memory)
         sampler = Sampler()
         try:
