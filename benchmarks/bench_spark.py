@@ -3,9 +3,12 @@
     python benchmarks/bench_spark.py                      # 1M customers, ~10M transactions
     python benchmarks/bench_spark.py --customers 20000    # a quick run (CI)
     python benchmarks/bench_spark.py --customers 4000000 --driver-memory 512 \
-        --python-memory 768         # ~43M transactions (~1 GB in memory), the JVM's
-                                    # heap at 512 MB and each Python worker at 768 MB:
-                                    # each smaller than the data
+        --python-memory 768 --buckets 64 --split-mb 8
+                                    # ~43M transactions (~1 GB in memory), the JVM's
+                                    # heap at 512 MB and each Python worker at 768 MB
+                                    # (address space, imports included): each smaller
+                                    # than the data; 64 buckets of ~680k transactions,
+                                    # tables read back in partitions of <= 8 MB
 
 The Spark twin of bench_dask.py (see there): RFM table (``rfm_table_spark``), both
 fits (``fit_spark``: derivatives summed per partition), CLV values
@@ -167,9 +170,19 @@ def spark_chain(
 
 
 def session(
-    cores: int, driver_memory: int, shuffle_partitions: int, *, python_memory: int = 0
+    cores: int,
+    driver_memory: int,
+    shuffle_partitions: int,
+    *,
+    python_memory: int = 0,
+    split_mb: int = 0,
 ) -> Any:
-    """A local-mode session; memory in MB (``python_memory`` 0: no limit)."""
+    """A local-mode session; memory in MB (``python_memory`` 0: no limit).
+
+    ``split_mb`` caps the Parquet bytes read into one partition (Spark's default 128
+    MB when 0): a Python worker holds one partition of a table read from files, e.g.
+    in ``fit_spark``.
+    """
     from pyspark.sql import SparkSession  # noqa: PLC0415
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -189,6 +202,8 @@ def session(
     )
     if python_memory:
         builder = builder.config("spark.executor.pyspark.memory", f"{python_memory}m")
+    if split_mb:
+        builder = builder.config("spark.sql.files.maxPartitionBytes", f"{split_mb}m")
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
@@ -215,6 +230,18 @@ def main() -> None:
     )
     p.add_argument(
         "--python-memory", type=int, default=0, help="memory limit per Python worker, MB (0: none)"
+    )
+    p.add_argument(
+        "--buckets",
+        type=int,
+        default=0,
+        help="customer buckets, one pandas call each (default: ~250,000 customers per bucket)",
+    )
+    p.add_argument(
+        "--split-mb",
+        type=int,
+        default=0,
+        help="Parquet MB read into one partition (default: Spark's 128)",
     )
     p.add_argument(
         "--check-customers", type=int, default=1_000_000, help="customers compared with pandas"
@@ -253,9 +280,16 @@ def main() -> None:
             allow_truncated_timestamps=True,
         )
         del data
-        # About 250,000 customers per bucket (one pandas call each), at least 2 per core.
-        buckets = max(2 * args.cores, -(-len(ids) // 250_000))
-        spark = session(args.cores, args.driver_memory, buckets, python_memory=args.python_memory)
+        # About 250,000 customers per bucket (one pandas call each), at least 2 per core;
+        # Python workers capped below a bucket's share of the log need more buckets.
+        buckets = args.buckets or max(2 * args.cores, -(-len(ids) // 250_000))
+        spark = session(
+            args.cores,
+            args.driver_memory,
+            buckets,
+            python_memory=args.python_memory,
+            split_mb=args.split_mb,
+        )
         sampler = Sampler()
         try:
             stages = Stages(sampler.reset, sampler.probe)
