@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pandas.util import hash_array
 
 import crmscore as cs
 from crmscore import _ids as ids_module
@@ -432,6 +433,11 @@ def test_text_ids_in_arrow_read_and_hash_as_the_object_ids(texts: list[str], dat
     assert objects_of(kept).tolist() == plain.labels.tolist()
     assert all(type(v) is str for v in objects_of(kept))
     np.testing.assert_array_equal(kept.hashes(), hash_ids(plain))
+    whole = hash_array(np.asarray(texts, dtype=object), categorize=False)  # pandas, at once
+    with pytest.MonkeyPatch.context() as patch:  # (hashed in blocks of a few ids)
+        patch.setattr(ids_module, "_HASH_BLOCK", data.draw(st.integers(1, 7)))
+        np.testing.assert_array_equal(kept.hashes(), whole)
+        np.testing.assert_array_equal(hash_ids(plain), whole)
     np.testing.assert_array_equal(
         repeated_text_ids(kept, hashes=kept.hashes()), repeated_ids(plain)
     )
