@@ -202,6 +202,7 @@ def test_spearman_with_ties_equals_scipy(
     test = spend_independence_test(pd.DataFrame({"frequency": x, "monetary_value": m}))
     expected = spearmanr(x, m)
     assert test.spearman == pytest.approx(expected.statistic, rel=1e-12, abs=1e-15)
+    assert test.pearson == pytest.approx(pearsonr(x, m).statistic, rel=1e-12, abs=1e-15)
     assert 0.0 <= test.pearson_p_value <= 1.0
     assert test.pearson_p_value == pytest.approx(pearsonr(x, m).pvalue, rel=1e-9, abs=1e-300)
     if abs(expected.statistic) < 1 - 1e-12:

@@ -445,15 +445,12 @@ def spend_independence_test(table: pd.DataFrame) -> IndependenceTest:
                 "correlation with the other column is undefined.",
                 column=column,
             )
-    from scipy.stats import pearsonr  # noqa: PLC0415 (this test only)
-
-    pearson = float(pearsonr(x[repeat], m[repeat]).statistic)
-    spearman, spearman_p_value = _spearman(x[repeat], m[repeat])
+    pearson, pearson_p_value = _pearson(x[repeat], m[repeat])
+    spearman, spearman_p_value = _pearson(_average_ranks(x[repeat]), _average_ranks(m[repeat]))
     return IndependenceTest(
         n_customers=int(repeat.sum()),
         pearson=pearson,
-        # Not scipy's p-value: some versions (1.12) return 1 + 2^-52 when r is 0.
-        pearson_p_value=_correlation_p_value(pearson, int(repeat.sum())),
+        pearson_p_value=pearson_p_value,
         spearman=spearman,
         spearman_p_value=spearman_p_value,
     )
@@ -484,22 +481,20 @@ def _average_ranks(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return ranks
 
 
-def _spearman(x: npt.NDArray[np.float64], m: npt.NDArray[np.float64]) -> tuple[float, float]:
-    """Spearman's rank correlation and its two-sided p-value, as ``scipy.stats.spearmanr``.
+def _pearson(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> tuple[float, float]:
+    """Pearson's correlation of ``a`` and ``b`` and its two-sided p-value.
 
-    Pearson's correlation of the average ranks, and Student's t with n - 2 degrees
-    of freedom; several times faster than scipy's on a million rows, whose ranking
-    sorts stably.
+    As ``scipy.stats.pearsonr`` (and ``spearmanr``, given average ranks), without
+    importing ``scipy.stats`` (about 0.4 s in a fresh process, paid by the first
+    Gamma-Gamma fit of a service) and with the p-value kept in [0, 1] (scipy 1.12's
+    is 1 + 2**-52 when the correlation is 0).
     """
-    rank_x = _average_ranks(x)
-    rank_m = _average_ranks(m)
-    rank_x -= rank_x.mean()
-    rank_m -= rank_m.mean()
-    # Divided by each standard deviation in turn, as numpy's corrcoef (scipy's route).
-    rho = float(np.dot(rank_x, rank_m))
-    rho = rho / math.sqrt(float(np.dot(rank_x, rank_x))) / math.sqrt(float(np.dot(rank_m, rank_m)))
+    a = a - a.mean()
+    b = b - b.mean()
+    # Divided by each norm in turn, as numpy's corrcoef (scipy's route).
+    rho = float(np.dot(a, b)) / math.sqrt(float(np.dot(a, a))) / math.sqrt(float(np.dot(b, b)))
     rho = min(max(rho, -1.0), 1.0)
-    return rho, _correlation_p_value(rho, x.size)
+    return rho, _correlation_p_value(rho, a.size)
 
 
 def _correlation_p_value(rho: float, n: int) -> float:
