@@ -141,13 +141,18 @@ class _SortedHashes:
         """``np.searchsorted(keys, targets)``, searching only the targets' directory slot."""
         slot = (targets >> np.uint64(64 - self.top)).astype(np.intp)
         lo, hi = self.starts[slot], self.starts[slot + 1]
-        last = self.keys.size - 1
-        for _ in range(self.steps):  # (a binary search within each slot, all at once)
-            mid = np.minimum((lo + hi) >> 1, last)
-            less = (self.keys[mid] < targets) & (lo < hi)
+        # A binary search within each slot, all at once. Once a search has closed
+        # (lo == hi) it stays closed without a mask: the key at hi opens a later
+        # slot (greater top bits), so it is never below the target; past the last
+        # key, the clipped read may push lo one beyond hi, which the final minimum
+        # takes back.
+        for _ in range(self.steps):
+            mid = (lo + hi) >> 1
+            less = self.keys.take(mid, mode="clip") < targets
             lo = np.where(less, mid + 1, lo)
-            hi = np.where(less | (lo >= hi), hi, mid)
-        return lo
+            hi = np.where(less, hi, mid)
+        found: npt.NDArray[np.int64] = np.minimum(lo, hi)
+        return found
 
     def find(
         self, hashes: npt.NDArray[np.uint64], chunk_hashes: npt.NDArray[np.uint64]

@@ -570,13 +570,17 @@ class Columns:
             if new.size > 1 and not (new[1:] > new[:-1]).all():  # (often sorted already)
                 new = unique_ints(new)
             gathered = self.store.take_all(new)
+            self._cache.clear()  # (positions move)
+            if self.rows.size == 0:  # (a batch's first gather: nothing to merge with)
+                self.rows, self.local = new, gathered
+                self.dirty = np.zeros(new.size, dtype=bool)
+                return np.searchsorted(self.rows, rows)
             merged = np.concatenate([self.rows, new])
             order = np.argsort(merged, kind="stable")  # (two sorted runs: merged in one pass)
             self.rows = merged[order]
             self.dirty = np.concatenate([self.dirty, np.zeros(new.size, dtype=bool)])[order]
             for name in self.local:
                 self.local[name] = np.concatenate([self.local[name], gathered[name]])[order]
-            self._cache.clear()  # (positions moved)
             at = np.searchsorted(self.rows, rows)
         return at
 
