@@ -604,13 +604,18 @@ class Columns:
             picked: npt.NDArray[Any] = self.whole[name][rows]
             return picked
         rows = np.asarray(rows, dtype=np.int64)
+        at = hit = None
+        if self.rows.size:  # (rows past the store's end are always gathered)
+            at = np.minimum(np.searchsorted(self.rows, rows), self.rows.size - 1)
+            hit = self.rows[at] == rows
+            if hit.all():  # (gathered already: no read of the store)
+                gathered: npt.NDArray[Any] = self.local[name][at]
+                return gathered
         if self.store.n_rows:
             out = self.store.take(name, np.minimum(rows, self.store.n_rows - 1))
         else:
             out = np.empty(rows.size, dtype=self.local[name].dtype)
-        if self.rows.size:  # (rows past the store's end are always gathered)
-            at = np.minimum(np.searchsorted(self.rows, rows), self.rows.size - 1)
-            hit = self.rows[at] == rows
+        if at is not None and hit is not None:
             out[hit] = self.local[name][at[hit]]
         return out
 

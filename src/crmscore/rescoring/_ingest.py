@@ -85,7 +85,7 @@ def _step(book: Book, batch: _Batch | None, as_of: pd.Timestamp) -> RescoringRes
         event_ids = event_ids.add(batch.event_ids, batch.id_hashes, canonical=True)
         batch, early = _drop_before_first_purchase(book, batch)
         skipped.append(early)
-        ids, rows, purchases = _merge_purchases(book, batch, columns)
+        ids, rows, purchases = _merge_purchases(book, batch, columns, _due_rows(book, as_of))
         found, late = _triggers(
             book,
             batch=batch,
@@ -196,13 +196,27 @@ class _Purchases:
         )
 
 
+def _due_rows(book: Book, as_of: pd.Timestamp) -> npt.NDArray[np.int64]:
+    """Rows the book's due indexes give up to ``as_of`` (candidates the call reads)."""
+    limit = as_of.to_datetime64()
+    store = book.columns
+    parts = [store.due("override_expiry", limit)]
+    if book.policy.follow_up_months is not None:
+        parts.append(store.due("follow_up", limit))
+    return np.concatenate(parts)
+
+
 def _merge_purchases(
-    book: Book, batch: _Batch, columns: Columns
+    book: Book, batch: _Batch, columns: Columns, due: npt.NDArray[np.int64]
 ) -> tuple[Any, npt.NDArray[np.int64], _Purchases]:
-    """Merge the batch's purchases into the aggregates; add new customers' rows."""
+    """Merge the batch's purchases into the aggregates; add new customers' rows.
+
+    ``due``: rows the due indexes give, gathered with the batch's (the follow-ups
+    mostly write theirs: one gather of every row the call reads, not one per step).
+    """
     position = batch.positions(book)
     known = position >= 0
-    columns.gather(position[known])  # (every row the batch reads, in one pass)
+    columns.gather(np.concatenate([position[known], due]))  # (in one pass)
     buys = batch.kind_is("purchase")
     p_codes = batch.codes[buys]
     buyers, local = _unique_inverse(p_codes)
