@@ -599,6 +599,8 @@ class Columns:
 
         For candidates (from a due index) that a call mostly only reads: their other
         columns are not copied; rows the call then writes are gathered by :meth:`put`.
+        Rows all gathered already (a batch gathers its due rows with its own) are
+        read from the working copy alone.
         """
         if self.whole is not None:
             picked: npt.NDArray[Any] = self.whole[name][rows]
