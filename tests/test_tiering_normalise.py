@@ -20,6 +20,7 @@ from crmscore import (
     PercentileRank,
     ZScore,
 )
+from crmscore.tiering._normalise import _SORT_FIRST, interp_in_order
 
 if TYPE_CHECKING:
     from crmscore.tiering import Normaliser
@@ -115,3 +116,24 @@ def test_learned_scale_validation_and_round_trip() -> None:
         PercentileRank(n_knots=1)
     with pytest.raises(InvalidParameterError, match="greater than low"):
         FixedRange(low=5, high=5)
+
+
+def test_interp_in_order_is_np_interp_to_the_last_bit() -> None:
+    # The sorted pass must give np.interp's own array exactly: values in no order,
+    # repeated values, values on the knots, outside them, NaN and signed zeros.
+    rng = np.random.default_rng(17)
+    knots = np.unique(np.r_[rng.gamma(2.0, size=1001), 0.0])
+    levels = np.linspace(0.0, 1.0, knots.size) ** 1.7
+    x = np.r_[
+        rng.gamma(2.0, size=5000),
+        rng.choice(knots, 500),
+        [-1.0, -0.0, 0.0, 1e300, -np.inf, np.inf, np.nan, np.nan],
+        np.round(rng.gamma(2.0, size=500), 1),
+    ]
+    rng.shuffle(x)
+    assert x.size >= _SORT_FIRST
+    for values in (x, x[: _SORT_FIRST - 1], x[:1], x[:0]):
+        expected = np.interp(values, knots, levels)
+        got = interp_in_order(values, knots, levels)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got.view(np.int64), expected.view(np.int64))

@@ -155,6 +155,29 @@ def _to_params(values: Sequence[float]) -> tuple[float, ...]:
     return tuple(float(v) for v in values)
 
 
+#: Values from which :func:`interp_in_order` sorts them first (below, sorting costs more).
+_SORT_FIRST = 256
+
+
+def interp_in_order(x: FloatArray, xp: FloatArray, fp: FloatArray) -> FloatArray:
+    """``np.interp(x, xp, fp)`` of 1-d ``x``, interpolating the values in sorted order.
+
+    ``np.interp`` searches each value's interval from the previous value's: values
+    in no order (a scorecard's rows) mispredict the search's branches, and take
+    ~10x longer than sorted ones (0.8 against 0.06 ms for 8k values on 1001 knots).
+    Each value's result depends on that value alone, so interpolating the sorted
+    values and putting each result back in its place gives ``np.interp``'s array
+    to the last bit.
+    """
+    if x.ndim != 1 or x.size < _SORT_FIRST:
+        plain: FloatArray = np.interp(x, xp, fp)
+        return plain
+    order = np.argsort(x)
+    out = np.empty(x.size, dtype=np.float64)
+    out[order] = np.interp(x[order], xp, fp)
+    return out
+
+
 @attrs.frozen(kw_only=True)
 class LearnedScale:
     """The frozen normalisation of one indicator: 0-100 points, more is better.
@@ -206,7 +229,7 @@ class LearnedScale:
             # Knot k sits at level k / (K - 1); tied knots share the middle of their
             # levels (the average rank). Values beyond the knots score 0 or 100.
             levels = (start + (count - 1) / 2.0) / (knots.size - 1)
-            result: FloatArray = 100.0 * np.interp(x, distinct, levels)
+            result: FloatArray = 100.0 * interp_in_order(x, distinct, levels)
             if levels[0] > 0:  # a tied minimum: values below it still score 0
                 result[x < distinct[0]] = 0.0
             if levels[-1] < 1:  # a tied maximum: values above it still score 100
