@@ -557,6 +557,13 @@ def test_models_validate_their_fields() -> None:
 
 
 @given(params=moderate_params(), table=rfm_rows())
+@example(  # quadrature at t = 5, the closed form at t = 50: once 1 ulp past its limit
+    params=BetaGeoParams(r=1.0, alpha=0.1, a=17.78279410038923, b=10.0),
+    table=pd.DataFrame(
+        {"frequency": [16], "recency": [0.0], "T": [0.0], "monetary_value": [1.0]},
+        index=pd.Index(["c000"], name="customer_id"),
+    ),
+)
 def test_prediction_bounds_and_monotonicity(params: BetaGeoParams, table: pd.DataFrame) -> None:
     model = BetaGeoModel.from_params(params)
     alive = model.probability_alive(table)

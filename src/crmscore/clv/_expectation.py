@@ -22,7 +22,7 @@ from crmscore.clv._kernels import (
     bgnbd_probability_alive,
     mbgnbd_probability_alive,
 )
-from crmscore.clv._mixtures import by_parts, closed_forms
+from crmscore.clv._mixtures import by_parts, closed_forms, power_mean
 
 __all__ = [
     "bgnbd_expected_purchases",
@@ -138,7 +138,12 @@ def _purchases_at(
         tiny[failed] = _negligible_remainder(rho[failed], beta[failed], eps, u[failed])
         out[tiny] = c[tiny] / eps
         rest = failed & ~tiny
-        if rest.any():
+        if rest.any() and eps > 0:
+            # (c / eps)(1 - X) with X by quadrature, to X's own relative accuracy: the
+            # same form as the closed one, so the value never passes its limit c / eps
+            # and keeps growing with the horizon where the routes meet.
+            out[rest] = c[rest] / eps * (1.0 - power_mean(rho[rest], beta[rest], eps, u[rest]))
+        elif rest.any():
             out[rest] = _purchases_quadrature(rho[rest], beta[rest], a, u[rest])
     return out
 
