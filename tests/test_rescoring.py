@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import crmscore as cs
+from crmscore._ids import objects_of
 from crmscore._periods import to_periods
 from crmscore._purchases import rfm_columns
 from crmscore.churn import LEVELS, EarlyWarning, PAliveBelow
@@ -1187,8 +1188,10 @@ def snapshot(book: Book) -> dict[str, Any]:
     """Every byte a book holds: its columns, id and event-id chunks, audit trail, JSON."""
     return {
         "columns": {name: (a.dtype.str, a.tobytes()) for name, a in book.columns.items()},
-        "ids": [(c.labels.tolist(), c.hashes.tobytes()) for c in book.ids.chunks],
-        "event_ids": [(c.labels.tolist(), c.hashes.tobytes()) for c in book.event_ids.chunks],
+        "ids": [(objects_of(c.labels).tolist(), c.hashes.tobytes()) for c in book.ids.chunks],
+        "event_ids": [
+            (objects_of(c.labels).tolist(), c.hashes.tobytes()) for c in book.event_ids.chunks
+        ],
         "history": [repr(chunk.to_dict(orient="split")) for chunk in book.changes.chunks],
         "attributes": repr(book.attributes.to_dict(orient="split")),
         "json": json.dumps(book.to_dict(), sort_keys=True),
